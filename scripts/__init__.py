@@ -1,0 +1,1 @@
+"""Code that runs inside SageMaker containers; shipped as one source bundle."""

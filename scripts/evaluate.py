@@ -1,0 +1,244 @@
+"""Evaluate: batched inference on the held-out rows, metrics, and a linear baseline on the same split.
+
+Runs as the SageMaker evaluation ProcessingStep and as plain Python. Loads the model archive once and
+scores every validation row in batches (one forward pass per batch; label and score come from the
+same probabilities). Writes to the output dir:
+
+- ``model-performance.csv``: one row per validation row (``row_id, text, target, pred, score,
+  target_label, pred_label, correct``), the QuickSight model-performance input;
+- ``evaluation.json``: SageMaker model-quality layout (``multiclass_classification_metrics``) for the
+  Model Registry and the pipeline's quality gate, plus ``baseline`` (TF-IDF + logistic regression
+  fitted on the same train split, scored on the same rows);
+- ``per-class-metrics.csv`` and ``confusion-matrix.csv`` for the dashboards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tarfile
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from medtx_common import (
+    EVALUATION_JSON,
+    LOG,
+    MODEL_PERFORMANCE_CSV,
+    InputError,
+    classification_metrics,
+    load_classifier,
+    predict_proba,
+    resolve_file,
+    setup_logging,
+    write_json,
+)
+from medtx_config import EvalConfig
+
+PER_CLASS_CSV = "per-class-metrics.csv"
+CONFUSION_CSV = "confusion-matrix.csv"
+
+
+def read_table(path: str | Path, pattern: str, columns: Sequence[str]) -> pd.DataFrame:
+    """Read one of preprocess's CSVs; a missing column is a clear error."""
+    path = resolve_file(path, pattern)
+    try:
+        frame = pd.read_csv(path, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: unreadable CSV ({exc})") from exc
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)}")
+    if frame.empty:
+        raise InputError(f"{path}: no rows")
+    return frame
+
+
+def unpack_model(path: str | Path, workdir: Path) -> Path:
+    """Accept a model folder or SageMaker's ``model.tar.gz`` (or a folder holding only that)."""
+    path = Path(path)
+    if path.is_dir() and (path / "config.json").exists():
+        return path
+    archive = resolve_file(path, "model.tar.gz")
+    target = workdir / "model"
+    target.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(target, filter="data")
+    return target
+
+
+def performance_table(validation: pd.DataFrame, probs: np.ndarray, labels: Sequence[str]) -> pd.DataFrame:
+    """The per-row predictions table; ``pred`` and ``score`` come from the same probabilities."""
+    pred = probs.argmax(axis=1)
+    return pd.DataFrame(
+        {
+            "row_id": validation["row_id"].to_numpy(),
+            "text": validation["text"].to_numpy(),
+            "target": validation["target"].astype(int).to_numpy(),
+            "pred": pred,
+            "score": probs[np.arange(len(pred)), pred].round(6),
+            "target_label": validation["target_label"].to_numpy(),
+            "pred_label": [labels[i] for i in pred],
+            "correct": (validation["target"].astype(int).to_numpy() == pred).astype(int),
+        }
+    )
+
+
+def per_class_table(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str]) -> pd.DataFrame:
+    from sklearn.metrics import precision_recall_fscore_support
+
+    ids = list(range(len(labels)))
+    precision, recall, f1, support = precision_recall_fscore_support(
+        y_true, y_pred, labels=ids, average=None, zero_division=0
+    )
+    return pd.DataFrame(
+        {
+            "label_id": ids,
+            "label": labels,
+            "precision": precision.round(6),
+            "recall": recall.round(6),
+            "f1": f1.round(6),
+            "support": support,
+            "predicted": np.bincount(y_pred, minlength=len(labels)),
+        }
+    )
+
+
+def confusion_table(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str]) -> pd.DataFrame:
+    """Long format (target, predicted, count) for every pair, zeros included: easy to pivot."""
+    from sklearn.metrics import confusion_matrix
+
+    matrix = confusion_matrix(y_true, y_pred, labels=list(range(len(labels))))
+    rows = [(labels[t], labels[p], int(matrix[t, p])) for t in range(len(labels)) for p in range(len(labels))]
+    return pd.DataFrame(rows, columns=["target_label", "pred_label", "count"])
+
+
+def fit_baseline(
+    train_texts: Sequence[str],
+    train_labels: np.ndarray,
+    test_texts: Sequence[str],
+    test_labels: np.ndarray,
+    num_labels: int,
+    cfg: EvalConfig,
+) -> dict[str, Any]:
+    """TF-IDF (word n-grams) + balanced logistic regression, scored like the transformer."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    model = make_pipeline(
+        TfidfVectorizer(
+            ngram_range=(1, cfg.baseline_ngram_max), min_df=cfg.baseline_min_df, sublinear_tf=True
+        ),
+        LogisticRegression(class_weight="balanced", max_iter=cfg.baseline_max_iter),
+    )
+    model.fit(list(train_texts), train_labels)
+    figures = classification_metrics(test_labels, model.predict(list(test_texts)), num_labels)
+    return {
+        "model": f"TfidfVectorizer(ngram_range=(1, {cfg.baseline_ngram_max}), min_df="
+        f"{cfg.baseline_min_df}, sublinear_tf=True) + LogisticRegression(class_weight='balanced')",
+        "train_rows": len(train_texts),
+        **figures,
+    }
+
+
+def evaluation_report(
+    table: pd.DataFrame, labels: Sequence[str], baseline: dict[str, Any] | None
+) -> dict[str, Any]:
+    """``evaluation.json``: SageMaker's multiclass model-quality layout plus the baseline."""
+    y_true, y_pred = table["target"].to_numpy(), table["pred"].to_numpy()
+    figures = classification_metrics(y_true, y_pred, len(labels))
+    confusion = confusion_table(y_true, y_pred, labels)
+    matrix: dict[str, dict[str, int]] = {}
+    for row in confusion.itertuples(index=False):
+        matrix.setdefault(row.target_label, {})[row.pred_label] = row.count
+    metrics: dict[str, Any] = {
+        name: {"value": value, "standard_deviation": "NaN"} for name, value in figures.items()
+    }
+    metrics["confusion_matrix"] = matrix
+    report: dict[str, Any] = {
+        "multiclass_classification_metrics": metrics,
+        "validation_rows": len(table),
+        "labels": list(labels),
+    }
+    if baseline is not None:
+        report["baseline"] = baseline
+        report["macro_f1_minus_baseline"] = figures["macro_f1"] - baseline["macro_f1"]
+    return report
+
+
+def evaluate(args: argparse.Namespace) -> dict[str, Any]:
+    cfg = EvalConfig(batch_size=args.batch_size)
+    validation = read_table(args.validation, "validation.csv", ["row_id", "text", "target", "target_label"])
+    output_dir = Path(args.output_dir)
+    with tempfile.TemporaryDirectory() as tmp:
+        classifier = load_classifier(unpack_model(args.model, Path(tmp)))
+        labels = classifier["labels"]
+        unknown = sorted(set(validation["target_label"]) - set(labels))
+        if unknown:
+            raise InputError(f"validation labels not known to the model: {', '.join(unknown)}")
+        LOG.info("scoring %d validation rows in batches of %d", len(validation), cfg.batch_size)
+        probs = predict_proba(classifier, validation["text"].tolist(), cfg.batch_size)
+    table = performance_table(validation, probs, labels)
+
+    baseline = None
+    if args.train_data:
+        train = read_table(args.train_data, "pre-processed.csv", ["text", "label", "split"])
+        train = train[train["split"] == "train"]
+        baseline = fit_baseline(
+            train["text"].tolist(),
+            train["label"].astype(int).to_numpy(),
+            validation["text"].tolist(),
+            validation["target"].astype(int).to_numpy(),
+            len(labels),
+            cfg,
+        )
+
+    output_dir.mkdir(parents=True, exist_ok=True)
+    table.to_csv(output_dir / MODEL_PERFORMANCE_CSV, index=False)
+    y_true, y_pred = table["target"].to_numpy(), table["pred"].to_numpy()
+    per_class_table(y_true, y_pred, labels).to_csv(output_dir / PER_CLASS_CSV, index=False)
+    confusion_table(y_true, y_pred, labels).to_csv(output_dir / CONFUSION_CSV, index=False)
+    report = evaluation_report(table, labels, baseline)
+    write_json(output_dir / EVALUATION_JSON, report)
+    headline = report["multiclass_classification_metrics"]
+    LOG.info(
+        "macro-F1 %.4f, accuracy %.4f%s",
+        headline["macro_f1"]["value"],
+        headline["accuracy"]["value"],
+        f"; baseline macro-F1 {baseline['macro_f1']:.4f}" if baseline else "",
+    )
+    return report
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    cfg = EvalConfig()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="/opt/ml/processing/model", help="model.tar.gz, or a model folder")
+    parser.add_argument(
+        "--validation", default="/opt/ml/processing/validation", help="validation.csv or its folder"
+    )
+    parser.add_argument(
+        "--train-data",
+        default="/opt/ml/processing/pre-processed",
+        help="pre-processed.csv (or its folder) for the baseline; empty to skip the baseline",
+    )
+    parser.add_argument("--output-dir", default="/opt/ml/processing/evaluation")
+    parser.add_argument("--batch-size", type=int, default=cfg.batch_size)
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    setup_logging()
+    return evaluate(parse_args(argv))
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except InputError as err:
+        LOG.error("%s", err)
+        raise SystemExit(2) from err

@@ -1,0 +1,104 @@
+"""Endpoint handler for the Hugging Face inference DLC (``model_fn/input_fn/predict_fn/output_fn``).
+
+Request: ``application/json`` with ``{"inputs": "one note"}`` or ``{"inputs": ["note", ...]}`` and
+optionally ``{"parameters": {"top_k": 3}}``. Response: one object per text, in input order:
+``{"label": name, "class_id": id, "score": p}`` (plus ``top_k`` alternatives when asked).
+Texts are truncated to the model's max length and scored in batches.
+
+Bad requests (malformed JSON, wrong content type, empty or oversized input) raise ``ClientError``
+with an HTTP status (400, 413, 415); the serving layer answers with it instead of crashing.
+The handler never logs request text or predictions, only counts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from medtx_common import InputError, load_classifier, predict_proba
+from medtx_config import InferenceConfig
+
+LOG = logging.getLogger("medtx.inference")
+CONFIG = InferenceConfig()
+JSON = "application/json"
+
+
+class ClientError(InputError):
+    """A bad request; ``status_code`` is the HTTP status to answer with."""
+
+    def __init__(self, message: str, status_code: int = 400) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+def model_fn(model_dir: str, context: Any = None) -> dict[str, Any]:
+    classifier = load_classifier(model_dir)
+    LOG.info("loaded model with %d labels on %s", len(classifier["labels"]), classifier["device"])
+    return classifier
+
+
+def parse_request(
+    body: bytes | str, content_type: str | None, cfg: InferenceConfig = CONFIG
+) -> dict[str, Any]:
+    """Validate a request body; returns ``{"texts": [...], "top_k": int, "single": bool}``."""
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if media_type != JSON:
+        raise ClientError(f"content type must be {JSON}, got {content_type or 'none'!r}", 415)
+    raw = body.encode("utf-8") if isinstance(body, str) else bytes(body)
+    if len(raw) > cfg.max_payload_bytes:
+        raise ClientError(f"payload is {len(raw)} bytes; the limit is {cfg.max_payload_bytes}", 413)
+    try:
+        payload = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ClientError(f"body is not valid UTF-8 JSON: {exc}") from exc
+    if not isinstance(payload, dict) or "inputs" not in payload:
+        raise ClientError('body must be a JSON object with an "inputs" field')
+    inputs = payload["inputs"]
+    single = isinstance(inputs, str)
+    texts = [inputs] if single else inputs
+    if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+        raise ClientError('"inputs" must be a string or a list of strings')
+    if not texts:
+        raise ClientError('"inputs" is empty')
+    if len(texts) > cfg.max_texts:
+        raise ClientError(f'"inputs" has {len(texts)} texts; the limit is {cfg.max_texts}', 413)
+    blank = [i for i, t in enumerate(texts) if not t.strip()]
+    if blank:
+        raise ClientError(f'"inputs" has empty text at position(s) {blank[:10]}')
+    parameters = payload.get("parameters")
+    parameters = {} if parameters is None else parameters
+    if not isinstance(parameters, dict):
+        raise ClientError('"parameters" must be an object')
+    top_k = parameters.get("top_k", 1)
+    if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= cfg.max_top_k:
+        raise ClientError(f'"parameters.top_k" must be an integer from 1 to {cfg.max_top_k}')
+    return {"texts": texts, "top_k": top_k, "single": single}
+
+
+def input_fn(input_data: bytes | str, content_type: str, context: Any = None) -> dict[str, Any]:
+    return parse_request(input_data, content_type)
+
+
+def predict_fn(data: dict[str, Any], classifier: dict[str, Any], context: Any = None) -> list[dict[str, Any]]:
+    probs = predict_proba(classifier, data["texts"], CONFIG.batch_size)
+    labels = classifier["labels"]
+    results = []
+    for row in probs:
+        ranked = row.argsort()[::-1][: data["top_k"]]
+        best = int(ranked[0])
+        result: dict[str, Any] = {"label": labels[best], "class_id": best, "score": float(row[best])}
+        if data["top_k"] > 1:
+            result["top_k"] = [
+                {"label": labels[int(i)], "class_id": int(i), "score": float(row[i])} for i in ranked
+            ]
+        results.append(result)
+    LOG.info("scored %d text(s)", len(results))
+    return results
+
+
+def output_fn(prediction: list[dict[str, Any]], accept: str | None = JSON, context: Any = None) -> str:
+    media_type = (accept or JSON).split(";")[0].strip().lower()
+    if media_type not in (JSON, "*/*"):
+        raise ClientError(f"accept must be {JSON}, got {accept!r}", 406)
+    return json.dumps(prediction)

@@ -1,0 +1,101 @@
+"""Typed defaults for the code that runs inside SageMaker containers.
+
+Every container-side default (class rule, split, model, sequence length, training schedule,
+evaluation batch size, endpoint limits) is stated here once. The scripts in this folder use these
+values as their argument defaults; ``pipeline.config.PipelineConfig`` nests these dataclasses and adds
+the AWS-side settings, so the pipeline passes the same values to the same scripts.
+
+This module is stdlib-only on purpose: it ships inside the ``scripts/`` source bundle.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+#: Model used on SageMaker, where the training DLC downloads it from the Hugging Face hub.
+SAGEMAKER_MODEL_NAME = "distilbert-base-uncased"
+
+#: Labels in mtsamples that name a document type rather than a medical specialty.
+DOCUMENT_TYPE_LABELS: tuple[str, ...] = (
+    "Surgery",
+    "Consult - History and Phy.",
+    "SOAP / Chart / Progress Notes",
+    "Discharge Summary",
+    "Office Notes",
+    "Letters",
+    "Emergency Room Reports",
+    "General Medicine",
+    "Radiology",
+)
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How raw rows become the training and validation sets."""
+
+    #: Keep classes with at least this many rows (counted as the reference design did: populated
+    #: transcriptions, before duplicate handling). On mtsamples any value from 30 to 47 keeps 23.
+    min_class_samples: int = 30
+    #: Number of classes the rule must leave. Fewer is an error; more keeps the largest ones.
+    #: ``None`` keeps every class that passes ``min_class_samples``.
+    num_classes: int | None = 23
+    #: Drop the document-type labels (``DOCUMENT_TYPE_LABELS``) before applying the class rule.
+    drop_document_types: bool = False
+    #: Share of distinct texts held out for validation (the split is grouped by text).
+    validation_fraction: float = 0.2
+    #: Seed for the grouped, stratified split.
+    split_seed: int = 42
+    #: Fields joined into the model input. ``keywords`` is refused: it leaks the label.
+    text_fields: tuple[str, ...] = ("transcription",)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Fine-tuning schedule. Names match ``scripts/train.py`` flags and SageMaker hyperparameters."""
+
+    model_name: str = SAGEMAKER_MODEL_NAME
+    max_length: int = 512
+    epochs: float = 3.0
+    train_batch_size: int = 32
+    eval_batch_size: int = 64
+    learning_rate: float = 5e-5
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.01
+    label_smoothing: float = 0.0
+    seed: int = 42
+    gradient_accumulation_steps: int = 1
+    #: Batch rows of similar length together (fewer pad tokens per batch).
+    group_by_length: bool = True
+    #: Data-loader worker processes when a GPU is used (0 on CPU).
+    dataloader_workers: int = 4
+    torch_compile: bool = False
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Batch evaluation and the linear baseline fitted beside the transformer."""
+
+    batch_size: int = 64
+    baseline_ngram_max: int = 2
+    baseline_min_df: int = 2
+    baseline_max_iter: int = 2000
+
+
+@dataclass(frozen=True)
+class InferenceConfig:
+    """Limits of the endpoint handler."""
+
+    batch_size: int = 32
+    max_texts: int = 256
+    max_payload_bytes: int = 1_000_000
+    max_top_k: int = 10
+
+
+@dataclass(frozen=True)
+class ContainerConfig:
+    """All container-side settings together."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    evaluate: EvalConfig = field(default_factory=EvalConfig)
+    inference: InferenceConfig = field(default_factory=InferenceConfig)

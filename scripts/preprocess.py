@@ -1,0 +1,370 @@
+"""Preprocess: raw Kaggle-layout mtsamples CSV -> tokenized, leak-free train/validation sets.
+
+Runs as a SageMaker ProcessingStep and as plain Python (``python scripts/preprocess.py --help``).
+
+Policy, in order (every removed row is counted in ``report/data-report.json``):
+
+1. Labels and texts are stripped (whitespace collapsed). Rows with an empty transcription or an
+   empty label are dropped.
+2. Optionally the document-type labels (Surgery, Discharge Summary, ...) are dropped.
+3. Class rule: keep classes with at least ``min_class_samples`` rows, counted on the rows left after
+   steps 1-2 and before duplicate handling (the reference design's counting: on mtsamples 23
+   classes, 4,694 rows). ``num_classes`` must be met; extra classes beyond it keep the largest.
+4. Duplicates: repeated (text, label) pairs are dropped, one row kept. The same text filed under
+   several labels is *kept once per label*: these are genuine multi-label notes (a note filed under
+   Surgery and Orthopedic), and choosing one label would invent information the data lacks.
+5. Split: ``StratifiedGroupKFold`` grouped by text, so no transcription text appears on both sides
+   (all of a text's labels land on the same side), stratified as far as grouping allows, seeded.
+
+``keywords`` is never used as an input: it spells out the label.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from medtx_common import (
+    CLASS_WEIGHTS_FILE,
+    DATA_REPORT_FILE,
+    LOG,
+    PREPROCESSED_CSV,
+    VALIDATION_CSV,
+    InputError,
+    clean_text,
+    resolve_file,
+    resolve_model_path,
+    save_label_map,
+    setup_logging,
+    write_json,
+)
+from medtx_config import DOCUMENT_TYPE_LABELS, DataConfig, TrainConfig
+
+LABEL_COLUMN = "medical_specialty"
+REQUIRED_COLUMNS = ("description", LABEL_COLUMN, "sample_name", "transcription")
+ALLOWED_TEXT_FIELDS = ("transcription", "description", "sample_name")
+LEAKY_FIELDS = ("keywords",)
+
+
+@dataclass
+class DataReport:
+    """Counts of what happened to the rows, written as ``data-report.json``."""
+
+    input_file: str = ""
+    rows_in: int = 0
+    dropped: dict[str, int] = field(default_factory=dict)
+    dropped_classes: dict[str, int] = field(default_factory=dict)
+    class_counts_raw: dict[str, int] = field(default_factory=dict)
+    class_counts_kept: dict[str, int] = field(default_factory=dict)
+    duplicate_rows_dropped: int = 0
+    conflicting_texts: int = 0
+    conflicting_rows: int = 0
+    distinct_texts: int = 0
+    rows_out: int = 0
+    split: dict[str, Any] = field(default_factory=dict)
+
+    def drop(self, reason: str, count: int) -> None:
+        self.dropped[reason] = self.dropped.get(reason, 0) + int(count)
+
+
+def read_raw_csv(path: str | Path) -> pd.DataFrame:
+    """Read a Kaggle-layout CSV; one clear ``InputError`` for anything unreadable or incomplete."""
+    path = resolve_file(path, "*.csv")
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path}: not UTF-8 (byte {exc.start}: {raw[exc.start : exc.start + 1]!r}); "
+            "re-save the file as UTF-8"
+        ) from exc
+    try:
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputError(f"{path}: unreadable CSV ({str(exc).strip()})") from exc
+    first = str(frame.columns[0]) if len(frame.columns) else ""
+    if first == "" or first.startswith("Unnamed"):
+        frame = frame.rename(columns={frame.columns[0]: "row_id"})
+    else:
+        frame.insert(0, "row_id", [str(i) for i in range(len(frame))])
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        raise InputError(
+            f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, frame.columns))}"
+        )
+    if frame.empty:
+        raise InputError(f"{path}: no data rows")
+    frame.attrs["source"] = str(path)
+    return frame
+
+
+def build_text(frame: pd.DataFrame, text_fields: Sequence[str]) -> pd.Series:
+    """Join the configured fields into the model input; refuses leaky or unknown fields."""
+    leaky = [f for f in text_fields if f in LEAKY_FIELDS]
+    if leaky:
+        raise InputError(f"text field(s) {', '.join(leaky)} leak the label and cannot be model inputs")
+    unknown = [f for f in text_fields if f not in ALLOWED_TEXT_FIELDS]
+    if unknown or not text_fields:
+        raise InputError(
+            f"text fields must be among {', '.join(ALLOWED_TEXT_FIELDS)}; got {list(text_fields)}"
+        )
+    parts = [frame[f].map(clean_text) for f in text_fields]
+    joined = parts[0]
+    for part in parts[1:]:
+        joined = joined.str.cat(part, sep=" | ")
+    return joined
+
+
+def select_classes(counts: pd.Series, cfg: DataConfig) -> list[str]:
+    """Apply the class rule to per-class row counts; returns kept labels, largest first."""
+    eligible = counts[counts >= cfg.min_class_samples].sort_index()
+    eligible = eligible.sort_values(ascending=False, kind="stable")
+    if cfg.num_classes is not None:
+        if len(eligible) < cfg.num_classes:
+            raise InputError(
+                f"only {len(eligible)} classes have >= {cfg.min_class_samples} rows, "
+                f"{cfg.num_classes} asked for; lower --min-class-samples or --num-classes"
+            )
+        eligible = eligible.iloc[: cfg.num_classes]
+    if len(eligible) < 2:
+        raise InputError(
+            f"{len(eligible)} class(es) have >= {cfg.min_class_samples} rows; at least 2 are needed"
+        )
+    return list(eligible.index)
+
+
+def clean(frame: pd.DataFrame, cfg: DataConfig, report: DataReport) -> pd.DataFrame:
+    """Steps 1-4 of the module policy. Returns rows with ``label``, ``label_name`` and ``text``."""
+    report.rows_in = len(frame)
+    df = frame.copy()
+    df[LABEL_COLUMN] = df[LABEL_COLUMN].map(clean_text)
+    df["text"] = build_text(df, cfg.text_fields)
+    df["transcription"] = df["transcription"].map(clean_text)
+    report.class_counts_raw = df[LABEL_COLUMN].value_counts().sort_index().astype(int).to_dict()
+
+    empty_text = df["transcription"] == ""
+    report.drop("empty_transcription", empty_text.sum())
+    df = df[~empty_text]
+    empty_label = df[LABEL_COLUMN] == ""
+    report.drop("empty_label", empty_label.sum())
+    df = df[~empty_label]
+
+    if cfg.drop_document_types:
+        doc_type = df[LABEL_COLUMN].isin(DOCUMENT_TYPE_LABELS)
+        report.drop("document_type_label", doc_type.sum())
+        df = df[~doc_type]
+
+    counts = df[LABEL_COLUMN].value_counts()
+    kept = select_classes(counts, cfg)
+    rare = ~df[LABEL_COLUMN].isin(kept)
+    report.drop("class_below_rule", rare.sum())
+    report.dropped_classes = counts[~counts.index.isin(kept)].sort_index().astype(int).to_dict()
+    df = df[~rare]
+
+    duplicated = df.duplicated(subset=["text", LABEL_COLUMN], keep="first")
+    report.duplicate_rows_dropped = int(duplicated.sum())
+    report.drop("duplicate_text_and_label", duplicated.sum())
+    df = df[~duplicated]
+
+    labels_per_text = df.groupby("text")[LABEL_COLUMN].transform("nunique")
+    report.conflicting_rows = int((labels_per_text > 1).sum())
+    report.conflicting_texts = int(df.loc[labels_per_text > 1, "text"].nunique())
+    report.distinct_texts = int(df["text"].nunique())
+
+    label_names = sorted(kept)
+    df = df.assign(label_name=df[LABEL_COLUMN], label=df[LABEL_COLUMN].map(label_names.index))
+    report.class_counts_kept = df["label_name"].value_counts().sort_index().astype(int).to_dict()
+    report.rows_out = len(df)
+    return df.reset_index(drop=True)
+
+
+def grouped_split(
+    labels: np.ndarray, groups: Sequence[str], validation_fraction: float, seed: int
+) -> np.ndarray:
+    """Boolean mask of validation rows: no group on both sides, stratified by label, seeded."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    if not 0.0 < validation_fraction < 0.5:
+        raise InputError(f"validation fraction must be in (0, 0.5), got {validation_fraction}")
+    n_splits = max(2, round(1.0 / validation_fraction))
+    splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
+    _, val_idx = next(splitter.split(np.zeros(len(labels)), labels, groups=list(groups)))
+    mask = np.zeros(len(labels), dtype=bool)
+    mask[val_idx] = True
+    return mask
+
+
+def split_frame(df: pd.DataFrame, cfg: DataConfig, report: DataReport) -> pd.DataFrame:
+    """Add a ``split`` column (train/validation); a class that cannot be on both sides is an error."""
+    texts_per_class = df.groupby("label_name")["text"].nunique()
+    too_small = texts_per_class[texts_per_class < 2]
+    if not too_small.empty:
+        raise InputError(
+            "class(es) too small to split (fewer than 2 distinct texts): "
+            + ", ".join(f"{k} ({v})" for k, v in too_small.items())
+        )
+    is_val = grouped_split(df["label"].to_numpy(), df["text"], cfg.validation_fraction, cfg.split_seed)
+    df = df.assign(split=np.where(is_val, "validation", "train"))
+    sides = df.groupby("label_name")["split"].nunique()
+    one_sided = sides[sides < 2]
+    if not one_sided.empty:
+        raise InputError(
+            "class(es) too small to split into train and validation: "
+            + ", ".join(one_sided.index)
+            + "; add data, raise --min-class-samples or lower --validation-fraction"
+        )
+    shared = set(df.loc[is_val, "text"]) & set(df.loc[~is_val, "text"])
+    assert not shared, "grouped split put a text on both sides"  # guaranteed by the splitter
+    report.split = {
+        "method": f"StratifiedGroupKFold(n_splits={max(2, round(1 / cfg.validation_fraction))}, "
+        f"shuffle=True, random_state={cfg.split_seed}), first fold, grouped by text",
+        "train_rows": int((~is_val).sum()),
+        "validation_rows": int(is_val.sum()),
+        "train_texts": int(df.loc[~is_val, "text"].nunique()),
+        "validation_texts": int(df.loc[is_val, "text"].nunique()),
+        "texts_on_both_sides": 0,
+        "validation_counts": df.loc[is_val, "label_name"].value_counts().sort_index().astype(int).to_dict(),
+    }
+    return df
+
+
+def class_weights(labels: np.ndarray, num_labels: int) -> list[float]:
+    """``compute_class_weight('balanced')`` over the full label set, in label-id order."""
+    from sklearn.utils.class_weight import compute_class_weight
+
+    classes = np.arange(num_labels)
+    missing = sorted(int(c) for c in set(classes) - set(np.unique(labels)))
+    if missing:
+        raise InputError(f"label id(s) {missing} have no training rows; cannot weight them")
+    return [float(w) for w in compute_class_weight("balanced", classes=classes, y=labels)]
+
+
+def tokenize_split(df: pd.DataFrame, model_name: str, max_length: int):
+    """Tokenize without padding (the training collator pads each batch to its own longest row)."""
+    from datasets import Dataset
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(model_name), use_fast=True)
+    dataset = Dataset.from_dict({"text": df["text"].tolist(), "labels": df["label"].astype(int).tolist()})
+
+    def encode(batch: dict[str, list]) -> dict[str, list]:
+        encoded = tokenizer(batch["text"], truncation=True, max_length=max_length)
+        encoded["length"] = [len(ids) for ids in encoded["input_ids"]]
+        return encoded
+
+    return dataset.map(encode, batched=True, remove_columns=["text"], desc="tokenize")
+
+
+def write_outputs(
+    df: pd.DataFrame, report: DataReport, output_dir: Path, model_name: str, max_length: int
+) -> None:
+    """Write the datasets, label map, class weights, EDA and validation CSVs, and the report."""
+    label_names = sorted(df["label_name"].unique())
+    train = df[df["split"] == "train"]
+    val = df[df["split"] == "validation"]
+    for name, part in (("train", train), ("test", val)):
+        folder = output_dir / name
+        tokenize_split(part, model_name, max_length).save_to_disk(str(folder))
+        save_label_map(folder, label_names)
+    write_json(
+        output_dir / "train" / CLASS_WEIGHTS_FILE,
+        {"labels": label_names, "weights": class_weights(train["label"].to_numpy(), len(label_names))},
+    )
+
+    eda = df.assign(text_words=df["text"].str.split().str.len())[
+        ["row_id", "description", "sample_name", "label_name", "label", "text", "text_words", "split"]
+    ].rename(columns={"label_name": LABEL_COLUMN})
+    (output_dir / "pre-processed").mkdir(parents=True, exist_ok=True)
+    eda.to_csv(output_dir / "pre-processed" / PREPROCESSED_CSV, index=False)
+
+    (output_dir / "eval").mkdir(parents=True, exist_ok=True)
+    val[["row_id", "text", "label", "label_name"]].rename(
+        columns={"label": "target", "label_name": "target_label"}
+    ).to_csv(output_dir / "eval" / VALIDATION_CSV, index=False)
+
+    write_json(output_dir / "report" / DATA_REPORT_FILE, report.__dict__)
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    data, train = DataConfig(), TrainConfig()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--input",
+        default=os.environ.get("MEDTX_INPUT", "/opt/ml/processing/input/data"),
+        help="raw CSV, or a folder holding exactly one CSV",
+    )
+    parser.add_argument(
+        "--output-dir",
+        default="/opt/ml/processing/output",
+        help="writes train/, test/, pre-processed/, eval/ and report/ here",
+    )
+    parser.add_argument("--model-name", default=train.model_name, help="tokenizer: hub id or folder")
+    parser.add_argument("--max-length", type=int, default=train.max_length)
+    parser.add_argument("--min-class-samples", type=int, default=data.min_class_samples)
+    parser.add_argument(
+        "--num-classes", type=int, default=data.num_classes, help="0 keeps every class that passes"
+    )
+    parser.add_argument(
+        "--drop-document-types",
+        default=str(data.drop_document_types).lower(),
+        choices=["true", "false"],
+        help="drop Surgery, Discharge Summary and the other document-type labels first",
+    )
+    parser.add_argument("--validation-fraction", type=float, default=data.validation_fraction)
+    parser.add_argument("--split-seed", type=int, default=data.split_seed)
+    parser.add_argument(
+        "--text-fields",
+        default=",".join(data.text_fields),
+        help=f"comma-separated, among {', '.join(ALLOWED_TEXT_FIELDS)}",
+    )
+    return parser.parse_args(argv)
+
+
+def config_from_args(args: argparse.Namespace) -> DataConfig:
+    return DataConfig(
+        min_class_samples=args.min_class_samples,
+        num_classes=args.num_classes or None,
+        drop_document_types=args.drop_document_types == "true",
+        validation_fraction=args.validation_fraction,
+        split_seed=args.split_seed,
+        text_fields=tuple(f.strip() for f in args.text_fields.split(",") if f.strip()),
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> DataReport:
+    setup_logging()
+    args = parse_args(argv)
+    cfg = config_from_args(args)
+    frame = read_raw_csv(args.input)
+    report = DataReport(input_file=frame.attrs["source"])
+    df = split_frame(clean(frame, cfg, report), cfg, report)
+    write_outputs(df, report, Path(args.output_dir), args.model_name, args.max_length)
+    LOG.info(
+        "rows in %d, out %d (%d classes); dropped %s; %d texts with conflicting labels kept per label; "
+        "train %d / validation %d rows, no text on both sides",
+        report.rows_in,
+        report.rows_out,
+        len(report.class_counts_kept),
+        report.dropped,
+        report.conflicting_texts,
+        report.split["train_rows"],
+        report.split["validation_rows"],
+    )
+    return report
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except InputError as err:
+        logging.getLogger("medtx").error("%s", err)
+        raise SystemExit(2) from err

@@ -1,0 +1,317 @@
+"""Train: fine-tune a Hugging Face sequence classifier with class-weighted cross-entropy.
+
+Runs as the SageMaker TrainingStep's entry script (Hugging Face PyTorch DLC, also under ``torchrun``
+for several GPUs: the Trainer does the DDP) and as plain Python on a laptop.
+
+Inputs are the ``train`` and ``test`` folders written by ``preprocess.py`` (tokenized datasets, label
+map, class weights). Writes the model, tokenizer and label map to the model dir (``id2label`` in the
+config, so the endpoint answers with names) and ``train_metrics.json`` to the output data dir.
+Resumes from the newest checkpoint in the checkpoint dir, so managed spot training can be enabled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shutil
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from transformers import (
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    DataCollatorWithPadding,
+    Trainer,
+    TrainingArguments,
+)
+from transformers.trainer_pt_utils import LengthGroupedSampler
+from transformers.trainer_utils import get_last_checkpoint
+
+from medtx_common import (
+    CLASS_WEIGHTS_FILE,
+    LABEL_MAP_FILE,
+    LOG,
+    InputError,
+    classification_metrics,
+    load_labels,
+    read_json,
+    resolve_model_path,
+    setup_logging,
+    write_json,
+)
+from medtx_config import TrainConfig
+
+
+class WeightedLossTrainer(Trainer):
+    """``Trainer`` whose loss is class-weighted (optionally label-smoothed) cross-entropy.
+
+    The loss is the weighted mean over the micro-batch. ``num_items_in_batch`` (passed by the pinned
+    transformers) counts tokens/rows, which is the wrong normaliser for a weighted mean, so the
+    trainer is told the model does not take loss kwargs; it then divides by the gradient-accumulation
+    steps itself, which keeps accumulation exact for equal-sized micro-batches.
+    """
+
+    def __init__(
+        self, *args: Any, class_weights: torch.Tensor, label_smoothing: float = 0.0, **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.class_weights = class_weights
+        self.label_smoothing = label_smoothing
+        self.model_accepts_loss_kwargs = False
+
+    def compute_loss(
+        self,
+        model: torch.nn.Module,
+        inputs: dict[str, torch.Tensor],
+        return_outputs: bool = False,
+        num_items_in_batch: torch.Tensor | int | None = None,
+    ) -> torch.Tensor | tuple[torch.Tensor, Any]:
+        labels = inputs.pop("labels")
+        outputs = model(**inputs)
+        logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
+        loss = weighted_cross_entropy(logits, labels, self.class_weights, self.label_smoothing)
+        return (loss, outputs) if return_outputs else loss
+
+    def _get_train_sampler(self, train_dataset=None):
+        """Group by the precomputed ``length`` column.
+
+        The stock sampler only sees the dataset after unused columns are removed, so it measures every
+        row again on start-up; that costs more than the padding it saves.
+        """
+        dataset = self.train_dataset
+        if self.args.train_sampling_strategy == "group_by_length" and "length" in dataset.column_names:
+            return LengthGroupedSampler(
+                self.args.train_batch_size * self.args.gradient_accumulation_steps,
+                lengths=dataset["length"],
+            )
+        return super()._get_train_sampler(train_dataset)
+
+
+def weighted_cross_entropy(
+    logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor, label_smoothing: float = 0.0
+) -> torch.Tensor:
+    """Class-weighted cross-entropy in float32, weights moved to the logits' device."""
+    return F.cross_entropy(
+        logits.float(),
+        labels,
+        weight=weights.to(device=logits.device, dtype=torch.float32),
+        label_smoothing=label_smoothing,
+    )
+
+
+def load_class_weights(train_dir: Path, labels: Sequence[str]) -> torch.Tensor:
+    payload = read_json(train_dir / CLASS_WEIGHTS_FILE)
+    if list(payload["labels"]) != list(labels):
+        raise InputError(f"{train_dir / CLASS_WEIGHTS_FILE}: labels differ from {LABEL_MAP_FILE}")
+    return torch.tensor(payload["weights"], dtype=torch.float32)
+
+
+def precision_flags() -> dict[str, bool]:
+    """bf16 where the GPU supports it, fp16 on older GPUs, fp32 on CPU."""
+    if not torch.cuda.is_available():
+        return {"bf16": False, "fp16": False}
+    if torch.cuda.is_bf16_supported():
+        return {"bf16": True, "fp16": False}
+    return {"bf16": False, "fp16": True}
+
+
+def load_split(folder: Path, max_samples: int | None, max_length: int, seed: int):
+    """Load a tokenized split, optionally subsample it, and cut rows longer than ``max_length``."""
+    from datasets import load_from_disk
+
+    if not (folder / "dataset_info.json").exists():
+        raise InputError(f"{folder}: no tokenized dataset (run preprocess.py and pass its output)")
+    dataset = load_from_disk(str(folder))
+    if max_samples is not None and max_samples < len(dataset):
+        dataset = dataset.shuffle(seed=seed).select(range(max_samples))
+    if max(dataset["length"]) > max_length:
+
+        def cut(batch: dict[str, list]) -> dict[str, list]:
+            out = {k: [v[:max_length] for v in batch[k]] for k in ("input_ids", "attention_mask")}
+            if "token_type_ids" in batch:
+                out["token_type_ids"] = [v[:max_length] for v in batch["token_type_ids"]]
+            out["length"] = [min(n, max_length) for n in batch["length"]]
+            return out
+
+        dataset = dataset.map(cut, batched=True, desc=f"truncate to {max_length}")
+    return dataset
+
+
+def build_training_args(args: argparse.Namespace, output_dir: str, has_eval: bool) -> TrainingArguments:
+    on_gpu = torch.cuda.is_available()
+    strategy = "epoch" if has_eval and args.max_steps < 0 else "no"
+    return TrainingArguments(
+        output_dir=output_dir,
+        num_train_epochs=args.epochs,
+        max_steps=args.max_steps,
+        per_device_train_batch_size=args.train_batch_size,
+        per_device_eval_batch_size=args.eval_batch_size,
+        gradient_accumulation_steps=args.gradient_accumulation_steps,
+        learning_rate=args.learning_rate,
+        warmup_steps=args.warmup_ratio,  # a float below 1 is a share of the steps
+        weight_decay=args.weight_decay,
+        seed=args.seed,
+        eval_strategy=strategy,
+        save_strategy="epoch" if args.max_steps < 0 else "no",
+        save_total_limit=2,
+        # The final epoch is kept: picking the best epoch on the validation rows would make the
+        # evaluation step's figures optimistic, since it scores those same rows.
+        load_best_model_at_end=False,
+        logging_strategy="steps",
+        logging_steps=args.logging_steps,
+        report_to="none",
+        train_sampling_strategy="group_by_length" if args.group_by_length else "random",
+        dataloader_num_workers=args.dataloader_workers if on_gpu else 0,
+        dataloader_pin_memory=on_gpu,
+        dataloader_persistent_workers=on_gpu and args.dataloader_workers > 0,
+        torch_compile=args.torch_compile,
+        disable_tqdm=args.disable_tqdm,
+        **precision_flags(),
+    )
+
+
+def _metrics_fn(num_labels: int):
+    def compute(eval_pred) -> dict[str, float]:
+        logits, labels = eval_pred
+        logits = logits[0] if isinstance(logits, tuple) else logits
+        return classification_metrics(labels, np.argmax(logits, axis=-1), num_labels)
+
+    return compute
+
+
+def train(args: argparse.Namespace) -> dict[str, Any]:
+    """Fine-tune and save; returns the metrics written to ``train_metrics.json``."""
+    train_dir, test_dir, model_dir = Path(args.train_dir), Path(args.test_dir), Path(args.model_dir)
+    labels = load_labels(train_dir)
+    weights = load_class_weights(train_dir, labels)
+    train_ds = load_split(train_dir, args.max_train_samples, args.max_length, args.seed)
+    eval_ds = (
+        load_split(test_dir, args.max_eval_samples, args.max_length, args.seed)
+        if (test_dir / "dataset_info.json").exists()
+        else None
+    )
+    model_path = resolve_model_path(args.model_name)
+    tokenizer = AutoTokenizer.from_pretrained(model_path, use_fast=True)
+    model = AutoModelForSequenceClassification.from_pretrained(
+        model_path,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={name: i for i, name in enumerate(labels)},
+        attn_implementation=args.attn_implementation,
+    )
+    if args.pad_to_max_length:  # the reference design's padding, kept for benchmarks
+        collator = DataCollatorWithPadding(tokenizer, padding="max_length", max_length=args.max_length)
+    else:
+        collator = DataCollatorWithPadding(
+            tokenizer, pad_to_multiple_of=8 if torch.cuda.is_available() else None
+        )
+
+    checkpoint_dir = Path(args.checkpoint_dir)
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    trainer = WeightedLossTrainer(
+        model=model,
+        args=build_training_args(args, str(checkpoint_dir), eval_ds is not None),
+        train_dataset=train_ds,
+        eval_dataset=eval_ds,
+        processing_class=tokenizer,
+        data_collator=collator,
+        compute_metrics=_metrics_fn(len(labels)),
+        class_weights=weights,
+        label_smoothing=args.label_smoothing,
+    )
+    last = get_last_checkpoint(str(checkpoint_dir))
+    if last:
+        LOG.info("resuming from %s", last)
+    started = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=last)
+    metrics: dict[str, Any] = {"train": result.metrics, "resumed_from": last}
+    metrics["train"]["wall_seconds"] = time.perf_counter() - started
+    if eval_ds is not None:
+        metrics["eval"] = trainer.evaluate()
+
+    model_dir.mkdir(parents=True, exist_ok=True)
+    trainer.save_model(str(model_dir))
+    tokenizer.save_pretrained(str(model_dir))
+    shutil.copy(train_dir / LABEL_MAP_FILE, model_dir / LABEL_MAP_FILE)
+    write_json(
+        model_dir / "training_config.json",
+        {"model_name": args.model_name, "max_length": args.max_length, "labels": labels},
+    )
+    write_json(Path(args.output_data_dir) / "train_metrics.json", _finite(metrics))
+    LOG.info("saved model to %s; metrics %s", model_dir, json.dumps(_finite(metrics.get("eval", {}))))
+    return metrics
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN/inf: write them as null."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _flag(parser: argparse.ArgumentParser, name: str, **kwargs: Any) -> None:
+    """Accept ``--max-length`` and ``--max_length``: SageMaker hyperparameters use either."""
+    parser.add_argument(f"--{name}", f"--{name.replace('-', '_')}", **kwargs)
+
+
+def _bool(value: str) -> bool:
+    if str(value).lower() in ("1", "true", "yes"):
+        return True
+    if str(value).lower() in ("0", "false", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    cfg = TrainConfig()
+    env = os.environ.get
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    _flag(parser, "model-name", default=cfg.model_name, help="hub id or local folder")
+    _flag(parser, "max-length", type=int, default=cfg.max_length)
+    _flag(parser, "epochs", type=float, default=cfg.epochs)
+    _flag(parser, "train-batch-size", type=int, default=cfg.train_batch_size)
+    _flag(parser, "eval-batch-size", type=int, default=cfg.eval_batch_size)
+    _flag(parser, "learning-rate", type=float, default=cfg.learning_rate)
+    _flag(parser, "warmup-ratio", type=float, default=cfg.warmup_ratio)
+    _flag(parser, "weight-decay", type=float, default=cfg.weight_decay)
+    _flag(parser, "label-smoothing", type=float, default=cfg.label_smoothing)
+    _flag(parser, "seed", type=int, default=cfg.seed)
+    _flag(parser, "gradient-accumulation-steps", type=int, default=cfg.gradient_accumulation_steps)
+    _flag(parser, "group-by-length", type=_bool, default=cfg.group_by_length)
+    _flag(parser, "dataloader-workers", type=int, default=cfg.dataloader_workers)
+    _flag(parser, "torch-compile", type=_bool, default=cfg.torch_compile)
+    _flag(parser, "attn-implementation", default="sdpa", choices=["sdpa", "eager"])
+    _flag(parser, "pad-to-max-length", type=_bool, default=False, help="reference padding (benchmarks)")
+    _flag(parser, "max-train-samples", type=int, default=None, help="subsample for quick runs")
+    _flag(parser, "max-eval-samples", type=int, default=None)
+    _flag(parser, "max-steps", type=int, default=-1, help="stop after N optimizer steps (tests)")
+    _flag(parser, "logging-steps", type=int, default=20)
+    _flag(parser, "disable-tqdm", type=_bool, default=False)
+    _flag(parser, "train-dir", default=env("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train"))
+    _flag(parser, "test-dir", default=env("SM_CHANNEL_TEST", "/opt/ml/input/data/test"))
+    _flag(parser, "model-dir", default=env("SM_MODEL_DIR", "/opt/ml/model"))
+    _flag(parser, "output-data-dir", default=env("SM_OUTPUT_DATA_DIR", "/opt/ml/output/data"))
+    _flag(parser, "checkpoint-dir", default=env("MEDTX_CHECKPOINT_DIR", "/opt/ml/checkpoints"))
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    setup_logging()
+    return train(parse_args(argv))
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except InputError as err:
+        LOG.error("%s", err)
+        raise SystemExit(2) from err

@@ -1,0 +1,60 @@
+"""Request validation of the endpoint handler: every bad request is a client error with a status."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from inference import ClientError, output_fn, parse_request
+from medtx_config import InferenceConfig
+
+JSON = "application/json"
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "message"),
+    [
+        (b"{bad json", JSON, 400, "not valid UTF-8 JSON"),
+        (b"\xff\xfe", JSON, 400, "not valid UTF-8 JSON"),
+        (b'["no", "object"]', JSON, 400, 'JSON object with an "inputs" field'),
+        (b'{"text": "x"}', JSON, 400, '"inputs" field'),
+        (b'{"inputs": 5}', JSON, 400, "string or a list of strings"),
+        (b'{"inputs": ["ok", 3]}', JSON, 400, "string or a list of strings"),
+        (b'{"inputs": []}', JSON, 400, "is empty"),
+        (b'{"inputs": ["ok", "  "]}', JSON, 400, r"empty text at position\(s\) \[1\]"),
+        (b'{"inputs": "x", "parameters": {"top_k": 0}}', JSON, 400, "top_k"),
+        (b'{"inputs": "x", "parameters": {"top_k": true}}', JSON, 400, "top_k"),
+        (b'{"inputs": "x", "parameters": []}', JSON, 400, "must be an object"),
+        (b'{"inputs": "x"}', "text/csv", 415, "content type must be application/json"),
+        (b'{"inputs": "x"}', None, 415, "got 'none'"),
+    ],
+)
+def test_bad_requests_are_client_errors(body, content_type, status, message):
+    with pytest.raises(ClientError, match=message) as info:
+        parse_request(body, content_type)
+    assert info.value.status_code == status
+
+
+def test_oversized_payload_and_too_many_texts_are_413():
+    cfg = InferenceConfig(max_payload_bytes=100, max_texts=2)
+    with pytest.raises(ClientError) as big:
+        parse_request(json.dumps({"inputs": "x" * 200}), JSON, cfg)
+    assert big.value.status_code == 413
+    with pytest.raises(ClientError) as many:
+        parse_request(json.dumps({"inputs": ["a", "b", "c"]}), JSON, cfg)
+    assert many.value.status_code == 413
+
+
+def test_single_text_and_list_and_charset():
+    one = parse_request('{"inputs": "chest pain"}', "application/json; charset=utf-8")
+    assert one == {"texts": ["chest pain"], "top_k": 1, "single": True}
+    many = parse_request(b'{"inputs": ["a", "b"], "parameters": {"top_k": 3}}', JSON)
+    assert many["texts"] == ["a", "b"] and many["top_k"] == 3 and not many["single"]
+
+
+def test_output_fn_refuses_other_accept_types():
+    assert json.loads(output_fn([{"label": "A"}], "application/json")) == [{"label": "A"}]
+    with pytest.raises(ClientError) as info:
+        output_fn([], "text/csv")
+    assert info.value.status_code == 406

@@ -1,0 +1,99 @@
+"""Metrics, evaluation tables and the weighted loss, checked against scikit-learn and torch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.metrics import f1_score, precision_score, recall_score
+
+from evaluate import confusion_table, evaluation_report, per_class_table, performance_table
+from medtx_common import classification_metrics
+
+LABELS = ["A", "B", "C"]
+
+
+def _validation(targets):
+    return pd.DataFrame(
+        {
+            "row_id": range(len(targets)),
+            "text": [f"t{i}" for i in range(len(targets))],
+            "target": targets,
+            "target_label": [LABELS[t] for t in targets],
+        }
+    )
+
+
+def test_classification_metrics_match_sklearn_and_count_absent_classes():
+    y_true, y_pred = [0, 0, 1, 1, 1], [0, 1, 1, 1, 0]
+    got = classification_metrics(y_true, y_pred, 3)
+    labels = [0, 1, 2]
+    assert got["macro_f1"] == pytest.approx(
+        f1_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+    )
+    assert got["macro_precision"] == pytest.approx(
+        precision_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+    )
+    assert got["macro_recall"] == pytest.approx(
+        recall_score(y_true, y_pred, labels=labels, average="macro", zero_division=0)
+    )
+    assert got["accuracy"] == pytest.approx(0.6)
+    # class 2 never appears: it counts as zero, so macro-F1 is a third lower than over two classes
+    assert got["macro_f1"] == pytest.approx(f1_score(y_true, y_pred, average="macro") * 2 / 3)
+
+
+def test_performance_table_takes_label_and_score_from_same_probabilities():
+    probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6], [0.2, 0.5, 0.3]], dtype=np.float32)
+    table = performance_table(_validation([0, 1, 1]), probs, LABELS)
+    assert table["pred"].tolist() == [0, 2, 1]
+    assert table["score"].tolist() == pytest.approx([0.7, 0.6, 0.5])
+    assert table["pred_label"].tolist() == ["A", "C", "B"]
+    assert table["correct"].tolist() == [1, 0, 1]
+
+
+def test_evaluation_report_agrees_with_tables():
+    rng = np.random.default_rng(3)
+    targets = rng.integers(0, 3, size=50)
+    probs = rng.dirichlet(np.ones(3), size=50).astype(np.float32)
+    table = performance_table(_validation(targets.tolist()), probs, LABELS)
+    report = evaluation_report(table, LABELS, {"macro_f1": 0.1})
+    metrics = report["multiclass_classification_metrics"]
+    expected = classification_metrics(table["target"], table["pred"], 3)
+    for name, value in expected.items():
+        assert metrics[name]["value"] == pytest.approx(value)
+    assert report["macro_f1_minus_baseline"] == pytest.approx(expected["macro_f1"] - 0.1)
+    confusion = confusion_table(table["target"].to_numpy(), table["pred"].to_numpy(), LABELS)
+    assert confusion["count"].sum() == 50 and len(confusion) == 9
+    assert sum(sum(row.values()) for row in metrics["confusion_matrix"].values()) == 50
+    per_class = per_class_table(table["target"].to_numpy(), table["pred"].to_numpy(), LABELS)
+    assert per_class["support"].sum() == 50 and per_class["predicted"].sum() == 50
+    assert per_class["f1"].mean() == pytest.approx(expected["macro_f1"], abs=1e-5)
+
+
+def test_weighted_cross_entropy_matches_manual_formula():
+    torch = pytest.importorskip("torch")
+    from train import weighted_cross_entropy
+
+    logits = torch.tensor([[2.0, 0.5, -1.0], [0.1, 0.2, 0.3], [1.0, -1.0, 0.0]])
+    labels = torch.tensor([0, 2, 1])
+    weights = torch.tensor([1.0, 3.0, 0.5])
+    log_probs = torch.log_softmax(logits, dim=-1)
+    picked = -log_probs[torch.arange(3), labels] * weights[labels]
+    expected = picked.sum() / weights[labels].sum()
+    assert weighted_cross_entropy(logits, labels, weights).item() == pytest.approx(expected.item(), rel=1e-6)
+    # upweighting the class of a badly predicted row raises the loss
+    heavier = torch.tensor([1.0, 10.0, 0.5])
+    assert weighted_cross_entropy(logits, labels, heavier) > weighted_cross_entropy(logits, labels, weights)
+
+
+def test_weighted_cross_entropy_label_smoothing_and_half_precision_logits():
+    torch = pytest.importorskip("torch")
+    from train import weighted_cross_entropy
+
+    logits = torch.tensor([[4.0, 0.0], [0.0, 4.0]], dtype=torch.bfloat16)
+    labels = torch.tensor([0, 1])
+    weights = torch.ones(2)
+    plain = weighted_cross_entropy(logits, labels, weights)
+    smoothed = weighted_cross_entropy(logits, labels, weights, label_smoothing=0.2)
+    assert plain.dtype == torch.float32
+    assert smoothed > plain

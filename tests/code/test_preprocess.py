@@ -1,0 +1,154 @@
+"""Cleaning rule, leak-free split, class weights and input errors of scripts/preprocess.py."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from conftest import kaggle_frame
+
+from medtx_common import InputError
+from medtx_config import DataConfig
+from preprocess import (
+    DataReport,
+    build_text,
+    class_weights,
+    clean,
+    grouped_split,
+    read_raw_csv,
+    select_classes,
+    split_frame,
+)
+
+
+def _rows(spec: dict[str, int]) -> list[tuple[str, str]]:
+    return [(label, f"{label} note number {i}") for label, n in spec.items() for i in range(n)]
+
+
+def test_read_raw_csv_names_missing_columns(tmp_path):
+    path = tmp_path / "bad.csv"
+    path.write_text(",description,transcription\n0,a,b\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"bad\.csv: missing column\(s\) medical_specialty, sample_name"):
+        read_raw_csv(path)
+
+
+def test_read_raw_csv_rejects_non_utf8(tmp_path):
+    path = tmp_path / "latin.csv"
+    path.write_bytes(
+        ",description,medical_specialty,sample_name,transcription\n0,caf\xe9,A,s,t\n".encode("latin-1")
+    )
+    with pytest.raises(InputError, match=r"latin\.csv: not UTF-8"):
+        read_raw_csv(path)
+
+
+def test_read_raw_csv_rejects_unparseable(tmp_path):
+    path = tmp_path / "broken.csv"
+    path.write_text('a,b\n"unterminated,1\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"broken\.csv: unreadable CSV"):
+        read_raw_csv(path)
+
+
+def test_read_raw_csv_missing_file_and_ambiguous_folder(tmp_path):
+    with pytest.raises(InputError, match="no such file"):
+        read_raw_csv(tmp_path / "nope.csv")
+    (tmp_path / "a.csv").write_text("x\n1\n")
+    (tmp_path / "b.csv").write_text("x\n1\n")
+    with pytest.raises(InputError, match="expected exactly one file"):
+        read_raw_csv(tmp_path)
+
+
+def test_read_raw_csv_keeps_kaggle_index_as_row_id(write_csv):
+    frame = read_raw_csv(write_csv(kaggle_frame([("A", "x"), ("B", "y")])))
+    assert frame["row_id"].tolist() == ["0", "1"]
+
+
+def test_build_text_refuses_keywords():
+    frame = kaggle_frame([("A", "text")])
+    with pytest.raises(InputError, match="keywords leak the label"):
+        build_text(frame, ["transcription", "keywords"])
+
+
+def test_build_text_joins_fields_and_collapses_whitespace():
+    frame = kaggle_frame([("A", "  chest   pain \n")])
+    assert build_text(frame, ["description", "transcription"]).tolist() == ["desc 0 | chest pain"]
+
+
+@pytest.mark.parametrize(
+    ("min_samples", "num_classes", "expected"),
+    [(3, None, ["A", "B", "C"]), (3, 2, ["A", "B"]), (4, None, ["A", "B"]), (1, None, ["A", "B", "C", "D"])],
+)
+def test_select_classes(min_samples, num_classes, expected):
+    counts = pd.Series({"A": 5, "B": 4, "C": 3, "D": 1})
+    cfg = DataConfig(min_class_samples=min_samples, num_classes=num_classes)
+    assert select_classes(counts, cfg) == expected
+
+
+def test_select_classes_fewer_than_asked_is_an_error():
+    counts = pd.Series({"A": 50, "B": 40, "C": 3})
+    with pytest.raises(InputError, match="only 2 classes have >= 30 rows, 23 asked for"):
+        select_classes(counts, DataConfig())
+
+
+def test_clean_counts_every_dropped_row():
+    rows = _rows({"A": 4, "B": 4, "Rare": 1})
+    rows += [("A", "   "), ("A", "A note number 0"), ("B", "A note number 1"), ("Surgery", "A note number 2")]
+    report = DataReport()
+    df = clean(kaggle_frame(rows), DataConfig(min_class_samples=2, num_classes=None), report)
+    assert report.rows_in == 13
+    assert report.dropped == {
+        "empty_transcription": 1,
+        "empty_label": 0,
+        "class_below_rule": 2,  # Rare and the single Surgery row
+        "duplicate_text_and_label": 1,
+    }
+    assert report.rows_out == len(df) == 13 - 4
+    assert report.conflicting_texts == 1 and report.conflicting_rows == 2
+    assert sorted(df["label_name"].unique()) == ["A", "B"]
+    assert df.loc[df["label_name"] == "B", "label"].unique().tolist() == [1]
+
+
+def test_clean_can_drop_document_types_first():
+    rows = _rows({"Surgery": 5, "Neurology": 3, "Urology": 3})
+    report = DataReport()
+    df = clean(
+        kaggle_frame(rows),
+        DataConfig(min_class_samples=3, num_classes=None, drop_document_types=True),
+        report,
+    )
+    assert set(df["label_name"]) == {"Neurology", "Urology"}
+    assert report.dropped["document_type_label"] == 5
+
+
+@pytest.mark.parametrize("seed", [0, 1, 42])
+def test_grouped_split_never_shares_a_text(seed):
+    rng = np.random.default_rng(seed)
+    texts = [f"text {i}" for i in rng.integers(0, 60, size=300)]
+    labels = np.array([int(t.split()[1]) % 4 for t in texts])
+    is_val = grouped_split(labels, texts, 0.2, seed)
+    train_texts = {t for t, v in zip(texts, is_val, strict=True) if not v}
+    val_texts = {t for t, v in zip(texts, is_val, strict=True) if v}
+    assert not train_texts & val_texts
+    assert 0.1 < is_val.mean() < 0.3
+    assert set(labels[is_val]) == set(labels)  # stratified: every class on the validation side
+
+
+def test_grouped_split_is_seeded():
+    texts = [f"t{i % 50}" for i in range(200)]
+    labels = np.array([i % 5 for i in range(200)])
+    first = grouped_split(labels, texts, 0.2, 7)
+    assert (first == grouped_split(labels, texts, 0.2, 7)).all()
+
+
+def test_split_frame_reports_class_too_small():
+    rows = [*_rows({"A": 10, "B": 10}), ("C", "only text"), ("C", "only text ")]
+    report = DataReport()
+    df = clean(kaggle_frame(rows), DataConfig(min_class_samples=1, num_classes=None), report)
+    with pytest.raises(InputError, match=r"too small to split.*C \(1\)"):
+        split_frame(df, DataConfig(min_class_samples=1, num_classes=None), report)
+
+
+def test_class_weights_are_balanced():
+    labels = np.array([0, 0, 0, 1])
+    assert class_weights(labels, 2) == pytest.approx([4 / (2 * 3), 4 / (2 * 1)])
+    with pytest.raises(InputError, match=r"label id\(s\) \[2\] have no training rows"):
+        class_weights(labels, 3)

@@ -1,0 +1,46 @@
+"""Contracts on the real mtsamples file (skipped when ../shared/data/mtsamples.csv is absent)."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+import pytest
+from conftest import OFFLINE_MODEL, REAL_CSV
+
+pytestmark = [
+    pytest.mark.realdata,
+    pytest.mark.skipif(not REAL_CSV.exists(), reason=f"{REAL_CSV} not present"),
+]
+
+
+def test_preprocess_on_mtsamples_keeps_23_classes_without_leaks(tmp_path):
+    pytest.importorskip("transformers")
+    import preprocess
+
+    report = preprocess.main(
+        [
+            "--input",
+            str(REAL_CSV),
+            "--output-dir",
+            str(tmp_path),
+            "--model-name",
+            OFFLINE_MODEL,
+            "--max-length",
+            "32",
+        ]
+    )
+    assert report.rows_in == 4999
+    assert len(report.class_counts_kept) == 23
+    assert report.dropped["empty_transcription"] == 33
+    assert report.dropped["class_below_rule"] == 4966 - 4694  # the reference rule: 23 classes, 4,694 rows
+    assert report.rows_in == report.rows_out + sum(report.dropped.values())
+    assert report.conflicting_texts > 1000  # the same note under several labels is common
+
+    eda = pd.read_csv(tmp_path / "pre-processed" / "pre-processed.csv", keep_default_na=False)
+    train_texts = set(eda.loc[eda.split == "train", "text"])
+    val_texts = set(eda.loc[eda.split == "validation", "text"])
+    assert not train_texts & val_texts
+    assert eda.groupby("medical_specialty")["split"].nunique().min() == 2
+    written = json.loads((tmp_path / "report" / "data-report.json").read_text())
+    assert written["split"]["validation_rows"] == len(eda[eda.split == "validation"])

@@ -1,0 +1,219 @@
+"""Each container script's ``main()`` end to end on the bundled CSV, with a few training steps.
+
+One preprocess -> train -> evaluate chain is built per module and its files are checked step by step.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tarfile
+
+import pandas as pd
+import pytest
+from conftest import BUNDLED_CSV, OFFLINE_MODEL, ROOT
+
+pytest.importorskip("transformers")
+pytestmark = pytest.mark.slow
+
+MAX_LENGTH = "64"
+
+
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory):
+    import evaluate
+    import preprocess
+    import train
+
+    root = tmp_path_factory.mktemp("chain")
+    report = preprocess.main(
+        [
+            "--input",
+            str(BUNDLED_CSV),
+            "--output-dir",
+            str(root / "pp"),
+            "--model-name",
+            OFFLINE_MODEL,
+            "--max-length",
+            MAX_LENGTH,
+        ]
+    )
+    metrics = train.main(
+        [
+            "--train-dir",
+            str(root / "pp" / "train"),
+            "--test-dir",
+            str(root / "pp" / "test"),
+            "--model-dir",
+            str(root / "model"),
+            "--output-data-dir",
+            str(root / "train-out"),
+            "--checkpoint-dir",
+            str(root / "ckpt"),
+            "--model-name",
+            OFFLINE_MODEL,
+            "--max-length",
+            "48",
+            "--max-train-samples",
+            "48",
+            "--max-eval-samples",
+            "24",
+            "--max-steps",
+            "3",
+            "--train-batch-size",
+            "16",
+            "--disable-tqdm",
+            "true",
+        ]
+    )
+    with tarfile.open(root / "model.tar.gz", "w:gz") as tar:  # as SageMaker packs SM_MODEL_DIR
+        for item in (root / "model").iterdir():
+            tar.add(item, arcname=item.name)
+    evaluation = evaluate.main(
+        [
+            "--model",
+            str(root / "model.tar.gz"),
+            "--validation",
+            str(root / "pp" / "eval"),
+            "--train-data",
+            str(root / "pp" / "pre-processed"),
+            "--output-dir",
+            str(root / "eval"),
+        ]
+    )
+    return {"root": root, "report": report, "metrics": metrics, "evaluation": evaluation}
+
+
+def test_preprocess_writes_datasets_maps_weights_and_report(chain):
+    from datasets import load_from_disk
+
+    pp = chain["root"] / "pp"
+    train, test = load_from_disk(str(pp / "train")), load_from_disk(str(pp / "test"))
+    assert {"input_ids", "attention_mask", "labels", "length"} <= set(train.column_names)
+    assert max(train["length"]) <= int(MAX_LENGTH)
+    label_map = json.loads((pp / "train" / "label_map.json").read_text())
+    assert len(label_map["id2label"]) == 23
+    weights = json.loads((pp / "train" / "class_weights.json").read_text())
+    assert len(weights["weights"]) == 23 and weights["labels"] == [
+        label_map["id2label"][str(i)] for i in range(23)
+    ]
+
+    eda = pd.read_csv(pp / "pre-processed" / "pre-processed.csv", keep_default_na=False)
+    assert set(eda["split"]) == {"train", "validation"}
+    assert not set(eda.loc[eda.split == "train", "text"]) & set(eda.loc[eda.split == "validation", "text"])
+    assert "keywords" not in eda.columns
+    validation = pd.read_csv(pp / "eval" / "validation.csv", keep_default_na=False)
+    assert len(validation) == len(test) == (eda.split == "validation").sum()
+    assert len(train) == (eda.split == "train").sum()
+
+    report = json.loads((pp / "report" / "data-report.json").read_text())
+    assert report["rows_in"] == report["rows_out"] + sum(report["dropped"].values())
+    assert report["split"]["texts_on_both_sides"] == 0
+
+
+def test_train_writes_model_with_label_names_and_metrics(chain):
+    model_dir = chain["root"] / "model"
+    config = json.loads((model_dir / "config.json").read_text())
+    assert len(config["id2label"]) == 23 and config["id2label"]["0"] == "Cardiovascular / Pulmonary"
+    assert (model_dir / "tokenizer.json").exists() and (model_dir / "label_map.json").exists()
+    metrics = json.loads((chain["root"] / "train-out" / "train_metrics.json").read_text())
+    assert metrics["train"]["epoch"] > 0 and metrics["train"]["train_loss"] > 0
+    assert "eval_macro_f1" in metrics["eval"]
+
+
+def test_evaluate_figures_equal_what_the_csv_gives(chain):
+    from medtx_common import classification_metrics
+
+    out = chain["root"] / "eval"
+    table = pd.read_csv(out / "model-performance.csv", keep_default_na=False)
+    assert {"text", "target", "pred", "score", "target_label", "pred_label"} <= set(table.columns)
+    validation = pd.read_csv(chain["root"] / "pp" / "eval" / "validation.csv", keep_default_na=False)
+    assert table["row_id"].tolist() == validation["row_id"].tolist()
+    report = json.loads((out / "evaluation.json").read_text())
+    recomputed = classification_metrics(table["target"], table["pred"], len(report["labels"]))
+    for name, value in recomputed.items():
+        assert report["multiclass_classification_metrics"][name]["value"] == pytest.approx(value)
+    assert 0.0 <= report["baseline"]["macro_f1"] <= 1.0 and report["baseline"]["train_rows"] > 0
+    assert (out / "per-class-metrics.csv").exists() and (out / "confusion-matrix.csv").exists()
+
+
+def test_inference_handler_serves_the_trained_model(chain):
+    import inference
+
+    handler = inference.model_fn(str(chain["root"] / "model"))
+    request = inference.input_fn(
+        json.dumps({"inputs": ["colonoscopy polyp", "knee fracture", "x"], "parameters": {"top_k": 2}}),
+        "application/json",
+    )
+    answer = json.loads(inference.output_fn(inference.predict_fn(request, handler), "application/json"))
+    assert len(answer) == 3
+    for item in answer:
+        assert item["label"] in handler["labels"] and 0 < item["score"] <= 1
+        assert item["label"] == handler["labels"][item["class_id"]]
+        assert item["top_k"][0]["label"] == item["label"] and len(item["top_k"]) == 2
+
+
+def test_train_resumes_from_last_checkpoint(chain, tmp_path):
+    import shutil
+
+    import train
+
+    args = [
+        "--train-dir",
+        str(chain["root"] / "pp" / "train"),
+        "--test-dir",
+        str(tmp_path / "none"),
+        "--model-dir",
+        str(tmp_path / "model"),
+        "--output-data-dir",
+        str(tmp_path / "out"),
+        "--checkpoint-dir",
+        str(tmp_path / "ckpt"),
+        "--model-name",
+        OFFLINE_MODEL,
+        "--max-length",
+        "32",
+        "--max-train-samples",
+        "32",
+        "--epochs",
+        "2",
+        "--train-batch-size",
+        "16",
+        "--disable-tqdm",
+        "true",
+    ]
+    first = train.main(args)
+    assert first["resumed_from"] is None
+    shutil.rmtree(tmp_path / "ckpt" / "checkpoint-4")  # as if the job died during epoch 2
+    second = train.main(args)
+    assert second["resumed_from"].endswith("checkpoint-2")
+    assert second["train"]["epoch"] == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize("script", ["preprocess.py", "train.py", "evaluate.py"])
+def test_help_works(script):
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / script), "--help"], capture_output=True, text=True
+    )
+    assert result.returncode == 0 and "usage" in result.stdout
+
+
+def test_bad_input_exits_with_one_clear_message(tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text(",description,transcription\n0,a,b\n")
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "preprocess.py"),
+            "--input",
+            str(bad),
+            "--output-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 2
+    assert "missing column(s) medical_specialty, sample_name" in result.stderr
+    assert "Traceback" not in result.stderr
