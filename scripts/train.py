@@ -113,13 +113,14 @@ def load_class_weights(train_dir: Path, labels: Sequence[str]) -> torch.Tensor:
     return torch.tensor(payload["weights"], dtype=torch.float32)
 
 
-def precision_flags() -> dict[str, bool]:
-    """bf16 where the GPU supports it, fp16 on older GPUs, fp32 on CPU."""
-    if not torch.cuda.is_available():
-        return {"bf16": False, "fp16": False}
-    if torch.cuda.is_bf16_supported():
-        return {"bf16": True, "fp16": False}
-    return {"bf16": False, "fp16": True}
+def precision_flags(precision: str = "auto") -> dict[str, bool]:
+    """``auto``: bf16 where the GPU supports it, fp16 on older GPUs, fp32 on CPU."""
+    if precision == "auto":
+        if not torch.cuda.is_available():
+            precision = "fp32"
+        else:
+            precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+    return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
 
 
 def load_split(folder: Path, max_samples: int | None, max_length: int, seed: int):
@@ -171,9 +172,10 @@ def build_training_args(args: argparse.Namespace, output_dir: str, has_eval: boo
         dataloader_num_workers=args.dataloader_workers if on_gpu else 0,
         dataloader_pin_memory=on_gpu,
         dataloader_persistent_workers=on_gpu and args.dataloader_workers > 0,
+        dataloader_prefetch_factor=4 if on_gpu and args.dataloader_workers > 0 else None,
         torch_compile=args.torch_compile,
         disable_tqdm=args.disable_tqdm,
-        **precision_flags(),
+        **precision_flags(args.precision),
     )
 
 
@@ -186,9 +188,9 @@ def _metrics_fn(num_labels: int):
     return compute
 
 
-def train(args: argparse.Namespace) -> dict[str, Any]:
-    """Fine-tune and save; returns the metrics written to ``train_metrics.json``."""
-    train_dir, test_dir, model_dir = Path(args.train_dir), Path(args.test_dir), Path(args.model_dir)
+def build_trainer(args: argparse.Namespace) -> WeightedLossTrainer:
+    """Everything up to the training loop: data, model, collator, arguments."""
+    train_dir, test_dir = Path(args.train_dir), Path(args.test_dir)
     labels = load_labels(train_dir)
     weights = load_class_weights(train_dir, labels)
     train_ds = load_split(train_dir, args.max_train_samples, args.max_length, args.seed)
@@ -226,14 +228,22 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         class_weights=weights,
         label_smoothing=args.label_smoothing,
     )
-    last = get_last_checkpoint(str(checkpoint_dir))
+    return trainer
+
+
+def train(args: argparse.Namespace) -> dict[str, Any]:
+    """Fine-tune and save; returns the metrics written to ``train_metrics.json``."""
+    train_dir, model_dir = Path(args.train_dir), Path(args.model_dir)
+    trainer = build_trainer(args)
+    labels, tokenizer = load_labels(train_dir), trainer.processing_class
+    last = get_last_checkpoint(args.checkpoint_dir)
     if last:
         LOG.info("resuming from %s", last)
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=last)
     metrics: dict[str, Any] = {"train": result.metrics, "resumed_from": last}
     metrics["train"]["wall_seconds"] = time.perf_counter() - started
-    if eval_ds is not None:
+    if trainer.eval_dataset is not None:
         metrics["eval"] = trainer.evaluate()
 
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -290,6 +300,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     _flag(parser, "dataloader-workers", type=int, default=cfg.dataloader_workers)
     _flag(parser, "torch-compile", type=_bool, default=cfg.torch_compile)
     _flag(parser, "attn-implementation", default="sdpa", choices=["sdpa", "eager"])
+    _flag(parser, "precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
     _flag(parser, "pad-to-max-length", type=_bool, default=False, help="reference padding (benchmarks)")
     _flag(parser, "max-train-samples", type=int, default=None, help="subsample for quick runs")
     _flag(parser, "max-eval-samples", type=int, default=None)
