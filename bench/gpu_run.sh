@@ -9,4 +9,4 @@ OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/gpu.txt"
 python3 bench/train_throughput.py --data .benchdata/mtsamples.csv --tokenizer .benchdata/tokenizer \
-  --out "$OUT/train-throughput.json" --compile 2>&1 | grep -v "it/s]\|examples/s]" | tee "$OUT/log.txt"
+  --out "$OUT/train-throughput.json" --diagnose "$OUT" "$@" 2>&1 | grep -v "it/s]\|examples/s]" | tee "$OUT/log.txt"

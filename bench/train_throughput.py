@@ -52,12 +52,15 @@ def build_random_distilbert(tokenizer_dir: str, num_labels: int, out: Path) -> P
     return out
 
 
+MAX_LENGTH = "512"
+
+
 def trainer_args(data: Path, model: Path, work: Path, steps: int, batch: int, extra: list[str]) -> list[str]:
     return [
         "--train-dir", str(data / "train"), "--test-dir", str(work / "no-eval"),
         "--model-dir", str(work / "model"), "--output-data-dir", str(work / "out"),
         "--checkpoint-dir", str(work / "ckpt"), "--model-name", str(model),
-        "--max-length", "512", "--max-steps", str(steps), "--train-batch-size", str(batch),
+        "--max-length", MAX_LENGTH, "--max-steps", str(steps), "--train-batch-size", str(batch),
         "--logging-steps", "50", "--disable-tqdm", "true", *extra,
     ]  # fmt: skip
 
@@ -71,6 +74,37 @@ def run_trainer(argv: list[str]) -> dict[str, float]:
         "runtime_s": result.metrics["train_runtime"],
         "steps": result.global_step,
     }
+
+
+def loader_only(argv: list[str], batches: int) -> dict[str, float]:
+    """How fast the Trainer's own data loader yields batches, with no model work at all."""
+    trainer = train.build_trainer(train.parse_args(argv))
+    loader = trainer.get_train_dataloader()
+    started, seen, samples = time.perf_counter(), 0, 0
+    while seen < batches:
+        for batch in loader:
+            seen += 1
+            samples += batch["labels"].shape[0]
+            if seen == batches:
+                break
+    elapsed = time.perf_counter() - started
+    return {"samples_per_second": samples / elapsed, "runtime_s": elapsed, "steps": seen}
+
+
+def profile_trainer(argv: list[str], out: Path) -> dict[str, float]:
+    """``run_trainer`` under cProfile; the top functions by own time go to ``out``."""
+    import cProfile
+    import io
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    result = run_trainer(argv)
+    profiler.disable()
+    text = io.StringIO()
+    pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(35)
+    out.write_text(text.getvalue())
+    return result
 
 
 def upper_bound(argv: list[str], warmup: int, steps: int) -> dict[str, float]:
@@ -89,7 +123,7 @@ def upper_bound(argv: list[str], warmup: int, steps: int) -> dict[str, float]:
 
     def step(batch: dict[str, torch.Tensor]) -> None:
         inputs = {k: v for k, v in batch.items() if k != "labels"}
-        with torch.autocast(device.type, dtype=torch.bfloat16):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
             logits = model(**inputs).logits
         loss = train.weighted_cross_entropy(logits, batch["labels"], weights)
         loss.backward()
@@ -117,14 +151,18 @@ def main() -> None:
     parser.add_argument("--tokenizer", default="sentence-transformers/all-MiniLM-L6-v2")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--reference-steps", type=int, default=30)
-    parser.add_argument("--project-steps", type=int, default=120)
+    parser.add_argument("--project-steps", type=int, default=240)
+    parser.add_argument("--warmup-steps", type=int, default=10, help="untimed run before each measurement")
     parser.add_argument("--workers", type=int, default=8)
     parser.add_argument("--compile", action="store_true", help="also measure the project with torch.compile")
     parser.add_argument("--out", type=Path, default=Path("train-throughput.json"))
+    parser.add_argument("--diagnose", type=Path, default=None, help="also run variants; profile to this dir")
     parser.add_argument("--smoke", action="store_true", help="tiny steps, CPU allowed (checks the code)")
     cli = parser.parse_args()
     if cli.smoke:
-        cli.batch_size, cli.reference_steps, cli.project_steps, cli.workers = 4, 2, 7, 0
+        global MAX_LENGTH
+        MAX_LENGTH = "32"
+        cli.batch_size, cli.reference_steps, cli.project_steps, cli.workers, cli.warmup_steps = 4, 2, 7, 0, 1
     elif not torch.cuda.is_available():
         raise SystemExit("this benchmark needs a CUDA GPU (use --smoke to check the code on CPU)")
 
@@ -144,10 +182,25 @@ def main() -> None:
         ]  # fmt: skip
         project_flags = ["--dataloader-workers", str(cli.workers)]
         results: dict[str, dict[str, float]] = {}
-        results["reference"] = run_trainer(base(cli.reference_steps, reference_flags, "reference"))
-        results["project"] = run_trainer(base(cli.project_steps, project_flags, "project"))
+
+        def measure(name: str, steps: int, flags: list[str]) -> dict[str, float]:
+            """A short untimed run first, so one-time CUDA and kernel set-up is not billed to it."""
+            run_trainer(base(cli.warmup_steps, flags, f"{name}-warmup"))
+            return run_trainer(base(steps, flags, name))
+
+        results["reference"] = measure("reference", cli.reference_steps, reference_flags)
+        results["project"] = measure("project", cli.project_steps, project_flags)
         warmup, timed = (2, 5) if cli.smoke else (5, 60)
         results["upper_bound"] = upper_bound(base(cli.project_steps, project_flags, "upper"), warmup, timed)
+        if cli.diagnose:
+            cli.diagnose.mkdir(parents=True, exist_ok=True)
+            steps = cli.project_steps
+            results["loader_only"] = loader_only(base(steps, project_flags, "loader"), steps)
+            no_grouping = [*project_flags, "--group-by-length", "false"]
+            results["project_no_grouping"] = measure("nogroup", steps, no_grouping)
+            results["project_profiled"] = profile_trainer(
+                base(steps, project_flags, "profiled"), cli.diagnose / "trainer-profile.txt"
+            )
         if cli.compile:
             try:
                 results["project_compiled"] = run_trainer(

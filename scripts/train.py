@@ -89,7 +89,7 @@ class WeightedLossTrainer(Trainer):
         if self.args.train_sampling_strategy == "group_by_length" and "length" in dataset.column_names:
             return LengthGroupedSampler(
                 self.args.train_batch_size * self.args.gradient_accumulation_steps,
-                lengths=dataset["length"],
+                lengths=list(dataset["length"]),  # a plain list: indexing a Column costs per row
             )
         return super()._get_train_sampler(train_dataset)
 
