@@ -15,6 +15,7 @@ same probabilities). Writes to the output dir:
 from __future__ import annotations
 
 import argparse
+import shutil
 import tarfile
 import tempfile
 from collections.abc import Sequence
@@ -204,6 +205,10 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     confusion_table(y_true, y_pred, labels).to_csv(output_dir / CONFUSION_CSV, index=False)
     report = evaluation_report(table, labels, baseline)
     write_json(output_dir / EVALUATION_JSON, report)
+    if args.publish_dir:  # the stable keys dashboards read
+        Path(args.publish_dir).mkdir(parents=True, exist_ok=True)
+        for name in (MODEL_PERFORMANCE_CSV, PER_CLASS_CSV, CONFUSION_CSV, EVALUATION_JSON):
+            shutil.copy2(output_dir / name, Path(args.publish_dir) / name)
     headline = report["multiclass_classification_metrics"]
     LOG.info(
         "macro-F1 %.4f, accuracy %.4f%s",
@@ -227,6 +232,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="pre-processed.csv (or its folder) for the baseline; empty to skip the baseline",
     )
     parser.add_argument("--output-dir", default="/opt/ml/processing/evaluation")
+    parser.add_argument("--publish-dir", default="", help="also copy the dashboard files here")
     parser.add_argument("--batch-size", type=int, default=cfg.batch_size)
     return parser.parse_args(argv)
 

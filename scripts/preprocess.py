@@ -25,6 +25,7 @@ import argparse
 import io
 import logging
 import os
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -294,6 +295,20 @@ def write_outputs(
     write_json(output_dir / "report" / DATA_REPORT_FILE, report.__dict__)
 
 
+def publish(output_dir: Path, publish_dir: Path) -> None:
+    """Copy what dashboards and later runs read to the reference design's stable layout:
+    ``train/``, ``test/``, ``pre-processed/pre-processed.csv``, ``pre-processed/eval/validation.csv``."""
+    for name in ("train", "test"):
+        shutil.copytree(output_dir / name, publish_dir / name, dirs_exist_ok=True)
+    (publish_dir / "pre-processed" / "eval").mkdir(parents=True, exist_ok=True)
+    shutil.copy2(
+        output_dir / "pre-processed" / PREPROCESSED_CSV, publish_dir / "pre-processed" / PREPROCESSED_CSV
+    )
+    shutil.copy2(
+        output_dir / "eval" / VALIDATION_CSV, publish_dir / "pre-processed" / "eval" / VALIDATION_CSV
+    )
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     data, train = DataConfig(), TrainConfig()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -306,6 +321,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--output-dir",
         default="/opt/ml/processing/output",
         help="writes train/, test/, pre-processed/, eval/ and report/ here",
+    )
+    parser.add_argument(
+        "--publish-dir", default="", help="also copy the dashboard-facing files here (stable S3 keys)"
     )
     parser.add_argument("--model-name", default=train.model_name, help="tokenizer: hub id or folder")
     parser.add_argument("--max-length", type=int, default=train.max_length)
@@ -348,6 +366,8 @@ def main(argv: Sequence[str] | None = None) -> DataReport:
     report = DataReport(input_file=frame.attrs["source"])
     df = split_frame(clean(frame, cfg, report), cfg, report)
     write_outputs(df, report, Path(args.output_dir), args.model_name, args.max_length)
+    if args.publish_dir:
+        publish(Path(args.output_dir), Path(args.publish_dir))
     LOG.info(
         "rows in %d, out %d (%d classes); dropped %s; %d texts with conflicting labels kept per label; "
         "train %d / validation %d rows, no text on both sides",

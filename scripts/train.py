@@ -250,6 +250,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     trainer.save_model(str(model_dir))
     tokenizer.save_pretrained(str(model_dir))
     shutil.copy(train_dir / LABEL_MAP_FILE, model_dir / LABEL_MAP_FILE)
+    ship_handler(model_dir)
     write_json(
         model_dir / "training_config.json",
         {"model_name": args.model_name, "max_length": args.max_length, "labels": labels},
@@ -257,6 +258,18 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     write_json(Path(args.output_data_dir) / "train_metrics.json", _finite(metrics))
     LOG.info("saved model to %s; metrics %s", model_dir, json.dumps(_finite(metrics.get("eval", {}))))
     return metrics
+
+
+HANDLER_FILES = ("inference.py", "medtx_common.py", "medtx_config.py")
+
+
+def ship_handler(model_dir: Path) -> None:
+    """Put the endpoint handler in ``code/`` of the model archive, where the Hugging Face
+    inference DLC looks for ``inference.py``: the model package then serves without a repack job."""
+    here = Path(__file__).resolve().parent
+    (model_dir / "code").mkdir(parents=True, exist_ok=True)
+    for name in HANDLER_FILES:
+        shutil.copy(here / name, model_dir / "code" / name)
 
 
 def _finite(value: Any) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import kaggle_frame
+from helpers import kaggle_frame
 
 from medtx_common import InputError
 from medtx_config import DataConfig

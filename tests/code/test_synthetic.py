@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pandas as pd
-from conftest import BUNDLED_CSV
+from helpers import BUNDLED_CSV
 
 from pipeline import synthetic
 

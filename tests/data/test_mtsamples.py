@@ -6,7 +6,7 @@ import json
 
 import pandas as pd
 import pytest
-from conftest import OFFLINE_MODEL, REAL_CSV
+from helpers import OFFLINE_MODEL, REAL_CSV
 
 pytestmark = [
     pytest.mark.realdata,

@@ -12,7 +12,7 @@ import tarfile
 
 import pandas as pd
 import pytest
-from conftest import BUNDLED_CSV, OFFLINE_MODEL, ROOT
+from helpers import BUNDLED_CSV, OFFLINE_MODEL, ROOT
 
 pytest.importorskip("transformers")
 pytestmark = pytest.mark.slow
@@ -37,6 +37,8 @@ def chain(tmp_path_factory):
             OFFLINE_MODEL,
             "--max-length",
             MAX_LENGTH,
+            "--publish-dir",
+            str(root / "published"),
         ]
     )
     metrics = train.main(
@@ -80,6 +82,8 @@ def chain(tmp_path_factory):
             str(root / "pp" / "pre-processed"),
             "--output-dir",
             str(root / "eval"),
+            "--publish-dir",
+            str(root / "published" / "pre-processed" / "eval"),
         ]
     )
     return {"root": root, "report": report, "metrics": metrics, "evaluation": evaluation}
@@ -217,3 +221,21 @@ def test_bad_input_exits_with_one_clear_message(tmp_path):
     assert result.returncode == 2
     assert "missing column(s) medical_specialty, sample_name" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_publish_dirs_hold_the_reference_layout(chain):
+    published = chain["root"] / "published"
+    for key in (
+        "train/dataset_info.json",
+        "test/dataset_info.json",
+        "pre-processed/pre-processed.csv",
+        "pre-processed/eval/validation.csv",
+        "pre-processed/eval/model-performance.csv",
+        "pre-processed/eval/evaluation.json",
+    ):
+        assert (published / key).is_file(), key
+
+
+def test_model_archive_carries_the_endpoint_handler(chain):
+    code = chain["root"] / "model" / "code"
+    assert {p.name for p in code.iterdir()} >= {"inference.py", "medtx_common.py", "medtx_config.py"}

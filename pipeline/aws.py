@@ -1,0 +1,103 @@
+"""Thin boto3 helpers for the CLI: upsert, start, status. Clients are made when called, never at import."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from typing import Any
+
+OFFLINE_ACCOUNT_ROLE = "arn:aws:iam::123456789012:role/medtx-offline-build"
+OFFLINE_REGION = "us-east-1"
+
+
+@contextlib.contextmanager
+def offline_aws(bucket: str) -> Iterator[None]:
+    """moto's in-memory AWS with throwaway credentials and the artifact bucket: builds the definition
+    (which uploads the code bundle) on a machine with no AWS account."""
+    from moto import mock_aws
+
+    saved = {
+        k: os.environ.get(k) for k in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+    }
+    os.environ.update({"AWS_ACCESS_KEY_ID": "offline", "AWS_SECRET_ACCESS_KEY": "offline"})
+    os.environ.pop("AWS_SESSION_TOKEN", None)
+    try:
+        with mock_aws():
+            import boto3
+
+            boto3.client("s3", region_name=OFFLINE_REGION).create_bucket(Bucket=bucket)
+            yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def parse_params(pairs: list[str] | None) -> list[dict[str, str]]:
+    """``Name=Value`` pairs -> SageMaker's ``PipelineParameters`` list (one clear error otherwise)."""
+    result = []
+    for pair in pairs or []:
+        name, sep, value = pair.partition("=")
+        if not sep or not name.strip():
+            raise ValueError(f"parameter {pair!r} is not Name=Value")
+        result.append({"Name": name.strip(), "Value": value})
+    return result
+
+
+def check_params(definition: str, params: list[dict[str, str]]) -> None:
+    known = {p["Name"] for p in json.loads(definition)["Parameters"]}
+    unknown = [p["Name"] for p in params if p["Name"] not in known]
+    if unknown:
+        raise ValueError(
+            f"unknown pipeline parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
+
+
+def upsert(pipeline: Any, role: str, description: str = "medtx specialty classifier") -> str:
+    response = pipeline.upsert(role_arn=role, description=description)
+    return response["PipelineArn"]
+
+
+def start(
+    client: Any, pipeline_name: str, params: list[dict[str, str]], display_name: str | None = None
+) -> str:
+    kwargs: dict[str, Any] = {"PipelineName": pipeline_name, "PipelineParameters": params}
+    if display_name:
+        kwargs["PipelineExecutionDisplayName"] = display_name
+    return client.start_pipeline_execution(**kwargs)["PipelineExecutionArn"]
+
+
+def latest_execution(client: Any, pipeline_name: str) -> str | None:
+    summaries = client.list_pipeline_executions(
+        PipelineName=pipeline_name, SortBy="CreationTime", SortOrder="Descending", MaxResults=1
+    )["PipelineExecutionSummaries"]
+    return summaries[0]["PipelineExecutionArn"] if summaries else None
+
+
+def execution_status(client: Any, arn: str) -> dict[str, Any]:
+    """Status, parameters and (where the service provides them) step states of one execution."""
+    described = client.describe_pipeline_execution(PipelineExecutionArn=arn)
+    params = client.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)["PipelineParameters"]
+    try:
+        steps = client.list_pipeline_execution_steps(PipelineExecutionArn=arn, SortOrder="Ascending")[
+            "PipelineExecutionSteps"
+        ]
+    except Exception:
+        steps = None
+    return {
+        "arn": arn,
+        "status": described["PipelineExecutionStatus"],
+        "display_name": described.get("PipelineExecutionDisplayName"),
+        "failure_reason": described.get("FailureReason"),
+        "parameters": {p["Name"]: p["Value"] for p in params},
+        "steps": [
+            {"name": s["StepName"], "status": s["StepStatus"], "failure": s.get("FailureReason")}
+            for s in steps
+        ]
+        if steps is not None
+        else None,
+    }

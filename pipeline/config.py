@@ -1,0 +1,143 @@
+"""The one typed configuration: every default of the pipeline, in one place.
+
+``PipelineConfig`` nests the container-side settings (``scripts/medtx_config.py``, shipped with the
+scripts so they run without this package) and adds the AWS-side ones. Pipeline parameters take their
+defaults from here; ``get_pipeline(**overrides)`` and ``medtx ... --set name=value`` replace fields.
+Nothing account-specific (account id, role, region) has a default: those come from arguments or the
+environment (as CodeBuild passes them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from scripts.medtx_config import (
+    SAGEMAKER_MODEL_NAME,
+    ContainerConfig,
+    DataConfig,
+    EvalConfig,
+    InferenceConfig,
+    TrainConfig,
+)
+
+__all__ = [
+    "SAGEMAKER_MODEL_NAME",
+    "ContainerConfig",
+    "DataConfig",
+    "EvalConfig",
+    "InferenceConfig",
+    "PipelineConfig",
+    "TrainConfig",
+]
+
+#: Environment variables read when an argument is not given (CodeBuild sets these from the stack).
+ENV_ROLE = "SAGEMAKER_PIPELINE_ROLE_ARN"
+ENV_BUCKET = "ARTIFACT_BUCKET"
+ENV_REGION = ("AWS_REGION", "AWS_DEFAULT_REGION")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    """AWS-side settings plus the container settings they pass on."""
+
+    pipeline_name: str = "medtx-specialty-classifier"
+    bucket: str = "medical-transcription-repo"
+    #: Key of the raw CSV in the bucket (the reference layout's ``dataset/dataset.csv``).
+    dataset_key: str = "dataset/dataset.csv"
+    #: Prefix of the content-addressed code bundles (scripts/ and the SDK's training driver).
+    code_prefix: str = "code"
+    model_package_group: str = "medtx-specialty-classifier"
+    endpoint_name: str = "medtx-specialty-classifier"
+
+    # Hugging Face DLCs (versions known to the SDK's image table; see README "Versions").
+    hf_training_version: str = "5.3.0"
+    hf_training_pytorch: str = "pytorch2.9.0"
+    hf_inference_version: str = "5.5.3"
+    hf_inference_pytorch: str = "pytorch2.6.0"
+    hf_py_version: str = "py312"
+
+    processing_instance_type: str = "ml.m5.xlarge"
+    training_instance_type: str = "ml.g5.xlarge"
+    training_instance_count: int = 1
+    evaluation_instance_type: str = "ml.m5.2xlarge"
+    endpoint_instance_type: str = "ml.m5.xlarge"
+    endpoint_instance_count: int = 1
+    volume_size_gb: int = 30
+    max_training_seconds: int = 4 * 3600
+
+    #: Quality gate: evaluation macro-F1 must reach this...
+    min_macro_f1: float = 0.40
+    #: ...and be at least this much above the TF-IDF baseline (-1 switches the comparison off).
+    min_baseline_margin: float = -1.0
+    model_approval_status: str = "PendingManualApproval"
+    deploy_model: bool = False
+
+    cache_expire_after: str = "P30D"
+
+    container: ContainerConfig = field(default_factory=ContainerConfig)
+
+    @property
+    def data(self) -> DataConfig:
+        return self.container.data
+
+    @property
+    def train(self) -> TrainConfig:
+        return self.container.train
+
+    @property
+    def input_data_uri(self) -> str:
+        return f"s3://{self.bucket}/{self.dataset_key}"
+
+    def replace(self, **overrides: Any) -> PipelineConfig:
+        """A copy with fields replaced; ``train__epochs=5`` reaches into the container settings."""
+        top: dict[str, Any] = {}
+        nested: dict[str, dict[str, Any]] = {}
+        for key, value in overrides.items():
+            if "__" in key:
+                group, name = key.split("__", 1)
+                nested.setdefault(group, {})[name] = value
+            else:
+                top[key] = value
+        unknown = set(top) - {f.name for f in dataclasses.fields(self)}
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        container = self.container
+        for group, values in nested.items():
+            if group not in ("data", "train", "evaluate", "inference"):
+                raise ValueError(f"unknown settings group {group!r} (data, train, evaluate, inference)")
+            current = getattr(container, group)
+            bad = set(values) - {f.name for f in dataclasses.fields(current)}
+            if bad:
+                raise ValueError(f"unknown {group} setting(s): {', '.join(sorted(bad))}")
+            typed = {k: _coerce(getattr(current, k), v) for k, v in values.items()}
+            container = dataclasses.replace(container, **{group: dataclasses.replace(current, **typed)})
+        typed_top = {k: _coerce(getattr(self, k), v) for k, v in top.items()}
+        return dataclasses.replace(self, container=container, **typed_top)
+
+
+def _coerce(current: Any, value: Any) -> Any:
+    """CLI overrides arrive as strings: give them the type of the default they replace."""
+    if not isinstance(value, str) or isinstance(current, str) or current is None:
+        return value
+    if isinstance(current, bool):
+        if value.lower() in ("true", "1", "yes"):
+            return True
+        if value.lower() in ("false", "0", "no"):
+            return False
+        raise ValueError(f"expected true or false, got {value!r}")
+    if isinstance(current, tuple):
+        return tuple(v.strip() for v in value.split(",") if v.strip())
+    return type(current)(value)
+
+
+def from_env(name: str | tuple[str, ...], given: str | None) -> str | None:
+    """An explicit argument wins; else the first environment variable that is set."""
+    if given:
+        return given
+    for var in (name,) if isinstance(name, str) else name:
+        if os.environ.get(var):
+            return os.environ[var]
+    return None

@@ -1,0 +1,155 @@
+"""Assemble the SageMaker pipeline from the step modules (``steps/``). The DAG::
+
+    Preprocess -> Train -> Evaluate -> CheckQuality
+        --if-->   RegisterModel
+                  CreateModel -> CheckDeploy --if--> EndpointConfig -> Endpoint
+        --else--> QualityGateFailed (FailStep)
+
+``get_pipeline(region=..., role=..., default_bucket=..., **overrides)`` is the one entry point that
+CodeBuild, Studio notebooks, the CLI and the local runner call.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from typing import Any
+
+from pipeline.config import ENV_BUCKET, ENV_REGION, ENV_ROLE, PipelineConfig, from_env
+
+
+def prepare_sdk_environment(region: str) -> None:
+    """Settings the SDK reads at import or call time (see README "SDK notes").
+
+    Telemetry is left to the user's SDK config: with any config file present the SDK validates it
+    against its JSON schema on each of ~80 look-ups while building this pipeline (~30 s), so this
+    project does not write one for them.
+    """
+    os.environ.setdefault("AWS_DEFAULT_REGION", region)
+    # ModelTrainer otherwise calls iam:SimulatePrincipalPolicy on the role, which build roles
+    # (and offline builds) usually cannot; the role is validated when the job starts anyway.
+    os.environ.setdefault("SAGEMAKER_VALIDATE_ROLE", "false")
+
+
+@dataclass
+class Parameters:
+    """The pipeline parameters an engineer changes between executions (defaults from the config)."""
+
+    input_data_uri: Any
+    processing_instance_type: Any
+    training_instance_type: Any
+    training_instance_count: Any
+    evaluation_instance_type: Any
+    model_name: Any
+    max_length: Any
+    epochs: Any
+    learning_rate: Any
+    train_batch_size: Any
+    min_class_samples: Any
+    min_macro_f1: Any
+    min_baseline_margin: Any
+    model_approval_status: Any
+    deploy_model: Any
+    endpoint_instance_type: Any
+
+    @classmethod
+    def from_config(cls, cfg: PipelineConfig) -> Parameters:
+        from sagemaker.core.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString
+
+        s, t = ParameterString, cfg.train
+        return cls(
+            input_data_uri=s("InputDataUri", cfg.input_data_uri),
+            processing_instance_type=s("ProcessingInstanceType", cfg.processing_instance_type),
+            training_instance_type=s("TrainingInstanceType", cfg.training_instance_type),
+            training_instance_count=ParameterInteger("TrainingInstanceCount", cfg.training_instance_count),
+            evaluation_instance_type=s("EvaluationInstanceType", cfg.evaluation_instance_type),
+            model_name=s("ModelName", t.model_name),
+            max_length=s("MaxLength", str(t.max_length)),
+            epochs=s("Epochs", _num(t.epochs)),
+            learning_rate=s("LearningRate", _num(t.learning_rate)),
+            train_batch_size=s("TrainBatchSize", str(t.train_batch_size)),
+            min_class_samples=s("MinClassSamples", str(cfg.data.min_class_samples)),
+            min_macro_f1=ParameterFloat("MinMacroF1", cfg.min_macro_f1),
+            min_baseline_margin=ParameterFloat("MinBaselineMargin", cfg.min_baseline_margin),
+            model_approval_status=s(
+                "ModelApprovalStatus",
+                cfg.model_approval_status,
+                enum_values=["PendingManualApproval", "Approved", "Rejected"],
+            ),
+            deploy_model=s("DeployModel", str(cfg.deploy_model).lower(), enum_values=["true", "false"]),
+            endpoint_instance_type=s("EndpointInstanceType", cfg.endpoint_instance_type),
+        )
+
+    def as_list(self) -> list:
+        return [getattr(self, f.name) for f in fields(self)]
+
+
+def _num(value: float) -> str:
+    """``3.0`` -> ``"3"``, ``5e-05`` stays: a readable string default."""
+    return str(int(value)) if float(value).is_integer() else repr(value)
+
+
+def resolve_target(
+    region: str | None, role: str | None, default_bucket: str | None, cfg: PipelineConfig
+) -> tuple[str, str, str]:
+    """Region, role and bucket from the arguments, else the environment; a clear error if missing."""
+    region = from_env(ENV_REGION, region)
+    role = from_env(ENV_ROLE, role)
+    bucket = from_env(ENV_BUCKET, default_bucket) or cfg.bucket
+    missing = [
+        name for name, value in (("region (AWS_REGION)", region), (f"role ({ENV_ROLE})", role)) if not value
+    ]
+    if missing:
+        raise ValueError(f"missing {', '.join(missing)}: pass it as an argument or set the variable")
+    return region, role, bucket
+
+
+def get_pipeline(
+    region: str | None = None,
+    role: str | None = None,
+    default_bucket: str | None = None,
+    pipeline_name: str | None = None,
+    boto_session: Any = None,
+    config: PipelineConfig | None = None,
+    **overrides: Any,
+):
+    """Build the pipeline. ``overrides`` replace ``PipelineConfig`` fields (``train__epochs=5``).
+
+    Uploads the ``scripts/`` bundle (content-addressed) to the bucket; nothing else touches AWS.
+    """
+    cfg = (config or PipelineConfig()).replace(**overrides)
+    region, role, bucket = resolve_target(region, role, default_bucket, cfg)
+    cfg = cfg.replace(bucket=bucket, **({"pipeline_name": pipeline_name} if pipeline_name else {}))
+    prepare_sdk_environment(region)
+
+    import boto3
+    from sagemaker.core.workflow.pipeline_context import PipelineSession
+    from sagemaker.mlops.workflow import Pipeline
+
+    from pipeline.code_bundle import SCRIPTS_DIR, upload_folder
+    from steps import deploy, evaluate, preprocess, quality_gate, register, train
+    from steps.common import StepContext
+
+    boto_session = boto_session or boto3.Session(region_name=region)
+    session = PipelineSession(boto_session=boto_session, default_bucket=bucket)
+    code_uri = upload_folder(boto_session.client("s3"), SCRIPTS_DIR, bucket, cfg.code_prefix, "scripts")
+    ctx = StepContext(
+        config=cfg,
+        session=session,
+        role=role,
+        region=region,
+        params=Parameters.from_config(cfg),
+        code_uri=code_uri,
+    )
+    preprocess_step = preprocess.build(ctx)
+    train_step = train.build(ctx, preprocess_step)
+    evaluate_step = evaluate.build(ctx, preprocess_step, train_step)
+    register_step, create_step = register.build(ctx, train_step, evaluate_step)
+    deploy_step = deploy.build(ctx, create_step)
+    gate = quality_gate.build(ctx, evaluate_step, [register_step, create_step, deploy_step])
+    return Pipeline(
+        name=cfg.pipeline_name,
+        parameters=ctx.params.as_list(),
+        steps=[preprocess_step, train_step, evaluate_step, gate],
+        sagemaker_session=session,
+    )

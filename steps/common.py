@@ -1,0 +1,147 @@
+"""What every step builder receives: session, role, config, parameters, code location, policies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sagemaker.core.workflow.execution_variables import ExecutionVariables
+from sagemaker.core.workflow.functions import Join
+from sagemaker.mlops.workflow import (
+    CacheConfig,
+    SageMakerJobStepRetryPolicy,
+    StepRetryPolicy,
+)
+from sagemaker.mlops.workflow.retry import SageMakerJobExceptionTypeEnum, StepExceptionTypeEnum
+
+from pipeline.config import PipelineConfig
+
+#: Where processing jobs find the scripts bundle inside their container.
+CODE_DIR = "/opt/ml/processing/input/code"
+
+
+@dataclass
+class StepContext:
+    """Shared inputs of the step builders (built once in ``pipeline.definition``)."""
+
+    config: PipelineConfig
+    session: Any  # PipelineSession
+    role: str
+    region: str
+    params: Any  # pipeline.definition.Parameters
+    code_uri: str  # s3://.../scripts-<digest>/
+
+    def s3(self, *parts: str) -> str:
+        """A stable key in the artifact bucket (what QuickSight reads)."""
+        return "s3://" + "/".join([self.config.bucket, *(p.strip("/") for p in parts)])
+
+    def run_s3(self, *parts: str) -> Join:
+        """A per-execution key: no execution overwrites another's artifacts."""
+        return Join(
+            on="/",
+            values=[
+                f"s3://{self.config.bucket}/executions",
+                ExecutionVariables.PIPELINE_EXECUTION_ID,
+                *(p.strip("/") for p in parts),
+            ],
+        )
+
+    @property
+    def cache(self) -> CacheConfig:
+        return CacheConfig(enable_caching=True, expire_after=self.config.cache_expire_after)
+
+    @property
+    def job_retries(self) -> list:
+        """Throttling/service faults and capacity or internal errors of the job."""
+        return [
+            StepRetryPolicy(
+                exception_types=[StepExceptionTypeEnum.SERVICE_FAULT, StepExceptionTypeEnum.THROTTLING],
+                interval_seconds=10,
+                backoff_rate=2.0,
+                max_attempts=5,
+            ),
+            SageMakerJobStepRetryPolicy(
+                exception_types=[
+                    SageMakerJobExceptionTypeEnum.CAPACITY_ERROR,
+                    SageMakerJobExceptionTypeEnum.INTERNAL_ERROR,
+                    SageMakerJobExceptionTypeEnum.RESOURCE_LIMIT,
+                ],
+                interval_seconds=60,
+                backoff_rate=2.0,
+                max_attempts=3,
+            ),
+        ]
+
+    @property
+    def service_retries(self) -> list:
+        """For steps that are API calls rather than jobs (model, registry, endpoint config)."""
+        return [self.job_retries[0]]
+
+
+def training_image(ctx: StepContext) -> str:
+    """The Hugging Face PyTorch training DLC. Preprocess and Evaluate run in it too (on CPU
+    instances): it carries the same transformers/datasets the scripts are pinned to."""
+    from sagemaker.core import image_uris
+
+    cfg = ctx.config
+    return image_uris.retrieve(
+        "huggingface",
+        region=ctx.region,
+        version=cfg.hf_training_version,
+        base_framework_version=cfg.hf_training_pytorch,
+        py_version=cfg.hf_py_version,
+        instance_type="ml.g5.xlarge",  # the table lists GPU builds only; they run on CPU as well
+        image_scope="training",
+    )
+
+
+def inference_image(ctx: StepContext) -> str:
+    from sagemaker.core import image_uris
+
+    cfg = ctx.config
+    return image_uris.retrieve(
+        "huggingface",
+        region=ctx.region,
+        version=cfg.hf_inference_version,
+        base_framework_version=cfg.hf_inference_pytorch,
+        py_version=cfg.hf_py_version,
+        instance_type=cfg.endpoint_instance_type,
+        image_scope="inference",
+    )
+
+
+def processing_input(name: str, s3_uri: Any, local_path: str):
+    from sagemaker.core.shapes import ProcessingInput, ProcessingS3Input
+
+    return ProcessingInput(
+        input_name=name,
+        s3_input=ProcessingS3Input(
+            s3_uri=s3_uri, local_path=local_path, s3_data_type="S3Prefix", s3_input_mode="File"
+        ),
+    )
+
+
+def processing_output(name: str, local_path: str, s3_uri: Any):
+    from sagemaker.core.shapes import ProcessingOutput, ProcessingS3Output
+
+    return ProcessingOutput(
+        output_name=name,
+        s3_output=ProcessingS3Output(s3_uri=s3_uri, local_path=local_path, s3_upload_mode="EndOfJob"),
+    )
+
+
+def script_processor(ctx: StepContext, script: str, instance_type: Any, base_job_name: str):
+    """A plain ``Processor`` running ``python3 <CODE_DIR>/<script>`` from the scripts bundle."""
+    from sagemaker.core.processing import Processor
+
+    return Processor(
+        role=ctx.role,
+        image_uri=training_image(ctx),
+        instance_count=1,
+        instance_type=instance_type,
+        entrypoint=["python3", f"{CODE_DIR}/{script}"],
+        volume_size_in_gb=ctx.config.volume_size_gb,
+        base_job_name=base_job_name,
+        sagemaker_session=ctx.session,
+        env={"PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"},
+    )

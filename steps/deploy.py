@@ -1,0 +1,50 @@
+"""CheckDeploy -> EndpointConfig -> Endpoint: deploy when the ``DeployModel`` parameter is "true".
+
+The endpoint step creates the endpoint when it does not exist and updates it (a new endpoint
+config, blue/green by the service) when it does. Config names carry the execution id, so each
+execution's config is its own and the previous one stays for rollback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sagemaker.core.helper.session_helper import production_variant
+from sagemaker.core.workflow.conditions import ConditionEquals
+from sagemaker.core.workflow.execution_variables import ExecutionVariables
+from sagemaker.core.workflow.functions import Join
+from sagemaker.mlops.workflow import ConditionStep, EndpointConfigStep, EndpointStep
+
+from steps.common import StepContext
+
+NAME = "CheckDeploy"
+CONFIG_NAME = "EndpointConfig"
+ENDPOINT_NAME = "Endpoint"
+
+
+def build(ctx: StepContext, create_model: Any) -> ConditionStep:
+    p = ctx.params
+    config_name = Join(on="-", values=[ctx.config.endpoint_name, ExecutionVariables.PIPELINE_EXECUTION_ID])
+    config_args = ctx.session.create_endpoint_config(
+        name=config_name,
+        production_variants=[
+            production_variant(
+                model_name=create_model.properties.ModelName,
+                instance_type=p.endpoint_instance_type,
+                initial_instance_count=ctx.config.endpoint_instance_count,
+            )
+        ],
+    )
+    config_step = EndpointConfigStep(
+        name=CONFIG_NAME, step_args=config_args, retry_policies=ctx.service_retries
+    )
+    endpoint_args = ctx.session.create_endpoint(
+        endpoint_name=ctx.config.endpoint_name, config_name=config_step.properties.EndpointConfigName
+    )
+    endpoint_step = EndpointStep(name=ENDPOINT_NAME, step_args=endpoint_args)
+    return ConditionStep(
+        name=NAME,
+        conditions=[ConditionEquals(left=p.deploy_model, right="true")],
+        if_steps=[config_step, endpoint_step],
+        else_steps=[],
+    )

@@ -1,0 +1,72 @@
+"""Evaluate step: ``scripts/evaluate.py`` in a ProcessingStep; ``evaluation.json`` is a PropertyFile.
+
+Reads the model archive of the Train step and the validation/pre-processed CSVs of this execution's
+Preprocess step. Dashboard files are also published to ``preprocess/pre-processed/eval/``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sagemaker.core.workflow.functions import Join
+from sagemaker.core.workflow.properties import PropertyFile
+from sagemaker.mlops.workflow import ProcessingStep
+
+from steps.common import CODE_DIR, StepContext, processing_input, processing_output, script_processor
+from steps.preprocess import output_uri
+
+NAME = "Evaluate"
+OUT = "/opt/ml/processing/evaluation"
+PUBLISH = "/opt/ml/processing/publish"
+REPORT = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
+
+
+def build(ctx: StepContext, preprocess: Any, train: Any) -> ProcessingStep:
+    processor = script_processor(ctx, "evaluate.py", ctx.params.evaluation_instance_type, "medtx-evaluate")
+    step_args = processor.run(
+        inputs=[
+            processing_input("code", ctx.code_uri, CODE_DIR),
+            processing_input(
+                "model", train.properties.ModelArtifacts.S3ModelArtifacts, "/opt/ml/processing/model"
+            ),
+            processing_input("validation", output_uri(preprocess, "eval"), "/opt/ml/processing/validation"),
+            processing_input(
+                "pre-processed", output_uri(preprocess, "pre-processed"), "/opt/ml/processing/pre-processed"
+            ),
+        ],
+        outputs=[
+            processing_output("evaluation", OUT, ctx.run_s3("evaluation")),
+            processing_output("publish", PUBLISH, ctx.s3("preprocess", "pre-processed", "eval")),
+        ],
+        arguments=[
+            "--model",
+            "/opt/ml/processing/model",
+            "--validation",
+            "/opt/ml/processing/validation",
+            "--train-data",
+            "/opt/ml/processing/pre-processed",
+            "--output-dir",
+            OUT,
+            "--publish-dir",
+            PUBLISH,
+            "--batch-size",
+            str(ctx.config.container.evaluate.batch_size),
+        ],
+    )
+    return ProcessingStep(
+        name=NAME,
+        step_args=step_args,
+        property_files=[REPORT],
+        cache_config=ctx.cache,
+        retry_policies=ctx.job_retries,
+    )
+
+
+def evaluation_json_uri(step: ProcessingStep) -> Join:
+    return Join(
+        on="/",
+        values=[
+            step.properties.ProcessingOutputConfig.Outputs["evaluation"].S3Output.S3Uri,
+            "evaluation.json",
+        ],
+    )

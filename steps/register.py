@@ -1,0 +1,60 @@
+"""RegisterModel and CreateModel steps (ModelStep) on the Hugging Face inference DLC.
+
+The model archive already carries the endpoint handler in ``code/`` (``scripts/train.py`` puts it
+there), so neither step needs a repack job. The package's model-quality metrics point at this
+execution's ``evaluation.json``, which the Model Registry shows.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from typing import Any
+
+from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
+from sagemaker.mlops.workflow import ModelStep
+from sagemaker.serve.model_builder import ModelBuilder
+
+from steps.common import StepContext, inference_image
+from steps.evaluate import evaluation_json_uri
+
+REGISTER_NAME = "RegisterModel"
+CREATE_NAME = "CreateModel"
+CONTENT_TYPE = "application/json"
+
+
+def model_builder(ctx: StepContext, train: Any, model_path: str) -> ModelBuilder:
+    return ModelBuilder(
+        image_uri=inference_image(ctx),
+        s3_model_data_url=train.properties.ModelArtifacts.S3ModelArtifacts,
+        role_arn=ctx.role,
+        sagemaker_session=ctx.session,
+        model_path=model_path,  # the SDK makes a random /tmp folder otherwise
+        env_vars={"TOKENIZERS_PARALLELISM": "false", "SAGEMAKER_MODEL_SERVER_WORKERS": "1"},
+    )
+
+
+def build(ctx: StepContext, train: Any, evaluate: Any) -> tuple[ModelStep, ModelStep]:
+    p = ctx.params
+    with tempfile.TemporaryDirectory() as model_path:
+        builder = model_builder(ctx, train, model_path)
+        register_args = builder.register(
+            model_package_group_name=ctx.config.model_package_group,
+            approval_status=p.model_approval_status,
+            content_types=[CONTENT_TYPE],
+            response_types=[CONTENT_TYPE],
+            inference_instances=[ctx.config.endpoint_instance_type],
+            transform_instances=[ctx.config.endpoint_instance_type],
+            model_metrics=ModelMetrics(
+                model_statistics=MetricsSource(
+                    s3_uri=evaluation_json_uri(evaluate), content_type=CONTENT_TYPE
+                )
+            ),
+            description="Medical-specialty classifier of transcripts (medtx)",
+        )
+        register = ModelStep(name=REGISTER_NAME, step_args=register_args, retry_policies=ctx.service_retries)
+        create = ModelStep(
+            name=CREATE_NAME,
+            step_args=model_builder(ctx, train, model_path).build(),
+            retry_policies=ctx.service_retries,
+        )
+    return register, create

@@ -1,0 +1,104 @@
+"""Train step: ``scripts/train.py`` on the Hugging Face PyTorch training DLC through ``ModelTrainer``.
+
+The SDK runs the entry script through its own driver (an ``sm_drivers`` input channel and a
+``/bin/bash -c .../sm_train.sh`` entrypoint) and passes hyperparameters as ``--name value``. Its
+driver folder is uploaded by ``ContentAddressedModelTrainer`` to a content-addressed key, so the
+definition is reproducible (the SDK would use a timestamped job-name key).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import PrivateAttr
+from sagemaker.mlops.workflow import TrainingStep
+from sagemaker.train import ModelTrainer
+from sagemaker.train.configs import (
+    CheckpointConfig,
+    Compute,
+    InputData,
+    OutputDataConfig,
+    SourceCode,
+    StoppingCondition,
+)
+from sagemaker.train.distributed import Torchrun
+
+from pipeline.code_bundle import upload_folder
+from steps.common import StepContext, training_image
+from steps.preprocess import output_uri
+
+NAME = "Train"
+
+
+class ContentAddressedModelTrainer(ModelTrainer):
+    """``ModelTrainer`` whose local code channels (the SDK driver) go to content-addressed keys."""
+
+    _code_prefix: str = PrivateAttr(default="code")
+
+    def create_input_data_channel(
+        self, channel_name: str, data_source: Any, key_prefix: str | None = None, **kwargs: Any
+    ):
+        if isinstance(data_source, str) and Path(data_source).is_dir():
+            data_source = upload_folder(
+                self.sagemaker_session.boto_session.client("s3"),
+                Path(data_source),
+                self.sagemaker_session.default_bucket(),
+                self._code_prefix,
+                channel_name,
+            )
+        return super().create_input_data_channel(channel_name, data_source, key_prefix=key_prefix, **kwargs)
+
+
+def hyperparameters(ctx: StepContext) -> dict[str, Any]:
+    """Strings or string parameters only: the service passes hyperparameters as strings."""
+    p, t = ctx.params, ctx.config.train
+    return {
+        "model-name": p.model_name,
+        "max-length": p.max_length,
+        "epochs": p.epochs,
+        "learning-rate": p.learning_rate,
+        "train-batch-size": p.train_batch_size,
+        "eval-batch-size": str(t.eval_batch_size),
+        "warmup-ratio": str(t.warmup_ratio),
+        "weight-decay": str(t.weight_decay),
+        "label-smoothing": str(t.label_smoothing),
+        "seed": str(t.seed),
+        "group-by-length": str(t.group_by_length).lower(),
+        "dataloader-workers": str(t.dataloader_workers),
+        "disable-tqdm": "true",
+    }
+
+
+def build(ctx: StepContext, preprocess: Any) -> TrainingStep:
+    p = ctx.params
+    trainer = ContentAddressedModelTrainer(
+        training_image=training_image(ctx),
+        role=ctx.role,
+        sagemaker_session=ctx.session,
+        base_job_name="huggingface",
+        compute=Compute(
+            instance_type=p.training_instance_type,
+            instance_count=p.training_instance_count,
+            volume_size_in_gb=ctx.config.volume_size_gb,
+        ),
+        source_code=SourceCode(source_dir=ctx.code_uri, entry_script="train.py"),
+        distributed=Torchrun(),
+        hyperparameters=hyperparameters(ctx),
+        output_data_config=OutputDataConfig(s3_output_path=ctx.s3("models")),
+        checkpoint_config=CheckpointConfig(
+            s3_uri=ctx.run_s3("checkpoints"), local_path="/opt/ml/checkpoints"
+        ),
+        stopping_condition=StoppingCondition(max_runtime_in_seconds=ctx.config.max_training_seconds),
+        environment={"TOKENIZERS_PARALLELISM": "false"},
+    )
+    trainer._code_prefix = ctx.config.code_prefix
+    step_args = trainer.train(
+        input_data_config=[
+            InputData(channel_name="train", data_source=output_uri(preprocess, "train")),
+            InputData(channel_name="test", data_source=output_uri(preprocess, "test")),
+        ]
+    )
+    return TrainingStep(
+        name=NAME, step_args=step_args, cache_config=ctx.cache, retry_policies=ctx.job_retries
+    )

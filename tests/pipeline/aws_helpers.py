@@ -1,0 +1,18 @@
+"""Constants and helpers of the pipeline tests (imported as ``aws_helpers``)."""
+
+from __future__ import annotations
+
+REGION = "us-east-1"
+ROLE = "arn:aws:iam::123456789012:role/medtx-test"
+BUCKET = "medical-transcription-repo"
+
+
+def flatten(steps: list[dict]) -> dict[str, dict]:
+    """Every step by name, condition branches included."""
+    found = {}
+    for step in steps:
+        found[step["Name"]] = step
+        if step["Type"] == "Condition":
+            found.update(flatten(step["Arguments"].get("IfSteps", [])))
+            found.update(flatten(step["Arguments"].get("ElseSteps", [])))
+    return found

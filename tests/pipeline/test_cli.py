@@ -1,0 +1,66 @@
+"""``medtx`` commands against moto: definition --offline, upsert (create then update), start, status."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from aws_helpers import REGION, ROLE
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+
+runner = CliRunner()
+
+
+def test_definition_offline_needs_no_credentials(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env["HOME"] = str(tmp_path)
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "definition", "--offline"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    definition = json.loads(result.stdout)
+    assert [s["Name"] for s in definition["Steps"]] == ["Preprocess", "Train", "Evaluate", "CheckQuality"]
+
+
+def test_upsert_twice_then_start_with_params_and_status(aws):
+    import boto3
+
+    args = ["--region", REGION, "--role", ROLE]
+    first = runner.invoke(app, ["upsert", *args])
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(app, ["upsert", *args, "--set", "train__epochs=4"])
+    assert second.exit_code == 0, second.output
+    client = boto3.client("sagemaker", region_name=REGION)
+    described = client.describe_pipeline(PipelineName="medtx-specialty-classifier")
+    params = {p["Name"]: p["DefaultValue"] for p in json.loads(described["PipelineDefinition"])["Parameters"]}
+    assert params["Epochs"] == "4"  # the update took
+
+    started = runner.invoke(
+        app, ["start", "--region", REGION, "--param", "Epochs=7", "--param", "DeployModel=true"]
+    )
+    assert started.exit_code == 0, started.output
+    arn = started.stdout.strip().splitlines()[-1]
+    given = client.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)["PipelineParameters"]
+    assert {p["Name"]: p["Value"] for p in given} == {"Epochs": "7", "DeployModel": "true"}
+
+    shown = runner.invoke(app, ["status", "--region", REGION])
+    assert shown.exit_code == 0, shown.output
+    assert '"Epochs": "7"' in shown.stdout
+
+
+@pytest.mark.parametrize(
+    ("param", "message"), [("Epochs", "is not Name=Value"), ("NoSuchParam=1", "unknown pipeline parameter")]
+)
+def test_start_rejects_bad_params(aws, param, message):
+    assert runner.invoke(app, ["upsert", "--region", REGION, "--role", ROLE]).exit_code == 0
+    result = runner.invoke(app, ["start", "--region", REGION, "--param", param])
+    assert result.exit_code == 2
+    assert message in result.output

@@ -1,0 +1,216 @@
+"""The pipeline definition, built under moto: shape, parameters, wiring, images, policies, reproducibility."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from aws_helpers import BUCKET, REGION, ROLE, flatten
+
+from pipeline.config import PipelineConfig
+
+
+def test_top_level_steps_in_order(built):
+    _, definition = built
+    assert [(s["Name"], s["Type"]) for s in definition["Steps"]] == [
+        ("Preprocess", "Processing"),
+        ("Train", "Training"),
+        ("Evaluate", "Processing"),
+        ("CheckQuality", "Condition"),
+    ]
+
+
+def test_condition_branches(built):
+    _, definition = built
+    gate = flatten(definition["Steps"])["CheckQuality"]["Arguments"]
+    assert [s["Name"] for s in gate["IfSteps"]] == ["RegisterModel", "CreateModel", "CheckDeploy"]
+    assert [(s["Name"], s["Type"]) for s in gate["ElseSteps"]] == [("QualityGateFailed", "Fail")]
+    deploy = flatten(definition["Steps"])["CheckDeploy"]["Arguments"]
+    assert [(s["Name"], s["Type"]) for s in deploy["IfSteps"]] == [
+        ("EndpointConfig", "EndpointConfig"),
+        ("Endpoint", "Endpoint"),
+    ]
+    assert deploy["Conditions"] == [
+        {"Type": "Equals", "LeftValue": {"Get": "Parameters.DeployModel"}, "RightValue": "true"}
+    ]
+
+
+def test_parameters_and_defaults_come_from_the_config(built):
+    _, definition = built
+    cfg = PipelineConfig()
+    params = {p["Name"]: p for p in definition["Parameters"]}
+    expected = {
+        "InputDataUri": f"s3://{BUCKET}/dataset/dataset.csv",
+        "ProcessingInstanceType": cfg.processing_instance_type,
+        "TrainingInstanceType": cfg.training_instance_type,
+        "TrainingInstanceCount": cfg.training_instance_count,
+        "EvaluationInstanceType": cfg.evaluation_instance_type,
+        "ModelName": "distilbert-base-uncased",
+        "MaxLength": "512",
+        "Epochs": "3",
+        "LearningRate": "5e-05",
+        "TrainBatchSize": str(cfg.train.train_batch_size),
+        "MinClassSamples": "30",
+        "MinMacroF1": cfg.min_macro_f1,
+        "MinBaselineMargin": cfg.min_baseline_margin,
+        "ModelApprovalStatus": "PendingManualApproval",
+        "DeployModel": "false",
+        "EndpointInstanceType": cfg.endpoint_instance_type,
+    }
+    assert {name: p["DefaultValue"] for name, p in params.items()} == expected
+    assert params["TrainingInstanceCount"]["Type"] == "Integer"
+    assert params["MinMacroF1"]["Type"] == "Float"
+
+
+def test_train_reads_preprocess_outputs_and_hyperparameters_are_strings(built):
+    _, definition = built
+    train = flatten(definition["Steps"])["Train"]["Arguments"]
+    channels = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in train["InputDataConfig"]}
+    assert channels["train"] == {
+        "Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"
+    }
+    assert channels["test"] == {
+        "Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"
+    }
+    assert channels["code"].startswith(f"s3://{BUCKET}/code/scripts-")
+    assert channels["sm_drivers"].startswith(f"s3://{BUCKET}/code/sm_drivers-")
+    for value in train["HyperParameters"].values():
+        assert isinstance(value, str) or (set(value) == {"Get"} and value["Get"].startswith("Parameters."))
+    assert train["HyperParameters"]["epochs"] == {"Get": "Parameters.Epochs"}
+    assert train["ResourceConfig"]["InstanceType"] == {"Get": "Parameters.TrainingInstanceType"}
+    assert train["OutputDataConfig"]["S3OutputPath"] == f"s3://{BUCKET}/models"
+    # the SDK-3 driver runs the entry script
+    assert train["AlgorithmSpecification"]["ContainerEntrypoint"] == ["/bin/bash"]
+    assert "sm_drivers/sm_train.sh" in train["AlgorithmSpecification"]["ContainerArguments"][1]
+
+
+def test_evaluate_reads_model_artifact_and_publishes_stable_keys(built):
+    _, definition = built
+    steps = flatten(definition["Steps"])
+    evaluate = steps["Evaluate"]["Arguments"]
+    inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in evaluate["ProcessingInputs"]}
+    assert inputs["model"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
+    assert inputs["validation"] == {
+        "Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['eval'].S3Output.S3Uri"
+    }
+    outputs = {o["OutputName"]: o["S3Output"]["S3Uri"] for o in evaluate["ProcessingOutputConfig"]["Outputs"]}
+    assert outputs["publish"] == f"s3://{BUCKET}/preprocess/pre-processed/eval"
+    assert "Execution.PipelineExecutionId" in json.dumps(outputs["evaluation"])  # per-execution copy
+    assert steps["Evaluate"]["PropertyFiles"] == [
+        {"PropertyFileName": "EvaluationReport", "OutputName": "evaluation", "FilePath": "evaluation.json"}
+    ]
+    preprocess = steps["Preprocess"]["Arguments"]
+    pre_outputs = {
+        o["OutputName"]: o["S3Output"]["S3Uri"] for o in preprocess["ProcessingOutputConfig"]["Outputs"]
+    }
+    assert pre_outputs["publish"] == f"s3://{BUCKET}/preprocess"
+    assert all(
+        "Execution.PipelineExecutionId" in json.dumps(v) for k, v in pre_outputs.items() if k != "publish"
+    )
+    raw = {i["InputName"]: i["S3Input"]["S3Uri"] for i in preprocess["ProcessingInputs"]}["raw"]
+    assert raw == {"Get": "Parameters.InputDataUri"}
+
+
+def test_condition_reads_evaluation_json_and_fail_message_names_figures(built):
+    _, definition = built
+    steps = flatten(definition["Steps"])
+    conditions = steps["CheckQuality"]["Arguments"]["Conditions"]
+    paths = [c["LeftValue"]["Std:JsonGet"]["Path"] for c in conditions]
+    assert paths == ["multiclass_classification_metrics.macro_f1.value", "macro_f1_minus_baseline"]
+    assert all(
+        c["LeftValue"]["Std:JsonGet"]["PropertyFile"]
+        == {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"}
+        for c in conditions
+    )
+    assert [c["RightValue"] for c in conditions] == [
+        {"Get": "Parameters.MinMacroF1"},
+        {"Get": "Parameters.MinBaselineMargin"},
+    ]
+    message = json.dumps(steps["QualityGateFailed"]["Arguments"]["ErrorMessage"])
+    assert "MinMacroF1" in message and "baseline.macro_f1" in message
+
+
+def test_register_uses_inference_dlc_metrics_and_approval_parameter(built):
+    _, definition = built
+    steps = flatten(definition["Steps"])
+    register = steps["RegisterModel"]["Arguments"]
+    container = register["InferenceSpecification"]["Containers"][0]
+    assert "huggingface-pytorch-inference" in container["Image"] and "transformers5.5.3" in container["Image"]
+    assert container["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
+    assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
+    assert register["ModelPackageGroupName"] == PipelineConfig().model_package_group
+    assert "evaluation.json" in json.dumps(register["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"])
+    create = steps["CreateModel"]["Arguments"]["PrimaryContainer"]
+    assert create["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
+    endpoint_config = steps["EndpointConfig"]["Arguments"]["ProductionVariants"][0]
+    assert endpoint_config["ModelName"] == {"Get": "Steps.CreateModel.ModelName"}
+    assert endpoint_config["InstanceType"] == {"Get": "Parameters.EndpointInstanceType"}
+
+
+def test_job_steps_use_hugging_face_training_dlc(built):
+    _, definition = built
+    steps = flatten(definition["Steps"])
+    images = [
+        steps["Preprocess"]["Arguments"]["AppSpecification"]["ImageUri"],
+        steps["Train"]["Arguments"]["AlgorithmSpecification"]["TrainingImage"],
+        steps["Evaluate"]["Arguments"]["AppSpecification"]["ImageUri"],
+    ]
+    assert all(
+        "huggingface-pytorch-training" in i and "transformers5.3.0" in i and REGION in i for i in images
+    )
+    assert steps["Preprocess"]["Arguments"]["AppSpecification"]["ContainerEntrypoint"] == [
+        "python3",
+        "/opt/ml/processing/input/code/preprocess.py",
+    ]
+
+
+@pytest.mark.parametrize("name", ["Preprocess", "Train", "Evaluate"])
+def test_job_steps_cache_and_retry(built, name):
+    _, definition = built
+    step = flatten(definition["Steps"])[name]
+    assert step["CacheConfig"] == {"Enabled": True, "ExpireAfter": "P30D"}
+    kinds = {t for policy in step["RetryPolicies"] for t in policy["ExceptionType"]}
+    assert {"Step.THROTTLING", "Step.SERVICE_FAULT", "SageMaker.CAPACITY_ERROR"} <= kinds
+
+
+def test_two_builds_are_byte_identical_and_code_changes_move_the_key(built, aws, tmp_path, monkeypatch):
+    from pipeline import code_bundle, get_pipeline
+
+    pipeline, _ = built
+    again = get_pipeline(region=REGION, role=ROLE)
+    assert again.definition() == pipeline.definition()
+    copy = tmp_path / "scripts"
+    copy.mkdir()
+    for path in code_bundle.bundle_files(code_bundle.SCRIPTS_DIR):
+        (copy / path.name).write_bytes(path.read_bytes())
+    before = code_bundle.folder_digest(copy)
+    (copy / "train.py").write_text((copy / "train.py").read_text() + "\n# changed\n")
+    assert code_bundle.folder_digest(copy) != before
+
+
+def test_no_account_literals_in_the_definition(built):
+    _, definition = built
+    text = json.dumps(definition)
+    assert ROLE in text  # from the argument
+    assert "111111111111" not in text
+
+
+def test_overrides_reach_parameter_defaults(aws):
+    from pipeline import get_pipeline
+
+    definition = json.loads(
+        get_pipeline(
+            region=REGION, role=ROLE, train__epochs="5", min_macro_f1="0.5", deploy_model="true"
+        ).definition()
+    )
+    params = {p["Name"]: p["DefaultValue"] for p in definition["Parameters"]}
+    assert params["Epochs"] == "5" and params["MinMacroF1"] == 0.5 and params["DeployModel"] == "true"
+    with pytest.raises(ValueError, match="unknown setting"):
+        get_pipeline(region=REGION, role=ROLE, no_such_field=1)
+
+
+def test_missing_role_is_a_clear_error(aws):
+    from pipeline import get_pipeline
+
+    with pytest.raises(ValueError, match="missing role"):
+        get_pipeline(region=REGION)
