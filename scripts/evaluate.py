@@ -34,6 +34,7 @@ from medtx_common import (
     load_classifier,
     predict_proba,
     resolve_file,
+    run_cli,
     setup_logging,
     write_json,
 )
@@ -243,8 +244,4 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except InputError as err:
-        LOG.error("%s", err)
-        raise SystemExit(2) from err
+    run_cli(main)

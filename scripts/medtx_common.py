@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,15 @@ class InputError(ValueError):
 
 def setup_logging(level: int = logging.INFO) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+def run_cli(main: Callable[[], Any]) -> None:
+    """Script entry point: a user's error is one log line and exit status 2, not a traceback."""
+    try:
+        main()
+    except InputError as err:
+        LOG.error("%s", err)
+        raise SystemExit(2) from err
 
 
 def clean_text(value: object) -> str:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import logging
 import os
 import shutil
 from collections.abc import Sequence
@@ -44,6 +43,7 @@ from medtx_common import (
     clean_text,
     resolve_file,
     resolve_model_path,
+    run_cli,
     save_label_map,
     setup_logging,
     write_json,
@@ -383,8 +383,4 @@ def main(argv: Sequence[str] | None = None) -> DataReport:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except InputError as err:
-        logging.getLogger("medtx").error("%s", err)
-        raise SystemExit(2) from err
+    run_cli(main)

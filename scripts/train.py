@@ -43,6 +43,7 @@ from medtx_common import (
     load_labels,
     read_json,
     resolve_model_path,
+    run_cli,
     setup_logging,
     write_json,
 )
@@ -334,8 +335,4 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except InputError as err:
-        LOG.error("%s", err)
-        raise SystemExit(2) from err
+    run_cli(main)
