@@ -1,0 +1,1 @@
+"""Pieces of the Docker-free local runner (issue: ``medtx run --local``)."""

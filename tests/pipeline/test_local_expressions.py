@@ -1,0 +1,120 @@
+"""The local runner's expression resolver, on hand-written expressions and on the real definition."""
+
+from __future__ import annotations
+
+import pytest
+from aws_helpers import flatten
+
+from pipeline.local.expressions import (
+    ExpressionError,
+    Scope,
+    conditions_hold,
+    resolve,
+    split_path,
+)
+
+STEP_PROPS = {
+    "Preprocess": {
+        "ProcessingOutputConfig": {
+            "Outputs": [
+                {"OutputName": "train", "S3Output": {"S3Uri": "s3://b/executions/x1/preprocess/train"}},
+                {"OutputName": "test", "S3Output": {"S3Uri": "s3://b/executions/x1/preprocess/test"}},
+                {"OutputName": "eval", "S3Output": {"S3Uri": "s3://b/executions/x1/preprocess/eval"}},
+            ]
+        }
+    },
+    "Train": {"ModelArtifacts": {"S3ModelArtifacts": "s3://b/models/job/output/model.tar.gz"}},
+}
+
+
+def scope(macro_f1: float = 0.5, margin: float = 0.02) -> Scope:
+    return Scope(
+        parameters={"Epochs": "3", "MinMacroF1": 0.4, "MinBaselineMargin": -1.0, "DeployModel": "false"},
+        execution={"PipelineExecutionId": "x1", "PipelineName": "p"},
+        steps={**STEP_PROPS, "Evaluate": {}},
+        property_files={
+            "Evaluate": {
+                "EvaluationReport": {
+                    "multiclass_classification_metrics": {"macro_f1": {"value": macro_f1}},
+                    "macro_f1_minus_baseline": margin,
+                    "baseline": {"macro_f1": macro_f1 - margin},
+                }
+            }
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "parts"),
+    [
+        ("Outputs['train'].S3Output.S3Uri", ["Outputs", "train", "S3Output", "S3Uri"]),
+        ("a.b[2].c", ["a", "b", 2, "c"]),
+        ("metrics.macro_f1.value", ["metrics", "macro_f1", "value"]),
+    ],
+)
+def test_split_path(path, parts):
+    assert split_path(path) == parts
+
+
+@pytest.mark.parametrize("bad", ["a..b", "a.b]", "a['x"])
+def test_split_path_rejects_malformed(bad):
+    with pytest.raises(ExpressionError):
+        split_path(bad)
+
+
+def test_resolve_gets_joins_and_nested_values():
+    expression = {
+        "S3Uri": {"Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['train'].S3Output.S3Uri"},
+        "Name": {
+            "Std:Join": {"On": "-", "Values": ["medtx", {"Get": "Execution.PipelineExecutionId"}, 3, True]}
+        },
+        "List": [{"Get": "Parameters.Epochs"}, "plain"],
+    }
+    assert resolve(expression, scope()) == {
+        "S3Uri": "s3://b/executions/x1/preprocess/train",
+        "Name": "medtx-x1-3-true",
+        "List": ["3", "plain"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("expression", "message"),
+    [
+        ({"Get": "Parameters.Nope"}, "unknown parameter"),
+        ({"Get": "Steps.Later.Foo"}, "has not run"),
+        ({"Get": "Steps.Train.ModelArtifacts.Missing"}, "nothing at"),
+        ({"Get": "Whatever.X"}, "unsupported reference"),
+        ({"Std:Select": {}}, "unsupported function"),
+    ],
+)
+def test_unknown_expressions_are_errors(expression, message):
+    with pytest.raises(ExpressionError, match=message):
+        resolve(expression, scope())
+
+
+def test_quality_gate_of_the_real_definition(built):
+    _, definition = built
+    steps = flatten(definition["Steps"])
+    conditions = steps["CheckQuality"]["Arguments"]["Conditions"]
+    assert conditions_hold(conditions, scope(macro_f1=0.5))
+    assert not conditions_hold(conditions, scope(macro_f1=0.3))
+    strict = scope(macro_f1=0.5, margin=-0.04)
+    strict.parameters["MinBaselineMargin"] = 0.0
+    assert not conditions_hold(conditions, strict)
+    message = resolve(steps["QualityGateFailed"]["Arguments"]["ErrorMessage"], scope(macro_f1=0.3))
+    assert "macro-F1 0.3 must be >= MinMacroF1 0.4" in message
+    deploy = steps["CheckDeploy"]["Arguments"]["Conditions"]
+    assert not conditions_hold(deploy, scope())
+
+
+def test_training_channels_of_the_real_definition_resolve(built):
+    _, definition = built
+    train = flatten(definition["Steps"])["Train"]["Arguments"]
+    channels = resolve(train["InputDataConfig"], scope())
+    uris = {c["ChannelName"]: c["DataSource"]["S3DataSource"]["S3Uri"] for c in channels}
+    assert uris["train"] == "s3://b/executions/x1/preprocess/train"
+    hyper = resolve(
+        train["HyperParameters"],
+        Scope(parameters={p["Name"]: p["DefaultValue"] for p in definition["Parameters"]}),
+    )
+    assert hyper["epochs"] == "3" and hyper["model-name"] == "distilbert-base-uncased"
