@@ -78,35 +78,33 @@ class StepContext:
         return [self.job_retries[0]]
 
 
-def training_image(ctx: StepContext) -> str:
-    """The Hugging Face PyTorch training DLC. Preprocess and Evaluate run in it too (on CPU
-    instances): it carries the same transformers/datasets the scripts are pinned to."""
+def _hf_image(ctx: StepContext, scope: str, version: str, pytorch: str, instance_type: str) -> str:
     from sagemaker.core import image_uris
 
-    cfg = ctx.config
     return image_uris.retrieve(
         "huggingface",
         region=ctx.region,
-        version=cfg.hf_training_version,
-        base_framework_version=cfg.hf_training_pytorch,
-        py_version=cfg.hf_py_version,
-        instance_type="ml.g5.xlarge",  # the table lists GPU builds only; they run on CPU as well
-        image_scope="training",
+        version=version,
+        base_framework_version=pytorch,
+        py_version=ctx.config.hf_py_version,
+        instance_type=instance_type,
+        image_scope=scope,
+    )
+
+
+def training_image(ctx: StepContext) -> str:
+    """The Hugging Face PyTorch training DLC (GPU builds only). Preprocess and Evaluate run in it
+    too, on CPU instances: it carries the transformers/datasets the scripts are pinned to."""
+    cfg = ctx.config
+    return _hf_image(
+        ctx, "training", cfg.hf_training_version, cfg.hf_training_pytorch, cfg.training_instance_type
     )
 
 
 def inference_image(ctx: StepContext) -> str:
-    from sagemaker.core import image_uris
-
     cfg = ctx.config
-    return image_uris.retrieve(
-        "huggingface",
-        region=ctx.region,
-        version=cfg.hf_inference_version,
-        base_framework_version=cfg.hf_inference_pytorch,
-        py_version=cfg.hf_py_version,
-        instance_type=cfg.endpoint_instance_type,
-        image_scope="inference",
+    return _hf_image(
+        ctx, "inference", cfg.hf_inference_version, cfg.hf_inference_pytorch, cfg.endpoint_instance_type
     )
 
 
