@@ -236,7 +236,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     """Fine-tune and save; returns the metrics written to ``train_metrics.json``."""
     train_dir, model_dir = Path(args.train_dir), Path(args.model_dir)
     trainer = build_trainer(args)
-    labels, tokenizer = load_labels(train_dir), trainer.processing_class
+    id2label = trainer.model.config.id2label  # set from the label map by build_trainer
+    labels, tokenizer = [id2label[i] for i in range(len(id2label))], trainer.processing_class
     last = get_last_checkpoint(args.checkpoint_dir)
     if last:
         LOG.info("resuming from %s", last)
