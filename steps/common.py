@@ -51,15 +51,22 @@ class StepContext:
         return CacheConfig(enable_caching=True, expire_after=self.config.cache_expire_after)
 
     @property
-    def job_retries(self) -> list:
-        """Throttling/service faults and capacity or internal errors of the job."""
+    def service_retries(self) -> list:
+        """Throttling and service faults: for every step, API calls (model, registry) included."""
         return [
             StepRetryPolicy(
                 exception_types=[StepExceptionTypeEnum.SERVICE_FAULT, StepExceptionTypeEnum.THROTTLING],
                 interval_seconds=10,
                 backoff_rate=2.0,
                 max_attempts=5,
-            ),
+            )
+        ]
+
+    @property
+    def job_retries(self) -> list:
+        """The service retries plus the job's own capacity, internal and resource-limit errors."""
+        return [
+            *self.service_retries,
             SageMakerJobStepRetryPolicy(
                 exception_types=[
                     SageMakerJobExceptionTypeEnum.CAPACITY_ERROR,
@@ -71,11 +78,6 @@ class StepContext:
                 max_attempts=3,
             ),
         ]
-
-    @property
-    def service_retries(self) -> list:
-        """For steps that are API calls rather than jobs (model, registry, endpoint config)."""
-        return [self.job_retries[0]]
 
 
 def _hf_image(ctx: StepContext, scope: str, version: str, pytorch: str, instance_type: str) -> str:
