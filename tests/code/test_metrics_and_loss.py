@@ -97,3 +97,15 @@ def test_weighted_cross_entropy_label_smoothing_and_half_precision_logits():
     smoothed = weighted_cross_entropy(logits, labels, weights, label_smoothing=0.2)
     assert plain.dtype == torch.float32
     assert smoothed > plain
+
+
+def test_resume_skips_a_checkpoint_left_half_written(tmp_path):
+    from train import last_complete_checkpoint
+
+    assert last_complete_checkpoint(tmp_path) is None
+    (tmp_path / "checkpoint-2").mkdir()
+    (tmp_path / "checkpoint-2" / "trainer_state.json").write_text("{}")
+    (tmp_path / "checkpoint-4").mkdir()  # the job stopped while saving it
+    (tmp_path / "checkpoint-4" / "model.safetensors").write_text("partial")
+    assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-2")
+    assert not (tmp_path / "checkpoint-4").exists()

@@ -1,0 +1,274 @@
+"""Local endpoints: SageMaker's inference-container contract on 127.0.0.1.
+
+``serve`` unpacks a model archive and answers ``GET /ping`` and ``POST /invocations`` with the handler
+the archive carries (``code/inference.py``: ``model_fn``, ``input_fn``, ``predict_fn``,
+``output_fn``), as the Hugging Face inference DLC does. A handler's ``ClientError`` becomes its HTTP
+status (400, 406, 413, 415) with a JSON error; anything else is a 500. Nothing logs request text.
+
+``start``/``stop``/``invoke`` manage one server process per endpoint name; its record is
+``<store>/_sagemaker/endpoints/<name>.json``. Updating a live endpoint starts the new server first
+and stops the old one only once the new one answers ``/ping`` (blue/green).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib.util
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tarfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from pipeline.local.jobs import arn
+from pipeline.local.store import Store
+
+KIND = "endpoints"
+LOG = logging.getLogger("medtx.endpoint")
+
+
+class EndpointError(RuntimeError):
+    pass
+
+
+# -- the server ----------------------------------------------------------------------------------------
+def load_handler(model_data: Path, workdir: Path):
+    """Unpack ``model.tar.gz`` and import its ``code/inference.py``; returns (module, loaded model)."""
+    model_dir = workdir / "model"
+    if not (model_dir / "config.json").exists():
+        model_dir.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(model_data) as tar:
+            tar.extractall(model_dir, filter="data")
+    code = model_dir / "code"
+    if not (code / "inference.py").exists():
+        raise EndpointError(f"{model_data} has no code/inference.py: the archive carries no handler")
+    sys.path.insert(0, str(code))
+    spec = importlib.util.spec_from_file_location("inference", code / "inference.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module, module.model_fn(str(model_dir))
+
+
+def make_server(handler_module: Any, model: Any, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
+    lock = threading.Lock()  # one model, one forward pass at a time (torch uses the cores itself)
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            LOG.info("%s %s", self.address_string(), format % args)  # method, path, status: no body
+
+        def _answer(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", content_type)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            if self.path == "/ping":
+                self._answer(200, b"")
+            else:
+                self._answer(404, json.dumps({"error": f"no route {self.path}"}).encode())
+
+        def do_POST(self) -> None:
+            if self.path != "/invocations":
+                self._answer(404, json.dumps({"error": f"no route {self.path}"}).encode())
+                return
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length)
+            try:
+                data = handler_module.input_fn(body, self.headers.get("Content-Type"))
+                with lock:
+                    prediction = handler_module.predict_fn(data, model)
+                answer = handler_module.output_fn(
+                    prediction, self.headers.get("Accept") or "application/json"
+                )
+            except Exception as err:
+                status = getattr(err, "status_code", None)
+                if status is None:
+                    LOG.exception("invocation failed")
+                    status = 500
+                self._answer(status, json.dumps({"error": str(err)}).encode())
+                return
+            self._answer(200, answer.encode() if isinstance(answer, str) else answer)
+
+    return ThreadingHTTPServer((host, port), Handler)
+
+
+def serve(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description="serve a model archive with the SageMaker container contract"
+    )
+    parser.add_argument("--model-data", required=True, type=Path)
+    parser.add_argument("--workdir", required=True, type=Path)
+    parser.add_argument("--port", required=True, type=int)
+    parser.add_argument("--host", default="127.0.0.1")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    module, model = load_handler(args.model_data, args.workdir)
+    server = make_server(module, model, args.port, args.host)
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    LOG.info("serving on http://%s:%d", args.host, args.port)
+    server.serve_forever()
+
+
+# -- management ----------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    with contextlib.suppress(ChildProcessError, OSError):  # reap it if it is our own exited child
+        if os.waitpid(pid, os.WNOHANG)[0] == pid:
+            return False
+    return True
+
+
+def ping(url: str, timeout: float = 2.0) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/ping", timeout=timeout) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def start(
+    store: Store, name: str, config_name: str, model_name: str, model_data: Path, wait_seconds: float = 600
+) -> dict[str, Any]:
+    """Create or update endpoint ``name`` to serve ``model_data``; returns its record."""
+    previous = store.read_record(KIND, name)
+    port = free_port()
+    folder = store.record_dir(KIND) / name / config_name
+    folder.mkdir(parents=True, exist_ok=True)
+    log = folder / "server.log"
+    with log.open("a") as sink:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pipeline.local.endpoint",
+                "--model-data",
+                str(model_data),
+                "--workdir",
+                str(folder),
+                "--port",
+                str(port),
+            ],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,  # outlives the run that started it, like an endpoint
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + wait_seconds
+    while not ping(url):
+        if process.poll() is not None:
+            raise EndpointError(
+                f"endpoint {name} did not start (exit status {process.returncode}); see {log}"
+            )
+        if time.monotonic() > deadline:
+            process.terminate()
+            raise EndpointError(
+                f"endpoint {name} did not answer /ping within {wait_seconds:.0f} s; see {log}"
+            )
+        time.sleep(0.5)
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    record = {
+        "EndpointName": name,
+        "EndpointArn": arn("endpoint", name),
+        "EndpointConfigName": config_name,
+        "EndpointStatus": "InService",
+        "ModelName": model_name,
+        "ModelDataUrl": str(model_data),
+        "Url": url,
+        "Pid": process.pid,
+        "Log": str(log),
+        "CreationTime": (previous or {}).get("CreationTime", now),
+        "LastModifiedTime": now,
+    }
+    store.write_record(KIND, name, record)
+    if previous and previous.get("Pid") != process.pid:
+        _terminate(previous.get("Pid"))
+    return record
+
+
+def _terminate(pid: int | None, timeout: float = 10) -> None:
+    if not alive(pid):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+
+
+def status(store: Store, name: str) -> dict[str, Any]:
+    record = store.read_record(KIND, name)
+    if record is None:
+        raise EndpointError(f"no local endpoint {name!r} in {store.root}")
+    if record["EndpointStatus"] == "InService" and not (alive(record.get("Pid")) and ping(record["Url"])):
+        record = {
+            **record,
+            "EndpointStatus": "Failed",
+            "FailureReason": "the server process is not answering",
+        }
+    return record
+
+
+def stop(store: Store, name: str) -> dict[str, Any]:
+    record = store.read_record(KIND, name)
+    if record is None:
+        raise EndpointError(f"no local endpoint {name!r} in {store.root}")
+    _terminate(record.get("Pid"))
+    record.update(EndpointStatus="OutOfService", Pid=None)
+    store.write_record(KIND, name, record)
+    return record
+
+
+def invoke(
+    store: Store, name: str, body: bytes, content_type: str = "application/json", timeout: float = 120
+) -> tuple[int, bytes]:
+    """POST ``body`` to the endpoint's ``/invocations``: (HTTP status, response body)."""
+    record = status(store, name)
+    if record["EndpointStatus"] != "InService":
+        raise EndpointError(
+            f"endpoint {name!r} is {record['EndpointStatus']}; run `medtx run --local` to deploy"
+        )
+    request = urllib.request.Request(
+        f"{record['Url']}/invocations",
+        data=body,
+        method="POST",
+        headers={"Content-Type": content_type, "Accept": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+if __name__ == "__main__":
+    serve()

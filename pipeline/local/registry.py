@@ -1,0 +1,99 @@
+"""The local model registry: versioned model packages in ``<store>/_sagemaker/registry/<group>/``.
+
+A package holds what ``CreateModelPackage`` holds (group, version, approval status, the inference
+container with its model archive, the model-quality metrics) plus the figures of its
+``evaluation.json``, so ``medtx models list`` shows them without opening files.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from pipeline.local.jobs import arn
+from pipeline.local.store import Store, write_json_atomic
+
+STATUSES = ("PendingManualApproval", "Approved", "Rejected")
+KIND = "registry"
+
+
+class RegistryError(ValueError):
+    pass
+
+
+def _group_dir(store: Store, group: str) -> Path:
+    return store.record_dir(KIND) / group
+
+
+def register(store: Store, request: dict[str, Any], execution_id: str) -> dict[str, Any]:
+    """A ``CreateModelPackage`` request (resolved) -> the stored package."""
+    group = request["ModelPackageGroupName"]
+    status = request.get("ModelApprovalStatus", "PendingManualApproval")
+    if status not in STATUSES:
+        raise RegistryError(f"ModelApprovalStatus {status!r} is not one of {', '.join(STATUSES)}")
+    folder = _group_dir(store, group)
+    folder.mkdir(parents=True, exist_ok=True)
+    version = 1 + max((int(p.stem) for p in folder.glob("*.json") if p.stem.isdigit()), default=0)
+    statistics = request.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {})
+    package = {
+        "ModelPackageGroupName": group,
+        "ModelPackageVersion": version,
+        "ModelPackageArn": arn("model-package", f"{group}/{version}"),
+        "ModelPackageName": f"{group}/{version}",
+        "ModelApprovalStatus": status,
+        "ModelPackageDescription": request.get("ModelPackageDescription", ""),
+        "InferenceSpecification": request.get("InferenceSpecification", {}),
+        "ModelMetrics": request.get("ModelMetrics", {}),
+        "CreationTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "PipelineExecutionId": execution_id,
+        "Figures": _figures(store, statistics.get("S3Uri")),
+    }
+    write_json_atomic(folder / f"{version}.json", package)
+    return package
+
+
+def _figures(store: Store, uri: str | None) -> dict[str, float]:
+    if not uri:
+        return {}
+    report = json.loads(store.path(uri).read_text())
+    metrics = report.get("multiclass_classification_metrics", {})
+    figures = {
+        name: value["value"]
+        for name, value in metrics.items()
+        if isinstance(value, dict) and isinstance(value.get("value"), int | float)
+    }
+    if "baseline" in report:
+        figures["baseline_macro_f1"] = report["baseline"].get("macro_f1")
+    return figures
+
+
+def packages(store: Store, group: str | None = None) -> list[dict[str, Any]]:
+    root = store.service / KIND
+    if not root.is_dir():
+        return []
+    groups = [root / group] if group else sorted(p for p in root.iterdir() if p.is_dir())
+    found = []
+    for folder in groups:
+        found += [json.loads(p.read_text()) for p in folder.glob("*.json")]
+    return sorted(found, key=lambda p: (p["ModelPackageGroupName"], p["ModelPackageVersion"]))
+
+
+def set_status(store: Store, group: str, version: int, status: str, description: str = "") -> dict[str, Any]:
+    """``UpdateModelPackage``: approve or reject one version."""
+    if status not in STATUSES:
+        raise RegistryError(f"status {status!r} is not one of {', '.join(STATUSES)}")
+    path = _group_dir(store, group) / f"{version}.json"
+    if not path.exists():
+        known = [p["ModelPackageVersion"] for p in packages(store, group)]
+        raise RegistryError(
+            f"no version {version} in model package group {group!r} (versions: {known or 'none'})"
+        )
+    package = json.loads(path.read_text())
+    package["ModelApprovalStatus"] = status
+    if description:
+        package["ApprovalDescription"] = description
+    package["LastModifiedTime"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    write_json_atomic(path, package)
+    return package

@@ -1,0 +1,173 @@
+"""What a local run shows: live step progress, then a summary (times, figures, artifacts, next steps)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from pipeline.local.runner import Reporter
+from pipeline.local.store import Store
+
+_MARK = {"Succeeded": "[green]✓[/green]", "Failed": "[red]✗[/red]", "Stopped": "[yellow]■[/yellow]"}
+
+
+class LiveReporter(Reporter):
+    """One spinner line per running step with its elapsed time and the Trainer's latest progress line."""
+
+    def __init__(self, console: Console, verbose: bool = False) -> None:
+        self.console, self.verbose = console, verbose
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            TimeElapsedColumn(),
+            TextColumn("{task.fields[detail]}"),
+            console=console,
+            transient=True,
+            disable=not console.is_terminal,
+        )
+        self.tasks: dict[str, Any] = {}
+
+    def __enter__(self) -> LiveReporter:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def execution_started(self, execution: dict[str, Any], resumed: bool) -> None:
+        what = f"resuming (attempt {execution['Attempts']})" if resumed else "new"
+        self.console.print(f"Execution [bold]{execution['PipelineExecutionId']}[/bold] ({what})")
+
+    def step_started(self, name: str, kind: str) -> None:
+        self.tasks[name] = self.progress.add_task(f"{name} ({kind})", total=None, detail="")
+        if not self.console.is_terminal:
+            self.console.print(f"  … {name} ({kind})")
+
+    def step_output(self, name: str, line: str) -> None:
+        if self.verbose:
+            self.console.print(f"  [dim]{name}[/dim] {line}", markup=False, highlight=False)
+        if name in self.tasks and (line.startswith("[progress]") or line.startswith("cache hit")):
+            self.progress.update(self.tasks[name], detail=line.removeprefix("[progress] "))
+
+    def step_finished(self, name: str, record: dict[str, Any]) -> None:
+        if name in self.tasks:
+            self.progress.remove_task(self.tasks.pop(name))
+        note = _note(record)
+        self.console.print(
+            f"  {_MARK.get(record['StepStatus'], '?')} {name:<18} {record.get('Seconds', 0):>7.1f} s  {note}",
+            highlight=False,
+        )
+
+
+def _note(record: dict[str, Any]) -> str:
+    if record.get("FailureReason"):
+        return record["FailureReason"]
+    if record.get("CacheHitResult"):
+        return f"cache hit (execution {record['CacheHitResult']['SourcePipelineExecutionId']})"
+    if "Outcome" in record:
+        return f"condition {'met' if record['Outcome'] else 'not met'}"
+    return record.get("JobName", "")
+
+
+def _uri_file(store: Store, uri: str, name: str) -> Path | None:
+    path = store.path(uri.rstrip("/") + "/" + name)
+    return path if path.exists() else None
+
+
+def _output(properties: dict[str, Any], name: str) -> str | None:
+    for item in properties.get("ProcessingOutputConfig", {}).get("Outputs", []):
+        if item["OutputName"] == name:
+            return item["S3Output"]["S3Uri"]
+    return None
+
+
+def summary(console: Console, store: Store, execution: dict[str, Any]) -> None:
+    """Per-step times, the data and model figures, where the artifacts are, and what to run next."""
+    steps = execution["Steps"]
+    table = Table(title=f"Execution {execution['PipelineExecutionId']}: {execution['Status']}")
+    for column in ("step", "type", "status", "seconds", "note"):
+        table.add_column(column, justify="right" if column == "seconds" else "left")
+    for record in steps.values():
+        table.add_row(
+            record["StepName"],
+            record["StepType"],
+            record["StepStatus"],
+            f"{record.get('Seconds', 0):.1f}",
+            _note(record),
+        )
+    console.print(table)
+
+    pre = steps.get("Preprocess", {}).get("Properties", {})
+    report_uri = _output(pre, "report")
+    report_file = _uri_file(store, report_uri, "data-report.json") if report_uri else None
+    if report_file:
+        report = json.loads(report_file.read_text())
+        dropped = ", ".join(f"{k} {v}" for k, v in report.get("dropped", {}).items()) or "none"
+        console.print(
+            f"Data: {report['rows_in']} rows in, {report['rows_out']} out "
+            f"({len(report.get('class_counts_kept', {}))} classes); dropped: {dropped}; "
+            f"duplicates {report.get('duplicate_rows_dropped', 0)}, "
+            f"texts with conflicting labels {report.get('conflicting_texts', 0)}"
+        )
+
+    evaluation = steps.get("Evaluate", {}).get("Properties", {})
+    eval_uri = _output(evaluation, "evaluation")
+    eval_file = _uri_file(store, eval_uri, "evaluation.json") if eval_uri else None
+    if eval_file:
+        report = json.loads(eval_file.read_text())
+        metrics, baseline = report["multiclass_classification_metrics"], report.get("baseline", {})
+        figures = Table(title=f"Held-out evaluation ({report.get('validation_rows', '?')} rows)")
+        figures.add_column("figure")
+        figures.add_column("transformer", justify="right")
+        figures.add_column("TF-IDF baseline", justify="right")
+        for name in ("macro_f1", "accuracy", "macro_precision", "macro_recall", "weighted_f1"):
+            if name in metrics:
+                figures.add_row(
+                    name, f"{metrics[name]['value']:.4f}", f"{baseline.get(name, float('nan')):.4f}"
+                )
+        console.print(figures)
+
+    lines = [f"Store: {store.root}"]
+    if eval_file:
+        lines.append(f"  evaluation:        {eval_file}")
+        performance = _uri_file(store, eval_uri, "model-performance.csv")
+        if performance:
+            lines.append(f"  model performance: {performance}")
+    model_uri = steps.get("Train", {}).get("Properties", {}).get("ModelArtifacts", {}).get("S3ModelArtifacts")
+    if model_uri:
+        lines.append(f"  model archive:     {store.path(model_uri)}")
+    package = steps.get("RegisterModel", {}).get("Properties")
+    if package:
+        lines.append(
+            f"  registry:          {package['ModelPackageGroupName']} version "
+            f"{package['ModelPackageVersion']} ({package['ModelApprovalStatus']})"
+        )
+    endpoint = steps.get("Endpoint", {}).get("Properties")
+    if endpoint:
+        lines.append(f"  endpoint:          {endpoint['EndpointName']} at {endpoint['Url']}")
+    lines.append(
+        f"  step logs:         {store.service / 'executions' / execution['PipelineExecutionId'] / 'logs'}"
+    )
+    console.print("\n".join(lines), highlight=False)
+
+    store_opt = "" if _is_default_store(store) else f" --store {store.root}"
+    hints = []
+    if endpoint:
+        hints.append(f'medtx invoke "Colonoscopy to the cecum; a sigmoid polyp was removed."{store_opt}')
+        hints.append(f"medtx endpoint stop{store_opt}")
+    if package:
+        hints.append(f"medtx models list{store_opt}")
+        hints.append(f"medtx models approve {package['ModelPackageVersion']}{store_opt}")
+    if hints:
+        console.print("Next:\n" + "\n".join(f"  {h}" for h in hints), highlight=False)
+
+
+def _is_default_store(store: Store) -> bool:
+    from pipeline.local import DEFAULT_STORE
+
+    return store.root == Path(DEFAULT_STORE).resolve()

@@ -1,0 +1,273 @@
+"""``medtx run --local`` end to end on the bundled CSV with tiny settings, through the real CLI.
+
+Checks the store's keys, the registry, a real HTTP call to the local endpoint, a second run served from
+the step cache, the quality gate's FailStep, and a run killed during training that resumes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tarfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from helpers import BUNDLED_CSV, ROOT
+
+pytest.importorskip("transformers")
+pytest.importorskip("sagemaker")
+pytestmark = pytest.mark.slow
+
+BUCKET = "medical-transcription-repo"
+TINY = ["--param", "Epochs=0.05", "--param", "MaxLength=32", "--param", "MinMacroF1=0"]
+
+
+def medtx(*args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false", "COLUMNS": "200"}
+    return subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def executions(store: Path) -> list[dict]:
+    records = [
+        json.loads(p.read_text()) for p in (store / "_sagemaker" / "executions").glob("*/execution.json")
+    ]
+    return sorted(records, key=lambda r: r["StartTime"])
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory):
+    store = tmp_path_factory.mktemp("store")
+    result = medtx("run", "--local", "--store", str(store), *TINY)
+    yield store, result
+    medtx("endpoint", "stop", "--store", str(store))
+
+
+def test_the_default_run_succeeds_and_prints_times_figures_and_next_steps(local_run):
+    _, result = local_run
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout + result.stderr
+    for step in ("Preprocess", "Train", "Evaluate", "CheckQuality", "RegisterModel", "Endpoint"):
+        assert step in out
+    assert "macro_f1" in out and "TF-IDF baseline" in out and "medtx invoke" in out
+
+
+def test_the_store_holds_the_keys_a_cloud_run_writes(local_run):
+    store, _ = local_run
+    (execution,) = executions(store)
+    assert execution["Status"] == "Succeeded"
+    bucket, run = store / BUCKET, store / BUCKET / "executions" / execution["PipelineExecutionId"]
+    assert (bucket / "dataset" / "dataset.csv").read_bytes() == BUNDLED_CSV.read_bytes()
+    for key in (
+        "preprocess/pre-processed/pre-processed.csv",
+        "preprocess/pre-processed/eval/validation.csv",
+        "preprocess/pre-processed/eval/model-performance.csv",
+        "preprocess/train/label_map.json",
+        "preprocess/train/class_weights.json",
+        "preprocess/test/dataset_info.json",
+    ):
+        assert (bucket / key).is_file(), key
+    for key in (
+        "preprocess/report/data-report.json",
+        "evaluation/evaluation.json",
+        "evaluation/per-class-metrics.csv",
+    ):
+        assert (run / key).is_file(), key
+    (archive,) = bucket.glob("models/huggingface-*/output/model.tar.gz")
+    with tarfile.open(archive) as tar:
+        names = set(tar.getnames())
+    assert {"config.json", "label_map.json", "code/inference.py"} <= names
+    logs = store / "_sagemaker" / "executions" / execution["PipelineExecutionId"] / "logs"
+    assert "[progress] step=" in (logs / "Train.log").read_text()  # the Trainer's progress lines
+    assert all(step["StepStatus"] == "Succeeded" for step in execution["Steps"].values())
+
+
+def test_the_model_is_registered_and_can_be_approved(local_run):
+    store, _ = local_run
+    listed = medtx("models", "list", "--store", str(store))
+    assert listed.returncode == 0 and "PendingManualApproval" in listed.stdout
+    approved = medtx("models", "approve", "1", "--store", str(store))
+    assert approved.returncode == 0, approved.stderr
+    package = json.loads(
+        (store / "_sagemaker" / "registry" / "medtx-specialty-classifier" / "1.json").read_text()
+    )
+    assert package["ModelApprovalStatus"] == "Approved"
+    assert package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"].endswith("model.tar.gz")
+    assert 0 <= package["Figures"]["macro_f1"] <= 1
+    missing = medtx("models", "approve", "9", "--store", str(store))
+    assert missing.returncode == 2 and "no version 9" in missing.stderr
+
+
+def _post(url: str, body: bytes, content_type: str = "application/json") -> tuple[int, object]:
+    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+def test_the_local_endpoint_answers_over_http(local_run):
+    store, _ = local_run
+    record = json.loads((store / "_sagemaker" / "endpoints" / "medtx-specialty-classifier.json").read_text())
+    labels = json.loads((store / BUCKET / "preprocess" / "train" / "label_map.json").read_text())["id2label"]
+    status, answer = _post(
+        record["Url"] + "/invocations", json.dumps({"inputs": ["Knee arthroscopy."]}).encode()
+    )
+    assert status == 200 and answer[0]["label"] in labels.values()
+    assert _post(record["Url"] + "/invocations", b"{not json")[0] == 400
+    assert _post(record["Url"] + "/invocations", b"{}", "text/csv")[0] == 415
+    invoked = medtx("invoke", "Cardiac catheterization.", "--top-k", "3", "--store", str(store))
+    assert invoked.returncode == 0, invoked.stderr
+    assert len(json.loads(invoked.stdout)[0]["top_k"]) == 3
+
+
+def test_a_second_run_is_served_from_the_cache(local_run):
+    store, _ = local_run
+    again = medtx("run", "--local", "--store", str(store), *TINY)
+    assert again.returncode == 0, again.stdout + again.stderr
+    first, second = executions(store)[:2]
+    for step in ("Preprocess", "Train", "Evaluate"):
+        hit = second["Steps"][step]["CacheHitResult"]
+        assert hit["SourcePipelineExecutionId"] == first["PipelineExecutionId"], step
+    assert second["Steps"]["RegisterModel"]["Properties"]["ModelPackageVersion"] == 2
+
+
+def test_the_quality_gate_fails_the_execution_with_its_reason(local_run):
+    store, _ = local_run
+    gated = medtx("run", "--local", "--store", str(store), *TINY, "--param", "MinMacroF1=0.99")
+    assert gated.returncode == 1
+    assert "Quality gate failed: macro-F1" in gated.stdout + gated.stderr
+    last = executions(store)[-1]
+    assert last["Status"] == "Failed" and last["FailedByFailStep"] == "QualityGateFailed"
+    assert "RegisterModel" not in last["Steps"]
+
+
+def test_a_run_killed_during_training_resumes_and_completes(tmp_path):
+    store = tmp_path / "store"
+    args = [
+        *("run", "--local", "--store", str(store), "--set", "train__save_steps=2"),
+        *("--param", "Epochs=0.5", "--param", "MaxLength=32", "--param", "MinMacroF1=0"),
+        *("--param", "DeployModel=false"),
+    ]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pipeline.cli", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 600
+    try:
+        while not list((store / BUCKET / "executions").glob("*/checkpoints/checkpoint-*/trainer_state.json")):
+            assert process.poll() is None, "the run ended before a checkpoint was written"
+            assert time.monotonic() < deadline, "no checkpoint within 10 minutes"
+            time.sleep(0.2)
+    finally:
+        process.send_signal(signal.SIGKILL)  # a crash: no clean-up in the runner
+        process.wait()
+    (killed,) = executions(store)
+    assert killed["Status"] == "Executing" and killed["Steps"]["Train"]["StepStatus"] == "Executing"
+
+    resumed = medtx(*args)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    (execution,) = executions(store)
+    assert execution["PipelineExecutionId"] == killed["PipelineExecutionId"]
+    assert execution["Status"] == "Succeeded" and execution["Attempts"] == 2
+    assert execution["Steps"]["Preprocess"]["StartTime"] == killed["Steps"]["Preprocess"]["StartTime"]
+    log = (
+        store / "_sagemaker" / "executions" / execution["PipelineExecutionId"] / "logs" / "Train.log"
+    ).read_text()
+    assert "resuming from" in log and "/checkpoints/checkpoint-" in log
+
+
+def test_the_run_writes_an_offline_dashboard_that_renders_in_chromium(local_run, tmp_path):
+    store, result = local_run
+    page = store / "dashboard.html"
+    assert page.is_file() and f"Dashboard: {page}" in " ".join((result.stdout + result.stderr).split())
+    text = page.read_text()
+    # plotly.js is inlined: no script or stylesheet comes from the network
+    assert not re.findall(r"<script[^>]*\bsrc=|<link[^>]*\bhref=[\"']?https?:", text)
+    loaded = browser_check(page, tmp_path / "dashboard.png")
+    assert loaded["errors"] == [], loaded["errors"]
+    assert loaded["charts"] == loaded["rendered"] == 11
+    assert loaded["colours"] > 50, "the screenshot is blank"
+
+
+def browser_check(page: Path, screenshot: Path) -> dict:
+    """Open ``page`` in headless Chromium: console errors, charts with a plot, screenshot colours."""
+    chromium, driver_path = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
+    missing = not (chromium.exists() and driver_path.exists())
+    try:
+        from selenium import webdriver
+    except ImportError:
+        missing = True
+    if missing:
+        if os.environ.get("MEDTX_REQUIRE_BROWSER"):  # set by .ci/run, which installs them
+            pytest.fail(
+                "selenium, Chromium and ChromeDriver are required (apt-get install chromium chromium-driver)"
+            )
+        pytest.skip("selenium or Debian's chromium and chromium-driver are not installed")
+    from PIL import Image
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(chromium)
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,4000"):
+        options.add_argument(flag)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(str(driver_path)), options=options)
+    try:
+        driver.get(page.as_uri())
+        count = "return document.querySelectorAll('section.chart').length"
+        drawn = (
+            "return document.querySelectorAll('section.chart .js-plotly-plot .main-svg').length > 0 && "
+            + (
+                "Array.from(document.querySelectorAll('section.chart')).filter("
+                "s => s.querySelector('.js-plotly-plot .main-svg')).length"
+            )
+        )
+        WebDriverWait(driver, 60).until(lambda d: d.execute_script(drawn) == d.execute_script(count))
+        errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"]
+        driver.save_screenshot(str(screenshot))
+        result = {
+            "errors": errors,
+            "charts": driver.execute_script(count),
+            "rendered": driver.execute_script(drawn),
+        }
+    finally:
+        driver.quit()
+    with Image.open(screenshot) as image:
+        result["colours"] = len(image.convert("RGB").getcolors(maxcolors=1 << 20) or [])
+    return result
+
+
+def test_logs_hold_no_transcript_text(local_run):
+    """Jobs and the endpoint log counts and ids only (transcripts are protected health information)."""
+    import pandas as pd
+
+    store, _ = local_run
+    medtx("invoke", "Patient with left knee effusion after a fall.", "--store", str(store))
+    texts = pd.read_csv(BUNDLED_CSV, keep_default_na=False)["transcription"]
+    snippets = [*[t[20:80] for t in texts if len(t) > 100][:50], "left knee effusion after a fall"]
+    logs = list((store / "_sagemaker").rglob("*.log"))
+    assert any(p.name == "server.log" for p in logs) and any(p.name == "Train.log" for p in logs)
+    for log in logs:
+        content = log.read_text(errors="replace")
+        leaked = [s for s in snippets if s in content]
+        assert not leaked, f"{log} contains transcript text: {leaked[:1]}"

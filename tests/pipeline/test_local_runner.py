@@ -1,0 +1,260 @@
+"""The local runner's parts without training: the SDK driver contract, ordering, parameters, the store,
+step types it refuses, a FailStep, caching keys and the endpoint's HTTP contract."""
+
+from __future__ import annotations
+
+import json
+import threading
+import urllib.error
+import urllib.request
+
+import pytest
+
+from pipeline.local import jobs, runner
+from pipeline.local.endpoint import make_server
+from pipeline.local.store import Store, StoreError
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The real definition, built as ``medtx run --local`` builds it, and the store it filled."""
+    store = Store(tmp_path_factory.mktemp("store"))
+    text, bucket = runner.build(store)
+    return store, text, bucket
+
+
+def _train_step(definition: dict) -> dict:
+    return next(s for s in definition["Steps"] if s["Type"] == "Training")
+
+
+def test_build_copies_the_code_bundles_into_the_store(built):
+    store, text, bucket = built
+    definition = json.loads(text)
+    for channel in _train_step(definition)["Arguments"]["InputDataConfig"]:
+        uri = channel["DataSource"]["S3DataSource"]["S3Uri"]
+        if channel["ChannelName"] in ("code", "sm_drivers"):
+            assert store.objects(uri), uri
+    assert (store.root / bucket / "code").is_dir()
+
+
+def test_the_sdk_training_driver_is_the_one_the_runner_knows(built):
+    """Pins the SDK's sm_train.sh contract: an SDK upgrade that changes it fails here, loudly."""
+    store, text, _ = built
+    train = _train_step(json.loads(text))
+    jobs._check_training_entrypoint(train["Arguments"]["AlgorithmSpecification"])
+    drivers = next(
+        c["DataSource"]["S3DataSource"]["S3Uri"]
+        for c in train["Arguments"]["InputDataConfig"]
+        if c["ChannelName"] == jobs.DRIVERS_CHANNEL
+    )
+    folder = store.path(drivers)
+    driver = jobs.TrainingDriver.parse((folder / "sm_train.sh").read_text())
+    assert driver.workdir == "/opt/ml/input/data/code"
+    assert driver.driver_script.endswith("/distributed_drivers/torchrun_driver.py")
+    assert (folder / driver.environment_script.removeprefix(driver.channel + "/")).is_file()
+    assert json.loads((folder / "sourcecode.json").read_text())["entry_script"] == "train.py"
+    # the pieces driver_shim.py reaches into
+    assert "def set_env(" in (folder / "scripts" / "environment.py").read_text()
+    utils = (folder / "common" / "utils.py").read_text()
+    assert "FAILURE_FILE" in utils and "def hyperparameters_to_cli_args" in utils
+
+
+def test_a_changed_driver_script_is_refused_with_the_reason():
+    script = "#!/bin/bash\ncd /opt/ml/input/data/code\n$SM_PYTHON_CMD /somewhere/else.py\n"
+    with pytest.raises(jobs.UnsupportedError, match=r"sm_train\.sh.*environment_script"):
+        jobs.TrainingDriver.parse(script)
+
+
+def test_steps_run_in_dependency_order():
+    steps = [
+        {"Name": "C", "Type": "Fail", "Arguments": {"ErrorMessage": {"Get": "Steps.B.Outcome"}}},
+        {"Name": "B", "Type": "Fail", "Arguments": {}, "DependsOn": ["A"]},
+        {"Name": "A", "Type": "Fail", "Arguments": {}},
+    ]
+    assert [s["Name"] for s in runner.ordered(steps)] == ["A", "B", "C"]
+    steps[2]["DependsOn"] = ["C"]
+    with pytest.raises(runner.ExecutionFailedError, match="cycle"):
+        runner.ordered(steps)
+
+
+def test_parameters_are_typed_and_checked(built):
+    definition = json.loads(built[1])
+    values = runner.resolve_parameters(definition, {"TrainingInstanceCount": "2", "MinMacroF1": "0.5"})
+    assert values["TrainingInstanceCount"] == 2 and values["MinMacroF1"] == 0.5
+    assert values["Epochs"] == "3"  # a string parameter keeps its default string
+    with pytest.raises(runner.ExecutionFailedError, match=r"unknown pipeline parameter.*Epoch\b"):
+        runner.resolve_parameters(definition, {"Epoch": "2"})
+    with pytest.raises(runner.ExecutionFailedError, match="DeployModel='yes' is not one of true, false"):
+        runner.resolve_parameters(definition, {"DeployModel": "yes"})
+    with pytest.raises(runner.ExecutionFailedError, match="not a valid Float"):
+        runner.resolve_parameters(definition, {"MinMacroF1": "high"})
+
+
+def test_store_maps_uris_and_refuses_bad_ones(tmp_path):
+    store = Store(tmp_path)
+    assert store.path("s3://bucket/a/b.csv") == tmp_path.resolve() / "bucket" / "a" / "b.csv"
+    for bad in ("bucket/a", "s3://_sagemaker/x", "s3://bucket/../x"):
+        with pytest.raises(StoreError):
+            store.path(bad)
+    with pytest.raises(StoreError, match="no objects at s3://bucket/missing"):
+        store.objects("s3://bucket/missing")
+    (tmp_path / "bucket" / "p").mkdir(parents=True)
+    (tmp_path / "bucket" / "p" / "x.txt").write_text("1")
+    before = store.digest("s3://bucket/p")
+    (tmp_path / "bucket" / "p" / "x.txt").write_text("2")
+    assert store.digest("s3://bucket/p") != before
+
+
+def test_sandbox_maps_container_paths_inside_values(tmp_path):
+    box = jobs.Sandbox(tmp_path)
+    assert box.map("/opt/ml/model") == f"{tmp_path}/opt/ml/model"
+    assert (
+        box.map('{"dir": "/opt/ml/input/data/train"}') == f'{{"dir": "{tmp_path}/opt/ml/input/data/train"}}'
+    )
+    assert box.map("/opt/mlx/x") == "/opt/mlx/x" and box.map("s3://b/opt/ml/x") == "s3://b/opt/ml/x"
+
+
+def _definition(*steps: dict) -> str:
+    return json.dumps({"Version": "2020-12-01", "Parameters": [], "Steps": list(steps)})
+
+
+def test_an_unsupported_step_type_fails_the_execution_by_name(tmp_path):
+    run = runner.LocalRun(
+        Store(tmp_path), _definition({"Name": "Batch", "Type": "Transform", "Arguments": {}})
+    )
+    with pytest.raises(runner.ExecutionFailedError, match="'Transform' is not supported"):
+        run.run()
+    assert run.execution["Status"] == "Failed"
+    assert run.execution["Steps"]["Batch"]["StepStatus"] == "Failed"
+
+
+def test_a_fail_step_fails_with_its_resolved_message_and_is_not_resumed(tmp_path):
+    text = json.dumps(
+        {
+            "Parameters": [{"Name": "Limit", "Type": "Float", "DefaultValue": 0.5}],
+            "Steps": [
+                {
+                    "Name": "Gate",
+                    "Type": "Condition",
+                    "Arguments": {
+                        "Conditions": [
+                            {
+                                "Type": "GreaterThanOrEqualTo",
+                                "LeftValue": 0.4,
+                                "RightValue": {"Get": "Parameters.Limit"},
+                            }
+                        ],
+                        "IfSteps": [],
+                        "ElseSteps": [
+                            {
+                                "Name": "Failed",
+                                "Type": "Fail",
+                                "Arguments": {
+                                    "ErrorMessage": {
+                                        "Std:Join": {
+                                            "On": " ",
+                                            "Values": ["below", {"Get": "Parameters.Limit"}],
+                                        }
+                                    }
+                                },
+                            }
+                        ],
+                    },
+                }
+            ],
+        }
+    )
+    store = Store(tmp_path)
+    with pytest.raises(runner.ExecutionFailedError, match=r"Failed: below 0\.5"):
+        runner.LocalRun(store, text).run()
+    again = runner.LocalRun(store, text)
+    with pytest.raises(runner.ExecutionFailedError):
+        again.run()
+    assert again.execution["Attempts"] == 1  # a new execution: a FailStep's verdict is final
+    assert runner.LocalRun(store, text, {"Limit": "0.3"}).run()["Status"] == "Succeeded"
+
+
+def test_a_job_that_fails_names_its_log_and_the_execution_resumes_there(tmp_path):
+    store = Store(tmp_path)
+    (tmp_path / "b" / "code").mkdir(parents=True)
+    script = tmp_path / "b" / "code" / "job.py"
+    script.write_text("import sys; print('working'); sys.exit(3)\n")
+    step = {
+        "Name": "Job",
+        "Type": "Processing",
+        "Arguments": {
+            "AppSpecification": {
+                "ImageUri": "x",
+                "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/job.py"],
+            },
+            "ProcessingInputs": [
+                {
+                    "InputName": "code",
+                    "S3Input": {"S3Uri": "s3://b/code", "LocalPath": "/opt/ml/processing/input/code"},
+                }
+            ],
+            "ProcessingOutputConfig": {"Outputs": []},
+        },
+    }
+    with pytest.raises(runner.ExecutionFailedError, match=r"exited with status 3; see .*Job\.log"):
+        runner.LocalRun(store, _definition(step)).run()
+    log = next((store.service / "executions").glob("*/logs/Job.log"))
+    assert "working" in log.read_text()
+    script.write_text("print('fixed')\n")
+    resumed = runner.LocalRun(store, _definition(step))
+    assert resumed.run()["Status"] == "Succeeded"
+    assert resumed.execution["Attempts"] == 2
+
+
+def test_cache_expiry_durations():
+    assert runner._seconds("P30D") == 30 * 86400
+    assert runner._seconds("PT1H30M") == 5400
+    with pytest.raises(ValueError, match="expiry"):
+        runner._seconds("30 days")
+
+
+class _Handler:
+    """A stand-in for an archive's inference.py: the real one is served in the integration test."""
+
+    class ClientError(ValueError):
+        def __init__(self, message: str, status_code: int) -> None:
+            super().__init__(message)
+            self.status_code = status_code
+
+    def input_fn(self, body, content_type):
+        if content_type != "application/json":
+            raise self.ClientError("content type", 415)
+        return json.loads(body)
+
+    def predict_fn(self, data, model):
+        if data.get("boom"):
+            raise RuntimeError("internal")
+        return [{"label": model, "n": len(data["inputs"])}]
+
+    def output_fn(self, prediction, accept):
+        return json.dumps(prediction)
+
+
+def test_endpoint_server_speaks_the_container_contract():
+    server = make_server(_Handler(), "Surgery", 0)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+
+    def post(body: bytes, content_type: str = "application/json") -> tuple[int, dict]:
+        request = urllib.request.Request(
+            f"{url}/invocations", data=body, method="POST", headers={"Content-Type": content_type}
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as err:
+            return err.code, json.loads(err.read())
+
+    try:
+        with urllib.request.urlopen(f"{url}/ping", timeout=10) as response:
+            assert response.status == 200
+        assert post(b'{"inputs": ["a", "b"]}') == (200, [{"label": "Surgery", "n": 2}])
+        assert post(b"{}", "text/plain") == (415, {"error": "content type"})
+        assert post(b'{"boom": true}')[0] == 500
+    finally:
+        server.shutdown()
