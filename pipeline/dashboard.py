@@ -1,0 +1,288 @@
+"""The local dashboard: one self-contained HTML file (plotly, inlined, works offline) standing in for
+the two QuickSight dashboards, built from what a run left in the local store.
+
+EDA (from ``data-report.json`` and ``pre-processed.csv``): class counts before and after cleaning, rows
+removed by reason with duplicates and conflicting labels, text length by specialty, sample-name
+sub-groups per specialty, top terms per specialty. Model performance (from ``evaluation.json``,
+``model-performance.csv``, ``per-class-metrics.csv``, ``confusion-matrix.csv``): headline figures
+against the TF-IDF baseline, correctness, target vs predicted distribution, per-class precision,
+recall and F1, the confusion matrix, and the history of local runs.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline.local.store import Store
+
+HEADLINE = ("accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_f1")
+
+
+class DashboardError(ValueError):
+    pass
+
+
+@dataclass
+class RunData:
+    execution_id: str
+    report: dict[str, Any]
+    eda: pd.DataFrame
+    evaluation: dict[str, Any]
+    performance: pd.DataFrame
+    per_class: pd.DataFrame
+    confusion: pd.DataFrame
+    history: pd.DataFrame
+
+
+def _output(properties: dict[str, Any], name: str) -> str:
+    for item in properties.get("ProcessingOutputConfig", {}).get("Outputs", []):
+        if item["OutputName"] == name:
+            return item["S3Output"]["S3Uri"].rstrip("/")
+    raise DashboardError(f"step output {name!r} not found")
+
+
+def _executions(store: Store) -> list[dict[str, Any]]:
+    folder = store.service / "executions"
+    records = [json.loads(p.read_text()) for p in folder.glob("*/execution.json")] if folder.is_dir() else []
+    return sorted(records, key=lambda r: r["StartTime"])
+
+
+def _evaluated(record: dict[str, Any]) -> bool:
+    steps = record.get("Steps", {})
+    return all(steps.get(s, {}).get("StepStatus") == "Succeeded" for s in ("Preprocess", "Evaluate"))
+
+
+def load(store: Store, execution_id: str | None = None) -> RunData:
+    """The files of one execution (default: the latest that got through evaluation) and the history."""
+    records = [r for r in _executions(store) if _evaluated(r)]
+    if execution_id:
+        records_by_id = {r["PipelineExecutionId"]: r for r in records}
+        if execution_id not in records_by_id:
+            raise DashboardError(f"no evaluated execution {execution_id!r} in {store.root}")
+        chosen = records_by_id[execution_id]
+    elif records:
+        chosen = records[-1]
+    else:
+        raise DashboardError(
+            f"no execution in {store.root} got as far as Evaluate: run `medtx run --local` first"
+        )
+    pre = chosen["Steps"]["Preprocess"]["Properties"]
+    ev = chosen["Steps"]["Evaluate"]["Properties"]
+    evaluation_dir = store.path(_output(ev, "evaluation"))
+    history = []
+    for record in records:
+        report = json.loads(
+            (
+                store.path(_output(record["Steps"]["Evaluate"]["Properties"], "evaluation"))
+                / "evaluation.json"
+            ).read_text()
+        )
+        history.append(
+            {
+                "execution": record["PipelineExecutionId"],
+                "start": record["StartTime"],
+                "macro_f1": report["multiclass_classification_metrics"]["macro_f1"]["value"],
+                "accuracy": report["multiclass_classification_metrics"]["accuracy"]["value"],
+                "baseline_macro_f1": report.get("baseline", {}).get("macro_f1"),
+                "model": record["Parameters"].get("ModelName"),
+            }
+        )
+    read = lambda path: pd.read_csv(path, keep_default_na=False)  # noqa: E731
+    return RunData(
+        execution_id=chosen["PipelineExecutionId"],
+        report=json.loads((store.path(_output(pre, "report")) / "data-report.json").read_text()),
+        eda=read(store.path(_output(pre, "pre-processed")) / "pre-processed.csv"),
+        evaluation=json.loads((evaluation_dir / "evaluation.json").read_text()),
+        performance=read(evaluation_dir / "model-performance.csv"),
+        per_class=read(evaluation_dir / "per-class-metrics.csv"),
+        confusion=read(evaluation_dir / "confusion-matrix.csv"),
+        history=pd.DataFrame(history),
+    )
+
+
+# -- charts ------------------------------------------------------------------------------------------------
+def top_terms(eda: pd.DataFrame, per_class: int = 8) -> pd.DataFrame:
+    """The highest-weighted TF-IDF terms of each specialty's training texts (one row per specialty)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    grouped = eda.groupby("medical_specialty")["text"].apply(" ".join)
+    vectorizer = TfidfVectorizer(
+        stop_words="english", sublinear_tf=True, max_df=0.6, token_pattern=r"[a-z]{3,}"
+    )
+    weights = vectorizer.fit_transform(grouped.str.lower())
+    terms = vectorizer.get_feature_names_out()
+    rows = []
+    for i, specialty in enumerate(grouped.index):
+        row = weights[i].toarray().ravel()
+        rows.append(
+            {"specialty": specialty, "terms": ", ".join(terms[j] for j in row.argsort()[::-1][:per_class])}
+        )
+    return pd.DataFrame(rows)
+
+
+def eda_figures(data: RunData) -> list[tuple[str, Any]]:
+    import plotly.express as px
+    import plotly.graph_objects as go
+
+    report, eda = data.report, data.eda
+    counts = pd.DataFrame(
+        {
+            "before cleaning": pd.Series(report["class_counts_raw"]),
+            "after cleaning": pd.Series(report["class_counts_kept"]),
+        }
+    ).fillna(0)
+    counts = counts.sort_values("before cleaning")
+    classes = go.Figure(
+        [go.Bar(name=col, y=counts.index, x=counts[col], orientation="h") for col in counts.columns],
+        layout={"barmode": "group", "height": 26 * len(counts) + 120},
+    )
+    removed = {
+        **report.get("dropped", {}),
+        "texts with conflicting labels (kept once per label)": report.get("conflicting_texts", 0),
+    }
+    cleaning = go.Figure(go.Bar(x=list(removed.values()), y=list(removed), orientation="h"))
+    cleaning.update_layout(xaxis_title="rows", height=300)
+    length = px.box(eda, x="text_words", y="medical_specialty", points=False, labels={"text_words": "words"})
+    length.update_layout(height=26 * eda["medical_specialty"].nunique() + 120)
+    groups = (
+        eda.groupby(["medical_specialty", "sample_name"])
+        .size()
+        .rename("rows")
+        .reset_index()
+        .sort_values("rows", ascending=False)
+    )
+    groups = groups.groupby("medical_specialty").head(10)
+    subgroups = px.treemap(groups, path=["medical_specialty", "sample_name"], values="rows")
+    subgroups.update_layout(height=650)
+    terms = top_terms(eda[eda["split"] == "train"] if "split" in eda else eda)
+    table = go.Figure(
+        go.Table(
+            header={"values": ["specialty", "top terms (TF-IDF)"], "align": "left"},
+            cells={"values": [terms["specialty"], terms["terms"]], "align": "left"},
+            columnwidth=[1, 3],
+        )
+    )
+    table.update_layout(height=32 * len(terms) + 100)
+    return [
+        ("Class counts before and after cleaning (the 23-class rule)", classes),
+        (f"Rows removed: {report['rows_in']} in, {report['rows_out']} out", cleaning),
+        ("Text length by specialty", length),
+        ("Sample-name sub-groups per specialty (top 10 each)", subgroups),
+        ("Top terms per specialty", table),
+    ]
+
+
+def performance_figures(data: RunData) -> list[tuple[str, Any]]:
+    import plotly.express as px
+    import plotly.graph_objects as go
+
+    metrics, baseline = (
+        data.evaluation["multiclass_classification_metrics"],
+        data.evaluation.get("baseline", {}),
+    )
+    headline = go.Figure(
+        [
+            go.Bar(name="transformer", x=list(HEADLINE), y=[metrics[m]["value"] for m in HEADLINE]),
+            go.Bar(name="TF-IDF baseline", x=list(HEADLINE), y=[baseline.get(m) for m in HEADLINE]),
+        ],
+        layout={"barmode": "group", "yaxis": {"range": [0, 1]}, "height": 360},
+    )
+    perf = data.performance
+    correct = int(perf["correct"].astype(bool).sum())
+    correctness = go.Figure(
+        go.Pie(labels=["correct", "wrong"], values=[correct, len(perf) - correct], hole=0.4)
+    )
+    correctness.update_layout(height=360)
+    distribution = pd.DataFrame(
+        {"target": perf["target_label"].value_counts(), "predicted": perf["pred_label"].value_counts()}
+    ).fillna(0)
+    distribution = distribution.sort_values("target")
+    dist = go.Figure(
+        [
+            go.Bar(name=c, y=distribution.index, x=distribution[c], orientation="h")
+            for c in distribution.columns
+        ],
+        layout={"barmode": "group", "height": 26 * len(distribution) + 120},
+    )
+    per_class = data.per_class.sort_values("f1")
+    classes = go.Figure(
+        [
+            go.Bar(name=m, y=per_class["label"], x=per_class[m], orientation="h")
+            for m in ("precision", "recall", "f1")
+        ],
+        layout={"barmode": "group", "height": 30 * len(per_class) + 120, "xaxis": {"range": [0, 1]}},
+    )
+    matrix = data.confusion.pivot_table(
+        index="target_label", columns="pred_label", values="count", fill_value=0
+    )
+    heatmap = px.imshow(
+        matrix, text_auto=True, aspect="auto", labels={"x": "predicted", "y": "target", "color": "rows"}
+    )
+    heatmap.update_layout(height=30 * len(matrix) + 200)
+    hist = data.history
+    history = go.Figure(
+        [
+            go.Scatter(
+                name="macro-F1",
+                x=hist["start"],
+                y=hist["macro_f1"],
+                mode="lines+markers",
+                text=hist["execution"],
+            ),
+            go.Scatter(name="accuracy", x=hist["start"], y=hist["accuracy"], mode="lines+markers"),
+            go.Scatter(
+                name="TF-IDF macro-F1", x=hist["start"], y=hist["baseline_macro_f1"], mode="lines+markers"
+            ),
+        ],
+        layout={"height": 340, "yaxis": {"range": [0, 1]}},
+    )
+    n = data.evaluation.get("validation_rows", len(perf))
+    return [
+        (f"Held-out figures against the TF-IDF baseline ({n} rows)", headline),
+        ("Correctness", correctness),
+        ("Target vs predicted distribution", dist),
+        ("Per-class precision, recall and F1", classes),
+        ("Confusion matrix (rows: target, columns: predicted)", heatmap),
+        (f"History of local runs ({len(hist)})", history),
+    ]
+
+
+def render(data: RunData) -> str:
+    """One HTML page; plotly.js inlined once, so it opens offline from disk."""
+    import plotly.io as pio
+
+    sections = [("EDA", eda_figures(data)), ("Model performance", performance_figures(data))]
+    parts, first = [], True
+    for heading, charts in sections:
+        parts.append(f"<h2>{html.escape(heading)}</h2>")
+        for title, fig in charts:
+            fig.update_layout(
+                title=None, margin={"l": 10, "r": 10, "t": 10, "b": 10}, template="plotly_white"
+            )
+            body = pio.to_html(fig, full_html=False, include_plotlyjs=first, config={"displaylogo": False})
+            first = False
+            parts.append(f'<section class="chart"><h3>{html.escape(title)}</h3>{body}</section>')
+    metrics = data.evaluation["multiclass_classification_metrics"]
+    baseline = data.evaluation.get("baseline", {}).get("macro_f1", float("nan"))
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'><title>medtx dashboard</title>"
+        "<style>body{font-family:sans-serif;margin:24px;max-width:1200px}"
+        "section.chart{margin:0 0 28px}h3{font-size:15px;margin:6px 0}</style></head><body>"
+        f"<h1>medtx: execution {html.escape(data.execution_id)}</h1>"
+        f"<p>macro-F1 {metrics['macro_f1']['value']:.4f}, accuracy {metrics['accuracy']['value']:.4f}; "
+        f"TF-IDF baseline macro-F1 {baseline:.4f}</p>" + "".join(parts) + "</body></html>"
+    )
+
+
+def write(store: Store, out: Path | None = None, execution_id: str | None = None) -> Path:
+    data = load(store, execution_id)
+    out = out or store.root / "dashboard.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(render(data), encoding="utf-8")
+    return out

@@ -1,0 +1,610 @@
+"""QuickSight as code: manifests, data sources, datasets and the two dashboards (Definition API).
+
+``requests(...)`` builds every API request from the bucket's stable keys and the label set;
+``apply(...)`` sends them idempotently (create, or update what exists); ``medtx quicksight --dry-run
+--out DIR`` writes them as JSON files instead.
+
+The model-performance figures are analysis-level calculated fields **generated for the actual label
+set**: per class, precision, recall and F1 from ``countIf`` over ``model-performance.csv``; macro
+precision, recall and F1 as the mean of the per-class fields, each class exactly once (the reference
+design's hand-typed formulas counted one class twice). ``Metric`` objects render to QuickSight's
+expression language and evaluate on a DataFrame with the same semantics (zero when a class has no
+predictions or rows, as scikit-learn's ``zero_division=0``), which the tests compare to
+scikit-learn.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+DASHBOARD_ACTIONS = [
+    "quicksight:DescribeDashboard",
+    "quicksight:ListDashboardVersions",
+    "quicksight:QueryDashboard",
+]
+DATASET_ACTIONS = [
+    "quicksight:DescribeDataSet",
+    "quicksight:DescribeDataSetPermissions",
+    "quicksight:PassDataSet",
+    "quicksight:DescribeIngestion",
+    "quicksight:ListIngestions",
+]
+DATASOURCE_ACTIONS = [
+    "quicksight:DescribeDataSource",
+    "quicksight:DescribeDataSourcePermissions",
+    "quicksight:PassDataSource",
+]
+PREFIX = "medtx"
+
+
+# -- expressions -------------------------------------------------------------------------------------------
+class Metric:
+    """A QuickSight expression that can also be evaluated on the dataset's rows."""
+
+    def render(self) -> str:
+        raise NotImplementedError
+
+    def evaluate(self, rows: pd.DataFrame, fields: dict[str, Metric]) -> float:
+        raise NotImplementedError
+
+
+def _literal(value: str) -> str:
+    if "'" in value:
+        raise ValueError(f"label {value!r} contains a single quote, which QuickSight literals cannot hold")
+    return f"'{value}'"
+
+
+@dataclass(frozen=True)
+class CountIf(Metric):
+    """Rows where every (column, value) pair matches; ``countIf({row_id}, a = 'x' AND b = 'y')``."""
+
+    where: tuple[tuple[str, str], ...]
+
+    def render(self) -> str:
+        condition = " AND ".join(f"{{{column}}} = {_literal(value)}" for column, value in self.where)
+        return f"countIf({{row_id}}, {condition})"
+
+    def evaluate(self, rows, fields):
+        mask = pd.Series(True, index=rows.index)
+        for column, value in self.where:
+            mask &= rows[column].astype(str) == value
+        return float(mask.sum())
+
+
+@dataclass(frozen=True)
+class Ref(Metric):
+    """Another calculated field, by name."""
+
+    name: str
+
+    def render(self) -> str:
+        return f"{{{self.name}}}"
+
+    def evaluate(self, rows, fields):
+        return fields[self.name].evaluate(rows, fields)
+
+
+@dataclass(frozen=True)
+class Ratio(Metric):
+    """``a / b``, 0 when ``b`` is 0."""
+
+    numerator: Metric
+    denominator: Metric
+
+    def render(self) -> str:
+        b = self.denominator.render()
+        return f"ifelse({b} = 0, 0, {self.numerator.render()} / {b})"
+
+    def evaluate(self, rows, fields):
+        b = self.denominator.evaluate(rows, fields)
+        return 0.0 if b == 0 else self.numerator.evaluate(rows, fields) / b
+
+
+@dataclass(frozen=True)
+class HarmonicMean(Metric):
+    """``2PR / (P + R)``, 0 when ``P + R`` is 0 (F1)."""
+
+    p: Metric
+    r: Metric
+
+    def render(self) -> str:
+        p, r = self.p.render(), self.r.render()
+        return f"ifelse({p} + {r} = 0, 0, 2 * {p} * {r} / ({p} + {r}))"
+
+    def evaluate(self, rows, fields):
+        p, r = self.p.evaluate(rows, fields), self.r.evaluate(rows, fields)
+        return 0.0 if p + r == 0 else 2 * p * r / (p + r)
+
+
+@dataclass(frozen=True)
+class Mean(Metric):
+    terms: tuple[Metric, ...]
+
+    def render(self) -> str:
+        return "(" + " + ".join(t.render() for t in self.terms) + f") / {len(self.terms)}"
+
+    def evaluate(self, rows, fields):
+        return sum(t.evaluate(rows, fields) for t in self.terms) / len(self.terms)
+
+
+@dataclass(frozen=True)
+class Accuracy(Metric):
+    def render(self) -> str:
+        return "countIf({row_id}, {target_label} = {pred_label}) / count({row_id})"
+
+    def evaluate(self, rows, fields):
+        return float((rows["target_label"].astype(str) == rows["pred_label"].astype(str)).mean())
+
+
+def _slug(label: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", label.lower()).strip("_")
+
+
+def metric_fields(labels: list[str]) -> dict[str, Metric]:
+    """Every calculated field of the model-performance dashboard, in definition order."""
+    if len(set(labels)) != len(labels) or not labels:
+        raise ValueError("the label set must be non-empty and without repeats")
+    fields: dict[str, Metric] = {"Accuracy": Accuracy()}
+    names: dict[str, list[str]] = {"precision": [], "recall": [], "f1": []}
+    for i, label in enumerate(labels):
+        key = f"{i:02d}_{_slug(label)}"
+        p, r, f = f"precision_{key}", f"recall_{key}", f"f1_{key}"
+        fields[p] = Ratio(
+            CountIf((("pred_label", label), ("target_label", label))), CountIf((("pred_label", label),))
+        )
+        fields[r] = Ratio(
+            CountIf((("pred_label", label), ("target_label", label))), CountIf((("target_label", label),))
+        )
+        fields[f] = HarmonicMean(Ref(p), Ref(r))
+        names["precision"].append(p)
+        names["recall"].append(r)
+        names["f1"].append(f)
+    fields["Macro Precision"] = Mean(tuple(Ref(n) for n in names["precision"]))
+    fields["Macro Recall"] = Mean(tuple(Ref(n) for n in names["recall"]))
+    fields["Macro F1"] = Mean(tuple(Ref(n) for n in names["f1"]))
+    return fields
+
+
+# -- requests ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Target:
+    account_id: str
+    region: str
+    bucket: str
+    principal: str  # user or group ARN the dashboards and datasets are shared with
+
+    def arn(self, kind: str, name: str) -> str:
+        return f"arn:aws:quicksight:{self.region}:{self.account_id}:{kind}/{name}"
+
+
+#: dataset name -> (stable key in the bucket, columns and their QuickSight types)
+DATASETS: dict[str, tuple[str, dict[str, str]]] = {
+    "eda": (
+        "preprocess/pre-processed/pre-processed.csv",
+        {
+            "row_id": "INTEGER",
+            "description": "STRING",
+            "sample_name": "STRING",
+            "medical_specialty": "STRING",
+            "label": "INTEGER",
+            "text": "STRING",
+            "text_words": "INTEGER",
+            "split": "STRING",
+        },
+    ),
+    "performance": (
+        "preprocess/pre-processed/eval/model-performance.csv",
+        {
+            "row_id": "INTEGER",
+            "text": "STRING",
+            "target": "INTEGER",
+            "pred": "INTEGER",
+            "score": "DECIMAL",
+            "target_label": "STRING",
+            "pred_label": "STRING",
+            "correct": "INTEGER",
+        },
+    ),
+    "per-class": (
+        "preprocess/pre-processed/eval/per-class-metrics.csv",
+        {
+            "label_id": "INTEGER",
+            "label": "STRING",
+            "precision": "DECIMAL",
+            "recall": "DECIMAL",
+            "f1": "DECIMAL",
+            "support": "INTEGER",
+            "predicted": "INTEGER",
+        },
+    ),
+    "confusion": (
+        "preprocess/pre-processed/eval/confusion-matrix.csv",
+        {"target_label": "STRING", "pred_label": "STRING", "count": "INTEGER"},
+    ),
+}
+
+
+def manifest(bucket: str, key: str) -> dict[str, Any]:
+    return {
+        "fileLocations": [{"URIs": [f"s3://{bucket}/{key}"]}],
+        "globalUploadSettings": {
+            "format": "CSV",
+            "delimiter": ",",
+            "textqualifier": '"',
+            "containsHeader": "true",
+        },
+    }
+
+
+def manifest_key(name: str) -> str:
+    return f"quicksight/manifests/{name}.json"
+
+
+def data_source_request(target: Target, name: str) -> dict[str, Any]:
+    return {
+        "AwsAccountId": target.account_id,
+        "DataSourceId": f"{PREFIX}-{name}",
+        "Name": f"{PREFIX} {name}",
+        "Type": "S3",
+        "DataSourceParameters": {
+            "S3Parameters": {"ManifestFileLocation": {"Bucket": target.bucket, "Key": manifest_key(name)}}
+        },
+        "Permissions": [{"Principal": target.principal, "Actions": DATASOURCE_ACTIONS}],
+    }
+
+
+def data_set_request(target: Target, name: str) -> dict[str, Any]:
+    _, columns = DATASETS[name]
+    transforms: list[dict[str, Any]] = [
+        {"CastColumnTypeOperation": {"ColumnName": column, "NewColumnType": kind}}
+        for column, kind in columns.items()
+        if kind != "STRING"
+    ]
+    if name == "performance":  # the reference design's row-level field
+        transforms.append(
+            {
+                "CreateColumnsOperation": {
+                    "Columns": [
+                        {
+                            "ColumnName": "Correctness",
+                            "ColumnId": "correctness",
+                            "Expression": "ifelse({target_label} = {pred_label}, 'Correct', 'Incorrect')",
+                        }
+                    ]
+                }
+            }
+        )
+    return {
+        "AwsAccountId": target.account_id,
+        "DataSetId": f"{PREFIX}-{name}",
+        "Name": f"{PREFIX} {name}",
+        "ImportMode": "SPICE",
+        "PhysicalTableMap": {
+            "csv": {
+                "S3Source": {
+                    "DataSourceArn": target.arn("datasource", f"{PREFIX}-{name}"),
+                    "UploadSettings": {
+                        "Format": "CSV",
+                        "ContainsHeader": True,
+                        "Delimiter": ",",
+                        "TextQualifier": "DOUBLE_QUOTE",
+                    },
+                    # S3 sources read every column as text; typed in the logical table below
+                    "InputColumns": [{"Name": column, "Type": "STRING"} for column in columns],
+                }
+            }
+        },
+        "LogicalTableMap": {
+            "table": {"Alias": name, "Source": {"PhysicalTableId": "csv"}, "DataTransforms": transforms}
+        },
+        "Permissions": [{"Principal": target.principal, "Actions": DATASET_ACTIONS}],
+    }
+
+
+def _title(text: str) -> dict[str, Any]:
+    return {"Visibility": "VISIBLE", "FormatText": {"PlainText": text}}
+
+
+def _dim(dataset: str, column: str) -> dict[str, Any]:
+    return {
+        "CategoricalDimensionField": {
+            "FieldId": f"{dataset}.{column}",
+            "Column": {"DataSetIdentifier": dataset, "ColumnName": column},
+        }
+    }
+
+
+def _count(dataset: str, column: str) -> dict[str, Any]:
+    return {
+        "CategoricalMeasureField": {
+            "FieldId": f"{dataset}.{column}.count",
+            "Column": {"DataSetIdentifier": dataset, "ColumnName": column},
+            "AggregationFunction": "COUNT",
+        }
+    }
+
+
+def _number(dataset: str, column: str, aggregation: str = "SUM") -> dict[str, Any]:
+    return {
+        "NumericalMeasureField": {
+            "FieldId": f"{dataset}.{column}.{aggregation.lower()}",
+            "Column": {"DataSetIdentifier": dataset, "ColumnName": column},
+            "AggregationFunction": {"SimpleNumericalAggregation": aggregation},
+        }
+    }
+
+
+def _calculated(dataset: str, name: str) -> dict[str, Any]:
+    return {
+        "NumericalMeasureField": {
+            "FieldId": f"calc.{name}",
+            "Column": {"DataSetIdentifier": dataset, "ColumnName": name},
+        }
+    }
+
+
+def _bar(
+    visual_id: str, title: str, category: dict, values: list[dict], colors: list[dict] | None = None
+) -> dict:
+    wells: dict[str, Any] = {"Category": [category], "Values": values}
+    if colors:
+        wells["Colors"] = colors
+    return {
+        "BarChartVisual": {
+            "VisualId": visual_id,
+            "Title": _title(title),
+            "ChartConfiguration": {
+                "FieldWells": {"BarChartAggregatedFieldWells": wells},
+                "Orientation": "HORIZONTAL",
+                "BarsArrangement": "CLUSTERED",
+            },
+        }
+    }
+
+
+def _dashboard(
+    target: Target, name: str, title: str, datasets: list[str], sheets: list[dict], fields=None
+) -> dict:
+    definition: dict[str, Any] = {
+        "DataSetIdentifierDeclarations": [
+            {"Identifier": ds, "DataSetArn": target.arn("dataset", f"{PREFIX}-{ds}")} for ds in datasets
+        ],
+        "Sheets": sheets,
+    }
+    if fields:
+        definition["CalculatedFields"] = fields
+    return {
+        "AwsAccountId": target.account_id,
+        "DashboardId": f"{PREFIX}-{name}",
+        "Name": title,
+        "Definition": definition,
+        "Permissions": [{"Principal": target.principal, "Actions": DASHBOARD_ACTIONS}],
+        "DashboardPublishOptions": {"AdHocFilteringOption": {"AvailabilityStatus": "ENABLED"}},
+    }
+
+
+def eda_dashboard(target: Target) -> dict[str, Any]:
+    visuals = [
+        _bar(
+            "specialties",
+            "Transcripts per medical specialty",
+            _dim("eda", "medical_specialty"),
+            [_count("eda", "row_id")],
+        ),
+        _bar(
+            "split",
+            "Train and validation rows per specialty",
+            _dim("eda", "medical_specialty"),
+            [_count("eda", "row_id")],
+            colors=[_dim("eda", "split")],
+        ),
+        {
+            "TableVisual": {
+                "VisualId": "subgroups",
+                "Title": _title("Sample-name sub-groups per specialty"),
+                "ChartConfiguration": {
+                    "FieldWells": {
+                        "TableAggregatedFieldWells": {
+                            "GroupBy": [_dim("eda", "medical_specialty"), _dim("eda", "sample_name")],
+                            "Values": [_count("eda", "row_id")],
+                        }
+                    }
+                },
+            }
+        },
+        {
+            "WordCloudVisual": {
+                "VisualId": "words",
+                "Title": _title("Sample names (word cloud)"),
+                "ChartConfiguration": {
+                    "FieldWells": {
+                        "WordCloudAggregatedFieldWells": {
+                            "GroupBy": [_dim("eda", "sample_name")],
+                            "Size": [_count("eda", "row_id")],
+                        }
+                    }
+                },
+            }
+        },
+        _bar(
+            "length",
+            "Average words per transcript by specialty",
+            _dim("eda", "medical_specialty"),
+            [_number("eda", "text_words", "AVERAGE")],
+        ),
+    ]
+    return _dashboard(
+        target, "eda", "medtx — EDA", ["eda"], [{"SheetId": "eda", "Name": "EDA", "Visuals": visuals}]
+    )
+
+
+def performance_dashboard(target: Target, labels: list[str]) -> dict[str, Any]:
+    fields = metric_fields(labels)
+    calculated = [
+        {"DataSetIdentifier": "performance", "Name": name, "Expression": m.render()}
+        for name, m in fields.items()
+    ]
+    kpis = [
+        {
+            "KPIVisual": {
+                "VisualId": f"kpi-{name.lower().replace(' ', '-')}",
+                "Title": _title(name),
+                "ChartConfiguration": {"FieldWells": {"Values": [_calculated("performance", name)]}},
+            }
+        }
+        for name in ("Accuracy", "Macro Precision", "Macro Recall", "Macro F1")
+    ]
+    visuals = [
+        *kpis,
+        {
+            "PieChartVisual": {
+                "VisualId": "correctness",
+                "Title": _title("Correctness"),
+                "ChartConfiguration": {
+                    "FieldWells": {
+                        "PieChartAggregatedFieldWells": {
+                            "Category": [_dim("performance", "Correctness")],
+                            "Values": [_count("performance", "row_id")],
+                        }
+                    }
+                },
+            }
+        },
+        _bar(
+            "target",
+            "Target distribution",
+            _dim("performance", "target_label"),
+            [_count("performance", "row_id")],
+        ),
+        _bar(
+            "predicted",
+            "Predicted distribution",
+            _dim("performance", "pred_label"),
+            [_count("performance", "row_id")],
+        ),
+        {
+            "TableVisual": {
+                "VisualId": "per-class",
+                "Title": _title("Per-class precision, recall and F1"),
+                "ChartConfiguration": {
+                    "FieldWells": {
+                        "TableAggregatedFieldWells": {
+                            "GroupBy": [_dim("per-class", "label")],
+                            "Values": [
+                                _number("per-class", "precision", "MAX"),
+                                _number("per-class", "recall", "MAX"),
+                                _number("per-class", "f1", "MAX"),
+                                _number("per-class", "support"),
+                            ],
+                        }
+                    }
+                },
+            }
+        },
+        {
+            "HeatMapVisual": {
+                "VisualId": "confusion",
+                "Title": _title("Confusion matrix (rows: target, columns: predicted)"),
+                "ChartConfiguration": {
+                    "FieldWells": {
+                        "HeatMapAggregatedFieldWells": {
+                            "Rows": [_dim("confusion", "target_label")],
+                            "Columns": [_dim("confusion", "pred_label")],
+                            "Values": [_number("confusion", "count")],
+                        }
+                    }
+                },
+            }
+        },
+    ]
+    return _dashboard(
+        target,
+        "model-performance",
+        "medtx — model performance",
+        ["performance", "per-class", "confusion"],
+        [{"SheetId": "performance", "Name": "Model performance", "Visuals": visuals}],
+        calculated,
+    )
+
+
+def requests(target: Target, labels: list[str]) -> dict[str, Any]:
+    """Everything ``apply`` sends, by kind and name."""
+    return {
+        "manifests": {name: manifest(target.bucket, key) for name, (key, _) in DATASETS.items()},
+        "data_sources": {name: data_source_request(target, name) for name in DATASETS},
+        "data_sets": {name: data_set_request(target, name) for name in DATASETS},
+        "dashboards": {
+            "eda": eda_dashboard(target),
+            "model-performance": performance_dashboard(target, labels),
+        },
+    }
+
+
+def write(built: dict[str, Any], out: Path) -> list[Path]:
+    """``--dry-run``: one JSON file per request."""
+    written = []
+    for kind, items in built.items():
+        for name, body in items.items():
+            path = out / kind / f"{name}.json"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(body, indent=2) + "\n")
+            written.append(path)
+    return written
+
+
+def apply(built: dict[str, Any], target: Target, s3: Any, quicksight: Any) -> dict[str, str]:
+    """Create or update every resource; returns what was done to each (``created``/``updated``)."""
+    from botocore.exceptions import ClientError
+
+    def exists(call, **kwargs) -> bool:
+        try:
+            call(**kwargs)
+            return True
+        except ClientError as err:
+            if err.response["Error"]["Code"] == "ResourceNotFoundException":
+                return False
+            raise
+
+    done: dict[str, str] = {}
+    for name, body in built["manifests"].items():
+        s3.put_object(Bucket=target.bucket, Key=manifest_key(name), Body=json.dumps(body).encode())
+        done[f"manifest/{name}"] = "written"
+    account = {"AwsAccountId": target.account_id}
+    for name, request in built["data_sources"].items():
+        if exists(quicksight.describe_data_source, DataSourceId=request["DataSourceId"], **account):
+            update = {k: v for k, v in request.items() if k not in ("Type", "Permissions")}
+            quicksight.update_data_source(**update)
+            done[f"data-source/{name}"] = "updated"
+        else:
+            quicksight.create_data_source(**request)
+            done[f"data-source/{name}"] = "created"
+    for name, request in built["data_sets"].items():
+        try:
+            quicksight.create_data_set(**request)
+            done[f"data-set/{name}"] = "created"
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "ResourceExistsException":
+                raise
+            quicksight.update_data_set(**{k: v for k, v in request.items() if k != "Permissions"})
+            done[f"data-set/{name}"] = "updated"
+    for name, request in built["dashboards"].items():
+        if exists(quicksight.describe_dashboard, DashboardId=request["DashboardId"], **account):
+            update = {k: v for k, v in request.items() if k != "Permissions"}
+            quicksight.update_dashboard(**update)
+            done[f"dashboard/{name}"] = "updated"
+        else:
+            quicksight.create_dashboard(**request)
+            done[f"dashboard/{name}"] = "created"
+    return done
+
+
+def labels_from(label_map: dict[str, Any]) -> list[str]:
+    """``label_map.json`` (``{"id2label": {"0": ...}}``) -> labels in id order."""
+    id2label = label_map["id2label"]
+    return [id2label[str(i)] for i in range(len(id2label))]

@@ -1,0 +1,170 @@
+"""QuickSight as code: generated metric fields against scikit-learn, request shapes against the
+service model, and create-then-update under moto."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+from aws_helpers import BUCKET, REGION
+from sklearn.metrics import accuracy_score, precision_recall_fscore_support
+
+from pipeline import quicksight as qs
+
+LABELS = ["Surgery", "Cardiovascular / Pulmonary", "Orthopedic", "Radiology", "ENT - Otolaryngology"]
+TARGET = qs.Target(
+    account_id="123456789012",
+    region=REGION,
+    bucket=BUCKET,
+    principal="arn:aws:quicksight:us-east-1:123456789012:group/default/ml",
+)
+
+
+@pytest.fixture
+def rows():
+    rng = np.random.default_rng(3)
+    target = rng.integers(0, 4, 200)  # class 4 never occurs as a target...
+    pred = np.where(rng.random(200) < 0.6, target, rng.integers(0, 5, 200))
+    pred[pred == 3] = 1  # ...and class 3 is never predicted
+    return pd.DataFrame(
+        {
+            "row_id": range(200),
+            "target_label": [LABELS[i] for i in target],
+            "pred_label": [LABELS[i] for i in pred],
+            "target": target,
+            "pred": pred,
+        }
+    )
+
+
+def test_macro_fields_agree_with_scikit_learn(rows):
+    fields = qs.metric_fields(LABELS)
+    precision, recall, f1, _ = precision_recall_fscore_support(
+        rows["target"], rows["pred"], labels=range(len(LABELS)), average="macro", zero_division=0
+    )
+    value = lambda name: fields[name].evaluate(rows, fields)  # noqa: E731
+    assert value("Accuracy") == pytest.approx(accuracy_score(rows["target"], rows["pred"]))
+    assert value("Macro Precision") == pytest.approx(precision)
+    assert value("Macro Recall") == pytest.approx(recall)
+    assert value("Macro F1") == pytest.approx(f1)
+
+
+def test_each_macro_figure_references_every_class_exactly_once():
+    fields = qs.metric_fields(LABELS)
+    for macro, prefix in (
+        ("Macro Precision", "precision_"),
+        ("Macro Recall", "recall_"),
+        ("Macro F1", "f1_"),
+    ):
+        expression = fields[macro].render()
+        referenced = re.findall(r"\{([^}]+)\}", expression)
+        assert len(referenced) == len(set(referenced)) == len(LABELS)
+        assert all(name.startswith(prefix) for name in referenced)
+        assert expression.endswith(f"/ {len(LABELS)}")
+        assert {int(name.split("_")[1]) for name in referenced} == set(range(len(LABELS)))
+    for i, label in enumerate(LABELS):
+        precision = next(m for n, m in fields.items() if n.startswith(f"precision_{i:02d}_")).render()
+        # numerator (pred and target), denominator in the zero guard and in the division; no other class
+        assert precision.count(f"'{label}'") == 4
+        assert set(re.findall(r"'([^']+)'", precision)) == {label}
+        assert "ifelse(" in precision  # no division by zero for a class never predicted
+
+
+def test_label_sets_with_repeats_or_quotes_are_refused():
+    with pytest.raises(ValueError, match="repeats"):
+        qs.metric_fields(["A", "A"])
+    with pytest.raises(ValueError, match="single quote"):
+        qs.metric_fields(["Children's"])["precision_00_children_s"].render()
+
+
+def test_requests_match_the_service_model():
+    import botocore.session
+    from botocore.validate import ParamValidator
+
+    model = botocore.session.get_session().get_service_model("quicksight")
+    built = qs.requests(TARGET, LABELS)
+    checks = [("CreateDataSource", r) for r in built["data_sources"].values()]
+    checks += [("CreateDataSet", r) for r in built["data_sets"].values()]
+    checks += [("CreateDashboard", r) for r in built["dashboards"].values()]
+    for operation, request in checks:
+        report = ParamValidator().validate(request, model.operation_model(operation).input_shape)
+        assert not report.has_errors(), f"{operation}: {report.generate_report()}"
+    fields = built["dashboards"]["model-performance"]["Definition"]["CalculatedFields"]
+    assert {f["Name"] for f in fields} >= {"Accuracy", "Macro Precision", "Macro Recall", "Macro F1"}
+    assert len(fields) == 4 + 3 * len(LABELS)
+    manifest = built["manifests"]["performance"]
+    assert manifest["fileLocations"][0]["URIs"] == [
+        f"s3://{BUCKET}/preprocess/pre-processed/eval/model-performance.csv"
+    ]
+
+
+def test_apply_creates_then_updates_under_moto(aws):
+    import boto3
+
+    s3, quicksight = boto3.client("s3", region_name=REGION), boto3.client("quicksight", region_name=REGION)
+    built = qs.requests(TARGET, LABELS)
+    first = qs.apply(built, TARGET, s3, quicksight)
+    assert set(first.values()) == {"written", "created"}
+    described = quicksight.describe_dashboard(
+        AwsAccountId=TARGET.account_id, DashboardId="medtx-model-performance"
+    )
+    assert described["Dashboard"]["Name"] == "medtx — model performance"
+    source = quicksight.describe_data_source(AwsAccountId=TARGET.account_id, DataSourceId="medtx-eda")[
+        "DataSource"
+    ]
+    assert (
+        source["DataSourceParameters"]["S3Parameters"]["ManifestFileLocation"]["Key"]
+        == "quicksight/manifests/eda.json"
+    )
+    manifest = json.loads(s3.get_object(Bucket=BUCKET, Key="quicksight/manifests/eda.json")["Body"].read())
+    assert manifest["fileLocations"][0]["URIs"][0].endswith("pre-processed.csv")
+    # moto 5.2.5 has no update_dashboard or update_data_set, and its create_data_set overwrites where
+    # the service answers ResourceExistsException: those calls are checked against the service model.
+    import botocore.session
+    from botocore.exceptions import ClientError
+    from botocore.validate import ParamValidator
+
+    model = botocore.session.get_session().get_service_model("quicksight")
+    updates = []
+
+    def recorder(operation: str):
+        def call(**request):
+            report = ParamValidator().validate(request, model.operation_model(operation).input_shape)
+            assert not report.has_errors(), report.generate_report()
+            updates.append(operation)
+
+        return call
+
+    def exists(**request):
+        raise ClientError(
+            {"Error": {"Code": "ResourceExistsException", "Message": "exists"}}, "CreateDataSet"
+        )
+
+    quicksight.update_dashboard = recorder("UpdateDashboard")
+    quicksight.update_data_set = recorder("UpdateDataSet")
+    quicksight.create_data_set = exists
+    second = qs.apply(built, TARGET, s3, quicksight)
+    assert second["data-source/eda"] == "updated"  # moto's own update_data_source
+    assert second["data-set/performance"] == "updated" and second["dashboard/model-performance"] == "updated"
+    assert updates.count("UpdateDataSet") == 4 and updates.count("UpdateDashboard") == 2
+
+
+def test_cli_dry_run_writes_the_requests(tmp_path):
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    label_map = tmp_path / "label_map.json"
+    label_map.write_text(json.dumps({"id2label": {str(i): name for i, name in enumerate(LABELS)}}))
+    result = CliRunner().invoke(
+        app, ["quicksight", "--dry-run", "--label-map", str(label_map), "--out", str(tmp_path / "out")]
+    )
+    assert result.exit_code == 0, result.output
+    dashboard = json.loads((tmp_path / "out" / "dashboards" / "model-performance.json").read_text())
+    assert len(dashboard["Definition"]["CalculatedFields"]) == 4 + 3 * len(LABELS)
+    assert (tmp_path / "out" / "manifests" / "confusion.json").exists()
+    bad = CliRunner().invoke(app, ["quicksight", "--dry-run", "--label-map", str(tmp_path / "missing.json")])
+    assert bad.exit_code == 2 and "cannot read the label map" in bad.output
