@@ -2,8 +2,7 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-OFFLINE_MODEL := sentence-transformers/all-MiniLM-L6-v2
-RUN_DIR ?= runs/local
+STORE ?= runs/store
 
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
@@ -20,20 +19,23 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# Preprocess -> train -> evaluate -> one endpoint-handler call, on the bundled synthetic data with the
-# offline model, quick settings (about four minutes on 2 CPU cores). Outputs under $(RUN_DIR)/.
-run: install
-	$(PY) scripts/preprocess.py --input data/mtsamples-synthetic.csv --output-dir $(RUN_DIR)/preprocess \
-		--model-name $(OFFLINE_MODEL) --max-length 128
-	$(PY) scripts/train.py --train-dir $(RUN_DIR)/preprocess/train --test-dir $(RUN_DIR)/preprocess/test \
-		--model-dir $(RUN_DIR)/model --output-data-dir $(RUN_DIR)/train-output \
-		--checkpoint-dir $(RUN_DIR)/checkpoints --model-name $(OFFLINE_MODEL) --max-length 128 \
-		--epochs 1 --train-batch-size 16 --learning-rate 1e-4 --disable-tqdm true
-	$(PY) scripts/evaluate.py --model $(RUN_DIR)/model --validation $(RUN_DIR)/preprocess/eval \
-		--train-data $(RUN_DIR)/preprocess/pre-processed --output-dir $(RUN_DIR)/evaluation
-	$(PY) -m pipeline.summary $(RUN_DIR)
+# cfn-lint and checkov for the infrastructure tests, in their own venv (checkov pins an old boto3).
+INFRA_VENV ?= .venv-infra
+$(INFRA_VENV)/.installed: infra/requirements.txt
+	$(PYTHON) -m venv $(INFRA_VENV)
+	$(INFRA_VENV)/bin/pip install --quiet --upgrade pip
+	$(INFRA_VENV)/bin/pip install --quiet -r infra/requirements.txt
+	touch $@
 
-test: install
+# The pipeline definition run step by step on this machine (`medtx run --local`): bundled synthetic
+# data, offline model, quick profile (a few minutes on 2 CPU cores). Then one call to the local
+# endpoint it started (`medtx endpoint stop --store $(STORE)` stops it). Everything is under $(STORE)/.
+run: install
+	$(VENV)/bin/medtx run --local --store $(STORE)
+	$(VENV)/bin/medtx invoke --store $(STORE) --top-k 3 \
+		"Colonoscopy to the cecum. A sessile polyp was removed from the sigmoid colon; mild gastritis."
+
+test: install $(INFRA_VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m pytest -q
 
@@ -42,4 +44,5 @@ lint: install
 	$(PY) -m ruff format --check .
 
 clean:
-	rm -rf $(RUN_DIR)
+	-$(VENV)/bin/medtx endpoint stop --store $(STORE)
+	rm -rf $(STORE)

@@ -1,4 +1,4 @@
-"""``medtx``: build, upsert, start and watch the SageMaker pipeline.
+"""``medtx``: build, upsert, start and watch the SageMaker pipeline, or run it here (``run --local``).
 
 Account settings come from options or the environment (``AWS_REGION``, ``SAGEMAKER_PIPELINE_ROLE_ARN``,
 ``ARTIFACT_BUCKET``), as CodeBuild passes them. ``--set name=value`` overrides ``PipelineConfig``
@@ -18,7 +18,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from pipeline.config import PipelineConfig
+from pipeline.config import LOCAL_PROFILES, PipelineConfig
+from pipeline.local import DEFAULT_STORE
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
 console = Console(stderr=True)
@@ -33,6 +34,11 @@ Bucket = Annotated[
 Sets = Annotated[list[str] | None, typer.Option("--set", help="config override name=value (repeatable)")]
 Params = Annotated[
     list[str] | None, typer.Option("--param", help="pipeline parameter Name=Value (repeatable)")
+]
+
+
+StoreDir = Annotated[
+    Path, typer.Option("--store", help="local store: S3 as folders, runs, registry, endpoints")
 ]
 
 
@@ -177,6 +183,473 @@ def status(
     state = aws.execution_status(client, arn)
     _show(state)
     print(json.dumps(state, indent=2, default=str))
+
+
+@app.command()
+def run(
+    local: Annotated[
+        bool, typer.Option("--local", help="run every step on this machine (no Docker, no AWS account)")
+    ] = False,
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Kaggle-layout CSV to run on (local; default: the bundled synthetic CSV)"),
+    ] = None,
+    profile: Annotated[
+        str, typer.Option(help=f"local parameter profile: {', '.join(LOCAL_PROFILES)}")
+    ] = "quick",
+    params: Params = None,
+    sets: Sets = None,
+    store: StoreDir = Path(DEFAULT_STORE),
+    cache: Annotated[bool, typer.Option(help="reuse earlier outputs of unchanged steps")] = True,
+    new_execution: Annotated[
+        bool, typer.Option("--new-execution", help="start afresh instead of resuming an unfinished run")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="echo the jobs' output")] = False,
+    region: Region = None,
+    role: Role = None,
+    bucket: Bucket = None,
+) -> None:
+    """Run the pipeline: ``--local`` on this machine, else upsert it to SageMaker and start it."""
+    if not local:
+        upsert(region=region, role=role, bucket=bucket, sets=sets)
+        start(params=params, wait=True, poll_seconds=30.0, pipeline_name=None, region=region)
+        return
+    from pipeline import aws
+    from pipeline.local.runner import ExecutionFailedError, ExecutionStoppedError, LocalRun, build
+    from pipeline.local.show import LiveReporter, summary
+    from pipeline.local.store import Store
+    from pipeline.synthetic import BUNDLED_CSV
+
+    if profile not in LOCAL_PROFILES:
+        raise typer.BadParameter(f"{profile!r}; choose {', '.join(LOCAL_PROFILES)}", param_hint="--profile")
+    try:
+        given = {p["Name"]: p["Value"] for p in aws.parse_params(params)}
+        cfg = PipelineConfig().replace(**_overrides(sets), **({"bucket": bucket} if bucket else {}))
+    except ValueError as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from err
+    if data is not None and "InputDataUri" in given:
+        raise typer.BadParameter("give --data or --param InputDataUri=..., not both", param_hint="--data")
+    if data is not None and not data.is_file():
+        raise typer.BadParameter(f"{data} is not a file", param_hint="--data")
+    local_store = Store(store)
+    if "InputDataUri" not in given:  # the raw CSV goes where the pipeline reads it by default
+        local_store.put_file(data or BUNDLED_CSV, cfg.input_data_uri)
+    console.print(
+        f"Local run: profile {profile}, data {data or BUNDLED_CSV.name}, store {local_store.root}",
+        highlight=False,
+    )
+    with console.status("building the pipeline definition"):
+        overrides = {**_overrides(sets), **({"bucket": bucket} if bucket else {})}
+        text, _ = build(local_store, overrides)
+    runner = LocalRun(
+        store=local_store,
+        definition_text=text,
+        parameters={**LOCAL_PROFILES[profile].parameters(), **given},
+        use_cache=cache,
+        new_execution=new_execution,
+        pipeline_name=cfg.pipeline_name,
+    )
+    try:
+        with LiveReporter(console, verbose) as reporter:
+            runner.reporter = reporter
+            runner.run()
+    except ExecutionStoppedError as err:
+        console.print(f"[yellow]{err}[/yellow]")
+        raise typer.Exit(130) from err
+    except ExecutionFailedError as err:
+        if runner.execution:
+            summary(console, local_store, runner.execution)
+        console.print(f"[red]failed:[/red] {err}", highlight=False)
+        raise typer.Exit(1) from err
+    summary(console, local_store, runner.execution)
+    _local_dashboard(local_store)
+
+
+def _local_dashboard(store) -> None:
+    from pipeline import dashboard as dash
+
+    try:
+        console.print(f"Dashboard: {dash.write(store)}", highlight=False)
+    except dash.DashboardError as err:
+        console.print(f"no dashboard: {err}")
+
+
+models_app = typer.Typer(help="The local model registry (packages registered by `medtx run --local`).")
+endpoint_app = typer.Typer(help="Local endpoints started by `medtx run --local`.")
+app.add_typer(models_app, name="models")
+app.add_typer(endpoint_app, name="endpoint")
+
+
+def _group(group: str | None) -> str:
+    return group or PipelineConfig().model_package_group
+
+
+@models_app.command("list")
+def models_list(
+    group: Annotated[str | None, typer.Option(help="model package group (default: the config's)")] = None,
+    store: StoreDir = Path(DEFAULT_STORE),
+) -> None:
+    """List model package versions with approval status and figures."""
+    from pipeline.local import registry
+    from pipeline.local.store import Store
+
+    found = registry.packages(Store(store), _group(group))
+    if not found:
+        console.print(f"no model packages in group {_group(group)} (store {store})")
+        raise typer.Exit(1)
+    table = Table(title=f"Model packages: {_group(group)}")
+    for column in ("version", "status", "macro_f1", "baseline", "created", "execution"):
+        table.add_column(column)
+    for package in found:
+        figures = package.get("Figures", {})
+        table.add_row(
+            str(package["ModelPackageVersion"]),
+            package["ModelApprovalStatus"],
+            f"{figures.get('macro_f1', float('nan')):.4f}",
+            f"{figures.get('baseline_macro_f1') or float('nan'):.4f}",
+            package["CreationTime"],
+            package.get("PipelineExecutionId", ""),
+        )
+    Console().print(table)
+
+
+def _set_status(version: int, status: str, group: str | None, store: Path, note: str) -> None:
+    from pipeline.local import registry
+    from pipeline.local.store import Store
+
+    try:
+        package = registry.set_status(Store(store), _group(group), version, status, note)
+    except registry.RegistryError as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from err
+    console.print(f"{package['ModelPackageArn']}: {package['ModelApprovalStatus']}")
+
+
+@models_app.command("approve")
+def models_approve(
+    version: Annotated[int, typer.Argument(help="model package version")],
+    group: Annotated[str | None, typer.Option(help="model package group (default: the config's)")] = None,
+    note: Annotated[str, typer.Option(help="approval description")] = "",
+    store: StoreDir = Path(DEFAULT_STORE),
+) -> None:
+    """Approve a model package version."""
+    _set_status(version, "Approved", group, store, note)
+
+
+@models_app.command("reject")
+def models_reject(
+    version: Annotated[int, typer.Argument(help="model package version")],
+    group: Annotated[str | None, typer.Option(help="model package group (default: the config's)")] = None,
+    note: Annotated[str, typer.Option(help="rejection reason")] = "",
+    store: StoreDir = Path(DEFAULT_STORE),
+) -> None:
+    """Reject a model package version."""
+    _set_status(version, "Rejected", group, store, note)
+
+
+EndpointName = Annotated[str | None, typer.Option("--name", help="endpoint name (default: the config's)")]
+
+
+@endpoint_app.command("status")
+def endpoint_status(name: EndpointName = None, store: StoreDir = Path(DEFAULT_STORE)) -> None:
+    """Show a local endpoint's record (and whether it answers)."""
+    from pipeline.local import endpoint
+    from pipeline.local.store import Store
+
+    try:
+        record = endpoint.status(Store(store), name or PipelineConfig().endpoint_name)
+    except endpoint.EndpointError as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(1) from err
+    print(json.dumps(record, indent=2))
+
+
+@endpoint_app.command("stop")
+def endpoint_stop(name: EndpointName = None, store: StoreDir = Path(DEFAULT_STORE)) -> None:
+    """Stop a local endpoint's server."""
+    from pipeline.local import endpoint
+    from pipeline.local.store import Store
+
+    try:
+        record = endpoint.stop(Store(store), name or PipelineConfig().endpoint_name)
+    except endpoint.EndpointError as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(1) from err
+    console.print(f"stopped {record['EndpointName']}")
+
+
+@app.command()
+def invoke(
+    texts: Annotated[list[str] | None, typer.Argument(help="transcript text(s) to classify")] = None,
+    top_k: Annotated[int, typer.Option(help="also return the k best labels")] = 1,
+    body: Annotated[
+        Path | None, typer.Option(help="send this file as the request body instead (JSON)")
+    ] = None,
+    name: EndpointName = None,
+    store: StoreDir = Path(DEFAULT_STORE),
+) -> None:
+    """Send text to the local endpoint (``POST /invocations``) and print its answer."""
+    from pipeline.local import endpoint
+    from pipeline.local.store import Store
+
+    if body is not None:
+        payload = body.read_bytes()
+    elif texts:
+        payload = json.dumps({"inputs": texts, "parameters": {"top_k": top_k}}).encode()
+    else:
+        raise typer.BadParameter("give text(s) to classify or --body FILE", param_hint="TEXTS")
+    try:
+        status_code, answer = endpoint.invoke(Store(store), name or PipelineConfig().endpoint_name, payload)
+    except endpoint.EndpointError as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(1) from err
+    print(answer.decode("utf-8", errors="replace"))
+    if status_code != 200:
+        console.print(f"[red]HTTP {status_code}[/red]")
+        raise typer.Exit(1)
+
+
+@app.command()
+def dashboard(
+    store: StoreDir = Path(DEFAULT_STORE),
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="default: <store>/dashboard.html")] = None,
+    execution: Annotated[
+        str | None, typer.Option(help="execution id (default: the latest evaluated)")
+    ] = None,
+) -> None:
+    """Write the local dashboard (EDA + model performance) as one self-contained HTML file."""
+    from pipeline import dashboard as dash
+    from pipeline.local.store import Store
+
+    try:
+        path = dash.write(Store(store), out, execution)
+    except dash.DashboardError as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(1) from err
+    console.print(f"wrote {path}")
+
+
+@app.command()
+def quicksight(
+    principal: Annotated[str, typer.Option(help="QuickSight user or group ARN to share with")] = "",
+    account_id: Annotated[str | None, typer.Option(help="AWS account id (default: from STS)")] = None,
+    label_map: Annotated[
+        str | None,
+        typer.Option(
+            help="label_map.json, a path or s3:// URI (default: the bucket's preprocess/train/ copy)"
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="write the requests to --out, call nothing")
+    ] = False,
+    out: Annotated[Path, typer.Option(help="where --dry-run writes")] = Path("quicksight-requests"),
+    region: Region = None,
+    bucket: Bucket = None,
+) -> None:
+    """Create or update the QuickSight data sources, datasets and the two dashboards (idempotent)."""
+    from pipeline import quicksight as qs
+    from pipeline.config import ENV_BUCKET, ENV_REGION, from_env
+
+    bucket = from_env(ENV_BUCKET, bucket) or PipelineConfig().bucket
+    region = from_env(ENV_REGION, region) or ("us-east-1" if dry_run else None)
+    if not region:
+        console.print("[red]error:[/red] missing region: pass --region or set AWS_REGION")
+        raise typer.Exit(2)
+    if not principal and not dry_run:
+        console.print("[red]error:[/red] --principal (a QuickSight user or group ARN) is required")
+        raise typer.Exit(2)
+    uri = label_map or f"s3://{bucket}/preprocess/train/label_map.json"
+    try:
+        if uri.startswith("s3://"):
+            import boto3
+
+            name, _, key = uri[5:].partition("/")
+            body = boto3.client("s3", region_name=region).get_object(Bucket=name, Key=key)["Body"].read()
+            labels = qs.labels_from(json.loads(body))
+        else:
+            labels = qs.labels_from(json.loads(Path(uri).read_text()))
+    except Exception as err:  # a missing file, no credentials, a malformed label map: one clear line
+        console.print(f"[red]error:[/red] cannot read the label map {uri}: {err}")
+        raise typer.Exit(2) from err
+    if dry_run:
+        account_id = account_id or "123456789012"
+    elif not account_id:
+        import boto3
+
+        account_id = boto3.client("sts", region_name=region).get_caller_identity()["Account"]
+    target = qs.Target(
+        account_id=account_id, region=region, bucket=bucket, principal=principal or "PRINCIPAL_ARN"
+    )
+    built = qs.requests(target, labels)
+    if dry_run:
+        written = qs.write(built, out)
+        console.print(f"wrote {len(written)} request files under {out} ({len(labels)} classes)")
+        return
+    import boto3
+
+    done = qs.apply(
+        built, target, boto3.client("s3", region_name=region), boto3.client("quicksight", region_name=region)
+    )
+    for resource, action in done.items():
+        console.print(f"{action:>8} {resource}")
+
+
+schedule_app = typer.Typer(help="The EventBridge rule that starts the pipeline for retraining.")
+app.add_typer(schedule_app, name="schedule")
+PipelineName = Annotated[str | None, typer.Option(help="default: the config's pipeline name")]
+
+
+def _events(region: str | None):
+    import boto3
+
+    from pipeline.config import ENV_REGION, from_env
+
+    region = from_env(ENV_REGION, region)
+    if not region:
+        console.print("[red]error:[/red] missing region: pass --region or set AWS_REGION")
+        raise typer.Exit(2)
+    return boto3.client("events", region_name=region), region
+
+
+def _schedule_call(action):
+    from pipeline import schedule as sched
+
+    try:
+        return action()
+    except (sched.ScheduleError, ValueError) as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from err
+
+
+@schedule_app.command("create")
+def schedule_create(
+    expression: Annotated[str, typer.Argument(help="rate(7 days) or cron(0 3 ? * MON *)")],
+    role_arn: Annotated[
+        str | None,
+        typer.Option(help="role EventBridge assumes (default: SCHEDULE_ROLE_ARN; the stack's EventsRole)"),
+    ] = None,
+    params: Params = None,
+    disabled: Annotated[bool, typer.Option("--disabled", help="create it disabled")] = False,
+    pipeline_name: PipelineName = None,
+    region: Region = None,
+) -> None:
+    """Create or update the retraining schedule, with pipeline parameters (``--param Name=Value``)."""
+    import boto3
+
+    from pipeline import aws
+    from pipeline import schedule as sched
+    from pipeline.config import from_env
+
+    role_arn = from_env("SCHEDULE_ROLE_ARN", role_arn)
+    if not role_arn:
+        console.print("[red]error:[/red] missing --role-arn (or SCHEDULE_ROLE_ARN)")
+        raise typer.Exit(2)
+    events, region = _events(region)
+    name = pipeline_name or PipelineConfig().pipeline_name
+    account = boto3.client("sts", region_name=region).get_caller_identity()["Account"]
+    target = sched.pipeline_arn(region, account, name)
+    arn = _schedule_call(
+        lambda: sched.put(events, name, target, role_arn, expression, aws.parse_params(params), not disabled)
+    )
+    console.print(f"schedule {arn} -> {target}")
+
+
+@schedule_app.command("show")
+def schedule_show(pipeline_name: PipelineName = None, region: Region = None) -> None:
+    """Show the schedule: expression, state, target and parameters."""
+    from pipeline import schedule as sched
+
+    events, _ = _events(region)
+    print(
+        json.dumps(
+            _schedule_call(lambda: sched.show(events, pipeline_name or PipelineConfig().pipeline_name)),
+            indent=2,
+        )
+    )
+
+
+def _set_schedule_state(enabled: bool, pipeline_name: str | None, region: str | None) -> None:
+    from pipeline import schedule as sched
+
+    events, _ = _events(region)
+    name = pipeline_name or PipelineConfig().pipeline_name
+    state = _schedule_call(lambda: sched.set_state(events, name, enabled))
+    console.print(f"{state['Name']}: {state['State']}")
+
+
+@schedule_app.command("enable")
+def schedule_enable(pipeline_name: PipelineName = None, region: Region = None) -> None:
+    """Enable the schedule."""
+    _set_schedule_state(True, pipeline_name, region)
+
+
+@schedule_app.command("disable")
+def schedule_disable(pipeline_name: PipelineName = None, region: Region = None) -> None:
+    """Disable the schedule (it stays, with its parameters)."""
+    _set_schedule_state(False, pipeline_name, region)
+
+
+@schedule_app.command("delete")
+def schedule_delete(pipeline_name: PipelineName = None, region: Region = None) -> None:
+    """Delete the schedule."""
+    from pipeline import schedule as sched
+
+    events, _ = _events(region)
+    name = pipeline_name or PipelineConfig().pipeline_name
+    _schedule_call(lambda: sched.delete(events, name))
+    console.print(f"deleted {sched.rule_name(name)}")
+
+
+@app.command()
+def deploy(
+    model_package_arn: Annotated[
+        str | None, typer.Option(help="an Approved package (default: the group's latest Approved)")
+    ] = None,
+    endpoint_name: Annotated[str | None, typer.Option(help="default: the config's endpoint name")] = None,
+    instance_type: Annotated[
+        str | None, typer.Option(help="default: the config's endpoint instance type")
+    ] = None,
+    instance_count: Annotated[int | None, typer.Option(help="default: the config's")] = None,
+    canary_percent: Annotated[int, typer.Option(help="capacity share that takes traffic first")] = 10,
+    canary_wait_seconds: Annotated[int, typer.Option(help="how long the canary is watched")] = 600,
+    role: Role = None,
+    region: Region = None,
+) -> None:
+    """Deploy a model package: a new endpoint, or a blue/green canary update with rollback on alarms."""
+    import boto3
+
+    from pipeline import deploy as dep
+    from pipeline.config import ENV_KMS, ENV_REGION, ENV_ROLE, from_env
+
+    cfg = PipelineConfig()
+    region, role = from_env(ENV_REGION, region), from_env(ENV_ROLE, role)
+    if not region or not role:
+        console.print(
+            f"[red]error:[/red] missing {'region (AWS_REGION)' if not region else f'role ({ENV_ROLE})'}"
+        )
+        raise typer.Exit(2)
+    sagemaker = boto3.client("sagemaker", region_name=region)
+    settings = dep.DeploySettings(
+        endpoint_name=endpoint_name or cfg.endpoint_name,
+        role_arn=role,
+        instance_type=instance_type or cfg.endpoint_instance_type,
+        instance_count=instance_count or cfg.endpoint_instance_count,
+        kms_key_id=from_env(ENV_KMS, cfg.kms_key_id),
+        canary_percent=canary_percent,
+        canary_wait_seconds=canary_wait_seconds,
+        network_isolation=cfg.network_isolation_endpoint,
+    )
+    from botocore.exceptions import ClientError
+
+    try:
+        arn = model_package_arn or dep.latest_approved(sagemaker, cfg.model_package_group)
+        done = dep.deploy(sagemaker, boto3.client("cloudwatch", region_name=region), settings, arn)
+    except (dep.DeployError, ClientError) as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from err
+    console.print(f"endpoint {done['endpoint']} {done['action']}: {done['model_package']}")
+    print(json.dumps(done, indent=2))
 
 
 def main() -> None:

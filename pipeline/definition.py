@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass, fields
 from typing import Any
 
-from pipeline.config import ENV_BUCKET, ENV_REGION, ENV_ROLE, PipelineConfig, from_env
+from pipeline.config import ENV_BUCKET, ENV_KMS, ENV_REGION, ENV_ROLE, PipelineConfig, from_env
 
 
 def prepare_sdk_environment(region: str) -> None:
@@ -120,10 +120,15 @@ def get_pipeline(
     cfg = (config or PipelineConfig()).replace(**overrides)
     region, role, bucket = resolve_target(region, role, default_bucket, cfg)
     cfg = cfg.replace(bucket=bucket, **({"pipeline_name": pipeline_name} if pipeline_name else {}))
+    if bool(cfg.subnets) != bool(cfg.security_group_ids):
+        raise ValueError("give both subnets and security_group_ids for a VPC, or neither")
+    if not cfg.kms_key_id and from_env(ENV_KMS, None):
+        cfg = cfg.replace(kms_key_id=from_env(ENV_KMS, None))
     prepare_sdk_environment(region)
 
     import boto3
     from sagemaker.core.workflow.pipeline_context import PipelineSession
+    from sagemaker.core.workflow.pipeline_definition_config import PipelineDefinitionConfig
     from sagemaker.mlops.workflow import Pipeline
 
     from pipeline.code_bundle import SCRIPTS_DIR, upload_folder
@@ -152,4 +157,8 @@ def get_pipeline(
         parameters=ctx.params.as_list(),
         steps=[preprocess_step, train_step, evaluate_step, gate],
         sagemaker_session=session,
+        # Keep the job-name prefixes (``huggingface``, ``medtx-preprocess``, ...) in the definition:
+        # SageMaker then names the jobs ``<prefix>-<suffix>``, so model archives land under
+        # ``models/huggingface-*/output/`` as in the reference layout.
+        pipeline_definition_config=PipelineDefinitionConfig(use_custom_job_prefix=True),
     )

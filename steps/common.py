@@ -130,7 +130,20 @@ def processing_output(name: str, local_path: str, s3_uri: Any):
     )
 
 
-def script_processor(ctx: StepContext, script: str, instance_type: Any, base_job_name: str):
+def network_config(ctx: StepContext, isolated: bool):
+    """Isolation, VPC and inter-container encryption of a processing job (``PipelineConfig``)."""
+    from sagemaker.core.network import NetworkConfig
+
+    cfg = ctx.config
+    return NetworkConfig(
+        enable_network_isolation=isolated,
+        security_group_ids=list(cfg.security_group_ids) or None,
+        subnets=list(cfg.subnets) or None,
+        encrypt_inter_container_traffic=cfg.encrypt_inter_container_traffic,
+    )
+
+
+def script_processor(ctx: StepContext, script: str, instance_type: Any, base_job_name: str, isolated: bool):
     """A plain ``Processor`` running ``python3 <CODE_DIR>/<script>`` from the scripts bundle."""
     from sagemaker.core.processing import Processor
 
@@ -144,4 +157,7 @@ def script_processor(ctx: StepContext, script: str, instance_type: Any, base_job
         base_job_name=base_job_name,
         sagemaker_session=ctx.session,
         env={"PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"},
+        volume_kms_key=ctx.config.kms_key_id,
+        output_kms_key=ctx.config.kms_key_id,
+        network_config=network_config(ctx, isolated),
     )

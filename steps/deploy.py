@@ -27,6 +27,7 @@ def build(ctx: StepContext, create_model: Any) -> ConditionStep:
     config_name = Join(on="-", values=[ctx.config.endpoint_name, ExecutionVariables.PIPELINE_EXECUTION_ID])
     config_args = ctx.session.create_endpoint_config(
         name=config_name,
+        kms_key=ctx.config.kms_key_id,
         production_variants=[
             production_variant(
                 model_name=create_model.properties.ModelName,

@@ -22,7 +22,13 @@ REPORT = PropertyFile(name="EvaluationReport", output_name="evaluation", path="e
 
 
 def build(ctx: StepContext, preprocess: Any, train: Any) -> ProcessingStep:
-    processor = script_processor(ctx, "evaluate.py", ctx.params.evaluation_instance_type, "medtx-evaluate")
+    processor = script_processor(
+        ctx,
+        "evaluate.py",
+        ctx.params.evaluation_instance_type,
+        "medtx-evaluate",
+        isolated=ctx.config.network_isolation_evaluation,
+    )
     step_args = processor.run(
         inputs=[
             processing_input("code", ctx.code_uri, CODE_DIR),

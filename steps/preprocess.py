@@ -21,7 +21,13 @@ OUTPUTS = ("train", "test", "pre-processed", "eval", "report")
 
 def build(ctx: StepContext) -> ProcessingStep:
     p = ctx.params
-    processor = script_processor(ctx, "preprocess.py", p.processing_instance_type, "medtx-preprocess")
+    processor = script_processor(
+        ctx,
+        "preprocess.py",
+        p.processing_instance_type,
+        "medtx-preprocess",
+        isolated=ctx.config.network_isolation_preprocess,
+    )
     outputs = [processing_output(name, f"{OUT}/{name}", ctx.run_s3("preprocess", name)) for name in OUTPUTS]
     outputs.append(processing_output("publish", PUBLISH, ctx.s3("preprocess")))
     step_args = processor.run(

@@ -11,6 +11,7 @@ import tempfile
 from typing import Any
 
 from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
+from sagemaker.core.training.configs import Networking
 from sagemaker.mlops.workflow import ModelStep
 from sagemaker.serve.model_builder import ModelBuilder
 
@@ -23,14 +24,23 @@ CONTENT_TYPE = "application/json"
 
 
 def model_builder(ctx: StepContext, train: Any, model_path: str) -> ModelBuilder:
-    return ModelBuilder(
+    builder = ModelBuilder(
         image_uri=inference_image(ctx),
         s3_model_data_url=train.properties.ModelArtifacts.S3ModelArtifacts,
         role_arn=ctx.role,
         sagemaker_session=ctx.session,
         model_path=model_path,  # the SDK makes a random /tmp folder otherwise
         env_vars={"TOKENIZERS_PARALLELISM": "false", "SAGEMAKER_MODEL_SERVER_WORKERS": "1"},
+        network=Networking(
+            enable_network_isolation=ctx.config.network_isolation_endpoint,
+            subnets=list(ctx.config.subnets) or None,
+            security_group_ids=list(ctx.config.security_group_ids) or None,
+        ),
     )
+    # The model name is a prefix the service completes (``use_custom_job_prefix``); without it the
+    # SDK draws a random ``model-<uuid>`` and the definition would change on every build.
+    builder.model_name = ctx.config.endpoint_name
+    return builder
 
 
 def build(ctx: StepContext, train: Any, evaluate: Any) -> tuple[ModelStep, ModelStep]:

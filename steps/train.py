@@ -18,6 +18,7 @@ from sagemaker.train.configs import (
     CheckpointConfig,
     Compute,
     InputData,
+    Networking,
     OutputDataConfig,
     SourceCode,
     StoppingCondition,
@@ -29,6 +30,10 @@ from steps.common import StepContext, training_image
 from steps.preprocess import output_uri
 
 NAME = "Train"
+#: Training jobs are named ``huggingface-<suffix>`` (the reference layout's model folder names).
+JOB_PREFIX = "huggingface"
+#: The checkpoint folder in the container; SageMaker syncs it to the per-execution S3 prefix.
+CHECKPOINT_DIR = "/opt/ml/checkpoints"
 
 
 class ContentAddressedModelTrainer(ModelTrainer):
@@ -50,6 +55,23 @@ class ContentAddressedModelTrainer(ModelTrainer):
         return super().create_input_data_channel(channel_name, data_source, key_prefix=key_prefix, **kwargs)
 
 
+class PrefixedTrainingStep(TrainingStep):
+    """``TrainingStep`` that keeps its job-name prefix in the definition.
+
+    ``ModelTrainer`` drops the job name under a ``PipelineSession`` whatever the pipeline's
+    ``use_custom_job_prefix`` says (processing steps keep theirs); the service then names the job
+    ``pipelines-<execution>-Train-<suffix>``. With the prefix the job is ``huggingface-<suffix>``.
+    """
+
+    def __init__(self, *args: Any, job_prefix: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.job_prefix = job_prefix
+
+    @property
+    def arguments(self):
+        return {**super().arguments, "TrainingJobName": self.job_prefix}
+
+
 def hyperparameters(ctx: StepContext) -> dict[str, Any]:
     """Strings or string parameters only: the service passes hyperparameters as strings."""
     p, t = ctx.params, ctx.config.train
@@ -66,7 +88,9 @@ def hyperparameters(ctx: StepContext) -> dict[str, Any]:
         "seed": str(t.seed),
         "group-by-length": str(t.group_by_length).lower(),
         "dataloader-workers": str(t.dataloader_workers),
+        "save-steps": str(t.save_steps),
         "disable-tqdm": "true",
+        "checkpoint-dir": CHECKPOINT_DIR,
     }
 
 
@@ -76,19 +100,26 @@ def build(ctx: StepContext, preprocess: Any) -> TrainingStep:
         training_image=training_image(ctx),
         role=ctx.role,
         sagemaker_session=ctx.session,
-        base_job_name="huggingface",
+        base_job_name=JOB_PREFIX,
         compute=Compute(
             instance_type=p.training_instance_type,
             instance_count=p.training_instance_count,
             volume_size_in_gb=ctx.config.volume_size_gb,
+            volume_kms_key_id=ctx.config.kms_key_id,
+        ),
+        networking=Networking(
+            enable_network_isolation=ctx.config.network_isolation_training,
+            enable_inter_container_traffic_encryption=ctx.config.encrypt_inter_container_traffic,
+            subnets=list(ctx.config.subnets) or None,
+            security_group_ids=list(ctx.config.security_group_ids) or None,
         ),
         source_code=SourceCode(source_dir=ctx.code_uri, entry_script="train.py"),
         distributed=Torchrun(),
         hyperparameters=hyperparameters(ctx),
-        output_data_config=OutputDataConfig(s3_output_path=ctx.s3("models")),
-        checkpoint_config=CheckpointConfig(
-            s3_uri=ctx.run_s3("checkpoints"), local_path="/opt/ml/checkpoints"
+        output_data_config=OutputDataConfig(
+            s3_output_path=ctx.s3("models"), kms_key_id=ctx.config.kms_key_id
         ),
+        checkpoint_config=CheckpointConfig(s3_uri=ctx.run_s3("checkpoints"), local_path=CHECKPOINT_DIR),
         stopping_condition=StoppingCondition(max_runtime_in_seconds=ctx.config.max_training_seconds),
         environment={"TOKENIZERS_PARALLELISM": "false"},
     )
@@ -99,6 +130,10 @@ def build(ctx: StepContext, preprocess: Any) -> TrainingStep:
             InputData(channel_name="test", data_source=output_uri(preprocess, "test")),
         ]
     )
-    return TrainingStep(
-        name=NAME, step_args=step_args, cache_config=ctx.cache, retry_policies=ctx.job_retries
+    return PrefixedTrainingStep(
+        name=NAME,
+        step_args=step_args,
+        cache_config=ctx.cache,
+        retry_policies=ctx.job_retries,
+        job_prefix=JOB_PREFIX,
     )

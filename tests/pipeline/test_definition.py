@@ -79,6 +79,9 @@ def test_train_reads_preprocess_outputs_and_hyperparameters_are_strings(built):
     assert train["HyperParameters"]["epochs"] == {"Get": "Parameters.Epochs"}
     assert train["ResourceConfig"]["InstanceType"] == {"Get": "Parameters.TrainingInstanceType"}
     assert train["OutputDataConfig"]["S3OutputPath"] == f"s3://{BUCKET}/models"
+    # checkpoints go where SageMaker syncs them from; the script is told that folder
+    assert train["HyperParameters"]["checkpoint-dir"] == train["CheckpointConfig"]["LocalPath"]
+    assert train["HyperParameters"]["save-steps"] == "0"
     # the SDK-3 driver runs the entry script
     assert train["AlgorithmSpecification"]["ContainerEntrypoint"] == ["/bin/bash"]
     assert "sm_drivers/sm_train.sh" in train["AlgorithmSpecification"]["ContainerArguments"][1]
@@ -142,9 +145,20 @@ def test_register_uses_inference_dlc_metrics_and_approval_parameter(built):
     assert "evaluation.json" in json.dumps(register["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"])
     create = steps["CreateModel"]["Arguments"]["PrimaryContainer"]
     assert create["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
+    assert steps["CreateModel"]["Arguments"]["ModelName"] == PipelineConfig().endpoint_name  # a prefix
     endpoint_config = steps["EndpointConfig"]["Arguments"]["ProductionVariants"][0]
     assert endpoint_config["ModelName"] == {"Get": "Steps.CreateModel.ModelName"}
     assert endpoint_config["InstanceType"] == {"Get": "Parameters.EndpointInstanceType"}
+
+
+def test_jobs_keep_their_name_prefixes(built):
+    """With ``use_custom_job_prefix`` the service names jobs ``<prefix>-<suffix>``: model archives land
+    under ``models/huggingface-*/output/`` as in the reference layout."""
+    _, definition = built
+    steps = flatten(definition["Steps"])
+    assert steps["Train"]["Arguments"]["TrainingJobName"] == "huggingface"
+    assert steps["Preprocess"]["Arguments"]["ProcessingJobName"] == "medtx-preprocess"
+    assert steps["Evaluate"]["Arguments"]["ProcessingJobName"] == "medtx-evaluate"
 
 
 def test_job_steps_use_hugging_face_training_dlc(built):
@@ -214,3 +228,36 @@ def test_missing_role_is_a_clear_error(aws):
 
     with pytest.raises(ValueError, match="missing role"):
         get_pipeline(region=REGION)
+
+
+def test_secure_defaults_isolate_what_needs_no_internet(built):
+    _, definition = built
+    steps = flatten(definition["Steps"])
+    assert steps["Evaluate"]["Arguments"]["NetworkConfig"]["EnableNetworkIsolation"] is True
+    # Preprocess and Train download the tokenizer / model from the Hugging Face hub
+    assert steps["Preprocess"]["Arguments"]["NetworkConfig"]["EnableNetworkIsolation"] is False
+    assert steps["Train"]["Arguments"]["EnableNetworkIsolation"] is False
+    assert steps["Train"]["Arguments"]["EnableInterContainerTrafficEncryption"] is True
+    assert steps["CreateModel"]["Arguments"]["EnableNetworkIsolation"] is True
+
+
+def test_kms_and_vpc_settings_reach_every_job(aws, monkeypatch):
+    from pipeline import get_pipeline
+
+    monkeypatch.setenv("PIPELINE_KMS_KEY_ID", "alias/medtx")  # as the stack's CodeBuild project sets it
+    pipeline = get_pipeline(region=REGION, role=ROLE, subnets="subnet-1,subnet-2", security_group_ids="sg-1")
+    steps = flatten(json.loads(pipeline.definition())["Steps"])
+    for name in ("Preprocess", "Evaluate"):
+        args = steps[name]["Arguments"]
+        assert args["ProcessingOutputConfig"]["KmsKeyId"] == "alias/medtx"
+        assert args["ProcessingResources"]["ClusterConfig"]["VolumeKmsKeyId"] == "alias/medtx"
+        assert args["NetworkConfig"]["VpcConfig"] == {
+            "Subnets": ["subnet-1", "subnet-2"],
+            "SecurityGroupIds": ["sg-1"],
+        }
+    train = steps["Train"]["Arguments"]
+    assert train["OutputDataConfig"]["KmsKeyId"] == train["ResourceConfig"]["VolumeKmsKeyId"] == "alias/medtx"
+    assert train["VpcConfig"]["Subnets"] == ["subnet-1", "subnet-2"]
+    assert steps["EndpointConfig"]["Arguments"]["KmsKeyId"] == "alias/medtx"
+    with pytest.raises(ValueError, match="both subnets and security_group_ids"):
+        get_pipeline(region=REGION, role=ROLE, subnets="subnet-1")
