@@ -49,7 +49,10 @@ def build_model(work: Path, max_length: int) -> Path:
     labels = [f"class {i}" for i in range(23 - len(DOCUMENT_TYPE_LABELS))] + list(DOCUMENT_TYPE_LABELS)
     path = resolve_model_path(OFFLINE_MODEL_NAME)
     model = AutoModelForSequenceClassification.from_pretrained(
-        path, num_labels=len(labels), id2label=dict(enumerate(labels)), label2id={n: i for i, n in enumerate(labels)}
+        path,
+        num_labels=len(labels),
+        id2label=dict(enumerate(labels)),
+        label2id={n: i for i, n in enumerate(labels)},
     )
     folder = work / "model"
     model.save_pretrained(folder)
@@ -91,7 +94,10 @@ def batch_vs_reference(model_dir: Path, texts: list[str], reference_rows: int) -
     for text in subset:
         for _ in range(2):  # the reference design asked the endpoint twice per row
             body = json.dumps({"inputs": text})
-            inference.output_fn(inference.predict_fn(inference.input_fn(body, "application/json"), classifier), "application/json")
+            inference.output_fn(
+                inference.predict_fn(inference.input_fn(body, "application/json"), classifier),
+                "application/json",
+            )
     reference_seconds = time.perf_counter() - started
     batch_rate, reference_rate = len(texts) / batch_seconds, len(subset) / reference_seconds
     return {
@@ -104,7 +110,9 @@ def batch_vs_reference(model_dir: Path, texts: list[str], reference_rows: int) -
 
 
 def _post(url: str, body: bytes) -> tuple[int, float]:
-    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "application/json"})
+    request = urllib.request.Request(
+        url, data=body, method="POST", headers={"Content-Type": "application/json"}
+    )
     started = time.perf_counter()
     try:
         with urllib.request.urlopen(request, timeout=120) as response:
@@ -117,15 +125,27 @@ def _post(url: str, body: bytes) -> tuple[int, float]:
     return status, time.perf_counter() - started
 
 
-def load_test(archive: Path, work: Path, texts: list[str], clients: int, seconds: float, batching: bool) -> dict:
+def load_test(
+    archive: Path, work: Path, texts: list[str], clients: int, seconds: float, batching: bool
+) -> dict:
     from pipeline.local.endpoint import free_port, ping
 
     port = free_port()
-    env = {**os.environ, "MEDTX_ENDPOINT_BATCHING": "1" if batching else "0"}
+    env = {**os.environ, "MEDTX_ENDPOINT_BATCHING": "on" if batching else "off"}
     folder = work / ("server-batching" if batching else "server")
     log = (work / f"{folder.name}.log").open("w")
     server = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.local.endpoint", "--model-data", str(archive), "--workdir", str(folder), "--port", str(port)],
+        [
+            sys.executable,
+            "-m",
+            "pipeline.local.endpoint",
+            "--model-data",
+            str(archive),
+            "--workdir",
+            str(folder),
+            "--port",
+            str(port),
+        ],
         cwd=ROOT,
         env=env,
         stdout=log,
@@ -176,14 +196,18 @@ def load_test(archive: Path, work: Path, texts: list[str], clients: int, seconds
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", type=Path, help="model.tar.gz or model folder (default: built from MiniLM)")
+    parser.add_argument(
+        "--model", type=Path, help="model.tar.gz or model folder (default: built from MiniLM)"
+    )
     parser.add_argument("--data", type=Path, default=ROOT / "data" / "mtsamples-synthetic.csv")
     parser.add_argument("--rows", type=int, default=400, help="rows for the batch path")
     parser.add_argument("--reference-rows", type=int, default=60, help="rows for the reference pattern")
     parser.add_argument("--max-length", type=int, default=128, help="of the built model")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=30.0, help="per load-test mode")
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / f"inference-{time.strftime('%Y-%m-%d')}.json")
+    parser.add_argument(
+        "--out", type=Path, default=ROOT / "bench" / "results" / f"inference-{time.strftime('%Y-%m-%d')}.json"
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
@@ -216,7 +240,10 @@ def main() -> None:
     args.out.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
     ev = results["evaluation"]
-    print(f"batch evaluation {ev['batch_rows_per_s']} rows/s = {ev['speedup']}x the reference pattern (target >= 20x)")
+    print(
+        f"batch evaluation {ev['batch_rows_per_s']} rows/s = {ev['speedup']}x "
+        "the reference pattern (target >= 20x)"
+    )
 
 
 if __name__ == "__main__":

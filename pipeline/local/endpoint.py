@@ -13,11 +13,13 @@ and stops the old one only once the new one answers ``/ping`` (blue/green).
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import contextlib
 import importlib.util
 import json
 import logging
 import os
+import queue
 import signal
 import socket
 import subprocess
@@ -60,8 +62,63 @@ def load_handler(model_data: Path, workdir: Path):
     return module, module.model_fn(str(model_dir))
 
 
-def make_server(handler_module: Any, model: Any, port: int, host: str = "127.0.0.1") -> ThreadingHTTPServer:
+class Batcher:
+    """Collects requests that arrive together into one forward pass (the project's handler data:
+    ``{"texts": [...], "top_k": k}``): the first request waits at most ``wait_seconds`` for others,
+    up to ``max_texts`` texts; requests with the same ``top_k`` share a call to ``predict_fn``, and each
+    gets its own rows of the result back."""
+
+    def __init__(
+        self, handler_module: Any, model: Any, max_texts: int = 32, wait_seconds: float = 0.005
+    ) -> None:
+        self.handler, self.model = handler_module, model
+        self.max_texts, self.wait_seconds = max_texts, wait_seconds
+        self.queue: queue.Queue = queue.Queue()
+        threading.Thread(target=self._loop, daemon=True, name="batcher").start()
+
+    @staticmethod
+    def accepts(data: Any) -> bool:
+        return isinstance(data, dict) and isinstance(data.get("texts"), list) and "top_k" in data
+
+    def predict(self, data: dict[str, Any]) -> Any:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        self.queue.put((data, future))
+        return future.result()
+
+    def _loop(self) -> None:
+        while True:
+            items = [self.queue.get()]
+            count, deadline = len(items[0][0]["texts"]), time.monotonic() + self.wait_seconds
+            while count < self.max_texts and (left := deadline - time.monotonic()) > 0:
+                try:
+                    items.append(self.queue.get(timeout=left))
+                except queue.Empty:
+                    break
+                count += len(items[-1][0]["texts"])
+            for top_k in {data["top_k"] for data, _ in items}:
+                group = [(data, future) for data, future in items if data["top_k"] == top_k]
+                merged = {
+                    "texts": [t for data, _ in group for t in data["texts"]],
+                    "top_k": top_k,
+                    "single": False,
+                }
+                try:
+                    rows = self.handler.predict_fn(merged, self.model)
+                except Exception as err:  # every request of the batch gets the error
+                    for _, future in group:
+                        future.set_exception(err)
+                    continue
+                start = 0
+                for data, future in group:
+                    future.set_result(rows[start : start + len(data["texts"])])
+                    start += len(data["texts"])
+
+
+def make_server(
+    handler_module: Any, model: Any, port: int, host: str = "127.0.0.1", batching: bool = False
+) -> ThreadingHTTPServer:
     lock = threading.Lock()  # one model, one forward pass at a time (torch uses the cores itself)
+    batcher = Batcher(handler_module, model) if batching else None
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -90,8 +147,11 @@ def make_server(handler_module: Any, model: Any, port: int, host: str = "127.0.0
             body = self.rfile.read(length)
             try:
                 data = handler_module.input_fn(body, self.headers.get("Content-Type"))
-                with lock:
-                    prediction = handler_module.predict_fn(data, model)
+                if batcher is not None and Batcher.accepts(data):
+                    prediction = batcher.predict(data)
+                else:
+                    with lock:
+                        prediction = handler_module.predict_fn(data, model)
                 answer = handler_module.output_fn(
                     prediction, self.headers.get("Accept") or "application/json"
                 )
@@ -115,10 +175,16 @@ def serve(argv: list[str] | None = None) -> None:
     parser.add_argument("--workdir", required=True, type=Path)
     parser.add_argument("--port", required=True, type=int)
     parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument(
+        "--batching",
+        choices=["on", "off"],
+        default=os.environ.get("MEDTX_ENDPOINT_BATCHING", "on"),
+        help="score requests that arrive together in one forward pass (MEDTX_ENDPOINT_BATCHING)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     module, model = load_handler(args.model_data, args.workdir)
-    server = make_server(module, model, args.port, args.host)
+    server = make_server(module, model, args.port, args.host, batching=args.batching == "on")
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     LOG.info("serving on http://%s:%d", args.host, args.port)
     server.serve_forever()

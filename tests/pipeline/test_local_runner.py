@@ -3,15 +3,17 @@ step types it refuses, a FailStep, caching keys and the endpoint's HTTP contract
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import threading
+import time
 import urllib.error
 import urllib.request
 
 import pytest
 
 from pipeline.local import jobs, runner
-from pipeline.local.endpoint import make_server
+from pipeline.local.endpoint import Batcher, make_server
 from pipeline.local.store import Store, StoreError
 
 
@@ -258,3 +260,28 @@ def test_endpoint_server_speaks_the_container_contract():
         assert post(b'{"boom": true}')[0] == 500
     finally:
         server.shutdown()
+
+
+class _RowHandler:
+    """One result row per text, so a batched call can be split back per request."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def predict_fn(self, data, model):
+        self.calls += 1
+        time.sleep(0.05)  # a forward pass long enough for requests to pile up
+        return [{"text": t, "top_k": data["top_k"]} for t in data["texts"]]
+
+
+def test_batcher_merges_concurrent_requests_and_returns_each_its_rows():
+    handler = _RowHandler()
+    batcher = Batcher(handler, model=None, max_texts=64, wait_seconds=0.02)
+    requests = [{"texts": [f"r{i}-a", f"r{i}-b"], "top_k": 1 + i % 2, "single": False} for i in range(12)]
+    with concurrent.futures.ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(batcher.predict, requests))
+    for request, answer in zip(requests, answers, strict=True):
+        assert [row["text"] for row in answer] == request["texts"]
+        assert all(row["top_k"] == request["top_k"] for row in answer)
+    assert handler.calls < len(requests)  # several requests shared a forward pass
+    assert not Batcher.accepts({"inputs": "x"}) and Batcher.accepts(requests[0])
