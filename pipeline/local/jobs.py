@@ -208,7 +208,7 @@ def run_processing(
         command, _environment(args.get("Environment", {}), sandbox), sandbox.root, log, on_line, on_start
     )
     if status != 0:
-        raise JobError(f"processing job {job_name} exited with status {status}; see {log}")
+        raise JobError(f"processing job {job_name} exited with status {status}{_reason(log)}; see {log}")
     for item in outputs:
         store.upload(sandbox.local(item["S3Output"]["LocalPath"]), item["S3Output"]["S3Uri"])
     return {
@@ -375,12 +375,7 @@ def run_training(
         on_start,
     )
     if status != 0:
-        reason = failure.read_text().strip().splitlines()[-1:] if failure.exists() else []
-        raise JobError(
-            f"training job {job_name} exited with status {status}"
-            + (f" ({reason[0]})" if reason else "")
-            + f"; see {log}"
-        )
+        raise JobError(f"training job {job_name} exited with status {status}{_reason(log)}; see {log}")
     output_path = args["OutputDataConfig"]["S3OutputPath"].rstrip("/")
     model_uri = f"{output_path}/{job_name}/output/model.tar.gz"
     _tar(sandbox.local(f"{CONTAINER_ROOT}/model"), store.path(model_uri))
@@ -394,6 +389,22 @@ def run_training(
         "TrainingJobStatus": "Completed",
         "ModelArtifacts": {"S3ModelArtifacts": model_uri},
     }
+
+
+_ERROR_LINE = re.compile(r"\bERROR\b|^\s*[\w.]+(Error|Exception): ")
+_DRIVER_NOISE = ("CalledProcessError", "Command failed with exit code", "An error occurred with exit code")
+
+
+def _reason(log: Path) -> str:
+    """The job's own last error line (a script's one-line error, or a traceback's last line)."""
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    for line in reversed(lines[-400:]):
+        if _ERROR_LINE.search(line) and not any(noise in line for noise in _DRIVER_NOISE):
+            return f": {line.strip()[:300]}"
+    return ""
 
 
 def read_env_file(path: Path) -> dict[str, str]:

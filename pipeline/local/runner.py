@@ -134,6 +134,12 @@ class Reporter:
 
 
 # -- the execution -------------------------------------------------------------------------------------
+def _config():
+    from pipeline.config import PipelineConfig
+
+    return PipelineConfig()
+
+
 def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
@@ -189,7 +195,7 @@ class LocalRun:
     use_cache: bool = True
     reporter: Reporter = field(default_factory=Reporter)
     new_execution: bool = False
-    pipeline_name: str = "medtx-specialty-classifier"
+    pipeline_name: str = field(default_factory=lambda: _config().pipeline_name)
 
     def __post_init__(self) -> None:
         self.definition = json.loads(self.definition_text)

@@ -156,15 +156,30 @@ def summary(console: Console, store: Store, execution: dict[str, Any]) -> None:
     console.print("\n".join(lines), highlight=False)
 
     store_opt = "" if _is_default_store(store) else f" --store {store.root}"
+    medtx = _command()
     hints = []
     if endpoint:
-        hints.append(f'medtx invoke "Colonoscopy to the cecum; a sigmoid polyp was removed."{store_opt}')
-        hints.append(f"medtx endpoint stop{store_opt}")
+        hints.append(f'{medtx} invoke "Colonoscopy to the cecum; a sigmoid polyp was removed."{store_opt}')
+        hints.append(f"{medtx} endpoint stop{store_opt}")
     if package:
-        hints.append(f"medtx models list{store_opt}")
-        hints.append(f"medtx models approve {package['ModelPackageVersion']}{store_opt}")
+        hints.append(f"{medtx} models list{store_opt}")
+        hints.append(f"{medtx} models approve {package['ModelPackageVersion']}{store_opt}")
     if hints:
         console.print("Next:\n" + "\n".join(f"  {h}" for h in hints), highlight=False)
+
+
+def _command() -> str:
+    """How the user called medtx (``.venv/bin/medtx`` when the venv is not activated)."""
+    import shutil
+    import sys
+
+    called = Path(sys.argv[0])
+    if called.name != "medtx" or shutil.which("medtx") == str(called.resolve()):
+        return "medtx"
+    try:
+        return str(called.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(called)
 
 
 def _is_default_store(store: Store) -> bool:

@@ -202,10 +202,13 @@ def test_a_job_that_fails_names_its_log_and_the_execution_resumes_there(tmp_path
         runner.LocalRun(store, _definition(step)).run()
     log = next((store.service / "executions").glob("*/logs/Job.log"))
     assert "working" in log.read_text()
+    script.write_text("raise ValueError('column x is missing')\n")
+    with pytest.raises(runner.ExecutionFailedError, match=r"status 1: ValueError: column x is missing; see"):
+        runner.LocalRun(store, _definition(step)).run()  # the job's own error line is in the message
     script.write_text("print('fixed')\n")
     resumed = runner.LocalRun(store, _definition(step))
     assert resumed.run()["Status"] == "Succeeded"
-    assert resumed.execution["Attempts"] == 2
+    assert resumed.execution["Attempts"] == 3
 
 
 def test_cache_expiry_durations():
