@@ -9,6 +9,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -288,3 +289,61 @@ def test_batcher_merges_concurrent_requests_and_returns_each_its_rows():
         assert all(row["top_k"] == request["top_k"] for row in answer)
     assert handler.calls < len(requests)  # several requests shared a forward pass
     assert not Batcher.accepts({"inputs": "x"}) and Batcher.accepts(requests[0])
+
+
+def test_sigterm_stops_the_job_marks_the_execution_stopped_and_the_next_run_resumes(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    (tmp_path / "b" / "code").mkdir(parents=True)
+    (tmp_path / "b" / "code" / "job.py").write_text(
+        "import pathlib, sys, time\n"
+        "marker = pathlib.Path(sys.argv[1])\n"
+        "if not marker.exists():\n"
+        "    marker.write_text('started')\n"
+        "    time.sleep(600)\n"
+        "print('second attempt finished')\n"
+    )
+    marker = tmp_path / "marker"
+    step = {
+        "Name": "Job",
+        "Type": "Processing",
+        "Arguments": {
+            "AppSpecification": {
+                "ImageUri": "x",
+                "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/job.py"],
+                "ContainerArguments": [str(marker)],
+            },
+            "ProcessingInputs": [
+                {
+                    "InputName": "code",
+                    "S3Input": {"S3Uri": "s3://b/code", "LocalPath": "/opt/ml/processing/input/code"},
+                }
+            ],
+            "ProcessingOutputConfig": {"Outputs": []},
+        },
+    }
+    (tmp_path / "definition.json").write_text(_definition(step))
+    code = (
+        "import sys; from pipeline.local.runner import LocalRun; from pipeline.local.store import Store\n"
+        f"LocalRun(Store({str(tmp_path)!r}), open({str(tmp_path / 'definition.json')!r}).read()).run()\n"
+    )
+    process = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not marker.exists():
+        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+        time.sleep(0.1)
+    process.send_signal(signal.SIGTERM)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode != 0 and "stopped; run the same command again to resume it" in err
+    (record,) = [
+        json.loads(p.read_text()) for p in (tmp_path / "_sagemaker" / "executions").glob("*/execution.json")
+    ]
+    assert record["Status"] == "Stopped" and record["Steps"]["Job"]["StepStatus"] == "Stopped"
+    assert "JobPid" not in record["Steps"]["Job"]  # the job was stopped with its runner
+
+    resumed = runner.LocalRun(Store(tmp_path), _definition(step))
+    assert resumed.run()["Status"] == "Succeeded"
+    assert resumed.execution["PipelineExecutionId"] == record["PipelineExecutionId"]
+    assert "second attempt finished" in Path(resumed.execution["Steps"]["Job"]["Log"]).read_text()
