@@ -119,6 +119,7 @@ def make_server(
 ) -> ThreadingHTTPServer:
     lock = threading.Lock()  # one model, one forward pass at a time (torch uses the cores itself)
     batcher = Batcher(handler_module, model) if batching else None
+    limit = getattr(getattr(handler_module, "CONFIG", None), "max_payload_bytes", None)  # the handler's own
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -144,6 +145,12 @@ def make_server(
                 self._answer(404, json.dumps({"error": f"no route {self.path}"}).encode())
                 return
             length = int(self.headers.get("Content-Length") or 0)
+            if limit is not None and length > limit:  # refused before the body is read into memory
+                self.close_connection = True
+                self._answer(
+                    413, json.dumps({"error": f"payload is {length} bytes; the limit is {limit}"}).encode()
+                )
+                return
             body = self.rfile.read(length)
             try:
                 data = handler_module.input_fn(body, self.headers.get("Content-Type"))

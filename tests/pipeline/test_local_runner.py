@@ -222,6 +222,9 @@ def test_cache_expiry_durations():
 class _Handler:
     """A stand-in for an archive's inference.py: the real one is served in the integration test."""
 
+    class CONFIG:
+        max_payload_bytes = 1000
+
     class ClientError(ValueError):
         def __init__(self, message: str, status_code: int) -> None:
             super().__init__(message)
@@ -262,6 +265,10 @@ def test_endpoint_server_speaks_the_container_contract():
         assert post(b'{"inputs": ["a", "b"]}') == (200, [{"label": "Surgery", "n": 2}])
         assert post(b"{}", "text/plain") == (415, {"error": "content type"})
         assert post(b'{"boom": true}')[0] == 500
+        assert post(b'{"inputs": ["' + b"x" * 2000 + b'"]}') == (
+            413,
+            {"error": "payload is 2016 bytes; the limit is 1000"},
+        )
     finally:
         server.shutdown()
 
