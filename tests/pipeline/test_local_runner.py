@@ -177,18 +177,16 @@ def test_a_fail_step_fails_with_its_resolved_message_and_is_not_resumed(tmp_path
     assert runner.LocalRun(store, text, {"Limit": "0.3"}).run()["Status"] == "Succeeded"
 
 
-def test_a_job_that_fails_names_its_log_and_the_execution_resumes_there(tmp_path):
-    store = Store(tmp_path)
-    (tmp_path / "b" / "code").mkdir(parents=True)
-    script = tmp_path / "b" / "code" / "job.py"
-    script.write_text("import sys; print('working'); sys.exit(3)\n")
-    step = {
+def _job_step(*arguments: str) -> dict:
+    """A processing step running ``s3://b/code/job.py`` with ``arguments``."""
+    return {
         "Name": "Job",
         "Type": "Processing",
         "Arguments": {
             "AppSpecification": {
                 "ImageUri": "x",
                 "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/job.py"],
+                "ContainerArguments": list(arguments),
             },
             "ProcessingInputs": [
                 {
@@ -199,6 +197,14 @@ def test_a_job_that_fails_names_its_log_and_the_execution_resumes_there(tmp_path
             "ProcessingOutputConfig": {"Outputs": []},
         },
     }
+
+
+def test_a_job_that_fails_names_its_log_and_the_execution_resumes_there(tmp_path):
+    store = Store(tmp_path)
+    (tmp_path / "b" / "code").mkdir(parents=True)
+    script = tmp_path / "b" / "code" / "job.py"
+    script.write_text("import sys; print('working'); sys.exit(3)\n")
+    step = _job_step()
     with pytest.raises(runner.ExecutionFailedError, match=r"exited with status 3; see .*Job\.log"):
         runner.LocalRun(store, _definition(step)).run()
     log = next((store.service / "executions").glob("*/logs/Job.log"))
@@ -313,24 +319,7 @@ def test_sigterm_stops_the_job_marks_the_execution_stopped_and_the_next_run_resu
         "print('second attempt finished')\n"
     )
     marker = tmp_path / "marker"
-    step = {
-        "Name": "Job",
-        "Type": "Processing",
-        "Arguments": {
-            "AppSpecification": {
-                "ImageUri": "x",
-                "ContainerEntrypoint": ["python3", "/opt/ml/processing/input/code/job.py"],
-                "ContainerArguments": [str(marker)],
-            },
-            "ProcessingInputs": [
-                {
-                    "InputName": "code",
-                    "S3Input": {"S3Uri": "s3://b/code", "LocalPath": "/opt/ml/processing/input/code"},
-                }
-            ],
-            "ProcessingOutputConfig": {"Outputs": []},
-        },
-    }
+    step = _job_step(str(marker))
     (tmp_path / "definition.json").write_text(_definition(step))
     code = (
         "import sys; from pipeline.local.runner import LocalRun; from pipeline.local.store import Store\n"
