@@ -444,12 +444,31 @@ def quicksight(
         bool, typer.Option("--dry-run", help="write the requests to --out, call nothing")
     ] = False,
     out: Annotated[Path, typer.Option(help="where --dry-run writes")] = Path("quicksight-requests"),
+    refresh: Annotated[
+        bool,
+        typer.Option("--refresh", help="only start a SPICE refresh of the datasets (after an execution)"),
+    ] = False,
     region: Region = None,
     bucket: Bucket = None,
 ) -> None:
     """Create or update the QuickSight data sources, datasets and the two dashboards (idempotent)."""
     from pipeline import quicksight as qs
     from pipeline.config import ENV_BUCKET, ENV_REGION, from_env
+
+    if refresh:
+        import time as clock
+
+        import boto3
+
+        region = from_env(ENV_REGION, region)
+        if not region:
+            console.print("[red]error:[/red] missing region: pass --region or set AWS_REGION")
+            raise typer.Exit(2)
+        account_id = account_id or boto3.client("sts", region_name=region).get_caller_identity()["Account"]
+        client = boto3.client("quicksight", region_name=region)
+        for name, state in qs.refresh(client, account_id, f"medtx-{int(clock.time())}").items():
+            console.print(f"{state:>12} SPICE refresh of {qs.PREFIX}-{name}")
+        return
 
     bucket = from_env(ENV_BUCKET, bucket) or PipelineConfig().bucket
     region = from_env(ENV_REGION, region) or ("us-east-1" if dry_run else None)

@@ -604,6 +604,20 @@ def apply(built: dict[str, Any], target: Target, s3: Any, quicksight: Any) -> di
     return done
 
 
+def refresh(quicksight: Any, account_id: str, ingestion_id: str) -> dict[str, str]:
+    """Start a SPICE ingestion of every dataset (after a pipeline execution rewrote the stable keys)."""
+    started = {}
+    for name in DATASETS:
+        response = quicksight.create_ingestion(
+            AwsAccountId=account_id,
+            DataSetId=f"{PREFIX}-{name}",
+            IngestionId=ingestion_id,
+            IngestionType="FULL_REFRESH",
+        )
+        started[name] = response.get("IngestionStatus", "INITIALIZED")
+    return started
+
+
 def labels_from(label_map: dict[str, Any]) -> list[str]:
     """``label_map.json`` (``{"id2label": {"0": ...}}``) -> labels in id order."""
     id2label = label_map["id2label"]

@@ -152,6 +152,23 @@ def test_apply_creates_then_updates_under_moto(aws):
     assert updates.count("UpdateDataSet") == 4 and updates.count("UpdateDashboard") == 2
 
 
+def test_refresh_starts_an_ingestion_of_every_dataset(aws, monkeypatch):
+    import boto3
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    quicksight = boto3.client("quicksight", region_name=REGION)
+    for request in qs.requests(TARGET, LABELS)["data_sets"].values():
+        quicksight.create_data_set(**request)  # moto overwrites an existing one
+    started = qs.refresh(quicksight, TARGET.account_id, "run-1")
+    assert set(started) == set(qs.DATASETS)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    result = CliRunner().invoke(app, ["quicksight", "--refresh", "--account-id", TARGET.account_id])
+    assert result.exit_code == 0, result.output
+    assert result.output.count("SPICE refresh of medtx-") == len(qs.DATASETS)
+
+
 def test_cli_dry_run_writes_the_requests(tmp_path):
     from typer.testing import CliRunner
 
