@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -64,3 +65,15 @@ def test_start_rejects_bad_params(aws, param, message):
     result = runner.invoke(app, ["start", "--region", REGION, "--param", param])
     assert result.exit_code == 2
     assert message in result.output
+
+
+def test_run_without_local_upserts_starts_and_waits(aws):
+    import boto3
+
+    result = runner.invoke(app, ["run", "--region", REGION, "--role", ROLE, "--param", "Epochs=2"])
+    assert result.exit_code == 0, result.output  # moto ends every execution as Succeeded at once
+    assert "upserted" in result.output and "started" in result.output and "Succeeded" in result.output
+    client = boto3.client("sagemaker", region_name=REGION)
+    (arn,) = {line for line in result.stdout.splitlines() if re.fullmatch(r"arn:aws:sagemaker:\S+", line)}
+    given = client.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)
+    assert {p["Name"]: p["Value"] for p in given["PipelineParameters"]} == {"Epochs": "2"}
