@@ -25,6 +25,7 @@ import re
 import secrets
 import signal
 import string
+import threading
 import time
 import warnings
 from collections.abc import Iterator
@@ -271,7 +272,8 @@ class LocalRun:
         """Run (or resume) the execution; returns its record. Raises ``ExecutionFailedError`` on failure."""
         resumed = self._start()
         self.reporter.execution_started(self.execution, resumed)
-        previous_handler = signal.signal(signal.SIGTERM, _raise_stop)
+        in_main = threading.current_thread() is threading.main_thread()  # signals: main thread only
+        previous_handler = signal.signal(signal.SIGTERM, _raise_stop) if in_main else None
         try:
             self.run_steps(self.definition["Steps"])
         except (KeyboardInterrupt, ExecutionStoppedError):
@@ -286,7 +288,8 @@ class LocalRun:
             self.save()
             raise
         finally:
-            signal.signal(signal.SIGTERM, previous_handler)
+            if in_main:
+                signal.signal(signal.SIGTERM, previous_handler)
         self.execution.update(Status="Succeeded", EndTime=_now())
         self.save()
         return self.execution
