@@ -38,8 +38,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "scripts"), str(ROOT)]
 
 
-def build_model(work: Path, max_length: int) -> Path:
-    """A model archive as train.py writes it: weights, tokenizer, label map, code/inference.py."""
+def build_model(work: Path, max_length: int, distilbert_tokenizer: str | None = None) -> Path:
+    """A model archive as train.py writes it: weights, tokenizer, label map, code/inference.py.
+
+    Default: the offline MiniLM with a 23-class head. With ``distilbert_tokenizer`` (a tokenizer folder
+    or the offline model's name): DistilBERT-base's shape with random weights, the SageMaker default's
+    size, as ``bench/train_throughput.py`` builds it (for a device run, where no weights are carried).
+    """
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     import train
@@ -47,16 +52,28 @@ def build_model(work: Path, max_length: int) -> Path:
     from medtx_config import DOCUMENT_TYPE_LABELS, OFFLINE_MODEL_NAME
 
     labels = [f"class {i}" for i in range(23 - len(DOCUMENT_TYPE_LABELS))] + list(DOCUMENT_TYPE_LABELS)
-    path = resolve_model_path(OFFLINE_MODEL_NAME)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        path,
-        num_labels=len(labels),
-        id2label=dict(enumerate(labels)),
-        label2id={n: i for i, n in enumerate(labels)},
-    )
     folder = work / "model"
-    model.save_pretrained(folder)
-    AutoTokenizer.from_pretrained(path).save_pretrained(folder)
+    if distilbert_tokenizer:
+        sys.path.insert(0, str(ROOT / "bench"))
+        from train_throughput import build_random_distilbert
+
+        build_random_distilbert(distilbert_tokenizer, len(labels), folder)
+        model = AutoModelForSequenceClassification.from_pretrained(folder)
+        model.config.id2label, model.config.label2id = (
+            dict(enumerate(labels)),
+            {n: i for i, n in enumerate(labels)},
+        )
+        model.save_pretrained(folder)
+    else:
+        path = resolve_model_path(OFFLINE_MODEL_NAME)
+        model = AutoModelForSequenceClassification.from_pretrained(
+            path,
+            num_labels=len(labels),
+            id2label=dict(enumerate(labels)),
+            label2id={n: i for i, n in enumerate(labels)},
+        )
+        model.save_pretrained(folder)
+        AutoTokenizer.from_pretrained(path).save_pretrained(folder)
     (folder / "label_map.json").write_text(json.dumps({"id2label": dict(enumerate(labels))}))
     (folder / "training_config.json").write_text(json.dumps({"max_length": max_length, "labels": labels}))
     train.ship_handler(folder)
@@ -194,6 +211,13 @@ def load_test(
     }
 
 
+def _machine() -> str:
+    import torch
+
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return f"{os.cpu_count()} CPU cores, {gpu}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -203,6 +227,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=400, help="rows for the batch path")
     parser.add_argument("--reference-rows", type=int, default=60, help="rows for the reference pattern")
     parser.add_argument("--max-length", type=int, default=128, help="of the built model")
+    parser.add_argument(
+        "--distilbert-tokenizer",
+        help="build a random-weight DistilBERT-base with this tokenizer (device runs)",
+    )
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=30.0, help="per load-test mode")
     parser.add_argument(
@@ -216,7 +244,7 @@ def main() -> None:
     texts = [t for t in frame["transcription"].astype(str) if t.strip()][: args.rows]
     work = Path(tempfile.mkdtemp(prefix="medtx-bench-"))
     try:
-        archive = args.model or build_model(work, args.max_length)
+        archive = args.model or build_model(work, args.max_length, args.distilbert_tokenizer)
         model_dir = unpack(archive, work)
         if archive.is_dir():  # the server takes an archive, as an endpoint does
             packed = work / "model.tar.gz"
@@ -226,7 +254,13 @@ def main() -> None:
             archive = packed
         results = {
             "date": time.strftime("%Y-%m-%d"),
-            "machine": f"{os.cpu_count()} CPU cores",
+            "machine": _machine(),
+            "model": "given"
+            if args.model
+            else "DistilBERT-base shape, random"
+            if args.distilbert_tokenizer
+            else "MiniLM",
+            "max_length": args.max_length,
             "data": args.data.name,
             "evaluation": batch_vs_reference(model_dir, texts, args.reference_rows),
             "endpoint": [
