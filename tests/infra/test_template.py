@@ -131,3 +131,14 @@ def test_deploys_only_on_approval_and_retrains_on_a_schedule(template):
     build = resources["BuildProject"]["Properties"]
     assert build["Source"]["BuildSpec"] == "buildspec.yml"
     assert (ROOT / resources["DeployProject"]["Properties"]["Source"]["BuildSpec"]).exists()
+
+
+def test_dashboards_refresh_after_a_successful_execution(template):
+    resources = template["Resources"]
+    rule = resources["RefreshDashboardsRule"]["Properties"]
+    assert rule["EventPattern"]["detail-type"] == [
+        "SageMaker Model Building Pipeline Execution Status Change"
+    ]
+    assert rule["EventPattern"]["detail"]["currentPipelineExecutionStatus"] == ["Succeeded"]
+    spec = json.loads(rule["Targets"][0]["Input"])["buildspecOverride"]
+    assert "medtx quicksight --refresh" in (ROOT / spec).read_text()
