@@ -42,6 +42,17 @@ StoreDir = Annotated[
 ]
 
 
+def _region(region: str | None, fallback: str | None = None) -> str:
+    """``--region``, else AWS_REGION / AWS_DEFAULT_REGION, else ``fallback``; one clear error if none."""
+    from pipeline.config import ENV_REGION, from_env
+
+    found = from_env(ENV_REGION, region) or fallback
+    if not found:
+        console.print("[red]error:[/red] missing region: pass --region or set AWS_REGION")
+        raise typer.Exit(2)
+    return found
+
+
 def _overrides(sets: list[str] | None) -> dict[str, str]:
     result = {}
     for item in sets or []:
@@ -222,9 +233,10 @@ def run(
 
     if profile not in LOCAL_PROFILES:
         raise typer.BadParameter(f"{profile!r}; choose {', '.join(LOCAL_PROFILES)}", param_hint="--profile")
+    overrides = {**_overrides(sets), **({"bucket": bucket} if bucket else {})}
     try:
         given = {p["Name"]: p["Value"] for p in aws.parse_params(params)}
-        cfg = PipelineConfig().replace(**_overrides(sets), **({"bucket": bucket} if bucket else {}))
+        cfg = PipelineConfig().replace(**overrides)
     except ValueError as err:
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(2) from err
@@ -240,7 +252,6 @@ def run(
         highlight=False,
     )
     with console.status("building the pipeline definition"):
-        overrides = {**_overrides(sets), **({"bucket": bucket} if bucket else {})}
         text, _ = build(local_store, overrides)
     runner = LocalRun(
         store=local_store,
@@ -453,17 +464,14 @@ def quicksight(
 ) -> None:
     """Create or update the QuickSight data sources, datasets and the two dashboards (idempotent)."""
     from pipeline import quicksight as qs
-    from pipeline.config import ENV_BUCKET, ENV_REGION, from_env
+    from pipeline.config import ENV_BUCKET, from_env
 
     if refresh:
         import time as clock
 
         import boto3
 
-        region = from_env(ENV_REGION, region)
-        if not region:
-            console.print("[red]error:[/red] missing region: pass --region or set AWS_REGION")
-            raise typer.Exit(2)
+        region = _region(region)
         account_id = account_id or boto3.client("sts", region_name=region).get_caller_identity()["Account"]
         client = boto3.client("quicksight", region_name=region)
         for name, state in qs.refresh(client, account_id, f"medtx-{int(clock.time())}").items():
@@ -471,10 +479,7 @@ def quicksight(
         return
 
     bucket = from_env(ENV_BUCKET, bucket) or PipelineConfig().bucket
-    region = from_env(ENV_REGION, region) or ("us-east-1" if dry_run else None)
-    if not region:
-        console.print("[red]error:[/red] missing region: pass --region or set AWS_REGION")
-        raise typer.Exit(2)
+    region = _region(region, "us-east-1" if dry_run else None)
     if not principal and not dry_run:
         console.print("[red]error:[/red] --principal (a QuickSight user or group ARN) is required")
         raise typer.Exit(2)
@@ -522,12 +527,7 @@ PipelineName = Annotated[str | None, typer.Option(help="default: the config's pi
 def _events(region: str | None):
     import boto3
 
-    from pipeline.config import ENV_REGION, from_env
-
-    region = from_env(ENV_REGION, region)
-    if not region:
-        console.print("[red]error:[/red] missing region: pass --region or set AWS_REGION")
-        raise typer.Exit(2)
+    region = _region(region)
     return boto3.client("events", region_name=region), region
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline.local.runner import executions, output_uri
 from pipeline.local.store import Store
 
 HEADLINE = ("accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_f1")
@@ -41,16 +42,10 @@ class RunData:
 
 
 def _output(properties: dict[str, Any], name: str) -> str:
-    for item in properties.get("ProcessingOutputConfig", {}).get("Outputs", []):
-        if item["OutputName"] == name:
-            return item["S3Output"]["S3Uri"].rstrip("/")
-    raise DashboardError(f"step output {name!r} not found")
-
-
-def _executions(store: Store) -> list[dict[str, Any]]:
-    folder = store.service / "executions"
-    records = [json.loads(p.read_text()) for p in folder.glob("*/execution.json")] if folder.is_dir() else []
-    return sorted(records, key=lambda r: r["StartTime"])
+    uri = output_uri(properties, name)
+    if uri is None:
+        raise DashboardError(f"step output {name!r} not found")
+    return uri
 
 
 def _evaluated(record: dict[str, Any]) -> bool:
@@ -60,7 +55,7 @@ def _evaluated(record: dict[str, Any]) -> bool:
 
 def load(store: Store, execution_id: str | None = None) -> RunData:
     """The files of one execution (default: the latest that got through evaluation) and the history."""
-    records = [r for r in _executions(store) if _evaluated(r)]
+    records = [r for r in executions(store) if _evaluated(r)]
     if execution_id:
         records_by_id = {r["PipelineExecutionId"]: r for r in records}
         if execution_id not in records_by_id:

@@ -122,8 +122,7 @@ def get_pipeline(
     cfg = cfg.replace(bucket=bucket, **({"pipeline_name": pipeline_name} if pipeline_name else {}))
     if bool(cfg.subnets) != bool(cfg.security_group_ids):
         raise ValueError("give both subnets and security_group_ids for a VPC, or neither")
-    if not cfg.kms_key_id and from_env(ENV_KMS, None):
-        cfg = cfg.replace(kms_key_id=from_env(ENV_KMS, None))
+    cfg = cfg.replace(kms_key_id=from_env(ENV_KMS, cfg.kms_key_id))  # the config's, else the environment's
     prepare_sdk_environment(region)
 
     import boto3

@@ -47,6 +47,15 @@ class StepContext:
         )
 
     @property
+    def vpc(self) -> dict[str, list[str] | None]:
+        """Subnets and security groups of every job and the endpoint model (None: no VPC)."""
+        cfg = self.config
+        return {
+            "subnets": list(cfg.subnets) or None,
+            "security_group_ids": list(cfg.security_group_ids) or None,
+        }
+
+    @property
     def cache(self) -> CacheConfig:
         return CacheConfig(enable_caching=True, expire_after=self.config.cache_expire_after)
 
@@ -134,12 +143,10 @@ def network_config(ctx: StepContext, isolated: bool):
     """Isolation, VPC and inter-container encryption of a processing job (``PipelineConfig``)."""
     from sagemaker.core.network import NetworkConfig
 
-    cfg = ctx.config
     return NetworkConfig(
         enable_network_isolation=isolated,
-        security_group_ids=list(cfg.security_group_ids) or None,
-        subnets=list(cfg.subnets) or None,
-        encrypt_inter_container_traffic=cfg.encrypt_inter_container_traffic,
+        encrypt_inter_container_traffic=ctx.config.encrypt_inter_container_traffic,
+        **ctx.vpc,
     )
 
 

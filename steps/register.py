@@ -33,8 +33,7 @@ def model_builder(ctx: StepContext, train: Any, model_path: str) -> ModelBuilder
         env_vars={"TOKENIZERS_PARALLELISM": "false", "SAGEMAKER_MODEL_SERVER_WORKERS": "1"},
         network=Networking(
             enable_network_isolation=ctx.config.network_isolation_endpoint,
-            subnets=list(ctx.config.subnets) or None,
-            security_group_ids=list(ctx.config.security_group_ids) or None,
+            **ctx.vpc,
         ),
     )
     # The model name is a prefix the service completes (``use_custom_job_prefix``); without it the

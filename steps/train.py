@@ -110,8 +110,7 @@ def build(ctx: StepContext, preprocess: Any) -> TrainingStep:
         networking=Networking(
             enable_network_isolation=ctx.config.network_isolation_training,
             enable_inter_container_traffic_encryption=ctx.config.encrypt_inter_container_traffic,
-            subnets=list(ctx.config.subnets) or None,
-            security_group_ids=list(ctx.config.security_group_ids) or None,
+            **ctx.vpc,
         ),
         source_code=SourceCode(source_dir=ctx.code_uri, entry_script="train.py"),
         distributed=Torchrun(),

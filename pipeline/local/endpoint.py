@@ -33,7 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from pipeline.local.jobs import arn
+from pipeline.local.jobs import arn, stop_group
 from pipeline.local.store import Store
 
 KIND = "endpoints"
@@ -281,21 +281,8 @@ def start(
     }
     store.write_record(KIND, name, record)
     if previous and previous.get("Pid") != process.pid:
-        _terminate(previous.get("Pid"))
+        stop_group(previous.get("Pid"), timeout=10)  # each server leads its own session
     return record
-
-
-def _terminate(pid: int | None, timeout: float = 10) -> None:
-    if not alive(pid):
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if alive(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
 
 
 def status(store: Store, name: str) -> dict[str, Any]:
@@ -315,7 +302,7 @@ def stop(store: Store, name: str) -> dict[str, Any]:
     record = store.read_record(KIND, name)
     if record is None:
         raise EndpointError(f"no local endpoint {name!r} in {store.root}")
-    _terminate(record.get("Pid"))
+    stop_group(record.get("Pid"), timeout=10)
     record.update(EndpointStatus="OutOfService", Pid=None)
     store.write_record(KIND, name, record)
     return record

@@ -116,18 +116,13 @@ def run_process(
 
 
 def _stop_group(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=15)
-    except (ProcessLookupError, PermissionError):
-        pass
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    stop_group(process.pid)
+    process.wait()
 
 
-def stop_orphan(group: int | None, timeout: float = 15) -> bool:
-    """Stop the process group of a job whose runner died (SIGKILL, lost terminal); True if one was."""
+def stop_group(group: int | None, timeout: float = 15) -> bool:
+    """SIGTERM a process group (a job, an endpoint server: each leads its own), SIGKILL what is left
+    after ``timeout``; True if there was one. Our own exited children in it are reaped on the way."""
     if not group:
         return False
     try:
@@ -136,11 +131,13 @@ def stop_orphan(group: int | None, timeout: float = 15) -> bool:
         return False
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(-group, os.WNOHANG)
         try:
             os.killpg(group, 0)
         except ProcessLookupError:
             return True
-        time.sleep(0.2)
+        time.sleep(0.1)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(group, signal.SIGKILL)
     return True

@@ -216,8 +216,7 @@ class LocalRun:
     def _resumable(self) -> dict[str, Any] | None:
         """The latest unfinished execution of this definition with these parameters, if any."""
         candidates = []
-        for path in self.store.record_dir(EXECUTIONS).glob("*/execution.json"):
-            record = json.loads(path.read_text())
+        for record in executions(self.store):
             if record.get("DefinitionSha256") != self.digest or record.get("Parameters") != self.values:
                 continue
             if record["Status"] == "Executing" and endpoint.alive(record.get("RunnerPid")):
@@ -306,7 +305,7 @@ class LocalRun:
             if kind == "Condition":
                 self.run_steps(step["Arguments"]["IfSteps" if record["Outcome"] else "ElseSteps"])
             return
-        if record and jobs.stop_orphan(record.get("JobPid")):  # its runner was killed, the job was not
+        if record and jobs.stop_group(record.get("JobPid")):  # its runner was killed, the job was not
             self.reporter.step_output(
                 name, f"stopped the job left running by attempt {self.execution['Attempts'] - 1}"
             )
@@ -472,12 +471,9 @@ class LocalRun:
         files = step.get("PropertyFiles", [])
         if not files:
             return
-        outputs = {
-            o["OutputName"]: o["S3Output"]["S3Uri"] for o in properties["ProcessingOutputConfig"]["Outputs"]
-        }
         loaded = {}
         for spec in files:
-            path = self.store.path(outputs[spec["OutputName"]].rstrip("/") + "/" + spec["FilePath"])
+            path = self.store.path(f"{output_uri(properties, spec['OutputName'])}/{spec['FilePath']}")
             if not path.exists():
                 raise ExecutionFailedError(
                     f"step {step['Name']}: property file {spec['FilePath']} was not written"
@@ -539,10 +535,15 @@ def _raise_stop(signum: int, frame: Any) -> None:
     raise ExecutionStoppedError("SIGTERM")
 
 
-def latest_execution(store: Store) -> dict[str, Any] | None:
-    records = [json.loads(p.read_text()) for p in store.record_dir(EXECUTIONS).glob("*/execution.json")]
-    return max(records, key=lambda r: r["StartTime"], default=None)
+def executions(store: Store) -> list[dict[str, Any]]:
+    """Every execution record in the store, oldest first."""
+    paths = (store.service / EXECUTIONS).glob("*/execution.json")  # a missing folder yields nothing
+    return sorted((json.loads(p.read_text()) for p in paths), key=lambda r: r["StartTime"])
 
 
-def step_log(store: Store, execution_id: str, step: str) -> Path:
-    return store.record_dir(EXECUTIONS) / execution_id / "logs" / f"{step}.log"
+def output_uri(properties: dict[str, Any], name: str) -> str | None:
+    """The S3 URI of a processing step's output ``name`` (no trailing slash), from its properties."""
+    for item in properties.get("ProcessingOutputConfig", {}).get("Outputs", []):
+        if item["OutputName"] == name:
+            return item["S3Output"]["S3Uri"].rstrip("/")
+    return None

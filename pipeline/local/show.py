@@ -10,7 +10,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from pipeline.local.runner import Reporter
+from pipeline.local.runner import Reporter, output_uri
 from pipeline.local.store import Store
 
 _MARK = {"Succeeded": "[green]✓[/green]", "Failed": "[red]✗[/red]", "Stopped": "[yellow]■[/yellow]"}
@@ -48,7 +48,7 @@ class LiveReporter(Reporter):
         if not self.console.is_terminal:
             self.console.print(f"  … {name} ({kind})")
 
-    def step_output(self, name: str, line: str) -> None:
+    def stepoutput_uri(self, name: str, line: str) -> None:
         if self.verbose:
             self.console.print(f"  [dim]{name}[/dim] {line}", markup=False, highlight=False)
         if name in self.tasks and (line.startswith("[progress]") or line.startswith("cache hit")):
@@ -75,15 +75,8 @@ def _note(record: dict[str, Any]) -> str:
 
 
 def _uri_file(store: Store, uri: str, name: str) -> Path | None:
-    path = store.path(uri.rstrip("/") + "/" + name)
+    path = store.path(f"{uri}/{name}")
     return path if path.exists() else None
-
-
-def _output(properties: dict[str, Any], name: str) -> str | None:
-    for item in properties.get("ProcessingOutputConfig", {}).get("Outputs", []):
-        if item["OutputName"] == name:
-            return item["S3Output"]["S3Uri"]
-    return None
 
 
 def summary(console: Console, store: Store, execution: dict[str, Any]) -> None:
@@ -103,7 +96,7 @@ def summary(console: Console, store: Store, execution: dict[str, Any]) -> None:
     console.print(table)
 
     pre = steps.get("Preprocess", {}).get("Properties", {})
-    report_uri = _output(pre, "report")
+    report_uri = output_uri(pre, "report")
     report_file = _uri_file(store, report_uri, "data-report.json") if report_uri else None
     if report_file:
         report = json.loads(report_file.read_text())
@@ -116,7 +109,7 @@ def summary(console: Console, store: Store, execution: dict[str, Any]) -> None:
         )
 
     evaluation = steps.get("Evaluate", {}).get("Properties", {})
-    eval_uri = _output(evaluation, "evaluation")
+    eval_uri = output_uri(evaluation, "evaluation")
     eval_file = _uri_file(store, eval_uri, "evaluation.json") if eval_uri else None
     if eval_file:
         report = json.loads(eval_file.read_text())

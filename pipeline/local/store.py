@@ -61,15 +61,11 @@ class Store:
 
     def upload(self, folder: Path, uri: str) -> None:
         """Copy a folder's files to the keys under ``uri`` (existing keys are overwritten)."""
-        base = self.path(uri)
         for source in sorted(p for p in folder.rglob("*") if p.is_file()):
-            dest = base / source.relative_to(folder)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            if dest.exists():
-                dest.unlink()
-            shutil.copy2(source, dest)
+            self.put_file(source, f"{uri.rstrip('/')}/{source.relative_to(folder).as_posix()}")
 
     def put_file(self, source: Path, uri: str) -> None:
+        """One object: a new file, never writing through an existing one (it may be linked elsewhere)."""
         dest = self.path(uri)
         dest.parent.mkdir(parents=True, exist_ok=True)
         if dest.exists():
