@@ -1,18 +1,34 @@
 #!/usr/bin/env bash
-# One device call: carried wheels (the pinned transformers/datasets), then the training and inference
-# throughput benchmarks.
-# Needs .whl/ (pip download of transformers 5.3.0, tokenizers, datasets, dill, multiprocess, fsspec)
-# and .benchdata/ (mtsamples.csv and the offline tokenizer files), both git-ignored and carried.
+# One device call: carried wheels (this project's transformers/datasets pins), then the training
+# throughput benchmark, the model-quality sweep, and the inference benchmark, each bounded in time so
+# one slow part cannot take the others' figures with it. Results land in $OUT as each part finishes.
+#
+# Needs, git-ignored and carried (run beside it: `run` with carry [".whl", ".benchdata"]):
+#   .whl/        this project's pins for the device's Python 3.12, from the repository root:
+#                python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
+#                  --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
+#                  --platform manylinux2014_x86_64 -d .whl transformers==5.3.0 tokenizers==0.22.2 \
+#                  datasets==4.4.1 dill==0.4.0 multiprocess==0.70.18 fsspec==2025.10.0
+#   .benchdata/  .venv/bin/python bench/pack_device_data.py --data ../shared/data/mtsamples.csv
+#                (mtsamples.csv.gz and all-MiniLM-L6-v2 packed under the 64 MiB a call carries)
+# Add `/.benchdata/` to .git/info/exclude (`/.whl/` is in .gitignore).
 set -uo pipefail
 python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl || exit 1
 export PYTHONPATH=/tmp/site HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 OUT=${OUT:-/tmp/out}
 mkdir -p "$OUT"
+gunzip -c .benchdata/mtsamples.csv.gz > /tmp/mtsamples.csv
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv | tee "$OUT/gpu.txt"
-python3 bench/train_throughput.py --data .benchdata/mtsamples.csv --tokenizer .benchdata/tokenizer \
-  --out "$OUT/train-throughput.json" --diagnose "$OUT" "$@" 2>&1 | grep -v "it/s]\|examples/s]" | tee "$OUT/log.txt"
-# Evaluation and endpoint throughput on the GPU: DistilBERT-base shape (random weights), 512 tokens,
-# the batch path against the reference's single-row calls, and the local endpoint under load.
-python3 bench/inference_throughput.py --data .benchdata/mtsamples.csv --distilbert-tokenizer .benchdata/tokenizer \
-  --max-length 512 --rows 939 --reference-rows 200 --clients 16 --seconds 30 \
-  --out "$OUT/inference-throughput.json" 2>&1 | grep -v "it/s]" | tee -a "$OUT/log.txt"
+quiet() { grep --line-buffered -v "it/s]\|examples/s]\|MISSING\|UNEXPECTED\|^Notes\|can be ignored\|newly initialized"; }
+
+timeout "${TRAIN_BENCH_S:-150}" python3 bench/train_throughput.py --data /tmp/mtsamples.csv \
+  --tokenizer .benchdata/minilm --out "$OUT/train-throughput.json" --diagnose "$OUT" 2>&1 | quiet | tee "$OUT/log.txt"
+
+timeout "${QUALITY_S:-340}" python3 bench/quality_sweep.py --data /tmp/mtsamples.csv --model .benchdata/minilm \
+  --no-baseline --deadline "${QUALITY_DEADLINE_S:-270}" --out "$OUT/quality.json" 2>&1 | quiet | tee -a "$OUT/log.txt"
+
+# Evaluation and endpoint throughput on the GPU: DistilBERT-base shape (random weights), 512 tokens.
+timeout "${INFERENCE_S:-75}" python3 bench/inference_throughput.py --data /tmp/mtsamples.csv \
+  --distilbert-tokenizer .benchdata/minilm --max-length 512 --rows 939 --reference-rows 200 --clients 16 \
+  --seconds 10 --out "$OUT/inference-throughput.json" 2>&1 | quiet | tee -a "$OUT/log.txt"
+exit 0

@@ -6,8 +6,9 @@ shape (random weights: no hub access is needed, and speed does not depend on the
 
 - ``reference``: fp32, eager attention, every row padded to 512, no loader workers (the reference
   design's setup);
-- ``project``: the defaults of ``train.py`` on a GPU (bf16, SDPA, dynamic padding, length grouping on
-  precomputed lengths, pinned memory, loader workers);
+- ``project``: the defaults of ``train.py`` on a GPU (bf16, SDPA, dynamic padding to a multiple of 64,
+  length grouping on precomputed lengths, pinned memory with asynchronous copies, loader workers, no
+  per-step host-GPU synchronisation);
 - ``upper_bound``: the same model, optimizer, loss and batches as ``project``, with every batch
   already on the GPU and no Trainer: what the arithmetic alone allows.
 
@@ -198,6 +199,8 @@ def main() -> None:
             results["loader_only"] = loader_only(base(steps, project_flags, "loader"), steps)
             no_grouping = [*project_flags, "--group-by-length", "false"]
             results["project_no_grouping"] = measure("nogroup", steps, no_grouping)
+            pad8 = [*project_flags, "--pad-to-multiple-of", "8"]
+            results["project_pad_to_8"] = measure("pad8", steps, pad8)
             results["project_profiled"] = profile_trainer(
                 base(steps, project_flags, "profiled"), cli.diagnose / "trainer-profile.txt"
             )

@@ -10,12 +10,13 @@ import json
 import logging
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from medtx_config import OFFLINE_MODEL_NAME
+from medtx_config import LONG_TEXT_MODES, OFFLINE_MODEL_NAME, TrainConfig
 
 LOG = logging.getLogger("medtx")
 
@@ -27,6 +28,9 @@ VALIDATION_CSV = "validation.csv"
 DATA_REPORT_FILE = "data-report.json"
 MODEL_PERFORMANCE_CSV = "model-performance.csv"
 EVALUATION_JSON = "evaluation.json"
+#: How texts were encoded (``TextEncoding``): written by preprocess beside each tokenized split,
+#: carried into the model folder by train, read back by evaluation and the endpoint.
+ENCODING_FILE = "tokenization.json"
 
 OFFLINE_MODEL_ID = OFFLINE_MODEL_NAME
 
@@ -149,6 +153,122 @@ def classification_metrics(
     }
 
 
+@dataclass(frozen=True)
+class TextEncoding:
+    """How a text becomes one or more model inputs (see ``TrainConfig.long_text``)."""
+
+    max_length: int
+    long_text: str = "truncate"
+    head_tokens: int = 128
+    chunk_stride: int = 64
+    max_chunks: int = 8
+
+    def __post_init__(self) -> None:
+        if self.long_text not in LONG_TEXT_MODES:
+            raise InputError(f"long_text must be one of {', '.join(LONG_TEXT_MODES)}; got {self.long_text!r}")
+        if self.max_length < 8:
+            raise InputError(f"max_length must be at least 8 tokens, got {self.max_length}")
+        if self.head_tokens < 0:  # more than fits keeps the head only
+            raise InputError(f"head_tokens must be at least 0, got {self.head_tokens}")
+        if self.long_text == "chunks" and not (
+            0 <= self.chunk_stride < self.max_length // 2 and self.max_chunks >= 1
+        ):
+            raise InputError(
+                f"chunks need 0 <= chunk_stride < max_length / 2 and max_chunks >= 1; got stride "
+                f"{self.chunk_stride}, max_chunks {self.max_chunks}"
+            )
+
+    @classmethod
+    def from_config(cls, cfg: TrainConfig | Any) -> TextEncoding:
+        """From ``TrainConfig`` or parsed script arguments carrying the same field names."""
+        return cls(
+            max_length=int(cfg.max_length),
+            long_text=cfg.long_text,
+            head_tokens=int(cfg.head_tokens),
+            chunk_stride=int(cfg.chunk_stride),
+            max_chunks=int(cfg.max_chunks),
+        )
+
+    def save(self, folder: str | Path) -> Path:
+        return write_json(Path(folder) / ENCODING_FILE, asdict(self))
+
+    @classmethod
+    def load(cls, folder: str | Path, default_max_length: int) -> TextEncoding:
+        """The folder's ``tokenization.json``; models trained before it existed truncate."""
+        path = Path(folder) / ENCODING_FILE
+        if not path.exists():
+            return cls(max_length=default_max_length)
+        return cls(**read_json(path))
+
+
+def encode_texts(tokenizer: Any, texts: Sequence[str], encoding: TextEncoding) -> dict[str, list]:
+    """Tokenize ``texts`` into model inputs without padding.
+
+    Returns ``input_ids``, ``attention_mask`` (and ``token_type_ids`` where the tokenizer makes them)
+    per model input, and ``doc``: the index in ``texts`` each input came from. ``truncate`` and
+    ``head_tail`` give one input per text; ``chunks`` one per window (the fast tokenizer's overflow
+    windows, ``chunk_stride`` tokens shared between neighbours).
+    """
+    texts = list(texts)
+    n = encoding.max_length
+    if encoding.long_text == "truncate":
+        out = dict(tokenizer(texts, truncation=True, max_length=n))
+        out["doc"] = list(range(len(texts)))
+    elif encoding.long_text == "head_tail":
+        prefix, suffix = _special_tokens_around(tokenizer)
+        body = n - len(prefix) - len(suffix)
+        head, tail = min(encoding.head_tokens, body), body - min(encoding.head_tokens, body)
+        pieces = tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
+        ids = [prefix + (p if len(p) <= body else p[:head] + p[len(p) - tail :]) + suffix for p in pieces]
+        out = {
+            "input_ids": ids,
+            "attention_mask": [[1] * len(i) for i in ids],
+            "doc": list(range(len(texts))),
+        }
+    else:
+        enc = tokenizer(
+            texts,
+            truncation=True,
+            max_length=n,
+            stride=encoding.chunk_stride,
+            return_overflowing_tokens=True,
+        )
+        mapping = list(enc["overflow_to_sample_mapping"])
+        keep = _spread_chunks(mapping, encoding.max_chunks)
+        out = {k: [v[i] for i in keep] for k, v in enc.items() if k != "overflow_to_sample_mapping"}
+        out["doc"] = [mapping[i] for i in keep]
+    out["length"] = [len(i) for i in out["input_ids"]]
+    return out
+
+
+def _special_tokens_around(tokenizer: Any) -> tuple[list[int], list[int]]:
+    """The special tokens the tokenizer puts before and after one text (``[CLS]``/``[SEP]`` for BERT),
+    read off its own output: transformers 5 tokenizers no longer build them from ids."""
+    plain = tokenizer("a", add_special_tokens=False)["input_ids"]
+    full = tokenizer("a", add_special_tokens=True)["input_ids"]
+    for start in range(len(full) - len(plain) + 1):
+        if full[start : start + len(plain)] == plain:
+            return list(full[:start]), list(full[start + len(plain) :])
+    raise InputError("cannot tell where the tokenizer puts its special tokens")
+
+
+def _spread_chunks(mapping: Sequence[int], max_chunks: int) -> list[int]:
+    """Indices of the windows kept: all of a text's windows, or ``max_chunks`` evenly spread ones."""
+    keep: list[int] = []
+    start = 0
+    while start < len(mapping):
+        end = start
+        while end < len(mapping) and mapping[end] == mapping[start]:
+            end += 1
+        count = end - start
+        if count <= max_chunks:
+            keep.extend(range(start, end))
+        else:
+            keep.extend(start + int(i) for i in np.unique(np.linspace(0, count - 1, max_chunks).round()))
+        start = end
+    return keep
+
+
 def load_classifier(model_dir: str | Path, device: str | None = None) -> dict[str, Any]:
     """Load a trained model folder once: model in eval mode, tokenizer, label names, max length."""
     import torch
@@ -164,38 +284,42 @@ def load_classifier(model_dir: str | Path, device: str | None = None) -> dict[st
     labels = [id2label[i] for i in range(len(id2label))]
     training = model_dir / "training_config.json"
     max_length = read_json(training)["max_length"] if training.exists() else tokenizer.model_max_length
-    return {
-        "model": model,
-        "tokenizer": tokenizer,
-        "labels": labels,
-        "max_length": int(min(max_length, model.config.max_position_embeddings)),
-        "device": device,
-    }
+    encoding = TextEncoding.load(model_dir, int(min(max_length, model.config.max_position_embeddings)))
+    if encoding.max_length > model.config.max_position_embeddings:
+        raise InputError(
+            f"{model_dir}: {ENCODING_FILE} asks for {encoding.max_length} tokens; the model takes at most "
+            f"{model.config.max_position_embeddings}"
+        )
+    return {"model": model, "tokenizer": tokenizer, "labels": labels, "encoding": encoding, "device": device}
 
 
 def predict_proba(classifier: dict[str, Any], texts: Sequence[str], batch_size: int) -> np.ndarray:
-    """Class probabilities for ``texts`` (rows in input order), computed in length-sorted batches.
+    """Class probabilities for ``texts`` (rows in input order).
 
-    Sorting by length keeps padding per batch small; the softmax is computed once and callers take
-    the label and its score from the same array.
+    Texts are encoded as the model was trained (``TextEncoding``); the model inputs run in
+    length-sorted batches (little padding per batch); a text cut into windows gets the mean of its
+    windows' logits. The softmax is computed once and callers take the label and its score from the
+    same array.
     """
     import torch
 
     model, tokenizer = classifier["model"], classifier["tokenizer"]
+    num_labels = len(classifier["labels"])
     if not texts:
-        return np.zeros((0, len(classifier["labels"])), dtype=np.float32)
-    order = np.argsort([len(t) for t in texts], kind="stable")
-    probs = np.zeros((len(texts), len(classifier["labels"])), dtype=np.float32)
+        return np.zeros((0, num_labels), dtype=np.float32)
+    encoded = encode_texts(tokenizer, texts, classifier["encoding"])
+    docs = np.asarray(encoded.pop("doc"))
+    lengths = encoded.pop("length")
+    order = np.argsort(lengths, kind="stable")
+    logits = np.zeros((len(docs), num_labels), dtype=np.float32)
     with torch.inference_mode():
-        for start in range(0, len(texts), batch_size):
+        for start in range(0, len(order), batch_size):
             idx = order[start : start + batch_size]
-            batch = tokenizer(
-                [texts[i] for i in idx],
-                truncation=True,
-                max_length=classifier["max_length"],
-                padding=True,
-                return_tensors="pt",
+            batch = tokenizer.pad(
+                {k: [v[i] for i in idx] for k, v in encoded.items()}, padding=True, return_tensors="pt"
             ).to(classifier["device"])
-            logits = model(**batch).logits.float()
-            probs[idx] = torch.softmax(logits, dim=-1).cpu().numpy()
-    return probs
+            logits[idx] = model(**batch).logits.float().cpu().numpy()
+    pooled = np.zeros((len(texts), num_labels), dtype=np.float64)
+    np.add.at(pooled, docs, logits)
+    pooled /= np.bincount(docs, minlength=len(texts))[:, None]
+    return torch.softmax(torch.from_numpy(pooled), dim=-1).numpy().astype(np.float32)

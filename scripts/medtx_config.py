@@ -51,17 +51,34 @@ class DataConfig:
     text_fields: tuple[str, ...] = ("transcription",)
 
 
+#: Values of ``TrainConfig.long_text``.
+LONG_TEXT_MODES: tuple[str, ...] = ("truncate", "head_tail", "chunks")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     """Fine-tuning schedule. Names match ``scripts/train.py`` flags and SageMaker hyperparameters."""
 
     model_name: str = SAGEMAKER_MODEL_NAME
+    #: Tokens per model input (one window of a note).
     max_length: int = 512
+    #: How a note longer than ``max_length`` tokens becomes model input; preprocessing and the
+    #: endpoint encode the same way (the setting travels in the model archive's ``tokenization.json``):
+    #: ``truncate`` keeps the first tokens; ``head_tail`` the first ``head_tokens`` and the last ones;
+    #: ``chunks`` cuts the note into windows overlapping by ``chunk_stride`` tokens (at most
+    #: ``max_chunks``, spread evenly over the note, first and last kept), trains on every window with
+    #: the note's label, and averages the windows' logits when predicting.
+    long_text: str = "truncate"
+    head_tokens: int = 128
+    chunk_stride: int = 64
+    max_chunks: int = 8
     epochs: float = 3.0
     train_batch_size: int = 32
     eval_batch_size: int = 64
     learning_rate: float = 5e-5
     warmup_ratio: float = 0.1
+    #: transformers scheduler name: ``linear``, ``cosine``, ``constant_with_warmup``...
+    lr_scheduler: str = "linear"
     weight_decay: float = 0.01
     label_smoothing: float = 0.0
     seed: int = 42
@@ -71,9 +88,16 @@ class TrainConfig:
     #: Data-loader worker processes when a GPU is used (0 on CPU).
     dataloader_workers: int = 4
     torch_compile: bool = False
+    #: Pad each batch to a multiple of this many tokens on a GPU: few distinct shapes, so kernel
+    #: selection (and ``torch_compile``) warms up fast. 0 pads to the batch's longest row.
+    pad_to_multiple_of: int = 64
     #: Save a checkpoint every N optimizer steps (0: at the end of each epoch). Checkpoints go to
     #: the checkpoint dir, which SageMaker syncs to S3, so a stopped (spot) job resumes from there.
     save_steps: int = 0
+
+    def __post_init__(self) -> None:
+        if self.long_text not in LONG_TEXT_MODES:
+            raise ValueError(f"long_text must be one of {', '.join(LONG_TEXT_MODES)}; got {self.long_text!r}")
 
 
 @dataclass(frozen=True)

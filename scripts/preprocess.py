@@ -26,7 +26,7 @@ import io
 import os
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,7 +40,9 @@ from medtx_common import (
     PREPROCESSED_CSV,
     VALIDATION_CSV,
     InputError,
+    TextEncoding,
     clean_text,
+    encode_texts,
     resolve_file,
     resolve_model_path,
     run_cli,
@@ -48,7 +50,7 @@ from medtx_common import (
     setup_logging,
     write_json,
 )
-from medtx_config import DOCUMENT_TYPE_LABELS, DataConfig, TrainConfig
+from medtx_config import DOCUMENT_TYPE_LABELS, LONG_TEXT_MODES, DataConfig, TrainConfig
 
 LABEL_COLUMN = "medical_specialty"
 REQUIRED_COLUMNS = ("description", LABEL_COLUMN, "sample_name", "transcription")
@@ -72,6 +74,9 @@ class DataReport:
     distinct_texts: int = 0
     rows_out: int = 0
     split: dict[str, Any] = field(default_factory=dict)
+    #: How texts were tokenized, and the model inputs per split (more than rows with ``chunks``).
+    encoding: dict[str, Any] = field(default_factory=dict)
+    model_inputs: dict[str, int] = field(default_factory=dict)
 
     def drop(self, reason: str, count: int) -> None:
         self.dropped[reason] = self.dropped.get(reason, 0) + int(count)
@@ -249,33 +254,37 @@ def class_weights(labels: np.ndarray, num_labels: int) -> list[float]:
     return [float(w) for w in compute_class_weight("balanced", classes=classes, y=labels)]
 
 
-def tokenize_split(df: pd.DataFrame, model_name: str, max_length: int):
-    """Tokenize without padding (the training collator pads each batch to its own longest row)."""
+def tokenize_split(df: pd.DataFrame, model_name: str, encoding: TextEncoding):
+    """Tokenize without padding (the training collator pads each batch to its own longest row).
+
+    One dataset row per model input: with ``long_text=chunks`` a long note gives several rows, each
+    with the note's label and its row position in ``doc``.
+    """
     from datasets import Dataset
     from transformers import AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(model_name), use_fast=True)
-    dataset = Dataset.from_dict({"text": df["text"].tolist(), "labels": df["label"].astype(int).tolist()})
-
-    def encode(batch: dict[str, list]) -> dict[str, list]:
-        encoded = tokenizer(batch["text"], truncation=True, max_length=max_length)
-        encoded["length"] = [len(ids) for ids in encoded["input_ids"]]
-        return encoded
-
-    return dataset.map(encode, batched=True, remove_columns=["text"], desc="tokenize")
+    encoded = encode_texts(tokenizer, df["text"].tolist(), encoding)
+    labels = df["label"].astype(int).to_numpy()
+    encoded["labels"] = [int(labels[d]) for d in encoded["doc"]]
+    return Dataset.from_dict(encoded)
 
 
 def write_outputs(
-    df: pd.DataFrame, report: DataReport, output_dir: Path, model_name: str, max_length: int
+    df: pd.DataFrame, report: DataReport, output_dir: Path, model_name: str, encoding: TextEncoding
 ) -> None:
     """Write the datasets, label map, class weights, EDA and validation CSVs, and the report."""
     label_names = sorted(df["label_name"].unique())
     train = df[df["split"] == "train"]
     val = df[df["split"] == "validation"]
+    report.encoding = asdict(encoding)
     for name, part in (("train", train), ("test", val)):
         folder = output_dir / name
-        tokenize_split(part, model_name, max_length).save_to_disk(str(folder))
+        dataset = tokenize_split(part, model_name, encoding)
+        dataset.save_to_disk(str(folder))
         save_label_map(folder, label_names)
+        encoding.save(folder)
+        report.model_inputs[name] = len(dataset)
     write_json(
         output_dir / "train" / CLASS_WEIGHTS_FILE,
         {"labels": label_names, "weights": class_weights(train["label"].to_numpy(), len(label_names))},
@@ -326,7 +335,20 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--publish-dir", default="", help="also copy the dashboard-facing files here (stable S3 keys)"
     )
     parser.add_argument("--model-name", default=train.model_name, help="tokenizer: hub id or folder")
-    parser.add_argument("--max-length", type=int, default=train.max_length)
+    parser.add_argument("--max-length", type=int, default=train.max_length, help="tokens per model input")
+    parser.add_argument(
+        "--long-text",
+        default=train.long_text,
+        choices=LONG_TEXT_MODES,
+        help="how notes longer than --max-length become model input",
+    )
+    parser.add_argument(
+        "--head-tokens", type=int, default=train.head_tokens, help="head_tail: tokens from the start"
+    )
+    parser.add_argument(
+        "--chunk-stride", type=int, default=train.chunk_stride, help="chunks: tokens shared by neighbours"
+    )
+    parser.add_argument("--max-chunks", type=int, default=train.max_chunks, help="chunks: windows per note")
     parser.add_argument("--min-class-samples", type=int, default=data.min_class_samples)
     parser.add_argument(
         "--num-classes", type=int, default=data.num_classes, help="0 keeps every class that passes"
@@ -362,15 +384,16 @@ def main(argv: Sequence[str] | None = None) -> DataReport:
     setup_logging()
     args = parse_args(argv)
     cfg = config_from_args(args)
+    encoding = TextEncoding.from_config(args)  # checked before any work
     frame = read_raw_csv(args.input)
     report = DataReport(input_file=frame.attrs["source"])
     df = split_frame(clean(frame, cfg, report), cfg, report)
-    write_outputs(df, report, Path(args.output_dir), args.model_name, args.max_length)
+    write_outputs(df, report, Path(args.output_dir), args.model_name, encoding)
     if args.publish_dir:
         publish(Path(args.output_dir), Path(args.publish_dir))
     LOG.info(
         "rows in %d, out %d (%d classes); dropped %s; %d texts with conflicting labels kept per label; "
-        "train %d / validation %d rows, no text on both sides",
+        "train %d / validation %d rows, no text on both sides; model inputs %s (%s)",
         report.rows_in,
         report.rows_out,
         len(report.class_counts_kept),
@@ -378,6 +401,8 @@ def main(argv: Sequence[str] | None = None) -> DataReport:
         report.conflicting_texts,
         report.split["train_rows"],
         report.split["validation_rows"],
+        report.model_inputs,
+        report.encoding["long_text"],
     )
     return report
 

@@ -12,6 +12,7 @@ Resumes from the newest checkpoint in the checkpoint dir, so managed spot traini
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -40,6 +41,7 @@ from medtx_common import (
     LABEL_MAP_FILE,
     LOG,
     InputError,
+    TextEncoding,
     classification_metrics,
     load_labels,
     read_json,
@@ -78,6 +80,9 @@ class WeightedLossTrainer(Trainer):
         labels = inputs.pop("labels")
         outputs = model(**inputs)
         logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
+        if self.class_weights.device != logits.device:
+            # once: a host-to-device copy every step would wait for the GPU each time
+            self.class_weights = self.class_weights.to(logits.device)
         loss = weighted_cross_entropy(logits, labels, self.class_weights, self.label_smoothing)
         return (loss, outputs) if return_outputs else loss
 
@@ -149,12 +154,30 @@ def precision_flags(precision: str = "auto") -> dict[str, bool]:
     return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
 
 
+def split_encoding(folder: Path, max_length: int) -> TextEncoding:
+    """How preprocess encoded the split, with ``max_length`` lowered to the training length.
+
+    A shorter training length only shortens truncated rows; windows and head+tail cuts depend on the
+    length they were made for, so those need preprocessing at the training length.
+    """
+    encoding = TextEncoding.load(folder, max_length)
+    if max_length >= encoding.max_length:
+        return encoding
+    if encoding.long_text != "truncate":
+        raise InputError(
+            f"{folder}: tokenized as {encoding.long_text} at {encoding.max_length} tokens; training at "
+            f"{max_length} needs preprocess.py --max-length {max_length}"
+        )
+    return dataclasses.replace(encoding, max_length=max_length)
+
+
 def load_split(folder: Path, max_samples: int | None, max_length: int, seed: int):
     """Load a tokenized split, optionally subsample it, and cut rows longer than ``max_length``."""
     from datasets import load_from_disk
 
     if not (folder / "dataset_info.json").exists():
         raise InputError(f"{folder}: no tokenized dataset (run preprocess.py and pass its output)")
+    split_encoding(folder, max_length)  # refuses a length its windows were not made for
     dataset = load_from_disk(str(folder))
     if max_samples is not None and max_samples < len(dataset):
         dataset = dataset.shuffle(seed=seed).select(range(max_samples))
@@ -183,6 +206,7 @@ def build_training_args(args: argparse.Namespace, output_dir: str, has_eval: boo
         gradient_accumulation_steps=args.gradient_accumulation_steps,
         learning_rate=args.learning_rate,
         warmup_steps=args.warmup_ratio,  # a float below 1 is a share of the steps
+        lr_scheduler_type=args.lr_scheduler,
         weight_decay=args.weight_decay,
         seed=args.seed,
         eval_strategy=strategy,
@@ -200,6 +224,11 @@ def build_training_args(args: argparse.Namespace, output_dir: str, has_eval: boo
         dataloader_pin_memory=on_gpu,
         dataloader_persistent_workers=on_gpu and args.dataloader_workers > 0,
         dataloader_prefetch_factor=4 if on_gpu and args.dataloader_workers > 0 else None,
+        # No host-GPU synchronisation per step, so the host queues the next step while the GPU works:
+        # batches are copied from pinned memory asynchronously, and the per-step NaN check of the
+        # logged loss (a GPU->host read each step) is off; a NaN loss still shows in the logs.
+        accelerator_config={"non_blocking": on_gpu},
+        logging_nan_inf_filter=False,
         torch_compile=args.torch_compile,
         disable_tqdm=args.disable_tqdm,
         **precision_flags(args.precision),
@@ -238,9 +267,8 @@ def build_trainer(args: argparse.Namespace) -> WeightedLossTrainer:
     if args.pad_to_max_length:  # the reference design's padding, kept for benchmarks
         collator = DataCollatorWithPadding(tokenizer, padding="max_length", max_length=args.max_length)
     else:
-        collator = DataCollatorWithPadding(
-            tokenizer, pad_to_multiple_of=8 if torch.cuda.is_available() else None
-        )
+        multiple = args.pad_to_multiple_of if torch.cuda.is_available() else 0
+        collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=multiple or None)
 
     checkpoint_dir = Path(args.checkpoint_dir)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
@@ -294,9 +322,11 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     tokenizer.save_pretrained(str(model_dir))
     shutil.copy(train_dir / LABEL_MAP_FILE, model_dir / LABEL_MAP_FILE)
     ship_handler(model_dir)
+    encoding = split_encoding(train_dir, args.max_length)
+    encoding.save(model_dir)  # the endpoint and evaluation encode texts the same way
     write_json(
         model_dir / "training_config.json",
-        {"model_name": args.model_name, "max_length": args.max_length, "labels": labels},
+        {"model_name": args.model_name, "max_length": encoding.max_length, "labels": labels},
     )
     write_json(Path(args.output_data_dir) / "train_metrics.json", _finite(metrics))
     LOG.info("saved model to %s; metrics %s", model_dir, json.dumps(_finite(metrics.get("eval", {}))))
@@ -348,6 +378,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     _flag(parser, "eval-batch-size", type=int, default=cfg.eval_batch_size)
     _flag(parser, "learning-rate", type=float, default=cfg.learning_rate)
     _flag(parser, "warmup-ratio", type=float, default=cfg.warmup_ratio)
+    _flag(parser, "lr-scheduler", default=cfg.lr_scheduler, help="transformers scheduler name")
     _flag(parser, "weight-decay", type=float, default=cfg.weight_decay)
     _flag(parser, "label-smoothing", type=float, default=cfg.label_smoothing)
     _flag(parser, "seed", type=int, default=cfg.seed)
@@ -355,6 +386,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     _flag(parser, "group-by-length", type=_bool, default=cfg.group_by_length)
     _flag(parser, "dataloader-workers", type=int, default=cfg.dataloader_workers)
     _flag(parser, "torch-compile", type=_bool, default=cfg.torch_compile)
+    _flag(parser, "pad-to-multiple-of", type=int, default=cfg.pad_to_multiple_of, help="GPU batches; 0: none")
     _flag(parser, "attn-implementation", default="sdpa", choices=["sdpa", "eager"])
     _flag(parser, "precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
     _flag(parser, "pad-to-max-length", type=_bool, default=False, help="reference padding (benchmarks)")

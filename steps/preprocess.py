@@ -20,7 +20,7 @@ OUTPUTS = ("train", "test", "pre-processed", "eval", "report")
 
 
 def build(ctx: StepContext) -> ProcessingStep:
-    p = ctx.params
+    p, t = ctx.params, ctx.config.train
     processor = script_processor(
         ctx,
         "preprocess.py",
@@ -47,6 +47,14 @@ def build(ctx: StepContext) -> ProcessingStep:
             p.model_name,
             "--max-length",
             p.max_length,
+            "--long-text",
+            t.long_text,
+            "--head-tokens",
+            str(t.head_tokens),
+            "--chunk-stride",
+            str(t.chunk_stride),
+            "--max-chunks",
+            str(t.max_chunks),
             "--min-class-samples",
             p.min_class_samples,
             "--num-classes",

@@ -83,6 +83,8 @@ def hyperparameters(ctx: StepContext) -> dict[str, Any]:
         "train-batch-size": p.train_batch_size,
         "eval-batch-size": str(t.eval_batch_size),
         "warmup-ratio": str(t.warmup_ratio),
+        "lr-scheduler": t.lr_scheduler,
+        "pad-to-multiple-of": str(t.pad_to_multiple_of),
         "weight-decay": str(t.weight_decay),
         "label-smoothing": str(t.label_smoothing),
         "seed": str(t.seed),

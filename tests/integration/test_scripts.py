@@ -239,3 +239,60 @@ def test_publish_dirs_hold_the_reference_layout(chain):
 def test_model_archive_carries_the_endpoint_handler(chain):
     code = chain["root"] / "model" / "code"
     assert {p.name for p in code.iterdir()} >= {"inference.py", "medtx_common.py", "medtx_config.py"}
+
+
+def test_chunked_notes_train_and_evaluate_as_one_prediction_per_row(tmp_path):
+    """``--long-text chunks``: several training rows per long note, the encoding travels with the
+    model, and evaluation pools the windows back to one prediction per validation row."""
+    from datasets import load_from_disk
+
+    import evaluate
+    import inference
+    import preprocess
+    import train
+    from medtx_common import InputError, TextEncoding
+
+    encoding = ["--long-text", "chunks", "--max-length", "32", "--chunk-stride", "8", "--max-chunks", "4"]
+    report = preprocess.main(
+        [
+            "--input",
+            str(BUNDLED_CSV),
+            "--output-dir",
+            str(tmp_path / "pp"),
+            "--model-name",
+            OFFLINE_MODEL,
+            *encoding,
+        ]
+    )
+    rows = report.split["train_rows"]
+    assert rows < report.model_inputs["train"] <= 4 * rows
+    assert report.encoding["long_text"] == "chunks"
+    dataset = load_from_disk(str(tmp_path / "pp" / "train"))
+    assert sorted(set(dataset["doc"])) == list(range(rows)) and max(dataset["length"]) <= 32
+    eda = pd.read_csv(tmp_path / "pp" / "pre-processed" / "pre-processed.csv", keep_default_na=False)
+    labels = eda.loc[eda.split == "train", "label"].to_numpy()
+    assert all(labels[d] == label for d, label in zip(dataset["doc"], dataset["labels"], strict=True))
+
+    args = [
+        "--train-dir", str(tmp_path / "pp" / "train"), "--test-dir", str(tmp_path / "none"),
+        "--model-dir", str(tmp_path / "model"), "--output-data-dir", str(tmp_path / "out"),
+        "--checkpoint-dir", str(tmp_path / "ckpt"), "--model-name", OFFLINE_MODEL,
+        "--max-steps", "2", "--train-batch-size", "8", "--disable-tqdm", "true",
+    ]  # fmt: skip
+    with pytest.raises(InputError, match=r"needs preprocess\.py --max-length 16"):
+        train.main([*args, "--max-length", "16"])
+    train.main([*args, "--max-length", "32"])
+    assert TextEncoding.load(tmp_path / "model", 512) == TextEncoding(32, "chunks", 128, 8, 4)
+
+    evaluation = evaluate.main(
+        [
+            "--model", str(tmp_path / "model"), "--validation", str(tmp_path / "pp" / "eval"),
+            "--train-data", "", "--output-dir", str(tmp_path / "eval"),
+        ]
+    )  # fmt: skip
+    table = pd.read_csv(tmp_path / "eval" / "model-performance.csv", keep_default_na=False)
+    assert len(table) == evaluation["validation_rows"] == report.split["validation_rows"]
+    handler = inference.model_fn(str(tmp_path / "model"))
+    assert handler["encoding"].long_text == "chunks"
+    answer = inference.predict_fn({"texts": table["text"].tolist()[:3], "top_k": 1}, handler)
+    assert [a["class_id"] for a in answer] == table["pred"].tolist()[:3]

@@ -261,3 +261,32 @@ def test_kms_and_vpc_settings_reach_every_job(aws, monkeypatch):
     assert steps["EndpointConfig"]["Arguments"]["KmsKeyId"] == "alias/medtx"
     with pytest.raises(ValueError, match="both subnets and security_group_ids"):
         get_pipeline(region=REGION, role=ROLE, subnets="subnet-1")
+
+
+def test_long_text_settings_reach_preprocess_and_training(aws):
+    """The encoding is chosen once in the config; preprocess encodes with it (the model archive
+    carries it on to evaluation and the endpoint) and training gets its schedule settings."""
+    from pipeline import get_pipeline
+
+    definition = json.loads(
+        get_pipeline(
+            region=REGION,
+            role=ROLE,
+            train__long_text="chunks",
+            train__chunk_stride="32",
+            train__max_chunks="6",
+            train__lr_scheduler="cosine",
+        ).definition()
+    )
+    steps = flatten(definition["Steps"])
+    args = steps["Preprocess"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    given = {args[i]: args[i + 1] for i in range(len(args) - 1) if str(args[i]).startswith("--")}
+    assert given["--long-text"] == "chunks" and given["--chunk-stride"] == "32"
+    assert given["--max-chunks"] == "6" and given["--head-tokens"] == "128"
+    assert given["--max-length"] == {"Get": "Parameters.MaxLength"}
+    hyper = steps["Train"]["Arguments"]["HyperParameters"]
+    assert hyper["lr-scheduler"] == "cosine" and hyper["pad-to-multiple-of"] == "64"
+    with pytest.raises(ValueError, match="unknown train setting"):
+        get_pipeline(region=REGION, role=ROLE, train__long_txt="chunks")
+    with pytest.raises(ValueError, match="long_text must be one of"):
+        get_pipeline(region=REGION, role=ROLE, train__long_text="sliding")

@@ -1,0 +1,282 @@
+"""Model quality: macro-F1 of fine-tuning settings on the mtsamples split, through the product's scripts.
+
+Every configuration runs ``scripts/preprocess.py`` (23-class rule, leak-free grouped split, the
+configured text fields and long-text encoding), ``scripts/train.py`` (the WeightedLossTrainer) and
+``scripts/evaluate.py`` (batched inference on the held-out rows, the figures ``evaluation.json``
+reports). Nothing here scores differently from a pipeline run: the sweep only chooses arguments.
+
+The TF-IDF + logistic-regression baseline is the one ``evaluate.py`` fits on the same split and the
+same text; it needs no GPU, so ``--baseline`` computes it here once per text-field choice (on a
+device run pass ``--no-baseline`` and read the figures from a CPU run of ``--baseline-only``).
+
+Results go to ``--out`` (JSON) after every configuration, so a run cut short keeps what it finished;
+``--deadline`` skips configurations that would start after that many seconds.
+
+    python bench/quality_sweep.py --data mtsamples.csv --model DIR --out quality.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import lzma
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+
+import evaluate  # noqa: E402
+import preprocess  # noqa: E402
+import train  # noqa: E402
+from medtx_common import read_json  # noqa: E402
+
+#: Preprocess settings (the encoding and the text fields) and training settings per configuration,
+#: in the order they run. Keys are the scripts' own flags.
+CHUNKS_256 = {"long-text": "chunks", "max-length": 256, "chunk-stride": 64}
+DESC = {"text-fields": "description,transcription"}
+CONFIGS: list[dict[str, Any]] = [
+    {"name": "truncate-512", "pre": {"long-text": "truncate"}, "train": {"epochs": 10}},
+    {"name": "chunks-256-desc", "pre": {**CHUNKS_256, **DESC}, "train": {"epochs": 6}},
+    {"name": "head-tail-512-desc", "pre": {"long-text": "head_tail", **DESC}, "train": {"epochs": 10}},
+    {"name": "chunks-256", "pre": CHUNKS_256, "train": {"epochs": 6}},
+    {"name": "head-tail-512", "pre": {"long-text": "head_tail"}, "train": {"epochs": 10}},
+    {
+        "name": "chunks-256-desc-ls0.1",
+        "pre": {**CHUNKS_256, **DESC},
+        "train": {"epochs": 6, "label-smoothing": 0.1},
+    },
+    {"name": "chunks-256-desc-seed7", "pre": {**CHUNKS_256, **DESC}, "train": {"epochs": 6, "seed": 7}},
+    {
+        "name": "chunks-512-desc",
+        "pre": {"long-text": "chunks", "chunk-stride": 128, **DESC},
+        "train": {"epochs": 8},
+    },
+    {
+        "name": "chunks-256-desc-cosine-10ep",
+        "pre": {**CHUNKS_256, **DESC},
+        "train": {"epochs": 10, "lr-scheduler": "cosine"},
+    },
+]
+#: The same comparison at the local ``quick`` profile's scale (128 tokens, one epoch), which 2 CPU cores
+#: finish in minutes per configuration: the direction of each change, not the GPU-scale figures.
+CPU_CONFIGS: list[dict[str, Any]] = [
+    {"name": "cpu-truncate-128", "pre": {"max-length": 128}, "train": {}},
+    {"name": "cpu-truncate-128-desc", "pre": {"max-length": 128, **DESC}, "train": {}},
+    {
+        "name": "cpu-head-tail-128-desc",
+        "pre": {"max-length": 128, "long-text": "head_tail", "head-tokens": 64, **DESC},
+        "train": {},
+    },
+    {
+        "name": "cpu-chunks-128-desc",
+        "pre": {"max-length": 128, "long-text": "chunks", "chunk-stride": 16, "max-chunks": 3, **DESC},
+        "train": {},
+    },
+]
+CPU_TRAIN = {"epochs": 1, "train-batch-size": 16}
+#: Shared by every configuration unless it says otherwise.
+TRAIN_DEFAULTS = {"learning-rate": 1e-4, "train-batch-size": 32, "max-length": 512, "seed": 42}
+
+
+def flags(settings: dict[str, Any]) -> list[str]:
+    return [item for key, value in settings.items() for item in (f"--{key}", str(value))]
+
+
+def unpack_model(folder: Path, work: Path) -> Path:
+    """A model folder as is; a carried ``model.safetensors.xz`` (fp16) unpacked to fp32 weights."""
+    packed = folder / "model.safetensors.xz"
+    if not packed.exists():
+        return folder
+    import torch
+    from safetensors.torch import load_file, save_file
+
+    target = work / "model-fp32"
+    shutil.copytree(folder, target, ignore=shutil.ignore_patterns("*.xz"))
+    with lzma.open(packed) as src, open(work / "fp16.safetensors", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    state = {
+        k: v.to(torch.float32) if v.is_floating_point() else v
+        for k, v in load_file(work / "fp16.safetensors").items()
+    }
+    save_file(state, target / "model.safetensors", metadata={"format": "pt"})
+    return target
+
+
+def preprocessed(cache: dict[str, Path], data: str, model: Path, pre: dict[str, Any], work: Path) -> Path:
+    settings = {"max-length": 512, **pre}
+    key = json.dumps(settings, sort_keys=True)
+    if key not in cache:
+        out = work / f"data-{len(cache)}"
+        preprocess.main(
+            ["--input", data, "--output-dir", str(out), "--model-name", str(model), *flags(settings)]
+        )
+        cache[key] = out
+    return cache[key]
+
+
+def run_config(
+    config: dict[str, Any], data_dir: Path, model: Path, work: Path, baseline: bool, base: dict[str, Any]
+) -> dict[str, Any]:
+    name = config["name"]
+    settings = {**base, **config["train"]}
+    settings["max-length"] = config["pre"].get("max-length", settings["max-length"])
+    started = time.perf_counter()
+    metrics = train.main(
+        [
+            "--train-dir", str(data_dir / "train"), "--test-dir", str(work / "no-eval"),
+            "--model-dir", str(work / name / "model"), "--output-data-dir", str(work / name / "out"),
+            "--checkpoint-dir", str(work / name / "ckpt"), "--model-name", str(model),
+            "--save-steps", "1000000", "--logging-steps", "100", "--disable-tqdm", "true",
+            *flags(settings),
+        ]
+    )  # fmt: skip
+    train_seconds = time.perf_counter() - started
+    report = evaluate.main(
+        [
+            "--model", str(work / name / "model"), "--validation", str(data_dir / "eval"),
+            "--train-data", str(data_dir / "pre-processed") if baseline else "",
+            "--output-dir", str(work / name / "evaluation"),
+        ]
+    )  # fmt: skip
+    figures = {k: v["value"] for k, v in report["multiclass_classification_metrics"].items() if "value" in v}
+    result = {
+        "name": name,
+        "preprocess": config["pre"],
+        "train": settings,
+        "model_inputs": read_json(data_dir / "report" / "data-report.json")["model_inputs"],
+        "train_seconds": round(train_seconds, 1),
+        "train_samples_per_second": metrics["train"].get("train_samples_per_second"),
+        **figures,
+    }
+    if "baseline" in report:
+        result["baseline_macro_f1"] = report["baseline"]["macro_f1"]
+        result["baseline_accuracy"] = report["baseline"]["accuracy"]
+    return result
+
+
+def baseline_only(data: str, model: Path, work: Path) -> list[dict[str, Any]]:
+    """The TF-IDF baseline for each text-field choice of ``CONFIGS`` (CPU, no model training)."""
+    results, seen = [], set()
+    for config in CONFIGS:
+        fields = config["pre"].get("text-fields", "transcription")
+        if fields in seen:
+            continue
+        seen.add(fields)
+        folder = work / f"baseline-{len(seen)}"
+        preprocess.main(
+            [
+                "--input",
+                data,
+                "--output-dir",
+                str(folder),
+                "--model-name",
+                str(model),
+                "--text-fields",
+                fields,
+            ]
+        )
+        train_rows = evaluate.read_table(
+            folder / "pre-processed", "pre-processed.csv", ["text", "label", "split"]
+        )
+        train_rows = train_rows[train_rows["split"] == "train"]
+        validation = evaluate.read_table(folder / "eval", "validation.csv", ["text", "target"])
+        figures = evaluate.fit_baseline(
+            train_rows["text"].tolist(),
+            train_rows["label"].astype(int).to_numpy(),
+            validation["text"].tolist(),
+            validation["target"].astype(int).to_numpy(),
+            len(read_json(folder / "train" / "label_map.json")["id2label"]),
+            evaluate.EvalConfig(),
+        )
+        results.append({"text_fields": fields, **figures})
+        print(json.dumps(results[-1]), flush=True)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--data", required=True, help="raw mtsamples CSV (.csv or .csv.gz)")
+    parser.add_argument(
+        "--model", type=Path, required=True, help="model folder (or one with model.safetensors.xz)"
+    )
+    parser.add_argument("--out", type=Path, default=Path("quality.json"))
+    parser.add_argument("--only", default="", help="comma-separated configuration names")
+    parser.add_argument(
+        "--deadline", type=float, default=float("inf"), help="seconds; later configs are skipped"
+    )
+    parser.add_argument("--no-baseline", action="store_true", help="skip the TF-IDF baseline (fit it on CPU)")
+    parser.add_argument("--baseline-only", action="store_true", help="only the baselines, no training")
+    parser.add_argument("--smoke", action="store_true", help="tiny settings on CPU (checks the code)")
+    parser.add_argument("--cpu", action="store_true", help="the quick-profile-scale configurations")
+    cli = parser.parse_args()
+    started = time.perf_counter()
+    import torch
+    import transformers
+
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        data = cli.data
+        if data.endswith(".gz"):
+            import gzip
+
+            with gzip.open(data) as src, open(work / "data.csv", "wb") as dst:
+                shutil.copyfileobj(src, dst)
+            data = str(work / "data.csv")
+        model = unpack_model(cli.model, work)
+        summary: dict[str, Any] = {
+            "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none (CPU)",
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "python": platform.python_version(),
+            "model": str(cli.model.name),
+            "results": [],
+            "skipped": [],
+        }
+        if cli.baseline_only:
+            summary["baselines"] = baseline_only(data, model, work)
+            cli.out.write_text(json.dumps(summary, indent=2) + "\n")
+            return
+        configs, base = (
+            (CPU_CONFIGS, {**TRAIN_DEFAULTS, **CPU_TRAIN}) if cli.cpu else (CONFIGS, TRAIN_DEFAULTS)
+        )
+        chosen = [c for c in configs if not cli.only or c["name"] in cli.only.split(",")]
+        cache: dict[str, Path] = {}
+        for config in chosen:
+            if time.perf_counter() - started > cli.deadline:
+                summary["skipped"].append(config["name"])
+                continue
+            if cli.smoke:
+                config = {
+                    "name": config["name"],
+                    "pre": {**config["pre"], "max-length": 32, "chunk-stride": 8},
+                    "train": {**config["train"], "epochs": 1, "max-train-samples": 64},
+                }
+            data_dir = preprocessed(cache, data, model, config["pre"], work)
+            try:
+                result = run_config(config, data_dir, model, work, not cli.no_baseline, base)
+            except Exception as exc:  # keep the other configurations' figures
+                result = {"name": config["name"], "error": repr(exc)[:500]}
+            summary["results"].append(result)
+            print("[quality]", json.dumps(result), flush=True)
+            cli.out.write_text(json.dumps(summary, indent=2) + "\n")
+            shutil.rmtree(work / config["name"], ignore_errors=True)
+        summary["wall_seconds"] = round(time.perf_counter() - started, 1)
+        cli.out.write_text(json.dumps(summary, indent=2) + "\n")
+    for row in summary["results"]:
+        if "error" in row:
+            print(f"{row['name']:32s} error {row['error']}")
+        else:
+            figures = f"macro-F1 {row['macro_f1']:.4f} accuracy {row['accuracy']:.4f}"
+            print(f"{row['name']:32s} {figures} ({row['train_seconds']} s)")
+
+
+if __name__ == "__main__":
+    main()

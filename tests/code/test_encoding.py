@@ -1,0 +1,171 @@
+"""Long-text encoding (truncate, head_tail, chunks) and the pooling of window predictions."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+from helpers import OFFLINE_MODEL
+
+from medtx_common import (
+    ENCODING_FILE,
+    InputError,
+    TextEncoding,
+    _spread_chunks,
+    encode_texts,
+    resolve_model_path,
+)
+
+pytest.importorskip("transformers")
+
+LONG = " ".join(f"term{i} finding" for i in range(80))  # ~320 word pieces
+
+
+@pytest.fixture(scope="module")
+def tokenizer():
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(resolve_model_path(OFFLINE_MODEL), use_fast=True)
+
+
+def _body(tokenizer, text: str) -> list[int]:
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def test_truncate_keeps_the_first_tokens(tokenizer):
+    out = encode_texts(tokenizer, ["short note", LONG], TextEncoding(max_length=32))
+    assert out["doc"] == [0, 1] and out["length"][1] == 32
+    assert out["input_ids"][1][1:-1] == _body(tokenizer, LONG)[:30]
+
+
+def test_head_tail_keeps_the_start_and_the_end(tokenizer):
+    encoding = TextEncoding(max_length=32, long_text="head_tail", head_tokens=10)
+    out = encode_texts(tokenizer, ["short note", LONG], encoding)
+    body = _body(tokenizer, LONG)
+    ids = out["input_ids"][1]
+    assert len(ids) == 32 and out["doc"] == [0, 1]
+    assert ids[0] == tokenizer.cls_token_id and ids[-1] == tokenizer.sep_token_id
+    assert ids[1:11] == body[:10] and ids[11:-1] == body[-20:]
+    # a text that fits is encoded exactly as truncation encodes it
+    assert out["input_ids"][0] == encode_texts(tokenizer, ["short note"], TextEncoding(32))["input_ids"][0]
+    # a head longer than the window keeps the head only
+    head_only = encode_texts(tokenizer, [LONG], TextEncoding(32, "head_tail", head_tokens=500))
+    assert head_only["input_ids"][0][1:-1] == body[:30]
+
+
+def test_chunks_cover_every_token_with_the_stride_shared(tokenizer):
+    encoding = TextEncoding(max_length=32, long_text="chunks", chunk_stride=6, max_chunks=100)
+    out = encode_texts(tokenizer, ["short note", LONG, "another short one"], encoding)
+    body = _body(tokenizer, LONG)
+    windows = [ids[1:-1] for ids, doc in zip(out["input_ids"], out["doc"], strict=True) if doc == 1]
+    assert len(windows) > 3 and all(len(w) <= 30 for w in windows)
+    rebuilt = list(windows[0])
+    for previous, window in itertools.pairwise(windows):
+        assert window[:6] == previous[-6:]  # neighbours share the stride
+        rebuilt += window[6:]
+    assert rebuilt == body
+    assert out["doc"] == sorted(out["doc"]) and set(out["doc"]) == {0, 1, 2}
+    assert out["length"] == [len(i) for i in out["input_ids"]]
+
+
+def test_chunks_beyond_the_cap_are_spread_over_the_note(tokenizer):
+    everything = encode_texts(tokenizer, [LONG], TextEncoding(32, "chunks", chunk_stride=0, max_chunks=100))
+    capped = encode_texts(tokenizer, [LONG], TextEncoding(32, "chunks", chunk_stride=0, max_chunks=3))
+    assert len(capped["input_ids"]) == 3
+    assert capped["input_ids"][0] == everything["input_ids"][0]
+    assert capped["input_ids"][-1] == everything["input_ids"][-1]
+
+
+def test_spread_chunks_keeps_first_and_last_of_each_text():
+    mapping = [0, 1, 1, 1, 1, 1, 1, 1, 2, 2]
+    assert _spread_chunks(mapping, 3) == [0, 1, 4, 7, 8, 9]
+    assert _spread_chunks(mapping, 1) == [0, 1, 8]
+    assert _spread_chunks(mapping, 10) == list(range(10))
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"long_text": "sliding"}, "long_text must be one of"),
+        ({"long_text": "chunks", "chunk_stride": 16}, "chunk_stride"),
+        ({"long_text": "chunks", "max_chunks": 0}, "max_chunks"),
+        ({"long_text": "head_tail", "head_tokens": -1}, "head_tokens"),
+        ({"max_length": 4}, "max_length"),
+    ],
+)
+def test_bad_encoding_settings_are_one_clear_error(settings, message):
+    with pytest.raises(InputError, match=message):
+        TextEncoding(**{"max_length": 32, **settings})
+
+
+def test_encoding_file_round_trip_and_default(tmp_path):
+    encoding = TextEncoding(max_length=256, long_text="chunks", chunk_stride=32, max_chunks=4)
+    encoding.save(tmp_path)
+    assert json.loads((tmp_path / ENCODING_FILE).read_text())["long_text"] == "chunks"
+    assert TextEncoding.load(tmp_path, 128) == encoding
+    assert TextEncoding.load(tmp_path / "older-model", 128) == TextEncoding(max_length=128)
+
+
+@pytest.fixture(scope="module")
+def tiny_classifier(tokenizer):
+    """A 2-layer random BERT with the offline tokenizer, in eval mode."""
+    import torch
+    from transformers import BertConfig, BertForSequenceClassification
+
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        num_labels=4,
+    )
+    model = BertForSequenceClassification(config).eval()
+    return {"model": model, "tokenizer": tokenizer, "labels": list("abcd"), "device": "cpu"}
+
+
+def test_predict_proba_averages_the_logits_of_a_texts_windows(tiny_classifier):
+    import torch
+
+    from medtx_common import predict_proba
+
+    encoding = TextEncoding(max_length=32, long_text="chunks", chunk_stride=4, max_chunks=8)
+    classifier = {**tiny_classifier, "encoding": encoding}
+    texts = [LONG, "short note", LONG[:200]]
+    probs = predict_proba(classifier, texts, batch_size=3)
+
+    encoded = encode_texts(classifier["tokenizer"], texts, encoding)
+    docs = np.asarray(encoded.pop("doc"))
+    encoded.pop("length")
+    expected = []
+    with torch.inference_mode():
+        for doc in range(len(texts)):
+            rows = np.flatnonzero(docs == doc)
+            batch = classifier["tokenizer"].pad(
+                {k: [v[i] for i in rows] for k, v in encoded.items()}, return_tensors="pt"
+            )
+            logits = classifier["model"](**batch).logits
+            expected.append(torch.softmax(logits.mean(dim=0), dim=-1).numpy())
+    assert (docs == 0).sum() > 1  # the long text really is several windows
+    np.testing.assert_allclose(probs, np.stack(expected), atol=1e-5)
+    np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_predict_proba_keeps_input_order_with_one_window_per_text(tiny_classifier):
+    import torch
+
+    from medtx_common import predict_proba
+
+    classifier = {**tiny_classifier, "encoding": TextEncoding(max_length=32)}
+    texts = [LONG, "a", "knee pain after a fall", LONG[:90]]
+    probs = predict_proba(classifier, texts, batch_size=2)
+    with torch.inference_mode():
+        for i, text in enumerate(texts):
+            batch = classifier["tokenizer"]([text], truncation=True, max_length=32, return_tensors="pt")
+            one = torch.softmax(classifier["model"](**batch).logits, dim=-1)[0].numpy()
+            np.testing.assert_allclose(probs[i], one, atol=1e-5)
+    assert predict_proba(classifier, [], batch_size=2).shape == (0, 4)
