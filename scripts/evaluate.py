@@ -27,6 +27,7 @@ import pandas as pd
 
 from medtx_common import (
     EVALUATION_JSON,
+    INFERENCE_PRECISIONS,
     LOG,
     MODEL_PERFORMANCE_CSV,
     InputError,
@@ -38,7 +39,7 @@ from medtx_common import (
     setup_logging,
     write_json,
 )
-from medtx_config import EvalConfig
+from medtx_config import EvalConfig, InferenceConfig
 
 PER_CLASS_CSV = "per-class-metrics.csv"
 CONFUSION_CSV = "confusion-matrix.csv"
@@ -177,7 +178,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     validation = read_table(args.validation, "validation.csv", ["row_id", "text", "target", "target_label"])
     output_dir = Path(args.output_dir)
     with tempfile.TemporaryDirectory() as tmp:
-        classifier = load_classifier(unpack_model(args.model, Path(tmp)))
+        classifier = load_classifier(unpack_model(args.model, Path(tmp)), precision=args.precision)
         labels = classifier["labels"]
         unknown = sorted(set(validation["target_label"]) - set(labels))
         if unknown:
@@ -235,6 +236,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output-dir", default="/opt/ml/processing/evaluation")
     parser.add_argument("--publish-dir", default="", help="also copy the dashboard files here")
     parser.add_argument("--batch-size", type=int, default=cfg.batch_size)
+    parser.add_argument(
+        "--precision",
+        default=InferenceConfig.precision,
+        choices=INFERENCE_PRECISIONS,
+        help="forward-pass arithmetic (as the endpoint: auto = bf16 where native)",
+    )
     return parser.parse_args(argv)
 
 

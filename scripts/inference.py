@@ -33,7 +33,7 @@ class ClientError(InputError):
 
 
 def model_fn(model_dir: str, context: Any = None) -> dict[str, Any]:
-    classifier = load_classifier(model_dir)
+    classifier = load_classifier(model_dir, precision=CONFIG.precision)
     LOG.info("loaded model with %d labels on %s", len(classifier["labels"]), classifier["device"])
     return classifier
 

@@ -115,6 +115,10 @@ class InferenceConfig:
     """Limits of the endpoint handler."""
 
     batch_size: int = 32
+    #: Arithmetic of the forward pass, for evaluation and the endpoint alike: ``auto`` runs bfloat16
+    #: where the hardware computes it natively (a GPU with bf16, a CPU with AVX512-BF16 or AMX, e.g.
+    #: ml.m7i) and float32 elsewhere (ml.m5); ``fp32`` always float32; ``bf16`` always bfloat16.
+    precision: str = "auto"
     max_texts: int = 256
     max_payload_bytes: int = 1_000_000
     max_top_k: int = 10

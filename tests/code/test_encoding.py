@@ -169,3 +169,55 @@ def test_predict_proba_keeps_input_order_with_one_window_per_text(tiny_classifie
             one = torch.softmax(classifier["model"](**batch).logits, dim=-1)[0].numpy()
             np.testing.assert_allclose(probs[i], one, atol=1e-5)
     assert predict_proba(classifier, [], batch_size=2).shape == (0, 4)
+
+
+def test_predict_proba_scores_each_distinct_text_once(tiny_classifier):
+    from medtx_common import predict_proba
+
+    seen: list[int] = []
+    model = tiny_classifier["model"]
+    hook = model.register_forward_hook(lambda module, args, kwargs_out: seen.append(0))
+    classifier = {**tiny_classifier, "encoding": TextEncoding(max_length=32)}
+    try:
+        texts = ["knee pain", "chest pain", "knee pain", "knee pain", "chest pain", "rash"]
+        probs = predict_proba(classifier, texts, batch_size=1)
+    finally:
+        hook.remove()
+    assert len(seen) == 3  # one forward pass per distinct text at batch size 1
+    np.testing.assert_array_equal(probs[0], probs[2])
+    np.testing.assert_array_equal(probs[0], probs[3])
+    np.testing.assert_array_equal(probs[1], probs[4])
+    assert not np.allclose(probs[0], probs[5])
+
+
+def test_auto_precision_is_bf16_only_where_the_hardware_has_it(monkeypatch):
+    import torch
+
+    from medtx_common import inference_dtype
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert inference_dtype("cpu", "auto") is None  # emulated bf16 would be slower than fp32
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    assert inference_dtype("cpu", "auto") is torch.bfloat16
+    assert inference_dtype("cpu", "fp32") is None and inference_dtype("cpu", "bf16") is torch.bfloat16
+    with pytest.raises(InputError, match="precision must be one of"):
+        inference_dtype("cpu", "int8")
+
+
+def test_bf16_forward_pass_stays_close_to_fp32(tiny_classifier):
+    import torch
+
+    from medtx_common import predict_proba
+
+    classifier = {
+        **tiny_classifier,
+        "encoding": TextEncoding(max_length=32, long_text="chunks", chunk_stride=4),
+    }
+    texts = [LONG, "short note", "knee pain after a fall"]
+    fp32 = predict_proba(classifier, texts, batch_size=4)
+    bf16 = predict_proba({**classifier, "autocast": torch.bfloat16}, texts, batch_size=4)
+    assert bf16.dtype == np.float32
+    np.testing.assert_allclose(bf16.sum(axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(bf16, fp32, atol=2e-2)
+    assert not np.array_equal(bf16, fp32)  # the autocast did run

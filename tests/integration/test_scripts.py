@@ -250,7 +250,7 @@ def test_chunked_notes_train_and_evaluate_as_one_prediction_per_row(tmp_path):
     import inference
     import preprocess
     import train
-    from medtx_common import InputError, TextEncoding
+    from medtx_common import InputError, TextEncoding, load_classifier
 
     encoding = ["--long-text", "chunks", "--max-length", "32", "--chunk-stride", "8", "--max-chunks", "4"]
     report = preprocess.main(
@@ -287,12 +287,12 @@ def test_chunked_notes_train_and_evaluate_as_one_prediction_per_row(tmp_path):
     evaluation = evaluate.main(
         [
             "--model", str(tmp_path / "model"), "--validation", str(tmp_path / "pp" / "eval"),
-            "--train-data", "", "--output-dir", str(tmp_path / "eval"),
+            "--train-data", "", "--output-dir", str(tmp_path / "eval"), "--precision", "fp32",
         ]
     )  # fmt: skip
     table = pd.read_csv(tmp_path / "eval" / "model-performance.csv", keep_default_na=False)
     assert len(table) == evaluation["validation_rows"] == report.split["validation_rows"]
-    handler = inference.model_fn(str(tmp_path / "model"))
+    handler = load_classifier(tmp_path / "model", precision="fp32")  # as evaluated: same arithmetic
     assert handler["encoding"].long_text == "chunks"
     answer = inference.predict_fn({"texts": table["text"].tolist()[:3], "top_k": 1}, handler)
     assert [a["class_id"] for a in answer] == table["pred"].tolist()[:3]
