@@ -80,6 +80,14 @@ CPU_CONFIGS: list[dict[str, Any]] = [
         "train": {},
     },
 ]
+CPU_CONFIGS += [  # two epochs: does seeing the whole note pay once the model is less undertrained?
+    {"name": "cpu-truncate-128-2ep", "pre": {"max-length": 128}, "train": {"epochs": 2}},
+    {
+        "name": "cpu-chunks-128-2ep",
+        "pre": {"max-length": 128, "long-text": "chunks", "chunk-stride": 16, "max-chunks": 3},
+        "train": {"epochs": 2},
+    },
+]
 CPU_TRAIN = {"epochs": 1, "train-batch-size": 16}
 #: Shared by every configuration unless it says otherwise.
 TRAIN_DEFAULTS = {"learning-rate": 1e-4, "train-batch-size": 32, "max-length": 512, "seed": 42}

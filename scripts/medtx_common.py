@@ -174,11 +174,11 @@ class TextEncoding:
         if self.head_tokens < 0:  # more than fits keeps the head only
             raise InputError(f"head_tokens must be at least 0, got {self.head_tokens}")
         if self.long_text == "chunks" and not (
-            0 <= self.chunk_stride < self.max_length // 2 and self.max_chunks >= 1
+            0 <= self.chunk_stride <= self.max_length // 2 and self.max_chunks >= 1
         ):
             raise InputError(
-                f"chunks need 0 <= chunk_stride < max_length / 2 and max_chunks >= 1; got stride "
-                f"{self.chunk_stride}, max_chunks {self.max_chunks}"
+                f"chunks need 0 <= chunk_stride <= max_length / 2 and max_chunks >= 1; got stride "
+                f"{self.chunk_stride} at max_length {self.max_length}, max_chunks {self.max_chunks}"
             )
 
     @classmethod

@@ -89,7 +89,7 @@ def test_spread_chunks_keeps_first_and_last_of_each_text():
     ("settings", "message"),
     [
         ({"long_text": "sliding"}, "long_text must be one of"),
-        ({"long_text": "chunks", "chunk_stride": 16}, "chunk_stride"),
+        ({"long_text": "chunks", "chunk_stride": 17}, "chunk_stride"),
         ({"long_text": "chunks", "max_chunks": 0}, "max_chunks"),
         ({"long_text": "head_tail", "head_tokens": -1}, "head_tokens"),
         ({"max_length": 4}, "max_length"),
