@@ -161,10 +161,10 @@ class TextEncoding:
     """How a text becomes one or more model inputs (see ``TrainConfig.long_text``)."""
 
     max_length: int
-    long_text: str = "truncate"
-    head_tokens: int = 128
-    chunk_stride: int = 64
-    max_chunks: int = 8
+    long_text: str = TrainConfig.long_text
+    head_tokens: int = TrainConfig.head_tokens
+    chunk_stride: int = TrainConfig.chunk_stride
+    max_chunks: int = TrainConfig.max_chunks
 
     def __post_init__(self) -> None:
         if self.long_text not in LONG_TEXT_MODES:
@@ -216,18 +216,13 @@ def encode_texts(tokenizer: Any, texts: Sequence[str], encoding: TextEncoding) -
     n = encoding.max_length
     if encoding.long_text == "truncate":
         out = dict(tokenizer(texts, truncation=True, max_length=n))
-        out["doc"] = list(range(len(texts)))
     elif encoding.long_text == "head_tail":
         prefix, suffix = _special_tokens_around(tokenizer)
         body = n - len(prefix) - len(suffix)
         head, tail = min(encoding.head_tokens, body), body - min(encoding.head_tokens, body)
         pieces = tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
         ids = [prefix + (p if len(p) <= body else p[:head] + p[len(p) - tail :]) + suffix for p in pieces]
-        out = {
-            "input_ids": ids,
-            "attention_mask": [[1] * len(i) for i in ids],
-            "doc": list(range(len(texts))),
-        }
+        out = {"input_ids": ids, "attention_mask": [[1] * len(i) for i in ids]}
     else:
         enc = tokenizer(
             texts,
@@ -240,6 +235,7 @@ def encode_texts(tokenizer: Any, texts: Sequence[str], encoding: TextEncoding) -
         keep = _spread_chunks(mapping, encoding.max_chunks)
         out = {k: [v[i] for i in keep] for k, v in enc.items() if k != "overflow_to_sample_mapping"}
         out["doc"] = [mapping[i] for i in keep]
+    out.setdefault("doc", list(range(len(texts))))  # one input per text
     out["length"] = [len(i) for i in out["input_ids"]]
     return out
 
@@ -333,8 +329,7 @@ def predict_proba(classifier: dict[str, Any], texts: Sequence[str], batch_size: 
     validation set holds 939 rows but 465 distinct texts). Texts are encoded as the model was trained
     (``TextEncoding``); the model inputs run in length-sorted batches (little padding per batch), in
     bfloat16 where ``load_classifier`` chose it; a text cut into windows gets the mean of its windows'
-    logits. The softmax is computed once and
-    callers take the label and its score from the same array.
+    logits. The softmax is computed once and callers take the label and its score from the same array.
     """
     import torch
 

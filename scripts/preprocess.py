@@ -254,16 +254,14 @@ def class_weights(labels: np.ndarray, num_labels: int) -> list[float]:
     return [float(w) for w in compute_class_weight("balanced", classes=classes, y=labels)]
 
 
-def tokenize_split(df: pd.DataFrame, model_name: str, encoding: TextEncoding):
+def tokenize_split(df: pd.DataFrame, tokenizer: Any, encoding: TextEncoding):
     """Tokenize without padding (the training collator pads each batch to its own longest row).
 
     One dataset row per model input: with ``long_text=chunks`` a long note gives several rows, each
     with the note's label and its row position in ``doc``.
     """
     from datasets import Dataset
-    from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(model_name), use_fast=True)
     encoded = encode_texts(tokenizer, df["text"].tolist(), encoding)
     labels = df["label"].astype(int).to_numpy()
     encoded["labels"] = [int(labels[d]) for d in encoded["doc"]]
@@ -274,13 +272,16 @@ def write_outputs(
     df: pd.DataFrame, report: DataReport, output_dir: Path, model_name: str, encoding: TextEncoding
 ) -> None:
     """Write the datasets, label map, class weights, EDA and validation CSVs, and the report."""
+    from transformers import AutoTokenizer
+
     label_names = sorted(df["label_name"].unique())
     train = df[df["split"] == "train"]
     val = df[df["split"] == "validation"]
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(model_name), use_fast=True)
     report.encoding = asdict(encoding)
     for name, part in (("train", train), ("test", val)):
         folder = output_dir / name
-        dataset = tokenize_split(part, model_name, encoding)
+        dataset = tokenize_split(part, tokenizer, encoding)
         dataset.save_to_disk(str(folder))
         save_label_map(folder, label_names)
         encoding.save(folder)
