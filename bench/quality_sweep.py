@@ -44,6 +44,11 @@ DESC = {"text-fields": "description,transcription"}
 CONFIGS: list[dict[str, Any]] = [
     {"name": "truncate-512", "pre": {"long-text": "truncate"}, "train": {"epochs": 10}},
     {"name": "chunks-256-desc", "pre": {**CHUNKS_256, **DESC}, "train": {"epochs": 6}},
+    {  # the loss on the pooled note, as prediction scores it; 12 notes ~ 32 windows per step
+        "name": "chunks-256-desc-note",
+        "pre": {**CHUNKS_256, **DESC},
+        "train": {"epochs": 6, "chunk-loss": "note", "train-batch-size": 12},
+    },
     {"name": "head-tail-512-desc", "pre": {"long-text": "head_tail", **DESC}, "train": {"epochs": 10}},
     {"name": "chunks-256", "pre": CHUNKS_256, "train": {"epochs": 6}},
     {"name": "head-tail-512", "pre": {"long-text": "head_tail"}, "train": {"epochs": 10}},
@@ -86,6 +91,11 @@ CPU_CONFIGS += [  # two epochs: does seeing the whole note pay once the model is
         "name": "cpu-chunks-128-2ep",
         "pre": {"max-length": 128, "long-text": "chunks", "chunk-stride": 16, "max-chunks": 3},
         "train": {"epochs": 2},
+    },
+    {  # 6 notes ~ 16 windows per step (2.9 windows per note), so as many steps as per-window loss
+        "name": "cpu-chunks-128-note-2ep",
+        "pre": {"max-length": 128, "long-text": "chunks", "chunk-stride": 16, "max-chunks": 3},
+        "train": {"epochs": 2, "chunk-loss": "note", "train-batch-size": 6},
     },
 ]
 CPU_TRAIN = {"epochs": 1, "train-batch-size": 16}

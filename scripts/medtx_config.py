@@ -53,6 +53,8 @@ class DataConfig:
 
 #: Values of ``TrainConfig.long_text``.
 LONG_TEXT_MODES: tuple[str, ...] = ("truncate", "head_tail", "chunks")
+#: Values of ``TrainConfig.chunk_loss``.
+CHUNK_LOSSES: tuple[str, ...] = ("window", "note")
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,11 @@ class TrainConfig:
     head_tokens: int = 128
     chunk_stride: int = 64
     max_chunks: int = 8
+    #: With ``chunks``, what the training loss scores: ``window`` labels every window with its note's
+    #: label (one loss per window, so long notes weigh more); ``note`` averages the logits of a note's
+    #: windows, as prediction does, and scores the note once (``train_batch_size`` then counts notes,
+    #: each bringing up to ``max_chunks`` windows).
+    chunk_loss: str = "window"
     epochs: float = 3.0
     train_batch_size: int = 32
     eval_batch_size: int = 64
@@ -98,6 +105,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.long_text not in LONG_TEXT_MODES:
             raise ValueError(f"long_text must be one of {', '.join(LONG_TEXT_MODES)}; got {self.long_text!r}")
+        if self.chunk_loss not in CHUNK_LOSSES:
+            raise ValueError(f"chunk_loss must be one of {', '.join(CHUNK_LOSSES)}; got {self.chunk_loss!r}")
 
 
 @dataclass(frozen=True)

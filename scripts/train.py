@@ -50,7 +50,7 @@ from medtx_common import (
     setup_logging,
     write_json,
 )
-from medtx_config import TrainConfig
+from medtx_config import CHUNK_LOSSES, TrainConfig
 
 
 class WeightedLossTrainer(Trainer):
@@ -78,8 +78,12 @@ class WeightedLossTrainer(Trainer):
         num_items_in_batch: torch.Tensor | int | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, Any]:
         labels = inputs.pop("labels")
+        window_note = inputs.pop("window_note", None)  # set by NoteCollator (chunk_loss=note)
         outputs = model(**inputs)
         logits = outputs["logits"] if isinstance(outputs, dict) else outputs[0]
+        if window_note is not None:
+            logits = pool_window_logits(logits, window_note, labels.shape[0])
+            outputs = {"logits": logits}  # one row per note, as evaluation and the endpoint score
         if self.class_weights.device != logits.device:
             # once: a host-to-device copy every step would wait for the GPU each time
             self.class_weights = self.class_weights.to(logits.device)
@@ -137,6 +141,62 @@ def weighted_cross_entropy(
     )
 
 
+def pool_window_logits(logits: torch.Tensor, window_note: torch.Tensor, notes: int) -> torch.Tensor:
+    """The mean of each note's window logits, in float32 (``predict_proba`` pools the same way).
+
+    ``window_note[i]`` is the batch row of the note window ``i`` belongs to. Counts come from
+    ``index_add_`` rather than ``bincount``, which would wait for the GPU to size its output.
+    """
+    logits = logits.float()
+    total = logits.new_zeros(notes, logits.shape[-1]).index_add_(0, window_note, logits)
+    count = logits.new_zeros(notes).index_add_(0, window_note, torch.ones_like(logits[:, 0]))
+    return total / count.clamp_min(1)[:, None]
+
+
+#: Tokenizer outputs that are model inputs (the rest of a dataset row is bookkeeping).
+MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+
+
+class NoteCollator:
+    """Batches whole notes for ``chunk_loss=note``: the windows of every note in the batch are padded
+    into one batch of model inputs, ``labels`` has one entry per note and ``window_note`` says which
+    note each window belongs to."""
+
+    def __init__(self, pad: DataCollatorWithPadding) -> None:
+        self.pad = pad
+
+    def __call__(self, features: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
+        keys = [k for k in MODEL_INPUTS if k in features[0]]
+        windows = [{k: f[k][w] for k in keys} for f in features for w in range(len(f["input_ids"]))]
+        batch = self.pad(windows)
+        batch["labels"] = torch.tensor([int(f["labels"]) for f in features])
+        batch["window_note"] = torch.tensor([i for i, f in enumerate(features) for _ in f["input_ids"]])
+        return batch
+
+
+def group_windows(dataset):
+    """One row per note from one row per window (``doc`` says whose): the note's windows in
+    ``input_ids``/``attention_mask``/``token_type_ids`` as lists, its label, and its total tokens in
+    ``length`` (for length grouping)."""
+    from datasets import Dataset
+
+    rows = dataset.to_dict()
+    notes: dict[int, list[int]] = {}
+    for i, doc in enumerate(rows["doc"]):
+        notes.setdefault(int(doc), []).append(i)
+    inputs = [k for k in MODEL_INPUTS if k in rows]
+    grouped: dict[str, list] = {k: [] for k in (*inputs, "labels", "length")}
+    for doc, windows in notes.items():
+        labels = {rows["labels"][i] for i in windows}
+        if len(labels) != 1:
+            raise InputError(f"note {doc} has windows with different labels {sorted(labels)}")
+        for key in inputs:
+            grouped[key].append([rows[key][i] for i in windows])
+        grouped["labels"].append(labels.pop())
+        grouped["length"].append(sum(rows["length"][i] for i in windows))
+    return Dataset.from_dict(grouped)
+
+
 def load_class_weights(train_dir: Path, labels: Sequence[str]) -> torch.Tensor:
     payload = read_json(train_dir / CLASS_WEIGHTS_FILE)
     if list(payload["labels"]) != list(labels):
@@ -171,14 +231,19 @@ def split_encoding(folder: Path, max_length: int) -> TextEncoding:
     return dataclasses.replace(encoding, max_length=max_length)
 
 
-def load_split(folder: Path, max_samples: int | None, max_length: int, seed: int):
-    """Load a tokenized split, optionally subsample it, and cut rows longer than ``max_length``."""
+def load_split(folder: Path, max_samples: int | None, max_length: int, seed: int, by_note: bool = False):
+    """Load a tokenized split, optionally subsample it, and cut rows longer than ``max_length``.
+
+    ``by_note``: one row per note with its windows (``group_windows``); ``max_samples`` counts notes.
+    """
     from datasets import load_from_disk
 
     if not (folder / "dataset_info.json").exists():
         raise InputError(f"{folder}: no tokenized dataset (run preprocess.py and pass its output)")
-    split_encoding(folder, max_length)  # refuses a length its windows were not made for
+    encoding = split_encoding(folder, max_length)  # refuses a length its windows were not made for
     dataset = load_from_disk(str(folder))
+    if by_note and encoding.long_text == "chunks":
+        dataset = group_windows(dataset)
     if max_samples is not None and max_samples < len(dataset):
         dataset = dataset.shuffle(seed=seed).select(range(max_samples))
     if max(dataset["length"]) > max_length:
@@ -249,9 +314,11 @@ def build_trainer(args: argparse.Namespace) -> WeightedLossTrainer:
     train_dir, test_dir = Path(args.train_dir), Path(args.test_dir)
     labels = load_labels(train_dir)
     weights = load_class_weights(train_dir, labels)
-    train_ds = load_split(train_dir, args.max_train_samples, args.max_length, args.seed)
+    # With chunk_loss=note (and chunked splits) a row is a note and the loss scores pooled logits.
+    by_note = args.chunk_loss == "note" and split_encoding(train_dir, args.max_length).long_text == "chunks"
+    train_ds = load_split(train_dir, args.max_train_samples, args.max_length, args.seed, by_note)
     eval_ds = (
-        load_split(test_dir, args.max_eval_samples, args.max_length, args.seed)
+        load_split(test_dir, args.max_eval_samples, args.max_length, args.seed, by_note)
         if (test_dir / "dataset_info.json").exists()
         else None
     )
@@ -269,6 +336,8 @@ def build_trainer(args: argparse.Namespace) -> WeightedLossTrainer:
     else:
         multiple = args.pad_to_multiple_of if torch.cuda.is_available() else 0
         collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=multiple or None)
+    if by_note:
+        collator = NoteCollator(collator)
 
     checkpoint_dir = Path(args.checkpoint_dir)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
@@ -379,6 +448,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     _flag(parser, "learning-rate", type=float, default=cfg.learning_rate)
     _flag(parser, "warmup-ratio", type=float, default=cfg.warmup_ratio)
     _flag(parser, "lr-scheduler", default=cfg.lr_scheduler, help="transformers scheduler name")
+    _flag(parser, "chunk-loss", default=cfg.chunk_loss, choices=CHUNK_LOSSES, help="with chunked splits")
     _flag(parser, "weight-decay", type=float, default=cfg.weight_decay)
     _flag(parser, "label-smoothing", type=float, default=cfg.label_smoothing)
     _flag(parser, "seed", type=int, default=cfg.seed)

@@ -221,3 +221,69 @@ def test_bf16_forward_pass_stays_close_to_fp32(tiny_classifier):
     np.testing.assert_allclose(bf16.sum(axis=1), 1.0, atol=1e-5)
     np.testing.assert_allclose(bf16, fp32, atol=2e-2)
     assert not np.array_equal(bf16, fp32)  # the autocast did run
+
+
+def _window_dataset(tokenizer, texts, labels, encoding):
+    from datasets import Dataset
+
+    encoded = encode_texts(tokenizer, texts, encoding)
+    encoded["labels"] = [labels[d] for d in encoded["doc"]]
+    return Dataset.from_dict(encoded), encoded
+
+
+def test_group_windows_gives_one_row_per_note_with_its_windows_in_order(tokenizer):
+    from train import group_windows
+
+    encoding = TextEncoding(max_length=32, long_text="chunks", chunk_stride=4, max_chunks=8)
+    texts, labels = [LONG, "short note", LONG[:200]], [2, 0, 3]
+    windows, encoded = _window_dataset(tokenizer, texts, labels, encoding)
+    notes = group_windows(windows)
+    assert len(notes) == 3 and notes["labels"] == labels
+    for doc in range(3):
+        rows = [i for i, d in enumerate(encoded["doc"]) if d == doc]
+        assert notes[doc]["input_ids"] == [encoded["input_ids"][i] for i in rows]
+        assert notes[doc]["attention_mask"] == [encoded["attention_mask"][i] for i in rows]
+        assert notes[doc]["length"] == sum(encoded["length"][i] for i in rows)
+    assert len(notes[0]["input_ids"]) > 1
+
+
+def test_group_windows_refuses_a_note_whose_windows_disagree(tokenizer):
+    from train import group_windows
+
+    encoding = TextEncoding(max_length=32, long_text="chunks", chunk_stride=4, max_chunks=8)
+    windows, _ = _window_dataset(tokenizer, [LONG], [1], encoding)
+    windows = windows.map(lambda row, i: {"labels": i % 2}, with_indices=True)
+    with pytest.raises(InputError, match="note 0 has windows with different labels"):
+        group_windows(windows)
+
+
+def test_note_loss_scores_the_pooled_logits_that_prediction_uses(tiny_classifier):
+    """``chunk_loss=note``: the collator batches whole notes, the loss is the weighted cross-entropy of
+    the mean window logits, and those logits are the ones ``predict_proba`` turns into probabilities."""
+    from types import SimpleNamespace
+
+    import torch
+    from transformers import DataCollatorWithPadding
+
+    from medtx_common import predict_proba
+    from train import NoteCollator, WeightedLossTrainer, group_windows, weighted_cross_entropy
+
+    encoding = TextEncoding(max_length=32, long_text="chunks", chunk_stride=4, max_chunks=8)
+    texts, labels = [LONG, "short note", LONG[:200]], [2, 0, 3]
+    windows, _ = _window_dataset(tiny_classifier["tokenizer"], texts, labels, encoding)
+    notes = group_windows(windows)
+    batch = NoteCollator(DataCollatorWithPadding(tiny_classifier["tokenizer"]))([notes[i] for i in range(3)])
+    assert batch["labels"].tolist() == labels and batch["input_ids"].shape[0] == len(windows)
+    assert batch["window_note"].tolist() == windows["doc"]
+
+    weights = torch.tensor([1.0, 2.0, 0.5, 3.0])
+    trainer = SimpleNamespace(class_weights=weights, label_smoothing=0.0)
+    with torch.inference_mode():
+        loss, outputs = WeightedLossTrainer.compute_loss(
+            trainer, tiny_classifier["model"], dict(batch), return_outputs=True
+        )
+    pooled = outputs["logits"]
+    assert pooled.shape == (3, 4)
+    assert loss.item() == pytest.approx(weighted_cross_entropy(pooled, torch.tensor(labels), weights).item())
+    probs = predict_proba({**tiny_classifier, "encoding": encoding}, texts, batch_size=4)
+    np.testing.assert_allclose(torch.softmax(pooled, dim=-1).numpy(), probs, atol=1e-5)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tarfile
 
+import numpy as np
 import pandas as pd
 import pytest
 from helpers import BUNDLED_CSV, OFFLINE_MODEL, ROOT
@@ -283,6 +284,16 @@ def test_chunked_notes_train_and_evaluate_as_one_prediction_per_row(tmp_path):
         train.main([*args, "--max-length", "16"])
     train.main([*args, "--max-length", "32"])
     assert TextEncoding.load(tmp_path / "model", 512) == TextEncoding(32, "chunks", 128, 8, 4)
+
+    # chunk_loss=note: a training row is a note (its windows pooled), in training and its evaluation
+    note_args = [
+        *args, "--max-length", "32", "--chunk-loss", "note", "--test-dir", str(tmp_path / "pp" / "test"),
+        "--model-dir", str(tmp_path / "model-note"), "--checkpoint-dir", str(tmp_path / "ckpt-note"),
+    ]  # fmt: skip
+    trainer = train.build_trainer(train.parse_args(note_args))
+    assert len(trainer.train_dataset) == rows and len(trainer.eval_dataset) == report.split["validation_rows"]
+    metrics = train.main(note_args)
+    assert 0.0 <= metrics["eval"]["eval_macro_f1"] <= 1.0 and np.isfinite(metrics["eval"]["eval_loss"])
 
     evaluation = evaluate.main(
         [
