@@ -148,7 +148,7 @@ def run_config(
     started = time.perf_counter()
     metrics = train.main(
         [
-            "--train-dir", str(data_dir / "train"), "--test-dir", str(work / "no-eval"),
+            "--train-dir", str(data_dir / "train"), "--test-dir", str(data_dir / "test"),
             "--model-dir", str(work / name / "model"), "--output-data-dir", str(work / name / "out"),
             "--checkpoint-dir", str(work / name / "ckpt"), "--model-name", str(model),
             "--save-steps", "1000000", "--logging-steps", "100", "--disable-tqdm", "true",
@@ -172,6 +172,9 @@ def run_config(
         "train_seconds": round(train_seconds, 1),
         "train_samples_per_second": metrics["train"].get("train_samples_per_second"),
         **figures,
+        # macro-F1 after each epoch from training's own evaluation (per model input; per note with
+        # chunk_loss=note): how many epochs the setting needs
+        "epoch_macro_f1": [round(e["eval_macro_f1"], 4) for e in metrics.get("eval_history", [])],
     }
     if "baseline" in report:
         result["baseline_macro_f1"] = report["baseline"]["macro_f1"]

@@ -384,6 +384,13 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     metrics: dict[str, Any] = {"train": result.metrics, "resumed_from": last}
     metrics["train"]["wall_seconds"] = time.perf_counter() - started
     if trainer.eval_dataset is not None:
+        # The learning curve: the evaluation at the end of each epoch (reported, never used to pick
+        # an epoch: the final one is kept).
+        metrics["eval_history"] = [
+            {k: v for k, v in entry.items() if k == "epoch" or k.startswith("eval_")}
+            for entry in trainer.state.log_history
+            if "eval_loss" in entry
+        ]
         metrics["eval"] = trainer.evaluate()
 
     model_dir.mkdir(parents=True, exist_ok=True)

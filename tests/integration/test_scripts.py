@@ -168,7 +168,9 @@ def test_train_resumes_from_last_checkpoint(chain, tmp_path):
         "--train-dir",
         str(chain["root"] / "pp" / "train"),
         "--test-dir",
-        str(tmp_path / "none"),
+        str(chain["root"] / "pp" / "test"),
+        "--max-eval-samples",
+        "16",
         "--model-dir",
         str(tmp_path / "model"),
         "--output-data-dir",
@@ -190,10 +192,13 @@ def test_train_resumes_from_last_checkpoint(chain, tmp_path):
     ]
     first = train.main(args)
     assert first["resumed_from"] is None
+    assert [e["epoch"] for e in first["eval_history"]] == pytest.approx([1.0, 2.0])  # the learning curve
+    assert first["eval_history"][-1]["eval_macro_f1"] == pytest.approx(first["eval"]["eval_macro_f1"])
     shutil.rmtree(tmp_path / "ckpt" / "checkpoint-4")  # as if the job died during epoch 2
     second = train.main(args)
     assert second["resumed_from"].endswith("checkpoint-2")
     assert second["train"]["epoch"] == pytest.approx(2.0)
+    assert [e["epoch"] for e in second["eval_history"]] == pytest.approx([1.0, 2.0])  # kept across resume
 
 
 @pytest.mark.parametrize("script", ["preprocess.py", "train.py", "evaluate.py"])
