@@ -294,13 +294,15 @@ def load_classifier(
     """Load a trained model folder once: model in eval mode, tokenizer, label names, encoding, and
     the autocast dtype of the forward pass (``inference_dtype``)."""
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoTokenizer
+
+    from medtx_model import load_trained
 
     model_dir = Path(model_dir)
     if not (model_dir / "config.json").exists():
         raise InputError(f"{model_dir}: no model (config.json missing)")
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    model = AutoModelForSequenceClassification.from_pretrained(str(model_dir)).to(device).eval()
+    model = load_trained(model_dir).to(device).eval()
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir), use_fast=True)
     id2label = model.config.id2label
     labels = [id2label[i] for i in range(len(id2label))]

@@ -53,6 +53,8 @@ class DataConfig:
 
 #: Values of ``TrainConfig.long_text``.
 LONG_TEXT_MODES: tuple[str, ...] = ("truncate", "head_tail", "chunks")
+#: Values of ``TrainConfig.pooling``.
+POOLINGS: tuple[str, ...] = ("cls", "mean")
 #: Values of ``TrainConfig.chunk_loss``.
 CHUNK_LOSSES: tuple[str, ...] = ("window", "note")
 
@@ -62,6 +64,11 @@ class TrainConfig:
     """Fine-tuning schedule. Names match ``scripts/train.py`` flags and SageMaker hyperparameters."""
 
     model_name: str = SAGEMAKER_MODEL_NAME
+    #: How the classification layer reads the encoder (``scripts/medtx_model.py``): ``cls`` is
+    #: transformers' sequence-classification head on the first token; ``mean`` averages the last
+    #: hidden states over the real tokens, the pooling sentence encoders such as all-MiniLM-L6-v2
+    #: were trained with.
+    pooling: str = "cls"
     #: Tokens per model input (one window of a note).
     max_length: int = 512
     #: How a note longer than ``max_length`` tokens becomes model input; preprocessing and the
@@ -105,6 +112,8 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.long_text not in LONG_TEXT_MODES:
             raise ValueError(f"long_text must be one of {', '.join(LONG_TEXT_MODES)}; got {self.long_text!r}")
+        if self.pooling not in POOLINGS:
+            raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}; got {self.pooling!r}")
         if self.chunk_loss not in CHUNK_LOSSES:
             raise ValueError(f"chunk_loss must be one of {', '.join(CHUNK_LOSSES)}; got {self.chunk_loss!r}")
 

@@ -26,7 +26,6 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from transformers import (
-    AutoModelForSequenceClassification,
     AutoTokenizer,
     DataCollatorWithPadding,
     Trainer,
@@ -50,7 +49,8 @@ from medtx_common import (
     setup_logging,
     write_json,
 )
-from medtx_config import CHUNK_LOSSES, TrainConfig
+from medtx_config import CHUNK_LOSSES, POOLINGS, TrainConfig
+from medtx_model import MeanPoolingClassifier, build_classifier
 
 
 class WeightedLossTrainer(Trainer):
@@ -324,13 +324,7 @@ def build_trainer(args: argparse.Namespace) -> WeightedLossTrainer:
     )
     model_path = resolve_model_path(args.model_name)
     tokenizer = AutoTokenizer.from_pretrained(model_path, use_fast=True)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        model_path,
-        num_labels=len(labels),
-        id2label=dict(enumerate(labels)),
-        label2id={name: i for i, name in enumerate(labels)},
-        attn_implementation=args.attn_implementation,
-    )
+    model = build_classifier(model_path, args.pooling, labels, args.attn_implementation)
     if args.pad_to_max_length:  # the reference design's padding, kept for benchmarks
         collator = DataCollatorWithPadding(tokenizer, padding="max_length", max_length=args.max_length)
     else:
@@ -394,7 +388,11 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         metrics["eval"] = trainer.evaluate()
 
     model_dir.mkdir(parents=True, exist_ok=True)
-    trainer.save_model(str(model_dir))
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    if not isinstance(model, MeanPoolingClassifier):
+        trainer.save_model(str(model_dir))
+    elif trainer.args.should_save:  # the Trainer would save a bare state dict for a plain module
+        model.save_pretrained(model_dir)
     tokenizer.save_pretrained(str(model_dir))
     shutil.copy(train_dir / LABEL_MAP_FILE, model_dir / LABEL_MAP_FILE)
     ship_handler(model_dir)
@@ -409,7 +407,7 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     return metrics
 
 
-HANDLER_FILES = ("inference.py", "medtx_common.py", "medtx_config.py")
+HANDLER_FILES = ("inference.py", "medtx_common.py", "medtx_config.py", "medtx_model.py")
 
 
 def ship_handler(model_dir: Path) -> None:
@@ -448,6 +446,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     env = os.environ.get
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     _flag(parser, "model-name", default=cfg.model_name, help="hub id or local folder")
+    _flag(parser, "pooling", default=cfg.pooling, choices=POOLINGS, help="how the head reads the encoder")
     _flag(parser, "max-length", type=int, default=cfg.max_length)
     _flag(parser, "epochs", type=float, default=cfg.epochs)
     _flag(parser, "train-batch-size", type=int, default=cfg.train_batch_size)

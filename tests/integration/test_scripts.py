@@ -159,10 +159,14 @@ def test_inference_handler_serves_the_trained_model(chain):
         assert item["top_k"][0]["label"] == item["label"] and len(item["top_k"]) == 2
 
 
-def test_train_resumes_from_last_checkpoint(chain, tmp_path):
+@pytest.mark.parametrize("pooling", ["cls", "mean"])
+def test_train_resumes_from_last_checkpoint(chain, tmp_path, pooling):
     import shutil
 
+    import evaluate
+    import inference
     import train
+    from medtx_common import load_classifier
 
     args = [
         "--train-dir",
@@ -189,6 +193,8 @@ def test_train_resumes_from_last_checkpoint(chain, tmp_path):
         "16",
         "--disable-tqdm",
         "true",
+        "--pooling",
+        pooling,
     ]
     first = train.main(args)
     assert first["resumed_from"] is None
@@ -199,6 +205,23 @@ def test_train_resumes_from_last_checkpoint(chain, tmp_path):
     assert second["resumed_from"].endswith("checkpoint-2")
     assert second["train"]["epoch"] == pytest.approx(2.0)
     assert [e["epoch"] for e in second["eval_history"]] == pytest.approx([1.0, 2.0])  # kept across resume
+
+    # the saved model evaluates and serves with the pooling it was trained with
+    report = evaluate.main(
+        [
+            "--model", str(tmp_path / "model"), "--validation", str(chain["root"] / "pp" / "eval"),
+            "--train-data", "", "--output-dir", str(tmp_path / "eval"), "--precision", "fp32",
+        ]
+    )  # fmt: skip
+    assert 0.0 <= report["multiclass_classification_metrics"]["macro_f1"]["value"] <= 1.0
+    handler = load_classifier(tmp_path / "model", precision="fp32")
+    assert (
+        type(handler["model"]).__name__
+        == {"cls": "BertForSequenceClassification", "mean": "MeanPoolingClassifier"}[pooling]
+    )
+    table = pd.read_csv(tmp_path / "eval" / "model-performance.csv", keep_default_na=False)
+    answer = inference.predict_fn({"texts": table["text"].tolist()[:3], "top_k": 1}, handler)
+    assert [a["class_id"] for a in answer] == table["pred"].tolist()[:3]
 
 
 @pytest.mark.parametrize("script", ["preprocess.py", "train.py", "evaluate.py"])
@@ -244,7 +267,7 @@ def test_publish_dirs_hold_the_reference_layout(chain):
 
 def test_model_archive_carries_the_endpoint_handler(chain):
     code = chain["root"] / "model" / "code"
-    assert {p.name for p in code.iterdir()} >= {"inference.py", "medtx_common.py", "medtx_config.py"}
+    assert {p.name for p in code.iterdir()} >= {"inference.py", "medtx_common.py", "medtx_config.py", "medtx_model.py"}
 
 
 def test_chunked_notes_train_and_evaluate_as_one_prediction_per_row(tmp_path):

@@ -277,6 +277,7 @@ def test_long_text_settings_reach_preprocess_and_training(aws):
             train__max_chunks="6",
             train__lr_scheduler="cosine",
             train__chunk_loss="note",
+            train__pooling="mean",
         ).definition()
     )
     steps = flatten(definition["Steps"])
@@ -287,10 +288,12 @@ def test_long_text_settings_reach_preprocess_and_training(aws):
     assert given["--max-length"] == {"Get": "Parameters.MaxLength"}
     hyper = steps["Train"]["Arguments"]["HyperParameters"]
     assert hyper["lr-scheduler"] == "cosine" and hyper["pad-to-multiple-of"] == "64"
-    assert hyper["chunk-loss"] == "note"
+    assert hyper["chunk-loss"] == "note" and hyper["pooling"] == "mean"
     with pytest.raises(ValueError, match="unknown train setting"):
         get_pipeline(region=REGION, role=ROLE, train__long_txt="chunks")
     with pytest.raises(ValueError, match="long_text must be one of"):
         get_pipeline(region=REGION, role=ROLE, train__long_text="sliding")
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        get_pipeline(region=REGION, role=ROLE, train__pooling="max")
     with pytest.raises(ValueError, match="chunk_loss must be one of"):
         get_pipeline(region=REGION, role=ROLE, train__chunk_loss="doc")

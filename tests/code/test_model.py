@@ -1,0 +1,72 @@
+"""The classifier network (``scripts/medtx_model.py``): mean pooling, saving and loading either kind."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from medtx_model import (  # noqa: E402
+    POOLING_HEAD_FILE,
+    POOLING_KEY,
+    MeanPoolingClassifier,
+    build_classifier,
+    load_trained,
+)
+
+LABELS = ["alpha", "beta", "gamma"]
+
+
+@pytest.fixture(scope="module")
+def encoder_dir(tmp_path_factory):
+    """A tiny random BERT encoder saved as a pretrained model folder."""
+    from transformers import BertConfig, BertModel
+
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=100, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32
+    )
+    folder = tmp_path_factory.mktemp("encoder")
+    BertModel(config).save_pretrained(folder)
+    return folder
+
+
+def test_mean_pooling_reads_only_the_real_tokens(encoder_dir):
+    model = build_classifier(str(encoder_dir), "mean", LABELS).eval()
+    assert isinstance(model, MeanPoolingClassifier) and model.config.id2label[2] == "gamma"
+    ids = torch.tensor([[2, 17, 33, 3]])
+    padded = torch.tensor([[2, 17, 33, 3, 0, 0]])
+    with torch.no_grad():
+        short = model(input_ids=ids, attention_mask=torch.ones_like(ids)).logits
+        long = model(input_ids=padded, attention_mask=torch.tensor([[1, 1, 1, 1, 0, 0]])).logits
+        hidden = model.encoder(input_ids=ids, attention_mask=torch.ones_like(ids)).last_hidden_state
+    torch.testing.assert_close(short, long, atol=1e-5, rtol=1e-5)  # padding changes nothing
+    torch.testing.assert_close(short, model.classifier(hidden.mean(dim=1)), atol=1e-5, rtol=1e-5)
+    assert short.shape == (1, len(LABELS))
+
+
+@pytest.mark.parametrize("pooling", ["cls", "mean"])
+def test_a_saved_model_loads_back_with_its_pooling(encoder_dir, tmp_path, pooling):
+    model = build_classifier(str(encoder_dir), pooling, LABELS).eval()
+    with torch.no_grad():
+        model.classifier.bias.add_(0.5)  # not the initial values
+    model.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config.get(POOLING_KEY, "cls") == pooling
+    assert (tmp_path / POOLING_HEAD_FILE).exists() == (pooling == "mean")
+
+    loaded = load_trained(tmp_path).eval()
+    assert type(loaded) is type(model) and loaded.config.id2label == model.config.id2label
+    ids = torch.tensor([[2, 40, 41, 42, 3]])
+    with torch.no_grad():
+        expected = model(input_ids=ids, attention_mask=torch.ones_like(ids)).logits
+        got = loaded(input_ids=ids, attention_mask=torch.ones_like(ids)).logits
+    torch.testing.assert_close(got, expected)
+
+
+def test_unknown_pooling_is_refused(encoder_dir):
+    with pytest.raises(ValueError, match="pooling must be one of cls, mean"):
+        build_classifier(str(encoder_dir), "max", LABELS)
