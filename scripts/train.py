@@ -240,9 +240,9 @@ def load_split(folder: Path, max_samples: int | None, max_length: int, seed: int
 
     if not (folder / "dataset_info.json").exists():
         raise InputError(f"{folder}: no tokenized dataset (run preprocess.py and pass its output)")
-    encoding = split_encoding(folder, max_length)  # refuses a length its windows were not made for
+    split_encoding(folder, max_length)  # refuses a length its windows were not made for
     dataset = load_from_disk(str(folder))
-    if by_note and encoding.long_text == "chunks":
+    if by_note:
         dataset = group_windows(dataset)
     if max_samples is not None and max_samples < len(dataset):
         dataset = dataset.shuffle(seed=seed).select(range(max_samples))
