@@ -7,7 +7,7 @@
 - ``mean``: the mean of the last hidden states over the real (unpadded) tokens, then dropout and one
   linear layer. Sentence encoders such as all-MiniLM-L6-v2 were trained to carry a text's meaning in
   that mean, not in the first token: a frozen linear probe on mtsamples scores 0.430 macro-F1 on the
-  mean and 0.419 on BERT's pooled first token (512 tokens; 0.421 vs 0.389 at 128, bench/RESULTS.md).
+  mean and 0.420 on BERT's pooled first token (512 tokens; 0.421 vs 0.389 at 128, bench/RESULTS.md).
 
 A ``mean`` model folder holds the encoder as ``save_pretrained`` writes it (its ``config.json`` marks
 the pooling and carries the label names) and the classification layer in ``POOLING_HEAD_FILE``.

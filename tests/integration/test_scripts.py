@@ -267,7 +267,8 @@ def test_publish_dirs_hold_the_reference_layout(chain):
 
 def test_model_archive_carries_the_endpoint_handler(chain):
     code = chain["root"] / "model" / "code"
-    assert {p.name for p in code.iterdir()} >= {"inference.py", "medtx_common.py", "medtx_config.py", "medtx_model.py"}
+    handler = {"inference.py", "medtx_common.py", "medtx_config.py", "medtx_model.py"}
+    assert {p.name for p in code.iterdir()} >= handler
 
 
 def test_chunked_notes_train_and_evaluate_as_one_prediction_per_row(tmp_path):
