@@ -107,6 +107,12 @@ CPU_CONFIGS += [  # two epochs: does seeing the whole note pay once the model is
         "pre": {"max-length": 128},
         "train": {"epochs": 6, "pooling": "mean"},
     },
+    {"name": "cpu-truncate-128-3ep-seed7", "pre": {"max-length": 128}, "train": {"epochs": 3, "seed": 7}},
+    {
+        "name": "cpu-truncate-128-3ep-seed7-mean",
+        "pre": {"max-length": 128},
+        "train": {"epochs": 3, "seed": 7, "pooling": "mean"},
+    },
     {
         "name": "cpu-truncate-128-6ep-lr2e-4",
         "pre": {"max-length": 128},
