@@ -249,9 +249,7 @@ def load_split(folder: Path, max_samples: int | None, max_length: int, seed: int
     if max(dataset["length"]) > max_length:
 
         def cut(batch: dict[str, list]) -> dict[str, list]:
-            out = {k: [v[:max_length] for v in batch[k]] for k in ("input_ids", "attention_mask")}
-            if "token_type_ids" in batch:
-                out["token_type_ids"] = [v[:max_length] for v in batch["token_type_ids"]]
+            out = {k: [v[:max_length] for v in batch[k]] for k in MODEL_INPUTS if k in batch}
             out["length"] = [min(n, max_length) for n in batch["length"]]
             return out
 
