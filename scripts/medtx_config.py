@@ -64,11 +64,12 @@ class TrainConfig:
     """Fine-tuning schedule. Names match ``scripts/train.py`` flags and SageMaker hyperparameters."""
 
     model_name: str = SAGEMAKER_MODEL_NAME
-    #: How the classification layer reads the encoder (``scripts/medtx_model.py``): ``cls`` is
-    #: transformers' sequence-classification head on the first token; ``mean`` averages the last
-    #: hidden states over the real tokens, the pooling sentence encoders such as all-MiniLM-L6-v2
-    #: were trained with.
-    pooling: str = "cls"
+    #: How the classification layer reads the encoder (``scripts/medtx_model.py``): ``mean`` averages
+    #: the last hidden states over the real tokens, the pooling sentence encoders such as
+    #: all-MiniLM-L6-v2 were trained with (ahead of ``cls`` in all three fine-tuning comparisons and
+    #: both linear probes in bench/RESULTS.md); ``cls`` is transformers' sequence-classification head
+    #: on the first token.
+    pooling: str = "mean"
     #: Tokens per model input (one window of a note).
     max_length: int = 512
     #: How a note longer than ``max_length`` tokens becomes model input; preprocessing and the

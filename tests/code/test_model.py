@@ -20,17 +20,23 @@ from medtx_model import (  # noqa: E402
 LABELS = ["alpha", "beta", "gamma"]
 
 
-@pytest.fixture(scope="module")
-def encoder_dir(tmp_path_factory):
-    """A tiny random BERT encoder saved as a pretrained model folder."""
-    from transformers import BertConfig, BertModel
+@pytest.fixture(scope="module", params=["bert", "distilbert"])
+def encoder_dir(request, tmp_path_factory):
+    """A tiny random encoder saved as a pretrained model folder: BERT (the offline all-MiniLM-L6-v2's
+    architecture) and DistilBERT (the SageMaker default's, which takes no ``token_type_ids``)."""
+    from transformers import BertConfig, BertModel, DistilBertConfig, DistilBertModel
 
     torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=100, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32
-    )
-    folder = tmp_path_factory.mktemp("encoder")
-    BertModel(config).save_pretrained(folder)
+    if request.param == "bert":
+        config = BertConfig(
+            vocab_size=100, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32
+        )
+        encoder = BertModel(config)
+    else:
+        config = DistilBertConfig(vocab_size=100, dim=16, n_layers=1, n_heads=2, hidden_dim=32)
+        encoder = DistilBertModel(config)
+    folder = tmp_path_factory.mktemp(request.param)
+    encoder.save_pretrained(folder)
     return folder
 
 
