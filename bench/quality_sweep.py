@@ -7,7 +7,8 @@ reports). Nothing here scores differently from a pipeline run: the sweep only ch
 
 The TF-IDF + logistic-regression baseline is the one ``evaluate.py`` fits on the same split and the
 same text; it needs no GPU, so ``--baseline`` computes it here once per text-field choice (on a
-device run pass ``--no-baseline`` and read the figures from a CPU run of ``--baseline-only``).
+device run pass ``--no-baseline`` and read the figures from a CPU run of ``--baseline-only``, which
+also fits it on each note's first 128 and 512 word pieces and with weaker and stronger class weights).
 
 Results go to ``--out`` (JSON) after every configuration, so a run cut short keeps what it finished;
 ``--deadline`` skips configurations that would start after that many seconds.
