@@ -264,14 +264,14 @@ def baseline_only(data: str, model: Path, work: Path) -> list[dict[str, Any]]:
         )
         train_rows = train_rows[train_rows["split"] == "train"]
         validation = evaluate.read_table(folder / "eval", "validation.csv", ["text", "target"])
-        figures = evaluate.fit_baseline(
-            train_rows["text"].tolist(),
-            train_rows["label"].astype(int).to_numpy(),
-            validation["text"].tolist(),
-            validation["target"].astype(int).to_numpy(),
-            len(read_json(folder / "train" / "label_map.json")["id2label"]),
-            evaluate.EvalConfig(),
-        )
+        train_texts, test_texts = train_rows["text"].tolist(), validation["text"].tolist()
+        split = {
+            "train_labels": train_rows["label"].astype(int).to_numpy(),
+            "test_labels": validation["target"].astype(int).to_numpy(),
+            "num_labels": len(read_json(folder / "train" / "label_map.json")["id2label"]),
+        }
+        cfg = evaluate.EvalConfig()
+        figures = evaluate.fit_baseline(train_texts=train_texts, test_texts=test_texts, cfg=cfg, **split)
         results.append({"text_fields": fields, **figures})
         print(json.dumps(results[-1]), flush=True)
         if fields != "transcription":
@@ -279,22 +279,14 @@ def baseline_only(data: str, model: Path, work: Path) -> list[dict[str, Any]]:
         # What the linear model scores when it reads only what a truncating transformer reads.
         for tokens in BASELINE_CUTS:
             figures = evaluate.fit_baseline(
-                first_tokens(train_rows["text"].tolist(), model, tokens),
-                train_rows["label"].astype(int).to_numpy(),
-                first_tokens(validation["text"].tolist(), model, tokens),
-                validation["target"].astype(int).to_numpy(),
-                len(read_json(folder / "train" / "label_map.json")["id2label"]),
-                evaluate.EvalConfig(),
+                train_texts=first_tokens(train_texts, model, tokens),
+                test_texts=first_tokens(test_texts, model, tokens),
+                cfg=cfg,
+                **split,
             )
             results.append({"text_fields": fields, "first_tokens": tokens, **figures})
             print(json.dumps(results[-1]), flush=True)
-        for power, figures in weighting_sweep(
-            train_rows["text"].tolist(),
-            train_rows["label"].astype(int).to_numpy(),
-            validation["text"].tolist(),
-            validation["target"].astype(int).to_numpy(),
-            len(read_json(folder / "train" / "label_map.json")["id2label"]),
-        ):
+        for power, figures in weighting_sweep(train_texts, test_texts, cfg, **split):
             results.append({"text_fields": fields, "class_weight_power": power, **figures})
             print(json.dumps(results[-1]), flush=True)
     return results
@@ -308,20 +300,17 @@ WEIGHT_POWERS = (0.0, 0.5, 0.75, 1.0, 1.25)
 
 def weighting_sweep(
     train_texts: list[str],
-    train_labels: np.ndarray,
     test_texts: list[str],
+    cfg: evaluate.EvalConfig,
+    train_labels: np.ndarray,
     test_labels: np.ndarray,
     num_labels: int,
 ) -> list[tuple[float, dict[str, Any]]]:
     """The baseline with class weights ``(n / (k * count)) ** power``: how macro-F1 on this data
     responds to the strength of class weighting (the same features for every power)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
 
-    cfg = evaluate.EvalConfig()
-    vectorizer = TfidfVectorizer(
-        ngram_range=(1, cfg.baseline_ngram_max), min_df=cfg.baseline_min_df, sublinear_tf=True
-    )
+    vectorizer = evaluate.baseline_vectorizer(cfg)
     features, test_features = vectorizer.fit_transform(train_texts), vectorizer.transform(test_texts)
     balanced = preprocess.class_weights(train_labels, num_labels)
     results = []

@@ -119,6 +119,15 @@ def confusion_table(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str
     return pd.DataFrame(rows, columns=["target_label", "pred_label", "count"])
 
 
+def baseline_vectorizer(cfg: EvalConfig) -> Any:
+    """The baseline's features: TF-IDF over word n-grams, sublinear term frequency."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(
+        ngram_range=(1, cfg.baseline_ngram_max), min_df=cfg.baseline_min_df, sublinear_tf=True
+    )
+
+
 def fit_baseline(
     train_texts: Sequence[str],
     train_labels: np.ndarray,
@@ -128,14 +137,11 @@ def fit_baseline(
     cfg: EvalConfig,
 ) -> dict[str, Any]:
     """TF-IDF (word n-grams) + balanced logistic regression, scored like the transformer."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
 
     model = make_pipeline(
-        TfidfVectorizer(
-            ngram_range=(1, cfg.baseline_ngram_max), min_df=cfg.baseline_min_df, sublinear_tf=True
-        ),
+        baseline_vectorizer(cfg),
         LogisticRegression(class_weight="balanced", max_iter=cfg.baseline_max_iter),
     )
     model.fit(list(train_texts), train_labels)
