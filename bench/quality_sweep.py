@@ -46,6 +46,7 @@ from medtx_common import read_json  # noqa: E402
 #: pieces scores as well as on the whole note (``--baseline-only``: 0.469 vs 0.467), so the pooling
 #: and the schedule come first; of the long-text modes, windows trained one by one come third: at CPU
 #: scale they beat the first window alone by 0.041 (and six epochs of it, at like cost, by 0.017).
+CHUNKS_128 = {"max-length": 128, "long-text": "chunks", "chunk-stride": 16, "max-chunks": 3}
 CHUNKS_256 = {"long-text": "chunks", "max-length": 256, "chunk-stride": 64}
 DESC = {"text-fields": "description,transcription"}
 TRUNCATE = {"long-text": "truncate"}
@@ -103,7 +104,7 @@ CPU_CONFIGS: list[dict[str, Any]] = [
     },
     {
         "name": "cpu-chunks-128-desc",
-        "pre": {"max-length": 128, "long-text": "chunks", "chunk-stride": 16, "max-chunks": 3, **DESC},
+        "pre": {**CHUNKS_128, **DESC},
         "train": {},
     },
 ]
@@ -111,7 +112,7 @@ CPU_CONFIGS += [  # two epochs: does seeing the whole note pay once the model is
     {"name": "cpu-truncate-128-2ep", "pre": {"max-length": 128}, "train": {"epochs": 2}},
     {
         "name": "cpu-chunks-128-2ep",
-        "pre": {"max-length": 128, "long-text": "chunks", "chunk-stride": 16, "max-chunks": 3},
+        "pre": CHUNKS_128,
         "train": {"epochs": 2},
     },
     {  # how far a longer schedule takes the model at 128 tokens (TF-IDF on the first 128: 0.4435)
@@ -147,11 +148,10 @@ CPU_CONFIGS += [  # two epochs: does seeing the whole note pay once the model is
     },
     {  # 6 notes ~ 16 windows per step (2.9 windows per note), so as many steps as per-window loss
         "name": "cpu-chunks-128-note-2ep",
-        "pre": {"max-length": 128, "long-text": "chunks", "chunk-stride": 16, "max-chunks": 3},
+        "pre": CHUNKS_128,
         "train": {"epochs": 2, "chunk-loss": "note", "train-batch-size": 6},
     },
 ]
-CHUNKS_128 = {"max-length": 128, "long-text": "chunks", "chunk-stride": 16, "max-chunks": 3}
 BEST_128 = {"epochs": 3, "learning-rate": 2e-4, "pooling": "mean"}
 CPU_CONFIGS += [  # three windows spread over the note against its first 128 tokens, best head and rate
     {"name": "cpu-truncate-128-3ep-mean-lr2e-4", "pre": {"max-length": 128}, "train": BEST_128},
