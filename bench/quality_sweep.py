@@ -40,16 +40,17 @@ import preprocess  # noqa: E402
 import train  # noqa: E402
 from medtx_common import read_json  # noqa: E402
 
+CHUNKS_128 = {"max-length": 128, "long-text": "chunks", "chunk-stride": 16, "max-chunks": 3}
+CHUNKS_256 = {"long-text": "chunks", "max-length": 256, "chunk-stride": 64}
+DESC = {"text-fields": "description,transcription"}
+TRUNCATE = {"long-text": "truncate"}
+
 #: Preprocess settings (the encoding and the text fields) and training settings per configuration,
 #: in the order they run (a device call's deadline may stop the list early, so the likeliest levers
 #: come first). Keys are the scripts' own flags. The TF-IDF baseline reading only the first 512 word
 #: pieces scores as well as on the whole note (``--baseline-only``: 0.469 vs 0.467), so the pooling
 #: and the schedule come first; of the long-text modes, windows trained one by one come third: at CPU
 #: scale they beat the first window alone by 0.041 (and six epochs of it, at like cost, by 0.017).
-CHUNKS_128 = {"max-length": 128, "long-text": "chunks", "chunk-stride": 16, "max-chunks": 3}
-CHUNKS_256 = {"long-text": "chunks", "max-length": 256, "chunk-stride": 64}
-DESC = {"text-fields": "description,transcription"}
-TRUNCATE = {"long-text": "truncate"}
 CONFIGS: list[dict[str, Any]] = [
     {  # the best CPU-scale setting (six epochs at 128 tokens: 0.439; cls at 1e-4: 0.426)
         "name": "truncate-512-mean-lr2e-4",
