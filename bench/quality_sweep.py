@@ -10,6 +10,10 @@ same text; it needs no GPU, so ``--baseline`` computes it here once per text-fie
 device run pass ``--no-baseline`` and read the figures from a CPU run of ``--baseline-only``, which
 also fits it on each note's first 128 and 512 word pieces and with weaker and stronger class weights).
 
+A window configuration (``long-text: chunks``) also re-scores its trained model with prediction
+reading 1, 3, 5, 8 and all of each note's windows (``macro_f1_by_predicted_windows``): whether how
+much of the note matters when training or only when predicting.
+
 Results go to ``--out`` (JSON) after every configuration, so a run cut short keeps what it finished;
 ``--deadline`` skips configurations that would start after that many seconds.
 
@@ -38,7 +42,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import evaluate  # noqa: E402
 import preprocess  # noqa: E402
 import train  # noqa: E402
-from medtx_common import read_json  # noqa: E402
+from medtx_common import classification_metrics, load_classifier, predict_proba, read_json  # noqa: E402
 
 CHUNKS_128 = {"max-length": 128, "long-text": "chunks", "chunk-stride": 16, "max-chunks": 3}
 CHUNKS_256 = {"long-text": "chunks", "max-length": 256, "chunk-stride": 64}
@@ -171,6 +175,8 @@ CPU_CONFIGS += [  # three windows spread over the note against its first 128 tok
         "pre": CHUNKS_128,
         "train": {**BEST_128, "label-smoothing": 0.1},
     },
+    # more of the note: five windows spread over it instead of three (about 550 of its word pieces)
+    {"name": "cpu-chunks5-128-3ep-mean-lr2e-4", "pre": {**CHUNKS_128, "max-chunks": 5}, "train": BEST_128},
 ]
 #: The CPU configurations were measured while ``cls`` was ``TrainConfig``'s default; they keep it
 #: unless they say ``mean``, so each reruns as recorded.
@@ -262,7 +268,33 @@ def run_config(
     if "baseline" in report:
         result["baseline_macro_f1"] = report["baseline"]["macro_f1"]
         result["baseline_accuracy"] = report["baseline"]["accuracy"]
+    if config["pre"].get("long-text") == "chunks":
+        result["macro_f1_by_predicted_windows"] = window_coverage(work / name / "model", data_dir / "eval")
     return result
+
+
+#: Windows per note that prediction reads in the coverage check of window configurations (0: all).
+PREDICTED_WINDOWS = (1, 3, 5, 8, 0)
+
+
+def window_coverage(model_dir: Path, eval_dir: Path) -> dict[str, float]:
+    """Macro-F1 of the same trained window model when prediction reads 1, 3, 5, 8 or all of a note's
+    windows (spread as in training) instead of the ``max_chunks`` it was trained with: whether the
+    note's coverage matters at training or only at prediction. The figure at the trained
+    ``max_chunks`` repeats the evaluation step's (same code path)."""
+    import dataclasses
+
+    validation = evaluate.read_table(eval_dir, "validation.csv", ["text", "target"])
+    texts, targets = validation["text"].tolist(), validation["target"].astype(int).to_numpy()
+    classifier = load_classifier(model_dir)
+    trained, batch_size = classifier["encoding"], evaluate.EvalConfig().batch_size
+    figures = {}
+    for windows in PREDICTED_WINDOWS:
+        classifier["encoding"] = dataclasses.replace(trained, max_chunks=windows or sys.maxsize)
+        predicted = predict_proba(classifier, texts, batch_size).argmax(axis=1)
+        f1 = classification_metrics(targets, predicted, len(classifier["labels"]))["macro_f1"]
+        figures[str(windows or "all")] = round(f1, 4)
+    return figures
 
 
 def baseline_only(data: str, model: Path, work: Path) -> list[dict[str, Any]]:
