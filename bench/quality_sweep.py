@@ -11,8 +11,8 @@ device run pass ``--no-baseline`` and read the figures from a CPU run of ``--bas
 also fits it on each note's first 128 and 512 word pieces and with weaker and stronger class weights).
 
 A window configuration (``long-text: chunks``) also re-scores its trained model with prediction
-reading 1, 3, 5, 8 and all of each note's windows (``macro_f1_by_predicted_windows``): whether how
-much of the note matters when training or only when predicting.
+reading 1, 3, 5, 8 and all of each note's windows (``macro_f1_by_predicted_windows``): whether reading
+more of the note matters when training or only when predicting.
 
 Results go to ``--out`` (JSON) after every configuration, so a run cut short keeps what it finished;
 ``--deadline`` skips configurations that would start after that many seconds.
@@ -175,7 +175,7 @@ CPU_CONFIGS += [  # three windows spread over the note against its first 128 tok
         "pre": CHUNKS_128,
         "train": {**BEST_128, "label-smoothing": 0.1},
     },
-    # more of the note: five windows spread over it instead of three (about 550 of its word pieces)
+    # more of the note: five windows spread over it instead of three (about 630 of its word pieces, not 380)
     {"name": "cpu-chunks5-128-3ep-mean-lr2e-4", "pre": {**CHUNKS_128, "max-chunks": 5}, "train": BEST_128},
 ]
 #: The CPU configurations were measured while ``cls`` was ``TrainConfig``'s default; they keep it
