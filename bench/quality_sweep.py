@@ -278,10 +278,10 @@ PREDICTED_WINDOWS = (1, 3, 5, 8, 0)
 
 
 def window_coverage(model_dir: Path, eval_dir: Path) -> dict[str, float]:
-    """Macro-F1 of the same trained window model when prediction reads 1, 3, 5, 8 or all of a note's
-    windows (spread as in training) instead of the ``max_chunks`` it was trained with: whether the
-    note's coverage matters at training or only at prediction. The figure at the trained
-    ``max_chunks`` repeats the evaluation step's (same code path)."""
+    """Macro-F1 of the same trained window model when prediction reads each ``PREDICTED_WINDOWS``
+    count of a note's windows (spread as in training) instead of the ``max_chunks`` it was trained
+    with: whether the note's coverage matters at training or only at prediction. The figure at the
+    trained ``max_chunks`` repeats the evaluation step's (same code path; a deliberate check)."""
     import dataclasses
 
     validation = evaluate.read_table(eval_dir, "validation.csv", ["text", "target"])
