@@ -177,6 +177,8 @@ CPU_CONFIGS += [  # three windows spread over the note against its first 128 tok
     },
     # more of the note: five windows spread over it instead of three (about 630 of its word pieces, not 380)
     {"name": "cpu-chunks5-128-3ep-mean-lr2e-4", "pre": {**CHUNKS_128, "max-chunks": 5}, "train": BEST_128},
+    # longer windows: three of 256 tokens read up to 760 word pieces of a note (three of 128: 380)
+    {"name": "cpu-chunks-256-3ep-mean-lr2e-4", "pre": {**CHUNKS_128, "max-length": 256}, "train": BEST_128},
 ]
 #: The CPU configurations were measured while ``cls`` was ``TrainConfig``'s default; they keep it
 #: unless they say ``mean``, so each reruns as recorded.
