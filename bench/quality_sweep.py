@@ -23,6 +23,7 @@ Results go to ``--out`` (JSON) after every configuration, so a run cut short kee
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import lzma
 import platform
@@ -284,8 +285,6 @@ def window_coverage(model_dir: Path, eval_dir: Path) -> dict[str, float]:
     count of a note's windows (spread as in training) instead of the ``max_chunks`` it was trained
     with: whether the note's coverage matters at training or only at prediction. The figure at the
     trained ``max_chunks`` repeats the evaluation step's (same code path; a deliberate check)."""
-    import dataclasses
-
     validation = evaluate.read_table(eval_dir, "validation.csv", ["text", "target"])
     texts, targets = validation["text"].tolist(), validation["target"].astype(int).to_numpy()
     classifier = load_classifier(model_dir)
