@@ -271,6 +271,10 @@ def run_config(
     if "baseline" in report:
         result["baseline_macro_f1"] = report["baseline"]["macro_f1"]
         result["baseline_accuracy"] = report["baseline"]["accuracy"]
+    if "bootstrap" in report:  # intervals over the validation texts (paired with the baseline's)
+        result["bootstrap"] = {
+            k: v for k, v in report["bootstrap"].items() if k in ("interval", "share_above_baseline")
+        }
     if config["pre"].get("long-text") == "chunks":
         result["macro_f1_by_predicted_windows"] = window_coverage(work / name / "model", data_dir / "eval")
     return result
@@ -331,14 +335,14 @@ def baseline_only(data: str, model: Path, work: Path) -> list[dict[str, Any]]:
             "num_labels": len(read_json(folder / "train" / "label_map.json")["id2label"]),
         }
         cfg = evaluate.EvalConfig()
-        figures = evaluate.fit_baseline(train_texts=train_texts, test_texts=test_texts, cfg=cfg, **split)
+        figures, _ = evaluate.fit_baseline(train_texts=train_texts, test_texts=test_texts, cfg=cfg, **split)
         results.append({"text_fields": fields, **figures})
         print(json.dumps(results[-1]), flush=True)
         if fields != "transcription":
             continue
         # What the linear model scores when it reads only what a truncating transformer reads.
         for tokens in BASELINE_CUTS:
-            figures = evaluate.fit_baseline(
+            figures, _ = evaluate.fit_baseline(
                 train_texts=first_tokens(train_texts, model, tokens),
                 test_texts=first_tokens(test_texts, model, tokens),
                 cfg=cfg,

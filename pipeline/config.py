@@ -44,6 +44,10 @@ ENV_REGION = ("AWS_REGION", "AWS_DEFAULT_REGION")
 ENV_KMS = "PIPELINE_KMS_KEY_ID"
 
 
+#: Where the quality gate reads the baseline margin (``PipelineConfig.baseline_margin_from``).
+BASELINE_MARGIN_SOURCES = ("estimate", "interval_low")
+
+
 @dataclass(frozen=True)
 class PipelineConfig:
     """AWS-side settings plus the container settings they pass on."""
@@ -77,6 +81,10 @@ class PipelineConfig:
     min_macro_f1: float = 0.40
     #: ...and be at least this much above the TF-IDF baseline (-1 switches the comparison off).
     min_baseline_margin: float = -1.0
+    #: What that margin is read from: ``estimate``, the held-out difference itself; ``interval_low``,
+    #: the low end of its paired bootstrap interval (``evaluation.json``'s ``bootstrap``), so a model
+    #: passes only when it is ahead by the margin at ``evaluate.confidence_level`` (95%).
+    baseline_margin_from: str = "estimate"
     model_approval_status: str = "PendingManualApproval"
     deploy_model: bool = False
 
@@ -102,6 +110,15 @@ class PipelineConfig:
     encrypt_inter_container_traffic: bool = True
 
     container: ContainerConfig = field(default_factory=ContainerConfig)
+
+    def __post_init__(self) -> None:
+        if self.baseline_margin_from not in BASELINE_MARGIN_SOURCES:
+            raise ValueError(
+                f"baseline_margin_from must be one of {', '.join(BASELINE_MARGIN_SOURCES)}; "
+                f"got {self.baseline_margin_from!r}"
+            )
+        if self.baseline_margin_from == "interval_low" and not self.container.evaluate.bootstrap_resamples:
+            raise ValueError("baseline_margin_from=interval_low needs evaluate.bootstrap_resamples > 0")
 
     @property
     def data(self) -> DataConfig:

@@ -181,9 +181,23 @@ def performance_figures(data: RunData) -> list[tuple[str, Any]]:
         data.evaluation["multiclass_classification_metrics"],
         data.evaluation.get("baseline", {}),
     )
+    values = [metrics[m]["value"] for m in HEADLINE]
+    interval = data.evaluation.get("bootstrap", {}).get("interval", {})
+    bars = (  # the bootstrap interval over the validation texts, where evaluation computed one
+        {
+            "error_y": {
+                "type": "data",
+                "symmetric": False,
+                "array": [interval[m][1] - v for m, v in zip(HEADLINE, values, strict=True)],
+                "arrayminus": [v - interval[m][0] for m, v in zip(HEADLINE, values, strict=True)],
+            }
+        }
+        if all(m in interval for m in HEADLINE)
+        else {}
+    )
     headline = go.Figure(
         [
-            go.Bar(name="transformer", x=list(HEADLINE), y=[metrics[m]["value"] for m in HEADLINE]),
+            go.Bar(name="transformer", x=list(HEADLINE), y=values, **bars),
             go.Bar(name="TF-IDF baseline", x=list(HEADLINE), y=[baseline.get(m) for m in HEADLINE]),
         ],
         layout={"barmode": "group", "yaxis": {"range": [0, 1]}, "height": 360},

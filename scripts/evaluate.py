@@ -8,7 +8,9 @@ same probabilities). Writes to the output dir:
   target_label, pred_label, correct``), the QuickSight model-performance input;
 - ``evaluation.json``: SageMaker model-quality layout (``multiclass_classification_metrics``) for the
   Model Registry and the pipeline's quality gate, plus ``baseline`` (TF-IDF + logistic regression
-  fitted on the same train split, scored on the same rows);
+  fitted on the same train split, scored on the same rows) and ``bootstrap``: each figure's standard
+  deviation (also in the SageMaker layout) and confidence interval over resamples of the validation
+  texts, and the paired interval of ``macro_f1_minus_baseline``;
 - ``per-class-metrics.csv`` and ``confusion-matrix.csv`` for the dashboards.
 """
 
@@ -145,27 +147,136 @@ def fit_baseline(
         LogisticRegression(class_weight="balanced", max_iter=cfg.baseline_max_iter),
     )
     model.fit(list(train_texts), train_labels)
-    figures = classification_metrics(test_labels, model.predict(list(test_texts)), num_labels)
-    return {
+    predictions = model.predict(list(test_texts))
+    figures = classification_metrics(test_labels, predictions, num_labels)
+    summary = {
         "model": f"TfidfVectorizer(ngram_range=(1, {cfg.baseline_ngram_max}), min_df="
         f"{cfg.baseline_min_df}, sublinear_tf=True) + LogisticRegression(class_weight='balanced')",
         "train_rows": len(train_texts),
         **figures,
     }
+    return summary, predictions
+
+
+#: The figures ``bootstrap_figures`` resamples, in ``classification_metrics``' names.
+BOOTSTRAP_FIGURES = ("accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_f1")
+
+
+def _figures_from_counts(true: np.ndarray, pred: np.ndarray, hit: np.ndarray) -> dict[str, np.ndarray]:
+    """``classification_metrics`` from per-class counts (last axis: class; leading axes: resamples).
+
+    ``true``/``pred``/``hit``: rows of each class, rows predicted as it, rows of it predicted right.
+    A ratio with a zero denominator is 0, as scikit-learn's ``zero_division=0``.
+    """
+
+    def ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+        return np.divide(num, den, out=np.zeros_like(num, dtype=float), where=den > 0)
+
+    f1 = ratio(2 * hit, true + pred)
+    rows = true.sum(axis=-1)
+    return {
+        "accuracy": ratio(hit.sum(axis=-1), rows),
+        "macro_precision": ratio(hit, pred).mean(axis=-1),
+        "macro_recall": ratio(hit, true).mean(axis=-1),
+        "macro_f1": f1.mean(axis=-1),
+        "weighted_f1": ratio((f1 * true).sum(axis=-1), rows),
+    }
+
+
+def bootstrap_figures(
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    texts: Sequence[str],
+    num_labels: int,
+    cfg: EvalConfig,
+    baseline_pred: np.ndarray | None = None,
+) -> dict[str, Any] | None:
+    """Standard deviations and confidence intervals of the headline figures (scipy's percentile
+    bootstrap, a fixed seed, so the same predictions always give the same intervals).
+
+    The resampled unit is a distinct validation text with all its rows: a note filed under several
+    specialties is one row per specialty, and those rows stand or fall together. With the baseline's
+    predictions, each resample scores both models on the same draw, so ``macro_f1_minus_baseline``'s
+    interval is the paired one (narrower than the two intervals side by side suggest). None when
+    the rows hold fewer than two distinct texts (nothing to resample).
+    """
+    from scipy.stats import bootstrap
+
+    _, group = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
+    groups = int(group.max()) + 1 if len(group) else 0
+    if groups < 2:
+        LOG.warning("%d distinct validation text(s): no bootstrap intervals", groups)
+        return None
+
+    def per_group(rows: np.ndarray, classes: np.ndarray) -> np.ndarray:
+        counts = np.zeros((groups, num_labels))
+        np.add.at(counts, (group[rows], classes[rows]), 1)
+        return counts
+
+    every = np.ones(len(y_true), dtype=bool)
+    tables = [per_group(every, y_true), per_group(every, y_pred), per_group(y_pred == y_true, y_true)]
+    if baseline_pred is not None:
+        tables += [per_group(every, baseline_pred), per_group(baseline_pred == y_true, y_true)]
+    stacked = np.stack(tables, axis=1)  # group x table x class
+
+    def statistic(draw: np.ndarray, axis: int = -1) -> np.ndarray:
+        draw = np.moveaxis(draw, axis, -1).astype(int)
+        lead = draw.shape[:-1]
+        flat = draw.reshape(-1, draw.shape[-1])
+        times = np.zeros((len(flat), groups))  # how often each group is drawn
+        np.add.at(times, (np.arange(len(flat))[:, None], flat), 1)
+        sums = np.einsum("rg,gtc->rtc", times, stacked)
+        figures = _figures_from_counts(sums[:, 0], sums[:, 1], sums[:, 2])
+        values = [figures[name] for name in BOOTSTRAP_FIGURES]
+        if baseline_pred is not None:
+            baseline = _figures_from_counts(sums[:, 0], sums[:, 3], sums[:, 4])
+            values.append(figures["macro_f1"] - baseline["macro_f1"])
+        return np.stack(values).reshape(len(values), *lead)
+
+    result = bootstrap(
+        (np.arange(groups),),
+        statistic,
+        n_resamples=cfg.bootstrap_resamples,
+        batch=max(1, 2_000_000 // groups),  # resamples per call: bounds the draw-count matrix
+        confidence_level=cfg.confidence_level,
+        method="percentile",
+        rng=np.random.default_rng(0),
+    )
+    names = [*BOOTSTRAP_FIGURES, *(["macro_f1_minus_baseline"] if baseline_pred is not None else [])]
+    low, high = result.confidence_interval
+    summary: dict[str, Any] = {
+        "method": "percentile bootstrap over distinct validation texts (all rows of a text together)"
+        + (", the baseline scored on the same draws" if baseline_pred is not None else ""),
+        "resamples": cfg.bootstrap_resamples,
+        "texts": groups,
+        "confidence_level": cfg.confidence_level,
+        "standard_deviation": {n: float(v) for n, v in zip(names, result.standard_error, strict=True)},
+        "interval": {n: [float(a), float(b)] for n, a, b in zip(names, low, high, strict=True)},
+    }
+    if baseline_pred is not None:
+        differences = result.bootstrap_distribution[-1]
+        summary["share_above_baseline"] = float(np.mean(differences > 0))
+    return summary
 
 
 def evaluation_report(
-    table: pd.DataFrame, labels: Sequence[str], baseline: dict[str, Any] | None
+    table: pd.DataFrame,
+    labels: Sequence[str],
+    baseline: dict[str, Any] | None,
+    uncertainty: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``evaluation.json``: SageMaker's multiclass model-quality layout plus the baseline."""
+    """``evaluation.json``: SageMaker's multiclass model-quality layout plus the baseline, and, with
+    ``uncertainty`` (``bootstrap_figures``), each figure's bootstrap standard deviation and interval."""
     y_true, y_pred = table["target"].to_numpy(), table["pred"].to_numpy()
     figures = classification_metrics(y_true, y_pred, len(labels))
     confusion = confusion_table(y_true, y_pred, labels)
     matrix: dict[str, dict[str, int]] = {}
     for row in confusion.itertuples(index=False):
         matrix.setdefault(row.target_label, {})[row.pred_label] = row.count
+    spread = uncertainty["standard_deviation"] if uncertainty else {}
     metrics: dict[str, Any] = {
-        name: {"value": value, "standard_deviation": "NaN"} for name, value in figures.items()
+        name: {"value": value, "standard_deviation": spread.get(name, "NaN")}
+        for name, value in figures.items()
     }
     metrics["confusion_matrix"] = matrix
     report: dict[str, Any] = {
@@ -176,11 +287,17 @@ def evaluation_report(
     if baseline is not None:
         report["baseline"] = baseline
         report["macro_f1_minus_baseline"] = figures["macro_f1"] - baseline["macro_f1"]
+    if uncertainty:
+        report["bootstrap"] = uncertainty
     return report
 
 
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
-    cfg = EvalConfig(batch_size=args.batch_size)
+    cfg = EvalConfig(
+        batch_size=args.batch_size,
+        bootstrap_resamples=args.bootstrap_resamples,
+        confidence_level=args.confidence_level,
+    )
     validation = read_table(args.validation, "validation.csv", ["row_id", "text", "target", "target_label"])
     output_dir = Path(args.output_dir)
     with tempfile.TemporaryDirectory() as tmp:
@@ -193,11 +310,11 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         probs = predict_proba(classifier, validation["text"].tolist(), cfg.batch_size)
     table = performance_table(validation, probs, labels)
 
-    baseline = None
+    baseline = baseline_pred = None
     if args.train_data:
         train = read_table(args.train_data, "pre-processed.csv", ["text", "label", "split"])
         train = train[train["split"] == "train"]
-        baseline = fit_baseline(
+        baseline, baseline_pred = fit_baseline(
             train["text"].tolist(),
             train["label"].astype(int).to_numpy(),
             validation["text"].tolist(),
@@ -211,18 +328,29 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     y_true, y_pred = table["target"].to_numpy(), table["pred"].to_numpy()
     per_class_table(y_true, y_pred, labels).to_csv(output_dir / PER_CLASS_CSV, index=False)
     confusion_table(y_true, y_pred, labels).to_csv(output_dir / CONFUSION_CSV, index=False)
-    report = evaluation_report(table, labels, baseline)
+    uncertainty = (
+        bootstrap_figures(y_true, y_pred, table["text"].tolist(), len(labels), cfg, baseline_pred)
+        if cfg.bootstrap_resamples
+        else None
+    )
+    report = evaluation_report(table, labels, baseline, uncertainty)
     write_json(output_dir / EVALUATION_JSON, report)
     if args.publish_dir:  # the stable keys dashboards read
         Path(args.publish_dir).mkdir(parents=True, exist_ok=True)
         for name in (MODEL_PERFORMANCE_CSV, PER_CLASS_CSV, CONFUSION_CSV, EVALUATION_JSON):
             shutil.copy2(output_dir / name, Path(args.publish_dir) / name)
     headline = report["multiclass_classification_metrics"]
+    interval = report.get("bootstrap", {}).get("interval", {})
+    level = f"{100 * cfg.confidence_level:.0f}% interval"
     LOG.info(
-        "macro-F1 %.4f, accuracy %.4f%s",
+        "macro-F1 %.4f%s, accuracy %.4f%s%s",
         headline["macro_f1"]["value"],
+        " ({} {:.4f}-{:.4f})".format(level, *interval["macro_f1"]) if interval else "",
         headline["accuracy"]["value"],
         f"; baseline macro-F1 {baseline['macro_f1']:.4f}" if baseline else "",
+        "; difference {}: {:+.4f} to {:+.4f}".format(level, *interval["macro_f1_minus_baseline"])
+        if "macro_f1_minus_baseline" in interval
+        else "",
     )
     return report
 
@@ -242,6 +370,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output-dir", default="/opt/ml/processing/evaluation")
     parser.add_argument("--publish-dir", default="", help="also copy the dashboard files here")
     parser.add_argument("--batch-size", type=int, default=cfg.batch_size)
+    parser.add_argument(
+        "--bootstrap-resamples",
+        type=int,
+        default=cfg.bootstrap_resamples,
+        help="validation resamples behind the figures' spreads and intervals; 0: none",
+    )
+    parser.add_argument("--confidence-level", type=float, default=cfg.confidence_level)
     parser.add_argument(
         "--precision",
         default=InferenceConfig.precision,

@@ -127,6 +127,17 @@ class EvalConfig:
     baseline_ngram_max: int = 2
     baseline_min_df: int = 2
     baseline_max_iter: int = 2000
+    #: Bootstrap resamples of the validation set behind the figures' standard deviations and
+    #: confidence intervals (``evaluation.json``); 0 leaves them out. A resample draws distinct texts,
+    #: each with all its rows, and scores the model and the baseline on the same draw.
+    bootstrap_resamples: int = 2000
+    confidence_level: float = 0.95
+
+    def __post_init__(self) -> None:
+        if self.bootstrap_resamples < 0:
+            raise ValueError(f"bootstrap_resamples must be 0 (off) or more; got {self.bootstrap_resamples}")
+        if not 0 < self.confidence_level < 1:
+            raise ValueError(f"confidence_level must lie between 0 and 1; got {self.confidence_level}")
 
 
 @dataclass(frozen=True)

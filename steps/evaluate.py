@@ -57,6 +57,10 @@ def build(ctx: StepContext, preprocess: Any, train: Any) -> ProcessingStep:
             PUBLISH,
             "--batch-size",
             str(ctx.config.container.evaluate.batch_size),
+            "--bootstrap-resamples",
+            str(ctx.config.container.evaluate.bootstrap_resamples),
+            "--confidence-level",
+            str(ctx.config.container.evaluate.confidence_level),
         ],
     )
     return ProcessingStep(

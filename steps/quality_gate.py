@@ -1,7 +1,9 @@
 """CheckQuality step: a ConditionStep on ``evaluation.json``; a FailStep says what missed what.
 
 Passes when macro-F1 >= ``MinMacroF1`` and macro-F1 minus the TF-IDF baseline's macro-F1 >=
-``MinBaselineMargin`` (the default -1 switches the baseline comparison off).
+``MinBaselineMargin`` (the default -1 switches the baseline comparison off). With
+``baseline_margin_from=interval_low`` the margin is the low end of the difference's paired bootstrap
+interval instead of the difference itself: the model must be ahead with that confidence.
 """
 
 from __future__ import annotations
@@ -18,7 +20,11 @@ from steps.evaluate import REPORT
 NAME = "CheckQuality"
 FAIL_NAME = "QualityGateFailed"
 MACRO_F1 = "multiclass_classification_metrics.macro_f1.value"
-BASELINE_MARGIN = "macro_f1_minus_baseline"
+#: The margin the gate compares, by ``PipelineConfig.baseline_margin_from``.
+BASELINE_MARGIN = {
+    "estimate": "macro_f1_minus_baseline",
+    "interval_low": "bootstrap.interval.macro_f1_minus_baseline[0]",
+}
 BASELINE_F1 = "baseline.macro_f1"
 
 
@@ -29,6 +35,8 @@ def figure(evaluate: Any, path: str) -> JsonGet:
 def build(ctx: StepContext, evaluate: Any, if_steps: list) -> ConditionStep:
     p = ctx.params
     macro_f1 = figure(evaluate, MACRO_F1)
+    source = ctx.config.baseline_margin_from
+    margin = figure(evaluate, BASELINE_MARGIN[source])
     fail = FailStep(
         name=FAIL_NAME,
         error_message=Join(
@@ -42,8 +50,8 @@ def build(ctx: StepContext, evaluate: Any, if_steps: list) -> ConditionStep:
                 figure(evaluate, BASELINE_F1),
                 "by >= MinBaselineMargin",
                 p.min_baseline_margin,
-                "(margin reached:",
-                figure(evaluate, BASELINE_MARGIN),
+                "(margin reached:" if source == "estimate" else "(low end of the margin's interval:",
+                margin,
                 ")",
             ],
         ),
@@ -52,9 +60,7 @@ def build(ctx: StepContext, evaluate: Any, if_steps: list) -> ConditionStep:
         name=NAME,
         conditions=[
             ConditionGreaterThanOrEqualTo(left=macro_f1, right=p.min_macro_f1),
-            ConditionGreaterThanOrEqualTo(
-                left=figure(evaluate, BASELINE_MARGIN), right=p.min_baseline_margin
-            ),
+            ConditionGreaterThanOrEqualTo(left=margin, right=p.min_baseline_margin),
         ],
         if_steps=if_steps,
         else_steps=[fail],

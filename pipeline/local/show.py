@@ -114,16 +114,34 @@ def summary(console: Console, store: Store, execution: dict[str, Any]) -> None:
     if eval_file:
         report = json.loads(eval_file.read_text())
         metrics, baseline = report["multiclass_classification_metrics"], report.get("baseline", {})
+        spread = report.get("bootstrap", {})
+        interval = spread.get("interval", {})
+        level = f"{100 * spread.get('confidence_level', 0.95):.0f}% interval"
         figures = Table(title=f"Held-out evaluation ({report.get('validation_rows', '?')} rows)")
         figures.add_column("figure")
         figures.add_column("transformer", justify="right")
+        if interval:
+            figures.add_column(level, justify="right")
         figures.add_column("TF-IDF baseline", justify="right")
         for name in ("macro_f1", "accuracy", "macro_precision", "macro_recall", "weighted_f1"):
             if name in metrics:
-                figures.add_row(
-                    name, f"{metrics[name]['value']:.4f}", f"{baseline.get(name, float('nan')):.4f}"
-                )
+                cells = [name, f"{metrics[name]['value']:.4f}"]
+                if interval:
+                    cells.append("{:.4f}-{:.4f}".format(*interval[name]) if name in interval else "")
+                figures.add_row(*cells, f"{baseline.get(name, float('nan')):.4f}")
         console.print(figures)
+        if "macro_f1_minus_baseline" in interval:
+            console.print(
+                "macro-F1 minus the baseline's: {:+.4f} ({} {:+.4f} to {:+.4f}, over {} resamples of the "
+                "{} validation texts; ahead in {:.0%} of them)".format(
+                    report["macro_f1_minus_baseline"],
+                    level,
+                    *interval["macro_f1_minus_baseline"],
+                    spread["resamples"],
+                    spread["texts"],
+                    spread["share_above_baseline"],
+                )
+            )
 
     lines = [f"Store: {store.root}"]
     if eval_file:

@@ -7,8 +7,16 @@ import pandas as pd
 import pytest
 from sklearn.metrics import f1_score, precision_score, recall_score
 
-from evaluate import confusion_table, evaluation_report, per_class_table, performance_table
+from evaluate import (
+    _figures_from_counts,
+    bootstrap_figures,
+    confusion_table,
+    evaluation_report,
+    per_class_table,
+    performance_table,
+)
 from medtx_common import classification_metrics
+from medtx_config import EvalConfig
 
 LABELS = ["A", "B", "C"]
 
@@ -68,6 +76,56 @@ def test_evaluation_report_agrees_with_tables():
     per_class = per_class_table(table["target"].to_numpy(), table["pred"].to_numpy(), LABELS)
     assert per_class["support"].sum() == 50 and per_class["predicted"].sum() == 50
     assert per_class["f1"].mean() == pytest.approx(expected["macro_f1"], abs=1e-5)
+
+
+def test_figures_from_counts_match_classification_metrics():
+    rng = np.random.default_rng(5)
+    y_true, y_pred = rng.integers(0, 4, size=80), rng.integers(0, 5, size=80)  # class 4 never true
+    k = 6  # class 5 never true nor predicted: counts as zero
+    true, pred = np.bincount(y_true, minlength=k), np.bincount(y_pred, minlength=k)
+    hit = np.bincount(y_true[y_true == y_pred], minlength=k)
+    got = _figures_from_counts(true[None], pred[None], hit[None])
+    for name, value in classification_metrics(y_true, y_pred, k).items():
+        assert got[name][0] == pytest.approx(value)
+
+
+def test_bootstrap_resamples_whole_texts_and_pairs_the_baseline():
+    rng = np.random.default_rng(11)
+    y_true = rng.integers(0, 3, size=60)
+    texts = [f"note {i // 2}" for i in range(60)]  # two rows per text
+    cfg = EvalConfig(bootstrap_resamples=300)
+    noisy = np.where(rng.random(60) < 0.5, y_true, (y_true + 1) % 3)
+    first = bootstrap_figures(y_true, noisy, texts, 3, cfg, baseline_pred=noisy)
+    assert first == bootstrap_figures(y_true, noisy, texts, 3, cfg, baseline_pred=noisy)  # fixed seed
+    assert first["texts"] == 30 and first["resamples"] == 300
+    # the same predictions on every draw: the paired difference is exactly zero
+    assert first["interval"]["macro_f1_minus_baseline"] == [0.0, 0.0]
+    assert first["share_above_baseline"] == 0.0
+    low, high = first["interval"]["macro_f1"]
+    point = classification_metrics(y_true, noisy, 3)["macro_f1"]
+    assert low < point < high and first["standard_deviation"]["macro_f1"] > 0
+    # right on every row against wrong on every row: ahead on every draw
+    wrong = (y_true + 1) % 3
+    assert bootstrap_figures(y_true, y_true, texts, 3, cfg, baseline_pred=wrong)["share_above_baseline"] == 1
+    # two texts, each one class: a draw holds one or both, so rows never part from their text
+    split = bootstrap_figures(np.repeat([0, 1], 30), np.repeat([0, 1], 30), ["a"] * 30 + ["b"] * 30, 2, cfg)
+    assert split["interval"]["accuracy"] == [1.0, 1.0] and "share_above_baseline" not in split
+    assert split["interval"]["macro_f1"][0] == 0.5  # one text drawn twice: one class of the two
+    assert bootstrap_figures(y_true, noisy, ["same"] * 60, 3, cfg) is None  # nothing to resample
+
+
+def test_evaluation_report_takes_bootstrap_spreads():
+    targets = [0, 1, 2, 0, 1, 2, 0, 0]
+    probs = np.eye(3, dtype=np.float32)[[0, 1, 1, 0, 2, 2, 1, 0]]
+    table = performance_table(_validation(targets), probs, LABELS)
+    y_true, y_pred = table["target"].to_numpy(), table["pred"].to_numpy()
+    spread = bootstrap_figures(y_true, y_pred, table["text"], 3, EvalConfig(bootstrap_resamples=50))
+    report = evaluation_report(table, LABELS, None, spread)
+    metrics = report["multiclass_classification_metrics"]
+    assert metrics["macro_f1"]["standard_deviation"] == spread["standard_deviation"]["macro_f1"] > 0
+    assert report["bootstrap"] is spread
+    plain = evaluation_report(table, LABELS, None)["multiclass_classification_metrics"]
+    assert plain["accuracy"]["standard_deviation"] == "NaN"  # without resamples: SageMaker's placeholder
 
 
 def test_weighted_cross_entropy_matches_manual_formula():

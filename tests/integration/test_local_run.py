@@ -63,6 +63,7 @@ def test_the_default_run_succeeds_and_prints_times_figures_and_next_steps(local_
     for step in ("Preprocess", "Train", "Evaluate", "CheckQuality", "RegisterModel", "Endpoint"):
         assert step in out
     assert "macro_f1" in out and "TF-IDF baseline" in out and "medtx invoke" in out
+    assert "95% interval" in out and "macro-F1 minus the baseline's" in out  # bootstrap over texts
 
 
 def test_the_store_holds_the_keys_a_cloud_run_writes(local_run):
@@ -202,6 +203,7 @@ def test_the_run_writes_an_offline_dashboard_that_renders_in_chromium(local_run,
     text = page.read_text()
     # plotly.js is inlined: no script or stylesheet comes from the network
     assert not re.findall(r"<script[^>]*\bsrc=|<link[^>]*\bhref=[\"']?https?:", text)
+    assert '"error_y"' in text  # the headline bars carry evaluation's bootstrap intervals
     loaded = browser_check(page, tmp_path / "dashboard.png")
     assert loaded["errors"] == [], loaded["errors"]
     assert loaded["charts"] == loaded["rendered"] == 11

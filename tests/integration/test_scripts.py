@@ -141,6 +141,15 @@ def test_evaluate_figures_equal_what_the_csv_gives(chain):
         assert report["multiclass_classification_metrics"][name]["value"] == pytest.approx(value)
     assert 0.0 <= report["baseline"]["macro_f1"] <= 1.0 and report["baseline"]["train_rows"] > 0
     assert (out / "per-class-metrics.csv").exists() and (out / "confusion-matrix.csv").exists()
+    # bootstrap over the validation texts: every figure gets a spread, the difference a paired interval
+    spread = report["bootstrap"]
+    assert spread["texts"] == table["text"].nunique()
+    for name, figure in report["multiclass_classification_metrics"].items():
+        if name != "confusion_matrix":
+            low, high = spread["interval"][name]
+            assert low <= figure["value"] <= high and figure["standard_deviation"] > 0
+    low, high = spread["interval"]["macro_f1_minus_baseline"]
+    assert low <= report["macro_f1_minus_baseline"] <= high and 0 <= spread["share_above_baseline"] <= 1
 
 
 def test_inference_handler_serves_the_trained_model(chain):

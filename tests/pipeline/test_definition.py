@@ -297,3 +297,21 @@ def test_long_text_settings_reach_preprocess_and_training(aws):
         get_pipeline(region=REGION, role=ROLE, train__pooling="max")
     with pytest.raises(ValueError, match="chunk_loss must be one of"):
         get_pipeline(region=REGION, role=ROLE, train__chunk_loss="doc")
+
+
+def test_bootstrap_settings_reach_evaluation(aws):
+    """Evaluation's resampling is set in the config like the rest of the container settings."""
+    from pipeline import get_pipeline
+
+    definition = json.loads(
+        get_pipeline(
+            region=REGION, role=ROLE, evaluate__bootstrap_resamples="500", evaluate__confidence_level="0.9"
+        ).definition()
+    )
+    args = flatten(definition["Steps"])["Evaluate"]["Arguments"]["AppSpecification"]["ContainerArguments"]
+    given = {args[i]: args[i + 1] for i in range(len(args) - 1) if str(args[i]).startswith("--")}
+    assert given["--bootstrap-resamples"] == "500" and given["--confidence-level"] == "0.9"
+    with pytest.raises(ValueError, match="confidence_level must lie between 0 and 1"):
+        get_pipeline(region=REGION, role=ROLE, evaluate__confidence_level="95")
+    with pytest.raises(ValueError, match="bootstrap_resamples must be 0"):
+        get_pipeline(region=REGION, role=ROLE, evaluate__bootstrap_resamples="-1")

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
-from aws_helpers import flatten
+from aws_helpers import REGION, ROLE, flatten
 
 from pipeline.local.expressions import (
     ExpressionError,
@@ -105,6 +107,36 @@ def test_quality_gate_of_the_real_definition(built):
     assert "macro-F1 0.3 must be >= MinMacroF1 0.4" in message
     deploy = steps["CheckDeploy"]["Arguments"]["Conditions"]
     assert not conditions_hold(deploy, scope())
+
+
+def test_quality_gate_on_the_margins_interval_reads_its_low_end(aws):
+    """``baseline_margin_from=interval_low``: ahead on the estimate is not enough; the low end of the
+    paired bootstrap interval must clear ``MinBaselineMargin``."""
+    from pipeline import get_pipeline
+
+    definition = json.loads(
+        get_pipeline(region=REGION, role=ROLE, baseline_margin_from="interval_low").definition()
+    )
+    steps = flatten(definition["Steps"])
+    conditions = steps["CheckQuality"]["Arguments"]["Conditions"]
+
+    def gate(low: float, high: float) -> Scope:
+        state = scope(macro_f1=0.5, margin=0.03)
+        state.parameters["MinBaselineMargin"] = 0.0
+        report = state.property_files["Evaluate"]["EvaluationReport"]
+        report["bootstrap"] = {"interval": {"macro_f1_minus_baseline": [low, high]}}
+        return state
+
+    assert not conditions_hold(conditions, gate(-0.01, 0.07))  # ahead by 0.03, but not surely
+    assert conditions_hold(conditions, gate(0.005, 0.06))
+    message = resolve(steps["QualityGateFailed"]["Arguments"]["ErrorMessage"], gate(-0.01, 0.07))
+    assert "low end of the margin's interval: -0.01" in message
+    with pytest.raises(ValueError, match="baseline_margin_from must be one of estimate, interval_low"):
+        get_pipeline(region=REGION, role=ROLE, baseline_margin_from="upper")
+    with pytest.raises(ValueError, match=r"needs evaluate\.bootstrap_resamples > 0"):
+        get_pipeline(
+            region=REGION, role=ROLE, baseline_margin_from="interval_low", evaluate__bootstrap_resamples="0"
+        )
 
 
 def test_training_channels_of_the_real_definition_resolve(built):
