@@ -96,6 +96,14 @@ class TrainConfig:
     lr_scheduler: str = "linear"
     weight_decay: float = 0.01
     label_smoothing: float = 0.0
+    #: Task-adaptive pretraining (Gururangan et al., 2020, "Don't Stop Pretraining"): this many epochs of
+    #: masked-language-model training on the training split's own model inputs before fine-tuning, so
+    #: the encoder first learns the notes' vocabulary and layout. 0: off. It reads the training split
+    #: only (no validation text), and the held-out masked-token loss before and after is reported.
+    mlm_epochs: float = 0.0
+    mlm_learning_rate: float = 1e-4
+    #: Share of tokens masked (BERT's 15%: 80% replaced by the mask token, 10% random, 10% kept).
+    mlm_probability: float = 0.15
     seed: int = 42
     gradient_accumulation_steps: int = 1
     #: Batch rows of similar length together (fewer pad tokens per batch).
@@ -117,6 +125,10 @@ class TrainConfig:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}; got {self.pooling!r}")
         if self.chunk_loss not in CHUNK_LOSSES:
             raise ValueError(f"chunk_loss must be one of {', '.join(CHUNK_LOSSES)}; got {self.chunk_loss!r}")
+        if self.mlm_epochs < 0:
+            raise ValueError(f"mlm_epochs must be 0 (off) or more; got {self.mlm_epochs}")
+        if not 0 < self.mlm_probability < 1:
+            raise ValueError(f"mlm_probability must lie between 0 and 1; got {self.mlm_probability}")
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from transformers import (
+    AutoModel,
+    AutoModelForMaskedLM,
     AutoTokenizer,
+    DataCollatorForLanguageModeling,
     DataCollatorWithPadding,
     Trainer,
     TrainerCallback,
@@ -53,7 +56,25 @@ from medtx_config import CHUNK_LOSSES, POOLINGS, TrainConfig
 from medtx_model import MeanPoolingClassifier, build_classifier
 
 
-class WeightedLossTrainer(Trainer):
+class LengthGroupedTrainer(Trainer):
+    """``Trainer`` that groups rows by the precomputed ``length`` column."""
+
+    def _get_train_sampler(self, train_dataset=None):
+        """Group by the precomputed ``length`` column.
+
+        The stock sampler only sees the dataset after unused columns are removed, so it measures every
+        row again on start-up; that costs more than the padding it saves.
+        """
+        dataset = self.train_dataset
+        if self.args.train_sampling_strategy == "group_by_length" and "length" in dataset.column_names:
+            return LengthGroupedSampler(
+                self.args.train_batch_size * self.args.gradient_accumulation_steps,
+                lengths=list(dataset["length"]),  # a plain list: indexing a Column costs per row
+            )
+        return super()._get_train_sampler(train_dataset)
+
+
+class WeightedLossTrainer(LengthGroupedTrainer):
     """``Trainer`` whose loss is class-weighted (optionally label-smoothed) cross-entropy.
 
     The loss is the weighted mean over the micro-batch. ``num_items_in_batch`` (passed by the pinned
@@ -89,20 +110,6 @@ class WeightedLossTrainer(Trainer):
             self.class_weights = self.class_weights.to(logits.device)
         loss = weighted_cross_entropy(logits, labels, self.class_weights, self.label_smoothing)
         return (loss, outputs) if return_outputs else loss
-
-    def _get_train_sampler(self, train_dataset=None):
-        """Group by the precomputed ``length`` column.
-
-        The stock sampler only sees the dataset after unused columns are removed, so it measures every
-        row again on start-up; that costs more than the padding it saves.
-        """
-        dataset = self.train_dataset
-        if self.args.train_sampling_strategy == "group_by_length" and "length" in dataset.column_names:
-            return LengthGroupedSampler(
-                self.args.train_batch_size * self.args.gradient_accumulation_steps,
-                lengths=list(dataset["length"]),  # a plain list: indexing a Column costs per row
-            )
-        return super()._get_train_sampler(train_dataset)
 
 
 class ProgressLines(TrainerCallback):
@@ -257,10 +264,14 @@ def load_split(folder: Path, max_samples: int | None, max_length: int, seed: int
     return dataset
 
 
-def build_training_args(args: argparse.Namespace, output_dir: str, has_eval: bool) -> TrainingArguments:
+def build_training_args(
+    args: argparse.Namespace, output_dir: str, has_eval: bool, **overrides: Any
+) -> TrainingArguments:
+    """The run's ``TrainingArguments``; ``overrides`` replace single arguments (the adaptation stage's
+    schedule)."""
     on_gpu = torch.cuda.is_available()
     strategy = "epoch" if has_eval and args.max_steps < 0 else "no"
-    return TrainingArguments(
+    settings: dict[str, Any] = dict(
         output_dir=output_dir,
         num_train_epochs=args.epochs,
         max_steps=args.max_steps,
@@ -296,6 +307,7 @@ def build_training_args(args: argparse.Namespace, output_dir: str, has_eval: boo
         disable_tqdm=args.disable_tqdm,
         **precision_flags(args.precision),
     )
+    return TrainingArguments(**{**settings, **overrides})
 
 
 def _metrics_fn(num_labels: int):
@@ -305,6 +317,106 @@ def _metrics_fn(num_labels: int):
         return classification_metrics(labels, np.argmax(logits, axis=-1), num_labels)
 
     return compute
+
+
+#: The encoder after task-adaptive pretraining, under the checkpoint dir (which SageMaker keeps in S3):
+#: a job stopped after the adaptation resumes without repeating it.
+ADAPTED_DIR = "domain-adapted"
+#: Written last into ``ADAPTED_DIR``: the adaptation's figures, and the mark that it finished.
+ADAPTATION_FILE = "domain_adaptation.json"
+
+
+def distinct_inputs(folder: Path, max_samples: int | None, args: argparse.Namespace):
+    """A split's model inputs with label columns dropped, each distinct input once: a note filed under
+    several specialties is one row per specialty, and masked-token training needs its text once."""
+    dataset = load_split(folder, max_samples, args.max_length, args.seed)
+    first: dict[tuple[int, ...], int] = {}
+    for row, ids in enumerate(dataset["input_ids"]):
+        first.setdefault(tuple(ids), row)
+    columns = [k for k in (*MODEL_INPUTS, "length") if k in dataset.column_names]
+    return dataset.select(sorted(first.values())).select_columns(columns)
+
+
+def adapt_encoder(args: argparse.Namespace, model_path: str, tokenizer: Any) -> Path:
+    """Task-adaptive pretraining: masked-language-model training of the encoder on the training split's
+    model inputs (``mlm_epochs`` at ``mlm_learning_rate``), saved as a plain encoder folder that
+    ``build_classifier`` then starts from. The validation split is only scored (masked-token loss before
+    and after, same masks), never trained on. Returns the folder; reuses it when a previous run of the
+    job finished it."""
+    folder = Path(args.checkpoint_dir) / ADAPTED_DIR
+    if (folder / ADAPTATION_FILE).exists():
+        LOG.info("reusing the adapted encoder in %s", folder)
+        return folder
+    started = time.perf_counter()
+    train_ds = distinct_inputs(Path(args.train_dir), args.max_train_samples, args)
+    test_dir = Path(args.test_dir)
+    heldout = (
+        distinct_inputs(test_dir, args.max_eval_samples, args)
+        if (test_dir / "dataset_info.json").exists()
+        else None
+    )
+    model, loading = AutoModelForMaskedLM.from_pretrained(
+        model_path, attn_implementation=args.attn_implementation, output_loading_info=True
+    )
+    multiple = args.pad_to_multiple_of if torch.cuda.is_available() else 0
+    collator = DataCollatorForLanguageModeling(
+        tokenizer, mlm_probability=args.mlm_probability, pad_to_multiple_of=multiple or None
+    )
+    work = Path(args.checkpoint_dir) / "domain-adaptation-run"
+    trainer = LengthGroupedTrainer(
+        model=model,
+        args=build_training_args(
+            args,
+            str(work),
+            has_eval=False,
+            num_train_epochs=args.mlm_epochs,
+            learning_rate=args.mlm_learning_rate,
+            max_steps=-1,
+            save_strategy="no",
+        ),
+        train_dataset=train_ds,
+        data_collator=collator,
+        processing_class=tokenizer,
+        callbacks=[ProgressLines()],
+    )
+
+    def heldout_loss() -> float | None:
+        if heldout is None:
+            return None
+        torch.manual_seed(args.seed)  # the same masks before and after
+        return float(trainer.evaluate(heldout, metric_key_prefix="heldout")["heldout_loss"])
+
+    before = heldout_loss()
+    result = trainer.train()
+    after = heldout_loss()
+    summary = {
+        "epochs": args.mlm_epochs,
+        "learning_rate": args.mlm_learning_rate,
+        "mlm_probability": args.mlm_probability,
+        "train_inputs": len(train_ds),
+        "heldout_inputs": None if heldout is None else len(heldout),
+        "train_loss": result.metrics.get("train_loss"),
+        # false where the checkpoint had no masked-LM head (sentence encoders such as the offline
+        # all-MiniLM-L6-v2): the head starts untrained, so the loss before measures that head
+        "head_pretrained": not loading["missing_keys"],
+        # mean masked-token cross-entropy on the validation split's inputs (exp of it: perplexity)
+        "heldout_loss_before": before,
+        "heldout_loss_after": after,
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    if trainer.args.should_save:
+        encoder = AutoModel.from_pretrained(model_path)  # keeps a pooler the masked-LM model lacks
+        adapted = trainer.accelerator.unwrap_model(trainer.model).base_model.state_dict()
+        missing, unexpected = encoder.load_state_dict(adapted, strict=False)
+        if unexpected or any(not k.startswith("pooler.") for k in missing):
+            raise RuntimeError(f"adapted encoder does not fit {model_path}: {missing=} {unexpected=}")
+        encoder.save_pretrained(str(folder))
+        tokenizer.save_pretrained(str(folder))
+        write_json(folder / ADAPTATION_FILE, _finite(summary))
+        shutil.rmtree(work, ignore_errors=True)
+    trainer.accelerator.wait_for_everyone()
+    LOG.info("domain adaptation: %s", json.dumps(_finite(summary)))
+    return folder
 
 
 def build_trainer(args: argparse.Namespace) -> WeightedLossTrainer:
@@ -322,6 +434,8 @@ def build_trainer(args: argparse.Namespace) -> WeightedLossTrainer:
     )
     model_path = resolve_model_path(args.model_name)
     tokenizer = AutoTokenizer.from_pretrained(model_path, use_fast=True)
+    if args.mlm_epochs > 0:
+        model_path = str(adapt_encoder(args, model_path, tokenizer))
     model = build_classifier(model_path, args.pooling, labels, args.attn_implementation)
     if args.pad_to_max_length:  # the reference design's padding, kept for benchmarks
         collator = DataCollatorWithPadding(tokenizer, padding="max_length", max_length=args.max_length)
@@ -374,6 +488,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=last)
     metrics: dict[str, Any] = {"train": result.metrics, "resumed_from": last}
+    if args.mlm_epochs > 0:
+        metrics["domain_adaptation"] = read_json(Path(args.checkpoint_dir) / ADAPTED_DIR / ADAPTATION_FILE)
     metrics["train"]["wall_seconds"] = time.perf_counter() - started
     if trainer.eval_dataset is not None:
         # The learning curve: the evaluation at the end of each epoch (reported, never used to pick
@@ -455,6 +571,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     _flag(parser, "chunk-loss", default=cfg.chunk_loss, choices=CHUNK_LOSSES, help="with chunked splits")
     _flag(parser, "weight-decay", type=float, default=cfg.weight_decay)
     _flag(parser, "label-smoothing", type=float, default=cfg.label_smoothing)
+    _flag(parser, "mlm-epochs", type=float, default=cfg.mlm_epochs, help="task-adaptive pretraining; 0: off")
+    _flag(parser, "mlm-learning-rate", type=float, default=cfg.mlm_learning_rate)
+    _flag(parser, "mlm-probability", type=float, default=cfg.mlm_probability, help="share of tokens masked")
     _flag(parser, "seed", type=int, default=cfg.seed)
     _flag(parser, "gradient-accumulation-steps", type=int, default=cfg.gradient_accumulation_steps)
     _flag(parser, "group-by-length", type=_bool, default=cfg.group_by_length)

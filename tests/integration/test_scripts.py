@@ -345,3 +345,45 @@ def test_chunked_notes_train_and_evaluate_as_one_prediction_per_row(tmp_path):
     assert handler["encoding"].long_text == "chunks"
     answer = inference.predict_fn({"texts": table["text"].tolist()[:3], "top_k": 1}, handler)
     assert [a["class_id"] for a in answer] == table["pred"].tolist()[:3]
+
+
+def test_domain_adaptation_trains_the_encoder_on_the_training_split_before_fine_tuning(chain, tmp_path):
+    """``--mlm-epochs``: masked-token training on the training split's inputs first; the classifier
+    starts from that encoder, the held-out masked-token loss is reported before and after, and a
+    restarted job reuses the finished adaptation."""
+    import torch
+    from transformers import AutoModel
+
+    import train
+    from medtx_common import resolve_model_path
+
+    args = [
+        "--train-dir", str(chain["root"] / "pp" / "train"), "--test-dir", str(chain["root"] / "pp" / "test"),
+        "--model-dir", str(tmp_path / "model"), "--output-data-dir", str(tmp_path / "out"),
+        "--checkpoint-dir", str(tmp_path / "ckpt"), "--model-name", OFFLINE_MODEL, "--max-length", "32",
+        "--max-train-samples", "32", "--max-eval-samples", "16", "--max-steps", "2",
+        "--train-batch-size", "8", "--disable-tqdm", "true", "--pooling", "cls",
+        "--mlm-epochs", "2", "--mlm-learning-rate", "1e-3",
+    ]  # fmt: skip
+    metrics = train.main(args)
+    adaptation = metrics["domain_adaptation"]
+    assert 0 < adaptation["train_inputs"] <= 32 and 0 < adaptation["heldout_inputs"] <= 16
+    assert adaptation["epochs"] == 2 and adaptation["train_loss"] > 0
+    assert adaptation["head_pretrained"] is False  # the offline sentence encoder ships no masked-LM head
+    # the masked-token loss on text it never trained on falls: it learned the notes' language
+    assert adaptation["heldout_loss_after"] < adaptation["heldout_loss_before"]
+
+    adapted_dir = tmp_path / "ckpt" / train.ADAPTED_DIR
+    original = AutoModel.from_pretrained(resolve_model_path(OFFLINE_MODEL))
+    adapted = AutoModel.from_pretrained(adapted_dir)
+    word = "embeddings.word_embeddings.weight"
+    assert not torch.equal(original.state_dict()[word], adapted.state_dict()[word])
+    # the masked-LM model has no pooler; the one the cls head reads is the original's
+    assert torch.equal(original.pooler.dense.weight, adapted.pooler.dense.weight)
+
+    # a restarted job starts the classifier from the finished adaptation instead of redoing it
+    written = (adapted_dir / train.ADAPTATION_FILE).stat().st_mtime_ns
+    trainer = train.build_trainer(train.parse_args(args))
+    assert (adapted_dir / train.ADAPTATION_FILE).stat().st_mtime_ns == written
+    encoder = trainer.model.base_model.state_dict()
+    assert torch.equal(encoder[word], adapted.state_dict()[word])

@@ -315,3 +315,21 @@ def test_bootstrap_settings_reach_evaluation(aws):
         get_pipeline(region=REGION, role=ROLE, evaluate__confidence_level="95")
     with pytest.raises(ValueError, match="bootstrap_resamples must be 0"):
         get_pipeline(region=REGION, role=ROLE, evaluate__bootstrap_resamples="-1")
+
+
+def test_domain_adaptation_settings_reach_training(aws):
+    """Task-adaptive pretraining is off by default and set like the rest of the schedule."""
+    from pipeline import get_pipeline
+
+    def hyper(**overrides):
+        definition = json.loads(get_pipeline(region=REGION, role=ROLE, **overrides).definition())
+        return flatten(definition["Steps"])["Train"]["Arguments"]["HyperParameters"]
+
+    assert hyper()["mlm-epochs"] == "0.0"
+    given = hyper(train__mlm_epochs="3", train__mlm_learning_rate="5e-5", train__mlm_probability="0.2")
+    settings = (given["mlm-epochs"], given["mlm-learning-rate"], given["mlm-probability"])
+    assert settings == ("3.0", "5e-05", "0.2")
+    with pytest.raises(ValueError, match="mlm_epochs must be 0"):
+        get_pipeline(region=REGION, role=ROLE, train__mlm_epochs="-1")
+    with pytest.raises(ValueError, match="mlm_probability must lie between 0 and 1"):
+        get_pipeline(region=REGION, role=ROLE, train__mlm_probability="15")
