@@ -310,6 +310,12 @@ def build_training_args(
     return TrainingArguments(**{**settings, **overrides})
 
 
+def pad_multiple(args: argparse.Namespace) -> int | None:
+    """What batches are padded to a multiple of: ``pad_to_multiple_of`` on a GPU (few distinct shapes),
+    nothing on CPU (every pad token costs there). ``None`` pads to the batch's longest row."""
+    return (args.pad_to_multiple_of or None) if torch.cuda.is_available() else None
+
+
 def _metrics_fn(num_labels: int):
     def compute(eval_pred) -> dict[str, float]:
         logits, labels = eval_pred
@@ -358,9 +364,8 @@ def adapt_encoder(args: argparse.Namespace, model_path: str, tokenizer: Any) -> 
     model, loading = AutoModelForMaskedLM.from_pretrained(
         model_path, attn_implementation=args.attn_implementation, output_loading_info=True
     )
-    multiple = args.pad_to_multiple_of if torch.cuda.is_available() else 0
     collator = DataCollatorForLanguageModeling(
-        tokenizer, mlm_probability=args.mlm_probability, pad_to_multiple_of=multiple or None
+        tokenizer, mlm_probability=args.mlm_probability, pad_to_multiple_of=pad_multiple(args)
     )
     work = Path(args.checkpoint_dir) / "domain-adaptation-run"
     trainer = LengthGroupedTrainer(
@@ -440,8 +445,7 @@ def build_trainer(args: argparse.Namespace) -> WeightedLossTrainer:
     if args.pad_to_max_length:  # the reference design's padding, kept for benchmarks
         collator = DataCollatorWithPadding(tokenizer, padding="max_length", max_length=args.max_length)
     else:
-        multiple = args.pad_to_multiple_of if torch.cuda.is_available() else 0
-        collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=multiple or None)
+        collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=pad_multiple(args))
     if by_note:
         collator = NoteCollator(collator)
 
