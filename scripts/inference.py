@@ -5,8 +5,8 @@ optionally ``{"parameters": {"top_k": 3}}``. Response: one object per text, in i
 ``{"label": name, "class_id": id, "score": p}`` (plus ``top_k`` alternatives when asked).
 Texts are truncated to the model's max length and scored in batches.
 
-Bad requests (malformed JSON, wrong content type, empty or oversized input) raise ``ClientError``
-with an HTTP status (400, 413, 415); the serving layer answers with it instead of crashing.
+Bad requests (malformed JSON, wrong content type, unknown fields, empty or oversized input) raise
+``ClientError`` with an HTTP status (400, 413, 415); the serving layer answers with it instead of crashing.
 The handler never logs request text or predictions, only counts.
 """
 
@@ -22,6 +22,10 @@ from medtx_config import InferenceConfig
 LOG = logging.getLogger("medtx.inference")
 CONFIG = InferenceConfig()
 JSON = "application/json"
+#: What a request body and its ``parameters`` may hold; anything else is refused by name, so a
+#: misspelt or misplaced option (``{"inputs": ..., "top_k": 3}``) is not silently ignored.
+REQUEST_FIELDS = frozenset({"inputs", "parameters"})
+REQUEST_PARAMETERS = frozenset({"top_k"})
 
 
 class ClientError(InputError):
@@ -54,6 +58,12 @@ def parse_request(
         raise ClientError(f"body is not valid UTF-8 JSON: {exc}") from exc
     if not isinstance(payload, dict) or "inputs" not in payload:
         raise ClientError('body must be a JSON object with an "inputs" field')
+    unknown = sorted(set(payload) - REQUEST_FIELDS)
+    if unknown:
+        raise ClientError(
+            f'unknown field(s) {", ".join(map(json.dumps, unknown))}; the body takes "inputs" and '
+            '"parameters" (e.g. {"inputs": "...", "parameters": {"top_k": 3}})'
+        )
     inputs = payload["inputs"]
     single = isinstance(inputs, str)
     texts = [inputs] if single else inputs
@@ -70,6 +80,12 @@ def parse_request(
     parameters = {} if parameters is None else parameters
     if not isinstance(parameters, dict):
         raise ClientError('"parameters" must be an object')
+    unknown = sorted(set(parameters) - REQUEST_PARAMETERS)
+    if unknown:
+        raise ClientError(
+            f'unknown parameter(s) {", ".join(map(json.dumps, unknown))}; "parameters" takes '
+            + ", ".join(map(json.dumps, sorted(REQUEST_PARAMETERS)))
+        )
     top_k = parameters.get("top_k", 1)
     if not isinstance(top_k, int) or isinstance(top_k, bool) or not 1 <= top_k <= cfg.max_top_k:
         raise ClientError(f'"parameters.top_k" must be an integer from 1 to {cfg.max_top_k}')

@@ -26,6 +26,8 @@ JSON = "application/json"
         (b'{"inputs": "x", "parameters": {"top_k": 0}}', JSON, 400, "top_k"),
         (b'{"inputs": "x", "parameters": {"top_k": true}}', JSON, 400, "top_k"),
         (b'{"inputs": "x", "parameters": []}', JSON, 400, "must be an object"),
+        (b'{"inputs": "x", "top_k": 3}', JSON, 400, r'field\(s\) "top_k"; .*"parameters": \{"top_k": 3\}'),
+        (b'{"inputs": "x", "parameters": {"topk": 3, "k": 1}}', JSON, 400, r'parameter\(s\) "k", "topk"'),
         (b'{"inputs": "x"}', "text/csv", 415, "content type must be application/json"),
         (b'{"inputs": "x"}', None, 415, "got 'none'"),
     ],
