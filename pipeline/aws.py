@@ -38,13 +38,17 @@ def offline_aws(bucket: str) -> Iterator[None]:
 
 
 def parse_params(pairs: list[str] | None) -> list[dict[str, str]]:
-    """``Name=Value`` pairs -> SageMaker's ``PipelineParameters`` list (one clear error otherwise)."""
+    """``Name=Value`` pairs -> SageMaker's ``PipelineParameters`` list (one clear error otherwise,
+    also for a number parameter without a positive number: ``definition.check_parameter_values``)."""
+    from pipeline.definition import check_parameter_values
+
     result = []
     for pair in pairs or []:
         name, sep, value = pair.partition("=")
         if not sep or not name.strip():
             raise ValueError(f"parameter {pair!r} is not Name=Value")
         result.append({"Name": name.strip(), "Value": value})
+    check_parameter_values({p["Name"]: p["Value"] for p in result})
     return result
 
 

@@ -153,9 +153,9 @@ class PipelineConfig:
             bad = set(values) - {f.name for f in dataclasses.fields(current)}
             if bad:
                 raise ValueError(f"unknown {group} setting(s): {', '.join(sorted(bad))}")
-            typed = {k: _coerce(getattr(current, k), v) for k, v in values.items()}
+            typed = {k: _coerce(f"{group}__{k}", getattr(current, k), v) for k, v in values.items()}
             container = dataclasses.replace(container, **{group: dataclasses.replace(current, **typed)})
-        typed_top = {k: _coerce(getattr(self, k), v) for k, v in top.items()}
+        typed_top = {k: _coerce(k, getattr(self, k), v) for k, v in top.items()}
         return dataclasses.replace(self, container=container, **typed_top)
 
 
@@ -201,8 +201,9 @@ LOCAL_PROFILES: dict[str, LocalProfile] = {
 }
 
 
-def _coerce(current: Any, value: Any) -> Any:
-    """CLI overrides arrive as strings: give them the type of the default they replace."""
+def _coerce(name: str, current: Any, value: Any) -> Any:
+    """CLI overrides arrive as strings: give them the type of the default they replace (an error names
+    the setting: ``train__epochs='abc' is not a number``)."""
     if not isinstance(value, str) or isinstance(current, str) or current is None:
         return value
     if isinstance(current, bool):
@@ -210,10 +211,14 @@ def _coerce(current: Any, value: Any) -> Any:
             return True
         if value.lower() in ("false", "0", "no"):
             return False
-        raise ValueError(f"expected true or false, got {value!r}")
+        raise ValueError(f"setting {name}={value!r} is not true or false")
     if isinstance(current, tuple):
         return tuple(v.strip() for v in value.split(",") if v.strip())
-    return type(current)(value)
+    try:
+        return type(current)(value)
+    except ValueError as err:
+        kind = {int: "an integer", float: "a number"}.get(type(current), f"a {type(current).__name__}")
+        raise ValueError(f"setting {name}={value!r} is not {kind}") from err
 
 
 def from_env(name: str | tuple[str, ...], given: str | None) -> str | None:

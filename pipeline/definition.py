@@ -11,6 +11,7 @@ CodeBuild, Studio notebooks, the CLI and the local runner call.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass, fields
 from typing import Any
@@ -82,6 +83,37 @@ class Parameters:
 
     def as_list(self) -> list:
         return [getattr(self, f.name) for f in fields(self)]
+
+
+#: Parameters the definition types as strings (they reach the jobs as hyperparameters and script
+#: arguments, which SageMaker passes as strings) that must nevertheless hold a positive number. Neither
+#: SageMaker nor the local runner checks a string's content, so a bad value would fail the job it
+#: reaches, after the steps before it ran; ``check_parameter_values`` refuses it before a start.
+NUMERIC_STRING_PARAMETERS: dict[str, type] = {
+    "MaxLength": int,
+    "Epochs": float,
+    "LearningRate": float,
+    "TrainBatchSize": int,
+    "MinClassSamples": int,
+}
+
+
+def check_parameter_values(values: dict[str, str]) -> None:
+    """One ``ValueError`` naming every number parameter in ``values`` that does not hold a positive
+    number of its kind (``Epochs=abc``, ``TrainBatchSize=0``, ``MaxLength=12.5``)."""
+    bad = []
+    for name, kind in NUMERIC_STRING_PARAMETERS.items():
+        if name not in values:
+            continue
+        try:
+            number = kind(values[name])
+        except ValueError:
+            number = None
+        if number is None or not (math.isfinite(number) and number > 0):
+            what = "integer" if kind is int else "number"
+            bad.append(f"{name}={values[name]!r} (a positive {what})")
+    if bad:
+        raise ValueError(f"pipeline parameter value(s) not valid: {'; '.join(bad)}")
 
 
 def _num(value: float) -> str:

@@ -58,7 +58,12 @@ def test_upsert_twice_then_start_with_params_and_status(aws):
 
 
 @pytest.mark.parametrize(
-    ("param", "message"), [("Epochs", "is not Name=Value"), ("NoSuchParam=1", "unknown pipeline parameter")]
+    ("param", "message"),
+    [
+        ("Epochs", "is not Name=Value"),
+        ("NoSuchParam=1", "unknown pipeline parameter"),
+        ("Epochs=abc", "Epochs='abc' (a positive number)"),
+    ],
 )
 def test_start_rejects_bad_params(aws, param, message):
     assert runner.invoke(app, ["upsert", "--region", REGION, "--role", ROLE]).exit_code == 0
@@ -77,3 +82,31 @@ def test_run_without_local_upserts_starts_and_waits(aws):
     (arn,) = {line for line in result.stdout.splitlines() if re.fullmatch(r"arn:aws:sagemaker:\S+", line)}
     given = client.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)
     assert {p["Name"]: p["Value"] for p in given["PipelineParameters"]} == {"Epochs": "2"}
+
+
+@pytest.mark.parametrize(
+    ("values", "named"),
+    [
+        ({"Epochs": "abc"}, ["Epochs='abc'"]),
+        (
+            {"TrainBatchSize": "0", "MaxLength": "12.5"},
+            ["MaxLength='12.5' (a positive integer)", "TrainBatchSize='0'"],
+        ),
+        ({"LearningRate": "nan", "MinClassSamples": "-3"}, ["LearningRate='nan'", "MinClassSamples='-3'"]),
+        ({"Epochs": "inf"}, ["Epochs='inf'"]),
+    ],
+)
+def test_number_parameters_are_checked_before_a_start(values, named):
+    from pipeline.definition import check_parameter_values
+
+    with pytest.raises(ValueError, match="pipeline parameter value") as info:
+        check_parameter_values(values)
+    assert all(n in str(info.value) for n in named)
+    check_parameter_values({"Epochs": "2.5", "LearningRate": "3e-5", "MaxLength": "256", "ModelName": "x"})
+
+
+def test_local_run_refuses_a_bad_number_parameter_before_any_step(tmp_path):
+    result = runner.invoke(app, ["run", "--local", "--store", str(tmp_path), "--param", "Epochs=abc"])
+    assert result.exit_code == 2, result.output
+    assert "Epochs='abc'" in result.output
+    assert not (tmp_path / "_sagemaker").exists()  # no execution was started

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from aws_helpers import BUCKET, REGION, ROLE, flatten
@@ -221,6 +222,20 @@ def test_overrides_reach_parameter_defaults(aws):
     assert params["Epochs"] == "5" and params["MinMacroF1"] == 0.5 and params["DeployModel"] == "true"
     with pytest.raises(ValueError, match="unknown setting"):
         get_pipeline(region=REGION, role=ROLE, no_such_field=1)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"train__epochs": "abc"}, "setting train__epochs='abc' is not a number"),
+        ({"train__max_length": "12.5"}, "setting train__max_length='12.5' is not an integer"),
+        ({"train__group_by_length": "maybe"}, "setting train__group_by_length='maybe' is not true or false"),
+        ({"min_macro_f1": "high"}, "setting min_macro_f1='high' is not a number"),
+    ],
+)
+def test_a_setting_of_the_wrong_type_is_named(override, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        PipelineConfig().replace(**override)
 
 
 def test_missing_role_is_a_clear_error(aws):
