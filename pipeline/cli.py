@@ -128,9 +128,8 @@ def start(
     import boto3
 
     from pipeline import aws
-    from pipeline.config import ENV_REGION, from_env
 
-    client = boto3.client("sagemaker", region_name=from_env(ENV_REGION, region))
+    client = boto3.client("sagemaker", region_name=_region(region))
     name = pipeline_name or PipelineConfig().pipeline_name
     try:
         parsed = aws.parse_params(params)
@@ -184,9 +183,8 @@ def status(
     import boto3
 
     from pipeline import aws
-    from pipeline.config import ENV_REGION, from_env
 
-    client = boto3.client("sagemaker", region_name=from_env(ENV_REGION, region))
+    client = boto3.client("sagemaker", region_name=_region(region))
     arn = execution_arn or aws.latest_execution(client, pipeline_name or PipelineConfig().pipeline_name)
     if not arn:
         console.print("no executions yet")
@@ -672,7 +670,20 @@ def deploy(
 
 
 def main() -> None:
-    app()
+    """The ``medtx`` entry point. What AWS answers about the caller's setup (no region or credentials, a
+    refused call such as AccessDenied or a pipeline that does not exist, an unreachable endpoint) is one
+    line and exit status 2, not a traceback; ``MEDTX_DEBUG=1`` shows the traceback."""
+    import os
+
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        app()
+    except (BotoCoreError, ClientError) as err:
+        if os.environ.get("MEDTX_DEBUG"):
+            raise
+        console.print(f"[red]error:[/red] AWS: {err} (MEDTX_DEBUG=1 shows the traceback)", highlight=False)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

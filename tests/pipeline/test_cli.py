@@ -110,3 +110,36 @@ def test_local_run_refuses_a_bad_number_parameter_before_any_step(tmp_path):
     assert result.exit_code == 2, result.output
     assert "Epochs='abc'" in result.output
     assert not (tmp_path / "_sagemaker").exists()  # no execution was started
+
+
+def test_an_aws_refusal_is_one_line_not_a_traceback(aws, monkeypatch, capsys):
+    from pipeline.cli import main
+
+    argv = ["medtx", "start", "--region", REGION, "--pipeline-name", "never-upserted"]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as exited:
+        main()
+    assert exited.value.code == 2
+    err = " ".join(capsys.readouterr().err.split())
+    assert err.startswith("error: AWS: An error occurred (ValidationException) when calling the")
+    assert "Could not find pipeline" in err and "Traceback" not in err
+
+
+def test_missing_credentials_are_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(HOME=str(tmp_path), AWS_EC2_METADATA_DISABLED="true", COLUMNS="200")
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "status", "--region", REGION],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert (
+        result.stderr.strip()
+        == "error: AWS: Unable to locate credentials (MEDTX_DEBUG=1 shows the traceback)"
+    )
+    missing = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "status"], capture_output=True, text=True, env=env
+    )
+    assert missing.returncode == 2 and "missing region" in missing.stderr
