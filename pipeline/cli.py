@@ -675,11 +675,15 @@ def main() -> None:
     line and exit status 2, not a traceback; ``MEDTX_DEBUG=1`` shows the traceback."""
     import os
 
-    from botocore.exceptions import BotoCoreError, ClientError
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
 
+        aws_errors: tuple[type[Exception], ...] = (BotoCoreError, ClientError)
+    except ImportError:  # without the pipeline extra no command reaches AWS
+        aws_errors = ()
     try:
         app()
-    except (BotoCoreError, ClientError) as err:
+    except aws_errors as err:
         if os.environ.get("MEDTX_DEBUG"):
             raise
         console.print(f"[red]error:[/red] AWS: {err} (MEDTX_DEBUG=1 shows the traceback)", highlight=False)
