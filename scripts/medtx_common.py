@@ -6,6 +6,7 @@ functions that need those libraries import them where they are used.
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import re
@@ -38,6 +39,10 @@ ENCODING_FILE = "tokenization.json"
 OFFLINE_MODEL_ID = OFFLINE_MODEL_NAME
 
 _WHITESPACE = re.compile(r"\s+")
+#: Commas the mtsamples scrape put where a note had a line break: right after the end of a sentence
+#: or a section heading (``cm.,2.``, ``HISTORY:,``), in comma-only runs (``: , ,1.``), at the start.
+_LINE_BREAK_COMMAS = re.compile(r"(?<=[.:;?!])(?:\s*,)+|^(?:\s*,)+")
+_COMMA_RUNS = re.compile(r",(?:\s*,)+")
 
 
 class InputError(ValueError):
@@ -62,6 +67,21 @@ def clean_text(value: object) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
     return _WHITESPACE.sub(" ", str(value)).strip()
+
+
+def drop_line_break_commas(text: str) -> str:
+    """``text`` without the scrape's line-break commas (``TrainConfig.drop_line_break_commas``)."""
+    text = _COMMA_RUNS.sub(",", _LINE_BREAK_COMMAS.sub(" ", text))
+    return _WHITESPACE.sub(" ", text).strip()
+
+
+def parse_bool(value: str) -> bool:
+    """argparse type for true/false flags (SageMaker passes hyperparameters as strings)."""
+    if str(value).lower() in ("1", "true", "yes"):
+        return True
+    if str(value).lower() in ("0", "false", "no"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
 
 
 def resolve_file(path: str | Path, pattern: str) -> Path:
@@ -165,6 +185,7 @@ class TextEncoding:
     head_tokens: int = TrainConfig.head_tokens
     chunk_stride: int = TrainConfig.chunk_stride
     max_chunks: int = TrainConfig.max_chunks
+    drop_line_break_commas: bool = TrainConfig.drop_line_break_commas
 
     def __post_init__(self) -> None:
         if self.long_text not in LONG_TEXT_MODES:
@@ -190,6 +211,7 @@ class TextEncoding:
             head_tokens=int(cfg.head_tokens),
             chunk_stride=int(cfg.chunk_stride),
             max_chunks=int(cfg.max_chunks),
+            drop_line_break_commas=bool(cfg.drop_line_break_commas),
         )
 
     def save(self, folder: str | Path) -> Path:
@@ -208,11 +230,12 @@ def encode_texts(tokenizer: Any, texts: Sequence[str], encoding: TextEncoding) -
     """Tokenize ``texts`` into model inputs without padding.
 
     Returns ``input_ids``, ``attention_mask`` (and ``token_type_ids`` where the tokenizer makes them)
-    per model input, and ``doc``: the index in ``texts`` each input came from. ``truncate`` and
+    per model input, and ``doc``: the index in ``texts`` each input came from. The text is first
+    cleaned as ``encoding`` says (``drop_line_break_commas``). ``truncate`` and
     ``head_tail`` give one input per text; ``chunks`` one per window (the fast tokenizer's overflow
     windows, ``chunk_stride`` tokens shared between neighbours).
     """
-    texts = list(texts)
+    texts = [drop_line_break_commas(t) for t in texts] if encoding.drop_line_break_commas else list(texts)
     n = encoding.max_length
     if encoding.long_text == "truncate":
         out = dict(tokenizer(texts, truncation=True, max_length=n))

@@ -43,6 +43,7 @@ from medtx_common import (
     TextEncoding,
     clean_text,
     encode_texts,
+    parse_bool,
     resolve_file,
     resolve_model_path,
     run_cli,
@@ -350,6 +351,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--chunk-stride", type=int, default=train.chunk_stride, help="chunks: tokens shared by neighbours"
     )
     parser.add_argument("--max-chunks", type=int, default=train.max_chunks, help="chunks: windows per note")
+    parser.add_argument(
+        "--drop-line-break-commas",
+        type=parse_bool,
+        default=train.drop_line_break_commas,
+        help="drop the commas the scrape left where the notes had line breaks (true/false)",
+    )
     parser.add_argument("--min-class-samples", type=int, default=data.min_class_samples)
     parser.add_argument(
         "--num-classes", type=int, default=data.num_classes, help="0 keeps every class that passes"

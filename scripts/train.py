@@ -46,6 +46,7 @@ from medtx_common import (
     TextEncoding,
     classification_metrics,
     load_labels,
+    parse_bool,
     read_json,
     resolve_model_path,
     run_cli,
@@ -551,14 +552,6 @@ def _flag(parser: argparse.ArgumentParser, name: str, **kwargs: Any) -> None:
     parser.add_argument(f"--{name}", f"--{name.replace('-', '_')}", **kwargs)
 
 
-def _bool(value: str) -> bool:
-    if str(value).lower() in ("1", "true", "yes"):
-        return True
-    if str(value).lower() in ("0", "false", "no"):
-        return False
-    raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
-
-
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     cfg = TrainConfig()
     env = os.environ.get
@@ -580,13 +573,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     _flag(parser, "mlm-probability", type=float, default=cfg.mlm_probability, help="share of tokens masked")
     _flag(parser, "seed", type=int, default=cfg.seed)
     _flag(parser, "gradient-accumulation-steps", type=int, default=cfg.gradient_accumulation_steps)
-    _flag(parser, "group-by-length", type=_bool, default=cfg.group_by_length)
+    _flag(parser, "group-by-length", type=parse_bool, default=cfg.group_by_length)
     _flag(parser, "dataloader-workers", type=int, default=cfg.dataloader_workers)
-    _flag(parser, "torch-compile", type=_bool, default=cfg.torch_compile)
+    _flag(parser, "torch-compile", type=parse_bool, default=cfg.torch_compile)
     _flag(parser, "pad-to-multiple-of", type=int, default=cfg.pad_to_multiple_of, help="GPU batches; 0: none")
     _flag(parser, "attn-implementation", default="sdpa", choices=["sdpa", "eager"])
     _flag(parser, "precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
-    _flag(parser, "pad-to-max-length", type=_bool, default=False, help="reference padding (benchmarks)")
+    _flag(parser, "pad-to-max-length", type=parse_bool, default=False, help="reference padding (benchmarks)")
     _flag(parser, "max-train-samples", type=int, default=None, help="subsample for quick runs")
     _flag(parser, "max-eval-samples", type=int, default=None)
     _flag(parser, "max-steps", type=int, default=-1, help="stop after N optimizer steps (tests)")
@@ -594,7 +587,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     _flag(
         parser, "save-steps", type=int, default=cfg.save_steps, help="checkpoint every N steps (0: per epoch)"
     )
-    _flag(parser, "disable-tqdm", type=_bool, default=False)
+    _flag(parser, "disable-tqdm", type=parse_bool, default=False)
     _flag(parser, "train-dir", default=env("SM_CHANNEL_TRAIN", "/opt/ml/input/data/train"))
     _flag(parser, "test-dir", default=env("SM_CHANNEL_TEST", "/opt/ml/input/data/test"))
     _flag(parser, "model-dir", default=env("SM_MODEL_DIR", "/opt/ml/model"))

@@ -55,6 +55,8 @@ def build(ctx: StepContext) -> ProcessingStep:
             str(t.chunk_stride),
             "--max-chunks",
             str(t.max_chunks),
+            "--drop-line-break-commas",
+            str(t.drop_line_break_commas).lower(),
             "--min-class-samples",
             p.min_class_samples,
             "--num-classes",

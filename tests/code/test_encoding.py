@@ -14,6 +14,7 @@ from medtx_common import (
     InputError,
     TextEncoding,
     _spread_chunks,
+    drop_line_break_commas,
     encode_texts,
     resolve_model_path,
 )
@@ -106,6 +107,37 @@ def test_encoding_file_round_trip_and_default(tmp_path):
     assert json.loads((tmp_path / ENCODING_FILE).read_text())["long_text"] == "chunks"
     assert TextEncoding.load(tmp_path, 128) == encoding
     assert TextEncoding.load(tmp_path / "older-model", 128) == TextEncoding(max_length=128)
+
+
+@pytest.mark.parametrize(
+    ("text", "cleaned"),
+    [
+        ("HISTORY:,  Right hernia.,PROCEDURE:,  Repair.", "HISTORY: Right hernia. PROCEDURE: Repair."),
+        (
+            "2-D M-MODE: , ,1.  Left atrium 4.7 cm.,2.  Normal.,",
+            "2-D M-MODE: 1. Left atrium 4.7 cm. 2. Normal.",
+        ),
+        (", ,Pain, , swelling,, and fever", "Pain, swelling, and fever"),
+        ("Aspirin, 81 mg, 1,000 units; done", "Aspirin, 81 mg, 1,000 units; done"),  # real commas stay
+    ],
+)
+def test_drop_line_break_commas_removes_the_scrape_commas_only(text, cleaned):
+    assert drop_line_break_commas(text) == cleaned
+
+
+def test_line_break_commas_are_dropped_when_the_encoding_says_so(tokenizer, tmp_path):
+    """The flag is part of the encoding: preprocessing, evaluation and the endpoint all apply it."""
+    note = "HISTORY:,  Knee pain.,EXAM:, , Swelling.,"
+    dropped = TextEncoding(max_length=32, drop_line_break_commas=True)
+    out = encode_texts(tokenizer, [note], dropped)
+    assert (
+        out["input_ids"]
+        == encode_texts(tokenizer, ["HISTORY: Knee pain. EXAM: Swelling."], TextEncoding(32))["input_ids"]
+    )
+    kept = encode_texts(tokenizer, [note], TextEncoding(max_length=32))
+    assert kept["length"][0] > out["length"][0]
+    dropped.save(tmp_path)
+    assert TextEncoding.load(tmp_path, 128).drop_line_break_commas is True
 
 
 @pytest.fixture(scope="module")

@@ -290,6 +290,7 @@ def test_long_text_settings_reach_preprocess_and_training(aws):
             train__long_text="chunks",
             train__chunk_stride="32",
             train__max_chunks="6",
+            train__drop_line_break_commas="true",
             train__lr_scheduler="cosine",
             train__chunk_loss="note",
             train__pooling="mean",
@@ -300,6 +301,7 @@ def test_long_text_settings_reach_preprocess_and_training(aws):
     given = {args[i]: args[i + 1] for i in range(len(args) - 1) if str(args[i]).startswith("--")}
     assert given["--long-text"] == "chunks" and given["--chunk-stride"] == "32"
     assert given["--max-chunks"] == "6" and given["--head-tokens"] == "128"
+    assert given["--drop-line-break-commas"] == "true"
     assert given["--max-length"] == {"Get": "Parameters.MaxLength"}
     hyper = steps["Train"]["Arguments"]["HyperParameters"]
     assert hyper["lr-scheduler"] == "cosine" and hyper["pad-to-multiple-of"] == "64"
