@@ -53,12 +53,11 @@ def parse_params(pairs: list[str] | None) -> list[dict[str, str]]:
 
 
 def check_params(definition: str, params: list[dict[str, str]]) -> None:
-    known = {p["Name"] for p in json.loads(definition)["Parameters"]}
-    unknown = [p["Name"] for p in params if p["Name"] not in known]
-    if unknown:
-        raise ValueError(
-            f"unknown pipeline parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-        )
+    from pipeline.definition import unknown_parameters
+
+    message = unknown_parameters(json.loads(definition), (p["Name"] for p in params))
+    if message:
+        raise ValueError(message)
 
 
 def upsert(pipeline: Any, role: str, description: str = "medtx specialty classifier") -> str:

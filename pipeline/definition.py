@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -96,6 +97,15 @@ NUMERIC_STRING_PARAMETERS: dict[str, type] = {
     "TrainBatchSize": int,
     "MinClassSamples": int,
 }
+
+
+def unknown_parameters(definition: dict[str, Any], names: Iterable[str]) -> str | None:
+    """The error message for ``names`` the definition does not declare, or ``None`` when all are."""
+    declared = sorted(p["Name"] for p in definition.get("Parameters", []))
+    unknown = sorted(set(names) - set(declared))
+    if not unknown:
+        return None
+    return f"unknown pipeline parameter(s) {', '.join(unknown)}; known: {', '.join(declared)}"
 
 
 def check_parameter_values(values: dict[str, str]) -> None:

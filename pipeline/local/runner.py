@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline.definition import unknown_parameters
 from pipeline.local import endpoint, jobs, registry
 from pipeline.local.expressions import Scope, conditions_hold, resolve
 from pipeline.local.store import Store, write_json_atomic
@@ -92,12 +93,10 @@ def _quiet_sdk() -> Iterator[None]:
 # -- parameters ----------------------------------------------------------------------------------------
 def resolve_parameters(definition: dict[str, Any], given: dict[str, str]) -> dict[str, Any]:
     """Defaults of the definition's parameters with ``given`` applied, typed as the service types them."""
+    message = unknown_parameters(definition, given)
+    if message:
+        raise ExecutionFailedError(message)
     declared = {p["Name"]: p for p in definition.get("Parameters", [])}
-    unknown = sorted(set(given) - set(declared))
-    if unknown:
-        raise ExecutionFailedError(
-            f"unknown pipeline parameter(s) {', '.join(unknown)}; known: {', '.join(sorted(declared))}"
-        )
     values: dict[str, Any] = {}
     for name, spec in declared.items():
         raw = given.get(name, spec.get("DefaultValue"))
