@@ -201,6 +201,11 @@ CPU_CONFIGS += [  # three windows spread over the note against its first 128 tok
         "pre": {**CHUNKS_128, "drop-line-break-commas": "true"},
         "train": BEST_128,
     },
+    {  # layer-wise rates: the head at 2e-4, each of the 6 layers below at 0.8x, embeddings at 0.42e-4
+        "name": "cpu-chunks-128-3ep-mean-lr2e-4-llrd0.8",
+        "pre": CHUNKS_128,
+        "train": {**BEST_128, "layer-lr-decay": 0.8},
+    },
 ]
 #: The CPU configurations were measured while ``cls`` was ``TrainConfig``'s default; they keep it
 #: unless they say ``mean``, so each reruns as recorded.

@@ -100,6 +100,10 @@ class TrainConfig:
     warmup_ratio: float = 0.1
     #: transformers scheduler name: ``linear``, ``cosine``, ``constant_with_warmup``...
     lr_scheduler: str = "linear"
+    #: Layer-wise learning-rate decay (Sun et al., 2019, "How to Fine-Tune BERT for Text
+    #: Classification"): the head and pooler train at ``learning_rate``, each transformer layer below at
+    #: this factor times the rate of the layer above, the embeddings lowest. 1.0: one rate for all.
+    layer_lr_decay: float = 1.0
     weight_decay: float = 0.01
     label_smoothing: float = 0.0
     #: Task-adaptive pretraining (Gururangan et al., 2020, "Don't Stop Pretraining"): this many epochs of
@@ -131,6 +135,8 @@ class TrainConfig:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}; got {self.pooling!r}")
         if self.chunk_loss not in CHUNK_LOSSES:
             raise ValueError(f"chunk_loss must be one of {', '.join(CHUNK_LOSSES)}; got {self.chunk_loss!r}")
+        if not 0 < self.layer_lr_decay <= 1:
+            raise ValueError(f"layer_lr_decay must be in (0, 1]; got {self.layer_lr_decay}")
         if self.mlm_epochs < 0:
             raise ValueError(f"mlm_epochs must be 0 (off) or more; got {self.mlm_epochs}")
         if not 0 < self.mlm_probability < 1:

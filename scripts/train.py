@@ -16,6 +16,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import shutil
 import time
 from collections.abc import Sequence
@@ -85,12 +86,55 @@ class WeightedLossTrainer(LengthGroupedTrainer):
     """
 
     def __init__(
-        self, *args: Any, class_weights: torch.Tensor, label_smoothing: float = 0.0, **kwargs: Any
+        self,
+        *args: Any,
+        class_weights: torch.Tensor,
+        label_smoothing: float = 0.0,
+        layer_lr_decay: float = 1.0,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.class_weights = class_weights
         self.label_smoothing = label_smoothing
+        self.layer_lr_decay = layer_lr_decay
         self.model_accepts_loss_kwargs = False
+
+    def create_optimizer(self, model: torch.nn.Module | None = None) -> torch.optim.Optimizer:
+        """The Trainer's optimizer, with one learning rate per layer when ``layer_lr_decay`` < 1
+        (weight decay as the Trainer applies it: not on biases and norms). The scheduler scales
+        every group's rate alike, so warm-up and decay keep the ratios between layers."""
+        if self.layer_lr_decay == 1.0 or self.optimizer is not None:
+            return super().create_optimizer(model)
+        opt_model = self.model if model is None else model
+        decayed = set(self.get_decay_parameter_names(opt_model))
+        depths = layer_depths(opt_model)
+        top = max(depths.values())
+        groups: dict[tuple[int, bool], list[torch.nn.Parameter]] = {}
+        for name, param in opt_model.named_parameters():
+            if param.requires_grad:
+                groups.setdefault((depths[name], name in decayed), []).append(param)
+        optimizer_cls, kwargs = self.optimizer_cls_and_kwargs or self.get_optimizer_cls_and_kwargs(
+            self.args, opt_model
+        )
+        self.optimizer = optimizer_cls(
+            [
+                {
+                    "params": params,
+                    "lr": self.args.learning_rate * self.layer_lr_decay ** (top - depth),
+                    "weight_decay": self.args.weight_decay if decay else 0.0,
+                }
+                for (depth, decay), params in sorted(groups.items(), key=lambda item: item[0])
+            ],
+            **kwargs,
+        )
+        LOG.info(
+            "layer-wise learning rates (decay %s): embeddings %.3g ... top %.3g over %d layers",
+            self.layer_lr_decay,
+            self.args.learning_rate * self.layer_lr_decay**top,
+            self.args.learning_rate,
+            top - 1,
+        )
+        return self.optimizer
 
     def compute_loss(
         self,
@@ -111,6 +155,21 @@ class WeightedLossTrainer(LengthGroupedTrainer):
             self.class_weights = self.class_weights.to(logits.device)
         loss = weighted_cross_entropy(logits, labels, self.class_weights, self.label_smoothing)
         return (loss, outputs) if return_outputs else loss
+
+
+_LAYER_INDEX = re.compile(r"(?:^|\.)layer\.(\d+)\.")
+
+
+def layer_depths(model: torch.nn.Module) -> dict[str, int]:
+    """Each parameter's depth for layer-wise learning rates: 0 for the embeddings, ``i + 1`` for
+    transformer layer ``i`` (``encoder.layer.i`` in BERT, ``transformer.layer.i`` in DistilBERT), and
+    one above the last layer for the rest (pooler, classification head)."""
+    names = [name for name, _ in model.named_parameters()]
+    layer = {name: int(m.group(1)) for name in names if (m := _LAYER_INDEX.search(name))}
+    if not layer:
+        raise InputError("layer_lr_decay: no transformer layers (`layer.N.`) among the model's parameters")
+    top = max(layer.values()) + 2
+    return {name: layer[name] + 1 if name in layer else 0 if "embeddings." in name else top for name in names}
 
 
 class ProgressLines(TrainerCallback):
@@ -427,6 +486,8 @@ def adapt_encoder(args: argparse.Namespace, model_path: str, tokenizer: Any) -> 
 
 def build_trainer(args: argparse.Namespace) -> WeightedLossTrainer:
     """Everything up to the training loop: data, model, collator, arguments."""
+    if not 0 < args.layer_lr_decay <= 1:
+        raise InputError(f"--layer-lr-decay must be in (0, 1], got {args.layer_lr_decay}")
     train_dir, test_dir = Path(args.train_dir), Path(args.test_dir)
     labels = load_labels(train_dir)
     weights = load_class_weights(train_dir, labels)
@@ -462,6 +523,7 @@ def build_trainer(args: argparse.Namespace) -> WeightedLossTrainer:
         compute_metrics=_metrics_fn(len(labels)),
         class_weights=weights,
         label_smoothing=args.label_smoothing,
+        layer_lr_decay=args.layer_lr_decay,
         callbacks=[ProgressLines()],
     )
     return trainer
@@ -565,6 +627,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     _flag(parser, "learning-rate", type=float, default=cfg.learning_rate)
     _flag(parser, "warmup-ratio", type=float, default=cfg.warmup_ratio)
     _flag(parser, "lr-scheduler", default=cfg.lr_scheduler, help="transformers scheduler name")
+    _flag(parser, "layer-lr-decay", type=float, default=cfg.layer_lr_decay, help="per layer down; 1: off")
     _flag(parser, "chunk-loss", default=cfg.chunk_loss, choices=CHUNK_LOSSES, help="with chunked splits")
     _flag(parser, "weight-decay", type=float, default=cfg.weight_decay)
     _flag(parser, "label-smoothing", type=float, default=cfg.label_smoothing)

@@ -84,6 +84,7 @@ def hyperparameters(ctx: StepContext) -> dict[str, Any]:
         "eval-batch-size": str(t.eval_batch_size),
         "warmup-ratio": str(t.warmup_ratio),
         "lr-scheduler": t.lr_scheduler,
+        "layer-lr-decay": str(t.layer_lr_decay),
         "pooling": t.pooling,
         "chunk-loss": t.chunk_loss,
         "pad-to-multiple-of": str(t.pad_to_multiple_of),

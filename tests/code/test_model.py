@@ -76,3 +76,45 @@ def test_a_saved_model_loads_back_with_its_pooling(encoder_dir, tmp_path, poolin
 def test_unknown_pooling_is_refused(encoder_dir):
     with pytest.raises(ValueError, match="pooling must be one of cls, mean"):
         build_classifier(str(encoder_dir), "max", LABELS)
+
+
+@pytest.mark.parametrize("pooling", ["cls", "mean"])
+def test_layer_lr_decay_gives_each_layer_its_rate(encoder_dir, tmp_path, pooling):
+    """``--layer-lr-decay``: the head at the learning rate, each layer below at the decay times the one
+    above, the embeddings lowest; weight decay stays off biases and norms, and the schedule keeps the
+    ratios. At 1.0 the Trainer's own optimizer (one rate) is used."""
+    from transformers import TrainingArguments
+
+    from train import WeightedLossTrainer, layer_depths
+
+    model = build_classifier(str(encoder_dir), pooling, LABELS)
+    depths = layer_depths(model)
+    for name, depth in depths.items():  # one transformer layer in the fixture: depths 0, 1, 2
+        expected = 1 if ".layer.0." in name else 0 if "embeddings." in name else 2
+        assert depth == expected, name
+    assert {d for n, d in depths.items() if "classifier" in n} == {2}
+
+    def optimizer(decay: float):
+        args = TrainingArguments(
+            output_dir=str(tmp_path), learning_rate=1e-3, weight_decay=0.01, warmup_steps=2
+        )
+        trainer = WeightedLossTrainer(
+            model=model, args=args, class_weights=torch.ones(len(LABELS)), layer_lr_decay=decay
+        )
+        trainer.create_optimizer_and_scheduler(num_training_steps=10)
+        return trainer.optimizer, trainer.lr_scheduler
+
+    opt, scheduler = optimizer(0.5)
+    by_param = {id(p): group for group in opt.param_groups for p in group["params"]}
+    assert len(by_param) == sum(p.requires_grad for p in model.parameters())
+    for name, param in model.named_parameters():
+        group = by_param[id(param)]
+        assert group["initial_lr"] == pytest.approx(1e-3 * 0.5 ** (2 - depths[name])), name
+        assert group["weight_decay"] == (0.0 if "bias" in name or "norm" in name.lower() else 0.01), name
+    scheduler.step()
+    initial = sorted({g["initial_lr"] for g in opt.param_groups})
+    now = sorted({g["lr"] for g in opt.param_groups})
+    assert now[0] > 0 and now[1] / now[0] == pytest.approx(initial[1] / initial[0])
+
+    flat, _ = optimizer(1.0)
+    assert {g["initial_lr"] for g in flat.param_groups} == {1e-3}

@@ -292,6 +292,7 @@ def test_long_text_settings_reach_preprocess_and_training(aws):
             train__max_chunks="6",
             train__drop_line_break_commas="true",
             train__lr_scheduler="cosine",
+            train__layer_lr_decay="0.8",
             train__chunk_loss="note",
             train__pooling="mean",
         ).definition()
@@ -305,11 +306,14 @@ def test_long_text_settings_reach_preprocess_and_training(aws):
     assert given["--max-length"] == {"Get": "Parameters.MaxLength"}
     hyper = steps["Train"]["Arguments"]["HyperParameters"]
     assert hyper["lr-scheduler"] == "cosine" and hyper["pad-to-multiple-of"] == "64"
+    assert hyper["layer-lr-decay"] == "0.8"
     assert hyper["chunk-loss"] == "note" and hyper["pooling"] == "mean"
     with pytest.raises(ValueError, match="unknown train setting"):
         get_pipeline(region=REGION, role=ROLE, train__long_txt="chunks")
     with pytest.raises(ValueError, match="long_text must be one of"):
         get_pipeline(region=REGION, role=ROLE, train__long_text="sliding")
+    with pytest.raises(ValueError, match=r"layer_lr_decay must be in \(0, 1\]"):
+        get_pipeline(region=REGION, role=ROLE, train__layer_lr_decay="1.5")
     with pytest.raises(ValueError, match="pooling must be one of"):
         get_pipeline(region=REGION, role=ROLE, train__pooling="max")
     with pytest.raises(ValueError, match="chunk_loss must be one of"):
