@@ -202,6 +202,10 @@ class TextEncoding:
                 f"{self.chunk_stride} at max_length {self.max_length}, max_chunks {self.max_chunks}"
             )
 
+    def prepare(self, text: str) -> str:
+        """The text as it is encoded (``drop_line_break_commas``); applying it twice changes nothing."""
+        return drop_line_break_commas(text) if self.drop_line_break_commas else text
+
     @classmethod
     def from_config(cls, cfg: TrainConfig | Any) -> TextEncoding:
         """From ``TrainConfig`` or parsed script arguments carrying the same field names."""
@@ -235,7 +239,7 @@ def encode_texts(tokenizer: Any, texts: Sequence[str], encoding: TextEncoding) -
     ``head_tail`` give one input per text; ``chunks`` one per window (the fast tokenizer's overflow
     windows, ``chunk_stride`` tokens shared between neighbours).
     """
-    texts = [drop_line_break_commas(t) for t in texts] if encoding.drop_line_break_commas else list(texts)
+    texts = [encoding.prepare(t) for t in texts]
     n = encoding.max_length
     if encoding.long_text == "truncate":
         out = dict(tokenizer(texts, truncation=True, max_length=n))

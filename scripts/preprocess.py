@@ -149,12 +149,21 @@ def select_classes(counts: pd.Series, cfg: DataConfig) -> list[str]:
     return list(eligible.index)
 
 
-def clean(frame: pd.DataFrame, cfg: DataConfig, report: DataReport) -> pd.DataFrame:
-    """Steps 1-4 of the module policy. Returns rows with ``label``, ``label_name`` and ``text``."""
+def clean(
+    frame: pd.DataFrame, cfg: DataConfig, report: DataReport, encoding: TextEncoding | None = None
+) -> pd.DataFrame:
+    """Steps 1-4 of the module policy. Returns rows with ``label``, ``label_name`` and ``text``.
+
+    ``text`` is what the model reads (``encoding.prepare``), so duplicates, conflicting labels and the
+    split's groups are judged on that: two notes that differ only in what the encoding drops are one
+    text, never one on each side of the split.
+    """
     report.rows_in = len(frame)
     df = frame.copy()
     df[LABEL_COLUMN] = df[LABEL_COLUMN].map(clean_text)
     df["text"] = build_text(df, cfg.text_fields)
+    if encoding is not None:
+        df["text"] = df["text"].map(encoding.prepare)
     df["transcription"] = df["transcription"].map(clean_text)
     report.class_counts_raw = df[LABEL_COLUMN].value_counts().sort_index().astype(int).to_dict()
 
@@ -395,7 +404,7 @@ def main(argv: Sequence[str] | None = None) -> DataReport:
     encoding = TextEncoding.from_config(args)  # checked before any work
     frame = read_raw_csv(args.input)
     report = DataReport(input_file=frame.attrs["source"])
-    df = split_frame(clean(frame, cfg, report), cfg, report)
+    df = split_frame(clean(frame, cfg, report, encoding), cfg, report)
     write_outputs(df, report, Path(args.output_dir), args.model_name, encoding)
     if args.publish_dir:
         publish(Path(args.output_dir), Path(args.publish_dir))

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from helpers import kaggle_frame
 
-from medtx_common import InputError
+from medtx_common import InputError, TextEncoding
 from medtx_config import DataConfig
 from preprocess import (
     DataReport,
@@ -105,6 +105,20 @@ def test_clean_counts_every_dropped_row():
     assert report.conflicting_texts == 1 and report.conflicting_rows == 2
     assert sorted(df["label_name"].unique()) == ["A", "B"]
     assert df.loc[df["label_name"] == "B", "label"].unique().tolist() == [1]
+
+
+def test_clean_judges_duplicates_on_the_text_the_model_reads():
+    """With ``drop_line_break_commas`` two notes that differ only in the scrape's commas are one text:
+    a duplicate (same label) is dropped, and nothing can put them on both sides of the split."""
+    rows = _rows({"A": 3, "B": 3})
+    rows += [("A", "HISTORY:, Knee pain.,EXAM:, Swelling."), ("A", "HISTORY: Knee pain. EXAM: Swelling.")]
+    encoding = TextEncoding(max_length=32, drop_line_break_commas=True)
+    report = DataReport()
+    df = clean(kaggle_frame(rows), DataConfig(min_class_samples=2, num_classes=None), report, encoding)
+    assert report.dropped["duplicate_text_and_label"] == 1
+    assert "HISTORY: Knee pain. EXAM: Swelling." in set(df["text"])
+    kept = clean(kaggle_frame(rows), DataConfig(min_class_samples=2, num_classes=None), DataReport())
+    assert len(kept) == len(df) + 1  # without the setting they are two texts
 
 
 def test_clean_can_drop_document_types_first():
