@@ -355,7 +355,7 @@ def predict_proba(classifier: dict[str, Any], texts: Sequence[str], batch_size: 
     """Class probabilities for ``texts`` (rows in input order).
 
     Each distinct text is scored once (mtsamples files one note under several specialties: its
-    validation set holds 939 rows but 465 distinct texts). Texts are encoded as the model was trained
+    validation set holds 934 rows but 463 distinct texts). Texts are encoded as the model was trained
     (``TextEncoding``); the model inputs run in length-sorted batches (little padding per batch), in
     bfloat16 where ``load_classifier`` chose it; a text cut into windows gets the mean of its windows'
     logits. The softmax is computed once and callers take the label and its score from the same array.

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import re
 import shutil
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -42,6 +43,7 @@ from medtx_common import (
     InputError,
     TextEncoding,
     clean_text,
+    drop_line_break_commas,
     encode_texts,
     parse_bool,
     resolve_file,
@@ -54,6 +56,7 @@ from medtx_common import (
 from medtx_config import DOCUMENT_TYPE_LABELS, LONG_TEXT_MODES, DataConfig, TrainConfig
 
 LABEL_COLUMN = "medical_specialty"
+_ANY_WHITESPACE = re.compile(r"\s+")
 REQUIRED_COLUMNS = ("description", LABEL_COLUMN, "sample_name", "transcription")
 ALLOWED_TEXT_FIELDS = ("transcription", "description", "sample_name")
 LEAKY_FIELDS = ("keywords",)
@@ -149,21 +152,12 @@ def select_classes(counts: pd.Series, cfg: DataConfig) -> list[str]:
     return list(eligible.index)
 
 
-def clean(
-    frame: pd.DataFrame, cfg: DataConfig, report: DataReport, encoding: TextEncoding | None = None
-) -> pd.DataFrame:
-    """Steps 1-4 of the module policy. Returns rows with ``label``, ``label_name`` and ``text``.
-
-    ``text`` is what the model reads (``encoding.prepare``), so duplicates, conflicting labels and the
-    split's groups are judged on that: two notes that differ only in what the encoding drops are one
-    text, never one on each side of the split.
-    """
+def clean(frame: pd.DataFrame, cfg: DataConfig, report: DataReport) -> pd.DataFrame:
+    """Steps 1-4 of the module policy. Returns rows with ``label``, ``label_name`` and ``text``."""
     report.rows_in = len(frame)
     df = frame.copy()
     df[LABEL_COLUMN] = df[LABEL_COLUMN].map(clean_text)
     df["text"] = build_text(df, cfg.text_fields)
-    if encoding is not None:
-        df["text"] = df["text"].map(encoding.prepare)
     df["transcription"] = df["transcription"].map(clean_text)
     report.class_counts_raw = df[LABEL_COLUMN].value_counts().sort_index().astype(int).to_dict()
 
@@ -219,6 +213,12 @@ def grouped_split(
     return mask
 
 
+def split_key(text: str) -> str:
+    """What must not be on both sides of the split: the text without case, whitespace and the
+    scrape's line-break commas (``CHIEF COMPLAINT: ,`` and ``CHIEF COMPLAINT:,`` are one text)."""
+    return _ANY_WHITESPACE.sub("", drop_line_break_commas(text).lower())
+
+
 def split_frame(df: pd.DataFrame, cfg: DataConfig, report: DataReport) -> pd.DataFrame:
     """Add a ``split`` column (train/validation); a class that cannot be on both sides is an error."""
     texts_per_class = df.groupby("label_name")["text"].nunique()
@@ -229,6 +229,13 @@ def split_frame(df: pd.DataFrame, cfg: DataConfig, report: DataReport) -> pd.Dat
             + ", ".join(f"{k} ({v})" for k, v in too_small.items())
         )
     is_val = grouped_split(df["label"].to_numpy(), df["text"], cfg.validation_fraction, cfg.split_seed)
+    # Texts a model reads alike (they differ in case, spacing or the scrape's line-break commas) are
+    # one group too; the splitter's groups stay the exact texts, so the split of every other row does
+    # not depend on this, and such a text's validation rows join its training rows.
+    key = df["text"].map(split_key)
+    straddling = key.isin(set(key[is_val]) & set(key[~is_val]))
+    moved = int((straddling & is_val).sum())
+    is_val = is_val & ~straddling.to_numpy()
     df = df.assign(split=np.where(is_val, "validation", "train"))
     sides = df.groupby("label_name")["split"].nunique()
     one_sided = sides[sides < 2]
@@ -238,11 +245,13 @@ def split_frame(df: pd.DataFrame, cfg: DataConfig, report: DataReport) -> pd.Dat
             + ", ".join(one_sided.index)
             + "; add data, raise --min-class-samples or lower --validation-fraction"
         )
-    shared = set(df.loc[is_val, "text"]) & set(df.loc[~is_val, "text"])
-    assert not shared, "grouped split put a text on both sides"  # guaranteed by the splitter
+    shared = set(key[is_val]) & set(key[~is_val])
+    assert not shared, "grouped split put a text on both sides"  # guaranteed above
     report.split = {
         "method": f"StratifiedGroupKFold(n_splits={max(2, round(1 / cfg.validation_fraction))}, "
-        f"shuffle=True, random_state={cfg.split_seed}), first fold, grouped by text",
+        f"shuffle=True, random_state={cfg.split_seed}), first fold, grouped by text; validation rows "
+        "whose text differs from a training text only in case, spacing or line-break commas moved to train",
+        "near_duplicate_rows_moved_to_train": moved,
         "train_rows": int((~is_val).sum()),
         "validation_rows": int(is_val.sum()),
         "train_texts": int(df.loc[~is_val, "text"].nunique()),
@@ -404,7 +413,7 @@ def main(argv: Sequence[str] | None = None) -> DataReport:
     encoding = TextEncoding.from_config(args)  # checked before any work
     frame = read_raw_csv(args.input)
     report = DataReport(input_file=frame.attrs["source"])
-    df = split_frame(clean(frame, cfg, report, encoding), cfg, report)
+    df = split_frame(clean(frame, cfg, report), cfg, report)
     write_outputs(df, report, Path(args.output_dir), args.model_name, encoding)
     if args.publish_dir:
         publish(Path(args.output_dir), Path(args.publish_dir))

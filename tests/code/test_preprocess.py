@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pandas as pd
 import pytest
 from helpers import kaggle_frame
 
-from medtx_common import InputError, TextEncoding
+from medtx_common import InputError
 from medtx_config import DataConfig
 from preprocess import (
     DataReport,
@@ -18,6 +20,7 @@ from preprocess import (
     read_raw_csv,
     select_classes,
     split_frame,
+    split_key,
 )
 
 
@@ -107,18 +110,25 @@ def test_clean_counts_every_dropped_row():
     assert df.loc[df["label_name"] == "B", "label"].unique().tolist() == [1]
 
 
-def test_clean_judges_duplicates_on_the_text_the_model_reads():
-    """With ``drop_line_break_commas`` two notes that differ only in the scrape's commas are one text:
-    a duplicate (same label) is dropped, and nothing can put them on both sides of the split."""
-    rows = _rows({"A": 3, "B": 3})
-    rows += [("A", "HISTORY:, Knee pain.,EXAM:, Swelling."), ("A", "HISTORY: Knee pain. EXAM: Swelling.")]
-    encoding = TextEncoding(max_length=32, drop_line_break_commas=True)
-    report = DataReport()
-    df = clean(kaggle_frame(rows), DataConfig(min_class_samples=2, num_classes=None), report, encoding)
-    assert report.dropped["duplicate_text_and_label"] == 1
-    assert "HISTORY: Knee pain. EXAM: Swelling." in set(df["text"])
-    kept = clean(kaggle_frame(rows), DataConfig(min_class_samples=2, num_classes=None), DataReport())
-    assert len(kept) == len(df) + 1  # without the setting they are two texts
+def test_split_keeps_texts_that_differ_only_in_case_spacing_or_scrape_commas_together():
+    """The model reads ``HISTORY:, Knee pain.`` and ``history: knee pain.`` alike: never one in training and
+    the other in validation. Such a text's validation rows join its training rows; no other row moves."""
+    rows = _rows({"A": 12, "B": 12})
+    twins = ["HISTORY:, Knee pain.,EXAM:, Swelling.", "history: knee  pain. EXAM: , swelling."]
+    rows += [("A", twins[0]), ("B", twins[1]), ("A", "A note number 0 ")]
+    cfg = DataConfig(min_class_samples=2, num_classes=None)
+    found = set()
+    for seed in range(8):
+        report = DataReport()
+        df = split_frame(clean(kaggle_frame(rows), cfg, report), replace(cfg, split_seed=seed), report)
+        key = df["text"].map(split_key)
+        assert not set(key[df.split == "train"]) & set(key[df.split == "validation"])
+        assert report.split["validation_rows"] == (df.split == "validation").sum()
+        found.add(report.split["near_duplicate_rows_moved_to_train"])
+        assert (df.split == "validation").sum() + report.split["near_duplicate_rows_moved_to_train"] == sum(
+            grouped_split(df["label"].to_numpy(), df["text"], cfg.validation_fraction, seed)
+        )
+    assert found - {0}  # some seed split a pair, and the pair was joined
 
 
 def test_clean_can_drop_document_types_first():

@@ -38,9 +38,10 @@ def test_preprocess_on_mtsamples_keeps_23_classes_without_leaks(tmp_path):
     assert report.conflicting_texts > 1000  # the same note under several labels is common
 
     eda = pd.read_csv(tmp_path / "pre-processed" / "pre-processed.csv", keep_default_na=False)
-    train_texts = set(eda.loc[eda.split == "train", "text"])
-    val_texts = set(eda.loc[eda.split == "validation", "text"])
-    assert not train_texts & val_texts
+    keys = eda["text"].map(preprocess.split_key)  # texts a model reads alike are one text
+    assert not set(keys[eda.split == "train"]) & set(keys[eda.split == "validation"])
+    # two pairs of notes differ only in spacing and the scrape's commas; the splitter parted them
+    assert report.split["near_duplicate_rows_moved_to_train"] == 5
     assert eda.groupby("medical_specialty")["split"].nunique().min() == 2
     written = json.loads((tmp_path / "report" / "data-report.json").read_text())
     assert written["split"]["validation_rows"] == len(eda[eda.split == "validation"])
