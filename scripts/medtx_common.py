@@ -71,8 +71,7 @@ def clean_text(value: object) -> str:
 
 def drop_line_break_commas(text: str) -> str:
     """``text`` without the scrape's line-break commas (``TrainConfig.drop_line_break_commas``)."""
-    text = _COMMA_RUNS.sub(",", _LINE_BREAK_COMMAS.sub(" ", text))
-    return _WHITESPACE.sub(" ", text).strip()
+    return clean_text(_COMMA_RUNS.sub(",", _LINE_BREAK_COMMAS.sub(" ", text)))
 
 
 def parse_bool(value: str) -> bool:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import re
 import shutil
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -56,7 +55,6 @@ from medtx_common import (
 from medtx_config import DOCUMENT_TYPE_LABELS, LONG_TEXT_MODES, DataConfig, TrainConfig
 
 LABEL_COLUMN = "medical_specialty"
-_ANY_WHITESPACE = re.compile(r"\s+")
 REQUIRED_COLUMNS = ("description", LABEL_COLUMN, "sample_name", "transcription")
 ALLOWED_TEXT_FIELDS = ("transcription", "description", "sample_name")
 LEAKY_FIELDS = ("keywords",)
@@ -216,7 +214,7 @@ def grouped_split(
 def split_key(text: str) -> str:
     """What must not be on both sides of the split: the text without case, whitespace and the
     scrape's line-break commas (``CHIEF COMPLAINT: ,`` and ``CHIEF COMPLAINT:,`` are one text)."""
-    return _ANY_WHITESPACE.sub("", drop_line_break_commas(text).lower())
+    return drop_line_break_commas(text).lower().replace(" ", "")  # whitespace is single spaces by then
 
 
 def split_frame(df: pd.DataFrame, cfg: DataConfig, report: DataReport) -> pd.DataFrame:

@@ -123,7 +123,7 @@ class WeightedLossTrainer(LengthGroupedTrainer):
                     "lr": self.args.learning_rate * self.layer_lr_decay ** (top - depth),
                     "weight_decay": self.args.weight_decay if decay else 0.0,
                 }
-                for (depth, decay), params in sorted(groups.items(), key=lambda item: item[0])
+                for (depth, decay), params in sorted(groups.items())  # keys are unique
             ],
             **kwargs,
         )
