@@ -1,0 +1,52 @@
+"""``bench/quality_sweep.py``'s configurations: every one must be arguments the scripts accept.
+
+A device session has 15 minutes; a misspelt flag or an out-of-range choice in a GPU configuration would
+only show there, as that configuration's error, after its preprocessing had run. Parsing them here
+catches it on any machine.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+
+import preprocess
+import train
+from bench import quality_sweep
+from medtx_common import parse_bool
+
+SWEEPS = {"gpu": quality_sweep.configurations(cpu=False), "cpu": quality_sweep.configurations(cpu=True)}
+
+
+def _reads_as(parsed, value) -> bool:
+    """Whether a parsed argument is the configured value, in the argument's own type."""
+    if isinstance(parsed, bool):
+        return parsed == (value if isinstance(value, bool) else parse_bool(str(value)))
+    return parsed == type(parsed)(value)
+
+
+CASES = [(sweep, config) for sweep, (configs, _) in SWEEPS.items() for config in configs]
+
+
+@pytest.mark.parametrize("sweep", sorted(SWEEPS))
+def test_names_are_unique(sweep):
+    names = [config["name"] for config in SWEEPS[sweep][0]]
+    assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
+
+
+@pytest.mark.parametrize(("sweep", "config"), CASES, ids=[f"{s}:{c['name']}" for s, c in CASES])
+def test_configuration_parses_as_the_scripts_arguments(sweep, config, tmp_path: Path):
+    _, base = SWEEPS[sweep]
+    pre = preprocess.parse_args(quality_sweep.preprocess_argv("data.csv", tmp_path, config["pre"], tmp_path))
+    settings = quality_sweep.train_settings(config, base)
+    args = train.parse_args(quality_sweep.train_argv(settings, tmp_path, tmp_path, tmp_path))
+    # what the configuration asks for is what each script reads (no flag swallowed by another)
+    for key, value in quality_sweep.preprocess_settings(config["pre"]).items():
+        assert _reads_as(getattr(pre, key.replace("-", "_")), value), key
+    for key, value in settings.items():
+        assert _reads_as(getattr(args, key.replace("-", "_")), value), key
+    # preprocessing and training read inputs of the same length
+    assert args.max_length == pre.max_length
