@@ -24,7 +24,7 @@ SWEEPS = {"gpu": quality_sweep.configurations(cpu=False), "cpu": quality_sweep.c
 def _reads_as(parsed, value) -> bool:
     """Whether a parsed argument is the configured value, in the argument's own type."""
     if isinstance(parsed, bool):
-        return parsed == (value if isinstance(value, bool) else parse_bool(str(value)))
+        return parsed == parse_bool(value)  # reads True as well as "true"
     return parsed == type(parsed)(value)
 
 
