@@ -38,7 +38,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT / "scripts"), str(ROOT)]
 
 
-def build_model(work: Path, max_length: int, distilbert_tokenizer: str | None = None) -> Path:
+def build_model(
+    work: Path, max_length: int, distilbert_tokenizer: str | None = None, smoke: bool = False
+) -> Path:
     """A model archive as train.py writes it: weights, tokenizer, label map, code/inference.py.
 
     Default: the offline MiniLM with a 23-class head. With ``distilbert_tokenizer`` (a tokenizer folder
@@ -57,7 +59,7 @@ def build_model(work: Path, max_length: int, distilbert_tokenizer: str | None = 
         sys.path.insert(0, str(ROOT / "bench"))
         from train_throughput import build_random_distilbert
 
-        build_random_distilbert(distilbert_tokenizer, len(labels), folder)
+        build_random_distilbert(distilbert_tokenizer, len(labels), folder, smoke)
         model = AutoModelForSequenceClassification.from_pretrained(folder)
         model.config.id2label, model.config.label2id = (
             dict(enumerate(labels)),
@@ -262,14 +264,17 @@ def main() -> None:
     parser.add_argument(
         "--out", type=Path, default=ROOT / "bench" / "results" / f"inference-{time.strftime('%Y-%m-%d')}.json"
     )
+    parser.add_argument("--smoke", action="store_true", help="tiny settings (checks the code)")
     args = parser.parse_args()
+    if args.smoke:
+        args.max_length, args.rows, args.reference_rows, args.clients, args.seconds = 32, 40, 4, 2, 1.0
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
     texts = validation_texts(args.data)[: args.rows]
     work = Path(tempfile.mkdtemp(prefix="medtx-bench-"))
     try:
-        archive = args.model or build_model(work, args.max_length, args.distilbert_tokenizer)
+        archive = args.model or build_model(work, args.max_length, args.distilbert_tokenizer, args.smoke)
         model_dir = unpack(archive, work)
         if archive.is_dir():  # the server takes an archive, as an endpoint does
             packed = work / "model.tar.gz"
@@ -286,6 +291,7 @@ def main() -> None:
             if args.distilbert_tokenizer
             else "MiniLM",
             "max_length": args.max_length,
+            "smoke": args.smoke,
             "data": args.data.name,
             "evaluation": batch_vs_reference(model_dir, texts, args.reference_rows),
             "endpoint": [

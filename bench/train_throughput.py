@@ -42,11 +42,13 @@ import train  # noqa: E402
 from medtx_common import resolve_model_path  # noqa: E402
 
 
-def build_random_distilbert(tokenizer_dir: str, num_labels: int, out: Path) -> Path:
+def build_random_distilbert(tokenizer_dir: str, num_labels: int, out: Path, smoke: bool = False) -> Path:
+    """DistilBERT-base's shape with random weights; ``smoke``: 2 narrow layers (same code, seconds on CPU)."""
     tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(tokenizer_dir))
     torch.manual_seed(0)
+    shape = {"n_layers": 2, "dim": 128, "hidden_dim": 512, "n_heads": 2} if smoke else {}
     model = DistilBertForSequenceClassification(
-        DistilBertConfig(vocab_size=tokenizer.vocab_size, num_labels=num_labels)
+        DistilBertConfig(vocab_size=tokenizer.vocab_size, num_labels=num_labels, **shape)
     )
     model.save_pretrained(out)
     tokenizer.save_pretrained(out)
@@ -173,7 +175,9 @@ def main() -> None:
             ["--input", cli.data, "--output-dir", str(work / "data"), "--model-name", cli.tokenizer,
              "--max-length", "512"]
         )  # fmt: skip
-        model = build_random_distilbert(cli.tokenizer, len(report.class_counts_kept), work / "distilbert")
+        model = build_random_distilbert(
+            cli.tokenizer, len(report.class_counts_kept), work / "distilbert", cli.smoke
+        )
         base = lambda steps, extra, name: trainer_args(  # noqa: E731
             work / "data", model, work / name, steps, cli.batch_size, extra
         )

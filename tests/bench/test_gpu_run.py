@@ -1,0 +1,74 @@
+"""``bench/gpu_run.sh``, the one command a device session runs, end to end in its smoke mode.
+
+A device session has 15 minutes and no second try to spare, and the script is otherwise only run
+there. Here it runs as it would there, on data packed by ``bench/pack_device_data.py`` (the gzipped
+CSV, the xz-packed fp16 weights), with ``SMOKE=1`` (each benchmark's tiny settings, on CPU, with this
+environment's packages), and every figure the device run is meant to bring back must be in ``$OUT``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("torch")
+
+from helpers import BUNDLED_CSV, ROOT
+
+# the windows path (every window of a note trained, predictions pooled per note): it runs all the
+# code the first-window configurations run, and more; tests/bench/test_quality_sweep.py parses the rest
+QUALITY_ONLY = ("chunks-256-lr2e-4",)
+
+
+@pytest.mark.slow
+def test_gpu_run_script_brings_back_every_figure(tmp_path: Path):
+    benchdata, out = tmp_path / "benchdata", tmp_path / "out"
+    subprocess.run(
+        [sys.executable, "bench/pack_device_data.py", "--data", str(BUNDLED_CSV), "--out", str(benchdata)],
+        cwd=ROOT,
+        check=True,
+    )
+    env = {
+        **os.environ,
+        "SMOKE": "1",
+        "PY": sys.executable,
+        "BENCHDATA": str(benchdata),
+        "OUT": str(out),
+        "QUALITY_ONLY": ",".join(QUALITY_ONLY),
+        # the device's time limits are sized for an H200; on 2 CPU cores each part takes 1-2 minutes
+        "TRAIN_BENCH_S": "600",
+        "QUALITY_S": "600",
+        "QUALITY_DEADLINE_S": "600",
+        "INFERENCE_S": "600",
+    }
+    done = subprocess.run(
+        ["bash", "bench/gpu_run.sh"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=900
+    )
+    log = done.stdout[-4000:] + done.stderr[-2000:]
+    assert done.returncode == 0, log
+
+    train = json.loads((out / "train-throughput.json").read_text())
+    runs = {"reference", "project", "upper_bound", "loader_only", "project_no_grouping", "project_pad_to_8"}
+    assert runs <= set(train["results"]), log
+    assert all(train["results"][name]["samples_per_second"] > 0 for name in runs)
+    assert train["speedup_vs_reference"] > 0 and train["share_of_upper_bound"] > 0
+    assert (out / "trainer-profile.txt").stat().st_size > 0
+
+    quality = json.loads((out / "quality.json").read_text())
+    assert [row["name"] for row in quality["results"]] == list(QUALITY_ONLY), log
+    for row in quality["results"]:
+        assert "error" not in row, row
+        assert 0.0 <= row["macro_f1"] <= 1.0 and row["epoch_macro_f1"], row
+
+    inference = json.loads((out / "inference-throughput.json").read_text())
+    assert inference["model"] == "DistilBERT-base shape, random" and inference["smoke"]
+    assert inference["evaluation"]["speedup"] > 0, log
+    assert [mode["batching"] for mode in inference["endpoint"]] == [False, True]
+    for mode in inference["endpoint"]:
+        assert mode["requests"] > 0 and mode["status_5xx"] == mode["status_other_non_200"] == 0, mode
+    assert (out / "log.txt").stat().st_size > 0
