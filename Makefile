@@ -7,7 +7,7 @@ STORE ?= runs/store
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test lint clean
+.PHONY: install run test lint clean device-data
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +42,20 @@ test: install $(INFRA_VENV)/.installed
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+
+# What `bench/gpu_run.sh` needs on a device machine, which has torch but other versions of the rest and
+# no network: the venv's own versions of transformers, datasets and what the device lacks or has in
+# another version, as wheels for its Python 3.12 (.whl/), and mtsamples with MiniLM packed (.benchdata/).
+# Then the `device` tool: run `bash bench/gpu_run.sh`, carry [".whl", ".benchdata"], timeout_s 590.
+MTSAMPLES ?= ../shared/data/mtsamples.csv
+DEVICE_PACKAGES := transformers tokenizers datasets dill multiprocess fsspec
+device-data: install
+	rm -rf .whl
+	$(PY) -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \
+		--platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
+		-d .whl $$($(PY) -c "import importlib.metadata as m; \
+			print(*(f'{n}=={m.version(n)}' for n in '$(DEVICE_PACKAGES)'.split()))")
+	$(PY) bench/pack_device_data.py --data $(MTSAMPLES)
 
 clean:
 	-$(VENV)/bin/medtx endpoint stop --store $(STORE)

@@ -3,15 +3,12 @@
 # throughput benchmark, the model-quality sweep, and the inference benchmark, each bounded in time so
 # one slow part cannot take the others' figures with it. Results land in $OUT as each part finishes.
 #
-# Needs, git-ignored and carried (run beside it: `run` with carry [".whl", ".benchdata"]):
-#   .whl/        this project's pins for the device's Python 3.12, from the repository root:
-#                python3 -m pip download --no-deps --only-binary=:all: --python-version 3.12 \
-#                  --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_17_x86_64 \
-#                  --platform manylinux2014_x86_64 -d .whl transformers==5.3.0 tokenizers==0.22.2 \
-#                  datasets==4.4.1 dill==0.4.0 multiprocess==0.70.18 fsspec==2025.10.0
-#   .benchdata/  .venv/bin/python bench/pack_device_data.py --data ../shared/data/mtsamples.csv
-#                (mtsamples.csv.gz and all-MiniLM-L6-v2 packed under the 64 MiB a call carries)
-# Add `/.benchdata/` to .git/info/exclude (`/.whl/` is in .gitignore).
+# Needs, git-ignored and carried: `make device-data` writes both, then the `device` tool's `run` with
+# command `bash bench/gpu_run.sh`, carry [".whl", ".benchdata"], timeout_s 590.
+#   .whl/        the venv's transformers, tokenizers, datasets, dill, multiprocess and fsspec as wheels
+#                for the device's Python 3.12 (it has torch and accelerate, other versions of these)
+#   .benchdata/  mtsamples.csv.gz and all-MiniLM-L6-v2 packed by bench/pack_device_data.py, under the
+#                64 MiB a call carries with the working tree (about 15 + 33 MiB)
 #
 # SMOKE=1 runs the same commands with each script's --smoke (tiny settings, CPU allowed) on this
 # machine's Python and packages (PY, default python3), reading BENCHDATA (default .benchdata) and, if
