@@ -295,6 +295,9 @@ def evaluation_report(
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     cfg = EvalConfig(
         batch_size=args.batch_size,
+        baseline_ngram_max=args.baseline_ngram_max,
+        baseline_min_df=args.baseline_min_df,
+        baseline_max_iter=args.baseline_max_iter,
         bootstrap_resamples=args.bootstrap_resamples,
         confidence_level=args.confidence_level,
     )
@@ -370,6 +373,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--output-dir", default="/opt/ml/processing/evaluation")
     parser.add_argument("--publish-dir", default="", help="also copy the dashboard files here")
     parser.add_argument("--batch-size", type=int, default=cfg.batch_size)
+    parser.add_argument(
+        "--baseline-ngram-max", type=int, default=cfg.baseline_ngram_max, help="TF-IDF word n-grams up to"
+    )
+    parser.add_argument("--baseline-min-df", type=int, default=cfg.baseline_min_df, help="TF-IDF min_df")
+    parser.add_argument("--baseline-max-iter", type=int, default=cfg.baseline_max_iter)
     parser.add_argument(
         "--bootstrap-resamples",
         type=int,

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from typing import Any
 
 from medtx_common import InputError, load_classifier, predict_proba
 from medtx_config import InferenceConfig
 
 LOG = logging.getLogger("medtx.inference")
-CONFIG = InferenceConfig()
+#: The pipeline's settings, from the model's environment (``MEDTX_INFERENCE_*``); defaults without it.
+CONFIG = InferenceConfig.from_environment(os.environ)
 JSON = "application/json"
 #: What a request body and its ``parameters`` may hold; anything else is refused by name, so a
 #: misspelt or misplaced option (``{"inputs": ..., "top_k": 3}``) is not silently ignored.

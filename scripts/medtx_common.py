@@ -17,10 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from medtx_config import LONG_TEXT_MODES, OFFLINE_MODEL_NAME, InferenceConfig, TrainConfig
-
-#: Values of ``InferenceConfig.precision``.
-INFERENCE_PRECISIONS = ("auto", "fp32", "bf16")
+from medtx_config import (
+    INFERENCE_PRECISIONS,
+    LONG_TEXT_MODES,
+    OFFLINE_MODEL_NAME,
+    InferenceConfig,
+    TrainConfig,
+)
 
 LOG = logging.getLogger("medtx")
 

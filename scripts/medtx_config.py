@@ -10,7 +10,8 @@ This module is stdlib-only on purpose: it ships inside the ``scripts/`` source b
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 
 #: Model used on SageMaker, where the training DLC downloads it from the Hugging Face hub.
 SAGEMAKER_MODEL_NAME = "distilbert-base-uncased"
@@ -57,6 +58,11 @@ LONG_TEXT_MODES: tuple[str, ...] = ("truncate", "head_tail", "chunks")
 POOLINGS: tuple[str, ...] = ("cls", "mean")
 #: Values of ``TrainConfig.chunk_loss``.
 CHUNK_LOSSES: tuple[str, ...] = ("window", "note")
+#: Values of ``InferenceConfig.precision``.
+INFERENCE_PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
+#: The endpoint container reads ``InferenceConfig`` from its environment, one variable per field
+#: (``MEDTX_INFERENCE_MAX_TEXTS``...): the model's environment carries the pipeline's settings there.
+INFERENCE_ENV_PREFIX = "MEDTX_INFERENCE_"
 
 
 @dataclass(frozen=True)
@@ -176,6 +182,40 @@ class InferenceConfig:
     max_texts: int = 256
     max_payload_bytes: int = 1_000_000
     max_top_k: int = 10
+
+    def __post_init__(self) -> None:
+        if self.precision not in INFERENCE_PRECISIONS:
+            choices = ", ".join(INFERENCE_PRECISIONS)
+            raise ValueError(f"precision must be one of {choices}; got {self.precision!r}")
+        for name in ("batch_size", "max_texts", "max_payload_bytes", "max_top_k"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1; got {getattr(self, name)}")
+
+    def environment(self) -> dict[str, str]:
+        """These settings as the endpoint container's environment variables (``from_environment``)."""
+        return {INFERENCE_ENV_PREFIX + f.name.upper(): str(getattr(self, f.name)) for f in fields(self)}
+
+    @classmethod
+    def from_environment(cls, environ: Mapping[str, str]) -> InferenceConfig:
+        """The settings ``environment`` wrote; a field without its variable keeps its default. An
+        unknown ``MEDTX_INFERENCE_*`` variable or a value of the wrong type is refused by name."""
+        known = {INFERENCE_ENV_PREFIX + f.name.upper(): f.name for f in fields(cls)}
+        unknown = sorted(k for k in environ if k.startswith(INFERENCE_ENV_PREFIX) and k not in known)
+        if unknown:
+            raise ValueError(f"unknown endpoint settings {', '.join(unknown)}; known: {', '.join(known)}")
+        values: dict[str, str | int] = {}
+        for variable, name in known.items():
+            if variable not in environ:
+                continue
+            raw = environ[variable]
+            if isinstance(getattr(cls, name), int):
+                try:
+                    values[name] = int(raw)
+                except ValueError:
+                    raise ValueError(f"{variable}={raw!r} is not a whole number") from None
+            else:
+                values[name] = raw
+        return cls(**values)
 
 
 @dataclass(frozen=True)

@@ -6,12 +6,14 @@ Preprocess step. Dashboard files are also published to ``preprocess/pre-processe
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 from sagemaker.core.workflow.functions import Join
 from sagemaker.core.workflow.properties import PropertyFile
 from sagemaker.mlops.workflow import ProcessingStep
 
+from pipeline.config import EvalConfig
 from steps.common import CODE_DIR, StepContext, processing_input, processing_output, script_processor
 from steps.preprocess import output_uri
 
@@ -55,12 +57,10 @@ def build(ctx: StepContext, preprocess: Any, train: Any) -> ProcessingStep:
             OUT,
             "--publish-dir",
             PUBLISH,
-            "--batch-size",
-            str(ctx.config.container.evaluate.batch_size),
-            "--bootstrap-resamples",
-            str(ctx.config.container.evaluate.bootstrap_resamples),
-            "--confidence-level",
-            str(ctx.config.container.evaluate.confidence_level),
+            *evaluation_settings(ctx.config.container.evaluate),
+            # the forward pass's arithmetic is the endpoint's, so the gate judges what is served
+            "--precision",
+            ctx.config.container.inference.precision,
         ],
     )
     return ProcessingStep(
@@ -70,6 +70,11 @@ def build(ctx: StepContext, preprocess: Any, train: Any) -> ProcessingStep:
         cache_config=ctx.cache,
         retry_policies=ctx.job_retries,
     )
+
+
+def evaluation_settings(cfg: EvalConfig) -> list[str]:
+    """Every ``EvalConfig`` field as ``scripts/evaluate.py``'s flag (``--baseline-ngram-max 2``...)."""
+    return [a for f in fields(cfg) for a in (f"--{f.name.replace('_', '-')}", str(getattr(cfg, f.name)))]
 
 
 def evaluation_json_uri(step: ProcessingStep) -> Join:

@@ -30,7 +30,12 @@ def model_builder(ctx: StepContext, train: Any, model_path: str) -> ModelBuilder
         role_arn=ctx.role,
         sagemaker_session=ctx.session,
         model_path=model_path,  # the SDK makes a random /tmp folder otherwise
-        env_vars={"TOKENIZERS_PARALLELISM": "false", "SAGEMAKER_MODEL_SERVER_WORKERS": "1"},
+        env_vars={
+            "TOKENIZERS_PARALLELISM": "false",
+            "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
+            # the endpoint's limits and arithmetic (scripts/inference.py reads them back)
+            **ctx.config.container.inference.environment(),
+        },
         network=Networking(
             enable_network_isolation=ctx.config.network_isolation_endpoint,
             **ctx.vpc,

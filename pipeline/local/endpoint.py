@@ -226,9 +226,16 @@ def ping(url: str, timeout: float = 2.0) -> bool:
 
 
 def start(
-    store: Store, name: str, config_name: str, model_name: str, model_data: Path, wait_seconds: float = 600
+    store: Store,
+    name: str,
+    config_name: str,
+    model_name: str,
+    model_data: Path,
+    environment: dict[str, str] | None = None,
+    wait_seconds: float = 600,
 ) -> dict[str, Any]:
-    """Create or update endpoint ``name`` to serve ``model_data``; returns its record."""
+    """Create or update endpoint ``name`` to serve ``model_data``; returns its record. The server runs
+    with the model container's ``environment`` on top of this process's, as the container would."""
     previous = store.read_record(KIND, name)
     port = free_port()
     folder = store.record_dir(KIND) / name / config_name
@@ -250,6 +257,7 @@ def start(
             stdout=sink,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
+            env={**os.environ, **{k: str(v) for k, v in (environment or {}).items()}},
             start_new_session=True,  # outlives the run that started it, like an endpoint
         )
     url = f"http://127.0.0.1:{port}"

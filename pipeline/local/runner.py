@@ -514,7 +514,12 @@ class LocalRun:
         model = self.store.read_record("models", config["ProductionVariants"][0]["ModelName"])
         container = model.get("PrimaryContainer") or model["Containers"][0]
         record = endpoint.start(
-            self.store, name, config_name, model["ModelName"], self.store.path(container["ModelDataUrl"])
+            self.store,
+            name,
+            config_name,
+            model["ModelName"],
+            self.store.path(container["ModelDataUrl"]),
+            container.get("Environment"),
         )
         return record
 

@@ -60,3 +60,19 @@ def test_output_fn_refuses_other_accept_types():
     with pytest.raises(ClientError) as info:
         output_fn([], "text/csv")
     assert info.value.status_code == 406
+
+
+def test_endpoint_settings_come_from_the_model_environment():
+    """The pipeline writes ``InferenceConfig`` into the model's environment; the handler reads it back
+    and refuses what it cannot read, by name, instead of serving with defaults."""
+    given = InferenceConfig(max_texts=8, max_top_k=2, precision="fp32")
+    assert InferenceConfig.from_environment({**given.environment(), "PATH": "/bin"}) == given
+    assert InferenceConfig.from_environment({}) == InferenceConfig()
+    with pytest.raises(ValueError, match="MEDTX_INFERENCE_MAX_TEXTS='many' is not a whole number"):
+        InferenceConfig.from_environment({"MEDTX_INFERENCE_MAX_TEXTS": "many"})
+    with pytest.raises(ValueError, match="unknown endpoint settings MEDTX_INFERENCE_MAXTEXTS"):
+        InferenceConfig.from_environment({"MEDTX_INFERENCE_MAXTEXTS": "8"})
+    with pytest.raises(ValueError, match="precision must be one of auto, fp32, bf16; got 'int8'"):
+        InferenceConfig.from_environment({"MEDTX_INFERENCE_PRECISION": "int8"})
+    with pytest.raises(ValueError, match="max_top_k must be at least 1"):
+        InferenceConfig(max_top_k=0)

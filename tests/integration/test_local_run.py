@@ -137,14 +137,20 @@ def test_the_local_endpoint_answers_over_http(local_run):
 
 
 def test_a_second_run_is_served_from_the_cache(local_run):
+    """An endpoint setting changes no job, so the jobs come from the cache; the endpoint is updated."""
     store, _ = local_run
-    again = medtx("run", "--local", "--store", str(store), *TINY)
+    again = medtx("run", "--local", "--store", str(store), *TINY, "--set", "inference__max_top_k=2")
     assert again.returncode == 0, again.stdout + again.stderr
     first, second = executions(store)[:2]
     for step in ("Preprocess", "Train", "Evaluate"):
         hit = second["Steps"][step]["CacheHitResult"]
         assert hit["SourcePipelineExecutionId"] == first["PipelineExecutionId"], step
     assert second["Steps"]["RegisterModel"]["Properties"]["ModelPackageVersion"] == 2
+    # the setting reaches the server through the model's environment, as on SageMaker
+    record = json.loads((store / "_sagemaker" / "endpoints" / "medtx-specialty-classifier.json").read_text())
+    asked = {"inputs": "Knee arthroscopy.", "parameters": {"top_k": 3}}
+    status, answer = _post(record["Url"] + "/invocations", json.dumps(asked).encode())
+    assert status == 400 and "from 1 to 2" in answer["error"]
 
 
 def test_the_quality_gate_fails_the_execution_with_its_reason(local_run):

@@ -354,3 +354,58 @@ def test_domain_adaptation_settings_reach_training(aws):
         get_pipeline(region=REGION, role=ROLE, train__mlm_epochs="-1")
     with pytest.raises(ValueError, match="mlm_probability must lie between 0 and 1"):
         get_pipeline(region=REGION, role=ROLE, train__mlm_probability="15")
+
+
+def test_every_container_setting_reaches_its_job(aws):
+    """Each field of the container settings reaches the code that reads it, so no ``--set`` override
+    is dropped on its way to SageMaker: ``TrainConfig`` fields that ``scripts/train.py`` takes as Train
+    hyperparameters and the rest (the encoding, which travels in the split) as Preprocess arguments,
+    ``DataConfig`` as Preprocess arguments, ``EvalConfig`` as Evaluate arguments, and
+    ``InferenceConfig`` in the model's environment, which ``scripts/inference.py`` reads back."""
+    pytest.importorskip("transformers")
+    import dataclasses
+
+    import train
+    from medtx_config import DataConfig, EvalConfig, InferenceConfig, TrainConfig
+    from pipeline import get_pipeline
+
+    overrides = {
+        "train__torch_compile": "true",
+        "train__gradient_accumulation_steps": "4",
+        "evaluate__baseline_min_df": "3",
+        "inference__max_texts": "8",
+        "inference__precision": "fp32",
+    }
+    steps = flatten(json.loads(get_pipeline(region=REGION, role=ROLE, **overrides).definition())["Steps"])
+
+    def flags(step: str) -> dict[str, str]:
+        args = steps[step]["Arguments"]["AppSpecification"]["ContainerArguments"]
+        return {args[i]: args[i + 1] for i in range(len(args) - 1) if str(args[i]).startswith("--")}
+
+    hyperparameters = steps["Train"]["Arguments"]["HyperParameters"]
+    preprocess, evaluate = flags("Preprocess"), flags("Evaluate")
+    taken_by_train = set(vars(train.parse_args([])))
+    missing = []
+    for field in dataclasses.fields(TrainConfig):
+        flag = field.name.replace("_", "-")
+        if field.name in taken_by_train and flag not in hyperparameters:
+            missing.append(f"train.{field.name} (Train hyperparameter)")
+        elif field.name not in taken_by_train and f"--{flag}" not in preprocess:
+            missing.append(f"train.{field.name} (Preprocess argument)")
+    for group, config, step_flags in (("data", DataConfig, preprocess), ("evaluate", EvalConfig, evaluate)):
+        for field in dataclasses.fields(config):
+            if f"--{field.name.replace('_', '-')}" not in step_flags:
+                missing.append(f"{group}.{field.name}")
+    assert not missing
+    assert (hyperparameters["torch-compile"], hyperparameters["gradient-accumulation-steps"]) == ("true", "4")
+    assert evaluate["--baseline-min-df"] == "3"
+
+    served = InferenceConfig(max_texts=8, precision="fp32")
+    assert evaluate["--precision"] == "fp32"  # evaluation runs the forward pass as the endpoint does
+    containers = (
+        steps["CreateModel"]["Arguments"]["PrimaryContainer"],
+        *steps["RegisterModel"]["Arguments"]["InferenceSpecification"]["Containers"],
+    )
+    for container in containers:
+        assert InferenceConfig.from_environment(container["Environment"]) == served
+        assert served.environment().items() <= container["Environment"].items()
