@@ -228,9 +228,21 @@ CPU_CONFIGS += [  # three windows spread over the note against its first 128 tok
         "train": {**BEST_128, "layer-lr-decay": 0.8, "seed": 7},
     },
 ]
-#: The CPU configurations were measured while ``cls`` was ``TrainConfig``'s default; they keep it
-#: unless they say ``mean``, so each reruns as recorded.
-CPU_TRAIN = {"epochs": 1, "train-batch-size": 16, "pooling": "cls"}
+CPU_CONFIGS += [  # bf16 autocast, native on this CPU (AMX): the same two seeds as the fp32 pair above
+    {
+        "name": "cpu-truncate-128-3ep-mean-lr2e-4-bf16",
+        "pre": {"max-length": 128},
+        "train": {**BEST_128, "precision": "bf16"},
+    },
+    {
+        "name": "cpu-truncate-128-3ep-mean-lr2e-4-bf16-seed7",
+        "pre": {"max-length": 128},
+        "train": {**BEST_128, "precision": "bf16", "seed": 7},
+    },
+]
+#: The CPU configurations were measured while ``cls`` was ``TrainConfig``'s default and training ran
+#: in float32 on a CPU; they keep both unless they say otherwise, so each reruns as recorded.
+CPU_TRAIN = {"epochs": 1, "train-batch-size": 16, "pooling": "cls", "precision": "fp32"}
 #: Shared by every configuration unless it says otherwise (the pooling is written out so each
 #: result records it).
 TRAIN_DEFAULTS = {

@@ -308,13 +308,19 @@ def inference_dtype(device: str, precision: str) -> Any:
     if precision not in INFERENCE_PRECISIONS:
         raise InputError(f"precision must be one of {', '.join(INFERENCE_PRECISIONS)}; got {precision!r}")
     if precision == "auto":
-        if device.startswith("cuda"):
-            native = torch.cuda.is_bf16_supported()
-        else:
-            checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-            native = any(getattr(torch.cpu, name, lambda: False)() for name in checks)
-        precision = "bf16" if native else "fp32"
+        precision = "bf16" if native_bf16(device) else "fp32"
     return torch.bfloat16 if precision == "bf16" else None
+
+
+def native_bf16(device: str) -> bool:
+    """Whether ``device`` computes bfloat16 natively: a GPU with bf16, or a CPU with AVX512-BF16 or AMX
+    (e.g. ml.m7i; not ml.m5, where bf16 is emulated and slower than float32)."""
+    import torch
+
+    if device.startswith("cuda"):
+        return torch.cuda.is_bf16_supported()
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, name, lambda: False)() for name in checks)
 
 
 def load_classifier(

@@ -63,6 +63,8 @@ INFERENCE_PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
 #: The endpoint container reads ``InferenceConfig`` from its environment, one variable per field
 #: (``MEDTX_INFERENCE_MAX_TEXTS``...): the model's environment carries the pipeline's settings there.
 INFERENCE_ENV_PREFIX = "MEDTX_INFERENCE_"
+#: Values of ``TrainConfig.precision``.
+TRAIN_PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,10 @@ class TrainConfig:
     #: Data-loader worker processes when a GPU is used (0 on CPU).
     dataloader_workers: int = 4
     torch_compile: bool = False
+    #: Arithmetic of training: ``auto`` autocasts to bf16 where the hardware computes it natively (a GPU
+    #: with bf16; a CPU with AVX512-BF16 or AMX, e.g. ml.m7i: 1.6x on the local runner's training,
+    #: bench/RESULTS.md), fp16 on an older GPU, float32 elsewhere (ml.m5). Weights stay float32.
+    precision: str = "auto"
     #: Pad each batch to a multiple of this many tokens on a GPU: few distinct shapes, so kernel
     #: selection (and ``torch_compile``) warms up fast. 0 pads to the batch's longest row.
     pad_to_multiple_of: int = 64
@@ -141,6 +147,9 @@ class TrainConfig:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}; got {self.pooling!r}")
         if self.chunk_loss not in CHUNK_LOSSES:
             raise ValueError(f"chunk_loss must be one of {', '.join(CHUNK_LOSSES)}; got {self.chunk_loss!r}")
+        if self.precision not in TRAIN_PRECISIONS:
+            choices = ", ".join(TRAIN_PRECISIONS)
+            raise ValueError(f"precision must be one of {choices}; got {self.precision!r}")
         if not 0 < self.layer_lr_decay <= 1:
             raise ValueError(f"layer_lr_decay must be in (0, 1]; got {self.layer_lr_decay}")
         if self.mlm_epochs < 0:

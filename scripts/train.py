@@ -47,6 +47,7 @@ from medtx_common import (
     TextEncoding,
     classification_metrics,
     load_labels,
+    native_bf16,
     parse_bool,
     read_json,
     resolve_model_path,
@@ -54,7 +55,7 @@ from medtx_common import (
     setup_logging,
     write_json,
 )
-from medtx_config import CHUNK_LOSSES, POOLINGS, TrainConfig
+from medtx_config import CHUNK_LOSSES, POOLINGS, TRAIN_PRECISIONS, TrainConfig
 from medtx_model import MeanPoolingClassifier, build_classifier
 
 
@@ -271,14 +272,20 @@ def load_class_weights(train_dir: Path, labels: Sequence[str]) -> torch.Tensor:
     return torch.tensor(payload["weights"], dtype=torch.float32)
 
 
-def precision_flags(precision: str = "auto") -> dict[str, bool]:
-    """``auto``: bf16 where the GPU supports it, fp16 on older GPUs, fp32 on CPU."""
+def precision_flags(precision: str = TrainConfig.precision) -> dict[str, bool]:
+    """``TrainingArguments``' precision settings. ``auto``: bf16 on a GPU that has it, fp16 on an older
+    GPU; on a CPU bf16 where it is native (AVX512-BF16 or AMX), else fp32. bf16 on a CPU is autocast
+    with float32 weights, as on a GPU; transformers asks for ``use_cpu`` to allow it."""
+    gpu = torch.cuda.is_available()
     if precision == "auto":
-        if not torch.cuda.is_available():
-            precision = "fp32"
+        if gpu:
+            precision = "bf16" if native_bf16("cuda") else "fp16"
         else:
-            precision = "bf16" if torch.cuda.is_bf16_supported() else "fp16"
-    return {"bf16": precision == "bf16", "fp16": precision == "fp16"}
+            precision = "bf16" if native_bf16("cpu") else "fp32"
+    if precision == "fp16" and not gpu:
+        raise InputError("precision fp16 needs a GPU; on a CPU use bf16 or fp32")
+    cpu_bf16 = precision == "bf16" and not gpu
+    return {"bf16": precision == "bf16", "fp16": precision == "fp16", "use_cpu": cpu_bf16}
 
 
 def split_encoding(folder: Path, max_length: int) -> TextEncoding:
@@ -641,7 +648,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     _flag(parser, "torch-compile", type=parse_bool, default=cfg.torch_compile)
     _flag(parser, "pad-to-multiple-of", type=int, default=cfg.pad_to_multiple_of, help="GPU batches; 0: none")
     _flag(parser, "attn-implementation", default="sdpa", choices=["sdpa", "eager"])
-    _flag(parser, "precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"])
+    _flag(parser, "precision", default=cfg.precision, choices=TRAIN_PRECISIONS)
     _flag(parser, "pad-to-max-length", type=parse_bool, default=False, help="reference padding (benchmarks)")
     _flag(parser, "max-train-samples", type=int, default=None, help="subsample for quick runs")
     _flag(parser, "max-eval-samples", type=int, default=None)

@@ -88,6 +88,7 @@ def hyperparameters(ctx: StepContext) -> dict[str, Any]:
         "pooling": t.pooling,
         "chunk-loss": t.chunk_loss,
         "pad-to-multiple-of": str(t.pad_to_multiple_of),
+        "precision": t.precision,
         "weight-decay": str(t.weight_decay),
         "label-smoothing": str(t.label_smoothing),
         "mlm-epochs": str(t.mlm_epochs),

@@ -118,3 +118,27 @@ def test_layer_lr_decay_gives_each_layer_its_rate(encoder_dir, tmp_path, pooling
 
     flat, _ = optimizer(1.0)
     assert {g["initial_lr"] for g in flat.param_groups} == {1e-3}
+
+
+def test_training_precision_auto_is_bf16_only_where_the_hardware_has_it(monkeypatch, tmp_path):
+    from transformers import TrainingArguments
+
+    from medtx_common import InputError
+    from medtx_config import TrainConfig
+    from train import precision_flags
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert precision_flags("auto") == {"bf16": False, "fp16": False, "use_cpu": False}  # emulated: slower
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True)
+    cpu_bf16 = precision_flags("auto")
+    assert cpu_bf16 == {"bf16": True, "fp16": False, "use_cpu": True}
+    assert precision_flags("fp32") == {"bf16": False, "fp16": False, "use_cpu": False}
+    # transformers refuses bf16 without a GPU unless told the job runs on the CPU
+    arguments = TrainingArguments(output_dir=str(tmp_path), report_to="none", **cpu_bf16)
+    assert arguments.bf16 and arguments.device.type == "cpu"
+    with pytest.raises(InputError, match="fp16 needs a GPU"):
+        precision_flags("fp16")
+    with pytest.raises(ValueError, match="precision must be one of"):
+        TrainConfig(precision="int8")

@@ -372,6 +372,7 @@ def test_every_container_setting_reaches_its_job(aws):
     overrides = {
         "train__torch_compile": "true",
         "train__gradient_accumulation_steps": "4",
+        "train__precision": "fp32",
         "evaluate__baseline_min_df": "3",
         "inference__max_texts": "8",
         "inference__precision": "fp32",
@@ -398,7 +399,7 @@ def test_every_container_setting_reaches_its_job(aws):
                 missing.append(f"{group}.{field.name}")
     assert not missing
     assert (hyperparameters["torch-compile"], hyperparameters["gradient-accumulation-steps"]) == ("true", "4")
-    assert evaluate["--baseline-min-df"] == "3"
+    assert hyperparameters["precision"] == "fp32" and evaluate["--baseline-min-df"] == "3"
 
     served = InferenceConfig(max_texts=8, precision="fp32")
     assert evaluate["--precision"] == "fp32"  # evaluation runs the forward pass as the endpoint does
