@@ -16,3 +16,9 @@ def flatten(steps: list[dict]) -> dict[str, dict]:
             found.update(flatten(step["Arguments"].get("IfSteps", [])))
             found.update(flatten(step["Arguments"].get("ElseSteps", [])))
     return found
+
+
+def container_flags(step: dict) -> dict[str, str]:
+    """A processing step's ``--flag value`` container arguments, by flag."""
+    args = step["Arguments"]["AppSpecification"]["ContainerArguments"]
+    return {args[i]: args[i + 1] for i in range(len(args) - 1) if str(args[i]).startswith("--")}

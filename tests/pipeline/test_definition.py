@@ -6,7 +6,7 @@ import json
 import re
 
 import pytest
-from aws_helpers import BUCKET, REGION, ROLE, flatten
+from aws_helpers import BUCKET, REGION, ROLE, container_flags, flatten
 
 from pipeline.config import PipelineConfig
 
@@ -298,8 +298,7 @@ def test_long_text_settings_reach_preprocess_and_training(aws):
         ).definition()
     )
     steps = flatten(definition["Steps"])
-    args = steps["Preprocess"]["Arguments"]["AppSpecification"]["ContainerArguments"]
-    given = {args[i]: args[i + 1] for i in range(len(args) - 1) if str(args[i]).startswith("--")}
+    given = container_flags(steps["Preprocess"])
     assert given["--long-text"] == "chunks" and given["--chunk-stride"] == "32"
     assert given["--max-chunks"] == "6" and given["--head-tokens"] == "128"
     assert given["--drop-line-break-commas"] == "true"
@@ -329,8 +328,7 @@ def test_bootstrap_settings_reach_evaluation(aws):
             region=REGION, role=ROLE, evaluate__bootstrap_resamples="500", evaluate__confidence_level="0.9"
         ).definition()
     )
-    args = flatten(definition["Steps"])["Evaluate"]["Arguments"]["AppSpecification"]["ContainerArguments"]
-    given = {args[i]: args[i + 1] for i in range(len(args) - 1) if str(args[i]).startswith("--")}
+    given = container_flags(flatten(definition["Steps"])["Evaluate"])
     assert given["--bootstrap-resamples"] == "500" and given["--confidence-level"] == "0.9"
     with pytest.raises(ValueError, match="confidence_level must lie between 0 and 1"):
         get_pipeline(region=REGION, role=ROLE, evaluate__confidence_level="95")
@@ -378,13 +376,8 @@ def test_every_container_setting_reaches_its_job(aws):
         "inference__precision": "fp32",
     }
     steps = flatten(json.loads(get_pipeline(region=REGION, role=ROLE, **overrides).definition())["Steps"])
-
-    def flags(step: str) -> dict[str, str]:
-        args = steps[step]["Arguments"]["AppSpecification"]["ContainerArguments"]
-        return {args[i]: args[i + 1] for i in range(len(args) - 1) if str(args[i]).startswith("--")}
-
     hyperparameters = steps["Train"]["Arguments"]["HyperParameters"]
-    preprocess, evaluate = flags("Preprocess"), flags("Evaluate")
+    preprocess, evaluate = container_flags(steps["Preprocess"]), container_flags(steps["Evaluate"])
     taken_by_train = set(vars(train.parse_args([])))
     missing = []
     for field in dataclasses.fields(TrainConfig):
