@@ -623,17 +623,42 @@ def deploy(
     model_package_arn: Annotated[
         str | None, typer.Option(help="an Approved package (default: the group's latest Approved)")
     ] = None,
-    endpoint_name: Annotated[str | None, typer.Option(help="default: the config's endpoint name")] = None,
+    endpoint_name: Annotated[
+        str | None, typer.Option(help="default: the config's endpoint name", envvar="MEDTX_ENDPOINT_NAME")
+    ] = None,
     instance_type: Annotated[
         str | None, typer.Option(help="default: the config's endpoint instance type")
     ] = None,
-    instance_count: Annotated[int | None, typer.Option(help="default: the config's")] = None,
+    instance_count: Annotated[
+        int | None, typer.Option(help="fleet size; with autoscaling, the minimum (default: the config's)")
+    ] = None,
+    max_instance_count: Annotated[
+        int | None,
+        typer.Option(
+            help="autoscale up to this many (default: the config's; equal: no autoscaling)",
+            envvar="MEDTX_ENDPOINT_MAX_INSTANCE_COUNT",
+        ),
+    ] = None,
+    invocations_per_instance: Annotated[
+        int | None,
+        typer.Option(
+            help="autoscaling target: invocations per instance per minute (default: the config's)",
+            envvar="MEDTX_ENDPOINT_INVOCATIONS_PER_INSTANCE",
+        ),
+    ] = None,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            help="follow the endpoint to InService; fail if the update rolled back (implied by autoscaling)"
+        ),
+    ] = False,
     canary_percent: Annotated[int, typer.Option(help="capacity share that takes traffic first")] = 10,
     canary_wait_seconds: Annotated[int, typer.Option(help="how long the canary is watched")] = 600,
     role: Role = None,
     region: Region = None,
 ) -> None:
-    """Deploy a model package: a new endpoint, or a blue/green canary update with rollback on alarms."""
+    """Deploy a model package: a new endpoint, or a blue/green canary update with rollback on alarms;
+    optionally autoscaled (target tracking on invocations per instance)."""
     import boto3
 
     from pipeline import deploy as dep
@@ -647,21 +672,39 @@ def deploy(
         )
         raise typer.Exit(2)
     sagemaker = boto3.client("sagemaker", region_name=region)
-    settings = dep.DeploySettings(
-        endpoint_name=endpoint_name or cfg.endpoint_name,
-        role_arn=role,
-        instance_type=instance_type or cfg.endpoint_instance_type,
-        instance_count=instance_count or cfg.endpoint_instance_count,
-        kms_key_id=from_env(ENV_KMS, cfg.kms_key_id),
-        canary_percent=canary_percent,
-        canary_wait_seconds=canary_wait_seconds,
-        network_isolation=cfg.network_isolation_endpoint,
-    )
     from botocore.exceptions import ClientError
 
     try:
+        minimum = instance_count or cfg.endpoint_instance_count
+        settings = dep.DeploySettings(
+            endpoint_name=endpoint_name or cfg.endpoint_name,
+            role_arn=role,
+            instance_type=instance_type or cfg.endpoint_instance_type,
+            instance_count=minimum,
+            max_instance_count=max_instance_count
+            if max_instance_count is not None
+            else max(minimum, cfg.endpoint_max_instance_count),
+            invocations_per_instance=invocations_per_instance or cfg.endpoint_invocations_per_instance,
+            kms_key_id=from_env(ENV_KMS, cfg.kms_key_id),
+            canary_percent=canary_percent,
+            canary_wait_seconds=canary_wait_seconds,
+            network_isolation=cfg.network_isolation_endpoint,
+        )
         arn = model_package_arn or dep.latest_approved(sagemaker, cfg.model_package_group)
-        done = dep.deploy(sagemaker, boto3.client("cloudwatch", region_name=region), settings, arn)
+        if wait or settings.autoscales:
+            console.print(
+                f"deploying {arn} to {settings.endpoint_name}; waiting until it is InService "
+                f"(an update: the canary takes {settings.canary_percent}% "
+                f"for {settings.canary_wait_seconds} s)"
+            )
+        done = dep.deploy(
+            sagemaker,
+            boto3.client("cloudwatch", region_name=region),
+            settings,
+            arn,
+            autoscaling=boto3.client("application-autoscaling", region_name=region),
+            wait=wait,
+        )
     except (dep.DeployError, ClientError) as err:
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(2) from err

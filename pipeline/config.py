@@ -74,6 +74,12 @@ class PipelineConfig:
     evaluation_instance_type: str = "ml.m5.2xlarge"
     endpoint_instance_type: str = "ml.m5.xlarge"
     endpoint_instance_count: int = 1
+    #: ``medtx deploy`` autoscales the endpoint between ``endpoint_instance_count`` and this many
+    #: instances (equal: a fixed fleet), tracking ``endpoint_invocations_per_instance``: invocations
+    #: per instance per minute, which depends on the model, MaxLength and the instance type, so it has
+    #: no default (README "Operate it in your account" says how to find it).
+    endpoint_max_instance_count: int = 1
+    endpoint_invocations_per_instance: int | None = None
     volume_size_gb: int = 30
     max_training_seconds: int = 4 * 3600
 

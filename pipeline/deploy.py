@@ -3,8 +3,18 @@
 A new endpoint is created directly. An existing one is updated blue/green: the new endpoint config
 gets a canary share of the traffic first, then all of it, and the service rolls back by itself when
 one of the endpoint's CloudWatch alarms (5xx errors, model latency) fires during the shift. The alarms
-are created (or updated) before the update starts. Requests are built by pure functions, so their
-shapes are tested against the service model where moto does not implement the call.
+are created (or updated) before the update starts. With ``wait`` the deploy follows the endpoint to
+InService and fails when the update rolled back, so the CodeBuild job that runs it says how the
+deployment ended, not only that it started.
+
+Autoscaling (``max_instance_count`` above ``instance_count``): Application Auto Scaling's target
+tracking on invocations per instance, registered once the endpoint is InService. An update keeps the
+capacity the variant has scaled to (the green fleet starts with the blue fleet's instance count, not
+the minimum), and a registered variant whose instance type changes is deregistered before the update,
+as UpdateEndpoint requires, then registered again. Without autoscaling in the settings, a scalable
+target left on the variant is deregistered: the settings describe the endpoint's whole capacity.
+Requests are built by pure functions, so their shapes are tested against the service model where moto
+does not implement the call.
 """
 
 from __future__ import annotations
@@ -31,6 +41,33 @@ class DeploySettings:
     #: Alarm thresholds: any 5xx in a minute; p99 model latency above this (microseconds).
     max_p99_latency_us: int = 2_000_000
     network_isolation: bool = True
+    #: Autoscaling between ``instance_count`` and this many instances (equal: a fixed fleet).
+    max_instance_count: int = 1
+    #: Target tracking value: invocations per instance per minute (SageMakerVariantInvocationsPerInstance).
+    #: No default: it depends on the model, its sequence length and the instance type (README).
+    invocations_per_instance: int | None = None
+    scale_in_cooldown_seconds: int = 300
+    scale_out_cooldown_seconds: int = 60
+
+    def __post_init__(self) -> None:
+        if self.instance_count < 1 or self.max_instance_count < self.instance_count:
+            raise DeployError(
+                f"instance counts: need 1 <= instance_count <= max_instance_count; got "
+                f"{self.instance_count} and {self.max_instance_count}"
+            )
+        if self.autoscales and not (self.invocations_per_instance or 0) > 0:
+            raise DeployError(
+                f"autoscaling up to {self.max_instance_count} instances needs a target: "
+                "invocations_per_instance (invocations per instance per minute) above 0"
+            )
+
+    @property
+    def autoscales(self) -> bool:
+        return self.max_instance_count > self.instance_count
+
+
+VARIANT = "AllTraffic"
+SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 
 
 def latest_approved(client: Any, group: str) -> str:
@@ -56,7 +93,9 @@ def check_approved(client: Any, package_arn: str) -> dict[str, Any]:
 
 
 def _suffix() -> str:
-    return time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+    """Model and endpoint-config names must be new: two deploys in one second get different ones."""
+    now = time.time()
+    return time.strftime("%Y%m%d-%H%M%S", time.gmtime(now)) + f"-{int(now * 1000) % 1000:03d}"
 
 
 def model_request(settings: DeploySettings, package_arn: str, suffix: str) -> dict[str, Any]:
@@ -69,15 +108,19 @@ def model_request(settings: DeploySettings, package_arn: str, suffix: str) -> di
     }
 
 
-def endpoint_config_request(settings: DeploySettings, model_name: str, suffix: str) -> dict[str, Any]:
+def endpoint_config_request(
+    settings: DeploySettings, model_name: str, suffix: str, instance_count: int | None = None
+) -> dict[str, Any]:
+    """The new config; ``instance_count`` (default: the settings' minimum) is how many instances the
+    new fleet starts with."""
     request: dict[str, Any] = {
         "EndpointConfigName": f"{settings.endpoint_name}-{suffix}",
         "ProductionVariants": [
             {
-                "VariantName": "AllTraffic",
+                "VariantName": VARIANT,
                 "ModelName": model_name,
                 "InstanceType": settings.instance_type,
-                "InitialInstanceCount": settings.instance_count,
+                "InitialInstanceCount": instance_count or settings.instance_count,
                 "InitialVariantWeight": 1.0,
             }
         ],
@@ -94,7 +137,7 @@ def alarm_names(endpoint: str) -> list[str]:
 def alarm_requests(settings: DeploySettings) -> list[dict[str, Any]]:
     dimensions = [
         {"Name": "EndpointName", "Value": settings.endpoint_name},
-        {"Name": "VariantName", "Value": "AllTraffic"},
+        {"Name": "VariantName", "Value": VARIANT},
     ]
     errors, latency = alarm_names(settings.endpoint_name)
     common = {
@@ -148,29 +191,149 @@ def update_request(settings: DeploySettings, config_name: str) -> dict[str, Any]
     }
 
 
-def _endpoint_exists(client: Any, name: str) -> bool:
+def scaling_resource_id(endpoint: str) -> str:
+    return f"endpoint/{endpoint}/variant/{VARIANT}"
+
+
+def scalable_target_request(settings: DeploySettings) -> dict[str, Any]:
+    return {
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": scaling_resource_id(settings.endpoint_name),
+        "ScalableDimension": SCALABLE_DIMENSION,
+        "MinCapacity": settings.instance_count,
+        "MaxCapacity": settings.max_instance_count,
+    }
+
+
+def scaling_policy_request(settings: DeploySettings) -> dict[str, Any]:
+    """Target tracking: add instances when invocations per instance per minute stay above the target,
+    remove them (more slowly) when they stay below."""
+    return {
+        "PolicyName": f"{settings.endpoint_name}-invocations-per-instance",
+        "ServiceNamespace": "sagemaker",
+        "ResourceId": scaling_resource_id(settings.endpoint_name),
+        "ScalableDimension": SCALABLE_DIMENSION,
+        "PolicyType": "TargetTrackingScaling",
+        "TargetTrackingScalingPolicyConfiguration": {
+            "TargetValue": float(settings.invocations_per_instance or 0),
+            "PredefinedMetricSpecification": {
+                "PredefinedMetricType": "SageMakerVariantInvocationsPerInstance"
+            },
+            "ScaleInCooldown": settings.scale_in_cooldown_seconds,
+            "ScaleOutCooldown": settings.scale_out_cooldown_seconds,
+        },
+    }
+
+
+@dataclass(frozen=True)
+class Serving:
+    """What an existing endpoint serves now: its config, the variant's instance type and count."""
+
+    status: str
+    endpoint_config: str
+    instance_type: str
+    instance_count: int
+
+
+def serving(sagemaker: Any, name: str) -> Serving | None:
+    """The endpoint's current state, or None when there is no such endpoint."""
     from botocore.exceptions import ClientError
 
     try:
-        client.describe_endpoint(EndpointName=name)
-        return True
+        endpoint = sagemaker.describe_endpoint(EndpointName=name)
     except ClientError as err:
         if err.response["Error"]["Code"] in ("ValidationException", "ResourceNotFound"):
-            return False
+            return None
         raise
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    variants = {v["VariantName"]: v for v in endpoint.get("ProductionVariants", [])}
+    configured = {v["VariantName"]: v for v in config["ProductionVariants"]}
+    if VARIANT not in configured:
+        raise DeployError(
+            f"endpoint {name} has no variant {VARIANT!r} (it has {', '.join(sorted(configured))}): "
+            "a blue/green update needs the same variant name"
+        )
+    live = variants.get(VARIANT, {})
+    count = live.get("DesiredInstanceCount") or live.get("CurrentInstanceCount")
+    return Serving(
+        status=endpoint["EndpointStatus"],
+        endpoint_config=endpoint["EndpointConfigName"],
+        instance_type=configured[VARIANT]["InstanceType"],
+        instance_count=int(count or configured[VARIANT].get("InitialInstanceCount") or 1),
+    )
 
 
-def deploy(sagemaker: Any, cloudwatch: Any, settings: DeploySettings, package_arn: str) -> dict[str, Any]:
-    """Create or update the endpoint to serve ``package_arn`` (which must be Approved)."""
+def registered_target(autoscaling: Any, endpoint: str) -> dict[str, Any] | None:
+    found = autoscaling.describe_scalable_targets(
+        ServiceNamespace="sagemaker",
+        ResourceIds=[scaling_resource_id(endpoint)],
+        ScalableDimension=SCALABLE_DIMENSION,
+    )["ScalableTargets"]
+    return found[0] if found else None
+
+
+def wait_until_in_service(sagemaker: Any, name: str, poll_seconds: int, timeout_seconds: int) -> None:
+    from botocore.exceptions import WaiterError
+
+    try:
+        sagemaker.get_waiter("endpoint_in_service").wait(
+            EndpointName=name,
+            WaiterConfig={"Delay": poll_seconds, "MaxAttempts": max(1, timeout_seconds // poll_seconds)},
+        )
+    except WaiterError as err:
+        reason = (err.last_response or {}).get("FailureReason") or err
+        raise DeployError(f"endpoint {name} did not reach InService: {reason}") from err
+
+
+def deploy(
+    sagemaker: Any,
+    cloudwatch: Any,
+    settings: DeploySettings,
+    package_arn: str,
+    autoscaling: Any | None = None,
+    wait: bool = False,
+    poll_seconds: int = 30,
+    timeout_seconds: int = 2 * 3600,
+) -> dict[str, Any]:
+    """Create or update the endpoint to serve ``package_arn`` (which must be Approved).
+
+    ``autoscaling`` is an Application Auto Scaling client: needed when the settings autoscale or a
+    scalable target may be registered on the variant. Autoscaling implies ``wait`` (a target can only
+    be registered on an InService endpoint)."""
     check_approved(sagemaker, package_arn)
+    if settings.autoscales and autoscaling is None:
+        raise DeployError("autoscaling needs an Application Auto Scaling client")
+    current = serving(sagemaker, settings.endpoint_name)
+    if current and current.status != "InService":
+        advice = (
+            f"delete it first (aws sagemaker delete-endpoint --endpoint-name {settings.endpoint_name})"
+            if current.status == "Failed"
+            else "deploy when it is InService (a deployment in progress finishes or rolls back by itself)"
+        )
+        raise DeployError(f"endpoint {settings.endpoint_name} is {current.status}; {advice}")
+    target = registered_target(autoscaling, settings.endpoint_name) if current and autoscaling else None
+    start_count = settings.instance_count
+    if current and settings.autoscales:  # keep what the variant has scaled to
+        start_count = min(max(current.instance_count, settings.instance_count), settings.max_instance_count)
+
     suffix = _suffix()
     model = model_request(settings, package_arn, suffix)
     sagemaker.create_model(**model)
-    config = endpoint_config_request(settings, model["ModelName"], suffix)
+    config = endpoint_config_request(settings, model["ModelName"], suffix, start_count)
     sagemaker.create_endpoint_config(**config)
     for alarm in alarm_requests(settings):
         cloudwatch.put_metric_alarm(**alarm)
-    if _endpoint_exists(sagemaker, settings.endpoint_name):
+    scaling: dict[str, Any] = {"deregistered": False}
+    if target and (not settings.autoscales or current.instance_type != settings.instance_type):
+        # UpdateEndpoint refuses a new instance type on a registered variant; without autoscaling in
+        # the settings the target goes for good (its policies go with it)
+        autoscaling.deregister_scalable_target(
+            ServiceNamespace="sagemaker",
+            ResourceId=scaling_resource_id(settings.endpoint_name),
+            ScalableDimension=SCALABLE_DIMENSION,
+        )
+        scaling["deregistered"] = True
+    if current:
         sagemaker.update_endpoint(**update_request(settings, config["EndpointConfigName"]))
         action = "updated (blue/green, canary)"
     else:
@@ -178,11 +341,33 @@ def deploy(sagemaker: Any, cloudwatch: Any, settings: DeploySettings, package_ar
             EndpointName=settings.endpoint_name, EndpointConfigName=config["EndpointConfigName"]
         )
         action = "created"
-    return {
+    done = {
         "action": action,
         "endpoint": settings.endpoint_name,
         "endpoint_config": config["EndpointConfigName"],
         "model": model["ModelName"],
         "model_package": package_arn,
+        "instance_count": start_count,
         "alarms": alarm_names(settings.endpoint_name),
+        "autoscaling": scaling,
     }
+    if not (wait or settings.autoscales):
+        return done
+    wait_until_in_service(sagemaker, settings.endpoint_name, poll_seconds, timeout_seconds)
+    if settings.autoscales:
+        autoscaling.register_scalable_target(**scalable_target_request(settings))
+        autoscaling.put_scaling_policy(**scaling_policy_request(settings))
+        scaling.update(
+            min=settings.instance_count,
+            max=settings.max_instance_count,
+            invocations_per_instance=settings.invocations_per_instance,
+        )
+    serves = sagemaker.describe_endpoint(EndpointName=settings.endpoint_name)["EndpointConfigName"]
+    if serves != config["EndpointConfigName"]:
+        raise DeployError(
+            f"the update of {settings.endpoint_name} rolled back: it still serves {serves} "
+            f"(an alarm of {', '.join(alarm_names(settings.endpoint_name))} fired, or the new fleet failed; "
+            "describe-endpoint and the alarms' history say which)"
+        )
+    done["status"] = "InService"
+    return done

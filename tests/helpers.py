@@ -10,6 +10,7 @@ ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_CSV = ROOT / "data" / "mtsamples-synthetic.csv"
 REAL_CSV = ROOT.parent / "shared" / "data" / "mtsamples.csv"
 OFFLINE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+TEMPLATE = ROOT / "infra" / "template.yaml"
 
 
 def kaggle_frame(rows: list[tuple[str, str]]) -> pd.DataFrame:
@@ -23,3 +24,25 @@ def kaggle_frame(rows: list[tuple[str, str]]) -> pd.DataFrame:
             "keywords": [label.lower() for label, _ in rows],
         }
     )
+
+
+def load_template() -> dict:
+    """infra/template.yaml with CloudFormation's short tags (``!Sub``, ``!Ref``...) kept as
+    ``{"Fn::X": value}``."""
+    import yaml
+
+    class CfnLoader(yaml.SafeLoader):
+        pass
+
+    def tag(loader, suffix, node):
+        value = (
+            loader.construct_scalar(node)
+            if isinstance(node, yaml.ScalarNode)
+            else loader.construct_sequence(node)
+            if isinstance(node, yaml.SequenceNode)
+            else loader.construct_mapping(node)
+        )
+        return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
+
+    CfnLoader.add_multi_constructor("!", tag)
+    return yaml.load(TEMPLATE.read_text(), Loader=CfnLoader)

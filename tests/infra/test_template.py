@@ -9,13 +9,15 @@ import shutil
 import subprocess
 
 import pytest
-import yaml
-from helpers import ROOT
+from helpers import ROOT, TEMPLATE, load_template
 
-TEMPLATE = ROOT / "infra" / "template.yaml"
 TOOLS = ROOT / ".venv-infra" / "bin"
 #: Actions without resource-level permissions: the only ones allowed on Resource "*".
-NO_RESOURCE_LEVEL = {"ecr:GetAuthorizationToken", "cloudwatch:PutMetricData"}
+NO_RESOURCE_LEVEL = {
+    "ecr:GetAuthorizationToken",
+    "cloudwatch:PutMetricData",
+    "application-autoscaling:DescribeScalableTargets",
+}
 
 
 def _tool(name: str) -> str:
@@ -27,27 +29,9 @@ def _tool(name: str) -> str:
     return str(found)
 
 
-class _CfnLoader(yaml.SafeLoader):
-    """YAML with CloudFormation's short tags (``!Sub``, ``!Ref``...) kept as ``{"Fn::X": value}``."""
-
-
-def _tag(loader, suffix, node):
-    value = (
-        loader.construct_scalar(node)
-        if isinstance(node, yaml.ScalarNode)
-        else loader.construct_sequence(node)
-        if isinstance(node, yaml.SequenceNode)
-        else loader.construct_mapping(node)
-    )
-    return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
-
-
-_CfnLoader.add_multi_constructor("!", _tag)
-
-
 @pytest.fixture(scope="module")
 def template():
-    return yaml.load(TEMPLATE.read_text(), Loader=_CfnLoader)
+    return load_template()
 
 
 def test_cfn_lint_finds_nothing():
@@ -131,6 +115,31 @@ def test_deploys_only_on_approval_and_retrains_on_a_schedule(template):
     build = resources["BuildProject"]["Properties"]
     assert build["Source"]["BuildSpec"] == "buildspec.yml"
     assert (ROOT / resources["DeployProject"]["Properties"]["Source"]["BuildSpec"]).exists()
+
+
+def test_the_deploy_project_configures_medtx_deploy_through_its_environment(template):
+    """Each MEDTX_* variable the deploy project sets is one that ``medtx deploy`` reads, from the stack
+    parameter of that name; the build waits for the outcome."""
+    pytest.importorskip("typer")
+    import typer.main
+
+    from pipeline.cli import app
+
+    command = typer.main.get_command(app).commands["deploy"]
+    reads = {p.envvar: p.name for p in command.params if p.envvar}
+    project = template["Resources"]["DeployProject"]["Properties"]
+    sets = {v["Name"]: v["Value"] for v in project["Environment"]["EnvironmentVariables"]}
+    medtx = {name: value for name, value in sets.items() if name.startswith("MEDTX_")}
+    assert medtx == {
+        "MEDTX_ENDPOINT_NAME": {"Ref": "EndpointName"},
+        "MEDTX_ENDPOINT_MAX_INSTANCE_COUNT": {"Ref": "EndpointMaxInstanceCount"},
+        "MEDTX_ENDPOINT_INVOCATIONS_PER_INSTANCE": {"Ref": "EndpointInvocationsPerInstance"},
+    }
+    assert set(medtx) <= set(reads), f"medtx deploy does not read {set(medtx) - set(reads)}"
+    for parameter in ("EndpointMaxInstanceCount", "EndpointInvocationsPerInstance"):
+        assert parameter in template["Parameters"]
+    spec = (ROOT / project["Source"]["BuildSpec"]).read_text()
+    assert 'medtx deploy --model-package-arn "${MODEL_PACKAGE_ARN}" --wait' in spec
 
 
 def test_dashboards_refresh_after_a_successful_execution(template):

@@ -127,6 +127,200 @@ def test_an_existing_endpoint_is_updated_blue_green_with_canary_and_rollback(reg
     _validate("sagemaker", "CreateEndpointConfig", deploy.endpoint_config_request(settings, "m", "x"))
 
 
+def _fake_update(client, sent, rolls_back=False, autoscaling=None):
+    """moto has no UpdateEndpoint: record the request, check it against the API model, and do what a
+    finished blue/green update leaves (the new config served at its instance count) unless it
+    rolled back. Like the service, refuse a new instance type on a variant registered for scaling."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sagemaker.models import sagemaker_backends
+
+    def update_endpoint(**request):
+        _validate("sagemaker", "UpdateEndpoint", request)
+        sent.append(request)
+        endpoint = sagemaker_backends[DEFAULT_ACCOUNT_ID][REGION].endpoints[request["EndpointName"]]
+        new = client.describe_endpoint_config(EndpointConfigName=request["EndpointConfigName"])
+        old = client.describe_endpoint_config(EndpointConfigName=endpoint.endpoint_config_name)
+        changes_type = (
+            new["ProductionVariants"][0]["InstanceType"] != old["ProductionVariants"][0]["InstanceType"]
+        )
+        if autoscaling and changes_type and deploy.registered_target(autoscaling, request["EndpointName"]):
+            raise AssertionError("UpdateEndpoint would fail: the variant is registered for autoscaling")
+        if not rolls_back:
+            endpoint.endpoint_config_name = request["EndpointConfigName"]
+            endpoint.production_variants = endpoint._process_production_variants(new["ProductionVariants"])
+        return {"EndpointArn": endpoint.arn}
+
+    client.update_endpoint = update_endpoint
+
+
+def _scaled(settings, **changes):
+    import dataclasses
+
+    return dataclasses.replace(settings, **changes)
+
+
+def test_deploy_autoscales_and_an_update_keeps_the_capacity_it_scaled_to(registry):
+    import boto3
+
+    client, arns = registry
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    autoscaling = boto3.client("application-autoscaling", region_name=REGION)
+    name = "medtx-scaled-endpoint"
+    settings = deploy.DeploySettings(
+        endpoint_name=name, role_arn=ROLE, max_instance_count=4, invocations_per_instance=600
+    )
+    _validate("application-autoscaling", "RegisterScalableTarget", deploy.scalable_target_request(settings))
+    _validate("application-autoscaling", "PutScalingPolicy", deploy.scaling_policy_request(settings))
+
+    created = deploy.deploy(
+        client, cloudwatch, settings, arns["Approved"], autoscaling=autoscaling, poll_seconds=1
+    )
+    assert created["action"] == "created" and created["status"] == "InService"
+    assert created["autoscaling"] == {
+        "deregistered": False,
+        "min": 1,
+        "max": 4,
+        "invocations_per_instance": 600,
+    }
+    target = deploy.registered_target(autoscaling, name)
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 4)
+    (policy,) = autoscaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]
+    tracking = policy["TargetTrackingScalingPolicyConfiguration"]
+    assert tracking["TargetValue"] == 600.0
+    assert (
+        tracking["PredefinedMetricSpecification"]["PredefinedMetricType"]
+        == "SageMakerVariantInvocationsPerInstance"
+    )
+
+    # the variant has scaled out to 3 under load: the new fleet starts with 3, not the minimum of 1
+    client.update_endpoint_weights_and_capacities(
+        EndpointName=name,
+        DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredInstanceCount": 3}],
+    )
+    sent = []
+    _fake_update(client, sent, autoscaling=autoscaling)
+    updated = deploy.deploy(
+        client, cloudwatch, settings, arns["Approved"], autoscaling=autoscaling, poll_seconds=1
+    )
+    assert updated["action"].startswith("updated") and updated["instance_count"] == 3
+    new_config = client.describe_endpoint_config(EndpointConfigName=updated["endpoint_config"])
+    assert new_config["ProductionVariants"][0]["InitialInstanceCount"] == 3
+    assert updated["autoscaling"]["deregistered"] is False  # same instance type: the target stays
+    assert deploy.registered_target(autoscaling, name)["MaxCapacity"] == 4
+
+    # a new instance type: deregistered before the update (the fake refuses otherwise), registered after
+    bigger = _scaled(settings, instance_type="ml.m5.2xlarge", max_instance_count=6)
+    moved = deploy.deploy(
+        client, cloudwatch, bigger, arns["Approved"], autoscaling=autoscaling, poll_seconds=1
+    )
+    assert moved["autoscaling"]["deregistered"] is True and len(sent) == 2
+    assert deploy.registered_target(autoscaling, name)["MaxCapacity"] == 6
+
+    # autoscaling taken out of the settings: the target goes, the fleet is the settings' fixed size
+    fixed = deploy.deploy(
+        client, cloudwatch, _scaled(bigger, max_instance_count=1), arns["Approved"], autoscaling=autoscaling
+    )
+    assert fixed["autoscaling"] == {"deregistered": True} and fixed["instance_count"] == 1
+    assert deploy.registered_target(autoscaling, name) is None
+
+
+def test_the_deploy_role_allows_every_call_medtx_deploy_makes(registry):
+    """Every AWS call of a create, an autoscaled update and an instance-type change, recorded from
+    the clients, is an action the CodeBuild role of infra/template.yaml allows: a call added to the
+    deploy without its permission fails here, not in the account's first deployment."""
+    import boto3
+    from helpers import load_template
+
+    client, arns = registry
+    calls = set()
+    clients = {
+        name: boto3.client(name, region_name=REGION) for name in ("cloudwatch", "application-autoscaling")
+    }
+    for one in (client, *clients.values()):
+        prefix = one.meta.service_model.service_name
+        one.meta.events.register(
+            "before-call.*.*", lambda model, prefix=prefix, **_: calls.add(f"{prefix}:{model.name}")
+        )
+    settings = deploy.DeploySettings(
+        endpoint_name="medtx-iam-endpoint", role_arn=ROLE, max_instance_count=2, invocations_per_instance=300
+    )
+    steps = (
+        settings,
+        settings,
+        _scaled(settings, instance_type="ml.c5.xlarge"),
+        _scaled(settings, max_instance_count=1),
+    )
+    for step in steps:
+        _fake_update(client, [], autoscaling=clients["application-autoscaling"])
+        deploy.deploy(
+            client,
+            clients["cloudwatch"],
+            step,
+            arns["Approved"],
+            autoscaling=clients["application-autoscaling"],
+            poll_seconds=1,
+        )
+    calls.discard("sagemaker:UpdateEndpoint")  # replaced by the fake above; recorded from the request
+    calls.add("sagemaker:UpdateEndpoint")
+    role = load_template()["Resources"]["CodeBuildRole"]["Properties"]["Policies"]
+    allowed = set()
+    for policy in role:
+        for statement in policy["PolicyDocument"]["Statement"]:
+            actions = statement["Action"]
+            allowed.update([actions] if isinstance(actions, str) else actions)
+    assert {"application-autoscaling:RegisterScalableTarget", "sagemaker:DescribeEndpointConfig"} <= calls
+    assert calls - allowed == set(), f"calls the deploy role may not make: {sorted(calls - allowed)}"
+
+
+def test_deploy_waits_and_fails_when_the_update_rolled_back(registry):
+    import boto3
+
+    client, arns = registry
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    autoscaling = boto3.client("application-autoscaling", region_name=REGION)
+    settings = deploy.DeploySettings(endpoint_name="medtx-rollback-endpoint", role_arn=ROLE)
+    first = deploy.deploy(client, cloudwatch, settings, arns["Approved"], autoscaling=autoscaling, wait=True)
+    assert first["status"] == "InService"
+    _fake_update(client, [], rolls_back=True)
+    with pytest.raises(deploy.DeployError, match=f"rolled back: it still serves {first['endpoint_config']}"):
+        deploy.deploy(
+            client, cloudwatch, settings, arns["Approved"], autoscaling=autoscaling, wait=True, poll_seconds=1
+        )
+
+
+def test_deploy_refuses_an_endpoint_that_is_not_in_service(registry):
+    import boto3
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sagemaker.models import sagemaker_backends
+
+    client, arns = registry
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    settings = deploy.DeploySettings(endpoint_name="medtx-busy-endpoint", role_arn=ROLE)
+    deploy.deploy(client, cloudwatch, settings, arns["Approved"])
+    sagemaker_backends[DEFAULT_ACCOUNT_ID][REGION].endpoints[
+        "medtx-busy-endpoint"
+    ].endpoint_status = "Updating"
+    with pytest.raises(deploy.DeployError, match="is Updating; deploy when it is InService"):
+        deploy.deploy(client, cloudwatch, settings, arns["Approved"])
+    sagemaker_backends[DEFAULT_ACCOUNT_ID][REGION].endpoints["medtx-busy-endpoint"].endpoint_status = "Failed"
+    with pytest.raises(deploy.DeployError, match="is Failed; delete it first"):
+        deploy.deploy(client, cloudwatch, settings, arns["Approved"])
+
+
+@pytest.mark.parametrize(
+    ("counts", "message"),
+    [
+        ({"instance_count": 0}, "need 1 <= instance_count <= max_instance_count; got 0 and 1"),
+        ({"instance_count": 3, "max_instance_count": 2}, "got 3 and 2"),
+        ({"max_instance_count": 3}, "up to 3 instances needs a target: invocations_per_instance"),
+        ({"max_instance_count": 3, "invocations_per_instance": 0}, "needs a target"),
+    ],
+)
+def test_deploy_settings_are_checked(counts, message):
+    with pytest.raises(deploy.DeployError, match=message):
+        deploy.DeploySettings(endpoint_name="e", role_arn=ROLE, **counts)
+
+
 def test_schedule_and_deploy_commands(registry, monkeypatch):
     import json
 
@@ -169,3 +363,20 @@ def test_schedule_and_deploy_commands(registry, monkeypatch):
     deployed = runner.invoke(app, ["deploy", "--endpoint-name", "medtx-cli-endpoint"])  # the latest Approved
     assert deployed.exit_code == 0, deployed.output
     assert json.loads(deployed.stdout)["model_package"] == arns["Approved"]
+    scaled = runner.invoke(
+        app,
+        [
+            "deploy",
+            "--endpoint-name",
+            "medtx-cli-scaled",
+            "--max-instance-count",
+            "3",
+            "--invocations-per-instance",
+            "500",
+        ],
+    )
+    assert scaled.exit_code == 0, scaled.output
+    report = json.loads(scaled.stdout[scaled.stdout.index("{") :])
+    assert report["status"] == "InService" and report["autoscaling"]["max"] == 3
+    no_target = runner.invoke(app, ["deploy", "--endpoint-name", "medtx-cli-x", "--max-instance-count", "3"])
+    assert no_target.exit_code == 2 and "needs a target: invocations_per_instance" in no_target.output
