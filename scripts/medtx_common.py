@@ -370,18 +370,32 @@ def predict_proba(classifier: dict[str, Any], texts: Sequence[str], batch_size: 
     """
     import torch
 
-    model, tokenizer = classifier["model"], classifier["tokenizer"]
     num_labels = len(classifier["labels"])
     if not texts:
         return np.zeros((0, num_labels), dtype=np.float32)
     position: dict[str, int] = {}
     inverse = np.fromiter((position.setdefault(t, len(position)) for t in texts), np.int64, len(texts))
-    distinct = list(position)
-    encoded = encode_texts(tokenizer, distinct, classifier["encoding"])
+    logits, docs = window_logits(classifier, list(position), batch_size)
+    pooled = np.zeros((len(position), num_labels), dtype=np.float64)
+    np.add.at(pooled, docs, logits)
+    pooled /= np.bincount(docs, minlength=len(position))[:, None]
+    probs = torch.softmax(torch.from_numpy(pooled), dim=-1).numpy().astype(np.float32)
+    return probs[inverse]
+
+
+def window_logits(
+    classifier: dict[str, Any], texts: Sequence[str], batch_size: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The logits of every model input of ``texts`` and the index of the text each belongs to (one
+    input per text, or one per window with ``long_text="chunks"``), in length-sorted batches."""
+    import torch
+
+    model, tokenizer = classifier["model"], classifier["tokenizer"]
+    encoded = encode_texts(tokenizer, list(texts), classifier["encoding"])
     docs = np.asarray(encoded.pop("doc"))
     lengths = encoded.pop("length")
     order = np.argsort(lengths, kind="stable")
-    logits = np.zeros((len(docs), num_labels), dtype=np.float32)
+    logits = np.zeros((len(docs), len(classifier["labels"])), dtype=np.float32)
     dtype = classifier.get("autocast")
     device_type = torch.device(classifier["device"]).type
     with torch.inference_mode(), torch.autocast(device_type, dtype=dtype, enabled=dtype is not None):
@@ -391,8 +405,4 @@ def predict_proba(classifier: dict[str, Any], texts: Sequence[str], batch_size: 
                 {k: [v[i] for i in idx] for k, v in encoded.items()}, padding=True, return_tensors="pt"
             ).to(classifier["device"])
             logits[idx] = model(**batch).logits.float().cpu().numpy()
-    pooled = np.zeros((len(distinct), num_labels), dtype=np.float64)
-    np.add.at(pooled, docs, logits)
-    pooled /= np.bincount(docs, minlength=len(distinct))[:, None]
-    probs = torch.softmax(torch.from_numpy(pooled), dim=-1).numpy().astype(np.float32)
-    return probs[inverse]
+    return logits, docs

@@ -64,6 +64,12 @@ def test_gpu_run_script_brings_back_every_figure(tmp_path: Path):
     for row in quality["results"]:
         assert "error" not in row, row
         assert 0.0 <= row["macro_f1"] <= 1.0 and row["epoch_macro_f1"], row
+        if row["preprocess"].get("long-text") == "chunks":  # the window checks ran on the trained model
+            assert row["macro_f1_by_predicted_windows"], row
+            pooling = row["macro_f1_by_window_pooling"]
+            assert set(pooling) == {"mean_logits", "mean_probs", "max_probs"}, row
+            # the product's pooling scores as the evaluation step did
+            assert pooling["mean_logits"]["macro_f1"] == pytest.approx(row["macro_f1"], abs=1e-4), row
 
     inference = json.loads((out / "inference-throughput.json").read_text())
     assert inference["model"] == "DistilBERT-base shape, random" and inference["smoke"]

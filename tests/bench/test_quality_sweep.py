@@ -50,3 +50,22 @@ def test_configuration_parses_as_the_scripts_arguments(sweep, config, tmp_path: 
         assert _reads_as(getattr(args, key.replace("-", "_")), value), key
     # preprocessing and training read inputs of the same length
     assert args.max_length == pre.max_length
+
+
+def test_window_pooling_pools_each_note_its_own_way():
+    import numpy as np
+
+    # note 0: two windows, one sure of class 0, one of class 1; note 1: one window
+    logits = np.array([[4.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 1.0]], dtype=np.float32)
+    docs = np.array([0, 0, 1])
+    probs = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    mean_logits = quality_sweep.pool_windows(logits, docs, 2, "mean_logits")
+    np.testing.assert_allclose(mean_logits, [[2.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+    mean_probs = quality_sweep.pool_windows(logits, docs, 2, "mean_probs")
+    np.testing.assert_allclose(mean_probs, [(probs[0] + probs[1]) / 2, probs[2]], rtol=1e-6)
+    np.testing.assert_allclose(mean_probs.sum(axis=1), 1.0)
+    max_probs = quality_sweep.pool_windows(logits, docs, 2, "max_probs")
+    np.testing.assert_allclose(max_probs, [np.maximum(probs[0], probs[1]), probs[2]], rtol=1e-6)
+    assert mean_probs[0].argmax() == 0 and max_probs[0, 1] > mean_probs[0, 1]
+    with pytest.raises(ValueError, match="unknown window pooling 'median'"):
+        quality_sweep.pool_windows(logits, docs, 2, "median")
