@@ -253,6 +253,11 @@ CPU_CONFIGS += [  # bf16 autocast, native on this CPU (AMX): the same two seeds 
         "pre": CHUNKS_128,
         "train": {**BEST_128, "precision": "bf16"},
     },
+    {
+        "name": "cpu-chunks-128-3ep-mean-lr2e-4-bf16-seed7",
+        "pre": CHUNKS_128,
+        "train": {**BEST_128, "precision": "bf16", "seed": 7},
+    },
 ]
 #: The CPU configurations were measured while ``cls`` was ``TrainConfig``'s default and training ran
 #: in float32 on a CPU; they keep both unless they say otherwise, so each reruns as recorded.
