@@ -184,7 +184,9 @@ def test_deploy_autoscales_and_an_update_keeps_the_capacity_it_scaled_to(registr
     }
     target = deploy.registered_target(autoscaling, name)
     assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 4)
-    (policy,) = autoscaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]
+    (policy,) = autoscaling.describe_scaling_policies(
+        ServiceNamespace="sagemaker", ResourceId=deploy.scaling_resource_id(name)
+    )["ScalingPolicies"]
     tracking = policy["TargetTrackingScalingPolicyConfiguration"]
     assert tracking["TargetValue"] == 600.0
     assert (
