@@ -227,10 +227,9 @@ def scaling_policy_request(settings: DeploySettings) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Serving:
-    """What an existing endpoint serves now: its config, the variant's instance type and count."""
+    """An existing endpoint's status and its variant's instance type and count."""
 
     status: str
-    endpoint_config: str
     instance_type: str
     instance_count: int
 
@@ -257,7 +256,6 @@ def serving(sagemaker: Any, name: str) -> Serving | None:
     count = live.get("DesiredInstanceCount") or live.get("CurrentInstanceCount")
     return Serving(
         status=endpoint["EndpointStatus"],
-        endpoint_config=endpoint["EndpointConfigName"],
         instance_type=configured[VARIANT]["InstanceType"],
         instance_count=int(count or configured[VARIANT].get("InitialInstanceCount") or 1),
     )
