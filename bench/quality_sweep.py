@@ -49,6 +49,7 @@ import train  # noqa: E402
 from medtx_common import (  # noqa: E402
     classification_metrics,
     load_classifier,
+    mean_by_text,
     predict_proba,
     read_json,
     window_logits,
@@ -423,9 +424,7 @@ def pool_windows(logits: np.ndarray, docs: np.ndarray, notes: int, how: str) -> 
         return pooled
     if how not in ("mean_logits", "mean_probs"):
         raise ValueError(f"unknown window pooling {how!r} ({', '.join(WINDOW_POOLINGS)})")
-    pooled = np.zeros((notes, logits.shape[1]))
-    np.add.at(pooled, docs, values)
-    return pooled / np.bincount(docs, minlength=notes)[:, None]
+    return mean_by_text(values, docs, notes)
 
 
 def window_pooling(model_dir: Path, eval_dir: Path) -> dict[str, Any]:

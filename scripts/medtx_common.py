@@ -376,11 +376,16 @@ def predict_proba(classifier: dict[str, Any], texts: Sequence[str], batch_size: 
     position: dict[str, int] = {}
     inverse = np.fromiter((position.setdefault(t, len(position)) for t in texts), np.int64, len(texts))
     logits, docs = window_logits(classifier, list(position), batch_size)
-    pooled = np.zeros((len(position), num_labels), dtype=np.float64)
-    np.add.at(pooled, docs, logits)
-    pooled /= np.bincount(docs, minlength=len(position))[:, None]
+    pooled = mean_by_text(logits, docs, len(position))
     probs = torch.softmax(torch.from_numpy(pooled), dim=-1).numpy().astype(np.float32)
     return probs[inverse]
+
+
+def mean_by_text(values: np.ndarray, docs: np.ndarray, texts: int) -> np.ndarray:
+    """The mean of each text's rows of ``values`` (``docs``: the text each row belongs to)."""
+    pooled = np.zeros((texts, values.shape[1]), dtype=np.float64)
+    np.add.at(pooled, docs, values)
+    return pooled / np.bincount(docs, minlength=texts)[:, None]
 
 
 def window_logits(
