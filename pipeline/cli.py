@@ -397,17 +397,34 @@ def invoke(
     ] = None,
     name: EndpointName = None,
     store: StoreDir = Path(DEFAULT_STORE),
+    sagemaker: Annotated[
+        bool, typer.Option("--sagemaker", help="send to the SageMaker endpoint of that name (AWS_REGION)")
+    ] = False,
+    region: Region = None,
 ) -> None:
-    """Send text to the local endpoint (``POST /invocations``) and print its answer."""
+    """Send text to the local endpoint (``POST /invocations``), or with ``--sagemaker`` to the deployed
+    one, and print its answer."""
+    from pipeline import deploy as dep
     from pipeline.local import endpoint
     from pipeline.local.store import Store
 
     if body is not None:
         payload = body.read_bytes()
     elif texts:
-        payload = json.dumps({"inputs": texts, "parameters": {"top_k": top_k}}).encode()
+        payload = dep.request_body(texts, top_k)
     else:
         raise typer.BadParameter("give text(s) to classify or --body FILE", param_hint="TEXTS")
+    if sagemaker:
+        import boto3
+
+        runtime = boto3.client("sagemaker-runtime", region_name=_region(region))
+        try:
+            answer = dep.invoke(runtime, name or PipelineConfig().endpoint_name, payload)
+        except dep.DeployError as err:
+            console.print(f"[red]error:[/red] {err}")
+            raise typer.Exit(1) from err
+        print(answer.decode("utf-8", errors="replace"))
+        return
     try:
         status_code, answer = endpoint.invoke(Store(store), name or PipelineConfig().endpoint_name, payload)
     except endpoint.EndpointError as err:
@@ -652,6 +669,10 @@ def deploy(
             help="follow the endpoint to InService; fail if the update rolled back (implied by autoscaling)"
         ),
     ] = False,
+    smoke: Annotated[
+        bool,
+        typer.Option(help="once InService, send one request and fail unless the answer is a prediction"),
+    ] = True,
     canary_percent: Annotated[int, typer.Option(help="capacity share that takes traffic first")] = 10,
     canary_wait_seconds: Annotated[int, typer.Option(help="how long the canary is watched")] = 600,
     role: Role = None,
@@ -704,6 +725,7 @@ def deploy(
             arn,
             autoscaling=boto3.client("application-autoscaling", region_name=region),
             wait=wait,
+            runtime=boto3.client("sagemaker-runtime", region_name=region) if smoke else None,
         )
     except (dep.DeployError, ClientError) as err:
         console.print(f"[red]error:[/red] {err}")

@@ -5,7 +5,9 @@ gets a canary share of the traffic first, then all of it, and the service rolls 
 one of the endpoint's CloudWatch alarms (5xx errors, model latency) fires during the shift. The alarms
 are created (or updated) before the update starts. With ``wait`` the deploy follows the endpoint to
 InService and fails when the update rolled back, so the CodeBuild job that runs it says how the
-deployment ended, not only that it started.
+deployment ended, not only that it started. Given a SageMaker Runtime client it then sends one request
+through the serving contract of ``scripts/inference.py`` and fails unless the answer is a prediction:
+an InService endpoint whose handler breaks on every request would otherwise pass as deployed.
 
 Autoscaling (``max_instance_count`` above ``instance_count``): Application Auto Scaling's target
 tracking on invocations per instance, registered once the endpoint is InService. An update keeps the
@@ -19,6 +21,7 @@ does not implement the call.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -67,6 +70,12 @@ class DeploySettings:
 
 
 VARIANT = "AllTraffic"
+JSON = "application/json"
+#: The note a deployment's smoke request sends: any transcript will do, the answer's shape is checked.
+SMOKE_TEXT = (
+    "CHIEF COMPLAINT: Chest pain on exertion. ECHOCARDIOGRAM: Mild aortic stenosis, normal left "
+    "ventricular systolic function."
+)
 SCALABLE_DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 
 
@@ -283,6 +292,59 @@ def wait_until_in_service(sagemaker: Any, name: str, poll_seconds: int, timeout_
         raise DeployError(f"endpoint {name} did not reach InService: {reason}") from err
 
 
+def request_body(texts: list[str], top_k: int = 1) -> bytes:
+    """A request as ``scripts/inference.py`` reads it."""
+    return json.dumps({"inputs": texts, "parameters": {"top_k": top_k}}).encode()
+
+
+def check_answer(body: bytes, texts: int) -> list[dict[str, Any]]:
+    """The endpoint's answer to ``texts`` texts: one ``{"label", "class_id", "score"}`` object each
+    (``scripts/inference.py``'s contract); anything else raises ``DeployError`` saying what it got."""
+    shown = body[:200].decode("utf-8", errors="replace")
+    try:
+        answer = json.loads(body)
+    except ValueError as err:
+        raise DeployError(f"the answer is not JSON ({err}): {shown!r}") from err
+    if not isinstance(answer, list) or len(answer) != texts:
+        raise DeployError(f"the answer should be a list of {texts} prediction(s); got {shown!r}")
+    for item in answer:
+        ok = (
+            isinstance(item, dict)
+            and isinstance(item.get("label"), str)
+            and isinstance(item.get("class_id"), int)
+            and isinstance(item.get("score"), (int, float))
+            and 0 <= item["score"] <= 1
+        )
+        if not ok:
+            raise DeployError(f"a prediction should hold label, class_id and a score in [0, 1]; got {item!r}")
+    return answer
+
+
+def invoke(runtime: Any, endpoint: str, body: bytes) -> bytes:
+    """POST ``body`` to a SageMaker endpoint; the handler's refusals (4xx, 5xx) raise ``DeployError``
+    with the status and the handler's own message."""
+    from botocore.exceptions import ClientError
+
+    try:
+        response = runtime.invoke_endpoint(EndpointName=endpoint, ContentType=JSON, Accept=JSON, Body=body)
+    except ClientError as err:
+        info = err.response
+        status = info.get("OriginalStatusCode") or info.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        message = info.get("OriginalMessage") or info.get("Error", {}).get("Message") or err
+        raise DeployError(f"endpoint {endpoint} answered HTTP {status}: {message}") from err
+    return response["Body"].read()
+
+
+def smoke_test(runtime: Any, endpoint: str, text: str = SMOKE_TEXT) -> dict[str, Any]:
+    """One request through the serving contract; returns the prediction, raises ``DeployError``
+    when the endpoint refuses it or answers with anything but a prediction."""
+    try:
+        (prediction,) = check_answer(invoke(runtime, endpoint, request_body([text])), 1)
+    except DeployError as err:
+        raise DeployError(f"endpoint {endpoint} is InService but failed its smoke request: {err}") from err
+    return {"label": prediction["label"], "score": round(float(prediction["score"]), 4)}
+
+
 def deploy(
     sagemaker: Any,
     cloudwatch: Any,
@@ -290,6 +352,7 @@ def deploy(
     package_arn: str,
     autoscaling: Any | None = None,
     wait: bool = False,
+    runtime: Any | None = None,
     poll_seconds: int = 30,
     timeout_seconds: int = 2 * 3600,
 ) -> dict[str, Any]:
@@ -297,7 +360,8 @@ def deploy(
 
     ``autoscaling`` is an Application Auto Scaling client: needed when the settings autoscale or a
     scalable target may be registered on the variant. Autoscaling implies ``wait`` (a target can only
-    be registered on an InService endpoint)."""
+    be registered on an InService endpoint). ``runtime`` (a SageMaker Runtime client) adds the smoke
+    request once the endpoint is InService; it applies only when the deploy waits."""
     check_approved(sagemaker, package_arn)
     if settings.autoscales and autoscaling is None:
         raise DeployError("autoscaling needs an Application Auto Scaling client")
@@ -368,4 +432,14 @@ def deploy(
             "describe-endpoint and the alarms' history say which)"
         )
     done["status"] = "InService"
+    if runtime is not None:
+        try:
+            done["smoke_test"] = smoke_test(runtime, settings.endpoint_name)
+        except DeployError as err:
+            if not current:
+                raise
+            raise DeployError(
+                f"{err}. It now serves {config['EndpointConfigName']}: to go back, deploy the package "
+                "it served before (medtx deploy --model-package-arn ARN)"
+            ) from err
     return done

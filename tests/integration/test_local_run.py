@@ -25,6 +25,8 @@ pytest.importorskip("transformers")
 pytest.importorskip("sagemaker")
 pytestmark = pytest.mark.slow
 
+from pipeline import deploy  # noqa: E402  (after the skips: it is part of the pipeline extra)
+
 BUCKET = "medical-transcription-repo"
 TINY = ["--param", "Epochs=0.05", "--param", "MaxLength=32", "--param", "MinMacroF1=0"]
 
@@ -129,6 +131,9 @@ def test_the_local_endpoint_answers_over_http(local_run):
         record["Url"] + "/invocations", json.dumps({"inputs": ["Knee arthroscopy."]}).encode()
     )
     assert status == 200 and answer[0]["label"] in labels.values()
+    # the answer `medtx deploy` checks after a deployment is the one this handler gives
+    status, smoke = _post(record["Url"] + "/invocations", deploy.request_body([deploy.SMOKE_TEXT]))
+    assert status == 200 and deploy.check_answer(json.dumps(smoke).encode(), 1)[0]["label"] in labels.values()
     assert _post(record["Url"] + "/invocations", b"{not json")[0] == 400
     assert _post(record["Url"] + "/invocations", b"{}", "text/csv")[0] == 415
     invoked = medtx("invoke", "Cardiac catheterization.", "--top-k", "3", "--store", str(store))

@@ -4,6 +4,7 @@ service model (botocore's own validator) instead."""
 from __future__ import annotations
 
 import contextlib
+import json
 
 import pytest
 from aws_helpers import REGION, ROLE
@@ -153,6 +154,21 @@ def _fake_update(client, sent, rolls_back=False, autoscaling=None):
     client.update_endpoint = update_endpoint
 
 
+def _answers(*bodies):
+    """What moto's SageMaker Runtime answers the next invocations with, in order (it has no model to
+    run); earlier answers, which moto keeps per endpoint and request, are forgotten."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sagemakerruntime.models import sagemakerruntime_backends
+
+    backend = sagemakerruntime_backends[DEFAULT_ACCOUNT_ID][REGION]
+    backend.results.clear()
+    backend.results_queue[:] = [(body, deploy.JSON, deploy.VARIANT, "") for body in bodies]
+
+
+#: An answer as ``scripts/inference.py`` writes it (tests/integration checks the real handler's).
+PREDICTION = json.dumps([{"label": "Cardiovascular / Pulmonary", "class_id": 0, "score": 0.91}])
+
+
 def _scaled(settings, **changes):
     import dataclasses
 
@@ -236,10 +252,12 @@ def test_the_deploy_role_allows_every_call_medtx_deploy_makes(registry):
     client, arns = registry
     calls = set()
     clients = {
-        name: boto3.client(name, region_name=REGION) for name in ("cloudwatch", "application-autoscaling")
+        name: boto3.client(name, region_name=REGION)
+        for name in ("cloudwatch", "application-autoscaling", "sagemaker-runtime")
     }
     for one in (client, *clients.values()):
-        prefix = one.meta.service_model.service_name
+        prefix = {"sagemaker-runtime": "sagemaker"}.get(one.meta.service_model.service_name)
+        prefix = prefix or one.meta.service_model.service_name  # the IAM prefix
         one.meta.events.register(
             "before-call.*.*", lambda model, prefix=prefix, **_: calls.add(f"{prefix}:{model.name}")
         )
@@ -254,6 +272,7 @@ def test_the_deploy_role_allows_every_call_medtx_deploy_makes(registry):
     )
     for step in steps:
         _fake_update(client, [], autoscaling=clients["application-autoscaling"])
+        _answers(PREDICTION)
         deploy.deploy(
             client,
             clients["cloudwatch"],
@@ -261,6 +280,7 @@ def test_the_deploy_role_allows_every_call_medtx_deploy_makes(registry):
             arns["Approved"],
             autoscaling=clients["application-autoscaling"],
             poll_seconds=1,
+            runtime=clients["sagemaker-runtime"],
         )
     calls.discard("sagemaker:UpdateEndpoint")  # replaced by the fake above; recorded from the request
     calls.add("sagemaker:UpdateEndpoint")
@@ -270,7 +290,11 @@ def test_the_deploy_role_allows_every_call_medtx_deploy_makes(registry):
         for statement in policy["PolicyDocument"]["Statement"]:
             actions = statement["Action"]
             allowed.update([actions] if isinstance(actions, str) else actions)
-    assert {"application-autoscaling:RegisterScalableTarget", "sagemaker:DescribeEndpointConfig"} <= calls
+    assert {
+        "application-autoscaling:RegisterScalableTarget",
+        "sagemaker:DescribeEndpointConfig",
+        "sagemaker:InvokeEndpoint",
+    } <= calls
     assert calls - allowed == set(), f"calls the deploy role may not make: {sorted(calls - allowed)}"
 
 
@@ -288,6 +312,46 @@ def test_deploy_waits_and_fails_when_the_update_rolled_back(registry):
         deploy.deploy(
             client, cloudwatch, settings, arns["Approved"], autoscaling=autoscaling, wait=True, poll_seconds=1
         )
+
+
+def test_deploy_sends_a_smoke_request_once_in_service(registry):
+    """With a runtime client the deploy ends with one request through the serving contract: a
+    prediction passes; an answer that is not one, or a refusal by the handler, fails the deploy, and
+    after an update the error says how to go back."""
+    import boto3
+    from botocore.stub import Stubber
+
+    client, arns = registry
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    runtime = boto3.client("sagemaker-runtime", region_name=REGION)
+    settings = deploy.DeploySettings(endpoint_name="medtx-smoke-endpoint", role_arn=ROLE)
+    _answers(PREDICTION)
+    done = deploy.deploy(client, cloudwatch, settings, arns["Approved"], wait=True, runtime=runtime)
+    assert done["smoke_test"] == {"label": "Cardiovascular / Pulmonary", "score": 0.91}
+
+    _fake_update(client, [])
+    for body, message in [
+        ('{"error": "model failed to load"}', "should be a list of 1 prediction"),
+        ("<html>502</html>", "not JSON"),
+        ('[{"label": "Urology", "class_id": 2, "score": 7}]', "score in \\[0, 1\\]"),
+    ]:
+        _answers(body)
+        with pytest.raises(deploy.DeployError, match=f"failed its smoke request: .*{message}.*to go back"):
+            deploy.deploy(
+                client, cloudwatch, settings, arns["Approved"], wait=True, runtime=runtime, poll_seconds=1
+            )
+    with Stubber(runtime) as stub:
+        stub.add_client_error(
+            "invoke_endpoint",
+            service_error_code="ModelError",
+            http_status_code=424,
+            modeled_fields={"OriginalStatusCode": 400, "OriginalMessage": "texts must not be empty"},
+        )
+        with pytest.raises(deploy.DeployError, match="answered HTTP 400: texts must not be empty"):
+            deploy.smoke_test(runtime, settings.endpoint_name)
+    # without waiting there is nothing to send the request to yet
+    _answers("not a prediction")
+    assert "smoke_test" not in deploy.deploy(client, cloudwatch, settings, arns["Approved"], runtime=runtime)
 
 
 def test_deploy_refuses_an_endpoint_that_is_not_in_service(registry):
@@ -324,7 +388,6 @@ def test_deploy_settings_are_checked(counts, message):
 
 
 def test_schedule_and_deploy_commands(registry, monkeypatch):
-    import json
 
     from typer.testing import CliRunner
 
@@ -365,6 +428,7 @@ def test_schedule_and_deploy_commands(registry, monkeypatch):
     deployed = runner.invoke(app, ["deploy", "--endpoint-name", "medtx-cli-endpoint"])  # the latest Approved
     assert deployed.exit_code == 0, deployed.output
     assert json.loads(deployed.stdout)["model_package"] == arns["Approved"]
+    _answers(PREDICTION)
     scaled = runner.invoke(
         app,
         [
@@ -380,5 +444,15 @@ def test_schedule_and_deploy_commands(registry, monkeypatch):
     assert scaled.exit_code == 0, scaled.output
     report = json.loads(scaled.stdout[scaled.stdout.index("{") :])
     assert report["status"] == "InService" and report["autoscaling"]["max"] == 3
+    assert report["smoke_test"]["label"] == "Cardiovascular / Pulmonary"
+    _answers("oops")
+    broken = runner.invoke(app, ["deploy", "--endpoint-name", "medtx-cli-broken", "--wait"])
+    assert broken.exit_code == 2 and "failed its smoke request" in broken.output
+    _answers("oops")
+    unchecked = runner.invoke(app, ["deploy", "--endpoint-name", "medtx-cli-broken2", "--wait", "--no-smoke"])
+    assert unchecked.exit_code == 0 and "smoke_test" not in unchecked.stdout
+    _answers(PREDICTION)
+    invoked = runner.invoke(app, ["invoke", "--sagemaker", "--name", "medtx-cli-scaled", "Chest pain."])
+    assert invoked.exit_code == 0 and json.loads(invoked.stdout) == json.loads(PREDICTION)
     no_target = runner.invoke(app, ["deploy", "--endpoint-name", "medtx-cli-x", "--max-instance-count", "3"])
     assert no_target.exit_code == 2 and "needs a target: invocations_per_instance" in no_target.output
