@@ -393,7 +393,13 @@ def invoke(
     texts: Annotated[list[str] | None, typer.Argument(help="transcript text(s) to classify")] = None,
     top_k: Annotated[int, typer.Option(help="also return the k best labels")] = 1,
     body: Annotated[
-        Path | None, typer.Option(help="send this file as the request body instead (JSON)")
+        Path | None,
+        typer.Option(
+            help="send this file as the request body instead (JSON)",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
     ] = None,
     name: EndpointName = None,
     store: StoreDir = Path(DEFAULT_STORE),

@@ -143,3 +143,13 @@ def test_missing_credentials_are_one_line(tmp_path):
         [sys.executable, "-m", "pipeline.cli", "status"], capture_output=True, text=True, env=env
     )
     assert missing.returncode == 2 and "missing region" in missing.stderr
+
+
+def test_invoke_names_a_missing_body_file_and_an_empty_request(tmp_path):
+    def said(result):  # the message without rich's box and line breaks
+        return re.sub(r"[\s│╭╮╰╯─]+", " ", result.output)
+
+    missing = runner.invoke(app, ["invoke", "--body", str(tmp_path / "nope.json"), "--store", str(tmp_path)])
+    assert missing.exit_code == 2 and "nope.json' does not exist" in said(missing)
+    empty = runner.invoke(app, ["invoke", "--store", str(tmp_path)])
+    assert empty.exit_code == 2 and "give text(s) to classify or --body FILE" in said(empty)
