@@ -677,7 +677,7 @@ def deploy(
     ] = False,
     smoke: Annotated[
         bool,
-        typer.Option(help="once InService, send one request and fail unless the answer is a prediction"),
+        typer.Option(help="when waiting: once InService, send one request; fail unless it gets a prediction"),
     ] = True,
     canary_percent: Annotated[int, typer.Option(help="capacity share that takes traffic first")] = 10,
     canary_wait_seconds: Annotated[int, typer.Option(help="how long the canary is watched")] = 600,
