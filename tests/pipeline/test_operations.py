@@ -388,7 +388,6 @@ def test_deploy_settings_are_checked(counts, message):
 
 
 def test_schedule_and_deploy_commands(registry, monkeypatch):
-
     from typer.testing import CliRunner
 
     from pipeline.cli import app
