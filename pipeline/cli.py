@@ -285,7 +285,9 @@ def _local_dashboard(store) -> None:
 
 
 models_app = typer.Typer(help="The local model registry (packages registered by `medtx run --local`).")
-endpoint_app = typer.Typer(help="Local endpoints started by `medtx run --local`.")
+endpoint_app = typer.Typer(
+    help="Local endpoints started by `medtx run --local`; with --sagemaker, the deployed one."
+)
 app.add_typer(models_app, name="models")
 app.add_typer(endpoint_app, name="endpoint")
 
@@ -360,12 +362,42 @@ def models_reject(
 EndpointName = Annotated[str | None, typer.Option("--name", help="endpoint name (default: the config's)")]
 
 
+SageMakerFlag = Annotated[
+    bool,
+    typer.Option("--sagemaker", help="the SageMaker endpoint of that name (AWS_REGION), not a local one"),
+]
+
+
 @endpoint_app.command("status")
-def endpoint_status(name: EndpointName = None, store: StoreDir = Path(DEFAULT_STORE)) -> None:
-    """Show a local endpoint's record (and whether it answers)."""
+def endpoint_status(
+    name: EndpointName = None,
+    store: StoreDir = Path(DEFAULT_STORE),
+    sagemaker: SageMakerFlag = False,
+    region: Region = None,
+) -> None:
+    """Show a local endpoint's record (and whether it answers), or with ``--sagemaker`` what the
+    deployed endpoint serves: model package, instances, scaling range, alarm states."""
     from pipeline.local import endpoint
     from pipeline.local.store import Store
 
+    if sagemaker:
+        import boto3
+
+        from pipeline import deploy as dep
+
+        region = _region(region)
+        try:
+            found = dep.describe(
+                boto3.client("sagemaker", region_name=region),
+                name or PipelineConfig().endpoint_name,
+                cloudwatch=boto3.client("cloudwatch", region_name=region),
+                autoscaling=boto3.client("application-autoscaling", region_name=region),
+            )
+        except dep.DeployError as err:
+            console.print(f"[red]error:[/red] {err}")
+            raise typer.Exit(1) from err
+        print(json.dumps(found, indent=2))
+        return
     try:
         record = endpoint.status(Store(store), name or PipelineConfig().endpoint_name)
     except endpoint.EndpointError as err:
@@ -403,9 +435,7 @@ def invoke(
     ] = None,
     name: EndpointName = None,
     store: StoreDir = Path(DEFAULT_STORE),
-    sagemaker: Annotated[
-        bool, typer.Option("--sagemaker", help="send to the SageMaker endpoint of that name (AWS_REGION)")
-    ] = False,
+    sagemaker: SageMakerFlag = False,
     region: Region = None,
 ) -> None:
     """Send text to the local endpoint (``POST /invocations``), or with ``--sagemaker`` to the deployed

@@ -279,6 +279,40 @@ def registered_target(autoscaling: Any, endpoint: str) -> dict[str, Any] | None:
     return found[0] if found else None
 
 
+def describe(sagemaker: Any, name: str, cloudwatch: Any = None, autoscaling: Any = None) -> dict[str, Any]:
+    """What a deployed endpoint serves now: status, config, model package (the ARN to deploy again to
+    go back to it), instance type and count, and, given their clients, its scaling range and the
+    states of the alarms that roll a deployment back."""
+    current = serving(sagemaker, name)
+    if current is None:
+        raise DeployError(f"no endpoint {name!r} in this account and region")
+    endpoint = sagemaker.describe_endpoint(EndpointName=name)
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    (variant,) = [v for v in config["ProductionVariants"] if v["VariantName"] == VARIANT]
+    model = sagemaker.describe_model(ModelName=variant["ModelName"])
+    containers = model.get("Containers") or [model.get("PrimaryContainer") or {}]
+    found: dict[str, Any] = {
+        "endpoint": name,
+        "status": current.status,
+        "endpoint_config": endpoint["EndpointConfigName"],
+        "model": variant["ModelName"],
+        "model_package": containers[0].get("ModelPackageName"),
+        "instance_type": current.instance_type,
+        "instance_count": current.instance_count,
+    }
+    if endpoint.get("FailureReason"):
+        found["failure_reason"] = endpoint["FailureReason"]
+    if autoscaling is not None:
+        target = registered_target(autoscaling, name)
+        found["autoscaling"] = (
+            {"min": target["MinCapacity"], "max": target["MaxCapacity"]} if target else None
+        )
+    if cloudwatch is not None:
+        alarms = cloudwatch.describe_alarms(AlarmNames=alarm_names(name))["MetricAlarms"]
+        found["alarms"] = {a["AlarmName"]: a["StateValue"] for a in alarms}
+    return found
+
+
 def wait_until_in_service(sagemaker: Any, name: str, poll_seconds: int, timeout_seconds: int) -> None:
     from botocore.exceptions import WaiterError
 

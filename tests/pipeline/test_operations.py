@@ -453,5 +453,20 @@ def test_schedule_and_deploy_commands(registry, monkeypatch):
     _answers(PREDICTION)
     invoked = runner.invoke(app, ["invoke", "--sagemaker", "--name", "medtx-cli-scaled", "Chest pain."])
     assert invoked.exit_code == 0 and json.loads(invoked.stdout) == json.loads(PREDICTION)
+    status = runner.invoke(app, ["endpoint", "status", "--sagemaker", "--name", "medtx-cli-scaled"])
+    assert status.exit_code == 0, status.output
+    shown = json.loads(status.stdout)
+    assert (
+        shown["model_package"] == arns["Approved"] and shown["endpoint_config"] == report["endpoint_config"]
+    )
+    assert shown["status"] == "InService" and shown["instance_type"] == "ml.m5.xlarge"
+    assert shown["autoscaling"] == {"min": 1, "max": 3}
+    assert set(shown["alarms"]) == set(deploy.alarm_names("medtx-cli-scaled"))
+    unscaled = json.loads(
+        runner.invoke(app, ["endpoint", "status", "--sagemaker", "--name", "medtx-cli-endpoint"]).stdout
+    )
+    assert unscaled["autoscaling"] is None and unscaled["instance_count"] == 1
+    missing = runner.invoke(app, ["endpoint", "status", "--sagemaker", "--name", "medtx-nowhere"])
+    assert missing.exit_code == 1 and "no endpoint 'medtx-nowhere'" in missing.output
     no_target = runner.invoke(app, ["deploy", "--endpoint-name", "medtx-cli-x", "--max-instance-count", "3"])
     assert no_target.exit_code == 2 and "needs a target: invocations_per_instance" in no_target.output
