@@ -236,11 +236,14 @@ def scaling_policy_request(settings: DeploySettings) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Serving:
-    """An existing endpoint's status and its variant's instance type and count."""
+    """An existing endpoint's status, config, and its variant's model, instance type and count."""
 
     status: str
+    endpoint_config: str
+    model: str
     instance_type: str
     instance_count: int
+    failure_reason: str | None = None
 
 
 def serving(sagemaker: Any, name: str) -> Serving | None:
@@ -265,9 +268,27 @@ def serving(sagemaker: Any, name: str) -> Serving | None:
     count = live.get("DesiredInstanceCount") or live.get("CurrentInstanceCount")
     return Serving(
         status=endpoint["EndpointStatus"],
+        endpoint_config=endpoint["EndpointConfigName"],
+        model=configured[VARIANT]["ModelName"],
         instance_type=configured[VARIANT]["InstanceType"],
         instance_count=int(count or configured[VARIANT].get("InitialInstanceCount") or 1),
+        failure_reason=endpoint.get("FailureReason"),
     )
+
+
+def model_package_of(sagemaker: Any, model: str) -> str | None:
+    """The model package a model was made from; None for one made from an image and artifacts, or
+    one deleted since (an endpoint keeps serving a deleted model)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        described = sagemaker.describe_model(ModelName=model)
+    except ClientError as err:
+        if err.response["Error"]["Code"] in ("ValidationException", "ResourceNotFound"):
+            return None
+        raise
+    containers = described.get("Containers") or [described.get("PrimaryContainer") or {}]
+    return containers[0].get("ModelPackageName")
 
 
 def registered_target(autoscaling: Any, endpoint: str) -> dict[str, Any] | None:
@@ -286,22 +307,17 @@ def describe(sagemaker: Any, name: str, cloudwatch: Any = None, autoscaling: Any
     current = serving(sagemaker, name)
     if current is None:
         raise DeployError(f"no endpoint {name!r} in this account and region")
-    endpoint = sagemaker.describe_endpoint(EndpointName=name)
-    config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
-    (variant,) = [v for v in config["ProductionVariants"] if v["VariantName"] == VARIANT]
-    model = sagemaker.describe_model(ModelName=variant["ModelName"])
-    containers = model.get("Containers") or [model.get("PrimaryContainer") or {}]
     found: dict[str, Any] = {
         "endpoint": name,
         "status": current.status,
-        "endpoint_config": endpoint["EndpointConfigName"],
-        "model": variant["ModelName"],
-        "model_package": containers[0].get("ModelPackageName"),
+        "endpoint_config": current.endpoint_config,
+        "model": current.model,
+        "model_package": model_package_of(sagemaker, current.model),
         "instance_type": current.instance_type,
         "instance_count": current.instance_count,
     }
-    if endpoint.get("FailureReason"):
-        found["failure_reason"] = endpoint["FailureReason"]
+    if current.failure_reason:
+        found["failure_reason"] = current.failure_reason
     if autoscaling is not None:
         target = registered_target(autoscaling, name)
         found["autoscaling"] = (
@@ -408,6 +424,7 @@ def deploy(
         )
         raise DeployError(f"endpoint {settings.endpoint_name} is {current.status}; {advice}")
     target = registered_target(autoscaling, settings.endpoint_name) if current and autoscaling else None
+    previous = model_package_of(sagemaker, current.model) if current else None
     start_count = settings.instance_count
     if current and settings.autoscales:  # keep what the variant has scaled to
         start_count = min(max(current.instance_count, settings.instance_count), settings.max_instance_count)
@@ -443,6 +460,7 @@ def deploy(
         "endpoint_config": config["EndpointConfigName"],
         "model": model["ModelName"],
         "model_package": package_arn,
+        "previous_model_package": previous,
         "instance_count": start_count,
         "alarms": alarm_names(settings.endpoint_name),
         "autoscaling": scaling,
@@ -472,8 +490,13 @@ def deploy(
         except DeployError as err:
             if not current:
                 raise
+            back = (
+                f"medtx deploy --model-package-arn {previous}"
+                if previous
+                else f"aws sagemaker update-endpoint --endpoint-name {settings.endpoint_name} "
+                f"--endpoint-config-name {current.endpoint_config}"
+            )
             raise DeployError(
-                f"{err}. It now serves {config['EndpointConfigName']}: to go back, deploy the package "
-                "it served before (medtx deploy --model-package-arn ARN)"
+                f"{err}. It now serves {config['EndpointConfigName']}; to go back: {back}"
             ) from err
     return done

@@ -294,6 +294,7 @@ def test_the_deploy_role_allows_every_call_medtx_deploy_makes(registry):
         "application-autoscaling:RegisterScalableTarget",
         "sagemaker:DescribeEndpointConfig",
         "sagemaker:InvokeEndpoint",
+        "sagemaker:DescribeModel",
     } <= calls
     assert calls - allowed == set(), f"calls the deploy role may not make: {sorted(calls - allowed)}"
 
@@ -330,16 +331,28 @@ def test_deploy_sends_a_smoke_request_once_in_service(registry):
     assert done["smoke_test"] == {"label": "Cardiovascular / Pulmonary", "score": 0.91}
 
     _fake_update(client, [])
+    spec = client.describe_model_package(ModelPackageName=arns["Approved"])["InferenceSpecification"]
+    newer = client.create_model_package(
+        ModelPackageGroupName=GROUP, InferenceSpecification=spec, ModelApprovalStatus="Approved"
+    )["ModelPackageArn"]
+    served = arns["Approved"]  # what the advice names: the package served before each update
     for body, message in [
         ('{"error": "model failed to load"}', "should be a list of 1 prediction"),
         ("<html>502</html>", "not JSON"),
         ('[{"label": "Urology", "class_id": 2, "score": 7}]', "score in \\[0, 1\\]"),
     ]:
         _answers(body)
-        with pytest.raises(deploy.DeployError, match=f"failed its smoke request: .*{message}.*to go back"):
-            deploy.deploy(
-                client, cloudwatch, settings, arns["Approved"], wait=True, runtime=runtime, poll_seconds=1
-            )
+        back = f"to go back: medtx deploy --model-package-arn {served}$"
+        with pytest.raises(deploy.DeployError, match=f"failed its smoke request: .*{message}.*{back}"):
+            deploy.deploy(client, cloudwatch, settings, newer, wait=True, runtime=runtime, poll_seconds=1)
+        served = newer
+    # a model deleted under a running endpoint: the advice names the endpoint config instead
+    before = client.describe_endpoint(EndpointName=settings.endpoint_name)["EndpointConfigName"]
+    model = client.describe_endpoint_config(EndpointConfigName=before)["ProductionVariants"][0]["ModelName"]
+    client.delete_model(ModelName=model)
+    _answers("[]")
+    with pytest.raises(deploy.DeployError, match=f"to go back: aws sagemaker update-endpoint .* {before}$"):
+        deploy.deploy(client, cloudwatch, settings, newer, wait=True, runtime=runtime, poll_seconds=1)
     with Stubber(runtime) as stub:
         stub.add_client_error(
             "invoke_endpoint",
