@@ -246,16 +246,24 @@ class Serving:
     failure_reason: str | None = None
 
 
-def serving(sagemaker: Any, name: str) -> Serving | None:
-    """The endpoint's current state, or None when there is no such endpoint."""
+def _found(describe: Any, **request: Any) -> dict[str, Any] | None:
+    """A SageMaker Describe call's answer, or None when the resource does not exist (SageMaker says
+    so with a ValidationException)."""
     from botocore.exceptions import ClientError
 
     try:
-        endpoint = sagemaker.describe_endpoint(EndpointName=name)
+        return describe(**request)
     except ClientError as err:
         if err.response["Error"]["Code"] in ("ValidationException", "ResourceNotFound"):
             return None
         raise
+
+
+def serving(sagemaker: Any, name: str) -> Serving | None:
+    """The endpoint's current state, or None when there is no such endpoint."""
+    endpoint = _found(sagemaker.describe_endpoint, EndpointName=name)
+    if endpoint is None:
+        return None
     config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
     variants = {v["VariantName"]: v for v in endpoint.get("ProductionVariants", [])}
     configured = {v["VariantName"]: v for v in config["ProductionVariants"]}
@@ -279,14 +287,9 @@ def serving(sagemaker: Any, name: str) -> Serving | None:
 def model_package_of(sagemaker: Any, model: str) -> str | None:
     """The model package a model was made from; None for one made from an image and artifacts, or
     one deleted since (an endpoint keeps serving a deleted model)."""
-    from botocore.exceptions import ClientError
-
-    try:
-        described = sagemaker.describe_model(ModelName=model)
-    except ClientError as err:
-        if err.response["Error"]["Code"] in ("ValidationException", "ResourceNotFound"):
-            return None
-        raise
+    described = _found(sagemaker.describe_model, ModelName=model)
+    if described is None:
+        return None
     containers = described.get("Containers") or [described.get("PrimaryContainer") or {}]
     return containers[0].get("ModelPackageName")
 
