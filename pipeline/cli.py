@@ -284,88 +284,192 @@ def _local_dashboard(store) -> None:
         console.print(f"no dashboard: {err}")
 
 
-models_app = typer.Typer(help="The local model registry (packages registered by `medtx run --local`).")
+models_app = typer.Typer(
+    help="Model package versions: the local registry of `medtx run --local`; with --sagemaker, "
+    "the SageMaker Model Registry (approving a version there is what deploys it)."
+)
 endpoint_app = typer.Typer(
     help="Local endpoints started by `medtx run --local`; with --sagemaker, the deployed one."
 )
 app.add_typer(models_app, name="models")
 app.add_typer(endpoint_app, name="endpoint")
 
+SageMakerFlag = Annotated[
+    bool,
+    typer.Option("--sagemaker", help="the SageMaker resource of that name (AWS_REGION), not a local one"),
+]
+Group = Annotated[str | None, typer.Option(help="model package group (default: the config's)")]
+
 
 def _group(group: str | None) -> str:
     return group or PipelineConfig().model_package_group
 
 
-@models_app.command("list")
-def models_list(
-    group: Annotated[str | None, typer.Option(help="model package group (default: the config's)")] = None,
-    store: StoreDir = Path(DEFAULT_STORE),
-) -> None:
-    """List model package versions with approval status and figures."""
-    from pipeline.local import registry
-    from pipeline.local.store import Store
+def _difference(figures: dict[str, float]) -> tuple[str, str]:
+    """Model minus baseline macro-F1, and its paired bootstrap interval where the evaluation computed one."""
+    if figures.get("baseline_macro_f1") is None or "macro_f1" not in figures:
+        return "", ""
+    interval = (
+        f"{figures['difference_low']:+.4f} to {figures['difference_high']:+.4f}"
+        if "difference_low" in figures
+        else ""
+    )
+    return f"{figures['macro_f1'] - figures['baseline_macro_f1']:+.4f}", interval
 
-    found = registry.packages(Store(store), _group(group))
-    if not found:
-        console.print(f"no model packages in group {_group(group)} (store {store})")
-        raise typer.Exit(1)
-    table = Table(title=f"Model packages: {_group(group)}")
-    for column in ("version", "status", "macro_f1", "baseline", "created", "execution"):
-        table.add_column(column)
+
+def _packages_table(title: str, found: list[dict]) -> Table:
+    table = Table(title=title)
+    columns = ("version", "status", "macro_f1", "baseline", "difference", "interval", "created", "execution")
+    for column in columns:  # folded, never cut short, in a narrow terminal
+        table.add_column(column, overflow="fold", no_wrap=column in ("macro_f1", "baseline", "difference"))
     for package in found:
         figures = package.get("Figures", {})
         table.add_row(
             str(package["ModelPackageVersion"]),
             package["ModelApprovalStatus"],
-            f"{figures.get('macro_f1', float('nan')):.4f}",
-            f"{figures.get('baseline_macro_f1') or float('nan'):.4f}",
+            f"{figures['macro_f1']:.4f}" if "macro_f1" in figures else "-",
+            f"{figures['baseline_macro_f1']:.4f}" if figures.get("baseline_macro_f1") is not None else "-",
+            *_difference(figures),
             package["CreationTime"],
             package.get("PipelineExecutionId", ""),
         )
-    Console().print(table)
+    return table
 
 
-def _set_status(version: int, status: str, group: str | None, store: Path, note: str) -> None:
-    from pipeline.local import registry
-    from pipeline.local.store import Store
+@models_app.command("list")
+def models_list(
+    group: Group = None,
+    last: Annotated[int, typer.Option(min=1, help="the newest this many versions")] = 10,
+    store: StoreDir = Path(DEFAULT_STORE),
+    sagemaker: SageMakerFlag = False,
+    region: Region = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the packages as JSON")] = False,
+) -> None:
+    """List model package versions with approval status and figures (macro-F1, the TF-IDF baseline's,
+    the difference with its bootstrap interval); with ``--sagemaker`` also the version the endpoint
+    serves."""
+    from pipeline import registry
+
+    if sagemaker:
+        import boto3
+
+        region = _region(region)
+        client = boto3.client("sagemaker", region_name=region)
+        try:
+            found = registry.packages(client, boto3.client("s3", region_name=region), _group(group), last)
+        except registry.RegistryError as err:
+            console.print(f"[red]error:[/red] {err}")
+            raise typer.Exit(2) from err
+        where = f"SageMaker, {region}"
+    else:
+        from pipeline.local import registry as local_registry
+        from pipeline.local.store import Store
+
+        found = local_registry.packages(Store(store), _group(group))[-last:]
+        where = f"store {store}"
+    if not found:
+        console.print(f"no model packages in group {_group(group)} ({where})")
+        raise typer.Exit(1)
+    if as_json:
+        print(json.dumps(found, indent=2))
+    else:
+        Console().print(_packages_table(f"Model packages: {_group(group)} ({where})", found))
+    for package in found:
+        if "FiguresError" in package:
+            console.print(f"version {package['ModelPackageVersion']}: no figures: {package['FiguresError']}")
+    if sagemaker:
+        _print_serving(client, found)
+
+
+def _served(client) -> tuple[str, str | None, str | None]:
+    """The config's endpoint: its name, its status (None: no such endpoint) and the model package it
+    serves (None: a model not made from a package)."""
+    from pipeline import deploy as dep
+
+    name = PipelineConfig().endpoint_name
+    current = dep.serving(client, name)
+    if current is None:
+        return name, None, None
+    return name, current.status, dep.model_package_of(client, current.model)
+
+
+def _print_serving(client, found: list[dict]) -> None:
+    name, status, package = _served(client)
+    if status is None:
+        console.print(f"no endpoint {name} yet: approving a version deploys it")
+        return
+    versions = [p["ModelPackageVersion"] for p in found if p["ModelPackageArn"] == package]
+    served = f"version {versions[0]}" if versions else (package or "a model made from no package")
+    console.print(f"endpoint {name} ({status}) serves {served}", highlight=False)
+
+
+def _set_status(
+    version: int, status: str, group: str | None, store: Path, note: str, sagemaker: bool, region: str | None
+) -> None:
+    from pipeline import registry
 
     try:
-        package = registry.set_status(Store(store), _group(group), version, status, note)
+        if sagemaker:
+            import boto3
+
+            client = boto3.client("sagemaker", region_name=_region(region))
+            package = registry.set_status(client, _group(group), version, status, note)
+        else:
+            from pipeline.local import registry as local_registry
+            from pipeline.local.store import Store
+
+            package = local_registry.set_status(Store(store), _group(group), version, status, note)
     except registry.RegistryError as err:
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(2) from err
-    console.print(f"{package['ModelPackageArn']}: {package['ModelApprovalStatus']}")
+    arn = package["ModelPackageArn"]
+    console.print(f"{arn}: {package['ModelApprovalStatus']}", highlight=False)
+    if not sagemaker:
+        return
+    if status == "Approved":
+        console.print(
+            "where the stack of infra/template.yaml runs, this starts its deploy project; follow it "
+            "with `medtx endpoint status --sagemaker`"
+        )
+        return
+    name, _, served = _served(client)
+    if served == arn:
+        console.print(
+            f"[yellow]warning:[/yellow] endpoint {name} still serves this version: approve another "
+            "(or `medtx deploy --model-package-arn <an approved one>`) to replace it"
+        )
+
+
+Version = Annotated[int, typer.Argument(help="model package version")]
 
 
 @models_app.command("approve")
 def models_approve(
-    version: Annotated[int, typer.Argument(help="model package version")],
-    group: Annotated[str | None, typer.Option(help="model package group (default: the config's)")] = None,
+    version: Version,
+    group: Group = None,
     note: Annotated[str, typer.Option(help="approval description")] = "",
     store: StoreDir = Path(DEFAULT_STORE),
+    sagemaker: SageMakerFlag = False,
+    region: Region = None,
 ) -> None:
     """Approve a model package version."""
-    _set_status(version, "Approved", group, store, note)
+    _set_status(version, "Approved", group, store, note, sagemaker, region)
 
 
 @models_app.command("reject")
 def models_reject(
-    version: Annotated[int, typer.Argument(help="model package version")],
-    group: Annotated[str | None, typer.Option(help="model package group (default: the config's)")] = None,
+    version: Version,
+    group: Group = None,
     note: Annotated[str, typer.Option(help="rejection reason")] = "",
     store: StoreDir = Path(DEFAULT_STORE),
+    sagemaker: SageMakerFlag = False,
+    region: Region = None,
 ) -> None:
     """Reject a model package version."""
-    _set_status(version, "Rejected", group, store, note)
+    _set_status(version, "Rejected", group, store, note, sagemaker, region)
 
 
 EndpointName = Annotated[str | None, typer.Option("--name", help="endpoint name (default: the config's)")]
-
-
-SageMakerFlag = Annotated[
-    bool,
-    typer.Option("--sagemaker", help="the SageMaker endpoint of that name (AWS_REGION), not a local one"),
-]
 
 
 @endpoint_app.command("status")

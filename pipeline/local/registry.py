@@ -14,13 +14,16 @@ from typing import Any
 
 from pipeline.local.jobs import arn
 from pipeline.local.store import Store, write_json_atomic
+from pipeline.registry import (
+    STATUSES,
+    RegistryError,
+    check_status,
+    figures,
+    missing_version,
+    statistics_uri,
+)
 
-STATUSES = ("PendingManualApproval", "Approved", "Rejected")
 KIND = "registry"
-
-
-class RegistryError(ValueError):
-    pass
 
 
 def _group_dir(store: Store, group: str) -> Path:
@@ -36,7 +39,6 @@ def register(store: Store, request: dict[str, Any], execution_id: str) -> dict[s
     folder = _group_dir(store, group)
     folder.mkdir(parents=True, exist_ok=True)
     version = 1 + max((int(p.stem) for p in folder.glob("*.json") if p.stem.isdigit()), default=0)
-    statistics = request.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {})
     package = {
         "ModelPackageGroupName": group,
         "ModelPackageVersion": version,
@@ -48,25 +50,14 @@ def register(store: Store, request: dict[str, Any], execution_id: str) -> dict[s
         "ModelMetrics": request.get("ModelMetrics", {}),
         "CreationTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "PipelineExecutionId": execution_id,
-        "Figures": _figures(store, statistics.get("S3Uri")),
+        "Figures": _figures(store, statistics_uri(request)),
     }
     write_json_atomic(folder / f"{version}.json", package)
     return package
 
 
 def _figures(store: Store, uri: str | None) -> dict[str, float]:
-    if not uri:
-        return {}
-    report = json.loads(store.path(uri).read_text())
-    metrics = report.get("multiclass_classification_metrics", {})
-    figures = {
-        name: value["value"]
-        for name, value in metrics.items()
-        if isinstance(value, dict) and isinstance(value.get("value"), int | float)
-    }
-    if "baseline" in report:
-        figures["baseline_macro_f1"] = report["baseline"].get("macro_f1")
-    return figures
+    return figures(json.loads(store.path(uri).read_text())) if uri else {}
 
 
 def packages(store: Store, group: str | None = None) -> list[dict[str, Any]]:
@@ -82,14 +73,11 @@ def packages(store: Store, group: str | None = None) -> list[dict[str, Any]]:
 
 def set_status(store: Store, group: str, version: int, status: str, description: str = "") -> dict[str, Any]:
     """``UpdateModelPackage``: approve or reject one version."""
-    if status not in STATUSES:
-        raise RegistryError(f"status {status!r} is not one of {', '.join(STATUSES)}")
+    check_status(status)
     path = _group_dir(store, group) / f"{version}.json"
     if not path.exists():
         known = [p["ModelPackageVersion"] for p in packages(store, group)]
-        raise RegistryError(
-            f"no version {version} in model package group {group!r} (versions: {known or 'none'})"
-        )
+        raise missing_version(group, version, known)
     package = json.loads(path.read_text())
     package["ModelApprovalStatus"] = status
     if description:

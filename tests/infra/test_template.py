@@ -65,14 +65,18 @@ def test_checkov_fails_nothing_and_every_skip_is_justified(template, tmp_path):
 
 
 def _statements(template):
+    """Every statement of the roles' inline policies and of the managed policies."""
     for name, resource in template["Resources"].items():
         if resource["Type"] == "AWS::IAM::Role":
             for policy in resource["Properties"].get("Policies", []):
                 for statement in policy["PolicyDocument"]["Statement"]:
                     yield name, statement
+        if resource["Type"] == "AWS::IAM::ManagedPolicy":
+            for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+                yield name, statement
 
 
-def test_roles_are_least_privilege(template):
+def test_roles_and_policies_are_least_privilege(template):
     for role, statement in _statements(template):
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         resources = (

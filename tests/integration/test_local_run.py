@@ -109,7 +109,11 @@ def test_the_model_is_registered_and_can_be_approved(local_run):
     )
     assert package["ModelApprovalStatus"] == "Approved"
     assert package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"].endswith("model.tar.gz")
-    assert 0 <= package["Figures"]["macro_f1"] <= 1
+    figures = package["Figures"]
+    assert 0 <= figures["macro_f1"] <= 1 and 0 <= figures["baseline_macro_f1"] <= 1
+    assert -1 <= figures["difference_low"] <= figures["difference_high"] <= 1  # the paired interval
+    listed = medtx("models", "list", "--json", "--store", str(store))
+    assert json.loads(listed.stdout) == [package]
     missing = medtx("models", "approve", "9", "--store", str(store))
     assert missing.returncode == 2 and "no version 9" in missing.stderr
 

@@ -483,3 +483,146 @@ def test_schedule_and_deploy_commands(registry, monkeypatch):
     assert missing.exit_code == 1 and "no endpoint 'medtx-nowhere'" in missing.output
     no_target = runner.invoke(app, ["deploy", "--endpoint-name", "medtx-cli-x", "--max-instance-count", "3"])
     assert no_target.exit_code == 2 and "needs a target: invocations_per_instance" in no_target.output
+
+
+def _report(macro_f1: float, baseline: float, interval: list[float] | None = None) -> dict:
+    """An ``evaluation.json`` with the parts a registry lists."""
+    report = {
+        "multiclass_classification_metrics": {
+            "macro_f1": {"value": macro_f1, "standard_deviation": 0.01},
+            "accuracy": {"value": 0.6, "standard_deviation": "NaN"},
+        },
+        "baseline": {"macro_f1": baseline},
+    }
+    if interval:
+        report["bootstrap"] = {"interval": {"macro_f1_minus_baseline": interval}}
+    return report
+
+
+@pytest.fixture
+def iam_calls():
+    """The IAM actions of every call made through clients that ``boto3.client`` creates meanwhile
+    (the CLI's; clients made before, or from a session of their own, are not recorded):
+    ``sagemaker-runtime`` calls are ``sagemaker:`` actions."""
+    import boto3
+
+    calls: set[str] = set()
+
+    def record(model, **_):
+        service = model.service_model.service_name
+        calls.add(f"{ {'sagemaker-runtime': 'sagemaker'}.get(service, service) }:{model.name}")
+
+    boto3.setup_default_session()
+    boto3.DEFAULT_SESSION.events.register("before-call.*.*", record)
+    yield calls
+    boto3.DEFAULT_SESSION.events.unregister("before-call.*.*", record)
+
+
+def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypatch):
+    """``medtx models list|approve|reject --sagemaker``: figures read back from each package's
+    statistics in S3, approval by version, and the version the endpoint serves. Every call these
+    commands, ``endpoint status --sagemaker`` and ``invoke --sagemaker`` make is an action the
+    template's ModelApproverPolicy allows."""
+    import re
+
+    import boto3
+    from aws_helpers import BUCKET
+    from helpers import load_template
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+    from pipeline.config import PipelineConfig
+
+    client, _ = registry  # the test's own clients: their calls are not the commands'
+    own = boto3.Session(region_name=REGION)
+    s3 = own.client("s3")
+    group = "medtx-review"
+    client.create_model_package_group(ModelPackageGroupName=group)
+    spec = {
+        "Containers": [{"Image": "123.dkr.ecr.us-east-1.amazonaws.com/hf:1", "ModelDataUrl": "s3://b/m"}],
+        "SupportedContentTypes": ["application/json"],
+        "SupportedResponseMIMETypes": ["application/json"],
+    }
+    reports = {
+        "exec-a": _report(0.41, 0.45),
+        "exec-b": _report(0.50, 0.46, [0.012, 0.071]),
+        "exec-gone": None,  # a statistics object deleted since
+        None: None,  # registered without metrics
+    }
+    for execution, report in reports.items():
+        request = {"ModelPackageGroupName": group, "InferenceSpecification": spec}
+        if execution:
+            key = f"executions/{execution}/evaluation/evaluation.json"
+            if report:
+                s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(report).encode())
+            uri = f"s3://{BUCKET}/{key}"
+            request["ModelMetrics"] = {
+                "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": uri}}
+            }
+        client.create_model_package(**request, ModelApprovalStatus="PendingManualApproval")
+
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("COLUMNS", "200")
+    runner = CliRunner()
+
+    def said(result):  # the message without rich's box and line breaks
+        return re.sub(r"[\s│┃╭╮╰╯─━┏┓┗┛┡┩└┘]+", " ", result.output)
+
+    listed = runner.invoke(app, ["models", "list", "--sagemaker", "--group", group])
+    assert listed.exit_code == 0, listed.output
+    rows = said(listed)
+    assert "1 PendingManualApproval 0.4100 0.4500 -0.0400" in rows and "exec-a" in rows
+    assert "2 PendingManualApproval 0.5000 0.4600 +0.0400 +0.0120 to +0.0710" in rows
+    assert "3 PendingManualApproval - -" in rows and "4 PendingManualApproval - -" in rows
+    assert f"version 3: no figures: s3://{BUCKET}/executions/exec-gone/evaluation/evaluation.json" in rows
+    assert "version 4: no figures: the package records no model-quality statistics" in rows
+    assert "no endpoint medtx-specialty-classifier yet" in rows
+    newest = runner.invoke(app, ["models", "list", "--sagemaker", "--group", group, "--last", "2", "--json"])
+    assert [p["ModelPackageVersion"] for p in json.loads(newest.stdout)] == [3, 4]
+    (second,) = json.loads(
+        runner.invoke(app, ["models", "list", "--sagemaker", "--group", group, "--json"]).stdout
+    )[1:2]
+    assert second["Figures"]["difference_low"] == 0.012 and second["PipelineExecutionId"] == "exec-b"
+
+    approved = runner.invoke(app, ["models", "approve", "2", "--sagemaker", "--group", group, "--note", "ok"])
+    assert approved.exit_code == 0, approved.output
+    arn = f"arn:aws:sagemaker:{REGION}:123456789012:model-package/{group}/2"
+    assert said(approved).startswith(f"{arn}: Approved") and "starts its deploy project" in said(approved)
+    (package,) = [
+        client.describe_model_package(ModelPackageName=p["ModelPackageArn"])
+        for p in client.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"]
+        if p["ModelPackageVersion"] == 2
+    ]
+    assert package["ModelApprovalStatus"] == "Approved" and package["ApprovalDescription"] == "ok"
+
+    missing = runner.invoke(app, ["models", "approve", "9", "--sagemaker", "--group", group])
+    assert missing.exit_code == 2
+    assert f"no version 9 in model package group '{group}' (versions: [1, 2, 3, 4])" in said(missing)
+    nowhere = runner.invoke(app, ["models", "list", "--sagemaker", "--group", "medtx-nowhere"])
+    assert nowhere.exit_code == 2 and "no model package group 'medtx-nowhere'" in said(nowhere)
+
+    # the endpoint of the config's name serves version 2: the list says so, rejecting it warns
+    endpoint = PipelineConfig().endpoint_name
+    settings = deploy.DeploySettings(endpoint, ROLE)  # the deploy role's calls, tested above
+    deploy.deploy(client, own.client("cloudwatch"), settings, package["ModelPackageArn"])
+    listed = said(runner.invoke(app, ["models", "list", "--sagemaker", "--group", group]))
+    assert f"endpoint {endpoint} (InService) serves version 2" in listed
+    rejected = runner.invoke(app, ["models", "reject", "2", "--sagemaker", "--group", group])
+    assert rejected.exit_code == 0, rejected.output
+    assert f"endpoint {endpoint} still serves this version" in said(rejected)
+    quiet = runner.invoke(app, ["models", "reject", "1", "--sagemaker", "--group", group])
+    assert quiet.exit_code == 0 and "still serves" not in quiet.output
+    status = runner.invoke(app, ["endpoint", "status", "--sagemaker"])
+    assert status.exit_code == 0 and json.loads(status.stdout)["model_package"] == arn
+    _answers(PREDICTION)
+    assert runner.invoke(app, ["invoke", "--sagemaker", "Chest pain."]).exit_code == 0
+
+    policy = load_template()["Resources"]["ModelApproverPolicy"]["Properties"]["PolicyDocument"]
+    allowed = set()
+    for statement in policy["Statement"]:
+        actions = statement["Action"]
+        allowed.update([actions] if isinstance(actions, str) else actions)
+    assert {"s3:GetObject", "sagemaker:UpdateModelPackage", "sagemaker:DescribeModel"} <= iam_calls
+    assert {"sagemaker:InvokeEndpoint", "cloudwatch:DescribeAlarms"} <= iam_calls
+    refused = sorted(iam_calls - allowed)
+    assert not refused, f"calls the approver policy does not allow: {refused}"

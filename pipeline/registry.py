@@ -1,0 +1,152 @@
+"""The SageMaker Model Registry behind ``medtx models --sagemaker``: a group's versions with their
+figures, and the approval step of the deployment workflow.
+
+A package's figures are its model-quality statistics, the ``evaluation.json`` of the execution that
+evaluated it (the RegisterModel step records its S3 URI), read back from S3: macro-F1 and the other
+headline metrics, the TF-IDF baseline's macro-F1 and the paired bootstrap interval of the difference.
+The local registry (``pipeline.local.registry``) keeps the same figures with each package, so both
+registries list alike. Approving a version is what deploys it where the stack of
+``infra/template.yaml`` runs: its EventBridge rule starts the deploy project when a package becomes
+``Approved``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+STATUSES = ("PendingManualApproval", "Approved", "Rejected")
+#: Where this project's executions write their artifacts: ``s3://<bucket>/executions/<id>/...``.
+_EXECUTION = re.compile(r"/executions/([^/]+)/")
+
+
+class RegistryError(ValueError):
+    pass
+
+
+def check_status(status: str) -> None:
+    if status not in STATUSES:
+        raise RegistryError(f"status {status!r} is not one of {', '.join(STATUSES)}")
+
+
+def missing_version(group: str, version: int, known: list[int]) -> RegistryError:
+    return RegistryError(
+        f"no version {version} in model package group {group!r} (versions: {known or 'none'})"
+    )
+
+
+def figures(report: dict[str, Any]) -> dict[str, float]:
+    """The figures a registry lists from an ``evaluation.json``: every headline metric, the baseline's
+    macro-F1, and the low and high ends of the model-minus-baseline interval when it was computed."""
+    metrics = report.get("multiclass_classification_metrics", {})
+    found = {
+        name: value["value"]
+        for name, value in metrics.items()
+        if isinstance(value, dict) and isinstance(value.get("value"), int | float)
+    }
+    if "baseline" in report:
+        found["baseline_macro_f1"] = report["baseline"].get("macro_f1")
+    interval = report.get("bootstrap", {}).get("interval", {}).get("macro_f1_minus_baseline")
+    if interval:
+        found["difference_low"], found["difference_high"] = interval
+    return found
+
+
+def statistics_uri(package: dict[str, Any]) -> str | None:
+    """The S3 URI of a package's model-quality statistics (``evaluation.json``), if it has one."""
+    return package.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri")
+
+
+def _read_json(s3: Any, uri: str) -> dict[str, Any]:
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
+
+
+def _iso(moment: Any) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if hasattr(moment, "strftime") else str(moment or "")
+
+
+def _summaries(sagemaker: Any, group: str) -> list[dict[str, Any]]:
+    """Every version of a group, newest first."""
+    pages = sagemaker.get_paginator("list_model_packages").paginate(
+        ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Descending"
+    )
+    return [summary for page in pages for summary in page["ModelPackageSummaryList"]]
+
+
+def packages(sagemaker: Any, s3: Any, group: str, last: int = 10) -> list[dict[str, Any]]:
+    """The newest ``last`` versions of a group, oldest first, in the local registry's shape
+    (``ModelPackageVersion``, ``ModelApprovalStatus``, ``CreationTime``, ``Figures``,
+    ``PipelineExecutionId`` of the execution the figures came from). A package whose statistics cannot
+    be read keeps empty figures and says why in ``FiguresError``; a group that does not exist is an
+    error."""
+    from botocore.exceptions import ClientError
+
+    try:
+        summaries = _summaries(sagemaker, group)
+    except ClientError as err:
+        raise RegistryError(f"cannot list model package group {group!r}: {err}") from err
+    if not summaries and not _group_exists(sagemaker, group):
+        raise RegistryError(f"no model package group {group!r} in this account and region")
+    found = []
+    for summary in reversed(summaries[:last]):
+        described = sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
+        uri = statistics_uri(described)
+        execution = _EXECUTION.search(uri or "")
+        package = {
+            "ModelPackageGroupName": group,
+            "ModelPackageVersion": described.get("ModelPackageVersion"),
+            "ModelPackageArn": summary["ModelPackageArn"],
+            "ModelApprovalStatus": described.get("ModelApprovalStatus"),
+            "CreationTime": _iso(described.get("CreationTime")),
+            "PipelineExecutionId": execution.group(1) if execution else "",
+            "StatisticsUri": uri,
+            "Figures": {},
+        }
+        if described.get("ApprovalDescription"):
+            package["ApprovalDescription"] = described["ApprovalDescription"]
+        if uri is None:
+            package["FiguresError"] = "the package records no model-quality statistics"
+        else:
+            try:
+                package["Figures"] = figures(_read_json(s3, uri))
+            except (ClientError, ValueError) as err:
+                package["FiguresError"] = f"{uri}: {err}"
+        found.append(package)
+    return found
+
+
+def _group_exists(sagemaker: Any, group: str) -> bool:
+    from botocore.exceptions import ClientError
+
+    try:
+        sagemaker.describe_model_package_group(ModelPackageGroupName=group)
+    except ClientError as err:
+        if err.response["Error"]["Code"] in ("ValidationException", "ResourceNotFound"):
+            return False
+        raise
+    return True
+
+
+def package_arn(sagemaker: Any, group: str, version: int) -> str:
+    """The ARN of one version of a group; the error lists the versions there are."""
+    summaries = _summaries(sagemaker, group)
+    for summary in summaries:
+        if summary.get("ModelPackageVersion") == version:
+            return summary["ModelPackageArn"]
+    known = sorted(s["ModelPackageVersion"] for s in summaries if s.get("ModelPackageVersion"))
+    raise missing_version(group, version, known)
+
+
+def set_status(
+    sagemaker: Any, group: str, version: int, status: str, description: str = ""
+) -> dict[str, Any]:
+    """``UpdateModelPackage``: approve or reject one version; returns the package as it is now."""
+    check_status(status)
+    arn = package_arn(sagemaker, group, version)
+    request: dict[str, Any] = {"ModelPackageArn": arn, "ModelApprovalStatus": status}
+    if description:
+        request["ApprovalDescription"] = description
+    sagemaker.update_model_package(**request)
+    return sagemaker.describe_model_package(ModelPackageName=arn)
