@@ -356,7 +356,9 @@ def models_list(
         region = _region(region)
         client = boto3.client("sagemaker", region_name=region)
         try:
-            found = registry.packages(client, boto3.client("s3", region_name=region), _group(group), last)
+            found, total = registry.packages(
+                client, boto3.client("s3", region_name=region), _group(group), last
+            )
         except registry.RegistryError as err:
             console.print(f"[red]error:[/red] {err}")
             raise typer.Exit(2) from err
@@ -365,7 +367,8 @@ def models_list(
         from pipeline.local import registry as local_registry
         from pipeline.local.store import Store
 
-        found = local_registry.packages(Store(store), _group(group))[-last:]
+        every = local_registry.packages(Store(store), _group(group))
+        found, total = every[-last:], len(every)
         where = f"store {store}"
     if not found:
         console.print(f"no model packages in group {_group(group)} ({where})")
@@ -374,6 +377,8 @@ def models_list(
         print(json.dumps(found, indent=2))
     else:
         Console().print(_packages_table(f"Model packages: {_group(group)} ({where})", found))
+    if total > len(found):
+        console.print(f"the newest {len(found)} of {total} versions (--last N shows more)")
     for package in found:
         if "FiguresError" in package:
             console.print(f"version {package['ModelPackageVersion']}: no figures: {package['FiguresError']}")

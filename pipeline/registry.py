@@ -75,8 +75,9 @@ def _summaries(sagemaker: Any, group: str) -> list[dict[str, Any]]:
     return [summary for page in pages for summary in page["ModelPackageSummaryList"]]
 
 
-def packages(sagemaker: Any, s3: Any, group: str, last: int = 10) -> list[dict[str, Any]]:
-    """The newest ``last`` versions of a group, oldest first, in the local registry's shape
+def packages(sagemaker: Any, s3: Any, group: str, last: int = 10) -> tuple[list[dict[str, Any]], int]:
+    """The newest ``last`` versions of a group, oldest first, and how many versions the group has.
+    The packages have the local registry's shape
     (``ModelPackageVersion``, ``ModelApprovalStatus``, ``CreationTime``, ``Figures``,
     ``PipelineExecutionId`` of the execution the figures came from). A package whose statistics cannot
     be read keeps empty figures and says why in ``FiguresError``; a group that does not exist is an
@@ -114,7 +115,7 @@ def packages(sagemaker: Any, s3: Any, group: str, last: int = 10) -> list[dict[s
             except (ClientError, ValueError) as err:
                 package["FiguresError"] = f"{uri}: {err}"
         found.append(package)
-    return found
+    return found, len(summaries)
 
 
 def _group_exists(sagemaker: Any, group: str) -> bool:

@@ -579,6 +579,7 @@ def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypa
     assert "no endpoint medtx-specialty-classifier yet" in rows
     newest = runner.invoke(app, ["models", "list", "--sagemaker", "--group", group, "--last", "2", "--json"])
     assert [p["ModelPackageVersion"] for p in json.loads(newest.stdout)] == [3, 4]
+    assert "the newest 2 of 4 versions" in newest.output
     (second,) = json.loads(
         runner.invoke(app, ["models", "list", "--sagemaker", "--group", group, "--json"]).stdout
     )[1:2]
