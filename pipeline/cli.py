@@ -529,6 +529,47 @@ def endpoint_stop(name: EndpointName = None, store: StoreDir = Path(DEFAULT_STOR
     console.print(f"stopped {record['EndpointName']}")
 
 
+@endpoint_app.command("delete")
+def endpoint_delete(
+    name: EndpointName = None,
+    sagemaker: SageMakerFlag = False,
+    region: Region = None,
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
+) -> None:
+    """Delete the deployed endpoint (``--sagemaker``) with its rollback alarms, its scaling, and the
+    endpoint configs and models ``medtx deploy`` made for it; the model packages stay, so ``medtx
+    deploy`` brings it back. Local endpoints are stopped with ``medtx endpoint stop``."""
+    import boto3
+
+    from pipeline import deploy as dep
+
+    if not sagemaker:
+        console.print(
+            "[red]error:[/red] only a SageMaker endpoint is deleted (--sagemaker); "
+            "`medtx endpoint stop` stops a local one"
+        )
+        raise typer.Exit(2)
+    name = name or PipelineConfig().endpoint_name
+    region = _region(region)
+    if not yes:
+        typer.confirm(f"Delete endpoint {name} in {region} (it stops serving now)?", abort=True)
+    try:
+        done = dep.delete(
+            boto3.client("sagemaker", region_name=region),
+            boto3.client("cloudwatch", region_name=region),
+            boto3.client("application-autoscaling", region_name=region),
+            name,
+        )
+    except dep.DeployError as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(1) from err
+    configs, models = len(done["endpoint_configs"]), len(done["models"])
+    console.print(f"deleted endpoint {name}, {configs} endpoint config(s), {models} model(s)")
+    if done["kept"]:
+        console.print(f"kept, as medtx deploy did not make them: {', '.join(done['kept'])}")
+    print(json.dumps(done, indent=2))
+
+
 @app.command()
 def invoke(
     texts: Annotated[list[str] | None, typer.Argument(help="transcript text(s) to classify")] = None,

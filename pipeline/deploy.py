@@ -22,6 +22,7 @@ does not implement the call.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -332,6 +333,62 @@ def describe(sagemaker: Any, name: str, cloudwatch: Any = None, autoscaling: Any
     return found
 
 
+#: The names ``deploy`` gives the models and endpoint configs it makes: ``<endpoint>-<_suffix()>``.
+_DEPLOYED = r"-\d{8}-\d{6}-\d{3}"
+#: An endpoint in these states is changing; it is deleted once it is InService or Failed.
+_CHANGING = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting", "UpdateRollbackFailed")
+
+
+def _deployed_for(sagemaker: Any, operation: str, key: str, name: str) -> list[str]:
+    """The models or endpoint configs ``deploy`` made for endpoint ``name``."""
+    made = re.compile(re.escape(name) + _DEPLOYED)
+    pages = sagemaker.get_paginator(operation).paginate(NameContains=name)
+    field = {"list_models": "Models", "list_endpoint_configs": "EndpointConfigs"}[operation]
+    return sorted(item[key] for page in pages for item in page[field] if made.fullmatch(item[key]))
+
+
+def delete(sagemaker: Any, cloudwatch: Any, autoscaling: Any, name: str) -> dict[str, Any]:
+    """Take an endpoint down with what ``deploy`` made for it: the scalable target (its scaling policy
+    goes with it), the rollback alarms, the endpoint, and the endpoint configs and models ``deploy``
+    named after it (``<endpoint>-<timestamp>``: nothing else serves from them). The model packages stay
+    in the registry, so deploying one again brings the endpoint back. A config or model the endpoint
+    used under another name (made by the pipeline's own deploy step, say) is kept and reported. An
+    endpoint that is changing (Creating, Updating, ...) is refused: delete it once it is InService or
+    Failed."""
+    endpoint = _found(sagemaker.describe_endpoint, EndpointName=name)
+    if endpoint is None:
+        raise DeployError(f"no endpoint {name!r} in this account and region")
+    status = endpoint["EndpointStatus"]
+    if status in _CHANGING:
+        raise DeployError(f"endpoint {name} is {status}; delete it once it is InService or Failed")
+    config = _found(sagemaker.describe_endpoint_config, EndpointConfigName=endpoint["EndpointConfigName"])
+    used = {v["ModelName"] for v in (config or {}).get("ProductionVariants", [])}
+    done: dict[str, Any] = {"endpoint": name, "status_before": status, "scalable_target": False}
+    if registered_target(autoscaling, name):
+        autoscaling.deregister_scalable_target(
+            ServiceNamespace="sagemaker",
+            ResourceId=scaling_resource_id(name),
+            ScalableDimension=SCALABLE_DIMENSION,
+        )
+        done["scalable_target"] = True
+    alarms = [
+        a["AlarmName"] for a in cloudwatch.describe_alarms(AlarmNames=alarm_names(name))["MetricAlarms"]
+    ]
+    if alarms:
+        cloudwatch.delete_alarms(AlarmNames=alarms)
+    done["alarms"] = alarms
+    sagemaker.delete_endpoint(EndpointName=name)
+    done["endpoint_configs"] = _deployed_for(sagemaker, "list_endpoint_configs", "EndpointConfigName", name)
+    for config_name in done["endpoint_configs"]:
+        sagemaker.delete_endpoint_config(EndpointConfigName=config_name)
+    done["models"] = _deployed_for(sagemaker, "list_models", "ModelName", name)
+    for model in done["models"]:
+        sagemaker.delete_model(ModelName=model)
+    kept = [endpoint["EndpointConfigName"], *sorted(used)]
+    done["kept"] = [n for n in kept if n not in done["endpoint_configs"] and n not in done["models"]]
+    return done
+
+
 def wait_until_in_service(sagemaker: Any, name: str, poll_seconds: int, timeout_seconds: int) -> None:
     from botocore.exceptions import WaiterError
 
@@ -421,7 +478,7 @@ def deploy(
     current = serving(sagemaker, settings.endpoint_name)
     if current and current.status != "InService":
         advice = (
-            f"delete it first (aws sagemaker delete-endpoint --endpoint-name {settings.endpoint_name})"
+            f"delete it first (medtx endpoint delete --sagemaker --name {settings.endpoint_name})"
             if current.status == "Failed"
             else "deploy when it is InService (a deployment in progress finishes or rolls back by itself)"
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -11,6 +12,11 @@ BUNDLED_CSV = ROOT / "data" / "mtsamples-synthetic.csv"
 REAL_CSV = ROOT.parent / "shared" / "data" / "mtsamples.csv"
 OFFLINE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 TEMPLATE = ROOT / "infra" / "template.yaml"
+
+
+def said(result) -> str:
+    """A CLI result's output as one line: rich's line breaks, boxes and table rules become spaces."""
+    return re.sub(r"[\s│┃╭╮╰╯─━┏┓┗┛┡┩└┘]+", " ", result.output)
 
 
 def kaggle_frame(rows: list[tuple[str, str]]) -> pd.DataFrame:

@@ -10,6 +10,7 @@ import sys
 
 import pytest
 from aws_helpers import REGION, ROLE
+from helpers import said
 from typer.testing import CliRunner
 
 from pipeline.cli import app
@@ -146,9 +147,6 @@ def test_missing_credentials_are_one_line(tmp_path):
 
 
 def test_invoke_names_a_missing_body_file_and_an_empty_request(tmp_path):
-    def said(result):  # the message without rich's box and line breaks
-        return re.sub(r"[\s│╭╮╰╯─]+", " ", result.output)
-
     missing = runner.invoke(app, ["invoke", "--body", str(tmp_path / "nope.json"), "--store", str(tmp_path)])
     assert missing.exit_code == 2 and "nope.json' does not exist" in said(missing)
     empty = runner.invoke(app, ["invoke", "--store", str(tmp_path)])

@@ -523,11 +523,9 @@ def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypa
     statistics in S3, approval by version, and the version the endpoint serves. Every call these
     commands, ``endpoint status --sagemaker`` and ``invoke --sagemaker`` make is an action the
     template's ModelApproverPolicy allows."""
-    import re
-
     import boto3
     from aws_helpers import BUCKET
-    from helpers import load_template
+    from helpers import load_template, said
     from typer.testing import CliRunner
 
     from pipeline.cli import app
@@ -564,9 +562,6 @@ def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypa
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.setenv("COLUMNS", "200")
     runner = CliRunner()
-
-    def said(result):  # the message without rich's box and line breaks
-        return re.sub(r"[\s│┃╭╮╰╯─━┏┓┗┛┡┩└┘]+", " ", result.output)
 
     listed = runner.invoke(app, ["models", "list", "--sagemaker", "--group", group])
     assert listed.exit_code == 0, listed.output
@@ -627,3 +622,69 @@ def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypa
     assert {"sagemaker:InvokeEndpoint", "cloudwatch:DescribeAlarms"} <= iam_calls
     refused = sorted(iam_calls - allowed)
     assert not refused, f"calls the approver policy does not allow: {refused}"
+
+
+def test_endpoint_delete_takes_down_what_deploy_made(registry, monkeypatch):
+    """``medtx endpoint delete --sagemaker``: the endpoint, its alarms and scaling, and the configs and
+    models ``deploy`` made for it (two deployments' worth); another endpoint's are kept."""
+    import boto3
+    from helpers import said
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sagemaker.models import sagemaker_backends
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    client, arns = registry
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    autoscaling = boto3.client("application-autoscaling", region_name=REGION)
+    name, other = "medtx-gone", "medtx-gone-other"
+    settings = deploy.DeploySettings(name, ROLE, max_instance_count=2, invocations_per_instance=300)
+    deploy.deploy(client, cloudwatch, settings, arns["Approved"], autoscaling=autoscaling, poll_seconds=1)
+    _fake_update(client, [], autoscaling=autoscaling)
+    deploy.deploy(client, cloudwatch, settings, arns["Approved"], autoscaling=autoscaling, poll_seconds=1)
+    kept = deploy.deploy(client, cloudwatch, deploy.DeploySettings(other, ROLE), arns["Approved"])
+    assert deploy.registered_target(autoscaling, name)
+
+    monkeypatch.setenv("AWS_REGION", REGION)
+    runner = CliRunner()
+    local = runner.invoke(app, ["endpoint", "delete", "--name", name])
+    assert local.exit_code == 2 and "`medtx endpoint stop` stops a local one" in said(local)
+    declined = runner.invoke(app, ["endpoint", "delete", "--sagemaker", "--name", name], input="n\n")
+    assert declined.exit_code == 1 and client.describe_endpoint(EndpointName=name)
+
+    endpoints = sagemaker_backends[DEFAULT_ACCOUNT_ID][REGION].endpoints
+    endpoints[name].endpoint_status = "Updating"
+    busy = runner.invoke(app, ["endpoint", "delete", "--sagemaker", "--name", name, "--yes"])
+    assert busy.exit_code == 1 and f"endpoint {name} is Updating; delete it once" in said(busy)
+    endpoints[name].endpoint_status = "InService"
+
+    deleted = runner.invoke(app, ["endpoint", "delete", "--sagemaker", "--name", name, "--yes"])
+    assert deleted.exit_code == 0, deleted.output
+    done = json.loads(deleted.stdout)
+    assert done["scalable_target"] is True and done["alarms"] == deploy.alarm_names(name)
+    assert len(done["endpoint_configs"]) == len(done["models"]) == 2 and done["kept"] == []
+    assert name not in endpoints and deploy.registered_target(autoscaling, name) is None
+    assert cloudwatch.describe_alarms(AlarmNames=deploy.alarm_names(name))["MetricAlarms"] == []
+    left = {m["ModelName"] for m in client.list_models()["Models"]}
+    assert not set(done["models"]) & left and kept["model"] in left
+    configs = {c["EndpointConfigName"] for c in client.list_endpoint_configs()["EndpointConfigs"]}
+    assert kept["endpoint_config"] in configs and not set(done["endpoint_configs"]) & configs
+    assert client.describe_endpoint(EndpointName=other)["EndpointStatus"] == "InService"
+    again = runner.invoke(app, ["endpoint", "delete", "--sagemaker", "--name", name, "--yes"])
+    assert again.exit_code == 1 and f"no endpoint '{name}'" in said(again)
+    # an endpoint the pipeline's own deploy step made: its config and model have other names, and stay
+    client.create_model(
+        ModelName="pipelines-x1-CreateModel",
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": "123.dkr.ecr.us-east-1.amazonaws.com/hf:1", "ModelDataUrl": "s3://b/m"},
+    )
+    variant = {"VariantName": "AllTraffic", "ModelName": "pipelines-x1-CreateModel"}
+    client.create_endpoint_config(
+        EndpointConfigName="pipelines-x1-config",
+        ProductionVariants=[{**variant, "InstanceType": "ml.m5.xlarge", "InitialInstanceCount": 1}],
+    )
+    client.create_endpoint(EndpointName="medtx-piped", EndpointConfigName="pipelines-x1-config")
+    piped = runner.invoke(app, ["endpoint", "delete", "--sagemaker", "--name", "medtx-piped", "--yes"])
+    assert json.loads(piped.stdout)["kept"] == ["pipelines-x1-config", "pipelines-x1-CreateModel"]
+    assert client.describe_model(ModelName="pipelines-x1-CreateModel")
