@@ -82,15 +82,14 @@ def latest_execution(client: Any, pipeline_name: str) -> str | None:
 
 
 def execution_status(client: Any, arn: str) -> dict[str, Any]:
-    """Status, parameters and (where the service provides them) step states of one execution."""
+    """Status, parameters and step states of one execution (every page of them: SageMaker lists a
+    few steps at a time)."""
     described = client.describe_pipeline_execution(PipelineExecutionArn=arn)
     params = client.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)["PipelineParameters"]
-    try:
-        steps = client.list_pipeline_execution_steps(PipelineExecutionArn=arn, SortOrder="Ascending")[
-            "PipelineExecutionSteps"
-        ]
-    except Exception:
-        steps = None
+    pages = client.get_paginator("list_pipeline_execution_steps").paginate(
+        PipelineExecutionArn=arn, SortOrder="Ascending"
+    )
+    steps = [step for page in pages for step in page["PipelineExecutionSteps"]]
     return {
         "arn": arn,
         "status": described["PipelineExecutionStatus"],
@@ -100,7 +99,5 @@ def execution_status(client: Any, arn: str) -> dict[str, Any]:
         "steps": [
             {"name": s["StepName"], "status": s["StepStatus"], "failure": s.get("FailureReason")}
             for s in steps
-        ]
-        if steps is not None
-        else None,
+        ],
     }

@@ -151,7 +151,7 @@ def _watch(client, arn: str, poll_seconds: float) -> None:
     with console.status("waiting for the execution") as status:
         while True:
             state = aws.execution_status(client, arn)
-            running = [s["name"] for s in state["steps"] or [] if s["status"] in ("Executing", "Starting")]
+            running = [s["name"] for s in state["steps"] if s["status"] in ("Executing", "Starting")]
             status.update(f"{state['status']}: {', '.join(running) or '...'}")
             if state["status"] not in ("Executing", "Stopping"):
                 break
@@ -166,7 +166,7 @@ def _show(state: dict) -> None:
     table.add_column("step")
     table.add_column("status")
     table.add_column("failure")
-    for step in state["steps"] or []:
+    for step in state["steps"]:
         table.add_row(step["name"], step["status"], step["failure"] or "")
     console.print(table)
     if state["failure_reason"]:

@@ -13,9 +13,46 @@ if importlib.util.find_spec("sagemaker") is None:  # importing sagemaker.mlops n
     pytest.skip("the pipeline extra is not installed", allow_module_level=True)
 
 
+#: Steps per page of moto's stand-in ListPipelineExecutionSteps (few, so every caller must paginate).
+STEPS_PER_PAGE = 4
+
+
+def _executed(steps: list[dict]) -> list[str]:
+    """The steps an execution runs when every condition holds, in order."""
+    names = []
+    for step in steps:
+        names.append(step["Name"])
+        if step["Type"] == "Condition":
+            names += _executed(step["Arguments"].get("IfSteps", []))
+    return names
+
+
+def _list_pipeline_execution_steps(self):
+    """moto does not implement ListPipelineExecutionSteps; it finishes every execution at once
+    (Succeeded), so this answers with the steps of the execution's own definition that run when every
+    condition holds, each Succeeded, a page at a time."""
+    from moto.core.responses import ActionResult
+
+    arn = self._get_param("PipelineExecutionArn")
+    definition = self.sagemaker_backend.describe_pipeline_definition_for_execution(arn)["PipelineDefinition"]
+    names = _executed(json.loads(definition)["Steps"])
+    if self._get_param("SortOrder", "Descending") == "Descending":
+        names.reverse()
+    start = int(self._get_param("NextToken") or 0)
+    page = {
+        "PipelineExecutionSteps": [
+            {"StepName": n, "StepStatus": "Succeeded"} for n in names[start:][:STEPS_PER_PAGE]
+        ]
+    }
+    if start + STEPS_PER_PAGE < len(names):
+        page["NextToken"] = str(start + STEPS_PER_PAGE)
+    return ActionResult(page)
+
+
 @pytest.fixture(scope="module")
 def aws():
     from moto import mock_aws
+    from moto.sagemaker.responses import SageMakerResponse
 
     saved = dict(os.environ)
     os.environ.update(
@@ -23,9 +60,12 @@ def aws():
     )
     for key in ("SAGEMAKER_PIPELINE_ROLE_ARN", "ARTIFACT_BUCKET", "AWS_REGION"):
         os.environ.pop(key, None)
-    with mock_aws():
+    with mock_aws(), pytest.MonkeyPatch.context() as patch:
         import boto3
 
+        patch.setattr(
+            SageMakerResponse, "list_pipeline_execution_steps", _list_pipeline_execution_steps, raising=False
+        )
         boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
         yield
     os.environ.clear()

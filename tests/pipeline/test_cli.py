@@ -55,7 +55,13 @@ def test_upsert_twice_then_start_with_params_and_status(aws):
 
     shown = runner.invoke(app, ["status", "--region", REGION])
     assert shown.exit_code == 0, shown.output
-    assert '"Epochs": "7"' in shown.stdout
+    state = json.loads(shown.stdout)
+    assert state["parameters"] == {"Epochs": "7", "DeployModel": "true"} and state["status"] == "Succeeded"
+    steps = ["Preprocess", "Train", "Evaluate", "CheckQuality", "RegisterModel", "CreateModel"]
+    steps += ["CheckDeploy", "EndpointConfig", "Endpoint"]  # every page of them, in order
+    assert [s["name"] for s in state["steps"]] == steps
+    waited = runner.invoke(app, ["start", "--region", REGION, "--wait", "--poll-seconds", "0"])
+    assert waited.exit_code == 0 and all(f"{step} Succeeded" in said(waited) for step in steps)
 
 
 @pytest.mark.parametrize(
