@@ -1,6 +1,6 @@
 """``medtx run --local --data mtsamples.csv --profile quick``: the whole pipeline on the real file.
 
-Skipped when ``../shared/data/mtsamples.csv`` is absent; CI has it. About 8 minutes on 2 cores (the
+Skipped when ``../shared/data/mtsamples.csv`` is absent; CI has it. 5 to 9 minutes on 2 cores (the
 quick profile's target is 15); the per-step times are printed (``pytest -s`` or the CI log).
 """
 
