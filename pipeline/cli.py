@@ -299,6 +299,7 @@ SageMakerFlag = Annotated[
     typer.Option("--sagemaker", help="the SageMaker resource of that name (AWS_REGION), not a local one"),
 ]
 Group = Annotated[str | None, typer.Option(help="model package group (default: the config's)")]
+Version = Annotated[int, typer.Argument(help="model package version")]
 
 
 def _group(group: str | None) -> str:
@@ -386,6 +387,58 @@ def models_list(
         _print_serving(client, found)
 
 
+@models_app.command("show")
+def models_show(
+    version: Version,
+    group: Group = None,
+    store: StoreDir = Path(DEFAULT_STORE),
+    sagemaker: SageMakerFlag = False,
+    region: Region = None,
+) -> None:
+    """What to review before approving a version: its held-out figures with their intervals beside the
+    TF-IDF baseline's, every class weakest first, and the most frequent confusions."""
+    from pipeline import registry
+    from pipeline.report import print_classes, print_figures
+
+    try:
+        if sagemaker:
+            import boto3
+
+            region = _region(region)
+            client = boto3.client("sagemaker", region_name=region)
+            package = registry.describe(client, _group(group), version)
+            read = registry.s3_reader(boto3.client("s3", region_name=region))
+        else:
+            from pipeline.local import registry as local_registry
+            from pipeline.local.store import Store
+
+            local = Store(store)
+            package = local_registry.describe(local, _group(group), version)
+
+            def read(uri: str) -> bytes:
+                return local.path(uri).read_bytes()
+
+        uri = registry.statistics_uri(package)
+        try:
+            report, per_class = registry.evaluation(read, uri)
+        except (OSError, ValueError) as err:
+            raise registry.RegistryError(f"cannot read the evaluation {uri}: {err}") from err
+    except registry.RegistryError as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from err
+    out = Console()
+    note = f", note: {package['ApprovalDescription']}" if package.get("ApprovalDescription") else ""
+    out.print(
+        f"{package['ModelPackageArn']}: {package['ModelApprovalStatus']}{note}\nevaluation: {uri}",
+        highlight=False,
+    )
+    print_figures(out, report)
+    if per_class is None:
+        console.print("no per-class table beside the evaluation (per-class-metrics.csv)")
+    else:
+        print_classes(out, per_class, report)
+
+
 def _served(client) -> tuple[str, str | None, str | None]:
     """The config's endpoint: its name, its status (None: no such endpoint) and the model package it
     serves (None: a model not made from a package)."""
@@ -443,9 +496,6 @@ def _set_status(
             f"[yellow]warning:[/yellow] endpoint {name} still serves this version: approve another "
             "(or `medtx deploy --model-package-arn <an approved one>`) to replace it"
         )
-
-
-Version = Annotated[int, typer.Argument(help="model package version")]
 
 
 @models_app.command("approve")

@@ -58,11 +58,6 @@ def statistics_uri(package: dict[str, Any]) -> str | None:
     return package.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri")
 
 
-def _read_json(s3: Any, uri: str) -> dict[str, Any]:
-    bucket, _, key = uri.removeprefix("s3://").partition("/")
-    return json.loads(s3.get_object(Bucket=bucket, Key=key)["Body"].read())
-
-
 def _iso(moment: Any) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ") if hasattr(moment, "strftime") else str(moment or "")
 
@@ -111,8 +106,8 @@ def packages(sagemaker: Any, s3: Any, group: str, last: int = 10) -> tuple[list[
             package["FiguresError"] = "the package records no model-quality statistics"
         else:
             try:
-                package["Figures"] = figures(_read_json(s3, uri))
-            except (ClientError, ValueError) as err:
+                package["Figures"] = figures(json.loads(s3_reader(s3)(uri)))
+            except (OSError, ValueError) as err:
                 package["FiguresError"] = f"{uri}: {err}"
         found.append(package)
     return found, len(summaries)
@@ -138,6 +133,40 @@ def package_arn(sagemaker: Any, group: str, version: int) -> str:
             return summary["ModelPackageArn"]
     known = sorted(s["ModelPackageVersion"] for s in summaries if s.get("ModelPackageVersion"))
     raise missing_version(group, version, known)
+
+
+def describe(sagemaker: Any, group: str, version: int) -> dict[str, Any]:
+    """One version of a group as DescribeModelPackage answers (the error lists the versions there are)."""
+    return sagemaker.describe_model_package(ModelPackageName=package_arn(sagemaker, group, version))
+
+
+def evaluation(read: Any, uri: str | None) -> tuple[dict[str, Any], Any]:
+    """A package's ``evaluation.json`` and the ``per-class-metrics.csv`` beside it (None when it cannot
+    be read: the figures stand without it), through ``read(uri) -> bytes``."""
+    from pipeline.report import PER_CLASS_CSV, read_per_class
+
+    if uri is None:
+        raise RegistryError("the package records no model-quality statistics")
+    report = json.loads(read(uri))
+    try:
+        per_class = read_per_class(read(uri.rsplit("/", 1)[0] + "/" + PER_CLASS_CSV))
+    except (OSError, ValueError, LookupError):
+        per_class = None
+    return report, per_class
+
+
+def s3_reader(s3: Any) -> Any:
+    """``read(uri) -> bytes`` for ``evaluation``, from S3 (a missing object is a FileNotFoundError)."""
+    from botocore.exceptions import ClientError
+
+    def read(uri: str) -> bytes:
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        try:
+            return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+        except ClientError as err:
+            raise FileNotFoundError(str(err)) from err
+
+    return read
 
 
 def set_status(

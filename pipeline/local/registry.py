@@ -71,13 +71,23 @@ def packages(store: Store, group: str | None = None) -> list[dict[str, Any]]:
     return sorted(found, key=lambda p: (p["ModelPackageGroupName"], p["ModelPackageVersion"]))
 
 
-def set_status(store: Store, group: str, version: int, status: str, description: str = "") -> dict[str, Any]:
-    """``UpdateModelPackage``: approve or reject one version."""
-    check_status(status)
+def _path(store: Store, group: str, version: int) -> Path:
     path = _group_dir(store, group) / f"{version}.json"
     if not path.exists():
         known = [p["ModelPackageVersion"] for p in packages(store, group)]
         raise missing_version(group, version, known)
+    return path
+
+
+def describe(store: Store, group: str, version: int) -> dict[str, Any]:
+    """One version of a group (the error lists the versions there are)."""
+    return json.loads(_path(store, group, version).read_text())
+
+
+def set_status(store: Store, group: str, version: int, status: str, description: str = "") -> dict[str, Any]:
+    """``UpdateModelPackage``: approve or reject one version."""
+    check_status(status)
+    path = _path(store, group, version)
     package = json.loads(path.read_text())
     package["ModelApprovalStatus"] = status
     if description:

@@ -12,6 +12,7 @@ from rich.table import Table
 
 from pipeline.local.runner import Reporter, output_uri
 from pipeline.local.store import Store
+from pipeline.report import print_figures
 
 _MARK = {"Succeeded": "[green]✓[/green]", "Failed": "[red]✗[/red]", "Stopped": "[yellow]■[/yellow]"}
 
@@ -112,36 +113,7 @@ def summary(console: Console, store: Store, execution: dict[str, Any]) -> None:
     eval_uri = output_uri(evaluation, "evaluation")
     eval_file = _uri_file(store, eval_uri, "evaluation.json") if eval_uri else None
     if eval_file:
-        report = json.loads(eval_file.read_text())
-        metrics, baseline = report["multiclass_classification_metrics"], report.get("baseline", {})
-        spread = report.get("bootstrap", {})
-        interval = spread.get("interval", {})
-        level = f"{100 * spread.get('confidence_level', 0.95):.0f}% interval"
-        figures = Table(title=f"Held-out evaluation ({report.get('validation_rows', '?')} rows)")
-        figures.add_column("figure")
-        figures.add_column("transformer", justify="right")
-        if interval:
-            figures.add_column(level, justify="right")
-        figures.add_column("TF-IDF baseline", justify="right")
-        for name in ("macro_f1", "accuracy", "macro_precision", "macro_recall", "weighted_f1"):
-            if name in metrics:
-                cells = [name, f"{metrics[name]['value']:.4f}"]
-                if interval:
-                    cells.append("{:.4f}-{:.4f}".format(*interval[name]) if name in interval else "")
-                figures.add_row(*cells, f"{baseline.get(name, float('nan')):.4f}")
-        console.print(figures)
-        if "macro_f1_minus_baseline" in interval:
-            console.print(
-                "macro-F1 minus the baseline's: {:+.4f} ({} {:+.4f} to {:+.4f}, over {} resamples of the "
-                "{} validation texts; ahead in {:.0%} of them)".format(
-                    report["macro_f1_minus_baseline"],
-                    level,
-                    *interval["macro_f1_minus_baseline"],
-                    spread["resamples"],
-                    spread["texts"],
-                    spread["share_above_baseline"],
-                )
-            )
+        print_figures(console, json.loads(eval_file.read_text()))
 
     lines = [f"Store: {store.root}"]
     if eval_file:
@@ -173,7 +145,7 @@ def summary(console: Console, store: Store, execution: dict[str, Any]) -> None:
         hints.append(f'{medtx} invoke "Colonoscopy to the cecum; a sigmoid polyp was removed."{store_opt}')
         hints.append(f"{medtx} endpoint stop{store_opt}")
     if package:
-        hints.append(f"{medtx} models list{store_opt}")
+        hints.append(f"{medtx} models show {package['ModelPackageVersion']}{store_opt}")
         hints.append(f"{medtx} models approve {package['ModelPackageVersion']}{store_opt}")
     if hints:
         console.print("Next:\n" + "\n".join(f"  {h}" for h in hints), highlight=False)

@@ -114,6 +114,10 @@ def test_the_model_is_registered_and_can_be_approved(local_run):
     assert -1 <= figures["difference_low"] <= figures["difference_high"] <= 1  # the paired interval
     listed = medtx("models", "list", "--json", "--store", str(store))
     assert json.loads(listed.stdout) == [package]
+    shown = medtx("models", "show", "1", "--store", str(store))  # what a reviewer reads before approving
+    assert shown.returncode == 0, shown.stderr
+    assert "Held-out evaluation" in shown.stdout and "Per class, weakest F1 first" in shown.stdout
+    assert "Most frequent confusions" in shown.stdout
     missing = medtx("models", "approve", "9", "--store", str(store))
     assert missing.returncode == 2 and "no version 9" in missing.stderr
 

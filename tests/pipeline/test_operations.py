@@ -486,17 +486,37 @@ def test_schedule_and_deploy_commands(registry, monkeypatch):
 
 
 def _report(macro_f1: float, baseline: float, interval: list[float] | None = None) -> dict:
-    """An ``evaluation.json`` with the parts a registry lists."""
+    """An ``evaluation.json`` with the parts a registry lists and ``models show`` prints."""
     report = {
         "multiclass_classification_metrics": {
             "macro_f1": {"value": macro_f1, "standard_deviation": 0.01},
             "accuracy": {"value": 0.6, "standard_deviation": "NaN"},
+            "confusion_matrix": {
+                "Urology": {"Urology": 9, "Nephrology": 4, "Radiology": 1},
+                "Nephrology": {"Nephrology": 3, "Urology": 2, "Radiology": 0},
+                "Radiology": {"Radiology": 12, "Urology": 0, "Nephrology": 0},
+            },
         },
-        "baseline": {"macro_f1": baseline},
+        "validation_rows": 31,
+        "baseline": {"macro_f1": baseline, "accuracy": 0.55},
+        "macro_f1_minus_baseline": macro_f1 - baseline,
     }
     if interval:
-        report["bootstrap"] = {"interval": {"macro_f1_minus_baseline": interval}}
+        report["bootstrap"] = {
+            "resamples": 2000,
+            "texts": 30,
+            "confidence_level": 0.95,
+            "interval": {"macro_f1": [macro_f1 - 0.03, macro_f1 + 0.03], "macro_f1_minus_baseline": interval},
+            "share_above_baseline": 0.97,
+        }
     return report
+
+
+PER_CLASS = """label_id,label,precision,recall,f1,support,predicted
+0,Nephrology,0.428571,0.6,0.5,5,7
+1,Radiology,0.923077,1.0,0.96,12,13
+2,Urology,0.818182,0.642857,0.72,14,11
+"""
 
 
 @pytest.fixture
@@ -553,6 +573,12 @@ def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypa
             key = f"executions/{execution}/evaluation/evaluation.json"
             if report:
                 s3.put_object(Bucket=BUCKET, Key=key, Body=json.dumps(report).encode())
+            if execution == "exec-b":
+                s3.put_object(
+                    Bucket=BUCKET,
+                    Key=key.replace("evaluation.json", "per-class-metrics.csv"),
+                    Body=PER_CLASS.encode(),
+                )
             uri = f"s3://{BUCKET}/{key}"
             request["ModelMetrics"] = {
                 "ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": uri}}
@@ -579,6 +605,25 @@ def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypa
         runner.invoke(app, ["models", "list", "--sagemaker", "--group", group, "--json"]).stdout
     )[1:2]
     assert second["Figures"]["difference_low"] == 0.012 and second["PipelineExecutionId"] == "exec-b"
+
+    shown = runner.invoke(app, ["models", "show", "2", "--sagemaker", "--group", group])
+    assert shown.exit_code == 0, shown.output
+    review = said(shown)
+    assert "macro_f1 0.5000 0.4700-0.5300 0.4600" in review and "ahead in 97% of them" in review
+    weakest_first = ["Nephrology 0.500 0.429 0.600 5 7", "Urology 0.720", "Radiology 0.960 0.923 1.000 12 13"]
+    assert sorted(weakest_first, key=review.index) == weakest_first
+    assert (
+        "(true -> predicted): Urology -> Nephrology: 4; Nephrology -> Urology: 2; Urology -> Radiology: 1"
+        in review
+    )
+    first = said(runner.invoke(app, ["models", "show", "1", "--sagemaker", "--group", group]))
+    assert "macro_f1 0.4100 0.4500" in first and "no per-class table beside the evaluation" in first
+    gone = runner.invoke(app, ["models", "show", "3", "--sagemaker", "--group", group])
+    assert (
+        gone.exit_code == 2 and "cannot read the evaluation s3://" in said(gone) and "NoSuchKey" in said(gone)
+    )
+    bare = runner.invoke(app, ["models", "show", "4", "--sagemaker", "--group", group])
+    assert bare.exit_code == 2 and "records no model-quality statistics" in said(bare)
 
     approved = runner.invoke(app, ["models", "approve", "2", "--sagemaker", "--group", group, "--note", "ok"])
     assert approved.exit_code == 0, approved.output

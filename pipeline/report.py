@@ -1,0 +1,98 @@
+"""How an evaluation reads on a terminal: the held-out figures with their bootstrap intervals beside
+the TF-IDF baseline's, the difference between the two, and, from ``per-class-metrics.csv``, every
+class weakest first with the most frequent confusions. The local run's summary and ``medtx models
+show`` print it; the files are what ``scripts/evaluate.py`` writes.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+
+HEADLINE = ("macro_f1", "accuracy", "macro_precision", "macro_recall", "weighted_f1")
+#: The per-class table ``scripts/evaluate.py`` writes beside ``evaluation.json``.
+PER_CLASS_CSV = "per-class-metrics.csv"
+
+
+def print_figures(console: Console, report: dict[str, Any]) -> None:
+    """The headline figures (with their intervals where the evaluation computed them) beside the
+    baseline's, and the model-minus-baseline difference with its paired interval."""
+    metrics, baseline = report["multiclass_classification_metrics"], report.get("baseline", {})
+    spread = report.get("bootstrap", {})
+    interval = spread.get("interval", {})
+    level = f"{100 * spread.get('confidence_level', 0.95):.0f}% interval"
+    figures = Table(title=f"Held-out evaluation ({report.get('validation_rows', '?')} rows)")
+    figures.add_column("figure")
+    figures.add_column("transformer", justify="right")
+    if interval:
+        figures.add_column(level, justify="right")
+    figures.add_column("TF-IDF baseline", justify="right")
+    for name in HEADLINE:
+        if name in metrics:
+            cells = [name, f"{metrics[name]['value']:.4f}"]
+            if interval:
+                cells.append("{:.4f}-{:.4f}".format(*interval[name]) if name in interval else "")
+            figures.add_row(*cells, f"{baseline.get(name, float('nan')):.4f}")
+    console.print(figures)
+    if "macro_f1_minus_baseline" in interval:
+        console.print(
+            "macro-F1 minus the baseline's: {:+.4f} ({} {:+.4f} to {:+.4f}, over {} resamples of the "
+            "{} validation texts; ahead in {:.0%} of them)".format(
+                report["macro_f1_minus_baseline"],
+                level,
+                *interval["macro_f1_minus_baseline"],
+                spread["resamples"],
+                spread["texts"],
+                spread["share_above_baseline"],
+            )
+        )
+
+
+def read_per_class(body: bytes | str) -> pd.DataFrame:
+    """``per-class-metrics.csv`` from its bytes; an error names the columns it lacks."""
+    text = body.decode() if isinstance(body, bytes) else body
+    table = pd.read_csv(io.StringIO(text), keep_default_na=False)
+    missing = [c for c in ("label", "precision", "recall", "f1", "support", "predicted") if c not in table]
+    if missing:
+        raise ValueError(f"{PER_CLASS_CSV} lacks the column(s) {', '.join(missing)}")
+    return table
+
+
+def confusions(report: dict[str, Any], most: int = 5) -> list[tuple[str, str, int]]:
+    """The most frequent (true class, predicted class, count) mistakes of the confusion matrix."""
+    matrix = report["multiclass_classification_metrics"].get("confusion_matrix", {})
+    pairs = [
+        (target, predicted, count)
+        for target, row in matrix.items()
+        for predicted, count in row.items()
+        if predicted != target and count > 0
+    ]
+    return sorted(pairs, key=lambda pair: (-pair[2], pair[0], pair[1]))[:most]
+
+
+def print_classes(console: Console, per_class: pd.DataFrame, report: dict[str, Any]) -> None:
+    """Every class, weakest F1 first, then the most frequent confusions."""
+    table = Table(title="Per class, weakest F1 first")
+    for column in ("label", "f1", "precision", "recall", "support", "predicted"):
+        table.add_column(column, justify="left" if column == "label" else "right")
+    for row in per_class.sort_values(["f1", "support"], ascending=[True, False]).itertuples(index=False):
+        table.add_row(
+            str(row.label),
+            f"{row.f1:.3f}",
+            f"{row.precision:.3f}",
+            f"{row.recall:.3f}",
+            str(row.support),
+            str(row.predicted),
+        )
+    console.print(table)
+    mistakes = confusions(report)
+    if mistakes:
+        console.print(
+            "Most frequent confusions (true -> predicted): "
+            + "; ".join(f"{target} -> {predicted}: {count}" for target, predicted, count in mistakes),
+            highlight=False,
+        )
