@@ -909,6 +909,13 @@ def deploy(
         bool,
         typer.Option(help="when waiting: once InService, send one request; fail unless it gets a prediction"),
     ] = True,
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="update even when the endpoint already serves the package on the same fleet "
+            "(otherwise only its alarms and scaling are brought up to the settings)"
+        ),
+    ] = False,
     canary_percent: Annotated[int, typer.Option(help="capacity share that takes traffic first")] = 10,
     canary_wait_seconds: Annotated[int, typer.Option(help="how long the canary is watched")] = 600,
     role: Role = None,
@@ -962,6 +969,7 @@ def deploy(
             autoscaling=boto3.client("application-autoscaling", region_name=region),
             wait=wait,
             runtime=boto3.client("sagemaker-runtime", region_name=region) if smoke else None,
+            force=force,
         )
     except (dep.DeployError, ClientError) as err:
         console.print(f"[red]error:[/red] {err}")

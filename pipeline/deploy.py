@@ -455,6 +455,50 @@ def smoke_test(runtime: Any, endpoint: str, text: str = SMOKE_TEXT) -> dict[str,
     return {"label": prediction["label"], "score": round(float(prediction["score"]), 4)}
 
 
+def _same_fleet(current: Serving, settings: DeploySettings, target: dict[str, Any] | None) -> bool:
+    """Whether the endpoint's fleet is the one the settings ask for (autoscaling keeps the count)."""
+    if current.instance_type != settings.instance_type:
+        return False
+    return settings.autoscales or (target is None and current.instance_count == settings.instance_count)
+
+
+def _keep(
+    cloudwatch: Any,
+    autoscaling: Any | None,
+    settings: DeploySettings,
+    current: Serving,
+    package: str,
+    runtime: Any | None,
+) -> dict[str, Any]:
+    """The endpoint already serves the package on that fleet: settings only, no new config."""
+    for alarm in alarm_requests(settings):
+        cloudwatch.put_metric_alarm(**alarm)
+    scaling: dict[str, Any] = {"deregistered": False}
+    if settings.autoscales:
+        autoscaling.register_scalable_target(**scalable_target_request(settings))
+        autoscaling.put_scaling_policy(**scaling_policy_request(settings))
+        scaling.update(
+            min=settings.instance_count,
+            max=settings.max_instance_count,
+            invocations_per_instance=settings.invocations_per_instance,
+        )
+    done = {
+        "action": "unchanged: it already serves this package on this fleet",
+        "endpoint": settings.endpoint_name,
+        "endpoint_config": current.endpoint_config,
+        "model": current.model,
+        "model_package": package,
+        "previous_model_package": package,
+        "instance_count": current.instance_count,
+        "alarms": alarm_names(settings.endpoint_name),
+        "autoscaling": scaling,
+        "status": current.status,
+    }
+    if runtime is not None:
+        done["smoke_test"] = smoke_test(runtime, settings.endpoint_name)
+    return done
+
+
 def deploy(
     sagemaker: Any,
     cloudwatch: Any,
@@ -465,13 +509,19 @@ def deploy(
     runtime: Any | None = None,
     poll_seconds: int = 30,
     timeout_seconds: int = 2 * 3600,
+    force: bool = False,
 ) -> dict[str, Any]:
     """Create or update the endpoint to serve ``package_arn`` (which must be Approved).
 
     ``autoscaling`` is an Application Auto Scaling client: needed when the settings autoscale or a
     scalable target may be registered on the variant. Autoscaling implies ``wait`` (a target can only
     be registered on an InService endpoint). ``runtime`` (a SageMaker Runtime client) adds the smoke
-    request once the endpoint is InService; it applies only when the deploy waits."""
+    request once the endpoint is InService; it applies only when the deploy waits.
+
+    An endpoint that already serves the package on the same fleet (instance type; the instance count,
+    or autoscaling) is left as it is: the alarms and the scaling registration are brought up to the
+    settings, and no blue/green update runs. EventBridge delivers an approval event at least once, and
+    re-approving a served version sends another; ``force`` updates anyway."""
     check_approved(sagemaker, package_arn)
     if settings.autoscales and autoscaling is None:
         raise DeployError("autoscaling needs an Application Auto Scaling client")
@@ -488,6 +538,9 @@ def deploy(
     start_count = settings.instance_count
     if current and settings.autoscales:  # keep what the variant has scaled to
         start_count = min(max(current.instance_count, settings.instance_count), settings.max_instance_count)
+
+    if current and previous == package_arn and not force and _same_fleet(current, settings, target):
+        return _keep(cloudwatch, autoscaling, settings, current, package_arn, runtime if wait else None)
 
     suffix = _suffix()
     model = model_request(settings, package_arn, suffix)

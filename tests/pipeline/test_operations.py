@@ -74,6 +74,14 @@ def registry(aws):
     return client, arns
 
 
+def _newer(client, arn: str) -> str:
+    """Another Approved package of the group, with ``arn``'s container: what a later execution registers."""
+    spec = client.describe_model_package(ModelPackageName=arn)["InferenceSpecification"]
+    return client.create_model_package(
+        ModelPackageGroupName=GROUP, InferenceSpecification=spec, ModelApprovalStatus="Approved"
+    )["ModelPackageArn"]
+
+
 def test_deploy_creates_the_endpoint_and_its_alarms(registry):
     import boto3
 
@@ -115,7 +123,7 @@ def test_an_existing_endpoint_is_updated_blue_green_with_canary_and_rollback(reg
     deploy.deploy(client, cloudwatch, settings, arns["Approved"])
     sent = []
     client.update_endpoint = lambda **request: sent.append(request) or {}
-    done = deploy.deploy(client, cloudwatch, settings, arns["Approved"])
+    done = deploy.deploy(client, cloudwatch, settings, _newer(client, arns["Approved"]))
     assert done["action"].startswith("updated")
     (request,) = sent
     _validate("sagemaker", "UpdateEndpoint", request)
@@ -218,7 +226,12 @@ def test_deploy_autoscales_and_an_update_keeps_the_capacity_it_scaled_to(registr
     sent = []
     _fake_update(client, sent, autoscaling=autoscaling)
     updated = deploy.deploy(
-        client, cloudwatch, settings, arns["Approved"], autoscaling=autoscaling, poll_seconds=1
+        client,
+        cloudwatch,
+        settings,
+        _newer(client, arns["Approved"]),
+        autoscaling=autoscaling,
+        poll_seconds=1,
     )
     assert updated["action"].startswith("updated") and updated["instance_count"] == 3
     new_config = client.describe_endpoint_config(EndpointConfigName=updated["endpoint_config"])
@@ -299,6 +312,63 @@ def test_the_deploy_role_allows_every_call_medtx_deploy_makes(registry):
     assert calls - allowed == set(), f"calls the deploy role may not make: {sorted(calls - allowed)}"
 
 
+def test_deploying_the_served_package_again_changes_no_fleet(registry, monkeypatch):
+    """EventBridge delivers an approval at least once, and re-approving the served version sends
+    another: the same package on the same fleet gets its settings (alarms, scaling), not a blue/green
+    update; another fleet, or --force, does update."""
+    import boto3
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    client, arns = registry
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    autoscaling = boto3.client("application-autoscaling", region_name=REGION)
+    runtime = boto3.client("sagemaker-runtime", region_name=REGION)
+    name, package = "medtx-again", arns["Approved"]
+    scaled = deploy.DeploySettings(name, ROLE, max_instance_count=3, invocations_per_instance=400)
+    first = deploy.deploy(client, cloudwatch, scaled, package, autoscaling=autoscaling)
+    sent = []
+    _fake_update(client, sent, autoscaling=autoscaling)
+    models = len(client.list_models()["Models"])
+
+    _answers(PREDICTION)
+    retuned = _scaled(scaled, invocations_per_instance=250, max_instance_count=5)
+    again = deploy.deploy(
+        client, cloudwatch, retuned, package, autoscaling=autoscaling, wait=True, runtime=runtime
+    )
+    assert (
+        again["action"].startswith("unchanged")
+        and sent == []
+        and len(client.list_models()["Models"]) == models
+    )
+    assert again["endpoint_config"] == first["endpoint_config"] and again["model_package"] == package
+    assert again["smoke_test"]["label"] == "Cardiovascular / Pulmonary"  # still checked when waiting
+    assert deploy.registered_target(autoscaling, name)["MaxCapacity"] == 5  # the settings applied
+    (policy,) = autoscaling.describe_scaling_policies(
+        ServiceNamespace="sagemaker", ResourceId=deploy.scaling_resource_id(name)
+    )["ScalingPolicies"]
+    assert policy["TargetTrackingScalingPolicyConfiguration"]["TargetValue"] == 250.0
+
+    other_type = _scaled(retuned, instance_type="ml.c5.xlarge")
+    moved = deploy.deploy(client, cloudwatch, other_type, package, autoscaling=autoscaling)
+    assert moved["action"].startswith("updated") and len(sent) == 1
+    forced = deploy.deploy(client, cloudwatch, other_type, package, autoscaling=autoscaling, force=True)
+    assert forced["action"].startswith("updated") and len(sent) == 2
+
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("SAGEMAKER_PIPELINE_ROLE_ARN", ROLE)
+    fixed = ["deploy", "--model-package-arn", package, "--endpoint-name", "medtx-again-cli"]
+    assert CliRunner().invoke(app, fixed).exit_code == 0
+    unchanged = CliRunner().invoke(app, fixed)
+    assert unchanged.exit_code == 0 and "unchanged: it already serves this package" in unchanged.output
+    given = {}
+    monkeypatch.setattr(
+        deploy, "deploy", lambda *args, **kwargs: given.update(kwargs) or json.loads(unchanged.stdout)
+    )
+    assert CliRunner().invoke(app, [*fixed, "--force"]).exit_code == 0 and given["force"] is True
+
+
 def test_deploy_waits_and_fails_when_the_update_rolled_back(registry):
     import boto3
 
@@ -309,10 +379,9 @@ def test_deploy_waits_and_fails_when_the_update_rolled_back(registry):
     first = deploy.deploy(client, cloudwatch, settings, arns["Approved"], autoscaling=autoscaling, wait=True)
     assert first["status"] == "InService"
     _fake_update(client, [], rolls_back=True)
+    newer = _newer(client, arns["Approved"])
     with pytest.raises(deploy.DeployError, match=f"rolled back: it still serves {first['endpoint_config']}"):
-        deploy.deploy(
-            client, cloudwatch, settings, arns["Approved"], autoscaling=autoscaling, wait=True, poll_seconds=1
-        )
+        deploy.deploy(client, cloudwatch, settings, newer, autoscaling=autoscaling, wait=True, poll_seconds=1)
 
 
 def test_deploy_sends_a_smoke_request_once_in_service(registry):
@@ -331,10 +400,6 @@ def test_deploy_sends_a_smoke_request_once_in_service(registry):
     assert done["smoke_test"] == {"label": "Cardiovascular / Pulmonary", "score": 0.91}
 
     _fake_update(client, [])
-    spec = client.describe_model_package(ModelPackageName=arns["Approved"])["InferenceSpecification"]
-    newer = client.create_model_package(
-        ModelPackageGroupName=GROUP, InferenceSpecification=spec, ModelApprovalStatus="Approved"
-    )["ModelPackageArn"]
     served = arns["Approved"]  # what the advice names: the package served before each update
     for body, message in [
         ('{"error": "model failed to load"}', "should be a list of 1 prediction"),
@@ -342,6 +407,7 @@ def test_deploy_sends_a_smoke_request_once_in_service(registry):
         ('[{"label": "Urology", "class_id": 2, "score": 7}]', "score in \\[0, 1\\]"),
     ]:
         _answers(body)
+        newer = _newer(client, served)
         back = f"to go back: medtx deploy --model-package-arn {served}$"
         with pytest.raises(deploy.DeployError, match=f"failed its smoke request: .*{message}.*{back}"):
             deploy.deploy(client, cloudwatch, settings, newer, wait=True, runtime=runtime, poll_seconds=1)
@@ -351,6 +417,7 @@ def test_deploy_sends_a_smoke_request_once_in_service(registry):
     model = client.describe_endpoint_config(EndpointConfigName=before)["ProductionVariants"][0]["ModelName"]
     client.delete_model(ModelName=model)
     _answers("[]")
+    newer = _newer(client, served)
     with pytest.raises(deploy.DeployError, match=f"to go back: aws sagemaker update-endpoint .* {before}$"):
         deploy.deploy(client, cloudwatch, settings, newer, wait=True, runtime=runtime, poll_seconds=1)
     with Stubber(runtime) as stub:
@@ -364,7 +431,9 @@ def test_deploy_sends_a_smoke_request_once_in_service(registry):
             deploy.smoke_test(runtime, settings.endpoint_name)
     # without waiting there is nothing to send the request to yet
     _answers("not a prediction")
-    assert "smoke_test" not in deploy.deploy(client, cloudwatch, settings, arns["Approved"], runtime=runtime)
+    assert "smoke_test" not in deploy.deploy(
+        client, cloudwatch, settings, _newer(client, served), runtime=runtime
+    )
 
 
 def test_deploy_refuses_an_endpoint_that_is_not_in_service(registry):
@@ -687,7 +756,8 @@ def test_endpoint_delete_takes_down_what_deploy_made(registry, monkeypatch):
     settings = deploy.DeploySettings(name, ROLE, max_instance_count=2, invocations_per_instance=300)
     deploy.deploy(client, cloudwatch, settings, arns["Approved"], autoscaling=autoscaling, poll_seconds=1)
     _fake_update(client, [], autoscaling=autoscaling)
-    deploy.deploy(client, cloudwatch, settings, arns["Approved"], autoscaling=autoscaling, poll_seconds=1)
+    newer = _newer(client, arns["Approved"])
+    deploy.deploy(client, cloudwatch, settings, newer, autoscaling=autoscaling, poll_seconds=1)
     kept = deploy.deploy(client, cloudwatch, deploy.DeploySettings(other, ROLE), arns["Approved"])
     assert deploy.registered_target(autoscaling, name)
 
