@@ -384,7 +384,16 @@ def models_list(
         if "FiguresError" in package:
             console.print(f"version {package['ModelPackageVersion']}: no figures: {package['FiguresError']}")
     if sagemaker:
-        _print_serving(client, found)
+        _print_serving(found, *_served(client))
+    else:
+        from pipeline.local import endpoint
+
+        name = PipelineConfig().endpoint_name
+        record = (
+            endpoint.status(Store(store), name) if Store(store).read_record(endpoint.KIND, name) else None
+        )
+        if record is not None and record["EndpointStatus"] == "InService":
+            _print_serving(found, name, record["EndpointStatus"], record.get("ModelPackageArn"))
 
 
 @models_app.command("show")
@@ -451,13 +460,14 @@ def _served(client) -> tuple[str, str | None, str | None]:
     return name, current.status, dep.model_package_of(client, current.model)
 
 
-def _print_serving(client, found: list[dict]) -> None:
-    name, status, package = _served(client)
+def _print_serving(found: list[dict], name: str, status: str | None, package: str | None) -> None:
+    """Which listed version the endpoint serves."""
     if status is None:
         console.print(f"no endpoint {name} yet: approving a version deploys it")
         return
     versions = [p["ModelPackageVersion"] for p in found if p["ModelPackageArn"] == package]
-    served = f"version {versions[0]}" if versions else (package or "a model made from no package")
+    direct = "a model deployed from no package (the pipeline's own deploy step)"
+    served = f"version {versions[0]}" if versions else (package or direct)
     console.print(f"endpoint {name} ({status}) serves {served}", highlight=False)
 
 
@@ -876,6 +886,13 @@ def deploy(
     model_package_arn: Annotated[
         str | None, typer.Option(help="an Approved package (default: the group's latest Approved)")
     ] = None,
+    version: Annotated[
+        int | None, typer.Option(help="the Approved package of this version of the group, instead of an ARN")
+    ] = None,
+    local: Annotated[
+        bool, typer.Option("--local", help="serve the package of the local registry on the local endpoint")
+    ] = False,
+    store: StoreDir = Path(DEFAULT_STORE),
     endpoint_name: Annotated[
         str | None, typer.Option(help="default: the config's endpoint name", envvar="MEDTX_ENDPOINT_NAME")
     ] = None,
@@ -922,10 +939,15 @@ def deploy(
     region: Region = None,
 ) -> None:
     """Deploy a model package: a new endpoint, or a blue/green canary update with rollback on alarms;
-    optionally autoscaled (target tracking on invocations per instance)."""
+    optionally autoscaled (target tracking on invocations per instance). With ``--local``, a package
+    of the local registry on the local endpoint (blue/green, smoke request)."""
+    if local:
+        _deploy_local(store, endpoint_name, model_package_arn, version, force)
+        return
     import boto3
 
     from pipeline import deploy as dep
+    from pipeline import registry
     from pipeline.config import ENV_KMS, ENV_REGION, ENV_ROLE, from_env
 
     cfg = PipelineConfig()
@@ -954,7 +976,10 @@ def deploy(
             canary_wait_seconds=canary_wait_seconds,
             network_isolation=cfg.network_isolation_endpoint,
         )
-        arn = model_package_arn or dep.latest_approved(sagemaker, cfg.model_package_group)
+        if version is not None:
+            arn = registry.package_arn(sagemaker, cfg.model_package_group, version)
+        else:
+            arn = model_package_arn or dep.latest_approved(sagemaker, cfg.model_package_group)
         if wait or settings.autoscales:
             console.print(
                 f"deploying {arn} to {settings.endpoint_name}; waiting until it is InService "
@@ -971,11 +996,29 @@ def deploy(
             runtime=boto3.client("sagemaker-runtime", region_name=region) if smoke else None,
             force=force,
         )
-    except (dep.DeployError, ClientError) as err:
+    except (dep.DeployError, registry.RegistryError, ClientError) as err:
         console.print(f"[red]error:[/red] {err}")
         raise typer.Exit(2) from err
     console.print(f"endpoint {done['endpoint']} {done['action']}: {done['model_package']}")
     print(json.dumps(done, indent=2))
+
+
+def _deploy_local(
+    store: Path, endpoint_name: str | None, arn: str | None, version: int | None, force: bool
+) -> None:
+    from pipeline.local import endpoint
+    from pipeline.local import registry as local_registry
+    from pipeline.local.store import Store
+
+    cfg, local = PipelineConfig(), Store(store)
+    try:
+        package = local_registry.to_deploy(local, cfg.model_package_group, version, arn)
+        record = endpoint.deploy_package(local, endpoint_name or cfg.endpoint_name, package, force)
+    except (local_registry.RegistryError, endpoint.EndpointError) as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(2) from err
+    console.print(f"endpoint {record['EndpointName']} {record['Action']}: {record['ModelPackageArn']}")
+    print(json.dumps(record, indent=2))
 
 
 def main() -> None:

@@ -445,14 +445,19 @@ def invoke(runtime: Any, endpoint: str, body: bytes) -> bytes:
     return response["Body"].read()
 
 
+def smoke_prediction(body: bytes) -> dict[str, Any]:
+    """The answer to the smoke request (one text), checked: its label and score."""
+    (prediction,) = check_answer(body, 1)
+    return {"label": prediction["label"], "score": round(float(prediction["score"]), 4)}
+
+
 def smoke_test(runtime: Any, endpoint: str, text: str = SMOKE_TEXT) -> dict[str, Any]:
     """One request through the serving contract; returns the prediction, raises ``DeployError``
     when the endpoint refuses it or answers with anything but a prediction."""
     try:
-        (prediction,) = check_answer(invoke(runtime, endpoint, request_body([text])), 1)
+        return smoke_prediction(invoke(runtime, endpoint, request_body([text])))
     except DeployError as err:
         raise DeployError(f"endpoint {endpoint} is InService but failed its smoke request: {err}") from err
-    return {"label": prediction["label"], "score": round(float(prediction["score"]), 4)}
 
 
 def _same_fleet(current: Serving, settings: DeploySettings, target: dict[str, Any] | None) -> bool:

@@ -233,9 +233,11 @@ def start(
     model_data: Path,
     environment: dict[str, str] | None = None,
     wait_seconds: float = 600,
+    model_package: str | None = None,
 ) -> dict[str, Any]:
     """Create or update endpoint ``name`` to serve ``model_data``; returns its record. The server runs
-    with the model container's ``environment`` on top of this process's, as the container would."""
+    with the model container's ``environment`` on top of this process's, as the container would.
+    ``model_package``: the registry package the model comes from (``deploy_package``), recorded."""
     previous = store.read_record(KIND, name)
     port = free_port()
     folder = store.record_dir(KIND) / name / config_name
@@ -287,10 +289,55 @@ def start(
         "CreationTime": (previous or {}).get("CreationTime", now),
         "LastModifiedTime": now,
     }
+    if model_package:
+        record["ModelPackageArn"] = model_package
     store.write_record(KIND, name, record)
     if previous and previous.get("Pid") != process.pid:
         stop_group(previous.get("Pid"), timeout=10)  # each server leads its own session
     return record
+
+
+def deploy_package(store: Store, name: str, package: dict[str, Any], force: bool = False) -> dict[str, Any]:
+    """``medtx deploy --local``: serve an Approved package of the local registry on endpoint ``name``,
+    as the deploy project does in an account on approval: a running endpoint is replaced blue/green
+    (the new server answers ``/ping`` before the old one stops), one that already serves the package is
+    left as it is unless ``force``; then one smoke request through the handler's JSON contract must get
+    a prediction. Returns the endpoint's record with ``Action`` and ``SmokeTest``."""
+    from pipeline import deploy as contract
+
+    served, state = package["ModelPackageArn"], package["ModelApprovalStatus"]
+    if state != "Approved":
+        raise EndpointError(f"{served} is {state}; only Approved packages are deployed")
+    current = status(store, name) if store.read_record(KIND, name) else None
+    running = current is not None and current["EndpointStatus"] == "InService"
+    if running and current.get("ModelPackageArn") == served and not force:
+        record, action = current, "unchanged: it already serves this package"
+    else:
+        container = package["InferenceSpecification"]["Containers"][0]
+        model_data = store.path(container["ModelDataUrl"])
+        if not model_data.exists():
+            raise EndpointError(
+                f"{served}: its model archive {container['ModelDataUrl']} is not in the store"
+            )
+        suffix = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        record = start(
+            store,
+            name,
+            f"{name}-{suffix}",
+            f"{name}-{suffix}",
+            model_data,
+            container.get("Environment"),
+            model_package=served,
+        )
+        action = "updated (blue/green)" if running else "created"
+    code, body = invoke(store, name, contract.request_body([contract.SMOKE_TEXT]))
+    try:
+        if code != 200:
+            raise contract.DeployError(f"HTTP {code}: {body[:200].decode(errors='replace')}")
+        smoke = contract.smoke_prediction(body)
+    except contract.DeployError as err:
+        raise EndpointError(f"endpoint {name} serves {served} but failed its smoke request: {err}") from err
+    return {**record, "Action": action, "SmokeTest": smoke}
 
 
 def status(store: Store, name: str) -> dict[str, Any]:

@@ -84,6 +84,23 @@ def describe(store: Store, group: str, version: int) -> dict[str, Any]:
     return json.loads(_path(store, group, version).read_text())
 
 
+def to_deploy(store: Store, group: str, version: int | None = None, arn: str | None = None) -> dict[str, Any]:
+    """The package ``medtx deploy --local`` serves: the one named by version or ARN, else the group's
+    newest Approved one."""
+    if version is not None:
+        return describe(store, group, version)
+    found = packages(store, group)
+    if arn:
+        named = [p for p in found if p["ModelPackageArn"] == arn]
+        if not named:
+            raise RegistryError(f"no model package {arn} in {store.root}")
+        return named[0]
+    approved = [p for p in found if p["ModelApprovalStatus"] == "Approved"]
+    if not approved:
+        raise RegistryError(f"no Approved model package in group {group!r}: approve one first")
+    return approved[-1]
+
+
 def set_status(store: Store, group: str, version: int, status: str, description: str = "") -> dict[str, Any]:
     """``UpdateModelPackage``: approve or reject one version."""
     check_status(status)

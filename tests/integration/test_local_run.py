@@ -121,6 +121,19 @@ def test_the_model_is_registered_and_can_be_approved(local_run):
     missing = medtx("models", "approve", "9", "--store", str(store))
     assert missing.returncode == 2 and "no version 9" in missing.stderr
 
+    # the approved version on the local endpoint, as the deploy project does on approval in an account
+    deployed = medtx("deploy", "--local", "--store", str(store))
+    assert deployed.returncode == 0, deployed.stderr
+    record = json.loads(deployed.stdout)
+    assert (
+        record["Action"] == "updated (blue/green)" and record["ModelPackageArn"] == package["ModelPackageArn"]
+    )
+    assert record["SmokeTest"]["label"] and 0 <= record["SmokeTest"]["score"] <= 1
+    again = json.loads(medtx("deploy", "--local", "--version", "1", "--store", str(store)).stdout)
+    assert again["Action"].startswith("unchanged") and again["Url"] == record["Url"]
+    listed = medtx("models", "list", "--store", str(store)).stderr
+    assert "endpoint medtx-specialty-classifier (InService) serves version 1" in " ".join(listed.split())
+
 
 def _post(url: str, body: bytes, content_type: str = "application/json") -> tuple[int, object]:
     request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": content_type})

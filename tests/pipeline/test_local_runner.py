@@ -343,3 +343,33 @@ def test_sigterm_stops_the_job_marks_the_execution_stopped_and_the_next_run_resu
     assert resumed.run()["Status"] == "Succeeded"
     assert resumed.execution["PipelineExecutionId"] == record["PipelineExecutionId"]
     assert "second attempt finished" in Path(resumed.execution["Steps"]["Job"]["Log"]).read_text()
+
+
+def test_deploy_local_serves_only_an_approved_package_whose_archive_is_there(tmp_path):
+    """``medtx deploy --local``'s refusals, before any server starts."""
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+    from pipeline.local import endpoint, registry
+
+    store = Store(tmp_path)
+    container = {"Image": "hf:1", "ModelDataUrl": "s3://bucket/models/m/output/model.tar.gz"}
+    request = {"ModelPackageGroupName": "g", "InferenceSpecification": {"Containers": [container]}}
+    package = registry.register(store, request, "exec-1")
+    with pytest.raises(registry.RegistryError, match="no Approved model package in group 'g': approve one"):
+        registry.to_deploy(store, "g")
+    with pytest.raises(endpoint.EndpointError, match="is PendingManualApproval; only Approved packages"):
+        endpoint.deploy_package(store, "ep", package)
+    approved = registry.set_status(store, "g", 1, "Approved")
+    assert (
+        registry.to_deploy(store, "g")
+        == approved
+        == registry.to_deploy(store, "g", arn=package["ModelPackageArn"])
+    )
+    with pytest.raises(
+        endpoint.EndpointError, match=r"model archive s3://bucket/models/m/output/model\.tar\.gz is not"
+    ):
+        endpoint.deploy_package(store, "ep", approved)
+    assert store.read_record(endpoint.KIND, "ep") is None  # nothing was started
+    missing = CliRunner().invoke(app, ["deploy", "--local", "--version", "9", "--store", str(tmp_path)])
+    assert missing.exit_code == 2 and "no version 9" in missing.output

@@ -317,6 +317,7 @@ def test_deploying_the_served_package_again_changes_no_fleet(registry, monkeypat
     another: the same package on the same fleet gets its settings (alarms, scaling), not a blue/green
     update; another fleet, or --force, does update."""
     import boto3
+    from helpers import said
     from typer.testing import CliRunner
 
     from pipeline.cli import app
@@ -362,6 +363,12 @@ def test_deploying_the_served_package_again_changes_no_fleet(registry, monkeypat
     assert CliRunner().invoke(app, fixed).exit_code == 0
     unchanged = CliRunner().invoke(app, fixed)
     assert unchanged.exit_code == 0 and "unchanged: it already serves this package" in unchanged.output
+    by_version = CliRunner().invoke(app, ["deploy", "--version", "1", "--endpoint-name", "medtx-v1"])
+    assert by_version.exit_code == 0 and json.loads(by_version.stdout)["model_package"].endswith(f"{GROUP}/1")
+    pending = CliRunner().invoke(app, ["deploy", "--version", "2", "--endpoint-name", "medtx-v2"])
+    assert pending.exit_code == 2 and "is PendingManualApproval; only Approved" in said(pending)
+    nowhere = CliRunner().invoke(app, ["deploy", "--version", "999", "--endpoint-name", "medtx-v999"])
+    assert nowhere.exit_code == 2 and f"no version 999 in model package group '{GROUP}'" in said(nowhere)
     given = {}
     monkeypatch.setattr(
         deploy, "deploy", lambda *args, **kwargs: given.update(kwargs) or json.loads(unchanged.stdout)
