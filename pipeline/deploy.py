@@ -467,6 +467,17 @@ def _same_fleet(current: Serving, settings: DeploySettings, target: dict[str, An
     return settings.autoscales or (target is None and current.instance_count == settings.instance_count)
 
 
+def _register_scaling(autoscaling: Any, settings: DeploySettings) -> dict[str, Any]:
+    """Target tracking on the (InService) variant, as the settings ask; what was registered."""
+    autoscaling.register_scalable_target(**scalable_target_request(settings))
+    autoscaling.put_scaling_policy(**scaling_policy_request(settings))
+    return {
+        "min": settings.instance_count,
+        "max": settings.max_instance_count,
+        "invocations_per_instance": settings.invocations_per_instance,
+    }
+
+
 def _keep(
     cloudwatch: Any,
     autoscaling: Any | None,
@@ -480,13 +491,7 @@ def _keep(
         cloudwatch.put_metric_alarm(**alarm)
     scaling: dict[str, Any] = {"deregistered": False}
     if settings.autoscales:
-        autoscaling.register_scalable_target(**scalable_target_request(settings))
-        autoscaling.put_scaling_policy(**scaling_policy_request(settings))
-        scaling.update(
-            min=settings.instance_count,
-            max=settings.max_instance_count,
-            invocations_per_instance=settings.invocations_per_instance,
-        )
+        scaling.update(_register_scaling(autoscaling, settings))
     done = {
         "action": "unchanged: it already serves this package on this fleet",
         "endpoint": settings.endpoint_name,
@@ -587,13 +592,7 @@ def deploy(
         return done
     wait_until_in_service(sagemaker, settings.endpoint_name, poll_seconds, timeout_seconds)
     if settings.autoscales:
-        autoscaling.register_scalable_target(**scalable_target_request(settings))
-        autoscaling.put_scaling_policy(**scaling_policy_request(settings))
-        scaling.update(
-            min=settings.instance_count,
-            max=settings.max_instance_count,
-            invocations_per_instance=settings.invocations_per_instance,
-        )
+        scaling.update(_register_scaling(autoscaling, settings))
     serves = sagemaker.describe_endpoint(EndpointName=settings.endpoint_name)["EndpointConfigName"]
     if serves != config["EndpointConfigName"]:
         raise DeployError(
