@@ -21,7 +21,7 @@ from rich.table import Table
 from pipeline.config import LOCAL_PROFILES, PipelineConfig
 from pipeline.local import DEFAULT_STORE
 
-app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False)
+app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, rich_markup_mode="markdown")
 console = Console(stderr=True)
 
 Region = Annotated[str | None, typer.Option(help="AWS region (default: AWS_REGION)")]
@@ -296,7 +296,7 @@ app.add_typer(endpoint_app, name="endpoint")
 
 SageMakerFlag = Annotated[
     bool,
-    typer.Option("--sagemaker", help="the SageMaker resource of that name (AWS_REGION), not a local one"),
+    typer.Option("--sagemaker", help="in SageMaker (AWS_REGION), not the local store"),
 ]
 Group = Annotated[str | None, typer.Option(help="model package group (default: the config's)")]
 Version = Annotated[int, typer.Argument(help="model package version")]
