@@ -454,10 +454,8 @@ def _served(client) -> tuple[str, str | None, str | None]:
     from pipeline import deploy as dep
 
     name = PipelineConfig().endpoint_name
-    current = dep.serving(client, name)
-    if current is None:
-        return name, None, None
-    return name, current.status, dep.model_package_of(client, current.model)
+    found = dep.served_package(client, name)
+    return (name, *found) if found else (name, None, None)
 
 
 def _print_serving(found: list[dict], name: str, status: str | None, package: str | None) -> None:

@@ -295,6 +295,19 @@ def model_package_of(sagemaker: Any, model: str) -> str | None:
     return containers[0].get("ModelPackageName")
 
 
+def served_package(sagemaker: Any, name: str) -> tuple[str, str | None] | None:
+    """An endpoint's status and the model package its (first) variant serves, whatever the variant is
+    called: None for no such endpoint; no package for a model made from an image and artifacts, or
+    for a config or model deleted under the endpoint."""
+    endpoint = _found(sagemaker.describe_endpoint, EndpointName=name)
+    if endpoint is None:
+        return None
+    config = _found(sagemaker.describe_endpoint_config, EndpointConfigName=endpoint["EndpointConfigName"])
+    variants = (config or {}).get("ProductionVariants") or [{}]
+    model = variants[0].get("ModelName")
+    return endpoint["EndpointStatus"], model_package_of(sagemaker, model) if model else None
+
+
 def registered_target(autoscaling: Any, endpoint: str) -> dict[str, Any] | None:
     found = autoscaling.describe_scalable_targets(
         ServiceNamespace="sagemaker",

@@ -810,3 +810,31 @@ def test_endpoint_delete_takes_down_what_deploy_made(registry, monkeypatch):
     piped = runner.invoke(app, ["endpoint", "delete", "--sagemaker", "--name", "medtx-piped", "--yes"])
     assert json.loads(piped.stdout)["kept"] == ["pipelines-x1-config", "pipelines-x1-CreateModel"]
     assert client.describe_model(ModelName="pipelines-x1-CreateModel")
+
+
+def test_served_package_reads_any_variant_name(registry):
+    """What ``models list --sagemaker`` says an endpoint serves: the package of its first variant's
+    model, whatever the variant is called; none for a model made from an image and artifacts."""
+    client, arns = registry
+    client.create_model(
+        ModelName="medtx-blue-m", ExecutionRoleArn=ROLE, Containers=[{"ModelPackageName": arns["Approved"]}]
+    )
+    client.create_model(
+        ModelName="medtx-plain-m",
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={"Image": "123.dkr.ecr.us-east-1.amazonaws.com/hf:1", "ModelDataUrl": "s3://b/m"},
+    )
+    for endpoint, model in (("medtx-blue", "medtx-blue-m"), ("medtx-plain", "medtx-plain-m")):
+        variant = {
+            "VariantName": "Blue",
+            "ModelName": model,
+            "InstanceType": "ml.m5.xlarge",
+            "InitialInstanceCount": 1,
+        }
+        client.create_endpoint_config(EndpointConfigName=f"{endpoint}-c", ProductionVariants=[variant])
+        client.create_endpoint(EndpointName=endpoint, EndpointConfigName=f"{endpoint}-c")
+    assert deploy.served_package(client, "medtx-blue") == ("InService", arns["Approved"])
+    assert deploy.served_package(client, "medtx-plain") == ("InService", None)
+    assert deploy.served_package(client, "medtx-none") is None
+    with pytest.raises(deploy.DeployError, match="has no variant 'AllTraffic'"):
+        deploy.serving(client, "medtx-blue")  # what a blue/green update needs, unlike the listing
