@@ -81,6 +81,28 @@ def latest_execution(client: Any, pipeline_name: str) -> str | None:
     return summaries[0]["PipelineExecutionArn"] if summaries else None
 
 
+def recent_executions(client: Any, pipeline_name: str, last: int) -> list[dict[str, Any]]:
+    """The newest ``last`` executions, newest first: id, status, start, display name, failure reason."""
+    pages = client.get_paginator("list_pipeline_executions").paginate(
+        PipelineName=pipeline_name,
+        SortBy="CreationTime",
+        SortOrder="Descending",
+        PaginationConfig={"MaxItems": last},
+    )
+    return [
+        {
+            "id": summary["PipelineExecutionArn"].rsplit("/", 1)[-1],
+            "arn": summary["PipelineExecutionArn"],
+            "status": summary.get("PipelineExecutionStatus"),
+            "started": summary["StartTime"].strftime("%Y-%m-%dT%H:%M:%SZ") if "StartTime" in summary else "",
+            "display_name": summary.get("PipelineExecutionDisplayName") or "",
+            "failure_reason": summary.get("PipelineExecutionFailureReason") or "",
+        }
+        for page in pages
+        for summary in page["PipelineExecutionSummaries"]
+    ][:last]
+
+
 def execution_status(client: Any, arn: str) -> dict[str, Any]:
     """Status, parameters and step states of one execution (every page of them: SageMaker lists a
     few steps at a time)."""

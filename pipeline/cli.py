@@ -177,15 +177,32 @@ def _show(state: dict) -> None:
 def status(
     execution_arn: Annotated[str | None, typer.Argument(help="default: the latest execution")] = None,
     pipeline_name: Annotated[str | None, typer.Option(help="default: the config's pipeline name")] = None,
+    last: Annotated[
+        int | None, typer.Option(min=1, help="list the newest this many executions instead")
+    ] = None,
     region: Region = None,
 ) -> None:
-    """Show an execution's status, parameters and steps."""
+    """Show an execution's status, parameters and steps; with ``--last N``, the newest N executions
+    (status, start, failure reason: why a scheduled retraining registered no model)."""
     import boto3
 
     from pipeline import aws
 
     client = boto3.client("sagemaker", region_name=_region(region))
-    arn = execution_arn or aws.latest_execution(client, pipeline_name or PipelineConfig().pipeline_name)
+    name = pipeline_name or PipelineConfig().pipeline_name
+    if last:
+        found = aws.recent_executions(client, name, last)
+        table = Table(title=f"Executions of {name}, newest first")
+        for column in ("execution", "status", "started", "display name", "failure reason"):
+            table.add_column(column, overflow="fold")
+        for execution in found:
+            table.add_row(
+                *(execution[k] for k in ("id", "status", "started", "display_name", "failure_reason"))
+            )
+        console.print(table)
+        print(json.dumps(found, indent=2))
+        return
+    arn = execution_arn or aws.latest_execution(client, name)
     if not arn:
         console.print("no executions yet")
         raise typer.Exit(1)

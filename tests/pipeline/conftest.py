@@ -49,6 +49,26 @@ def _list_pipeline_execution_steps(self):
     return ActionResult(page)
 
 
+def _list_pipeline_executions(self):
+    """moto lists executions oldest first whatever the request asks, with MaxResults ignored and a
+    missing failure reason as the string "None"; SageMaker sorts (newest first by default) and pages."""
+    from moto.core.responses import ActionResult
+
+    found = self.sagemaker_backend.list_pipeline_executions(self._get_param("PipelineName"))
+    summaries = found["PipelineExecutionSummaries"]
+    for summary in summaries:
+        if summary.get("PipelineExecutionFailureReason") == "None":
+            del summary["PipelineExecutionFailureReason"]
+    summaries.reverse()  # insertion order is start order: newest first, stable for equal start times
+    if self._get_param("SortOrder") == "Ascending":
+        summaries.reverse()
+    start, size = int(self._get_param("NextToken") or 0), int(self._get_param("MaxResults") or 10)
+    page = {"PipelineExecutionSummaries": summaries[start : start + size]}
+    if start + size < len(summaries):
+        page["NextToken"] = str(start + size)
+    return ActionResult(page)
+
+
 @pytest.fixture(scope="module")
 def aws():
     from moto import mock_aws
@@ -66,6 +86,7 @@ def aws():
         patch.setattr(
             SageMakerResponse, "list_pipeline_execution_steps", _list_pipeline_execution_steps, raising=False
         )
+        patch.setattr(SageMakerResponse, "list_pipeline_executions", _list_pipeline_executions)
         boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
         yield
     os.environ.clear()
