@@ -406,9 +406,7 @@ def models_list(
         from pipeline.local import endpoint
 
         name = PipelineConfig().endpoint_name
-        record = (
-            endpoint.status(Store(store), name) if Store(store).read_record(endpoint.KIND, name) else None
-        )
+        record = endpoint.current(Store(store), name)
         if record is not None and record["EndpointStatus"] == "InService":
             _print_serving(found, name, record["EndpointStatus"], record.get("ModelPackageArn"))
 

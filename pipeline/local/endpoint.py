@@ -308,10 +308,10 @@ def deploy_package(store: Store, name: str, package: dict[str, Any], force: bool
     served, state = package["ModelPackageArn"], package["ModelApprovalStatus"]
     if state != "Approved":
         raise EndpointError(f"{served} is {state}; only Approved packages are deployed")
-    current = status(store, name) if store.read_record(KIND, name) else None
-    running = current is not None and current["EndpointStatus"] == "InService"
-    if running and current.get("ModelPackageArn") == served and not force:
-        record, action = current, "unchanged: it already serves this package"
+    before = current(store, name)
+    running = before is not None and before["EndpointStatus"] == "InService"
+    if running and before.get("ModelPackageArn") == served and not force:
+        record, action = before, "unchanged: it already serves this package"
     else:
         container = package["InferenceSpecification"]["Containers"][0]
         model_data = store.path(container["ModelDataUrl"])
@@ -338,6 +338,11 @@ def deploy_package(store: Store, name: str, package: dict[str, Any], force: bool
     except contract.DeployError as err:
         raise EndpointError(f"endpoint {name} serves {served} but failed its smoke request: {err}") from err
     return {**record, "Action": action, "SmokeTest": smoke}
+
+
+def current(store: Store, name: str) -> dict[str, Any] | None:
+    """The endpoint's record as ``status`` reads it, or None when there is no such endpoint."""
+    return status(store, name) if store.read_record(KIND, name) else None
 
 
 def status(store: Store, name: str) -> dict[str, Any]:
