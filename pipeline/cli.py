@@ -457,8 +457,8 @@ def models_show(
         highlight=False,
     )
     print_figures(out, report)
-    if per_class is None:
-        console.print("no per-class table beside the evaluation (per-class-metrics.csv)")
+    if isinstance(per_class, str):
+        console.print(f"no per-class table: {per_class}", highlight=False)
     else:
         print_classes(out, per_class, report)
 

@@ -141,18 +141,19 @@ def describe(sagemaker: Any, group: str, version: int) -> dict[str, Any]:
 
 
 def evaluation(read: Any, uri: str | None) -> tuple[dict[str, Any], Any]:
-    """A package's ``evaluation.json`` and the ``per-class-metrics.csv`` beside it (None when it cannot
-    be read: the figures stand without it), through ``read(uri) -> bytes``."""
+    """A package's ``evaluation.json`` and the ``per-class-metrics.csv`` beside it, through
+    ``read(uri) -> bytes``. The figures stand without the per-class table: when it cannot be read, the
+    second item is the reason (a string) instead of the table."""
     from pipeline.report import PER_CLASS_CSV, read_per_class
 
     if uri is None:
         raise RegistryError("the package records no model-quality statistics")
     report = json.loads(read(uri))
+    per_class_uri = uri.rsplit("/", 1)[0] + "/" + PER_CLASS_CSV
     try:
-        per_class = read_per_class(read(uri.rsplit("/", 1)[0] + "/" + PER_CLASS_CSV))
-    except (OSError, ValueError, LookupError):
-        per_class = None
-    return report, per_class
+        return report, read_per_class(read(per_class_uri))
+    except (OSError, ValueError) as err:
+        return report, f"{per_class_uri}: {err}"
 
 
 def s3_reader(s3: Any) -> Any:

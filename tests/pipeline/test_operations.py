@@ -693,7 +693,11 @@ def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypa
         in review
     )
     first = said(runner.invoke(app, ["models", "show", "1", "--sagemaker", "--group", group]))
-    assert "macro_f1 0.4100 0.4500" in first and "no per-class table beside the evaluation" in first
+    assert (
+        "macro_f1 0.4100 0.4500" in first
+        and "no per-class table: s3://" in first
+        and "per-class-metrics.csv: An error occurred (NoSuchKey)" in first
+    )
     gone = runner.invoke(app, ["models", "show", "3", "--sagemaker", "--group", group])
     assert (
         gone.exit_code == 2 and "cannot read the evaluation s3://" in said(gone) and "NoSuchKey" in said(gone)
@@ -838,3 +842,11 @@ def test_served_package_reads_any_variant_name(registry):
     assert deploy.served_package(client, "medtx-none") is None
     with pytest.raises(deploy.DeployError, match="has no variant 'AllTraffic'"):
         deploy.serving(client, "medtx-blue")  # what a blue/green update needs, unlike the listing
+
+
+def test_a_per_class_table_without_its_columns_is_named():
+    from pipeline.report import read_per_class
+
+    assert list(read_per_class(PER_CLASS.encode())["label"]) == ["Nephrology", "Radiology", "Urology"]
+    with pytest.raises(ValueError, match=r"per-class-metrics\.csv lacks the column\(s\) f1, predicted"):
+        read_per_class("label,precision,recall,support\nUrology,1,1,3\n")
