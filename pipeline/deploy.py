@@ -7,7 +7,9 @@ are created (or updated) before the update starts. With ``wait`` the deploy foll
 InService and fails when the update rolled back, so the CodeBuild job that runs it says how the
 deployment ended, not only that it started. Given a SageMaker Runtime client it then sends one request
 through the serving contract of ``scripts/inference.py`` and fails unless the answer is a prediction:
-an InService endpoint whose handler breaks on every request would otherwise pass as deployed.
+an InService endpoint whose handler breaks on every request would otherwise pass as deployed. An
+endpoint that already serves the package on the same fleet is not updated again (approval events come
+at least once); ``delete`` takes an endpoint down with what ``deploy`` made for it.
 
 Autoscaling (``max_instance_count`` above ``instance_count``): Application Auto Scaling's target
 tracking on invocations per instance, registered once the endpoint is InService. An update keeps the
