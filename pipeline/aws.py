@@ -100,7 +100,7 @@ def recent_executions(client: Any, pipeline_name: str, last: int) -> list[dict[s
         }
         for page in pages
         for summary in page["PipelineExecutionSummaries"]
-    ][:last]
+    ]
 
 
 def execution_status(client: Any, arn: str) -> dict[str, Any]:

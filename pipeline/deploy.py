@@ -104,7 +104,7 @@ def check_approved(client: Any, package_arn: str) -> dict[str, Any]:
     return package
 
 
-def _suffix() -> str:
+def name_suffix() -> str:
     """Model and endpoint-config names must be new: two deploys in one second get different ones."""
     now = time.time()
     return time.strftime("%Y%m%d-%H%M%S", time.gmtime(now)) + f"-{int(now * 1000) % 1000:03d}"
@@ -348,7 +348,7 @@ def describe(sagemaker: Any, name: str, cloudwatch: Any = None, autoscaling: Any
     return found
 
 
-#: The names ``deploy`` gives the models and endpoint configs it makes: ``<endpoint>-<_suffix()>``.
+#: The names ``deploy`` gives the models and endpoint configs it makes: ``<endpoint>-<name_suffix()>``.
 _DEPLOYED = r"-\d{8}-\d{6}-\d{3}"
 #: An endpoint in these states is changing; it is deleted once it is InService or Failed.
 _CHANGING = ("Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting", "UpdateRollbackFailed")
@@ -567,7 +567,7 @@ def deploy(
     if current and previous == package_arn and not force and _same_fleet(current, settings, target):
         return _keep(cloudwatch, autoscaling, settings, current, package_arn, runtime if wait else None)
 
-    suffix = _suffix()
+    suffix = name_suffix()
     model = model_request(settings, package_arn, suffix)
     sagemaker.create_model(**model)
     config = endpoint_config_request(settings, model["ModelName"], suffix, start_count)

@@ -85,7 +85,7 @@ def packages(sagemaker: Any, s3: Any, group: str, last: int = 10) -> tuple[list[
         raise RegistryError(f"cannot list model package group {group!r}: {err}") from err
     if not summaries and not _group_exists(sagemaker, group):
         raise RegistryError(f"no model package group {group!r} in this account and region")
-    found = []
+    found, read = [], s3_reader(s3)
     for summary in reversed(summaries[:last]):
         described = sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
         uri = statistics_uri(described)
@@ -106,7 +106,7 @@ def packages(sagemaker: Any, s3: Any, group: str, last: int = 10) -> tuple[list[
             package["FiguresError"] = "the package records no model-quality statistics"
         else:
             try:
-                package["Figures"] = figures(json.loads(s3_reader(s3)(uri)))
+                package["Figures"] = figures(json.loads(read(uri)))
             except (OSError, ValueError) as err:
                 package["FiguresError"] = f"{uri}: {err}"
         found.append(package)

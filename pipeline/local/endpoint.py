@@ -319,7 +319,7 @@ def deploy_package(store: Store, name: str, package: dict[str, Any], force: bool
             raise EndpointError(
                 f"{served}: its model archive {container['ModelDataUrl']} is not in the store"
             )
-        suffix = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
+        suffix = contract.name_suffix()  # to the millisecond: each deploy gets its own server folder
         record = start(
             store,
             name,
