@@ -7,7 +7,8 @@ status (400, 406, 413, 415) with a JSON error; anything else is a 500. Nothing l
 
 ``start``/``stop``/``invoke`` manage one server process per endpoint name; its record is
 ``<store>/_sagemaker/endpoints/<name>.json``. Updating a live endpoint starts the new server first
-and stops the old one only once the new one answers ``/ping`` (blue/green).
+and stops the old one only once the new one answers ``/ping`` and, for ``deploy_package``, a smoke
+request (blue/green; a new server that fails is stopped and the old one goes on serving).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -234,10 +236,14 @@ def start(
     environment: dict[str, str] | None = None,
     wait_seconds: float = 600,
     model_package: str | None = None,
+    check: Callable[[str], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Create or update endpoint ``name`` to serve ``model_data``; returns its record. The server runs
     with the model container's ``environment`` on top of this process's, as the container would.
-    ``model_package``: the registry package the model comes from (``deploy_package``), recorded."""
+    ``model_package``: the registry package the model comes from (``deploy_package``), recorded.
+    ``check``: called with the new server's URL once it answers ``/ping``, before anything switches;
+    when it raises, the new server is stopped and the endpoint keeps serving what it served (the
+    error goes on as ``EndpointError``); what it returns is recorded as ``SmokeTest``."""
     previous = store.read_record(KIND, name)
     port = free_port()
     folder = store.record_dir(KIND) / name / config_name
@@ -275,6 +281,18 @@ def start(
                 f"endpoint {name} did not answer /ping within {wait_seconds:.0f} s; see {log}"
             )
         time.sleep(0.5)
+    smoke = None
+    if check is not None:
+        try:
+            smoke = check(url)
+        except Exception as err:
+            stop_group(process.pid, timeout=10)
+            kept = _serving(previous)
+            raise EndpointError(
+                f"the new server for endpoint {name} failed its smoke request, so it was stopped: {err}. "
+                + (f"The endpoint still serves {kept}." if kept else "Nothing was deployed.")
+                + f" Its log: {log}"
+            ) from err
     now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     record = {
         "EndpointName": name,
@@ -291,18 +309,29 @@ def start(
     }
     if model_package:
         record["ModelPackageArn"] = model_package
+    if smoke is not None:
+        record["SmokeTest"] = smoke
     store.write_record(KIND, name, record)
     if previous and previous.get("Pid") != process.pid:
         stop_group(previous.get("Pid"), timeout=10)  # each server leads its own session
     return record
 
 
+def _serving(record: dict[str, Any] | None) -> str | None:
+    """What a live endpoint's record serves (its package, else its model); None when nothing runs."""
+    if record is None or not (alive(record.get("Pid")) and ping(record["Url"])):
+        return None
+    return record.get("ModelPackageArn") or record["ModelName"]
+
+
 def deploy_package(store: Store, name: str, package: dict[str, Any], force: bool = False) -> dict[str, Any]:
     """``medtx deploy --local``: serve an Approved package of the local registry on endpoint ``name``,
-    as the deploy project does in an account on approval: a running endpoint is replaced blue/green
-    (the new server answers ``/ping`` before the old one stops), one that already serves the package is
-    left as it is unless ``force``; then one smoke request through the handler's JSON contract must get
-    a prediction. Returns the endpoint's record with ``Action`` and ``SmokeTest``."""
+    as the deploy project does in an account on approval, with one smoke request through the handler's
+    JSON contract. A running endpoint is replaced blue/green: the new server must answer ``/ping`` and
+    the smoke request before the endpoint switches to it and the old one stops (a new server that fails
+    is stopped and the old one goes on serving). One that already serves the package is left as it is
+    unless ``force``; it gets the smoke request. Returns the endpoint's record with ``Action`` and
+    ``SmokeTest``."""
     from pipeline import deploy as contract
 
     served, state = package["ModelPackageArn"], package["ModelApprovalStatus"]
@@ -311,33 +340,40 @@ def deploy_package(store: Store, name: str, package: dict[str, Any], force: bool
     before = current(store, name)
     running = before is not None and before["EndpointStatus"] == "InService"
     if running and before.get("ModelPackageArn") == served and not force:
-        record, action = before, "unchanged: it already serves this package"
-    else:
-        container = package["InferenceSpecification"]["Containers"][0]
-        model_data = store.path(container["ModelDataUrl"])
-        if not model_data.exists():
+        try:
+            checked = smoke(before["Url"])
+        except contract.DeployError as err:
             raise EndpointError(
-                f"{served}: its model archive {container['ModelDataUrl']} is not in the store"
-            )
-        suffix = contract.name_suffix()  # to the millisecond: each deploy gets its own server folder
-        record = start(
-            store,
-            name,
-            f"{name}-{suffix}",
-            f"{name}-{suffix}",
-            model_data,
-            container.get("Environment"),
-            model_package=served,
-        )
-        action = "updated (blue/green)" if running else "created"
-    code, body = invoke(store, name, contract.request_body([contract.SMOKE_TEXT]))
-    try:
-        if code != 200:
-            raise contract.DeployError(f"HTTP {code}: {body[:200].decode(errors='replace')}")
-        smoke = contract.smoke_prediction(body)
-    except contract.DeployError as err:
-        raise EndpointError(f"endpoint {name} serves {served} but failed its smoke request: {err}") from err
-    return {**record, "Action": action, "SmokeTest": smoke}
+                f"endpoint {name} serves {served} but failed its smoke request: {err}"
+            ) from err
+        return {**before, "Action": "unchanged: it already serves this package", "SmokeTest": checked}
+    container = package["InferenceSpecification"]["Containers"][0]
+    model_data = store.path(container["ModelDataUrl"])
+    if not model_data.exists():
+        raise EndpointError(f"{served}: its model archive {container['ModelDataUrl']} is not in the store")
+    suffix = contract.name_suffix()  # to the millisecond: each deploy gets its own server folder
+    record = start(
+        store,
+        name,
+        f"{name}-{suffix}",
+        f"{name}-{suffix}",
+        model_data,
+        container.get("Environment"),
+        model_package=served,
+        check=smoke,
+    )
+    return {**record, "Action": "updated (blue/green)" if running else "created"}
+
+
+def smoke(url: str) -> dict[str, Any]:
+    """One request through the handler's JSON contract to the server at ``url``; its prediction, or
+    ``DeployError`` saying what came back instead."""
+    from pipeline import deploy as contract
+
+    code, body = post(url, contract.request_body([contract.SMOKE_TEXT]))
+    if code != 200:
+        raise contract.DeployError(f"HTTP {code}: {body[:200].decode(errors='replace')}")
+    return contract.smoke_prediction(body)
 
 
 def current(store: Store, name: str) -> dict[str, Any] | None:
@@ -377,8 +413,15 @@ def invoke(
         raise EndpointError(
             f"endpoint {name!r} is {record['EndpointStatus']}; run `medtx run --local` to deploy"
         )
+    return post(record["Url"], body, content_type, timeout)
+
+
+def post(
+    url: str, body: bytes, content_type: str = "application/json", timeout: float = 120
+) -> tuple[int, bytes]:
+    """POST ``body`` to the server's ``/invocations`` at ``url``: (HTTP status, response body)."""
     request = urllib.request.Request(
-        f"{record['Url']}/invocations",
+        f"{url}/invocations",
         data=body,
         method="POST",
         headers={"Content-Type": content_type, "Accept": "application/json"},

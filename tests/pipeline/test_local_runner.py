@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import subprocess
+import tarfile
 import threading
 import time
 import urllib.error
@@ -373,3 +375,73 @@ def test_deploy_local_serves_only_an_approved_package_whose_archive_is_there(tmp
     assert store.read_record(endpoint.KIND, "ep") is None  # nothing was started
     missing = CliRunner().invoke(app, ["deploy", "--local", "--version", "9", "--store", str(tmp_path)])
     assert missing.exit_code == 2 and "no version 9" in missing.output
+
+
+_HANDLER = """import json
+def model_fn(model_dir):
+    return open(model_dir + "/label.txt").read()
+def input_fn(body, content_type):
+    return json.loads(body)
+def predict_fn(data, model):
+{predict}
+def output_fn(prediction, accept):
+    return json.dumps(prediction)
+"""
+
+
+def _package(store: Store, key: str, label: str, predict: str) -> dict:
+    """An Approved package of the local registry whose archive carries a handler of its own."""
+    from pipeline.local import registry
+
+    uri = f"s3://bucket/models/{key}/output/model.tar.gz"
+    folder = store.path(uri).parent / "archive"
+    (folder / "code").mkdir(parents=True)
+    (folder / "config.json").write_text("{}")
+    (folder / "label.txt").write_text(label)
+    (folder / "code" / "inference.py").write_text(_HANDLER.format(predict=predict))
+    with tarfile.open(store.path(uri), "w:gz") as tar:
+        for path in folder.rglob("*"):
+            tar.add(path, arcname=str(path.relative_to(folder)))
+    container = {"Image": "hf:1", "ModelDataUrl": uri}
+    request = {"ModelPackageGroupName": "g", "InferenceSpecification": {"Containers": [container]}}
+    package = registry.register(store, request, f"exec-{key}")
+    return registry.set_status(store, "g", int(package["ModelPackageArn"].rsplit("/", 1)[1]), "Approved")
+
+
+def _servers(store: Store) -> int:
+    """How many endpoint servers of this store run (their command lines name its folder)."""
+    found = subprocess.run(
+        ["pgrep", "-f", f"endpoint --model-data {store.root}"], capture_output=True, text=True
+    )
+    return len(found.stdout.split())
+
+
+def test_deploy_local_switches_only_to_a_server_that_answers_its_smoke_request(tmp_path):
+    """Blue/green with a health check: a package whose handler fails the smoke request is stopped
+    before the switch, and the endpoint goes on serving the package it served."""
+    from pipeline.local import endpoint
+
+    store = Store(tmp_path)
+    good = _package(store, "good", "Cardiology", '    return [{"label": model, "class_id": 0, "score": 0.9}]')
+    broken = _package(store, "broken", "Surgery", '    raise RuntimeError("the handler broke")')
+    try:
+        created = endpoint.deploy_package(store, "ep", good)
+        assert created["Action"] == "created"
+        assert created["SmokeTest"] == {"label": "Cardiology", "score": 0.9}
+        with pytest.raises(endpoint.EndpointError) as failed:
+            endpoint.deploy_package(store, "ep", broken)
+        message = str(failed.value)
+        assert "the new server for endpoint ep failed its smoke request, so it was stopped" in message
+        assert "HTTP 500" in message and "the handler broke" in message
+        assert f"The endpoint still serves {good['ModelPackageArn']}." in message
+        kept = endpoint.current(store, "ep")
+        assert kept["EndpointStatus"] == "InService" and kept["ModelPackageArn"] == good["ModelPackageArn"]
+        assert json.loads(endpoint.invoke(store, "ep", b'{"inputs": ["x"]}')[1])[0]["label"] == "Cardiology"
+        assert _servers(store) == 1  # the failed server was stopped, the serving one was not
+
+        with pytest.raises(endpoint.EndpointError, match=r"stopped: .*Nothing was deployed\."):
+            endpoint.deploy_package(store, "fresh", broken)
+        assert store.read_record(endpoint.KIND, "fresh") is None and _servers(store) == 1
+    finally:
+        if store.read_record(endpoint.KIND, "ep"):
+            endpoint.stop(store, "ep")
