@@ -35,6 +35,7 @@ from transformers import (
     Trainer,
     TrainerCallback,
     TrainingArguments,
+    set_seed,
 )
 from transformers.trainer_pt_utils import LengthGroupedSampler
 from transformers.trainer_utils import get_last_checkpoint
@@ -495,6 +496,9 @@ def build_trainer(args: argparse.Namespace) -> WeightedLossTrainer:
     """Everything up to the training loop: data, model, collator, arguments."""
     if not 0 < args.layer_lr_decay <= 1:
         raise InputError(f"--layer-lr-decay must be in (0, 1], got {args.layer_lr_decay}")
+    # The classifier's new weights (and the masked-token adaptation) draw from torch's generator
+    # before the Trainer seeds it: without this, one seed trained a different model each run.
+    set_seed(args.seed)
     train_dir, test_dir = Path(args.train_dir), Path(args.test_dir)
     labels = load_labels(train_dir)
     weights = load_class_weights(train_dir, labels)

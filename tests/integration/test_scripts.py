@@ -127,6 +127,34 @@ def test_train_writes_model_with_label_names_and_metrics(chain):
     assert "eval_macro_f1" in metrics["eval"]
 
 
+def test_one_seed_trains_one_model(chain, tmp_path):
+    """``--seed`` decides the classifier's initial weights and the training after them, whatever state
+    torch's generator was left in: two jobs with one seed save the same weights, another seed others."""
+    import torch
+    from safetensors.torch import load_file
+
+    import train
+
+    def trained(name: str, seed: str) -> dict:
+        torch.rand(7)  # the generator moves on between jobs, as it does in any longer-lived process
+        train.main(
+            [
+                "--train-dir", str(chain["root"] / "pp" / "train"), "--test-dir", str(tmp_path / "none"),
+                "--model-dir", str(tmp_path / name), "--output-data-dir", str(tmp_path / f"{name}-out"),
+                "--checkpoint-dir", str(tmp_path / f"{name}-ckpt"), "--model-name", OFFLINE_MODEL,
+                "--max-length", "32", "--max-train-samples", "32", "--max-steps", "2",
+                "--train-batch-size", "16", "--disable-tqdm", "true", "--seed", seed,
+            ]
+        )  # fmt: skip
+        weights = sorted((tmp_path / name).glob("*.safetensors"))  # the encoder's, the head's
+        return {f"{path.name}:{key}": value for path in weights for key, value in load_file(path).items()}
+
+    first, again, other = trained("a", "7"), trained("b", "7"), trained("c", "8")
+    assert first.keys() == again.keys() == other.keys()
+    assert all(torch.equal(first[k], again[k]) for k in first)
+    assert not all(torch.equal(first[k], other[k]) for k in first)
+
+
 def test_evaluate_figures_equal_what_the_csv_gives(chain):
     from medtx_common import classification_metrics
 
