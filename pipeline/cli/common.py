@@ -1,0 +1,94 @@
+"""What every ``medtx`` command shares: the typer app, the console, the options they have in common,
+and the one way a command ends on an error it expects (one red line, an exit status)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from pipeline.config import PipelineConfig
+
+HELP = """medtx: build, upsert, start and watch the SageMaker pipeline, or run it here (``run --local``).
+
+Account settings come from options or the environment (``AWS_REGION``, ``SAGEMAKER_PIPELINE_ROLE_ARN``,
+``ARTIFACT_BUCKET``), as CodeBuild passes them. ``--set name=value`` overrides ``PipelineConfig``
+fields (``--set train__epochs=5``) at build time; ``--param Name=Value`` overrides pipeline
+parameters of one execution.
+"""
+
+app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False, rich_markup_mode="markdown")
+#: Messages go to stderr; what a script would read (JSON, an ARN) goes to stdout.
+console = Console(stderr=True)
+
+Region = Annotated[str | None, typer.Option(help="AWS region (default: AWS_REGION)")]
+Role = Annotated[
+    str | None, typer.Option(help="pipeline execution role ARN (default: SAGEMAKER_PIPELINE_ROLE_ARN)")
+]
+Bucket = Annotated[
+    str | None, typer.Option(help="artifact bucket (default: ARTIFACT_BUCKET, else the config's)")
+]
+Sets = Annotated[list[str] | None, typer.Option("--set", help="config override name=value (repeatable)")]
+Params = Annotated[
+    list[str] | None, typer.Option("--param", help="pipeline parameter Name=Value (repeatable)")
+]
+StoreDir = Annotated[
+    Path, typer.Option("--store", help="local store: S3 as folders, runs, registry, endpoints")
+]
+SageMakerFlag = Annotated[
+    bool,
+    typer.Option("--sagemaker", help="in SageMaker (AWS_REGION), not the local store"),
+]
+Group = Annotated[str | None, typer.Option(help="model package group (default: the config's)")]
+Version = Annotated[int, typer.Argument(help="model package version")]
+EndpointName = Annotated[str | None, typer.Option("--name", help="endpoint name (default: the config's)")]
+PipelineName = Annotated[str | None, typer.Option(help="default: the config's pipeline name")]
+
+
+@contextlib.contextmanager
+def failing(*errors: type[Exception], code: int = 1) -> Iterator[None]:
+    """An error of these types ends the command with one line saying it and exit status ``code``
+    (2: the caller's input or setup; 1: the operation failed)."""
+    try:
+        yield
+    except errors as err:
+        console.print(f"[red]error:[/red] {err}")
+        raise typer.Exit(code) from err
+
+
+def resolve_region(region: str | None, fallback: str | None = None) -> str:
+    """``--region``, else AWS_REGION / AWS_DEFAULT_REGION, else ``fallback``; one clear error if none."""
+    from pipeline.config import ENV_REGION, from_env
+
+    found = from_env(ENV_REGION, region) or fallback
+    if not found:
+        console.print("[red]error:[/red] missing region: pass --region or set AWS_REGION")
+        raise typer.Exit(2)
+    return found
+
+
+def parse_sets(sets: list[str] | None) -> dict[str, str]:
+    """``--set name=value`` options as ``PipelineConfig.replace`` takes them."""
+    result = {}
+    for item in sets or []:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"{item!r} is not name=value", param_hint="--set")
+        result[name.strip()] = value
+    return result
+
+
+def named_group(group: str | None) -> str:
+    return group or PipelineConfig().model_package_group
+
+
+def named_pipeline(name: str | None) -> str:
+    return name or PipelineConfig().pipeline_name
+
+
+def named_endpoint(name: str | None) -> str:
+    return name or PipelineConfig().endpoint_name

@@ -1,0 +1,256 @@
+"""The pipeline itself: ``definition``, ``upsert``, ``start``, ``status`` in SageMaker, and ``run``
+(``--local``: every step on this machine; else upsert, start and follow it)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from pipeline.cli.common import (
+    Bucket,
+    Params,
+    Region,
+    Role,
+    Sets,
+    StoreDir,
+    app,
+    console,
+    failing,
+    named_pipeline,
+    parse_sets,
+    resolve_region,
+)
+from pipeline.config import LOCAL_PROFILES, PipelineConfig
+from pipeline.local import DEFAULT_STORE
+
+
+def _build(region: str | None, role: str | None, bucket: str | None, sets: list[str] | None):
+    from pipeline.definition import get_pipeline
+
+    with failing(ValueError, code=2):
+        return get_pipeline(region=region, role=role, default_bucket=bucket, **parse_sets(sets))
+
+
+@app.command()
+def definition(
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="write here instead of stdout")] = None,
+    offline: Annotated[bool, typer.Option(help="build without AWS credentials (in-memory AWS)")] = False,
+    region: Region = None,
+    role: Role = None,
+    bucket: Bucket = None,
+    sets: Sets = None,
+) -> None:
+    """Print or write the pipeline definition JSON (byte-identical for the same commit and config)."""
+    if offline:
+        from pipeline.aws import OFFLINE_ACCOUNT_ROLE, OFFLINE_REGION, offline_aws
+
+        cfg = PipelineConfig().replace(**parse_sets(sets))
+        with offline_aws(bucket or cfg.bucket):
+            text = _build(region or OFFLINE_REGION, role or OFFLINE_ACCOUNT_ROLE, bucket, sets).definition()
+    else:
+        text = _build(region, role, bucket, sets).definition()
+    pretty = json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n"
+    if out:
+        out.write_text(pretty)
+        console.print(f"wrote {out}")
+    else:
+        sys.stdout.write(pretty)
+
+
+@app.command()
+def upsert(region: Region = None, role: Role = None, bucket: Bucket = None, sets: Sets = None) -> None:
+    """Create or update the pipeline in SageMaker."""
+    from pipeline import aws
+    from pipeline.definition import resolve_target
+
+    with failing(ValueError, code=2):
+        region, role, bucket = resolve_target(
+            region, role, bucket, PipelineConfig().replace(**parse_sets(sets))
+        )
+    arn = aws.upsert(_build(region, role, bucket, sets), role)
+    console.print(f"upserted {arn}")
+
+
+@app.command()
+def start(
+    params: Params = None,
+    wait: Annotated[bool, typer.Option(help="poll and show step progress until the execution ends")] = False,
+    poll_seconds: Annotated[float, typer.Option(help="seconds between polls with --wait")] = 30.0,
+    pipeline_name: Annotated[str | None, typer.Option(help="default: the config's pipeline name")] = None,
+    region: Region = None,
+) -> None:
+    """Start an execution, with ``--param Name=Value`` overrides."""
+    import boto3
+
+    from pipeline import aws
+
+    client = boto3.client("sagemaker", region_name=resolve_region(region))
+    name = named_pipeline(pipeline_name)
+    with failing(ValueError, code=2):
+        parsed = aws.parse_params(params)
+        definition = client.describe_pipeline(PipelineName=name)["PipelineDefinition"]
+        aws.check_params(definition, parsed)
+    arn = aws.start(client, name, parsed)
+    console.print(f"started {arn}")
+    print(arn)
+    if wait:
+        _watch(client, arn, poll_seconds)
+
+
+def _watch(client, arn: str, poll_seconds: float) -> None:
+    from pipeline import aws
+
+    with console.status("waiting for the execution") as status:
+        while True:
+            state = aws.execution_status(client, arn)
+            running = [s["name"] for s in state["steps"] if s["status"] in ("Executing", "Starting")]
+            status.update(f"{state['status']}: {', '.join(running) or '...'}")
+            if state["status"] not in ("Executing", "Stopping"):
+                break
+            time.sleep(poll_seconds)
+    _show(state)
+    if state["status"] != "Succeeded":
+        raise typer.Exit(1)
+
+
+def _show(state: dict) -> None:
+    table = Table(title=f"{state['arn']} — {state['status']}")
+    table.add_column("step")
+    table.add_column("status")
+    table.add_column("failure")
+    for step in state["steps"]:
+        table.add_row(step["name"], step["status"], step["failure"] or "")
+    console.print(table)
+    if state["failure_reason"]:
+        console.print(f"[red]{state['failure_reason']}[/red]")
+
+
+@app.command()
+def status(
+    execution_arn: Annotated[str | None, typer.Argument(help="default: the latest execution")] = None,
+    pipeline_name: Annotated[str | None, typer.Option(help="default: the config's pipeline name")] = None,
+    last: Annotated[
+        int | None, typer.Option(min=1, help="list the newest this many executions instead")
+    ] = None,
+    region: Region = None,
+) -> None:
+    """Show an execution's status, parameters and steps; with ``--last N``, the newest N executions
+    (status, start, failure reason: why a scheduled retraining registered no model)."""
+    import boto3
+
+    from pipeline import aws
+
+    client = boto3.client("sagemaker", region_name=resolve_region(region))
+    name = named_pipeline(pipeline_name)
+    if last:
+        found = aws.recent_executions(client, name, last)
+        table = Table(title=f"Executions of {name}, newest first")
+        for column in ("execution", "status", "started", "display name", "failure reason"):
+            table.add_column(column, overflow="fold")
+        for execution in found:
+            table.add_row(
+                *(execution[k] for k in ("id", "status", "started", "display_name", "failure_reason"))
+            )
+        console.print(table)
+        print(json.dumps(found, indent=2))
+        return
+    arn = execution_arn or aws.latest_execution(client, name)
+    if not arn:
+        console.print("no executions yet")
+        raise typer.Exit(1)
+    state = aws.execution_status(client, arn)
+    _show(state)
+    print(json.dumps(state, indent=2, default=str))
+
+
+@app.command()
+def run(
+    local: Annotated[
+        bool, typer.Option("--local", help="run every step on this machine (no Docker, no AWS account)")
+    ] = False,
+    data: Annotated[
+        Path | None,
+        typer.Option(help="Kaggle-layout CSV to run on (local; default: the bundled synthetic CSV)"),
+    ] = None,
+    profile: Annotated[
+        str, typer.Option(help=f"local parameter profile: {', '.join(LOCAL_PROFILES)}")
+    ] = "quick",
+    params: Params = None,
+    sets: Sets = None,
+    store: StoreDir = Path(DEFAULT_STORE),
+    cache: Annotated[bool, typer.Option(help="reuse earlier outputs of unchanged steps")] = True,
+    new_execution: Annotated[
+        bool, typer.Option("--new-execution", help="start afresh instead of resuming an unfinished run")
+    ] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="echo the jobs' output")] = False,
+    region: Region = None,
+    role: Role = None,
+    bucket: Bucket = None,
+) -> None:
+    """Run the pipeline: ``--local`` on this machine, else upsert it to SageMaker and start it."""
+    if not local:
+        upsert(region=region, role=role, bucket=bucket, sets=sets)
+        start(params=params, wait=True, poll_seconds=30.0, pipeline_name=None, region=region)
+        return
+    from pipeline import aws
+    from pipeline.local.runner import ExecutionFailedError, ExecutionStoppedError, LocalRun, build
+    from pipeline.local.show import LiveReporter, summary
+    from pipeline.local.store import Store
+    from pipeline.synthetic import BUNDLED_CSV
+
+    if profile not in LOCAL_PROFILES:
+        raise typer.BadParameter(f"{profile!r}; choose {', '.join(LOCAL_PROFILES)}", param_hint="--profile")
+    overrides = {**parse_sets(sets), **({"bucket": bucket} if bucket else {})}
+    with failing(ValueError, code=2):
+        given = {p["Name"]: p["Value"] for p in aws.parse_params(params)}
+        cfg = PipelineConfig().replace(**overrides)
+    if data is not None and "InputDataUri" in given:
+        raise typer.BadParameter("give --data or --param InputDataUri=..., not both", param_hint="--data")
+    if data is not None and not data.is_file():
+        raise typer.BadParameter(f"{data} is not a file", param_hint="--data")
+    local_store = Store(store)
+    if "InputDataUri" not in given:  # the raw CSV goes where the pipeline reads it by default
+        local_store.put_file(data or BUNDLED_CSV, cfg.input_data_uri)
+    console.print(
+        f"Local run: profile {profile}, data {data or BUNDLED_CSV.name}, store {local_store.root}",
+        highlight=False,
+    )
+    with console.status("building the pipeline definition"):
+        text, _ = build(local_store, overrides)
+    runner = LocalRun(
+        store=local_store,
+        definition_text=text,
+        parameters={**LOCAL_PROFILES[profile].parameters(), **given},
+        use_cache=cache,
+        new_execution=new_execution,
+        pipeline_name=cfg.pipeline_name,
+    )
+    try:
+        with LiveReporter(console, verbose) as reporter:
+            runner.reporter = reporter
+            runner.run()
+    except ExecutionStoppedError as err:
+        console.print(f"[yellow]{err}[/yellow]")
+        raise typer.Exit(130) from err
+    except ExecutionFailedError as err:
+        if runner.execution:
+            summary(console, local_store, runner.execution)
+        console.print(f"[red]failed:[/red] {err}", highlight=False)
+        raise typer.Exit(1) from err
+    summary(console, local_store, runner.execution)
+    _local_dashboard(local_store)
+
+
+def _local_dashboard(store) -> None:
+    from pipeline import dashboard as dash
+
+    try:
+        console.print(f"Dashboard: {dash.write(store)}", highlight=False)
+    except dash.DashboardError as err:
+        console.print(f"no dashboard: {err}")

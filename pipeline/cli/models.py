@@ -1,0 +1,248 @@
+"""``medtx models``: the versions of the model package group, local or in the SageMaker Model
+Registry (``--sagemaker``): list them with their figures, review one, compare two, approve or reject."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from pipeline.cli.common import (
+    Group,
+    Region,
+    SageMakerFlag,
+    StoreDir,
+    Version,
+    app,
+    console,
+    failing,
+    named_endpoint,
+    named_group,
+    resolve_region,
+)
+from pipeline.local import DEFAULT_STORE
+
+models_app = typer.Typer(
+    help="Model package versions: the local registry of `medtx run --local`; with --sagemaker, "
+    "the SageMaker Model Registry (approving a version there is what deploys it)."
+)
+app.add_typer(models_app, name="models")
+
+
+def _difference(figures: dict[str, float]) -> tuple[str, str]:
+    """Model minus baseline macro-F1, and its paired bootstrap interval where the evaluation computed one."""
+    if figures.get("baseline_macro_f1") is None or "macro_f1" not in figures:
+        return "", ""
+    interval = (
+        f"{figures['difference_low']:+.4f} to {figures['difference_high']:+.4f}"
+        if "difference_low" in figures
+        else ""
+    )
+    return f"{figures['macro_f1'] - figures['baseline_macro_f1']:+.4f}", interval
+
+
+def _packages_table(title: str, found: list[dict]) -> Table:
+    table = Table(title=title)
+    columns = ("version", "status", "macro_f1", "baseline", "difference", "interval", "created", "execution")
+    for column in columns:  # folded, never cut short, in a narrow terminal
+        table.add_column(column, overflow="fold", no_wrap=column in ("macro_f1", "baseline", "difference"))
+    for package in found:
+        figures = package.get("Figures", {})
+        table.add_row(
+            str(package["ModelPackageVersion"]),
+            package["ModelApprovalStatus"],
+            f"{figures['macro_f1']:.4f}" if "macro_f1" in figures else "-",
+            f"{figures['baseline_macro_f1']:.4f}" if figures.get("baseline_macro_f1") is not None else "-",
+            *_difference(figures),
+            package["CreationTime"],
+            package.get("PipelineExecutionId", ""),
+        )
+    return table
+
+
+@models_app.command("list")
+def models_list(
+    group: Group = None,
+    last: Annotated[int, typer.Option(min=1, help="the newest this many versions")] = 10,
+    store: StoreDir = Path(DEFAULT_STORE),
+    sagemaker: SageMakerFlag = False,
+    region: Region = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the packages as JSON")] = False,
+) -> None:
+    """List model package versions with approval status and figures (macro-F1, the TF-IDF baseline's,
+    the difference with its bootstrap interval); with ``--sagemaker`` also the version the endpoint
+    serves."""
+    from pipeline import registry
+
+    if sagemaker:
+        import boto3
+
+        region = resolve_region(region)
+        client = boto3.client("sagemaker", region_name=region)
+        with failing(registry.RegistryError, code=2):
+            found, total = registry.packages(
+                client, boto3.client("s3", region_name=region), named_group(group), last
+            )
+        where = f"SageMaker, {region}"
+    else:
+        from pipeline.local import registry as local_registry
+        from pipeline.local.store import Store
+
+        every = local_registry.packages(Store(store), named_group(group))
+        found, total = every[-last:], len(every)
+        where = f"store {store}"
+    if not found:
+        console.print(f"no model packages in group {named_group(group)} ({where})")
+        raise typer.Exit(1)
+    if as_json:
+        print(json.dumps(found, indent=2))
+    else:
+        Console().print(_packages_table(f"Model packages: {named_group(group)} ({where})", found))
+    if total > len(found):
+        console.print(f"the newest {len(found)} of {total} versions (--last N shows more)")
+    for package in found:
+        if "FiguresError" in package:
+            console.print(f"version {package['ModelPackageVersion']}: no figures: {package['FiguresError']}")
+    if sagemaker:
+        _print_serving(found, *_served(client))
+    else:
+        from pipeline.local import endpoint
+
+        name = named_endpoint(None)
+        record = endpoint.current(Store(store), name)
+        if record is not None and record["EndpointStatus"] == "InService":
+            _print_serving(found, name, record["EndpointStatus"], record.get("ModelPackageArn"))
+
+
+@models_app.command("show")
+def models_show(
+    version: Version,
+    group: Group = None,
+    store: StoreDir = Path(DEFAULT_STORE),
+    sagemaker: SageMakerFlag = False,
+    region: Region = None,
+) -> None:
+    """What to review before approving a version: its held-out figures with their intervals beside the
+    TF-IDF baseline's, every class weakest first, and the most frequent confusions."""
+    from pipeline import registry
+    from pipeline.report import print_classes, print_figures
+
+    with failing(registry.RegistryError, code=2):
+        if sagemaker:
+            import boto3
+
+            region = resolve_region(region)
+            client = boto3.client("sagemaker", region_name=region)
+            package = registry.describe(client, named_group(group), version)
+            read = registry.s3_reader(boto3.client("s3", region_name=region))
+        else:
+            from pipeline.local import registry as local_registry
+            from pipeline.local.store import Store
+
+            local = Store(store)
+            package = local_registry.describe(local, named_group(group), version)
+
+            def read(uri: str) -> bytes:
+                return local.path(uri).read_bytes()
+
+        uri = registry.statistics_uri(package)
+        try:
+            report, per_class = registry.evaluation(read, uri)
+        except (OSError, ValueError) as err:
+            raise registry.RegistryError(f"cannot read the evaluation {uri}: {err}") from err
+    out = Console()
+    note = f", note: {package['ApprovalDescription']}" if package.get("ApprovalDescription") else ""
+    out.print(
+        f"{package['ModelPackageArn']}: {package['ModelApprovalStatus']}{note}\nevaluation: {uri}",
+        highlight=False,
+    )
+    print_figures(out, report)
+    if isinstance(per_class, str):
+        console.print(f"no per-class table: {per_class}", highlight=False)
+    else:
+        print_classes(out, per_class, report)
+
+
+def _served(client) -> tuple[str, str | None, str | None]:
+    """The config's endpoint: its name, its status (None: no such endpoint) and the model package it
+    serves (None: a model not made from a package)."""
+    from pipeline import deploy as dep
+
+    name = named_endpoint(None)
+    found = dep.served_package(client, name)
+    return (name, *found) if found else (name, None, None)
+
+
+def _print_serving(found: list[dict], name: str, status: str | None, package: str | None) -> None:
+    """Which listed version the endpoint serves."""
+    if status is None:
+        console.print(f"no endpoint {name} yet: approving a version deploys it")
+        return
+    versions = [p["ModelPackageVersion"] for p in found if p["ModelPackageArn"] == package]
+    direct = "a model deployed from no package (the pipeline's own deploy step)"
+    served = f"version {versions[0]}" if versions else (package or direct)
+    console.print(f"endpoint {name} ({status}) serves {served}", highlight=False)
+
+
+def _set_status(
+    version: int, status: str, group: str | None, store: Path, note: str, sagemaker: bool, region: str | None
+) -> None:
+    from pipeline import registry
+
+    with failing(registry.RegistryError, code=2):
+        if sagemaker:
+            import boto3
+
+            client = boto3.client("sagemaker", region_name=resolve_region(region))
+            package = registry.set_status(client, named_group(group), version, status, note)
+        else:
+            from pipeline.local import registry as local_registry
+            from pipeline.local.store import Store
+
+            package = local_registry.set_status(Store(store), named_group(group), version, status, note)
+    arn = package["ModelPackageArn"]
+    console.print(f"{arn}: {package['ModelApprovalStatus']}", highlight=False)
+    if not sagemaker:
+        return
+    if status == "Approved":
+        console.print(
+            "where the stack of infra/template.yaml runs, this starts its deploy project; follow it "
+            "with `medtx endpoint status --sagemaker`"
+        )
+        return
+    name, _, served = _served(client)
+    if served == arn:
+        console.print(
+            f"[yellow]warning:[/yellow] endpoint {name} still serves this version: approve another "
+            "(or `medtx deploy --model-package-arn <an approved one>`) to replace it"
+        )
+
+
+@models_app.command("approve")
+def models_approve(
+    version: Version,
+    group: Group = None,
+    note: Annotated[str, typer.Option(help="approval description")] = "",
+    store: StoreDir = Path(DEFAULT_STORE),
+    sagemaker: SageMakerFlag = False,
+    region: Region = None,
+) -> None:
+    """Approve a model package version."""
+    _set_status(version, "Approved", group, store, note, sagemaker, region)
+
+
+@models_app.command("reject")
+def models_reject(
+    version: Version,
+    group: Group = None,
+    note: Annotated[str, typer.Option(help="rejection reason")] = "",
+    store: StoreDir = Path(DEFAULT_STORE),
+    sagemaker: SageMakerFlag = False,
+    region: Region = None,
+) -> None:
+    """Reject a model package version."""
+    _set_status(version, "Rejected", group, store, note, sagemaker, region)

@@ -1,0 +1,291 @@
+"""Serving: ``deploy`` (a model package to the endpoint, in SageMaker or locally), ``invoke``, and
+``medtx endpoint`` (status, stop, delete)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from pipeline.cli.common import (
+    EndpointName,
+    Region,
+    Role,
+    SageMakerFlag,
+    StoreDir,
+    app,
+    console,
+    failing,
+    named_endpoint,
+    resolve_region,
+)
+from pipeline.config import PipelineConfig
+from pipeline.local import DEFAULT_STORE
+
+endpoint_app = typer.Typer(
+    help="Local endpoints started by `medtx run --local`; with --sagemaker, the deployed one."
+)
+app.add_typer(endpoint_app, name="endpoint")
+
+
+@endpoint_app.command("status")
+def endpoint_status(
+    name: EndpointName = None,
+    store: StoreDir = Path(DEFAULT_STORE),
+    sagemaker: SageMakerFlag = False,
+    region: Region = None,
+) -> None:
+    """Show a local endpoint's record (and whether it answers), or with ``--sagemaker`` what the
+    deployed endpoint serves: model package, instances, scaling range, alarm states."""
+    from pipeline.local import endpoint
+    from pipeline.local.store import Store
+
+    if sagemaker:
+        import boto3
+
+        from pipeline import deploy as dep
+
+        region = resolve_region(region)
+        with failing(dep.DeployError, code=1):
+            found = dep.describe(
+                boto3.client("sagemaker", region_name=region),
+                named_endpoint(name),
+                cloudwatch=boto3.client("cloudwatch", region_name=region),
+                autoscaling=boto3.client("application-autoscaling", region_name=region),
+            )
+        print(json.dumps(found, indent=2))
+        return
+    with failing(endpoint.EndpointError, code=1):
+        record = endpoint.status(Store(store), named_endpoint(name))
+    print(json.dumps(record, indent=2))
+
+
+@endpoint_app.command("stop")
+def endpoint_stop(name: EndpointName = None, store: StoreDir = Path(DEFAULT_STORE)) -> None:
+    """Stop a local endpoint's server."""
+    from pipeline.local import endpoint
+    from pipeline.local.store import Store
+
+    with failing(endpoint.EndpointError, code=1):
+        record = endpoint.stop(Store(store), named_endpoint(name))
+    console.print(f"stopped {record['EndpointName']}")
+
+
+@endpoint_app.command("delete")
+def endpoint_delete(
+    name: EndpointName = None,
+    sagemaker: SageMakerFlag = False,
+    region: Region = None,
+    yes: Annotated[bool, typer.Option("--yes", help="do not ask for confirmation")] = False,
+) -> None:
+    """Delete the deployed endpoint (``--sagemaker``) with its rollback alarms, its scaling, and the
+    endpoint configs and models ``medtx deploy`` made for it; the model packages stay, so ``medtx
+    deploy`` brings it back. Local endpoints are stopped with ``medtx endpoint stop``."""
+    import boto3
+
+    from pipeline import deploy as dep
+
+    if not sagemaker:
+        console.print(
+            "[red]error:[/red] only a SageMaker endpoint is deleted (--sagemaker); "
+            "`medtx endpoint stop` stops a local one"
+        )
+        raise typer.Exit(2)
+    name = named_endpoint(name)
+    region = resolve_region(region)
+    if not yes:
+        typer.confirm(f"Delete endpoint {name} in {region} (it stops serving now)?", abort=True)
+    with failing(dep.DeployError, code=1):
+        done = dep.delete(
+            boto3.client("sagemaker", region_name=region),
+            boto3.client("cloudwatch", region_name=region),
+            boto3.client("application-autoscaling", region_name=region),
+            name,
+        )
+    configs, models = len(done["endpoint_configs"]), len(done["models"])
+    console.print(f"deleted endpoint {name}, {configs} endpoint config(s), {models} model(s)")
+    if done["kept"]:
+        console.print(f"kept, as medtx deploy did not make them: {', '.join(done['kept'])}")
+    print(json.dumps(done, indent=2))
+
+
+@app.command()
+def invoke(
+    texts: Annotated[list[str] | None, typer.Argument(help="transcript text(s) to classify")] = None,
+    top_k: Annotated[int, typer.Option(help="also return the k best labels")] = 1,
+    body: Annotated[
+        Path | None,
+        typer.Option(
+            help="send this file as the request body instead (JSON)",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ] = None,
+    name: EndpointName = None,
+    store: StoreDir = Path(DEFAULT_STORE),
+    sagemaker: SageMakerFlag = False,
+    region: Region = None,
+) -> None:
+    """Send text to the local endpoint (``POST /invocations``), or with ``--sagemaker`` to the deployed
+    one, and print its answer."""
+    from pipeline import deploy as dep
+    from pipeline.local import endpoint
+    from pipeline.local.store import Store
+
+    if body is not None:
+        payload = body.read_bytes()
+    elif texts:
+        payload = dep.request_body(texts, top_k)
+    else:
+        raise typer.BadParameter("give text(s) to classify or --body FILE", param_hint="TEXTS")
+    if sagemaker:
+        import boto3
+
+        runtime = boto3.client("sagemaker-runtime", region_name=resolve_region(region))
+        with failing(dep.DeployError, code=1):
+            answer = dep.invoke(runtime, named_endpoint(name), payload)
+        print(answer.decode("utf-8", errors="replace"))
+        return
+    with failing(endpoint.EndpointError, code=1):
+        status_code, answer = endpoint.invoke(Store(store), named_endpoint(name), payload)
+    print(answer.decode("utf-8", errors="replace"))
+    if status_code != 200:
+        console.print(f"[red]HTTP {status_code}[/red]")
+        raise typer.Exit(1)
+
+
+@app.command()
+def deploy(
+    model_package_arn: Annotated[
+        str | None, typer.Option(help="an Approved package (default: the group's latest Approved)")
+    ] = None,
+    version: Annotated[
+        int | None, typer.Option(help="the Approved package of this version of the group, instead of an ARN")
+    ] = None,
+    local: Annotated[
+        bool, typer.Option("--local", help="serve the package of the local registry on the local endpoint")
+    ] = False,
+    store: StoreDir = Path(DEFAULT_STORE),
+    endpoint_name: Annotated[
+        str | None, typer.Option(help="default: the config's endpoint name", envvar="MEDTX_ENDPOINT_NAME")
+    ] = None,
+    instance_type: Annotated[
+        str | None, typer.Option(help="default: the config's endpoint instance type")
+    ] = None,
+    instance_count: Annotated[
+        int | None, typer.Option(help="fleet size; with autoscaling, the minimum (default: the config's)")
+    ] = None,
+    max_instance_count: Annotated[
+        int | None,
+        typer.Option(
+            help="autoscale up to this many (default: the config's; equal: no autoscaling)",
+            envvar="MEDTX_ENDPOINT_MAX_INSTANCE_COUNT",
+        ),
+    ] = None,
+    invocations_per_instance: Annotated[
+        int | None,
+        typer.Option(
+            help="autoscaling target: invocations per instance per minute (default: the config's)",
+            envvar="MEDTX_ENDPOINT_INVOCATIONS_PER_INSTANCE",
+        ),
+    ] = None,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            help="follow the endpoint to InService; fail if the update rolled back (implied by autoscaling)"
+        ),
+    ] = False,
+    smoke: Annotated[
+        bool,
+        typer.Option(help="when waiting: once InService, send one request; fail unless it gets a prediction"),
+    ] = True,
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="update even when the endpoint already serves the package on the same fleet "
+            "(otherwise only its alarms and scaling are brought up to the settings)"
+        ),
+    ] = False,
+    canary_percent: Annotated[int, typer.Option(help="capacity share that takes traffic first")] = 10,
+    canary_wait_seconds: Annotated[int, typer.Option(help="how long the canary is watched")] = 600,
+    role: Role = None,
+    region: Region = None,
+) -> None:
+    """Deploy a model package: a new endpoint, or a blue/green canary update with rollback on alarms;
+    optionally autoscaled (target tracking on invocations per instance). With ``--local``, a package
+    of the local registry on the local endpoint (blue/green, smoke request)."""
+    if local:
+        _deploy_local(store, endpoint_name, model_package_arn, version, force)
+        return
+    import boto3
+
+    from pipeline import deploy as dep
+    from pipeline import registry
+    from pipeline.config import ENV_KMS, ENV_REGION, ENV_ROLE, from_env
+
+    cfg = PipelineConfig()
+    region, role = from_env(ENV_REGION, region), from_env(ENV_ROLE, role)
+    if not region or not role:
+        console.print(
+            f"[red]error:[/red] missing {'region (AWS_REGION)' if not region else f'role ({ENV_ROLE})'}"
+        )
+        raise typer.Exit(2)
+    sagemaker = boto3.client("sagemaker", region_name=region)
+    from botocore.exceptions import ClientError
+
+    with failing(dep.DeployError, registry.RegistryError, ClientError, code=2):
+        minimum = instance_count or cfg.endpoint_instance_count
+        settings = dep.DeploySettings(
+            endpoint_name=endpoint_name or cfg.endpoint_name,
+            role_arn=role,
+            instance_type=instance_type or cfg.endpoint_instance_type,
+            instance_count=minimum,
+            max_instance_count=max_instance_count
+            if max_instance_count is not None
+            else max(minimum, cfg.endpoint_max_instance_count),
+            invocations_per_instance=invocations_per_instance or cfg.endpoint_invocations_per_instance,
+            kms_key_id=from_env(ENV_KMS, cfg.kms_key_id),
+            canary_percent=canary_percent,
+            canary_wait_seconds=canary_wait_seconds,
+            network_isolation=cfg.network_isolation_endpoint,
+        )
+        if version is not None:
+            arn = registry.package_arn(sagemaker, cfg.model_package_group, version)
+        else:
+            arn = model_package_arn or dep.latest_approved(sagemaker, cfg.model_package_group)
+        if wait or settings.autoscales:
+            console.print(
+                f"deploying {arn} to {settings.endpoint_name}; waiting until it is InService "
+                f"(an update: the canary takes {settings.canary_percent}% "
+                f"for {settings.canary_wait_seconds} s)"
+            )
+        done = dep.deploy(
+            sagemaker,
+            boto3.client("cloudwatch", region_name=region),
+            settings,
+            arn,
+            autoscaling=boto3.client("application-autoscaling", region_name=region),
+            wait=wait,
+            runtime=boto3.client("sagemaker-runtime", region_name=region) if smoke else None,
+            force=force,
+        )
+    console.print(f"endpoint {done['endpoint']} {done['action']}: {done['model_package']}")
+    print(json.dumps(done, indent=2))
+
+
+def _deploy_local(
+    store: Path, endpoint_name: str | None, arn: str | None, version: int | None, force: bool
+) -> None:
+    from pipeline.local import endpoint
+    from pipeline.local import registry as local_registry
+    from pipeline.local.store import Store
+
+    cfg, local = PipelineConfig(), Store(store)
+    with failing(local_registry.RegistryError, endpoint.EndpointError, code=2):
+        package = local_registry.to_deploy(local, cfg.model_package_group, version, arn)
+        record = endpoint.deploy_package(local, endpoint_name or cfg.endpoint_name, package, force)
+    console.print(f"endpoint {record['EndpointName']} {record['Action']}: {record['ModelPackageArn']}")
+    print(json.dumps(record, indent=2))
