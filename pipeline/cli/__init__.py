@@ -39,4 +39,3 @@ def main() -> None:
             raise
         console.print(f"[red]error:[/red] AWS: {err} (MEDTX_DEBUG=1 shows the traceback)", highlight=False)
         sys.exit(2)
-

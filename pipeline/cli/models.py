@@ -4,8 +4,10 @@ Registry (``--sagemaker``): list them with their figures, review one, compare tw
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -118,6 +120,47 @@ def models_list(
             _print_serving(found, name, record["EndpointStatus"], record.get("ModelPackageArn"))
 
 
+@dataclass(frozen=True)
+class _Registry:
+    """One registry as the review commands read it: ``describe(group, version)`` (DescribeModelPackage's
+    shape), ``read(uri)`` (an artifact's bytes), ``served()`` (the ARN of the package the config's
+    endpoint serves; None when it serves none)."""
+
+    describe: Callable[[str, int], dict]
+    read: Callable[[str], bytes]
+    served: Callable[[], str | None]
+
+
+def _registry(store: Path, sagemaker: bool, region: str | None) -> _Registry:
+    from pipeline import registry
+
+    if sagemaker:
+        import boto3
+
+        region = resolve_region(region)
+        client = boto3.client("sagemaker", region_name=region)
+        return _Registry(
+            describe=lambda group, version: registry.describe(client, group, version),
+            read=registry.s3_reader(boto3.client("s3", region_name=region)),
+            served=lambda: _served(client)[2],
+        )
+    from pipeline.local import endpoint
+    from pipeline.local import registry as local_registry
+    from pipeline.local.store import Store
+
+    local = Store(store)
+
+    def served() -> str | None:
+        record = endpoint.current(local, named_endpoint(None))
+        return record.get("ModelPackageArn") if record and record["EndpointStatus"] == "InService" else None
+
+    return _Registry(
+        describe=lambda group, version: local_registry.describe(local, group, version),
+        read=lambda uri: local.path(uri).read_bytes(),
+        served=served,
+    )
+
+
 @models_app.command("show")
 def models_show(
     version: Version,
@@ -132,26 +175,11 @@ def models_show(
     from pipeline.report import print_classes, print_figures
 
     with failing(registry.RegistryError, code=2):
-        if sagemaker:
-            import boto3
-
-            region = resolve_region(region)
-            client = boto3.client("sagemaker", region_name=region)
-            package = registry.describe(client, named_group(group), version)
-            read = registry.s3_reader(boto3.client("s3", region_name=region))
-        else:
-            from pipeline.local import registry as local_registry
-            from pipeline.local.store import Store
-
-            local = Store(store)
-            package = local_registry.describe(local, named_group(group), version)
-
-            def read(uri: str) -> bytes:
-                return local.path(uri).read_bytes()
-
+        opened = _registry(store, sagemaker, region)
+        package = opened.describe(named_group(group), version)
         uri = registry.statistics_uri(package)
         try:
-            report, per_class = registry.evaluation(read, uri)
+            report, per_class = registry.evaluation(opened.read, uri)
         except (OSError, ValueError) as err:
             raise registry.RegistryError(f"cannot read the evaluation {uri}: {err}") from err
     out = Console()
@@ -165,6 +193,139 @@ def models_show(
         console.print(f"no per-class table: {per_class}", highlight=False)
     else:
         print_classes(out, per_class, report)
+
+
+@models_app.command("compare")
+def models_compare(
+    version: Version,
+    other: Annotated[
+        int | None,
+        typer.Argument(help="the version to compare it with (default: the one the endpoint serves)"),
+    ] = None,
+    group: Group = None,
+    store: StoreDir = Path(DEFAULT_STORE),
+    sagemaker: SageMakerFlag = False,
+    region: Region = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the comparison as JSON")] = False,
+) -> None:
+    """Compare a version with another, by default the one the endpoint serves. Evaluated on the same
+    validation rows (one CSV, one split), the two are paired: the macro-F1 difference with its paired
+    bootstrap interval, the rows only one of them gets right, and the classes that gained and lost.
+    Otherwise each one's figures against its own baseline, and why they cannot be paired."""
+    from pipeline import compare as cmp
+    from pipeline import registry
+
+    with failing(registry.RegistryError, code=2):
+        opened = _registry(store, sagemaker, region)
+        served = opened.served()
+        if other is None:
+            other = _served_version(served, named_group(group))
+        sides = [_evaluated(opened, named_group(group), v) for v in (version, other)]
+    (package_a, report_a, table_a), (package_b, report_b, table_b) = sides
+    result = cmp.compare(report_a, table_a, report_b, table_b)
+    names = (f"version {version}", f"version {other}")
+    if as_json:
+        print(json.dumps({"versions": [version, other], **result}, indent=2))
+        return
+    out = Console()
+    states = [
+        f"{name} ({p['ModelApprovalStatus']}{', served' if p['ModelPackageArn'] == served else ''})"
+        for name, p in zip(names, (package_a, package_b), strict=True)
+    ]
+    rows = (
+        f"on the same {result['rows']} validation rows ({result['texts']} texts)"
+        if result["paired"]
+        else "not paired"
+    )
+    out.print(f"{states[0]} against {states[1]}, {rows}", highlight=False)
+    _print_comparison(out, result, names)
+
+
+def _served_version(arn: str | None, group: str) -> int:
+    """The version number of the package the endpoint serves, when it is one of ``group``'s."""
+    from pipeline import registry
+
+    prefix = f":model-package/{group}/"
+    if not arn or prefix not in arn:
+        served = (
+            f"serves {arn}, not a version of {group}"
+            if arn
+            else "serves no model package (it is not running, or the pipeline's own deploy step made it)"
+        )
+        raise registry.RegistryError(f"the endpoint {served}: name the version to compare with")
+    return int(arn.rsplit("/", 1)[1])
+
+
+def _evaluated(opened: _Registry, group: str, version: int) -> tuple[dict, dict, Any]:
+    """A version's package, its ``evaluation.json`` and the ``model-performance.csv`` beside it."""
+    from pipeline import compare as cmp
+    from pipeline import registry
+
+    package = opened.describe(group, version)
+    uri = registry.statistics_uri(package)
+    if uri is None:
+        raise registry.RegistryError(f"version {version} records no model-quality statistics")
+    rows_uri = uri.rsplit("/", 1)[0] + "/" + cmp.PERFORMANCE_CSV
+    try:
+        return package, json.loads(opened.read(uri)), cmp.read_performance(opened.read(rows_uri))
+    except (OSError, ValueError) as err:
+        raise registry.RegistryError(f"version {version}: cannot read its evaluation: {err}") from err
+
+
+def _print_comparison(out: Console, result: dict, names: tuple[str, str]) -> None:
+    from pipeline import compare as cmp
+
+    table = Table(title="Held-out figures")
+    for column in ("figure", *names, *(["difference"] if result["paired"] else [])):
+        table.add_column(column, justify="left" if column == "figure" else "right")
+    shown = [*cmp.FIGURES, "baseline_macro_f1", "minus_baseline"]
+    for name in shown:
+        a, b = result["a"].get(name), result["b"].get(name)
+        cells = [f"{v:.4f}" if isinstance(v, int | float) else "-" for v in (a, b)]
+        if result["paired"]:
+            same_rows = name in cmp.FIGURES and a is not None and b is not None
+            cells.append(f"{a - b:+.4f}" if same_rows else "")
+        shown_as = {"baseline_macro_f1": "TF-IDF baseline macro_f1", "minus_baseline": "macro_f1 - baseline"}
+        table.add_row(shown_as.get(name, name), *cells)
+    out.print(table)
+    spread = result.get("bootstrap")
+    if spread:
+        out.print(
+            "macro-F1 difference: {:+.4f} ({:.0f}% interval {:+.4f} to {:+.4f}, paired, over {} resamples; "
+            "{} ahead in {:.0%} of them)".format(
+                result["macro_f1_difference"],
+                100 * spread["confidence_level"],
+                *spread["interval"],
+                spread["resamples"],
+                names[0],
+                spread["share_a_ahead"],
+            ),
+            highlight=False,
+        )
+    out.print(cmp.verdict(result, *names), highlight=False)
+    if not result["paired"]:
+        out.print("each one's distance to its own baseline is the comparable figure", highlight=False)
+        return
+    split = result["disagreements"]
+    out.print(
+        f"they disagree on {split['rows']} rows: only {names[0]} right on {split['only_a_right']}, "
+        f"only {names[1]} right on {split['only_b_right']}",
+        highlight=False,
+    )
+    moved = [c for c in result["classes"] if c["difference"]]
+    if moved:
+        classes = Table(title="Classes whose F1 changed, largest gain first")
+        for column in ("label", "support", *names, "difference"):
+            classes.add_column(column, justify="left" if column == "label" else "right")
+        for c in moved:
+            classes.add_row(
+                c["label"],
+                str(c["support"]),
+                f"{c['f1_a']:.3f}",
+                f"{c['f1_b']:.3f}",
+                f"{c['difference']:+.3f}",
+            )
+        out.print(classes)
 
 
 def _served(client) -> tuple[str, str | None, str | None]:

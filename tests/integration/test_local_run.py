@@ -133,6 +133,13 @@ def test_the_model_is_registered_and_can_be_approved(local_run):
     assert again["Action"].startswith("unchanged") and again["Url"] == record["Url"]
     listed = medtx("models", "list", "--store", str(store)).stderr
     assert "endpoint medtx-specialty-classifier (InService) serves version 1" in " ".join(listed.split())
+    # a version against the served one (by default): here itself, so the same rows and nothing moved
+    compared = medtx("models", "compare", "1", "--json", "--store", str(store))
+    assert compared.returncode == 0, compared.stderr
+    result = json.loads(compared.stdout)
+    assert result["paired"] and result["versions"] == [1, 1] and result["a"] == result["b"]
+    assert result["rows"] > 0
+    assert result["macro_f1_difference"] == 0 and result["disagreements"]["rows"] == 0
 
 
 def _post(url: str, body: bytes, content_type: str = "application/json") -> tuple[int, object]:

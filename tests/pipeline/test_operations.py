@@ -614,6 +614,18 @@ def iam_calls():
     boto3.DEFAULT_SESSION.events.unregister("before-call.*.*", record)
 
 
+def _approver_actions() -> set[str]:
+    """The actions the template's ModelApproverPolicy allows."""
+    from helpers import load_template
+
+    policy = load_template()["Resources"]["ModelApproverPolicy"]["Properties"]["PolicyDocument"]
+    allowed: set[str] = set()
+    for statement in policy["Statement"]:
+        actions = statement["Action"]
+        allowed.update([actions] if isinstance(actions, str) else actions)
+    return allowed
+
+
 def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypatch):
     """``medtx models list|approve|reject --sagemaker``: figures read back from each package's
     statistics in S3, approval by version, and the version the endpoint serves. Every call these
@@ -621,7 +633,7 @@ def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypa
     template's ModelApproverPolicy allows."""
     import boto3
     from aws_helpers import BUCKET
-    from helpers import load_template, said
+    from helpers import said
     from typer.testing import CliRunner
 
     from pipeline.cli import app
@@ -738,14 +750,9 @@ def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypa
     _answers(PREDICTION)
     assert runner.invoke(app, ["invoke", "--sagemaker", "Chest pain."]).exit_code == 0
 
-    policy = load_template()["Resources"]["ModelApproverPolicy"]["Properties"]["PolicyDocument"]
-    allowed = set()
-    for statement in policy["Statement"]:
-        actions = statement["Action"]
-        allowed.update([actions] if isinstance(actions, str) else actions)
     assert {"s3:GetObject", "sagemaker:UpdateModelPackage", "sagemaker:DescribeModel"} <= iam_calls
     assert {"sagemaker:InvokeEndpoint", "cloudwatch:DescribeAlarms"} <= iam_calls
-    refused = sorted(iam_calls - allowed)
+    refused = sorted(iam_calls - _approver_actions())
     assert not refused, f"calls the approver policy does not allow: {refused}"
 
 
@@ -850,3 +857,111 @@ def test_a_per_class_table_without_its_columns_is_named():
     assert list(read_per_class(PER_CLASS.encode())["label"]) == ["Nephrology", "Radiology", "Urology"]
     with pytest.raises(ValueError, match=r"per-class-metrics\.csv lacks the column\(s\) f1, predicted"):
         read_per_class("label,precision,recall,support\nUrology,1,1,3\n")
+
+
+def _evaluation(s3, execution: str, target: list[int], pred: list[int], first_row: int = 0) -> str:
+    """``evaluation.json`` and ``model-performance.csv`` of one execution in the bucket; their URI."""
+    from aws_helpers import BUCKET
+
+    from scripts.medtx_common import classification_metrics
+
+    labels = ["Nephrology", "Radiology", "Urology"]
+    figures = classification_metrics(target, pred, len(labels))
+    report = {
+        "multiclass_classification_metrics": {k: {"value": v} for k, v in figures.items()},
+        "labels": labels,
+        "baseline": {"macro_f1": 0.4},
+        "macro_f1_minus_baseline": figures["macro_f1"] - 0.4,
+    }
+    rows = "".join(
+        f"{first_row + i},note {(first_row + i) // 2},{t},{p},{labels[t]}\n"
+        for i, (t, p) in enumerate(zip(target, pred, strict=True))
+    )
+    key = f"executions/{execution}/evaluation/"
+    s3.put_object(Bucket=BUCKET, Key=key + "evaluation.json", Body=json.dumps(report).encode())
+    s3.put_object(
+        Bucket=BUCKET, Key=key + "model-performance.csv", Body=f"row_id,text,target,pred,target_label\n{rows}"
+    )
+    return f"s3://{BUCKET}/{key}evaluation.json"
+
+
+def test_models_compare_pairs_a_version_with_the_served_one(registry, iam_calls, monkeypatch):
+    """``medtx models compare N --sagemaker``: against the version the endpoint serves by default,
+    paired when both were evaluated on the same rows, each against its own baseline otherwise; the
+    calls it makes are the approver policy's."""
+    import boto3
+    from helpers import load_template, said
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+    from pipeline.config import PipelineConfig
+
+    client, _ = registry
+    own = boto3.Session(region_name=REGION)
+    s3 = own.client("s3")
+    group = "medtx-compare"
+    client.create_model_package_group(ModelPackageGroupName=group)
+    spec = client.describe_model_package(ModelPackageName=registry[1]["Approved"])["InferenceSpecification"]
+    target = [i % 3 for i in range(90)]
+    served = [t if i % 3 else (t + 1) % 3 for i, t in enumerate(target)]  # a third of the rows wrong
+    better = [t if i % 9 else (t + 1) % 3 for i, t in enumerate(target)]  # a ninth wrong
+    evaluations = [
+        _evaluation(s3, "exec-1", target, served),
+        _evaluation(s3, "exec-2", target, better),
+        _evaluation(s3, "exec-3", target, better, first_row=1000),  # another split
+    ]
+    statuses = ("Approved", "PendingManualApproval", "PendingManualApproval")
+    for uri, status in zip(evaluations, statuses, strict=True):
+        client.create_model_package(
+            ModelPackageGroupName=group,
+            InferenceSpecification=spec,
+            ModelApprovalStatus=status,
+            ModelMetrics={"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": uri}}},
+        )
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("COLUMNS", "200")
+    runner = CliRunner()
+
+    endpoint = PipelineConfig().endpoint_name
+    with contextlib.suppress(client.exceptions.ClientError):  # one an earlier test of the module deployed
+        client.delete_endpoint(EndpointName=endpoint)
+    nothing_served = runner.invoke(app, ["models", "compare", "2", "--sagemaker", "--group", group])
+    assert nothing_served.exit_code == 2
+    assert "the endpoint serves no model package (it is not running" in said(nothing_served)
+    assert "name the version to compare with" in said(nothing_served)
+
+    first = f"arn:aws:sagemaker:{REGION}:123456789012:model-package/{group}/1"
+    deploy.deploy(client, own.client("cloudwatch"), deploy.DeploySettings(endpoint, ROLE), first)
+    compared = runner.invoke(app, ["models", "compare", "2", "--sagemaker", "--group", group])
+    assert compared.exit_code == 0, compared.output
+    text = said(compared)
+    assert (
+        "version 2 (PendingManualApproval) against version 1 (Approved, served), on the same 90 "
+        "validation rows (45 texts)"
+    ) in text
+    # macro-F1 by hand: version 1 (0 + 2/3 + 1) / 3 = 0.5556, version 2 (0.8 + 6/7 + 1) / 3 = 0.8857
+    assert "macro_f1 0.8857 0.5556 +0.3302" in text and "TF-IDF baseline macro_f1 0.4000 0.4000" in text
+    assert (
+        "macro-F1 difference: +0.3302 (95% interval +0." in text and "version 2 ahead in 100% of them" in text
+    )
+    assert "version 2 is ahead of version 1 (95% interval of the difference above 0)" in text
+    assert "they disagree on 20 rows: only version 2 right on 20, only version 1 right on 0" in text
+    assert "Classes whose F1 changed, largest gain first" in text
+
+    unpaired = runner.invoke(app, ["models", "compare", "3", "1", "--sagemaker", "--group", group, "--json"])
+    result = json.loads(unpaired.stdout)
+    assert result["paired"] is False and "0 in common of 90 and 90" in result["reason"]
+    assert result["versions"] == [3, 1]
+    assert (result["a"]["minus_baseline"], result["b"]["minus_baseline"]) == pytest.approx(
+        (result["a"]["macro_f1"] - 0.4, result["b"]["macro_f1"] - 0.4)
+    )
+    elsewhere = runner.invoke(app, ["models", "compare", "1", "--sagemaker", "--group", GROUP])
+    assert elsewhere.exit_code == 2 and f"serves {first}, not a version of {GROUP}" in said(elsewhere)
+
+    policy = load_template()["Resources"]["ModelApproverPolicy"]["Properties"]["PolicyDocument"]
+    allowed = {
+        a
+        for s in policy["Statement"]
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert "s3:GetObject" in iam_calls and not iam_calls - allowed, sorted(iam_calls - allowed)
