@@ -145,8 +145,11 @@ def summary(console: Console, store: Store, execution: dict[str, Any]) -> None:
         hints.append(f'{medtx} invoke "Colonoscopy to the cecum; a sigmoid polyp was removed."{store_opt}')
         hints.append(f"{medtx} endpoint stop{store_opt}")
     if package:
-        hints.append(f"{medtx} models show {package['ModelPackageVersion']}{store_opt}")
-        hints.append(f"{medtx} models approve {package['ModelPackageVersion']}{store_opt}")
+        version = package["ModelPackageVersion"]
+        hints.append(f"{medtx} models show {version}{store_opt}")
+        if version > 1:  # against the previous version, paired when both saw the same rows
+            hints.append(f"{medtx} models compare {version} {version - 1}{store_opt}")
+        hints.append(f"{medtx} models approve {version}{store_opt}")
     if hints:
         console.print("Next:\n" + "\n".join(f"  {h}" for h in hints), highlight=False)
 

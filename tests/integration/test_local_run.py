@@ -179,6 +179,11 @@ def test_a_second_run_is_served_from_the_cache(local_run):
         hit = second["Steps"][step]["CacheHitResult"]
         assert hit["SourcePipelineExecutionId"] == first["PipelineExecutionId"], step
     assert second["Steps"]["RegisterModel"]["Properties"]["ModelPackageVersion"] == 2
+    # the summary suggests the comparison with the previous version: one evaluation (a cache hit)
+    hint = f"models compare 2 1 --store {store}"
+    assert hint in " ".join((again.stdout + again.stderr).split())
+    compared = json.loads(medtx(*hint.split()[:-2], "--json", "--store", str(store)).stdout)
+    assert compared["paired"] and compared["macro_f1_difference"] == 0
     # the setting reaches the server through the model's environment, as on SageMaker
     record = json.loads((store / "_sagemaker" / "endpoints" / "medtx-specialty-classifier.json").read_text())
     asked = {"inputs": "Knee arthroscopy.", "parameters": {"top_k": 3}}
