@@ -251,7 +251,7 @@ def main() -> None:
     parser.add_argument(
         "--model", type=Path, help="model.tar.gz or model folder (default: built from MiniLM)"
     )
-    parser.add_argument("--data", type=Path, default=ROOT / "data" / "mtsamples-synthetic.csv")
+    parser.add_argument("--data", type=Path, default=ROOT / "pipeline" / "data" / "mtsamples-synthetic.csv")
     parser.add_argument("--rows", type=int, default=1000, help="validation rows for the batch path (at most)")
     parser.add_argument("--reference-rows", type=int, default=60, help="rows for the reference pattern")
     parser.add_argument("--max-length", type=int, default=128, help="of the built model")

@@ -7,7 +7,7 @@ document-type labels (Surgery, Consult, ...) whose notes borrow a specialty's vo
 note filed under two labels, exact duplicate rows, empty transcriptions, and a ``keywords`` column that
 names the label (as the real one does, which is why it is never a model input).
 
-``python -m pipeline.synthetic --out data/mtsamples-synthetic.csv`` regenerates the bundled file.
+``python -m pipeline.synthetic --out pipeline/data/mtsamples-synthetic.csv`` regenerates the bundled file.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-BUNDLED_CSV = Path(__file__).resolve().parent.parent / "data" / "mtsamples-synthetic.csv"
+BUNDLED_CSV = Path(__file__).resolve().parent / "data" / "mtsamples-synthetic.csv"  # in the wheel too
 
 # fmt: off
 #: Specialty -> (row count, distinctive vocabulary). Counts mimic mtsamples' long tail, scaled down.

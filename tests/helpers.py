@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
-BUNDLED_CSV = ROOT / "data" / "mtsamples-synthetic.csv"
+BUNDLED_CSV = ROOT / "pipeline" / "data" / "mtsamples-synthetic.csv"
 REAL_CSV = ROOT.parent / "shared" / "data" / "mtsamples.csv"
 OFFLINE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 TEMPLATE = ROOT / "infra" / "template.yaml"

@@ -1,0 +1,1 @@
+"""Data that ships with the package: the bundled synthetic CSV (``pipeline.synthetic.BUNDLED_CSV``)."""
