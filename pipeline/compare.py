@@ -68,8 +68,16 @@ def unpaired_reason(
     report_a: dict[str, Any], table_a: pd.DataFrame, report_b: dict[str, Any], table_b: pd.DataFrame
 ) -> str | None:
     """Why the two evaluations cannot be paired row by row; None when they can."""
-    if report_a.get("labels") != report_b.get("labels"):
-        return "the two versions know different classes (or the same ones in another order)"
+    labels_a, labels_b = report_a.get("labels") or [], report_b.get("labels") or []
+    if labels_a != labels_b:
+        only = [
+            f"only {side}: {', '.join(sorted(set(mine) - set(theirs)))}"
+            for side, mine, theirs in (("A", labels_a, labels_b), ("B", labels_b, labels_a))
+            if set(mine) - set(theirs)
+        ]
+        return "the two versions know different classes" + (
+            f" ({'; '.join(only)})" if only else " (the same ones in another order)"
+        )
     rows_a = set(table_a[list(ROW_KEY)].itertuples(index=False, name=None))
     rows_b = set(table_b[list(ROW_KEY)].itertuples(index=False, name=None))
     if len(rows_a) != len(table_a) or len(rows_b) != len(table_b):

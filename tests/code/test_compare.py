@@ -97,7 +97,11 @@ def test_evaluations_on_other_rows_or_classes_are_not_paired():
     assert cmp.verdict(result, "a", "b").startswith("no paired comparison of a and b: they were evaluated")
 
     relabelled = {**report_a, "labels": [*LABELS, "Surgery"]}
-    assert "know different classes" in cmp.compare(relabelled, table_a, report_a, table_a)["reason"]
+    assert cmp.compare(relabelled, table_a, report_a, table_a)["reason"] == (
+        "the two versions know different classes (only A: Surgery)"
+    )
+    reordered = {**report_a, "labels": LABELS[::-1]}
+    assert "(the same ones in another order)" in cmp.compare(report_a, table_a, reordered, table_a)["reason"]
     twice = pd.concat([table_a, table_a.iloc[:1]])
     assert "holds one validation row twice" in cmp.compare(report_a, twice, report_a, table_a)["reason"]
 
