@@ -80,6 +80,12 @@ class PipelineConfig:
     #: no default (README "Operate it in your account" says how to find it).
     endpoint_max_instance_count: int = 1
     endpoint_invocations_per_instance: int | None = None
+    #: ``medtx deploy`` captures this share (0-100) of the endpoint's answers, in SageMaker's data
+    #: capture format under ``s3://<bucket>/<endpoint_capture_prefix>/`` (KMS-encrypted): what it
+    #: predicts, for Model Monitor or Athena. Answers only, never the request: the request is a
+    #: transcript. 0: no capture.
+    endpoint_capture_percent: int = 0
+    endpoint_capture_prefix: str = "endpoint-capture"
     volume_size_gb: int = 30
     max_training_seconds: int = 4 * 3600
 

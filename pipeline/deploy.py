@@ -17,6 +17,9 @@ capacity the variant has scaled to (the green fleet starts with the blue fleet's
 the minimum), and a registered variant whose instance type changes is deregistered before the update,
 as UpdateEndpoint requires, then registered again. Without autoscaling in the settings, a scalable
 target left on the variant is deregistered: the settings describe the endpoint's whole capacity.
+Data capture (``capture_percent``): the endpoint config captures that share of the answers, never
+the requests (transcripts), to ``capture_uri`` in SageMaker's capture format, KMS-encrypted.
+
 Requests are built by pure functions, so their shapes are tested against the service model where moto
 does not implement the call.
 """
@@ -54,8 +57,16 @@ class DeploySettings:
     invocations_per_instance: int | None = None
     scale_in_cooldown_seconds: int = 300
     scale_out_cooldown_seconds: int = 60
+    #: Data capture of the endpoint's answers (never its requests: they are transcripts): the share
+    #: of invocations captured (0: none) and the S3 prefix they go to.
+    capture_percent: int = 0
+    capture_uri: str | None = None
 
     def __post_init__(self) -> None:
+        if not 0 <= self.capture_percent <= 100:
+            raise DeployError(f"capture_percent must be 0 to 100; got {self.capture_percent}")
+        if self.capture_percent and not (self.capture_uri or "").startswith("s3://"):
+            raise DeployError(f"capturing answers needs an s3:// destination; got {self.capture_uri!r}")
         if self.instance_count < 1 or self.max_instance_count < self.instance_count:
             raise DeployError(
                 f"instance counts: need 1 <= instance_count <= max_instance_count; got "
@@ -139,7 +150,25 @@ def endpoint_config_request(
     }
     if settings.kms_key_id:
         request["KmsKeyId"] = settings.kms_key_id
+    if settings.capture_percent:
+        request["DataCaptureConfig"] = data_capture_config(settings)
     return request
+
+
+def data_capture_config(settings: DeploySettings) -> dict[str, Any]:
+    """Capture of the endpoint's answers only (``CaptureMode: Output``): the requests are transcripts,
+    protected health information, and stay out of S3; the answers (label, class id, score) are what a
+    prediction-drift check reads. Encrypted with the deployment's KMS key."""
+    config: dict[str, Any] = {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": settings.capture_percent,
+        "DestinationS3Uri": settings.capture_uri,
+        "CaptureOptions": [{"CaptureMode": "Output"}],
+        "CaptureContentTypeHeader": {"JsonContentTypes": [JSON]},
+    }
+    if settings.kms_key_id:
+        config["KmsKeyId"] = settings.kms_key_id
+    return config
 
 
 def alarm_names(endpoint: str) -> list[str]:
@@ -247,6 +276,8 @@ class Serving:
     instance_type: str
     instance_count: int
     failure_reason: str | None = None
+    #: The share of invocations whose answers are captured (0: no capture).
+    capture_percent: int = 0
 
 
 def _found(describe: Any, **request: Any) -> dict[str, Any] | None:
@@ -284,7 +315,14 @@ def serving(sagemaker: Any, name: str) -> Serving | None:
         instance_type=configured[VARIANT]["InstanceType"],
         instance_count=int(count or configured[VARIANT].get("InitialInstanceCount") or 1),
         failure_reason=endpoint.get("FailureReason"),
+        capture_percent=_capture_percent(config.get("DataCaptureConfig")),
     )
+
+
+def _capture_percent(config: dict[str, Any] | None) -> int:
+    if not config or not config.get("EnableCapture", True):
+        return 0
+    return int(config.get("InitialSamplingPercentage", 0))
 
 
 def model_package_of(sagemaker: Any, model: str) -> str | None:
@@ -334,6 +372,7 @@ def describe(sagemaker: Any, name: str, cloudwatch: Any = None, autoscaling: Any
         "model_package": model_package_of(sagemaker, current.model),
         "instance_type": current.instance_type,
         "instance_count": current.instance_count,
+        "capture_percent": current.capture_percent,
     }
     if current.failure_reason:
         found["failure_reason"] = current.failure_reason
@@ -476,8 +515,9 @@ def smoke_test(runtime: Any, endpoint: str, text: str = SMOKE_TEXT) -> dict[str,
 
 
 def _same_fleet(current: Serving, settings: DeploySettings, target: dict[str, Any] | None) -> bool:
-    """Whether the endpoint's fleet is the one the settings ask for (autoscaling keeps the count)."""
-    if current.instance_type != settings.instance_type:
+    """Whether the endpoint's fleet is the one the settings ask for (autoscaling keeps the count), with
+    the data capture they ask for (a new share needs a new endpoint config)."""
+    if current.instance_type != settings.instance_type or current.capture_percent != settings.capture_percent:
         return False
     return settings.autoscales or (target is None and current.instance_count == settings.instance_count)
 
@@ -544,9 +584,9 @@ def deploy(
     request once the endpoint is InService; it applies only when the deploy waits.
 
     An endpoint that already serves the package on the same fleet (instance type; the instance count,
-    or autoscaling) is left as it is: the alarms and the scaling registration are brought up to the
-    settings, and no blue/green update runs. EventBridge delivers an approval event at least once, and
-    re-approving a served version sends another; ``force`` updates anyway."""
+    or autoscaling; the capture share) is left as it is: the alarms and the scaling registration are
+    brought up to the settings, and no blue/green update runs. EventBridge delivers an approval event
+    at least once, and re-approving a served version sends another; ``force`` updates anyway."""
     check_approved(sagemaker, package_arn)
     if settings.autoscales and autoscaling is None:
         raise DeployError("autoscaling needs an Application Auto Scaling client")

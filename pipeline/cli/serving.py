@@ -192,6 +192,16 @@ def deploy(
             envvar="MEDTX_ENDPOINT_INVOCATIONS_PER_INSTANCE",
         ),
     ] = None,
+    capture_percent: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            max=100,
+            help="capture this share of the endpoint's answers (never the requests) to "
+            "s3://<bucket>/endpoint-capture/ (default: the config's, 0: none)",
+            envvar="MEDTX_ENDPOINT_CAPTURE_PERCENT",
+        ),
+    ] = None,
     wait: Annotated[
         bool,
         typer.Option(
@@ -224,7 +234,7 @@ def deploy(
 
     from pipeline import deploy as dep
     from pipeline import registry
-    from pipeline.config import ENV_KMS, ENV_REGION, ENV_ROLE, from_env
+    from pipeline.config import ENV_BUCKET, ENV_KMS, ENV_REGION, ENV_ROLE, from_env
 
     cfg = PipelineConfig()
     region, role = from_env(ENV_REGION, region), from_env(ENV_ROLE, role)
@@ -251,6 +261,8 @@ def deploy(
             canary_percent=canary_percent,
             canary_wait_seconds=canary_wait_seconds,
             network_isolation=cfg.network_isolation_endpoint,
+            capture_percent=cfg.endpoint_capture_percent if capture_percent is None else capture_percent,
+            capture_uri=f"s3://{from_env(ENV_BUCKET, None) or cfg.bucket}/{cfg.endpoint_capture_prefix}",
         )
         if version is not None:
             arn = registry.package_arn(sagemaker, cfg.model_package_group, version)

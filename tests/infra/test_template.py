@@ -138,9 +138,10 @@ def test_the_deploy_project_configures_medtx_deploy_through_its_environment(temp
         "MEDTX_ENDPOINT_NAME": {"Ref": "EndpointName"},
         "MEDTX_ENDPOINT_MAX_INSTANCE_COUNT": {"Ref": "EndpointMaxInstanceCount"},
         "MEDTX_ENDPOINT_INVOCATIONS_PER_INSTANCE": {"Ref": "EndpointInvocationsPerInstance"},
+        "MEDTX_ENDPOINT_CAPTURE_PERCENT": {"Ref": "EndpointCapturePercent"},
     }
     assert set(medtx) <= set(reads), f"medtx deploy does not read {set(medtx) - set(reads)}"
-    for parameter in ("EndpointMaxInstanceCount", "EndpointInvocationsPerInstance"):
+    for parameter in ("EndpointMaxInstanceCount", "EndpointInvocationsPerInstance", "EndpointCapturePercent"):
         assert parameter in template["Parameters"]
     spec = (ROOT / project["Source"]["BuildSpec"]).read_text()
     assert 'medtx deploy --model-package-arn "${MODEL_PACKAGE_ARN}" --wait' in spec

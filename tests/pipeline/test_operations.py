@@ -376,6 +376,55 @@ def test_deploying_the_served_package_again_changes_no_fleet(registry, monkeypat
     assert CliRunner().invoke(app, [*fixed, "--force"]).exit_code == 0 and given["force"] is True
 
 
+def test_deploy_captures_answers_only_when_asked(registry, monkeypatch):
+    """``capture_percent``: the endpoint config captures that share of the answers, never the requests
+    (transcripts), encrypted; a changed share is a new config, the same one leaves the endpoint."""
+    import boto3
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    client, arns = registry
+    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
+    name, package = "medtx-capture", arns["Approved"]
+    settings = deploy.DeploySettings(
+        name, ROLE, kms_key_id="alias/medtx", capture_percent=20, capture_uri="s3://b/endpoint-capture"
+    )
+    request = deploy.endpoint_config_request(settings, "m", "x")
+    _validate("sagemaker", "CreateEndpointConfig", request)
+    assert request["DataCaptureConfig"] == {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": 20,
+        "DestinationS3Uri": "s3://b/endpoint-capture",
+        "CaptureOptions": [{"CaptureMode": "Output"}],  # never Input: a request is a transcript
+        "CaptureContentTypeHeader": {"JsonContentTypes": ["application/json"]},
+        "KmsKeyId": "alias/medtx",
+    }
+    uncaptured = _scaled(settings, capture_percent=0)
+    assert "DataCaptureConfig" not in deploy.endpoint_config_request(uncaptured, "m", "x")
+
+    created = deploy.deploy(client, cloudwatch, settings, package)
+    config = client.describe_endpoint_config(EndpointConfigName=created["endpoint_config"])
+    assert config["DataCaptureConfig"]["InitialSamplingPercentage"] == 20
+    assert deploy.serving(client, name).capture_percent == 20
+    assert deploy.describe(client, name)["capture_percent"] == 20  # what endpoint status shows
+    assert deploy.deploy(client, cloudwatch, settings, package)["action"].startswith("unchanged")
+    sent = []
+    _fake_update(client, sent)
+    off = deploy.deploy(client, cloudwatch, uncaptured, package)
+    assert off["action"].startswith("updated") and len(sent) == 1  # a new config, without capture
+
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("SAGEMAKER_PIPELINE_ROLE_ARN", ROLE)
+    monkeypatch.setenv("ARTIFACT_BUCKET", "medtx-artifacts")
+    monkeypatch.setenv("MEDTX_ENDPOINT_CAPTURE_PERCENT", "5")  # as the deploy project sets it
+    given = {}
+    monkeypatch.setattr(deploy, "deploy", lambda *args, **kwargs: given.update(settings=args[2]) or {})
+    CliRunner().invoke(app, ["deploy", "--model-package-arn", package, "--endpoint-name", name])
+    assert given["settings"].capture_percent == 5
+    assert given["settings"].capture_uri == "s3://medtx-artifacts/endpoint-capture"
+
+
 def test_deploy_waits_and_fails_when_the_update_rolled_back(registry):
     import boto3
 
@@ -469,6 +518,8 @@ def test_deploy_refuses_an_endpoint_that_is_not_in_service(registry):
         ({"instance_count": 3, "max_instance_count": 2}, "got 3 and 2"),
         ({"max_instance_count": 3}, "up to 3 instances needs a target: invocations_per_instance"),
         ({"max_instance_count": 3, "invocations_per_instance": 0}, "needs a target"),
+        ({"capture_percent": 101, "capture_uri": "s3://b/c"}, "capture_percent must be 0 to 100; got 101"),
+        ({"capture_percent": 10}, "capturing answers needs an s3:// destination; got None"),
     ],
 )
 def test_deploy_settings_are_checked(counts, message):
