@@ -276,8 +276,9 @@ class Serving:
     instance_type: str
     instance_count: int
     failure_reason: str | None = None
-    #: The share of invocations whose answers are captured (0: no capture).
+    #: The share of invocations whose answers are captured (0: no capture), and where they go.
     capture_percent: int = 0
+    capture_uri: str | None = None
 
 
 def _found(describe: Any, **request: Any) -> dict[str, Any] | None:
@@ -316,6 +317,7 @@ def serving(sagemaker: Any, name: str) -> Serving | None:
         instance_count=int(count or configured[VARIANT].get("InitialInstanceCount") or 1),
         failure_reason=endpoint.get("FailureReason"),
         capture_percent=_capture_percent(config.get("DataCaptureConfig")),
+        capture_uri=(config.get("DataCaptureConfig") or {}).get("DestinationS3Uri"),
     )
 
 
@@ -374,6 +376,8 @@ def describe(sagemaker: Any, name: str, cloudwatch: Any = None, autoscaling: Any
         "instance_count": current.instance_count,
         "capture_percent": current.capture_percent,
     }
+    if current.capture_uri:
+        found["capture_uri"] = current.capture_uri
     if current.failure_reason:
         found["failure_reason"] = current.failure_reason
     if autoscaling is not None:

@@ -4,10 +4,13 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
 from pipeline.cli.common import (
     EndpointName,
@@ -109,6 +112,97 @@ def endpoint_delete(
     if done["kept"]:
         console.print(f"kept, as medtx deploy did not make them: {', '.join(done['kept'])}")
     print(json.dumps(done, indent=2))
+
+
+@endpoint_app.command("predictions")
+def endpoint_predictions(
+    name: EndpointName = None,
+    hours: Annotated[int, typer.Option(min=1, help="read the captures of the last this many hours")] = 24,
+    sagemaker: SageMakerFlag = False,
+    region: Region = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
+) -> None:
+    """What the deployed endpoint (``--sagemaker``) has been predicting, from its data capture (``medtx
+    deploy --capture-percent N``): each class's share of the traffic beside its share of the served
+    version's validation predictions, the population stability index, and the model's mean
+    confidence in both."""
+    import boto3
+
+    from pipeline import capture
+    from pipeline import deploy as dep
+
+    if not sagemaker:
+        console.print(
+            "[red]error:[/red] the local endpoint captures nothing; this reads a deployed one (--sagemaker)"
+        )
+        raise typer.Exit(2)
+    region, name = resolve_region(region), named_endpoint(name)
+    client, s3 = boto3.client("sagemaker", region_name=region), boto3.client("s3", region_name=region)
+    with failing(dep.DeployError, capture.CaptureError, code=1):
+        found = dep.describe(client, name)
+        if not found.get("capture_uri") or not found["capture_percent"]:
+            raise capture.CaptureError(
+                f"endpoint {name} captures nothing: deploy it with --capture-percent N (stack parameter "
+                "EndpointCapturePercent)"
+            )
+        since = datetime.now(UTC) - timedelta(hours=hours)
+        read = capture.read_answers(s3, found["capture_uri"], name, since)
+        validation, note = _validation_predictions(client, s3, found.get("model_package"))
+        result = capture.drift(read["answers"], validation)
+    summary = {k: v for k, v in read.items() if k != "answers"}
+    result = {
+        "endpoint": name,
+        "hours": hours,
+        "model_package": found.get("model_package"),
+        **summary,
+        **result,
+    }
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    out = Console()
+    out.print(
+        f"endpoint {name}, the last {hours} h: {result['predictions']} predictions in {read['records']} "
+        f"captured records ({read['records_without_prediction']} without one), {read['location']}",
+        highlight=False,
+    )
+    if note:
+        console.print(note, highlight=False)
+    table = Table(title="Predicted classes" + ("" if validation is None else ", largest change first"))
+    columns = ["label", "traffic", "share"] + (
+        [] if validation is None else ["validation share", "difference"]
+    )
+    for column in columns:
+        table.add_column(column, justify="left" if column == "label" else "right")
+    for c in result["classes"]:
+        cells = [c["label"], str(c["traffic"]), f"{c['traffic_share']:.1%}"]
+        if validation is not None:
+            cells += [f"{c['validation_share']:.1%}", f"{c['difference']:+.1%}"]
+        table.add_row(*cells)
+    out.print(table)
+    confidence = f"mean top score {result['mean_score']:.3f}"
+    if validation is not None:
+        confidence += f" (validation: {result['validation_mean_score']:.3f})"
+        out.print(capture.reading(result), highlight=False)
+        out.print(f"total variation distance {result['total_variation']:.3f}; {confidence}", highlight=False)
+    else:
+        out.print(confidence, highlight=False)
+
+
+def _validation_predictions(client, s3, package: str | None) -> tuple[Any, str | None]:
+    """The served version's ``model-performance.csv``, or None and why it is not there."""
+    from pipeline import compare, registry
+
+    if not package:
+        return None, "the endpoint serves no model package: no validation predictions to compare with"
+    uri = registry.statistics_uri(client.describe_model_package(ModelPackageName=package))
+    if uri is None:
+        return None, f"{package} records no evaluation: no validation predictions to compare with"
+    rows = uri.rsplit("/", 1)[0] + "/" + compare.PERFORMANCE_CSV
+    try:
+        return compare.read_performance(registry.s3_reader(s3)(rows)), None
+    except (OSError, ValueError) as err:
+        return None, f"cannot read {rows}: {err}"
 
 
 @app.command()

@@ -650,14 +650,15 @@ PER_CLASS = """label_id,label,precision,recall,f1,support,predicted
 def iam_calls():
     """The IAM actions of every call made through clients that ``boto3.client`` creates meanwhile
     (the CLI's; clients made before, or from a session of their own, are not recorded):
-    ``sagemaker-runtime`` calls are ``sagemaker:`` actions."""
+    ``sagemaker-runtime`` calls are ``sagemaker:`` actions, ListObjectsV2 is ``s3:ListBucket``."""
     import boto3
 
     calls: set[str] = set()
 
     def record(model, **_):
         service = model.service_model.service_name
-        calls.add(f"{ {'sagemaker-runtime': 'sagemaker'}.get(service, service) }:{model.name}")
+        call = f"{ {'sagemaker-runtime': 'sagemaker'}.get(service, service) }:{model.name}"
+        calls.add({"s3:ListObjectsV2": "s3:ListBucket"}.get(call, call))  # its IAM action's name
 
     boto3.setup_default_session()
     boto3.DEFAULT_SESSION.events.register("before-call.*.*", record)
@@ -1016,3 +1017,133 @@ def test_models_compare_pairs_a_version_with_the_served_one(registry, iam_calls,
         for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
     }
     assert "s3:GetObject" in iam_calls and not iam_calls - allowed, sorted(iam_calls - allowed)
+
+
+def _capture_line(answer: object, encoding: str = "JSON") -> str:
+    """One record as SageMaker's data capture writes it (answers only: no endpointInput)."""
+    data = json.dumps(answer)
+    if encoding == "BASE64":
+        import base64
+
+        data = base64.b64encode(data.encode()).decode()
+    output = {"observedContentType": "application/json", "mode": "OUTPUT", "data": data, "encoding": encoding}
+    return json.dumps(
+        {
+            "captureData": {"endpointOutput": output},
+            "eventMetadata": {"eventId": "e", "inferenceTime": "2026-12-04T05:00:00Z"},
+            "eventVersion": "0",
+        }
+    )
+
+
+def test_capture_records_are_read_as_the_handler_answered():
+    from pipeline import capture
+
+    one = {"label": "Urology", "class_id": 2, "score": 0.9}
+    assert capture.answers_from_line(_capture_line([one, {**one, "score": 0.5}])) == [
+        {"label": "Urology", "score": 0.9},
+        {"label": "Urology", "score": 0.5},
+    ]
+    assert capture.answers_from_line(_capture_line([one], "BASE64")) == [{"label": "Urology", "score": 0.9}]
+    assert capture.answers_from_line(_capture_line({"error": "bad request"})) == []  # a refused request
+    with pytest.raises(capture.CaptureError, match="not a SageMaker capture record"):
+        capture.answers_from_line('{"captureData": {}}')
+    assert capture.prefix("s3://b/endpoint-capture/", "ep") == ("b", "endpoint-capture/ep/AllTraffic/")
+    with pytest.raises(capture.CaptureError, match="must be an s3:// URI"):
+        capture.prefix("b/x", "ep")
+
+
+def test_drift_figures_by_hand():
+    import math
+
+    import pandas as pd
+
+    from pipeline import capture
+
+    answers = pd.DataFrame({"label": ["A"] * 3 + ["B"], "score": [0.9, 0.8, 0.7, 0.6]})
+    validation = pd.DataFrame({"pred_label": ["A", "B"] * 2, "score": [0.5] * 4})
+    result = capture.drift(answers, validation)
+    # shares 3/4 and 1/4 against 1/2 and 1/2; smoothed: (3.5/5, 1.5/5) against (2.5/5, 2.5/5)
+    psi = (0.7 - 0.5) * math.log(0.7 / 0.5) + (0.3 - 0.5) * math.log(0.3 / 0.5)
+    assert result["psi"] == pytest.approx(psi) and result["total_variation"] == pytest.approx(0.25)
+    assert result["mean_score"] == pytest.approx(0.75) and result["validation_mean_score"] == 0.5
+    assert [(c["label"], c["difference"]) for c in result["classes"]] == [("A", 0.25), ("B", -0.25)]
+    assert capture.reading(result).startswith(f"PSI {psi:.3f}: a moderate shift")
+    alone = capture.drift(answers, None)
+    assert "psi" not in alone and alone["classes"][0] == {"label": "A", "traffic": 3, "traffic_share": 0.75}
+    with pytest.raises(capture.CaptureError, match="no captured predictions"):
+        capture.drift(answers.iloc[:0], validation)
+    with pytest.raises(capture.CaptureError, match=r"lack the column\(s\) pred_label"):
+        capture.drift(answers, validation.drop(columns="pred_label"))
+
+
+def test_endpoint_predictions_reads_the_capture_against_validation(registry, iam_calls, monkeypatch):
+    """``medtx endpoint predictions --sagemaker``: the captured answers of the last hours beside the
+    served version's validation predictions; with the approver policy's calls only."""
+    from datetime import UTC, datetime, timedelta
+
+    import boto3
+    from aws_helpers import BUCKET
+    from helpers import said
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    client, arns = registry
+    own = boto3.Session(region_name=REGION)
+    s3 = own.client("s3")
+    group, name = "medtx-watched", "medtx-watched"
+    client.create_model_package_group(ModelPackageGroupName=group)
+    key = "executions/exec-w/evaluation/"
+    performance = "row_id,text,target,pred,target_label,pred_label,score\n" + "".join(
+        f"{i},note {i},0,0,Urology,{'Urology' if i % 2 else 'Radiology'},0.8\n" for i in range(10)
+    )
+    s3.put_object(Bucket=BUCKET, Key=key + "evaluation.json", Body=b"{}")
+    s3.put_object(Bucket=BUCKET, Key=key + "model-performance.csv", Body=performance.encode())
+    spec = client.describe_model_package(ModelPackageName=arns["Approved"])["InferenceSpecification"]
+    metrics = {"ContentType": "application/json", "S3Uri": f"s3://{BUCKET}/{key}evaluation.json"}
+    package = client.create_model_package(
+        ModelPackageGroupName=group,
+        InferenceSpecification=spec,
+        ModelApprovalStatus="Approved",
+        ModelMetrics={"ModelQuality": {"Statistics": metrics}},
+    )["ModelPackageArn"]
+    runner = CliRunner()
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("COLUMNS", "200")
+    uncaptured = deploy.DeploySettings("medtx-uncaptured", ROLE)
+    deploy.deploy(client, own.client("cloudwatch"), uncaptured, package)
+    none = runner.invoke(app, ["endpoint", "predictions", "--sagemaker", "--name", "medtx-uncaptured"])
+    assert none.exit_code == 1 and "captures nothing: deploy it with --capture-percent N" in said(none)
+
+    destination = f"s3://{BUCKET}/endpoint-capture"
+    settings = deploy.DeploySettings(name, ROLE, capture_percent=100, capture_uri=destination)
+    deploy.deploy(client, own.client("cloudwatch"), settings, package)
+    now, old = datetime.now(UTC), datetime.now(UTC) - timedelta(days=3)
+    urology = {"label": "Urology", "class_id": 2, "score": 0.6}
+    for moment, lines in (
+        (now, [_capture_line([urology] * 3), _capture_line({"error": "x"}), _capture_line([urology])]),
+        (old, [_capture_line([{**urology, "label": "Radiology"}] * 50)]),  # older than --hours: left out
+    ):
+        s3.put_object(
+            Bucket=BUCKET,
+            Key=f"endpoint-capture/{name}/AllTraffic/{moment:%Y/%m/%d/%H}/capture.jsonl",
+            Body="\n".join(lines).encode(),
+        )
+    asked = ["endpoint", "predictions", "--sagemaker", "--name", name, "--hours", "24"]
+    result = json.loads(runner.invoke(app, [*asked, "--json"]).stdout)
+    assert (result["predictions"], result["records"], result["records_without_prediction"]) == (4, 3, 1)
+    assert result["model_package"] == package and result["validation_rows"] == 10
+    by_label = {c["label"]: c for c in result["classes"]}
+    assert by_label["Radiology"]["traffic"] == 0 and by_label["Urology"] == {
+        "label": "Urology", "traffic": 4, "traffic_share": 1.0, "validation_share": 0.5, "difference": 0.5
+    }  # fmt: skip
+    assert result["psi"] > 0.25 and result["mean_score"] == pytest.approx(0.6)
+    shown = runner.invoke(app, asked)
+    assert shown.exit_code == 0, shown.output
+    text = said(shown)
+    assert "4 predictions in 3 captured records (1 without one)" in text
+    assert "a major shift in the predicted classes" in text and "(validation: 0.800)" in text
+    older = json.loads(runner.invoke(app, [*asked[:-1], "96", "--json"]).stdout)
+    assert older["predictions"] == 54
+    assert "s3:ListBucket" in iam_calls and not iam_calls - _approver_actions(), sorted(iam_calls)

@@ -1,0 +1,150 @@
+"""What the endpoint has been predicting (``medtx endpoint predictions --sagemaker``), from the answers
+its data capture wrote (``medtx deploy --capture-percent``), set against what the served version
+predicted on its validation rows.
+
+SageMaker writes captured invocations as JSON lines under
+``<destination>/<endpoint>/<variant>/yyyy/mm/dd/hh/``; each line's ``captureData.endpointOutput`` holds
+the answer (``data``, as JSON or base64 by ``encoding``). This project captures answers only, so the
+drift that can be seen is in the predictions: the share of each class in the traffic against its share
+among the served version's validation predictions (``model-performance.csv``), summed up as the
+population stability index and the total variation distance, and the model's confidence (the top
+score) in the traffic against validation. A shift says the notes coming in differ from those the model
+was evaluated on, or that the mix of specialties changed; which one, the figures cannot tell.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+VARIANT = "AllTraffic"
+#: The hour folder of a capture file's key.
+_HOUR = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+$")
+#: Laplace smoothing of the shares in the PSI, so a class absent from one side stays finite.
+SMOOTHING = 0.5
+
+
+class CaptureError(ValueError):
+    pass
+
+
+def prefix(destination: str, endpoint: str, variant: str = VARIANT) -> tuple[str, str]:
+    """(bucket, key prefix) of an endpoint's capture files under the ``DestinationS3Uri``."""
+    if not destination.startswith("s3://"):
+        raise CaptureError(f"the capture destination must be an s3:// URI; got {destination!r}")
+    bucket, _, key = destination.removeprefix("s3://").partition("/")
+    return bucket, "/".join(part for part in (key.strip("/"), endpoint, variant) if part) + "/"
+
+
+def answers_from_line(line: str) -> list[dict[str, Any]]:
+    """The predictions of one capture record; ``[]`` for an answer that is not predictions (an error
+    the endpoint returned). A line that is not a capture record raises ``CaptureError``."""
+    try:
+        output = json.loads(line)["captureData"]["endpointOutput"]
+        data = output["data"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise CaptureError(f"not a SageMaker capture record ({err!r}): {line[:120]!r}") from err
+    if output.get("encoding") == "BASE64":
+        data = base64.b64decode(data).decode("utf-8", errors="replace")
+    try:
+        answer = json.loads(data)
+    except ValueError:
+        return []
+    if not isinstance(answer, list):
+        return []
+    return [
+        {"label": item["label"], "score": float(item["score"])}
+        for item in answer
+        if isinstance(item, dict) and isinstance(item.get("label"), str) and "score" in item
+    ]
+
+
+def read_answers(s3: Any, destination: str, endpoint: str, since: datetime) -> dict[str, Any]:
+    """Every captured prediction of ``endpoint`` in the hours since ``since`` (UTC): a frame of
+    ``label, score``, with how many files and records were read and how many records held no
+    prediction."""
+    bucket, key_prefix = prefix(destination, endpoint)
+    first_hour = since.astimezone(UTC).strftime("%Y%m%d%H")
+    rows: list[dict[str, Any]] = []
+    files = records = empty = 0
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key_prefix)
+    for page in pages:
+        for item in page.get("Contents", []):
+            hour = _HOUR.search(item["Key"])
+            if not hour or "".join(hour.groups()) < first_hour:
+                continue
+            files += 1
+            body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode("utf-8")
+            for line in filter(None, (text.strip() for text in body.splitlines())):
+                records += 1
+                found = answers_from_line(line)
+                empty += not found
+                rows.extend(found)
+    return {
+        "answers": pd.DataFrame(rows, columns=["label", "score"]),
+        "files": files,
+        "records": records,
+        "records_without_prediction": empty,
+        "location": f"s3://{bucket}/{key_prefix}",
+    }
+
+
+def drift(answers: pd.DataFrame, validation: pd.DataFrame | None) -> dict[str, Any]:
+    """The traffic's predicted classes and confidence, beside the served version's validation
+    predictions (``model-performance.csv``: ``pred_label``, ``score``) when given."""
+    if answers.empty:
+        raise CaptureError("no captured predictions in that time")
+    traffic = answers["label"].value_counts()
+    result: dict[str, Any] = {
+        "predictions": len(answers),
+        "mean_score": float(answers["score"].mean()),
+    }
+    if validation is None:
+        result["classes"] = [
+            {"label": label, "traffic": int(count), "traffic_share": float(count / len(answers))}
+            for label, count in traffic.items()
+        ]
+        return result
+    missing = [column for column in ("pred_label", "score") if column not in validation]
+    if missing:
+        raise CaptureError(f"the validation predictions lack the column(s) {', '.join(missing)}")
+    expected = validation["pred_label"].value_counts()
+    labels = sorted(set(traffic.index) | set(expected.index))
+    seen = np.array([traffic.get(label, 0) for label in labels], dtype=float)
+    known = np.array([expected.get(label, 0) for label in labels], dtype=float)
+    p_traffic = (seen + SMOOTHING) / (seen.sum() + SMOOTHING * len(labels))
+    p_known = (known + SMOOTHING) / (known.sum() + SMOOTHING * len(labels))
+    classes = [
+        {
+            "label": label,
+            "traffic": int(seen[i]),
+            "traffic_share": float(seen[i] / seen.sum()),
+            "validation_share": float(known[i] / known.sum()),
+            "difference": float(seen[i] / seen.sum() - known[i] / known.sum()),
+        }
+        for i, label in enumerate(labels)
+    ]
+    result.update(
+        validation_rows=len(validation),
+        validation_mean_score=float(validation["score"].mean()),
+        psi=float(np.sum((p_traffic - p_known) * np.log(p_traffic / p_known))),
+        total_variation=float(0.5 * np.abs(seen / seen.sum() - known / known.sum()).sum()),
+        classes=sorted(classes, key=lambda c: (-abs(c["difference"]), c["label"])),
+    )
+    return result
+
+
+def reading(result: dict[str, Any]) -> str:
+    """The usual reading of the PSI (below 0.1: stable; to 0.25: a moderate shift; above: a major one)."""
+    psi = result["psi"]
+    if psi < 0.1:
+        return f"PSI {psi:.3f}: the predicted classes are distributed as on validation"
+    if psi < 0.25:
+        return f"PSI {psi:.3f}: a moderate shift in the predicted classes"
+    return f"PSI {psi:.3f}: a major shift in the predicted classes; review the recent notes"
