@@ -17,7 +17,9 @@ from __future__ import annotations
 import base64
 import json
 import re
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -65,33 +67,57 @@ def answers_from_line(line: str) -> list[dict[str, Any]]:
     ]
 
 
-def read_answers(s3: Any, destination: str, endpoint: str, since: datetime) -> dict[str, Any]:
-    """Every captured prediction of ``endpoint`` in the hours since ``since`` (UTC): a frame of
-    ``label, score``, with how many files and records were read and how many records held no
-    prediction."""
+#: Capture files: their names (keys or paths), ``read(name) -> bytes``, and where they are.
+Files = tuple[Iterable[str], Callable[[str], bytes], str]
+
+
+def s3_files(s3: Any, destination: str, endpoint: str) -> Files:
+    """An endpoint's capture files in S3: (their keys, ``read(key)``, where they are)."""
     bucket, key_prefix = prefix(destination, endpoint)
+
+    def keys() -> Iterator[str]:
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key_prefix)
+        for page in pages:
+            yield from (item["Key"] for item in page.get("Contents", []))
+
+    def read(key: str) -> bytes:
+        return s3.get_object(Bucket=bucket, Key=key)["Body"].read()
+
+    return keys(), read, f"s3://{bucket}/{key_prefix}"
+
+
+def store_files(store: Any, destination: str, endpoint: str) -> Files:
+    """The same in a local store (the local endpoint writes SageMaker's layout there)."""
+    bucket, key_prefix = prefix(destination, endpoint)
+    folder = store.path(f"s3://{bucket}/{key_prefix}")
+    paths = (str(path) for path in sorted(folder.rglob("*.jsonl")))  # none when it does not exist
+    return paths, lambda path: Path(path).read_bytes(), str(folder)
+
+
+def read_answers(files: Files, since: datetime) -> dict[str, Any]:
+    """Every captured prediction in the files (``s3_files``, ``store_files``) of the hours since
+    ``since`` (UTC): a frame of ``label, score``, with how many files and records were read and how
+    many records held no prediction."""
+    names, read, location = files
     first_hour = since.astimezone(UTC).strftime("%Y%m%d%H")
     rows: list[dict[str, Any]] = []
-    files = records = empty = 0
-    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key_prefix)
-    for page in pages:
-        for item in page.get("Contents", []):
-            hour = _HOUR.search(item["Key"])
-            if not hour or "".join(hour.groups()) < first_hour:
-                continue
-            files += 1
-            body = s3.get_object(Bucket=bucket, Key=item["Key"])["Body"].read().decode("utf-8")
-            for line in filter(None, (text.strip() for text in body.splitlines())):
-                records += 1
-                found = answers_from_line(line)
-                empty += not found
-                rows.extend(found)
+    count = records = empty = 0
+    for name in names:
+        hour = _HOUR.search(name)
+        if not hour or "".join(hour.groups()) < first_hour:
+            continue
+        count += 1
+        for line in filter(None, (text.strip() for text in read(name).decode("utf-8").splitlines())):
+            records += 1
+            found = answers_from_line(line)
+            empty += not found
+            rows.extend(found)
     return {
         "answers": pd.DataFrame(rows, columns=["label", "score"]),
-        "files": files,
+        "files": count,
         "records": records,
         "records_without_prediction": empty,
-        "location": f"s3://{bucket}/{key_prefix}",
+        "location": location,
     }
 
 

@@ -156,18 +156,23 @@ def endpoint_config_request(
 
 
 def data_capture_config(settings: DeploySettings) -> dict[str, Any]:
-    """Capture of the endpoint's answers only (``CaptureMode: Output``): the requests are transcripts,
-    protected health information, and stay out of S3; the answers (label, class id, score) are what a
-    prediction-drift check reads. Encrypted with the deployment's KMS key."""
+    """The settings' capture (``capture_request``), encrypted with the deployment's KMS key."""
+    return capture_request(settings.capture_percent, settings.capture_uri, settings.kms_key_id)
+
+
+def capture_request(percent: int, destination: str | None, kms_key_id: str | None = None) -> dict[str, Any]:
+    """A ``DataCaptureConfig`` of the endpoint's answers only (``CaptureMode: Output``): the requests
+    are transcripts, protected health information, and stay out of S3; the answers (label, class id,
+    score) are what a prediction-drift check reads."""
     config: dict[str, Any] = {
         "EnableCapture": True,
-        "InitialSamplingPercentage": settings.capture_percent,
-        "DestinationS3Uri": settings.capture_uri,
+        "InitialSamplingPercentage": percent,
+        "DestinationS3Uri": destination,
         "CaptureOptions": [{"CaptureMode": "Output"}],
         "CaptureContentTypeHeader": {"JsonContentTypes": [JSON]},
     }
-    if settings.kms_key_id:
-        config["KmsKeyId"] = settings.kms_key_id
+    if kms_key_id:
+        config["KmsKeyId"] = kms_key_id
     return config
 
 

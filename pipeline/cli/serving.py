@@ -118,45 +118,33 @@ def endpoint_delete(
 def endpoint_predictions(
     name: EndpointName = None,
     hours: Annotated[int, typer.Option(min=1, help="read the captures of the last this many hours")] = 24,
+    store: StoreDir = Path(DEFAULT_STORE),
     sagemaker: SageMakerFlag = False,
     region: Region = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
 ) -> None:
-    """What the deployed endpoint (``--sagemaker``) has been predicting, from its data capture (``medtx
-    deploy --capture-percent N``): each class's share of the traffic beside its share of the served
-    version's validation predictions, the population stability index, and the model's mean
-    confidence in both."""
-    import boto3
-
+    """What the endpoint has been predicting, from its data capture (``medtx deploy [--local]
+    --capture-percent N``): each class's share of the traffic beside its share of the served version's
+    validation predictions, the population stability index, and the model's mean confidence in both.
+    With ``--sagemaker`` the deployed endpoint, else the local one."""
     from pipeline import capture
     from pipeline import deploy as dep
+    from pipeline.local import endpoint
 
-    if not sagemaker:
-        console.print(
-            "[red]error:[/red] the local endpoint captures nothing; this reads a deployed one (--sagemaker)"
-        )
-        raise typer.Exit(2)
-    region, name = resolve_region(region), named_endpoint(name)
-    client, s3 = boto3.client("sagemaker", region_name=region), boto3.client("s3", region_name=region)
-    with failing(dep.DeployError, capture.CaptureError, code=1):
-        found = dep.describe(client, name)
-        if not found.get("capture_uri") or not found["capture_percent"]:
+    name = named_endpoint(name)
+    with failing(dep.DeployError, endpoint.EndpointError, capture.CaptureError, code=1):
+        served = _served_capture(name, store, sagemaker, region)
+        if not served["destination"] or not served["percent"]:
             raise capture.CaptureError(
-                f"endpoint {name} captures nothing: deploy it with --capture-percent N (stack parameter "
-                "EndpointCapturePercent)"
+                f"endpoint {name} captures nothing: deploy it with --capture-percent N (in an account: "
+                "the stack parameter EndpointCapturePercent)"
             )
         since = datetime.now(UTC) - timedelta(hours=hours)
-        read = capture.read_answers(s3, found["capture_uri"], name, since)
-        validation, note = _validation_predictions(client, s3, found.get("model_package"))
+        read = capture.read_answers(served["files"](served["destination"]), since)
+        validation, note = _validation_predictions(served["package"], served["statistics"], served["read"])
         result = capture.drift(read["answers"], validation)
     summary = {k: v for k, v in read.items() if k != "answers"}
-    result = {
-        "endpoint": name,
-        "hours": hours,
-        "model_package": found.get("model_package"),
-        **summary,
-        **result,
-    }
+    result = {"endpoint": name, "hours": hours, "model_package": served["package"], **summary, **result}
     if as_json:
         print(json.dumps(result, indent=2))
         return
@@ -169,9 +157,9 @@ def endpoint_predictions(
     if note:
         console.print(note, highlight=False)
     table = Table(title="Predicted classes" + ("" if validation is None else ", largest change first"))
-    columns = ["label", "traffic", "share"] + (
-        [] if validation is None else ["validation share", "difference"]
-    )
+    columns = ["label", "traffic", "share"]
+    if validation is not None:
+        columns += ["validation share", "difference"]
     for column in columns:
         table.add_column(column, justify="left" if column == "label" else "right")
     for c in result["classes"]:
@@ -189,18 +177,64 @@ def endpoint_predictions(
         out.print(confidence, highlight=False)
 
 
-def _validation_predictions(client, s3, package: str | None) -> tuple[Any, str | None]:
+def _served_capture(name: str, store: Path, sagemaker: bool, region: str | None) -> dict[str, Any]:
+    """Where endpoint ``name`` captures to, at what share, the package it serves, and how to read
+    them: ``files(destination)`` for ``capture.read_answers``, ``statistics(package)`` (the
+    evaluation.json URI), ``read(uri)``."""
+    from pipeline import capture, registry
+
+    if sagemaker:
+        import boto3
+
+        from pipeline import deploy as dep
+
+        region = resolve_region(region)
+        client, s3 = boto3.client("sagemaker", region_name=region), boto3.client("s3", region_name=region)
+        found = dep.describe(client, name)
+        return {
+            "destination": found.get("capture_uri"),
+            "percent": found["capture_percent"],
+            "package": found.get("model_package"),
+            "files": lambda destination: capture.s3_files(s3, destination, name),
+            "statistics": lambda arn: registry.statistics_uri(
+                client.describe_model_package(ModelPackageName=arn)
+            ),
+            "read": registry.s3_reader(s3),
+        }
+    from pipeline.local import endpoint
+    from pipeline.local import registry as local_registry
+    from pipeline.local.store import Store
+
+    local = Store(store)
+    record = endpoint.status(local, name)
+    config = record.get("DataCaptureConfig") or {}
+
+    def statistics(arn: str) -> str | None:
+        found = [p for p in local_registry.packages(local) if p["ModelPackageArn"] == arn]
+        return registry.statistics_uri(found[0]) if found else None
+
+    return {
+        "destination": config.get("DestinationS3Uri"),
+        "percent": config.get("InitialSamplingPercentage", 0),
+        "package": record.get("ModelPackageArn"),
+        "files": lambda destination: capture.store_files(local, destination, name),
+        "statistics": statistics,
+        "read": lambda uri: local.path(uri).read_bytes(),
+    }
+
+
+def _validation_predictions(package: str | None, statistics: Any, read: Any) -> tuple[Any, str | None]:
     """The served version's ``model-performance.csv``, or None and why it is not there."""
-    from pipeline import compare, registry
+    from pipeline import compare
 
     if not package:
         return None, "the endpoint serves no model package: no validation predictions to compare with"
-    uri = registry.statistics_uri(client.describe_model_package(ModelPackageName=package))
+    uri = statistics(package)
     if uri is None:
         return None, f"{package} records no evaluation: no validation predictions to compare with"
     rows = uri.rsplit("/", 1)[0] + "/" + compare.PERFORMANCE_CSV
     try:
-        return compare.read_performance(registry.s3_reader(s3)(rows)), None
+        return compare.read_performance(read(rows)), None
     except (OSError, ValueError) as err:
         return None, f"cannot read {rows}: {err}"
 
@@ -322,7 +356,7 @@ def deploy(
     optionally autoscaled (target tracking on invocations per instance). With ``--local``, a package
     of the local registry on the local endpoint (blue/green, smoke request)."""
     if local:
-        _deploy_local(store, endpoint_name, model_package_arn, version, force)
+        _deploy_local(store, endpoint_name, model_package_arn, version, force, capture_percent)
         return
     import boto3
 
@@ -383,15 +417,27 @@ def deploy(
 
 
 def _deploy_local(
-    store: Path, endpoint_name: str | None, arn: str | None, version: int | None, force: bool
+    store: Path,
+    endpoint_name: str | None,
+    arn: str | None,
+    version: int | None,
+    force: bool,
+    capture_percent: int | None,
 ) -> None:
+    from pipeline import deploy as dep
     from pipeline.local import endpoint
     from pipeline.local import registry as local_registry
     from pipeline.local.store import Store
 
     cfg, local = PipelineConfig(), Store(store)
+    percent = cfg.endpoint_capture_percent if capture_percent is None else capture_percent
+    capture = (
+        dep.capture_request(percent, f"s3://{cfg.bucket}/{cfg.endpoint_capture_prefix}") if percent else None
+    )
     with failing(local_registry.RegistryError, endpoint.EndpointError, code=2):
         package = local_registry.to_deploy(local, cfg.model_package_group, version, arn)
-        record = endpoint.deploy_package(local, endpoint_name or cfg.endpoint_name, package, force)
+        record = endpoint.deploy_package(
+            local, endpoint_name or cfg.endpoint_name, package, force, capture=capture
+        )
     console.print(f"endpoint {record['EndpointName']} {record['Action']}: {record['ModelPackageArn']}")
     print(json.dumps(record, indent=2))

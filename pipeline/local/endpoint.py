@@ -8,7 +8,9 @@ status (400, 406, 413, 415) with a JSON error; anything else is a 500. Nothing l
 ``start``/``stop``/``invoke`` manage one server process per endpoint name; its record is
 ``<store>/_sagemaker/endpoints/<name>.json``. Updating a live endpoint starts the new server first
 and stops the old one only once the new one answers ``/ping`` and, for ``deploy_package``, a smoke
-request (blue/green; a new server that fails is stopped and the old one goes on serving).
+request (blue/green; a new server that fails is stopped and the old one goes on serving). With an
+endpoint config's ``DataCaptureConfig`` the server captures that share of its answers (never the
+requests) in SageMaker's capture layout under the store's folder of its destination.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from __future__ import annotations
 import argparse
 import concurrent.futures
 import contextlib
+import datetime
 import importlib.util
 import json
 import logging
 import os
 import queue
+import random
 import signal
 import socket
 import subprocess
@@ -30,6 +34,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -116,8 +121,50 @@ class Batcher:
                     start += len(data["texts"])
 
 
+class Capture:
+    """SageMaker's data capture of the answers (never the requests: they are transcripts), as JSON
+    lines under ``<folder>/yyyy/mm/dd/hh/``, one file per server and hour: ``percent`` of the answers,
+    drawn at random."""
+
+    def __init__(self, folder: Path, percent: int) -> None:
+        self.folder, self.percent = folder, percent
+        self.lock, self.name = threading.Lock(), f"{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
+
+    def record(self, answer: bytes, content_type: str = "application/json") -> None:
+        if random.random() * 100 >= self.percent:  # [0, 100): 100 captures every answer
+            return
+        now = datetime.datetime.now(datetime.UTC)
+        line = json.dumps(
+            {
+                "captureData": {
+                    "endpointOutput": {
+                        "observedContentType": content_type,
+                        "mode": "OUTPUT",
+                        "data": answer.decode("utf-8", errors="replace"),
+                        "encoding": "JSON",
+                    }
+                },
+                "eventMetadata": {
+                    "eventId": str(uuid.uuid4()),
+                    "inferenceTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                },
+                "eventVersion": "0",
+            }
+        )
+        path = self.folder / now.strftime("%Y/%m/%d/%H") / self.name
+        with self.lock:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with path.open("a") as sink:
+                sink.write(line + "\n")
+
+
 def make_server(
-    handler_module: Any, model: Any, port: int, host: str = "127.0.0.1", batching: bool = False
+    handler_module: Any,
+    model: Any,
+    port: int,
+    host: str = "127.0.0.1",
+    batching: bool = False,
+    capture: Capture | None = None,
 ) -> ThreadingHTTPServer:
     lock = threading.Lock()  # one model, one forward pass at a time (torch uses the cores itself)
     batcher = Batcher(handler_module, model) if batching else None
@@ -171,7 +218,10 @@ def make_server(
                     status = 500
                 self._answer(status, json.dumps({"error": str(err)}).encode())
                 return
-            self._answer(200, answer.encode() if isinstance(answer, str) else answer)
+            body = answer.encode() if isinstance(answer, str) else answer
+            self._answer(200, body)
+            if capture is not None:
+                capture.record(body)
 
     return ThreadingHTTPServer((host, port), Handler)
 
@@ -190,10 +240,13 @@ def serve(argv: list[str] | None = None) -> None:
         default=os.environ.get("MEDTX_ENDPOINT_BATCHING", "on"),
         help="score requests that arrive together in one forward pass (MEDTX_ENDPOINT_BATCHING)",
     )
+    parser.add_argument("--capture-dir", type=Path, help="capture answers under this folder")
+    parser.add_argument("--capture-percent", type=int, default=0, help="the share of answers captured")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     module, model = load_handler(args.model_data, args.workdir)
-    server = make_server(module, model, args.port, args.host, batching=args.batching == "on")
+    capture = Capture(args.capture_dir, args.capture_percent) if args.capture_percent else None
+    server = make_server(module, model, args.port, args.host, batching=args.batching == "on", capture=capture)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     LOG.info("serving on http://%s:%d", args.host, args.port)
     server.serve_forever()
@@ -237,18 +290,32 @@ def start(
     wait_seconds: float = 600,
     model_package: str | None = None,
     check: Callable[[str], dict[str, Any]] | None = None,
+    capture: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Create or update endpoint ``name`` to serve ``model_data``; returns its record. The server runs
     with the model container's ``environment`` on top of this process's, as the container would.
     ``model_package``: the registry package the model comes from (``deploy_package``), recorded.
     ``check``: called with the new server's URL once it answers ``/ping``, before anything switches;
     when it raises, the new server is stopped and the endpoint keeps serving what it served (the
-    error goes on as ``EndpointError``); what it returns is recorded as ``SmokeTest``."""
+    error goes on as ``EndpointError``); what it returns is recorded as ``SmokeTest``.
+    ``capture``: an endpoint config's ``DataCaptureConfig``; the server captures that share of its
+    answers under the store's folder of ``DestinationS3Uri``, in SageMaker's layout."""
     previous = store.read_record(KIND, name)
     port = free_port()
     folder = store.record_dir(KIND) / name / config_name
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / "server.log"
+    captured = []
+    if capture and capture.get("EnableCapture", True) and capture.get("InitialSamplingPercentage"):
+        from pipeline import capture as capture_files
+
+        bucket, key = capture_files.prefix(capture["DestinationS3Uri"], name)
+        captured = [
+            "--capture-dir",
+            str(store.path(f"s3://{bucket}/{key}")),
+            "--capture-percent",
+            str(capture["InitialSamplingPercentage"]),
+        ]
     with log.open("a") as sink:
         process = subprocess.Popen(
             [
@@ -261,6 +328,7 @@ def start(
                 str(folder),
                 "--port",
                 str(port),
+                *captured,
             ],
             stdout=sink,
             stderr=subprocess.STDOUT,
@@ -311,6 +379,8 @@ def start(
         record["ModelPackageArn"] = model_package
     if smoke is not None:
         record["SmokeTest"] = smoke
+    if captured:
+        record["DataCaptureConfig"] = capture
     store.write_record(KIND, name, record)
     if previous and previous.get("Pid") != process.pid:
         stop_group(previous.get("Pid"), timeout=10)  # each server leads its own session
@@ -324,14 +394,20 @@ def _serving(record: dict[str, Any] | None) -> str | None:
     return record.get("ModelPackageArn") or record["ModelName"]
 
 
-def deploy_package(store: Store, name: str, package: dict[str, Any], force: bool = False) -> dict[str, Any]:
+def deploy_package(
+    store: Store,
+    name: str,
+    package: dict[str, Any],
+    force: bool = False,
+    capture: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """``medtx deploy --local``: serve an Approved package of the local registry on endpoint ``name``,
     as the deploy project does in an account on approval, with one smoke request through the handler's
     JSON contract. A running endpoint is replaced blue/green: the new server must answer ``/ping`` and
     the smoke request before the endpoint switches to it and the old one stops (a new server that fails
     is stopped and the old one goes on serving). One that already serves the package is left as it is
-    unless ``force``; it gets the smoke request. Returns the endpoint's record with ``Action`` and
-    ``SmokeTest``."""
+    unless ``force`` or another ``capture`` (a ``DataCaptureConfig``, as ``medtx deploy`` builds it);
+    it gets the smoke request. Returns the endpoint's record with ``Action`` and ``SmokeTest``."""
     from pipeline import deploy as contract
 
     served, state = package["ModelPackageArn"], package["ModelApprovalStatus"]
@@ -339,7 +415,8 @@ def deploy_package(store: Store, name: str, package: dict[str, Any], force: bool
         raise EndpointError(f"{served} is {state}; only Approved packages are deployed")
     before = current(store, name)
     running = before is not None and before["EndpointStatus"] == "InService"
-    if running and before.get("ModelPackageArn") == served and not force:
+    same_capture = _capture_percent(before) == _capture_percent({"DataCaptureConfig": capture})
+    if running and before.get("ModelPackageArn") == served and same_capture and not force:
         try:
             checked = smoke(before["Url"])
         except contract.DeployError as err:
@@ -361,8 +438,14 @@ def deploy_package(store: Store, name: str, package: dict[str, Any], force: bool
         container.get("Environment"),
         model_package=served,
         check=smoke,
+        capture=capture,
     )
     return {**record, "Action": "updated (blue/green)" if running else "created"}
+
+
+def _capture_percent(record: dict[str, Any] | None) -> int:
+    config = (record or {}).get("DataCaptureConfig") or {}
+    return int(config.get("InitialSamplingPercentage", 0)) if config.get("EnableCapture", True) else 0
 
 
 def smoke(url: str) -> dict[str, Any]:

@@ -520,6 +520,7 @@ class LocalRun:
             model["ModelName"],
             self.store.path(container["ModelDataUrl"]),
             container.get("Environment"),
+            capture=config.get("DataCaptureConfig"),
         )
         return record
 

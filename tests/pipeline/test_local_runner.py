@@ -445,3 +445,46 @@ def test_deploy_local_switches_only_to_a_server_that_answers_its_smoke_request(t
     finally:
         if store.read_record(endpoint.KIND, "ep"):
             endpoint.stop(store, "ep")
+
+
+def test_the_local_endpoint_captures_its_answers_as_sagemaker_does(tmp_path, monkeypatch):
+    """``deploy --local`` with a capture share: the server writes its answers (never the requests) in
+    SageMaker's capture layout in the store, and ``medtx endpoint predictions`` reads them back."""
+    from typer.testing import CliRunner
+
+    from pipeline import capture
+    from pipeline import deploy as contract
+    from pipeline.cli import app
+    from pipeline.local import endpoint
+
+    store = Store(tmp_path)
+    good = _package(store, "good", "Cardiology", '    return [{"label": model, "class_id": 0, "score": 0.9}]')
+    destination = "s3://bucket/endpoint-capture"
+    try:
+        plain = endpoint.deploy_package(store, "ep", good)
+        capturing = contract.capture_request(100, destination)
+        captured = endpoint.deploy_package(store, "ep", good, capture=capturing)
+        assert plain["Action"] == "created" and captured["Action"] == "updated (blue/green)"  # a new share
+        again = endpoint.deploy_package(store, "ep", good, capture=capturing)
+        assert again["Action"].startswith("unchanged")
+        for text in ("a note", "another note"):
+            assert endpoint.invoke(store, "ep", contract.request_body([text]))[0] == 200
+        (written,) = store.path(f"{destination}/ep/AllTraffic").rglob("*.jsonl")
+        lines = written.read_text().splitlines()
+        assert len(lines) == 4  # the two deploys' smoke requests, then two
+        assert all("a note" not in line and "endpointInput" not in line for line in lines)
+        assert capture.answers_from_line(lines[2]) == [{"label": "Cardiology", "score": 0.9}]
+
+        monkeypatch.setenv("COLUMNS", "200")
+        asked = ["endpoint", "predictions", "--name", "ep", "--store", str(tmp_path)]
+        shown = CliRunner().invoke(app, asked)
+        assert shown.exit_code == 0, shown.output
+        assert "4 predictions in 4 captured records (0 without one)" in " ".join(shown.output.split())
+        assert "records no evaluation: no validation predictions to compare with" in shown.output
+        off = endpoint.deploy_package(store, "ep", good)
+        assert off["Action"] == "updated (blue/green)" and "DataCaptureConfig" not in off
+        nothing = CliRunner().invoke(app, asked)
+        assert nothing.exit_code == 1 and "endpoint ep captures nothing" in nothing.output
+    finally:
+        if store.read_record(endpoint.KIND, "ep"):
+            endpoint.stop(store, "ep")
