@@ -30,6 +30,8 @@ VARIANT = "AllTraffic"
 _HOUR = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+$")
 #: Laplace smoothing of the shares in the PSI, so a class absent from one side stays finite.
 SMOOTHING = 0.5
+#: Below this many predictions the shares of 23 classes (and so the PSI) are mostly noise.
+FEW = 200
 
 
 class CaptureError(ValueError):

@@ -156,6 +156,12 @@ def endpoint_predictions(
     )
     if note:
         console.print(note, highlight=False)
+    if result["predictions"] < capture.FEW:
+        console.print(
+            f"[yellow]note:[/yellow] {result['predictions']} predictions are few for shares and a PSI "
+            f"(read them from about {capture.FEW} on; --hours widens the window)",
+            highlight=False,
+        )
     table = Table(title="Predicted classes" + ("" if validation is None else ", largest change first"))
     columns = ["label", "traffic", "share"]
     if validation is not None:

@@ -481,6 +481,7 @@ def test_the_local_endpoint_captures_its_answers_as_sagemaker_does(tmp_path, mon
         assert shown.exit_code == 0, shown.output
         assert "4 predictions in 4 captured records (0 without one)" in " ".join(shown.output.split())
         assert "records no evaluation: no validation predictions to compare with" in shown.output
+        assert "4 predictions are few for shares and a PSI" in " ".join(shown.output.split())
         off = endpoint.deploy_package(store, "ep", good)
         assert off["Action"] == "updated (blue/green)" and "DataCaptureConfig" not in off
         nothing = CliRunner().invoke(app, asked)
