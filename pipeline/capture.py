@@ -125,7 +125,9 @@ def read_answers(files: Files, since: datetime) -> dict[str, Any]:
 
 def drift(answers: pd.DataFrame, validation: pd.DataFrame | None) -> dict[str, Any]:
     """The traffic's predicted classes and confidence, beside the served version's validation
-    predictions (``model-performance.csv``: ``pred_label``, ``score``) when given."""
+    predictions (``model-performance.csv``: ``pred_label``, ``score``) when given, each validation
+    text once (a note filed under several specialties is a row per specialty there, and one request
+    here)."""
     if answers.empty:
         raise CaptureError("no captured predictions in that time")
     traffic = answers["label"].value_counts()
@@ -142,6 +144,8 @@ def drift(answers: pd.DataFrame, validation: pd.DataFrame | None) -> dict[str, A
     missing = [column for column in ("pred_label", "score") if column not in validation]
     if missing:
         raise CaptureError(f"the validation predictions lack the column(s) {', '.join(missing)}")
+    if "text" in validation:
+        validation = validation.drop_duplicates("text")
     expected = validation["pred_label"].value_counts()
     labels = sorted(set(traffic.index) | set(expected.index))
     seen = np.array([traffic.get(label, 0) for label in labels], dtype=float)
@@ -159,7 +163,7 @@ def drift(answers: pd.DataFrame, validation: pd.DataFrame | None) -> dict[str, A
         for i, label in enumerate(labels)
     ]
     result.update(
-        validation_rows=len(validation),
+        validation_texts=len(validation),
         validation_mean_score=float(validation["score"].mean()),
         psi=float(np.sum((p_traffic - p_known) * np.log(p_traffic / p_known))),
         total_variation=float(0.5 * np.abs(seen / seen.sum() - known / known.sum()).sum()),

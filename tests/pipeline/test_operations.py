@@ -1061,7 +1061,9 @@ def test_drift_figures_by_hand():
     from pipeline import capture
 
     answers = pd.DataFrame({"label": ["A"] * 3 + ["B"], "score": [0.9, 0.8, 0.7, 0.6]})
-    validation = pd.DataFrame({"pred_label": ["A", "B"] * 2, "score": [0.5] * 4})
+    validation = pd.DataFrame(
+        {"text": ["1", "2", "3", "4", "4"], "pred_label": ["A", "B", "A", "B", "B"], "score": [0.5] * 5}
+    )  # text 4 filed under two specialties: counted once
     result = capture.drift(answers, validation)
     # shares 3/4 and 1/4 against 1/2 and 1/2; smoothed: (3.5/5, 1.5/5) against (2.5/5, 2.5/5)
     psi = (0.7 - 0.5) * math.log(0.7 / 0.5) + (0.3 - 0.5) * math.log(0.3 / 0.5)
@@ -1133,7 +1135,7 @@ def test_endpoint_predictions_reads_the_capture_against_validation(registry, iam
     asked = ["endpoint", "predictions", "--sagemaker", "--name", name, "--hours", "24"]
     result = json.loads(runner.invoke(app, [*asked, "--json"]).stdout)
     assert (result["predictions"], result["records"], result["records_without_prediction"]) == (4, 3, 1)
-    assert result["model_package"] == package and result["validation_rows"] == 10
+    assert result["model_package"] == package and result["validation_texts"] == 10
     by_label = {c["label"]: c for c in result["classes"]}
     assert by_label["Radiology"]["traffic"] == 0 and by_label["Urology"] == {
         "label": "Urology", "traffic": 4, "traffic_share": 1.0, "validation_share": 0.5, "difference": 0.5
