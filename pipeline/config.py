@@ -144,6 +144,11 @@ class PipelineConfig:
     def input_data_uri(self) -> str:
         return f"s3://{self.bucket}/{self.dataset_key}"
 
+    def endpoint_capture_uri(self, bucket: str | None = None) -> str:
+        """Where ``medtx deploy`` captures the endpoint's answers: ``bucket`` (the stack's, from
+        ARTIFACT_BUCKET) or the config's."""
+        return f"s3://{bucket or self.bucket}/{self.endpoint_capture_prefix}"
+
     def replace(self, **overrides: Any) -> PipelineConfig:
         """A copy with fields replaced; ``train__epochs=5`` reaches into the container settings."""
         top: dict[str, Any] = {}

@@ -151,13 +151,10 @@ def endpoint_config_request(
     if settings.kms_key_id:
         request["KmsKeyId"] = settings.kms_key_id
     if settings.capture_percent:
-        request["DataCaptureConfig"] = data_capture_config(settings)
+        request["DataCaptureConfig"] = capture_request(
+            settings.capture_percent, settings.capture_uri, settings.kms_key_id
+        )
     return request
-
-
-def data_capture_config(settings: DeploySettings) -> dict[str, Any]:
-    """The settings' capture (``capture_request``), encrypted with the deployment's KMS key."""
-    return capture_request(settings.capture_percent, settings.capture_uri, settings.kms_key_id)
 
 
 def capture_request(percent: int, destination: str | None, kms_key_id: str | None = None) -> dict[str, Any]:
@@ -321,12 +318,13 @@ def serving(sagemaker: Any, name: str) -> Serving | None:
         instance_type=configured[VARIANT]["InstanceType"],
         instance_count=int(count or configured[VARIANT].get("InitialInstanceCount") or 1),
         failure_reason=endpoint.get("FailureReason"),
-        capture_percent=_capture_percent(config.get("DataCaptureConfig")),
+        capture_percent=capture_percent_of(config.get("DataCaptureConfig")),
         capture_uri=(config.get("DataCaptureConfig") or {}).get("DestinationS3Uri"),
     )
 
 
-def _capture_percent(config: dict[str, Any] | None) -> int:
+def capture_percent_of(config: dict[str, Any] | None) -> int:
+    """The share of answers a ``DataCaptureConfig`` captures (0: none, or capture switched off)."""
     if not config or not config.get("EnableCapture", True):
         return 0
     return int(config.get("InitialSamplingPercentage", 0))

@@ -140,6 +140,12 @@ def describe(sagemaker: Any, group: str, version: int) -> dict[str, Any]:
     return sagemaker.describe_model_package(ModelPackageName=package_arn(sagemaker, group, version))
 
 
+def beside(uri: str, name: str) -> str:
+    """The URI of the file ``name`` in the folder of ``uri``: the Evaluate step writes its per-class
+    table and per-row predictions beside the ``evaluation.json`` a package records."""
+    return uri.rsplit("/", 1)[0] + "/" + name
+
+
 def evaluation(read: Any, uri: str | None) -> tuple[dict[str, Any], Any]:
     """A package's ``evaluation.json`` and the ``per-class-metrics.csv`` beside it, through
     ``read(uri) -> bytes``. The figures stand without the per-class table: when it cannot be read, the
@@ -149,7 +155,7 @@ def evaluation(read: Any, uri: str | None) -> tuple[dict[str, Any], Any]:
     if uri is None:
         raise RegistryError("the package records no model-quality statistics")
     report = json.loads(read(uri))
-    per_class_uri = uri.rsplit("/", 1)[0] + "/" + PER_CLASS_CSV
+    per_class_uri = beside(uri, PER_CLASS_CSV)
     try:
         return report, read_per_class(read(per_class_uri))
     except (OSError, ValueError) as err:

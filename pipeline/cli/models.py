@@ -265,7 +265,7 @@ def _evaluated(opened: _Registry, group: str, version: int) -> tuple[dict, dict,
     uri = registry.statistics_uri(package)
     if uri is None:
         raise registry.RegistryError(f"version {version} records no model-quality statistics")
-    rows_uri = uri.rsplit("/", 1)[0] + "/" + cmp.PERFORMANCE_CSV
+    rows_uri = registry.beside(uri, cmp.PERFORMANCE_CSV)
     try:
         return package, json.loads(opened.read(uri)), cmp.read_performance(opened.read(rows_uri))
     except (OSError, ValueError) as err:

@@ -216,8 +216,8 @@ def _served_capture(name: str, store: Path, sagemaker: bool, region: str | None)
     config = record.get("DataCaptureConfig") or {}
 
     def statistics(arn: str) -> str | None:
-        found = [p for p in local_registry.packages(local) if p["ModelPackageArn"] == arn]
-        return registry.statistics_uri(found[0]) if found else None
+        package = local_registry.by_arn(local, arn)
+        return registry.statistics_uri(package) if package else None
 
     return {
         "destination": config.get("DestinationS3Uri"),
@@ -231,14 +231,14 @@ def _served_capture(name: str, store: Path, sagemaker: bool, region: str | None)
 
 def _validation_predictions(package: str | None, statistics: Any, read: Any) -> tuple[Any, str | None]:
     """The served version's ``model-performance.csv``, or None and why it is not there."""
-    from pipeline import compare
+    from pipeline import compare, registry
 
     if not package:
         return None, "the endpoint serves no model package: no validation predictions to compare with"
     uri = statistics(package)
     if uri is None:
         return None, f"{package} records no evaluation: no validation predictions to compare with"
-    rows = uri.rsplit("/", 1)[0] + "/" + compare.PERFORMANCE_CSV
+    rows = registry.beside(uri, compare.PERFORMANCE_CSV)
     try:
         return compare.read_performance(read(rows)), None
     except (OSError, ValueError) as err:
@@ -361,6 +361,8 @@ def deploy(
     """Deploy a model package: a new endpoint, or a blue/green canary update with rollback on alarms;
     optionally autoscaled (target tracking on invocations per instance). With ``--local``, a package
     of the local registry on the local endpoint (blue/green, smoke request)."""
+    if capture_percent is None:
+        capture_percent = PipelineConfig().endpoint_capture_percent
     if local:
         _deploy_local(store, endpoint_name, model_package_arn, version, force, capture_percent)
         return
@@ -395,8 +397,8 @@ def deploy(
             canary_percent=canary_percent,
             canary_wait_seconds=canary_wait_seconds,
             network_isolation=cfg.network_isolation_endpoint,
-            capture_percent=cfg.endpoint_capture_percent if capture_percent is None else capture_percent,
-            capture_uri=f"s3://{from_env(ENV_BUCKET, None) or cfg.bucket}/{cfg.endpoint_capture_prefix}",
+            capture_percent=capture_percent,
+            capture_uri=cfg.endpoint_capture_uri(from_env(ENV_BUCKET, None)),
         )
         if version is not None:
             arn = registry.package_arn(sagemaker, cfg.model_package_group, version)
@@ -428,7 +430,7 @@ def _deploy_local(
     arn: str | None,
     version: int | None,
     force: bool,
-    capture_percent: int | None,
+    capture_percent: int,
 ) -> None:
     from pipeline import deploy as dep
     from pipeline.local import endpoint
@@ -436,10 +438,7 @@ def _deploy_local(
     from pipeline.local.store import Store
 
     cfg, local = PipelineConfig(), Store(store)
-    percent = cfg.endpoint_capture_percent if capture_percent is None else capture_percent
-    capture = (
-        dep.capture_request(percent, f"s3://{cfg.bucket}/{cfg.endpoint_capture_prefix}") if percent else None
-    )
+    capture = dep.capture_request(capture_percent, cfg.endpoint_capture_uri()) if capture_percent else None
     with failing(local_registry.RegistryError, endpoint.EndpointError, code=2):
         package = local_registry.to_deploy(local, cfg.model_package_group, version, arn)
         record = endpoint.deploy_package(

@@ -300,13 +300,15 @@ def start(
     error goes on as ``EndpointError``); what it returns is recorded as ``SmokeTest``.
     ``capture``: an endpoint config's ``DataCaptureConfig``; the server captures that share of its
     answers under the store's folder of ``DestinationS3Uri``, in SageMaker's layout."""
+    from pipeline import deploy as contract
+
     previous = store.read_record(KIND, name)
     port = free_port()
     folder = store.record_dir(KIND) / name / config_name
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / "server.log"
     captured = []
-    if capture and capture.get("EnableCapture", True) and capture.get("InitialSamplingPercentage"):
+    if contract.capture_percent_of(capture):
         from pipeline import capture as capture_files
 
         bucket, key = capture_files.prefix(capture["DestinationS3Uri"], name)
@@ -314,7 +316,7 @@ def start(
             "--capture-dir",
             str(store.path(f"s3://{bucket}/{key}")),
             "--capture-percent",
-            str(capture["InitialSamplingPercentage"]),
+            str(contract.capture_percent_of(capture)),
         ]
     with log.open("a") as sink:
         process = subprocess.Popen(
@@ -415,7 +417,9 @@ def deploy_package(
         raise EndpointError(f"{served} is {state}; only Approved packages are deployed")
     before = current(store, name)
     running = before is not None and before["EndpointStatus"] == "InService"
-    same_capture = _capture_percent(before) == _capture_percent({"DataCaptureConfig": capture})
+    same_capture = contract.capture_percent_of((before or {}).get("DataCaptureConfig")) == (
+        contract.capture_percent_of(capture)
+    )
     if running and before.get("ModelPackageArn") == served and same_capture and not force:
         try:
             checked = smoke(before["Url"])
@@ -441,11 +445,6 @@ def deploy_package(
         capture=capture,
     )
     return {**record, "Action": "updated (blue/green)" if running else "created"}
-
-
-def _capture_percent(record: dict[str, Any] | None) -> int:
-    config = (record or {}).get("DataCaptureConfig") or {}
-    return int(config.get("InitialSamplingPercentage", 0)) if config.get("EnableCapture", True) else 0
 
 
 def smoke(url: str) -> dict[str, Any]:

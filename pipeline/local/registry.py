@@ -89,16 +89,20 @@ def to_deploy(store: Store, group: str, version: int | None = None, arn: str | N
     newest Approved one."""
     if version is not None:
         return describe(store, group, version)
-    found = packages(store, group)
     if arn:
-        named = [p for p in found if p["ModelPackageArn"] == arn]
-        if not named:
+        named = by_arn(store, arn, group)
+        if named is None:
             raise RegistryError(f"no model package {arn} in {store.root}")
-        return named[0]
-    approved = [p for p in found if p["ModelApprovalStatus"] == "Approved"]
+        return named
+    approved = [p for p in packages(store, group) if p["ModelApprovalStatus"] == "Approved"]
     if not approved:
         raise RegistryError(f"no Approved model package in group {group!r}: approve one first")
     return approved[-1]
+
+
+def by_arn(store: Store, arn: str, group: str | None = None) -> dict[str, Any] | None:
+    """The package of that ARN (in ``group``, else in any group), or None."""
+    return next((p for p in packages(store, group) if p["ModelPackageArn"] == arn), None)
 
 
 def set_status(store: Store, group: str, version: int, status: str, description: str = "") -> dict[str, Any]:
