@@ -80,10 +80,10 @@ class PipelineConfig:
     #: no default (README "Operate it in your account" says how to find it).
     endpoint_max_instance_count: int = 1
     endpoint_invocations_per_instance: int | None = None
-    #: ``medtx deploy`` captures this share (0-100) of the endpoint's answers, in SageMaker's data
-    #: capture format under ``s3://<bucket>/<endpoint_capture_prefix>/`` (KMS-encrypted): what it
-    #: predicts, for Model Monitor or Athena. Answers only, never the request: the request is a
-    #: transcript. 0: no capture.
+    #: ``medtx deploy`` and the pipeline's own deploy step (``DeployModel=true``) capture this share
+    #: (0-100) of the endpoint's answers, in SageMaker's data capture format under
+    #: ``s3://<bucket>/<endpoint_capture_prefix>/`` (KMS-encrypted): what it predicts, for Model
+    #: Monitor or Athena. Answers only, never the request: the request is a transcript. 0: no capture.
     endpoint_capture_percent: int = 0
     endpoint_capture_prefix: str = "endpoint-capture"
     volume_size_gb: int = 30
@@ -124,6 +124,9 @@ class PipelineConfig:
     container: ContainerConfig = field(default_factory=ContainerConfig)
 
     def __post_init__(self) -> None:
+        percent = self.endpoint_capture_percent
+        if not 0 <= percent <= 100:
+            raise ValueError(f"endpoint_capture_percent must be 0 to 100; got {percent}")
         if self.baseline_margin_from not in BASELINE_MARGIN_SOURCES:
             raise ValueError(
                 f"baseline_margin_from must be one of {', '.join(BASELINE_MARGIN_SOURCES)}; "

@@ -2,7 +2,9 @@
 
 The endpoint step creates the endpoint when it does not exist and updates it (a new endpoint
 config, blue/green by the service) when it does. Config names carry the execution id, so each
-execution's config is its own and the previous one stays for rollback.
+execution's config is its own and the previous one stays for rollback. With
+``endpoint_capture_percent`` set, the config captures that share of the endpoint's answers (never the
+requests) as ``medtx deploy`` does, to the same destination.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sagemaker.core.workflow.execution_variables import ExecutionVariables
 from sagemaker.core.workflow.functions import Join
 from sagemaker.mlops.workflow import ConditionStep, EndpointConfigStep, EndpointStep
 
+from pipeline.deploy import capture_request
 from steps.common import StepContext
 
 NAME = "CheckDeploy"
@@ -23,24 +26,30 @@ ENDPOINT_NAME = "Endpoint"
 
 
 def build(ctx: StepContext, create_model: Any) -> ConditionStep:
-    p = ctx.params
-    config_name = Join(on="-", values=[ctx.config.endpoint_name, ExecutionVariables.PIPELINE_EXECUTION_ID])
+    p, cfg = ctx.params, ctx.config
+    capture = (
+        capture_request(cfg.endpoint_capture_percent, cfg.endpoint_capture_uri(), cfg.kms_key_id)
+        if cfg.endpoint_capture_percent
+        else None
+    )
+    config_name = Join(on="-", values=[cfg.endpoint_name, ExecutionVariables.PIPELINE_EXECUTION_ID])
     config_args = ctx.session.create_endpoint_config(
         name=config_name,
-        kms_key=ctx.config.kms_key_id,
+        kms_key=cfg.kms_key_id,
         production_variants=[
             production_variant(
                 model_name=create_model.properties.ModelName,
                 instance_type=p.endpoint_instance_type,
-                initial_instance_count=ctx.config.endpoint_instance_count,
+                initial_instance_count=cfg.endpoint_instance_count,
             )
         ],
+        data_capture_config_dict=capture,
     )
     config_step = EndpointConfigStep(
         name=CONFIG_NAME, step_args=config_args, retry_policies=ctx.service_retries
     )
     endpoint_args = ctx.session.create_endpoint(
-        endpoint_name=ctx.config.endpoint_name, config_name=config_step.properties.EndpointConfigName
+        endpoint_name=cfg.endpoint_name, config_name=config_step.properties.EndpointConfigName
     )
     endpoint_step = EndpointStep(name=ENDPOINT_NAME, step_args=endpoint_args)
     return ConditionStep(

@@ -231,6 +231,7 @@ def test_overrides_reach_parameter_defaults(aws):
         ({"train__max_length": "12.5"}, "setting train__max_length='12.5' is not an integer"),
         ({"train__group_by_length": "maybe"}, "setting train__group_by_length='maybe' is not true or false"),
         ({"min_macro_f1": "high"}, "setting min_macro_f1='high' is not a number"),
+        ({"endpoint_capture_percent": "101"}, "endpoint_capture_percent must be 0 to 100; got 101"),
     ],
 )
 def test_a_setting_of_the_wrong_type_is_named(override, message):
@@ -276,6 +277,33 @@ def test_kms_and_vpc_settings_reach_every_job(aws, monkeypatch):
     assert steps["EndpointConfig"]["Arguments"]["KmsKeyId"] == "alias/medtx"
     with pytest.raises(ValueError, match="both subnets and security_group_ids"):
         get_pipeline(region=REGION, role=ROLE, subnets="subnet-1")
+
+
+def test_the_pipelines_endpoint_captures_answers_as_medtx_deploy_does(built, aws, monkeypatch):
+    """``DeployModel=true`` deploys through the pipeline's own EndpointConfig step: with
+    ``endpoint_capture_percent`` it captures the answers (never the requests) to the stack bucket's
+    capture prefix, encrypted, in the request ``medtx deploy`` sends; without it, nothing."""
+    import boto3
+
+    from pipeline import deploy, get_pipeline
+
+    _, plain = built
+    assert "DataCaptureConfig" not in flatten(plain["Steps"])["EndpointConfig"]["Arguments"]
+    monkeypatch.setenv("PIPELINE_KMS_KEY_ID", "alias/medtx")  # as the stack's CodeBuild project sets them
+    monkeypatch.setenv("ARTIFACT_BUCKET", "stack-bucket")
+    boto3.client("s3", region_name=REGION).create_bucket(Bucket="stack-bucket")
+    pipeline = get_pipeline(region=REGION, role=ROLE, endpoint_capture_percent="25")
+    config = flatten(json.loads(pipeline.definition())["Steps"])["EndpointConfig"]["Arguments"]
+    assert config["DataCaptureConfig"] == {
+        "EnableCapture": True,
+        "InitialSamplingPercentage": 25,
+        "DestinationS3Uri": "s3://stack-bucket/endpoint-capture",
+        "CaptureOptions": [{"CaptureMode": "Output"}],
+        "CaptureContentTypeHeader": {"JsonContentTypes": ["application/json"]},
+        "KmsKeyId": "alias/medtx",
+    }
+    same = deploy.capture_request(25, "s3://stack-bucket/endpoint-capture", "alias/medtx")
+    assert config["DataCaptureConfig"] == same
 
 
 def test_long_text_settings_reach_preprocess_and_training(aws):
