@@ -4,6 +4,7 @@ and the one way a command ends on an error it expects (one red line, an exit sta
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
@@ -17,9 +18,14 @@ HELP = """medtx: build, upsert, start and watch the SageMaker pipeline, or run i
 
 Account settings come from options or the environment (``AWS_REGION``, ``SAGEMAKER_PIPELINE_ROLE_ARN``,
 ``ARTIFACT_BUCKET``), as CodeBuild passes them. ``--set name=value`` overrides ``PipelineConfig``
-fields (``--set train__epochs=5``) at build time; ``--param Name=Value`` overrides pipeline
-parameters of one execution.
+fields (``--set train__epochs=5``) at build time, over those in ``MEDTX_SETTINGS`` (the same
+``name=value`` pairs, separated by spaces: the stack's CodeBuild project sets its names there);
+``--param Name=Value`` overrides pipeline parameters of one execution.
 """
+
+#: Config overrides every command reads, ``name=value`` pairs separated by whitespace
+#: (``pipeline_name=a endpoint_name=b``); ``--set`` wins over them.
+ENV_SETTINGS = "MEDTX_SETTINGS"
 
 app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False, rich_markup_mode="markdown")
 #: Messages go to stderr; what a script would read (JSON, an ARN) goes to stdout.
@@ -82,13 +88,35 @@ def parse_sets(sets: list[str] | None) -> dict[str, str]:
     return result
 
 
+def settings(sets: list[str] | None = None) -> dict[str, str]:
+    """A command's config overrides: ``MEDTX_SETTINGS``, then its ``--set`` options (which win)."""
+    given: dict[str, str] = {}
+    for item in os.environ.get(ENV_SETTINGS, "").split():
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise typer.BadParameter(f"{item!r} is not name=value", param_hint=ENV_SETTINGS)
+        given[name] = value
+    with failing(ValueError, code=2):
+        try:
+            PipelineConfig().replace(**given)
+        except ValueError as err:
+            raise ValueError(f"{ENV_SETTINGS}: {err}") from err
+    return {**given, **parse_sets(sets)}
+
+
+def config(sets: list[str] | None = None) -> PipelineConfig:
+    """The config a command works with: the defaults with ``settings(sets)`` applied."""
+    with failing(ValueError, code=2):
+        return PipelineConfig().replace(**settings(sets))
+
+
 def named_group(group: str | None) -> str:
-    return group or PipelineConfig().model_package_group
+    return group or config().model_package_group
 
 
 def named_pipeline(name: str | None) -> str:
-    return name or PipelineConfig().pipeline_name
+    return name or config().pipeline_name
 
 
 def named_endpoint(name: str | None) -> str:
-    return name or PipelineConfig().endpoint_name
+    return name or config().endpoint_name

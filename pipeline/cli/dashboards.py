@@ -13,11 +13,11 @@ from pipeline.cli.common import (
     Region,
     StoreDir,
     app,
+    config,
     console,
     failing,
     resolve_region,
 )
-from pipeline.config import PipelineConfig
 from pipeline.local import DEFAULT_STORE
 
 
@@ -75,7 +75,7 @@ def quicksight(
             console.print(f"{state:>12} SPICE refresh of {qs.PREFIX}-{name}")
         return
 
-    bucket = from_env(ENV_BUCKET, bucket) or PipelineConfig().bucket
+    bucket = from_env(ENV_BUCKET, bucket) or config().bucket
     region = resolve_region(region, "us-east-1" if dry_run else None)
     if not principal and not dry_run:
         console.print("[red]error:[/red] --principal (a QuickSight user or group ARN) is required")

@@ -20,11 +20,12 @@ from pipeline.cli.common import (
     Sets,
     StoreDir,
     app,
+    config,
     console,
     failing,
     named_pipeline,
-    parse_sets,
     resolve_region,
+    settings,
 )
 from pipeline.config import LOCAL_PROFILES, PipelineConfig
 from pipeline.local import DEFAULT_STORE
@@ -34,7 +35,7 @@ def _build(region: str | None, role: str | None, bucket: str | None, sets: list[
     from pipeline.definition import get_pipeline
 
     with failing(ValueError, code=2):
-        return get_pipeline(region=region, role=role, default_bucket=bucket, **parse_sets(sets))
+        return get_pipeline(region=region, role=role, default_bucket=bucket, **settings(sets))
 
 
 @app.command()
@@ -50,7 +51,7 @@ def definition(
     if offline:
         from pipeline.aws import OFFLINE_ACCOUNT_ROLE, OFFLINE_REGION, offline_aws
 
-        cfg = PipelineConfig().replace(**parse_sets(sets))
+        cfg = config(sets)
         with offline_aws(bucket or cfg.bucket):
             text = _build(region or OFFLINE_REGION, role or OFFLINE_ACCOUNT_ROLE, bucket, sets).definition()
     else:
@@ -70,9 +71,7 @@ def upsert(region: Region = None, role: Role = None, bucket: Bucket = None, sets
     from pipeline.definition import resolve_target
 
     with failing(ValueError, code=2):
-        region, role, bucket = resolve_target(
-            region, role, bucket, PipelineConfig().replace(**parse_sets(sets))
-        )
+        region, role, bucket = resolve_target(region, role, bucket, config(sets))
     arn = aws.upsert(_build(region, role, bucket, sets), role)
     console.print(f"upserted {arn}")
 
@@ -206,7 +205,7 @@ def run(
 
     if profile not in LOCAL_PROFILES:
         raise typer.BadParameter(f"{profile!r}; choose {', '.join(LOCAL_PROFILES)}", param_hint="--profile")
-    overrides = {**parse_sets(sets), **({"bucket": bucket} if bucket else {})}
+    overrides = {**settings(sets), **({"bucket": bucket} if bucket else {})}
     with failing(ValueError, code=2):
         given = {p["Name"]: p["Value"] for p in aws.parse_params(params)}
         cfg = PipelineConfig().replace(**overrides)

@@ -19,12 +19,12 @@ from pipeline.cli.common import (
     SageMakerFlag,
     StoreDir,
     app,
+    config,
     console,
     failing,
     named_endpoint,
     resolve_region,
 )
-from pipeline.config import PipelineConfig
 from pipeline.local import DEFAULT_STORE
 
 endpoint_app = typer.Typer(
@@ -362,7 +362,7 @@ def deploy(
     optionally autoscaled (target tracking on invocations per instance). With ``--local``, a package
     of the local registry on the local endpoint (blue/green, smoke request)."""
     if capture_percent is None:
-        capture_percent = PipelineConfig().endpoint_capture_percent
+        capture_percent = config().endpoint_capture_percent
     if local:
         _deploy_local(store, endpoint_name, model_package_arn, version, force, capture_percent)
         return
@@ -372,7 +372,7 @@ def deploy(
     from pipeline import registry
     from pipeline.config import ENV_BUCKET, ENV_KMS, ENV_REGION, ENV_ROLE, from_env
 
-    cfg = PipelineConfig()
+    cfg = config()
     region, role = from_env(ENV_REGION, region), from_env(ENV_ROLE, role)
     if not region or not role:
         console.print(
@@ -437,7 +437,7 @@ def _deploy_local(
     from pipeline.local import registry as local_registry
     from pipeline.local.store import Store
 
-    cfg, local = PipelineConfig(), Store(store)
+    cfg, local = config(), Store(store)
     capture = dep.capture_request(capture_percent, cfg.endpoint_capture_uri()) if capture_percent else None
     with failing(local_registry.RegistryError, endpoint.EndpointError, code=2):
         package = local_registry.to_deploy(local, cfg.model_package_group, version, arn)

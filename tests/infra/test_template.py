@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 
@@ -119,6 +120,35 @@ def test_deploys_only_on_approval_and_retrains_on_a_schedule(template):
     build = resources["BuildProject"]["Properties"]
     assert build["Source"]["BuildSpec"] == "buildspec.yml"
     assert (ROOT / resources["DeployProject"]["Properties"]["Source"]["BuildSpec"]).exists()
+
+
+def test_the_build_hands_the_stacks_names_to_every_medtx_command(template, monkeypatch):
+    """The roles are scoped to the stack's PipelineName, ModelPackageGroupName and EndpointName; the
+    build project's MEDTX_SETTINGS gives every medtx command of buildspec.yml those names (and the
+    capture share of the pipeline's own deploy step), so a stack with names of its own upserts,
+    starts and registers what its roles allow. At the parameters' defaults it is the config's."""
+    pytest.importorskip("typer")
+    from pipeline.cli.common import config
+    from pipeline.config import PipelineConfig
+
+    project = template["Resources"]["BuildProject"]["Properties"]
+    sets = {v["Name"]: v["Value"] for v in project["Environment"]["EnvironmentVariables"]}
+    text = sets["MEDTX_SETTINGS"]["Fn::Sub"]
+    named = {
+        "pipeline_name": "PipelineName",
+        "model_package_group": "ModelPackageGroupName",
+        "endpoint_name": "EndpointName",
+        "endpoint_capture_percent": "EndpointCapturePercent",
+    }
+    assert dict(item.split("=", 1) for item in text.split()) == {k: f"${{{v}}}" for k, v in named.items()}
+    for field, parameter in named.items():
+        assert str(template["Parameters"][parameter]["Default"]) == str(getattr(PipelineConfig(), field))
+    stack = dict(zip(named.values(), ["p", "g", "e", 5], strict=True))
+    monkeypatch.setenv("MEDTX_SETTINGS", re.sub(r"\$\{(\w+)\}", lambda m: str(stack[m[1]]), text))
+    cfg = config()
+    assert [getattr(cfg, field) for field in named] == ["p", "g", "e", 5]
+    spec = (ROOT / project["Source"]["BuildSpec"]).read_text()
+    assert "medtx upsert" in spec and "medtx start" in spec
 
 
 def test_the_deploy_project_configures_medtx_deploy_through_its_environment(template):

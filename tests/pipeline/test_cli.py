@@ -71,6 +71,36 @@ def test_upsert_twice_then_start_with_params_and_status(aws):
     assert [e["arn"] for e in newest] == [second]
 
 
+def test_medtx_settings_name_the_pipeline_for_every_command(aws, monkeypatch):
+    """``MEDTX_SETTINGS`` (as the stack's build project sets it) reaches every command: upsert builds
+    and names the pipeline with it, start starts that pipeline, and ``--set`` wins over it."""
+    import boto3
+
+    monkeypatch.setenv("MEDTX_SETTINGS", "pipeline_name=stack-pipeline  endpoint_capture_percent=10")
+    upserted = runner.invoke(
+        app, ["upsert", "--region", REGION, "--role", ROLE, "--set", "endpoint_capture_percent=20"]
+    )
+    assert upserted.exit_code == 0, upserted.output
+    client = boto3.client("sagemaker", region_name=REGION)
+    definition = json.loads(client.describe_pipeline(PipelineName="stack-pipeline")["PipelineDefinition"])
+    (gate,) = [s for s in definition["Steps"] if s["Name"] == "CheckQuality"]
+    (deploy,) = [s for s in gate["Arguments"]["IfSteps"] if s["Name"] == "CheckDeploy"]
+    (config,) = [s for s in deploy["Arguments"]["IfSteps"] if s["Name"] == "EndpointConfig"]
+    assert config["Arguments"]["DataCaptureConfig"]["InitialSamplingPercentage"] == 20
+    started = runner.invoke(app, ["start", "--region", REGION])
+    assert started.exit_code == 0, started.output
+    assert ":pipeline/stack-pipeline/execution/" in started.stdout
+
+    for value, message in (
+        ("pipeline_name", "Invalid value for MEDTX_SETTINGS: 'pipeline_name' is not name=value"),
+        ("no_such=1", "MEDTX_SETTINGS: unknown setting(s): no_such"),
+        ("endpoint_capture_percent=lots", "MEDTX_SETTINGS: setting endpoint_capture_percent='lots' is not"),
+    ):
+        monkeypatch.setenv("MEDTX_SETTINGS", value)
+        refused = runner.invoke(app, ["start", "--region", REGION])
+        assert refused.exit_code == 2 and message in said(refused), said(refused)
+
+
 @pytest.mark.parametrize(
     ("param", "message"),
     [
