@@ -37,6 +37,13 @@ class DeployError(ValueError):
     pass
 
 
+#: Set on the model the pipeline's CreateModel step makes from the training job's archive: the
+#: package RegisterModel registered from the same archive. An endpoint that the pipeline deploys
+#: (``DeployModel=true``) serves a model made from an image and an archive, not from the package, so
+#: this is how it names the version it serves.
+PACKAGE_ENV = "MEDTX_MODEL_PACKAGE_ARN"
+
+
 @dataclass(frozen=True)
 class DeploySettings:
     endpoint_name: str
@@ -331,13 +338,19 @@ def capture_percent_of(config: dict[str, Any] | None) -> int:
 
 
 def model_package_of(sagemaker: Any, model: str) -> str | None:
-    """The model package a model was made from; None for one made from an image and artifacts, or
-    one deleted since (an endpoint keeps serving a deleted model)."""
+    """The model package a model was made from (``medtx deploy``), or registered beside (the
+    pipeline's CreateModel step, ``PACKAGE_ENV``); None for another model made from an image and
+    artifacts, or one deleted since (an endpoint keeps serving a deleted model)."""
     described = _found(sagemaker.describe_model, ModelName=model)
     if described is None:
         return None
     containers = described.get("Containers") or [described.get("PrimaryContainer") or {}]
-    return containers[0].get("ModelPackageName")
+    return package_of_container(containers[0])
+
+
+def package_of_container(container: dict[str, Any]) -> str | None:
+    """The package a model's container names: its ``ModelPackageName``, else ``PACKAGE_ENV``."""
+    return container.get("ModelPackageName") or (container.get("Environment") or {}).get(PACKAGE_ENV)
 
 
 def served_package(sagemaker: Any, name: str) -> tuple[str, str | None] | None:

@@ -2,7 +2,9 @@
 
 The model archive already carries the endpoint handler in ``code/`` (``scripts/train.py`` puts it
 there), so neither step needs a repack job. The package's model-quality metrics point at this
-execution's ``evaluation.json``, which the Model Registry shows.
+execution's ``evaluation.json``, which the Model Registry shows. The model CreateModel makes carries
+the package's ARN in its environment (``PACKAGE_ENV``): an endpoint the pipeline deploys serves that
+model, and ``medtx endpoint status`` / ``models list`` name its version from it.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from sagemaker.core.training.configs import Networking
 from sagemaker.mlops.workflow import ModelStep
 from sagemaker.serve.model_builder import ModelBuilder
 
+from pipeline.deploy import PACKAGE_ENV
 from steps.common import StepContext, inference_image
 from steps.evaluate import evaluation_json_uri
 
@@ -23,7 +26,9 @@ CREATE_NAME = "CreateModel"
 CONTENT_TYPE = "application/json"
 
 
-def model_builder(ctx: StepContext, train: Any, model_path: str) -> ModelBuilder:
+def model_builder(
+    ctx: StepContext, train: Any, model_path: str, environment: dict[str, Any] | None = None
+) -> ModelBuilder:
     builder = ModelBuilder(
         image_uri=inference_image(ctx),
         s3_model_data_url=train.properties.ModelArtifacts.S3ModelArtifacts,
@@ -35,6 +40,7 @@ def model_builder(ctx: StepContext, train: Any, model_path: str) -> ModelBuilder
             "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
             # the endpoint's limits and arithmetic (scripts/inference.py reads them back)
             **ctx.config.container.inference.environment(),
+            **(environment or {}),
         },
         network=Networking(
             enable_network_isolation=ctx.config.network_isolation_endpoint,
@@ -66,9 +72,11 @@ def build(ctx: StepContext, train: Any, evaluate: Any) -> tuple[ModelStep, Model
             description="Medical-specialty classifier of transcripts (medtx)",
         )
         register = ModelStep(name=REGISTER_NAME, step_args=register_args, retry_policies=ctx.service_retries)
+        # the package registered from the same archive, so the endpoint names the version it serves
+        registered = {PACKAGE_ENV: register.properties.ModelPackageArn}
         create = ModelStep(
             name=CREATE_NAME,
-            step_args=model_builder(ctx, train, model_path).build(),
+            step_args=model_builder(ctx, train, model_path, registered).build(),
             retry_policies=ctx.service_retries,
         )
     return register, create

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pipeline import deploy as contract
 from pipeline.definition import unknown_parameters
 from pipeline.local import endpoint, jobs, registry
 from pipeline.local.expressions import Scope, conditions_hold, resolve
@@ -520,6 +521,7 @@ class LocalRun:
             model["ModelName"],
             self.store.path(container["ModelDataUrl"]),
             container.get("Environment"),
+            model_package=contract.package_of_container(container),
             capture=config.get("DataCaptureConfig"),
         )
         return record

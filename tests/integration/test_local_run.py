@@ -102,6 +102,9 @@ def test_the_model_is_registered_and_can_be_approved(local_run):
     store, _ = local_run
     listed = medtx("models", "list", "--store", str(store))
     assert listed.returncode == 0 and "PendingManualApproval" in listed.stdout
+    # the run's own deploy step (the quick profile's DeployModel=true) serves the version it registered
+    serving = "endpoint medtx-specialty-classifier (InService) serves version 1"
+    assert serving in " ".join(listed.stderr.split())
     approved = medtx("models", "approve", "1", "--store", str(store))
     assert approved.returncode == 0, approved.stderr
     package = json.loads(
@@ -121,18 +124,19 @@ def test_the_model_is_registered_and_can_be_approved(local_run):
     missing = medtx("models", "approve", "9", "--store", str(store))
     assert missing.returncode == 2 and "no version 9" in missing.stderr
 
-    # the approved version on the local endpoint, as the deploy project does on approval in an account
+    # the approved version on the local endpoint, as the deploy project does on approval in an account:
+    # the endpoint already serves it (the run deployed the archive the version was registered from)
     deployed = medtx("deploy", "--local", "--store", str(store))
     assert deployed.returncode == 0, deployed.stderr
     record = json.loads(deployed.stdout)
-    assert (
-        record["Action"] == "updated (blue/green)" and record["ModelPackageArn"] == package["ModelPackageArn"]
-    )
+    assert record["Action"].startswith("unchanged")
+    assert record["ModelPackageArn"] == package["ModelPackageArn"]
     assert record["SmokeTest"]["label"] and 0 <= record["SmokeTest"]["score"] <= 1
-    again = json.loads(medtx("deploy", "--local", "--version", "1", "--store", str(store)).stdout)
-    assert again["Action"].startswith("unchanged") and again["Url"] == record["Url"]
+    forced = json.loads(medtx("deploy", "--local", "--version", "1", "--force", "--store", str(store)).stdout)
+    assert forced["Action"] == "updated (blue/green)" and forced["Url"] != record["Url"]
+    assert forced["ModelPackageArn"] == package["ModelPackageArn"]
     listed = medtx("models", "list", "--store", str(store)).stderr
-    assert "endpoint medtx-specialty-classifier (InService) serves version 1" in " ".join(listed.split())
+    assert serving in " ".join(listed.split())
     # a version against the served one (by default): here itself, so the same rows and nothing moved
     compared = medtx("models", "compare", "1", "--json", "--store", str(store))
     assert compared.returncode == 0, compared.stderr
@@ -170,9 +174,11 @@ def test_the_local_endpoint_answers_over_http(local_run):
 
 
 def test_a_second_run_is_served_from_the_cache(local_run):
-    """An endpoint setting changes no job, so the jobs come from the cache; the endpoint is updated."""
+    """Endpoint settings change no job, so the jobs come from the cache; the endpoint is updated,
+    serves the new version and captures its answers."""
     store, _ = local_run
-    again = medtx("run", "--local", "--store", str(store), *TINY, "--set", "inference__max_top_k=2")
+    endpoint_settings = ["--set", "inference__max_top_k=2", "--set", "endpoint_capture_percent=100"]
+    again = medtx("run", "--local", "--store", str(store), *TINY, *endpoint_settings)
     assert again.returncode == 0, again.stdout + again.stderr
     first, second = executions(store)[:2]
     for step in ("Preprocess", "Train", "Evaluate"):
@@ -189,6 +195,17 @@ def test_a_second_run_is_served_from_the_cache(local_run):
     asked = {"inputs": "Knee arthroscopy.", "parameters": {"top_k": 3}}
     status, answer = _post(record["Url"] + "/invocations", json.dumps(asked).encode())
     assert status == 400 and "from 1 to 2" in answer["error"]
+    # the run's deploy step captures as medtx deploy does: answers only, read back beside the
+    # served version's validation predictions
+    knee = json.dumps({"inputs": ["Knee arthroscopy."]}).encode()
+    assert _post(record["Url"] + "/invocations", knee)[0] == 200
+    read = medtx("endpoint", "predictions", "--json", "--store", str(store))
+    assert read.returncode == 0, read.stderr
+    drift = json.loads(read.stdout)
+    assert drift["predictions"] == 1 and drift["model_package"].endswith("/2")
+    assert "validation_share" in drift["classes"][0]
+    (written,) = (store / BUCKET / "endpoint-capture").rglob("*.jsonl")
+    assert "Knee" not in written.read_text()
 
 
 def test_the_quality_gate_fails_the_execution_with_its_reason(local_run):

@@ -147,6 +147,8 @@ def test_register_uses_inference_dlc_metrics_and_approval_parameter(built):
     create = steps["CreateModel"]["Arguments"]["PrimaryContainer"]
     assert create["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
     assert steps["CreateModel"]["Arguments"]["ModelName"] == PipelineConfig().endpoint_name  # a prefix
+    # the model names the package registered from its archive: what the endpoint serves, by version
+    assert create["Environment"]["MEDTX_MODEL_PACKAGE_ARN"] == {"Get": "Steps.RegisterModel.ModelPackageArn"}
     endpoint_config = steps["EndpointConfig"]["Arguments"]["ProductionVariants"][0]
     assert endpoint_config["ModelName"] == {"Get": "Steps.CreateModel.ModelName"}
     assert endpoint_config["InstanceType"] == {"Get": "Parameters.EndpointInstanceType"}

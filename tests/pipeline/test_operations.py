@@ -877,20 +877,20 @@ def test_endpoint_delete_takes_down_what_deploy_made(registry, monkeypatch):
 
 def test_served_package_reads_any_variant_name(registry):
     """What ``models list --sagemaker`` says an endpoint serves: the package of its first variant's
-    model, whatever the variant is called; none for a model made from an image and artifacts."""
+    model, whatever the variant is called; for a model made from an image and artifacts, the package
+    its environment names (the pipeline's CreateModel step sets it), else none."""
     client, arns = registry
     client.create_model(
         ModelName="medtx-blue-m", ExecutionRoleArn=ROLE, Containers=[{"ModelPackageName": arns["Approved"]}]
     )
-    client.create_model(
-        ModelName="medtx-plain-m",
-        ExecutionRoleArn=ROLE,
-        PrimaryContainer={"Image": "123.dkr.ecr.us-east-1.amazonaws.com/hf:1", "ModelDataUrl": "s3://b/m"},
-    )
-    for endpoint, model in (("medtx-blue", "medtx-blue-m"), ("medtx-plain", "medtx-plain-m")):
+    image = {"Image": "123.dkr.ecr.us-east-1.amazonaws.com/hf:1", "ModelDataUrl": "s3://b/m"}
+    client.create_model(ModelName="medtx-plain-m", ExecutionRoleArn=ROLE, PrimaryContainer=image)
+    piped = {**image, "Environment": {deploy.PACKAGE_ENV: arns["PendingManualApproval"]}}
+    client.create_model(ModelName="medtx-piped-m", ExecutionRoleArn=ROLE, PrimaryContainer=piped)
+    for endpoint in ("medtx-blue", "medtx-plain", "medtx-piped"):
         variant = {
             "VariantName": "Blue",
-            "ModelName": model,
+            "ModelName": f"{endpoint}-m",
             "InstanceType": "ml.m5.xlarge",
             "InitialInstanceCount": 1,
         }
@@ -898,6 +898,7 @@ def test_served_package_reads_any_variant_name(registry):
         client.create_endpoint(EndpointName=endpoint, EndpointConfigName=f"{endpoint}-c")
     assert deploy.served_package(client, "medtx-blue") == ("InService", arns["Approved"])
     assert deploy.served_package(client, "medtx-plain") == ("InService", None)
+    assert deploy.served_package(client, "medtx-piped") == ("InService", arns["PendingManualApproval"])
     assert deploy.served_package(client, "medtx-none") is None
     with pytest.raises(deploy.DeployError, match="has no variant 'AllTraffic'"):
         deploy.serving(client, "medtx-blue")  # what a blue/green update needs, unlike the listing
