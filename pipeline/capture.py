@@ -32,6 +32,11 @@ _HOUR = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+$")
 SMOOTHING = 0.5
 #: Below this many predictions the shares of 23 classes (and so the PSI) are mostly noise.
 FEW = 200
+#: The usual reading of the PSI: below ``STABLE`` stable, above ``MAJOR`` a major shift.
+STABLE, MAJOR = 0.1, 0.25
+#: CloudWatch namespace of the figures ``endpoint predictions --publish`` puts (dimension EndpointName);
+#: the stack's drift alarm reads ``PredictionPSI`` there.
+NAMESPACE = "medtx"
 
 
 class CaptureError(ValueError):
@@ -175,8 +180,29 @@ def drift(answers: pd.DataFrame, validation: pd.DataFrame | None) -> dict[str, A
 def reading(result: dict[str, Any]) -> str:
     """The usual reading of the PSI (below 0.1: stable; to 0.25: a moderate shift; above: a major one)."""
     psi = result["psi"]
-    if psi < 0.1:
+    if psi < STABLE:
         return f"PSI {psi:.3f}: the predicted classes are distributed as on validation"
-    if psi < 0.25:
+    if psi < MAJOR:
         return f"PSI {psi:.3f}: a moderate shift in the predicted classes"
     return f"PSI {psi:.3f}: a major shift in the predicted classes; review the recent notes"
+
+
+def metric_data(endpoint: str, result: dict[str, Any], at: datetime) -> list[dict[str, Any]]:
+    """The figures of ``drift`` as CloudWatch ``MetricData`` (``NAMESPACE``, dimension EndpointName):
+    ``CapturedPredictions`` always (0 when the window held none); ``PredictionMeanScore`` when there
+    were predictions; ``PredictionPSI`` and ``PredictionTotalVariation`` only from ``FEW``
+    predictions on and with validation predictions to compare with, so an alarm on them never fires
+    on a handful of requests."""
+    dimensions = [{"Name": "EndpointName", "Value": endpoint}]
+    figures = [("CapturedPredictions", result.get("predictions", 0), "Count")]
+    if result.get("predictions"):
+        figures.append(("PredictionMeanScore", result["mean_score"], "None"))
+    if "psi" in result and result["predictions"] >= FEW:
+        figures += [
+            ("PredictionPSI", result["psi"], "None"),
+            ("PredictionTotalVariation", result["total_variation"], "None"),
+        ]
+    return [
+        {"MetricName": name, "Dimensions": dimensions, "Timestamp": at, "Value": float(value), "Unit": unit}
+        for name, value, unit in figures
+    ]

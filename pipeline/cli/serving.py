@@ -122,16 +122,28 @@ def endpoint_predictions(
     sagemaker: SageMakerFlag = False,
     region: Region = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the figures as JSON")] = False,
+    publish: Annotated[
+        bool,
+        typer.Option(
+            "--publish",
+            help="also put the figures in CloudWatch (namespace medtx; with --sagemaker): the stack's "
+            "scheduled drift check, whose alarm reads PredictionPSI",
+        ),
+    ] = False,
 ) -> None:
     """What the endpoint has been predicting, from its data capture (``medtx deploy [--local]
     --capture-percent N``): each class's share of the traffic beside its share of the served version's
     validation predictions, the population stability index, and the model's mean confidence in both.
-    With ``--sagemaker`` the deployed endpoint, else the local one."""
+    With ``--sagemaker`` the deployed endpoint, else the local one. ``--publish`` puts the figures in
+    CloudWatch (``capture.metric_data``); a window without predictions then publishes a count of 0."""
     from pipeline import capture
     from pipeline import deploy as dep
     from pipeline.local import endpoint
 
+    if publish and not sagemaker:
+        raise typer.BadParameter("CloudWatch figures are for the deployed endpoint: add --sagemaker")
     name = named_endpoint(name)
+    now = datetime.now(UTC)
     with failing(dep.DeployError, endpoint.EndpointError, capture.CaptureError, code=1):
         served = _served_capture(name, store, sagemaker, region)
         if not served["destination"] or not served["percent"]:
@@ -139,12 +151,25 @@ def endpoint_predictions(
                 f"endpoint {name} captures nothing: deploy it with --capture-percent N (in an account: "
                 "the stack parameter EndpointCapturePercent)"
             )
-        since = datetime.now(UTC) - timedelta(hours=hours)
-        read = capture.read_answers(served["files"](served["destination"]), since)
+        read = capture.read_answers(served["files"](served["destination"]), now - timedelta(hours=hours))
         validation, note = _validation_predictions(served["package"], served["statistics"], served["read"])
-        result = capture.drift(read["answers"], validation)
+        if read["answers"].empty and publish:
+            result = {"predictions": 0}  # a quiet day is a figure to publish, not a failed check
+        else:
+            result = capture.drift(read["answers"], validation)
     summary = {k: v for k, v in read.items() if k != "answers"}
     result = {"endpoint": name, "hours": hours, "model_package": served["package"], **summary, **result}
+    if publish:
+        import boto3
+
+        figures = capture.metric_data(name, result, now)
+        cloudwatch = boto3.client("cloudwatch", region_name=resolve_region(region))
+        cloudwatch.put_metric_data(Namespace=capture.NAMESPACE, MetricData=figures)
+        console.print(
+            f"put {', '.join(f['MetricName'] for f in figures)} in CloudWatch "
+            f"({capture.NAMESPACE}, EndpointName={name})",
+            highlight=False,
+        )
     if as_json:
         print(json.dumps(result, indent=2))
         return
@@ -154,6 +179,8 @@ def endpoint_predictions(
         f"captured records ({read['records_without_prediction']} without one), {read['location']}",
         highlight=False,
     )
+    if not result["predictions"]:
+        return
     if note:
         console.print(note, highlight=False)
     if result["predictions"] < capture.FEW:

@@ -177,6 +177,43 @@ def test_the_deploy_project_configures_medtx_deploy_through_its_environment(temp
     assert 'medtx deploy --model-package-arn "${MODEL_PACKAGE_ARN}" --wait' in spec
 
 
+def test_a_capturing_stack_checks_prediction_drift_on_a_schedule(template):
+    """With EndpointCapturePercent above 0, a schedule runs infra/driftspec.yml in the deploy project
+    (``endpoint predictions --publish``), and an alarm watches the PSI it puts in CloudWatch at the
+    threshold ``pipeline.capture`` reads as a major shift; its role may put only that namespace."""
+    from pipeline import capture
+
+    resources = template["Resources"]
+    assert template["Conditions"]["Captures"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "EndpointCapturePercent"}, "0"]}]
+    }
+    rule = resources["DriftCheckRule"]
+    assert rule["Condition"] == "Captures"
+    assert rule["Properties"]["ScheduleExpression"] == {"Ref": "DriftCheckSchedule"}
+    target = rule["Properties"]["Targets"][0]
+    assert target["Arn"] == {"Fn::GetAtt": "DeployProject.Arn"}
+    spec = (ROOT / json.loads(target["Input"])["buildspecOverride"]).read_text()
+    assert (
+        'medtx endpoint predictions --sagemaker --publish --hours 24 --name "${MEDTX_ENDPOINT_NAME}"' in spec
+    )
+    alarm = resources["PredictionDriftAlarm"]
+    assert alarm["Condition"] == "Captures"
+    watched = alarm["Properties"]
+    figures = capture.metric_data(
+        "e", {"predictions": capture.FEW, "mean_score": 1, "psi": 1, "total_variation": 1}, None
+    )
+    assert (
+        watched["MetricName"] in {f["MetricName"] for f in figures}
+        and watched["MetricName"] == "PredictionPSI"
+    )
+    assert watched["Namespace"] == capture.NAMESPACE and watched["Threshold"] == capture.MAJOR
+    assert watched["Dimensions"] == [{"Name": "EndpointName", "Value": {"Ref": "EndpointName"}}]
+    assert watched["TreatMissingData"] == "notBreaching"
+    statements = resources["CodeBuildRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    (put,) = [s for s in statements if s["Action"] == "cloudwatch:PutMetricData"]
+    assert put["Condition"] == {"StringEquals": {"cloudwatch:namespace": capture.NAMESPACE}}
+
+
 def test_dashboards_refresh_after_a_successful_execution(template):
     resources = template["Resources"]
     rule = resources["RefreshDashboardsRule"]["Properties"]

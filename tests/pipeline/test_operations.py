@@ -670,7 +670,18 @@ def _approver_actions() -> set[str]:
     """The actions the template's ModelApproverPolicy allows."""
     from helpers import load_template
 
-    policy = load_template()["Resources"]["ModelApproverPolicy"]["Properties"]["PolicyDocument"]
+    return _actions(load_template()["Resources"]["ModelApproverPolicy"]["Properties"]["PolicyDocument"])
+
+
+def _codebuild_actions() -> set[str]:
+    """The actions the template's CodeBuild role allows (its deploy project's scheduled jobs)."""
+    from helpers import load_template
+
+    role = load_template()["Resources"]["CodeBuildRole"]["Properties"]
+    return set().union(*(_actions(policy["PolicyDocument"]) for policy in role["Policies"]))
+
+
+def _actions(policy: dict) -> set[str]:
     allowed: set[str] = set()
     for statement in policy["Statement"]:
         actions = statement["Action"]
@@ -1150,3 +1161,86 @@ def test_endpoint_predictions_reads_the_capture_against_validation(registry, iam
     older = json.loads(runner.invoke(app, [*asked[:-1], "96", "--json"]).stdout)
     assert older["predictions"] == 54
     assert "s3:ListBucket" in iam_calls and not iam_calls - _approver_actions(), sorted(iam_calls)
+
+
+def test_the_scheduled_drift_check_puts_its_figures_in_cloudwatch(registry, iam_calls, monkeypatch):
+    """``endpoint predictions --sagemaker --publish`` (the stack's scheduled check, in its deploy
+    project): the count, mean score, PSI and total variation in CloudWatch under the endpoint's
+    name; the PSI only from ``capture.FEW`` predictions on; a window without predictions is a count
+    of 0, not a failure; only calls the CodeBuild role allows."""
+    from datetime import UTC, datetime
+
+    import boto3
+    from aws_helpers import BUCKET
+    from helpers import said
+    from typer.testing import CliRunner
+
+    from pipeline import capture
+    from pipeline.cli import app
+
+    client, arns = registry
+    own = boto3.Session(region_name=REGION)
+    s3, cloudwatch = own.client("s3"), own.client("cloudwatch")
+    key = "executions/exec-d/evaluation/"
+    performance = "row_id,text,target,pred,target_label,pred_label,score\n" + "".join(
+        f"{i},note {i},0,0,Urology,{'Urology' if i % 2 else 'Radiology'},0.8\n" for i in range(10)
+    )
+    s3.put_object(Bucket=BUCKET, Key=key + "evaluation.json", Body=b"{}")
+    s3.put_object(Bucket=BUCKET, Key=key + "model-performance.csv", Body=performance.encode())
+    spec = client.describe_model_package(ModelPackageName=arns["Approved"])["InferenceSpecification"]
+    metrics = {"ContentType": "application/json", "S3Uri": f"s3://{BUCKET}/{key}evaluation.json"}
+    package = client.create_model_package(
+        ModelPackageGroupName=GROUP,
+        InferenceSpecification=spec,
+        ModelApprovalStatus="Approved",
+        ModelMetrics={"ModelQuality": {"Statistics": metrics}},
+    )["ModelPackageArn"]
+    destination = f"s3://{BUCKET}/endpoint-capture"
+    for name in ("medtx-busy", "medtx-few", "medtx-quiet"):
+        settings = deploy.DeploySettings(name, ROLE, capture_percent=50, capture_uri=destination)
+        deploy.deploy(client, cloudwatch, settings, package)
+    now = datetime.now(UTC)
+    urology = {"label": "Urology", "class_id": 2, "score": 0.6}
+    for name, answers in (("medtx-busy", capture.FEW), ("medtx-few", capture.FEW - 1)):
+        s3.put_object(
+            Bucket=BUCKET,
+            Key=f"endpoint-capture/{name}/AllTraffic/{now:%Y/%m/%d/%H}/capture.jsonl",
+            Body="\n".join([_capture_line([urology])] * answers).encode(),
+        )
+    monkeypatch.setenv("AWS_REGION", REGION)
+    runner = CliRunner()
+    iam_calls.clear()
+
+    def published(name: str) -> dict[str, float]:
+        asked = ["endpoint", "predictions", "--sagemaker", "--publish", "--name", name, "--json"]
+        done = runner.invoke(app, asked)
+        assert done.exit_code == 0, said(done)
+        found = cloudwatch.list_metrics(
+            Namespace=capture.NAMESPACE, Dimensions=[{"Name": "EndpointName", "Value": name}]
+        )["Metrics"]
+        figures = {}
+        for metric in found:
+            points = cloudwatch.get_metric_statistics(
+                Namespace=capture.NAMESPACE,
+                MetricName=metric["MetricName"],
+                Dimensions=metric["Dimensions"],
+                StartTime=now.replace(minute=0, second=0, microsecond=0),
+                EndTime=datetime.now(UTC).replace(microsecond=0).replace(second=59),
+                Period=60,
+                Statistics=["Maximum"],
+            )["Datapoints"]
+            figures[metric["MetricName"]] = max(p["Maximum"] for p in points)
+        return figures
+
+    busy = published("medtx-busy")
+    assert busy["CapturedPredictions"] == capture.FEW and busy["PredictionMeanScore"] == pytest.approx(0.6)
+    # all Urology against half on validation: a major shift, the alarm's side of its threshold
+    assert busy["PredictionPSI"] > capture.MAJOR and busy["PredictionTotalVariation"] == pytest.approx(0.5)
+    few = published("medtx-few")
+    assert few.keys() == {"CapturedPredictions", "PredictionMeanScore"}  # too few for a PSI to alarm on
+    assert published("medtx-quiet") == {"CapturedPredictions": 0}
+    assert "cloudwatch:PutMetricData" in iam_calls and not iam_calls - _codebuild_actions(), sorted(
+        iam_calls - _codebuild_actions()
+    )
+    local = runner.invoke(app, ["endpoint", "predictions", "--publish", "--name", "medtx-busy"])
+    assert local.exit_code == 2 and "add --sagemaker" in said(local)
