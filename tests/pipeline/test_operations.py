@@ -1091,6 +1091,27 @@ def test_drift_figures_by_hand():
         capture.drift(answers, validation.drop(columns="pred_label"))
 
 
+def _evaluated_package(client, s3, arns: dict, group: str, execution: str) -> str:
+    """An Approved package of ``group`` whose evaluation lies in S3: ten validation notes, Urology
+    and Radiology predicted five times each (score 0.8)."""
+    from aws_helpers import BUCKET
+
+    key = f"executions/{execution}/evaluation/"
+    performance = "row_id,text,target,pred,target_label,pred_label,score\n" + "".join(
+        f"{i},note {i},0,0,Urology,{'Urology' if i % 2 else 'Radiology'},0.8\n" for i in range(10)
+    )
+    s3.put_object(Bucket=BUCKET, Key=key + "evaluation.json", Body=b"{}")
+    s3.put_object(Bucket=BUCKET, Key=key + "model-performance.csv", Body=performance.encode())
+    spec = client.describe_model_package(ModelPackageName=arns["Approved"])["InferenceSpecification"]
+    metrics = {"ContentType": "application/json", "S3Uri": f"s3://{BUCKET}/{key}evaluation.json"}
+    return client.create_model_package(
+        ModelPackageGroupName=group,
+        InferenceSpecification=spec,
+        ModelApprovalStatus="Approved",
+        ModelMetrics={"ModelQuality": {"Statistics": metrics}},
+    )["ModelPackageArn"]
+
+
 def test_endpoint_predictions_reads_the_capture_against_validation(registry, iam_calls, monkeypatch):
     """``medtx endpoint predictions --sagemaker``: the captured answers of the last hours beside the
     served version's validation predictions; with the approver policy's calls only."""
@@ -1108,20 +1129,7 @@ def test_endpoint_predictions_reads_the_capture_against_validation(registry, iam
     s3 = own.client("s3")
     group, name = "medtx-watched", "medtx-watched"
     client.create_model_package_group(ModelPackageGroupName=group)
-    key = "executions/exec-w/evaluation/"
-    performance = "row_id,text,target,pred,target_label,pred_label,score\n" + "".join(
-        f"{i},note {i},0,0,Urology,{'Urology' if i % 2 else 'Radiology'},0.8\n" for i in range(10)
-    )
-    s3.put_object(Bucket=BUCKET, Key=key + "evaluation.json", Body=b"{}")
-    s3.put_object(Bucket=BUCKET, Key=key + "model-performance.csv", Body=performance.encode())
-    spec = client.describe_model_package(ModelPackageName=arns["Approved"])["InferenceSpecification"]
-    metrics = {"ContentType": "application/json", "S3Uri": f"s3://{BUCKET}/{key}evaluation.json"}
-    package = client.create_model_package(
-        ModelPackageGroupName=group,
-        InferenceSpecification=spec,
-        ModelApprovalStatus="Approved",
-        ModelMetrics={"ModelQuality": {"Statistics": metrics}},
-    )["ModelPackageArn"]
+    package = _evaluated_package(client, s3, arns, group, "exec-w")
     runner = CliRunner()
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.setenv("COLUMNS", "200")
@@ -1181,20 +1189,7 @@ def test_the_scheduled_drift_check_puts_its_figures_in_cloudwatch(registry, iam_
     client, arns = registry
     own = boto3.Session(region_name=REGION)
     s3, cloudwatch = own.client("s3"), own.client("cloudwatch")
-    key = "executions/exec-d/evaluation/"
-    performance = "row_id,text,target,pred,target_label,pred_label,score\n" + "".join(
-        f"{i},note {i},0,0,Urology,{'Urology' if i % 2 else 'Radiology'},0.8\n" for i in range(10)
-    )
-    s3.put_object(Bucket=BUCKET, Key=key + "evaluation.json", Body=b"{}")
-    s3.put_object(Bucket=BUCKET, Key=key + "model-performance.csv", Body=performance.encode())
-    spec = client.describe_model_package(ModelPackageName=arns["Approved"])["InferenceSpecification"]
-    metrics = {"ContentType": "application/json", "S3Uri": f"s3://{BUCKET}/{key}evaluation.json"}
-    package = client.create_model_package(
-        ModelPackageGroupName=GROUP,
-        InferenceSpecification=spec,
-        ModelApprovalStatus="Approved",
-        ModelMetrics={"ModelQuality": {"Statistics": metrics}},
-    )["ModelPackageArn"]
+    package = _evaluated_package(client, s3, arns, GROUP, "exec-d")
     destination = f"s3://{BUCKET}/endpoint-capture"
     for name in ("medtx-busy", "medtx-few", "medtx-quiet"):
         settings = deploy.DeploySettings(name, ROLE, capture_percent=50, capture_uri=destination)
