@@ -290,7 +290,7 @@ class Serving:
     capture_uri: str | None = None
 
 
-def _found(describe: Any, **request: Any) -> dict[str, Any] | None:
+def found_or_none(describe: Any, **request: Any) -> dict[str, Any] | None:
     """A SageMaker Describe call's answer, or None when the resource does not exist (SageMaker says
     so with a ValidationException)."""
     from botocore.exceptions import ClientError
@@ -305,7 +305,7 @@ def _found(describe: Any, **request: Any) -> dict[str, Any] | None:
 
 def serving(sagemaker: Any, name: str) -> Serving | None:
     """The endpoint's current state, or None when there is no such endpoint."""
-    endpoint = _found(sagemaker.describe_endpoint, EndpointName=name)
+    endpoint = found_or_none(sagemaker.describe_endpoint, EndpointName=name)
     if endpoint is None:
         return None
     config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
@@ -341,7 +341,7 @@ def model_package_of(sagemaker: Any, model: str) -> str | None:
     """The model package a model was made from (``medtx deploy``), or registered beside (the
     pipeline's CreateModel step, ``PACKAGE_ENV``); None for another model made from an image and
     artifacts, or one deleted since (an endpoint keeps serving a deleted model)."""
-    described = _found(sagemaker.describe_model, ModelName=model)
+    described = found_or_none(sagemaker.describe_model, ModelName=model)
     if described is None:
         return None
     containers = described.get("Containers") or [described.get("PrimaryContainer") or {}]
@@ -357,10 +357,11 @@ def served_package(sagemaker: Any, name: str) -> tuple[str, str | None] | None:
     """An endpoint's status and the model package its (first) variant serves, whatever the variant is
     called: None for no such endpoint; no package for a model made from an image and artifacts, or
     for a config or model deleted under the endpoint."""
-    endpoint = _found(sagemaker.describe_endpoint, EndpointName=name)
+    endpoint = found_or_none(sagemaker.describe_endpoint, EndpointName=name)
     if endpoint is None:
         return None
-    config = _found(sagemaker.describe_endpoint_config, EndpointConfigName=endpoint["EndpointConfigName"])
+    config_name = endpoint["EndpointConfigName"]
+    config = found_or_none(sagemaker.describe_endpoint_config, EndpointConfigName=config_name)
     variants = (config or {}).get("ProductionVariants") or [{}]
     model = variants[0].get("ModelName")
     return endpoint["EndpointStatus"], model_package_of(sagemaker, model) if model else None
@@ -429,13 +430,14 @@ def delete(sagemaker: Any, cloudwatch: Any, autoscaling: Any, name: str) -> dict
     used under another name (made by the pipeline's own deploy step, say) is kept and reported. An
     endpoint that is changing (Creating, Updating, ...) is refused: delete it once it is InService or
     Failed."""
-    endpoint = _found(sagemaker.describe_endpoint, EndpointName=name)
+    endpoint = found_or_none(sagemaker.describe_endpoint, EndpointName=name)
     if endpoint is None:
         raise DeployError(f"no endpoint {name!r} in this account and region")
     status = endpoint["EndpointStatus"]
     if status in _CHANGING:
         raise DeployError(f"endpoint {name} is {status}; delete it once it is InService or Failed")
-    config = _found(sagemaker.describe_endpoint_config, EndpointConfigName=endpoint["EndpointConfigName"])
+    serving_config = endpoint["EndpointConfigName"]
+    config = found_or_none(sagemaker.describe_endpoint_config, EndpointConfigName=serving_config)
     used = {v["ModelName"] for v in (config or {}).get("ProductionVariants", [])}
     done: dict[str, Any] = {"endpoint": name, "status_before": status, "scalable_target": False}
     if registered_target(autoscaling, name):
@@ -458,7 +460,7 @@ def delete(sagemaker: Any, cloudwatch: Any, autoscaling: Any, name: str) -> dict
     done["models"] = _deployed_for(sagemaker, "list_models", "ModelName", name)
     for model in done["models"]:
         sagemaker.delete_model(ModelName=model)
-    kept = [endpoint["EndpointConfigName"], *sorted(used)]
+    kept = [serving_config, *sorted(used)]
     done["kept"] = [n for n in kept if n not in done["endpoint_configs"] and n not in done["models"]]
     return done
 

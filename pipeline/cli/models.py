@@ -4,8 +4,6 @@ Registry (``--sagemaker``): list them with their figures, review one, compare tw
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -26,6 +24,7 @@ from pipeline.cli.common import (
     named_group,
     resolve_region,
 )
+from pipeline.cli.sources import Registry, open_registry
 from pipeline.local import DEFAULT_STORE
 
 models_app = typer.Typer(
@@ -120,47 +119,6 @@ def models_list(
             _print_serving(found, name, record["EndpointStatus"], record.get("ModelPackageArn"))
 
 
-@dataclass(frozen=True)
-class _Registry:
-    """One registry as the review commands read it: ``describe(group, version)`` (DescribeModelPackage's
-    shape), ``read(uri)`` (an artifact's bytes), ``served()`` (the ARN of the package the config's
-    endpoint serves; None when it serves none)."""
-
-    describe: Callable[[str, int], dict]
-    read: Callable[[str], bytes]
-    served: Callable[[], str | None]
-
-
-def _registry(store: Path, sagemaker: bool, region: str | None) -> _Registry:
-    from pipeline import registry
-
-    if sagemaker:
-        import boto3
-
-        region = resolve_region(region)
-        client = boto3.client("sagemaker", region_name=region)
-        return _Registry(
-            describe=lambda group, version: registry.describe(client, group, version),
-            read=registry.s3_reader(boto3.client("s3", region_name=region)),
-            served=lambda: _served(client)[2],
-        )
-    from pipeline.local import endpoint
-    from pipeline.local import registry as local_registry
-    from pipeline.local.store import Store
-
-    local = Store(store)
-
-    def served() -> str | None:
-        record = endpoint.current(local, named_endpoint(None))
-        return record.get("ModelPackageArn") if record and record["EndpointStatus"] == "InService" else None
-
-    return _Registry(
-        describe=lambda group, version: local_registry.describe(local, group, version),
-        read=lambda uri: local.path(uri).read_bytes(),
-        served=served,
-    )
-
-
 @models_app.command("show")
 def models_show(
     version: Version,
@@ -175,7 +133,7 @@ def models_show(
     from pipeline.report import print_classes, print_figures
 
     with failing(registry.RegistryError, code=2):
-        opened = _registry(store, sagemaker, region)
+        opened = open_registry(store, sagemaker, region)
         package = opened.describe(named_group(group), version)
         uri = registry.statistics_uri(package)
         try:
@@ -216,8 +174,8 @@ def models_compare(
     from pipeline import registry
 
     with failing(registry.RegistryError, code=2):
-        opened = _registry(store, sagemaker, region)
-        served = opened.served()
+        opened = open_registry(store, sagemaker, region)
+        served = opened.served(named_endpoint(None))
         if other is None:
             other = _served_version(served, named_group(group))
         sides = [_evaluated(opened, named_group(group), v) for v in (version, other)]
@@ -250,13 +208,13 @@ def _served_version(arn: str | None, group: str) -> int:
         served = (
             f"serves {arn}, not a version of {group}"
             if arn
-            else "serves no model package (it is not running, or the pipeline's own deploy step made it)"
+            else "serves no model package (it is not running, or serves a model made without one)"
         )
         raise registry.RegistryError(f"the endpoint {served}: name the version to compare with")
     return int(arn.rsplit("/", 1)[1])
 
 
-def _evaluated(opened: _Registry, group: str, version: int) -> tuple[dict, dict, Any]:
+def _evaluated(opened: Registry, group: str, version: int) -> tuple[dict, dict, Any]:
     """A version's package, its ``evaluation.json`` and the ``model-performance.csv`` beside it."""
     from pipeline import compare as cmp
     from pipeline import registry
@@ -344,7 +302,7 @@ def _print_serving(found: list[dict], name: str, status: str | None, package: st
         console.print(f"no endpoint {name} yet: approving a version deploys it")
         return
     versions = [p["ModelPackageVersion"] for p in found if p["ModelPackageArn"] == package]
-    direct = "a model deployed from no package (the pipeline's own deploy step)"
+    direct = "a model made from no package of this project"
     served = f"version {versions[0]}" if versions else (package or direct)
     console.print(f"endpoint {name} ({status}) serves {served}", highlight=False)
 

@@ -152,7 +152,7 @@ def endpoint_predictions(
                 "the stack parameter EndpointCapturePercent)"
             )
         read = capture.read_answers(served["files"](served["destination"]), now - timedelta(hours=hours))
-        validation, note = _validation_predictions(served["package"], served["statistics"], served["read"])
+        validation, note = _validation_predictions(served["package"], served["registry"])
         if read["answers"].empty and publish:
             result = {"predictions": 0}  # a quiet day is a figure to publish, not a failed check
         else:
@@ -211,63 +211,55 @@ def endpoint_predictions(
 
 
 def _served_capture(name: str, store: Path, sagemaker: bool, region: str | None) -> dict[str, Any]:
-    """Where endpoint ``name`` captures to, at what share, the package it serves, and how to read
-    them: ``files(destination)`` for ``capture.read_answers``, ``statistics(package)`` (the
-    evaluation.json URI), ``read(uri)``."""
-    from pipeline import capture, registry
+    """Where endpoint ``name`` captures to, at what share, the package it serves, ``files(destination)``
+    for ``capture.read_answers``, and the ``registry`` its package's evaluation is read from."""
+    from pipeline import capture
+    from pipeline.cli.sources import open_registry
 
+    opened = open_registry(store, sagemaker, region)
     if sagemaker:
         import boto3
 
         from pipeline import deploy as dep
 
         region = resolve_region(region)
-        client, s3 = boto3.client("sagemaker", region_name=region), boto3.client("s3", region_name=region)
-        found = dep.describe(client, name)
+        found = dep.describe(boto3.client("sagemaker", region_name=region), name)
+        s3 = boto3.client("s3", region_name=region)
         return {
             "destination": found.get("capture_uri"),
             "percent": found["capture_percent"],
             "package": found.get("model_package"),
             "files": lambda destination: capture.s3_files(s3, destination, name),
-            "statistics": lambda arn: registry.statistics_uri(
-                client.describe_model_package(ModelPackageName=arn)
-            ),
-            "read": registry.s3_reader(s3),
+            "registry": opened,
         }
     from pipeline.local import endpoint
-    from pipeline.local import registry as local_registry
     from pipeline.local.store import Store
 
     local = Store(store)
     record = endpoint.status(local, name)
     config = record.get("DataCaptureConfig") or {}
-
-    def statistics(arn: str) -> str | None:
-        package = local_registry.by_arn(local, arn)
-        return registry.statistics_uri(package) if package else None
-
     return {
         "destination": config.get("DestinationS3Uri"),
         "percent": config.get("InitialSamplingPercentage", 0),
         "package": record.get("ModelPackageArn"),
         "files": lambda destination: capture.store_files(local, destination, name),
-        "statistics": statistics,
-        "read": lambda uri: local.path(uri).read_bytes(),
+        "registry": opened,
     }
 
 
-def _validation_predictions(package: str | None, statistics: Any, read: Any) -> tuple[Any, str | None]:
+def _validation_predictions(package: str | None, opened: Any) -> tuple[Any, str | None]:
     """The served version's ``model-performance.csv``, or None and why it is not there."""
     from pipeline import compare, registry
 
     if not package:
         return None, "the endpoint serves no model package: no validation predictions to compare with"
-    uri = statistics(package)
+    described = opened.by_arn(package)
+    uri = registry.statistics_uri(described) if described else None
     if uri is None:
         return None, f"{package} records no evaluation: no validation predictions to compare with"
     rows = registry.beside(uri, compare.PERFORMANCE_CSV)
     try:
-        return compare.read_performance(read(rows)), None
+        return compare.read_performance(opened.read(rows)), None
     except (OSError, ValueError) as err:
         return None, f"cannot read {rows}: {err}"
 
