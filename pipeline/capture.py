@@ -15,6 +15,7 @@ was evaluated on, or that the mix of specialties changed; which one, the figures
 from __future__ import annotations
 
 import base64
+import io
 import json
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -37,6 +38,26 @@ STABLE, MAJOR = 0.1, 0.25
 #: CloudWatch namespace of the figures ``endpoint predictions --publish`` puts (dimension EndpointName);
 #: the stack's drift alarm reads ``PredictionPSI`` there.
 NAMESPACE = "medtx"
+#: The checks' history, a stable key in the bucket the answers are captured to (``--publish`` keeps it):
+#: a row per check and predicted class, for QuickSight or Athena. A check in the same hour as an
+#: earlier one of the same endpoint replaces its rows.
+HISTORY_KEY = "monitoring/prediction-drift.csv"
+HISTORY_COLUMNS = (
+    "checked_at",
+    "endpoint",
+    "model_package",
+    "hours",
+    "predictions",
+    "psi",
+    "total_variation",
+    "mean_score",
+    "validation_mean_score",
+    "label",
+    "traffic",
+    "traffic_share",
+    "validation_share",
+    "difference",
+)
 
 
 class CaptureError(ValueError):
@@ -197,7 +218,7 @@ def metric_data(endpoint: str, result: dict[str, Any], at: datetime) -> list[dic
     figures = [("CapturedPredictions", result.get("predictions", 0), "Count")]
     if result.get("predictions"):
         figures.append(("PredictionMeanScore", result["mean_score"], "None"))
-    if "psi" in result and result["predictions"] >= FEW:
+    if _shift_figures(result):
         figures += [
             ("PredictionPSI", result["psi"], "None"),
             ("PredictionTotalVariation", result["total_variation"], "None"),
@@ -206,3 +227,65 @@ def metric_data(endpoint: str, result: dict[str, Any], at: datetime) -> list[dic
         {"MetricName": name, "Dimensions": dimensions, "Timestamp": at, "Value": float(value), "Unit": unit}
         for name, value, unit in figures
     ]
+
+
+def _shift_figures(result: dict[str, Any]) -> bool:
+    """Whether the PSI and total variation are figures to publish: compared with validation, from
+    ``FEW`` predictions on."""
+    return "psi" in result and result["predictions"] >= FEW
+
+
+def history_rows(result: dict[str, Any], at: datetime) -> pd.DataFrame:
+    """One check (``drift``'s result with ``endpoint``, ``model_package``, ``hours``) as rows of the
+    history: one per predicted class, or one without a label for a window without predictions."""
+    shift = _shift_figures(result)
+    check = {
+        "checked_at": at.astimezone(UTC).strftime("%Y-%m-%dT%H:00:00Z"),
+        "endpoint": result["endpoint"],
+        "model_package": result.get("model_package") or "",
+        "hours": result["hours"],
+        "predictions": result["predictions"],
+        "psi": result["psi"] if shift else None,
+        "total_variation": result["total_variation"] if shift else None,
+        "mean_score": result.get("mean_score"),
+        "validation_mean_score": result.get("validation_mean_score"),
+    }
+    classes = result.get("classes") or [{"label": "", "traffic": 0}]
+    rows = [{**check, **{k: c.get(k) for k in HISTORY_COLUMNS[9:]}} for c in classes]
+    return pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
+
+
+def merge_history(previous: bytes | None, rows: pd.DataFrame) -> bytes:
+    """The history CSV with ``rows`` in place of any earlier rows of their check hour and endpoint."""
+    if previous:
+        try:
+            kept = pd.read_csv(io.BytesIO(previous), keep_default_na=False, dtype=str)
+        except ValueError as err:
+            raise CaptureError(f"the drift history is not a CSV: {err}") from err
+        if tuple(kept.columns) != HISTORY_COLUMNS:
+            raise CaptureError(
+                f"the drift history has the columns {', '.join(kept.columns)}; "
+                f"expected {', '.join(HISTORY_COLUMNS)}"
+            )
+        check = rows.iloc[0]
+        same = (kept["checked_at"] == check["checked_at"]) & (kept["endpoint"] == check["endpoint"])
+        kept = kept[~same]
+    else:
+        kept = pd.DataFrame(columns=list(HISTORY_COLUMNS))
+    fresh = pd.read_csv(io.StringIO(rows.to_csv(index=False)), keep_default_na=False, dtype=str)
+    merged = pd.concat([kept, fresh], ignore_index=True)
+    return merged.sort_values(["checked_at", "endpoint", "label"], kind="stable").to_csv(index=False).encode()
+
+
+def write_history(s3: Any, bucket: str, rows: pd.DataFrame) -> str:
+    """Add one check's rows to the history at ``HISTORY_KEY`` in ``bucket``; returns its URI."""
+    from botocore.exceptions import ClientError
+
+    try:
+        previous = s3.get_object(Bucket=bucket, Key=HISTORY_KEY)["Body"].read()
+    except ClientError as err:
+        if err.response["Error"]["Code"] not in ("NoSuchKey", "404"):
+            raise
+        previous = None
+    s3.put_object(Bucket=bucket, Key=HISTORY_KEY, Body=merge_history(previous, rows), ContentType="text/csv")
+    return f"s3://{bucket}/{HISTORY_KEY}"

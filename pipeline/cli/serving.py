@@ -135,7 +135,8 @@ def endpoint_predictions(
     --capture-percent N``): each class's share of the traffic beside its share of the served version's
     validation predictions, the population stability index, and the model's mean confidence in both.
     With ``--sagemaker`` the deployed endpoint, else the local one. ``--publish`` puts the figures in
-    CloudWatch (``capture.metric_data``); a window without predictions then publishes a count of 0."""
+    CloudWatch (``capture.metric_data``) and adds the check to the bucket's drift history
+    (``capture.HISTORY_KEY``); a window without predictions then publishes a count of 0."""
     from pipeline import capture
     from pipeline import deploy as dep
     from pipeline.local import endpoint
@@ -163,13 +164,20 @@ def endpoint_predictions(
         import boto3
 
         figures = capture.metric_data(name, result, now)
-        cloudwatch = boto3.client("cloudwatch", region_name=resolve_region(region))
+        region = resolve_region(region)
+        cloudwatch = boto3.client("cloudwatch", region_name=region)
         cloudwatch.put_metric_data(Namespace=capture.NAMESPACE, MetricData=figures)
         console.print(
             f"put {', '.join(f['MetricName'] for f in figures)} in CloudWatch "
             f"({capture.NAMESPACE}, EndpointName={name})",
             highlight=False,
         )
+        bucket, _ = capture.prefix(served["destination"], name)
+        with failing(capture.CaptureError, code=1):
+            kept = capture.write_history(
+                boto3.client("s3", region_name=region), bucket, capture.history_rows(result, now)
+            )
+        console.print(f"added this check to {kept}", highlight=False)
     if as_json:
         print(json.dumps(result, indent=2))
         return

@@ -4,6 +4,7 @@ service model (botocore's own validator) instead."""
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 
 import pytest
@@ -1176,7 +1177,7 @@ def test_the_scheduled_drift_check_puts_its_figures_in_cloudwatch(registry, iam_
     project): the count, mean score, PSI and total variation in CloudWatch under the endpoint's
     name; the PSI only from ``capture.FEW`` predictions on; a window without predictions is a count
     of 0, not a failure; only calls the CodeBuild role allows."""
-    from datetime import UTC, datetime
+    from datetime import UTC, datetime, timedelta
 
     import boto3
     from aws_helpers import BUCKET
@@ -1219,9 +1220,9 @@ def test_the_scheduled_drift_check_puts_its_figures_in_cloudwatch(registry, iam_
                 Namespace=capture.NAMESPACE,
                 MetricName=metric["MetricName"],
                 Dimensions=metric["Dimensions"],
-                StartTime=now.replace(minute=0, second=0, microsecond=0),
-                EndTime=datetime.now(UTC).replace(microsecond=0).replace(second=59),
-                Period=60,
+                StartTime=now - timedelta(hours=1),
+                EndTime=datetime.now(UTC) + timedelta(hours=1),
+                Period=7200,
                 Statistics=["Maximum"],
             )["Datapoints"]
             figures[metric["MetricName"]] = max(p["Maximum"] for p in points)
@@ -1239,3 +1240,31 @@ def test_the_scheduled_drift_check_puts_its_figures_in_cloudwatch(registry, iam_
     )
     local = runner.invoke(app, ["endpoint", "predictions", "--publish", "--name", "medtx-busy"])
     assert local.exit_code == 2 and "add --sagemaker" in said(local)
+
+    # the bucket's history: a row per check and class; the same check hour again replaces its rows
+    import pandas as pd
+
+    def history() -> pd.DataFrame:
+        body = s3.get_object(Bucket=BUCKET, Key=capture.HISTORY_KEY)["Body"].read()
+        return pd.read_csv(io.BytesIO(body), keep_default_na=False)
+
+    kept = history()
+    assert tuple(kept.columns) == capture.HISTORY_COLUMNS
+    assert kept.groupby("endpoint")["label"].apply(sorted).to_dict() == {
+        "medtx-busy": ["Radiology", "Urology"],
+        "medtx-few": ["Radiology", "Urology"],
+        "medtx-quiet": [""],  # no predictions: one row, a count of 0
+    }
+    busy_rows = kept[kept["endpoint"] == "medtx-busy"].set_index("label")
+    shares = busy_rows[["traffic_share", "validation_share"]].astype(float)
+    assert shares.loc["Urology", "traffic_share"] == 1 and shares.loc["Radiology", "validation_share"] == 0.5
+    assert float(busy_rows["psi"].iloc[0]) == pytest.approx(busy["PredictionPSI"])
+    assert (kept[kept["endpoint"] == "medtx-few"]["psi"] == "").all()  # too few: no PSI, as in CloudWatch
+    assert kept.loc[kept["endpoint"] == "medtx-quiet", "predictions"].astype(int).tolist() == [0]
+    published("medtx-busy")
+    assert history().equals(kept)
+    s3.put_object(Bucket=BUCKET, Key=capture.HISTORY_KEY, Body=b"when,what\n1,2\n")
+    broken = runner.invoke(
+        app, ["endpoint", "predictions", "--sagemaker", "--publish", "--name", "medtx-busy"]
+    )
+    assert broken.exit_code == 1 and "the drift history has the columns when, what" in said(broken)
