@@ -1,4 +1,6 @@
-"""QuickSight as code: manifests, data sources, datasets and the two dashboards (Definition API).
+"""QuickSight as code: manifests, data sources, datasets and the dashboards (Definition API): the
+data (EDA), the model's performance, and once the endpoint's drift checks keep a history
+(``endpoint predictions --publish``), its predictions in production.
 
 ``requests(...)`` builds every API request from the bucket's stable keys and the label set;
 ``apply(...)`` sends them idempotently (create, or update what exists); ``medtx quicksight --dry-run
@@ -22,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from pipeline.capture import HISTORY_KEY
 
 DASHBOARD_ACTIONS = [
     "quicksight:DescribeDashboard",
@@ -227,7 +231,31 @@ DATASETS: dict[str, tuple[str, dict[str, str]]] = {
         "preprocess/pre-processed/eval/confusion-matrix.csv",
         {"target_label": "STRING", "pred_label": "STRING", "count": "INTEGER"},
     ),
+    "predictions": (
+        HISTORY_KEY,
+        {
+            "checked_at": "DATETIME",
+            "endpoint": "STRING",
+            "model_package": "STRING",
+            "hours": "INTEGER",
+            "predictions": "INTEGER",
+            "psi": "DECIMAL",
+            "total_variation": "DECIMAL",
+            "mean_score": "DECIMAL",
+            "validation_mean_score": "DECIMAL",
+            "label": "STRING",
+            "traffic": "INTEGER",
+            "traffic_share": "DECIMAL",
+            "validation_share": "DECIMAL",
+            "difference": "DECIMAL",
+        },
+    ),
 }
+#: Datasets whose file only exists once a scheduled drift check has written it: ``medtx quicksight``
+#: creates them (and the production dashboard) when it does.
+MONITORING = ("predictions",)
+#: How ``capture.history_rows`` writes ``checked_at`` (QuickSight's date format).
+CHECKED_AT_FORMAT = "yyyy-MM-dd'T'HH:mm:ss'Z'"
 
 
 def manifest(bucket: str, key: str) -> dict[str, Any]:
@@ -262,7 +290,13 @@ def data_source_request(target: Target, name: str) -> dict[str, Any]:
 def data_set_request(target: Target, name: str) -> dict[str, Any]:
     _, columns = DATASETS[name]
     transforms: list[dict[str, Any]] = [
-        {"CastColumnTypeOperation": {"ColumnName": column, "NewColumnType": kind}}
+        {
+            "CastColumnTypeOperation": {
+                "ColumnName": column,
+                "NewColumnType": kind,
+                **({"Format": CHECKED_AT_FORMAT} if kind == "DATETIME" else {}),
+            }
+        }
         for column, kind in columns.items()
         if kind != "STRING"
     ]
@@ -364,6 +398,27 @@ def _bar(
                 "Orientation": "HORIZONTAL",
                 "BarsArrangement": "CLUSTERED",
             },
+        }
+    }
+
+
+def _line(visual_id: str, title: str, values: list[dict], colors: list[dict] | None = None) -> dict:
+    """A line chart of ``values`` over the drift checks' ``checked_at`` (by hour)."""
+    when = {
+        "DateDimensionField": {
+            "FieldId": f"{visual_id}.checked_at",
+            "Column": {"DataSetIdentifier": "predictions", "ColumnName": "checked_at"},
+            "DateGranularity": "HOUR",
+        }
+    }
+    wells: dict[str, Any] = {"Category": [when], "Values": values}
+    if colors:
+        wells["Colors"] = colors
+    return {
+        "LineChartVisual": {
+            "VisualId": visual_id,
+            "Title": _title(title),
+            "ChartConfiguration": {"FieldWells": {"LineChartAggregatedFieldWells": wells}},
         }
     }
 
@@ -533,16 +588,66 @@ def performance_dashboard(target: Target, labels: list[str]) -> dict[str, Any]:
     )
 
 
-def requests(target: Target, labels: list[str]) -> dict[str, Any]:
-    """Everything ``apply`` sends, by kind and name."""
+def production_dashboard(target: Target) -> dict[str, Any]:
+    """The endpoint's predictions over time, from the drift checks' history: the PSI (the alarm's
+    figure, 0.25 a major shift), each class's share of the traffic, how far each class's share is
+    from validation, the traffic the checks read, and the model's confidence against validation."""
+    by_endpoint = [_dim("predictions", "endpoint")]
+    visuals = [
+        _line(
+            "psi",
+            "PSI of the predicted classes against validation (0.25: a major shift)",
+            [_number("predictions", "psi", "MAX")],
+            by_endpoint,
+        ),
+        _line(
+            "shares",
+            "Share of the traffic per predicted class",
+            [_number("predictions", "traffic_share", "AVERAGE")],
+            [_dim("predictions", "label")],
+        ),
+        _bar(
+            "difference",
+            "Traffic share minus validation share per class (mean over the checks shown)",
+            _dim("predictions", "label"),
+            [_number("predictions", "difference", "AVERAGE")],
+        ),
+        _line(
+            "volume",
+            "Predictions each check read",
+            [_number("predictions", "predictions", "MAX")],
+            by_endpoint,
+        ),
+        _line(
+            "confidence",
+            "Mean top score: traffic against validation",
+            [
+                _number("predictions", "mean_score", "MAX"),
+                _number("predictions", "validation_mean_score", "MAX"),
+            ],
+        ),
+    ]
+    return _dashboard(
+        target,
+        "production",
+        "medtx — predictions in production",
+        ["predictions"],
+        [{"SheetId": "production", "Name": "Predictions in production", "Visuals": visuals}],
+    )
+
+
+def requests(target: Target, labels: list[str], monitoring: bool = True) -> dict[str, Any]:
+    """Everything ``apply`` sends, by kind and name; without ``monitoring`` (no drift history yet),
+    neither the ``MONITORING`` datasets nor the production dashboard."""
+    names = [name for name in DATASETS if monitoring or name not in MONITORING]
+    dashboards = {"eda": eda_dashboard(target), "model-performance": performance_dashboard(target, labels)}
+    if monitoring:
+        dashboards["production"] = production_dashboard(target)
     return {
-        "manifests": {name: manifest(target.bucket, key) for name, (key, _) in DATASETS.items()},
-        "data_sources": {name: data_source_request(target, name) for name in DATASETS},
-        "data_sets": {name: data_set_request(target, name) for name in DATASETS},
-        "dashboards": {
-            "eda": eda_dashboard(target),
-            "model-performance": performance_dashboard(target, labels),
-        },
+        "manifests": {name: manifest(target.bucket, DATASETS[name][0]) for name in names},
+        "data_sources": {name: data_source_request(target, name) for name in names},
+        "data_sets": {name: data_set_request(target, name) for name in names},
+        "dashboards": dashboards,
     }
 
 
@@ -604,16 +709,39 @@ def apply(built: dict[str, Any], target: Target, s3: Any, quicksight: Any) -> di
     return done
 
 
+def history_exists(s3: Any, bucket: str) -> bool:
+    """Whether a drift check has written its history to ``bucket`` (the ``MONITORING`` datasets' file)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        s3.head_object(Bucket=bucket, Key=HISTORY_KEY)
+    except ClientError as err:
+        if err.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+            return False
+        raise
+    return True
+
+
 def refresh(quicksight: Any, account_id: str, ingestion_id: str) -> dict[str, str]:
-    """Start a SPICE ingestion of every dataset (after a pipeline execution rewrote the stable keys)."""
+    """Start a SPICE ingestion of every dataset (after a pipeline execution or a drift check rewrote
+    the stable keys); a dataset not created yet (the ``MONITORING`` ones before the first drift
+    check) is reported as such."""
+    from botocore.exceptions import ClientError
+
     started = {}
     for name in DATASETS:
-        response = quicksight.create_ingestion(
-            AwsAccountId=account_id,
-            DataSetId=f"{PREFIX}-{name}",
-            IngestionId=ingestion_id,
-            IngestionType="FULL_REFRESH",
-        )
+        try:
+            response = quicksight.create_ingestion(
+                AwsAccountId=account_id,
+                DataSetId=f"{PREFIX}-{name}",
+                IngestionId=ingestion_id,
+                IngestionType="FULL_REFRESH",
+            )
+        except ClientError as err:
+            if err.response["Error"]["Code"] != "ResourceNotFoundException":
+                raise
+            started[name] = "not created"
+            continue
         started[name] = response.get("IngestionStatus", "INITIALIZED")
     return started
 

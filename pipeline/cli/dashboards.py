@@ -102,15 +102,22 @@ def quicksight(
     target = qs.Target(
         account_id=account_id, region=region, bucket=bucket, principal=principal or "PRINCIPAL_ARN"
     )
-    built = qs.requests(target, labels)
     if dry_run:
-        written = qs.write(built, out)
+        written = qs.write(qs.requests(target, labels), out)
         console.print(f"wrote {len(written)} request files under {out} ({len(labels)} classes)")
         return
     import boto3
 
+    s3 = boto3.client("s3", region_name=region)
+    monitoring = qs.history_exists(s3, bucket)
+    if not monitoring:
+        console.print(
+            f"no drift history at s3://{bucket}/{qs.HISTORY_KEY} yet, so no production dashboard: the "
+            "stack's scheduled drift check writes it when the endpoint captures its answers; run "
+            "`medtx quicksight` again after the first check"
+        )
     done = qs.apply(
-        built, target, boto3.client("s3", region_name=region), boto3.client("quicksight", region_name=region)
+        qs.requests(target, labels, monitoring), target, s3, boto3.client("quicksight", region_name=region)
     )
     for resource, action in done.items():
         console.print(f"{action:>8} {resource}")

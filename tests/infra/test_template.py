@@ -196,6 +196,7 @@ def test_a_capturing_stack_checks_prediction_drift_on_a_schedule(template):
     assert (
         'medtx endpoint predictions --sagemaker --publish --hours 24 --name "${MEDTX_ENDPOINT_NAME}"' in spec
     )
+    assert spec.index("medtx endpoint predictions") < spec.index("medtx quicksight --refresh")
     alarm = resources["PredictionDriftAlarm"]
     assert alarm["Condition"] == "Captures"
     watched = alarm["Properties"]

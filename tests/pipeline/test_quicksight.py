@@ -149,7 +149,7 @@ def test_apply_creates_then_updates_under_moto(aws):
     second = qs.apply(built, TARGET, s3, quicksight)
     assert second["data-source/eda"] == "updated"  # moto's own update_data_source
     assert second["data-set/performance"] == "updated" and second["dashboard/model-performance"] == "updated"
-    assert updates.count("UpdateDataSet") == 4 and updates.count("UpdateDashboard") == 2
+    assert updates.count("UpdateDataSet") == 5 and updates.count("UpdateDashboard") == 3
 
 
 def test_refresh_starts_an_ingestion_of_every_dataset(aws, monkeypatch):
@@ -162,11 +162,117 @@ def test_refresh_starts_an_ingestion_of_every_dataset(aws, monkeypatch):
     for request in qs.requests(TARGET, LABELS)["data_sets"].values():
         quicksight.create_data_set(**request)  # moto overwrites an existing one
     started = qs.refresh(quicksight, TARGET.account_id, "run-1")
-    assert set(started) == set(qs.DATASETS)
+    assert set(started) == set(qs.DATASETS) and "not created" not in started.values()
     monkeypatch.setenv("AWS_REGION", REGION)
     result = CliRunner().invoke(app, ["quicksight", "--refresh", "--account-id", TARGET.account_id])
     assert result.exit_code == 0, result.output
     assert result.output.count("SPICE refresh of medtx-") == len(qs.DATASETS)
+
+
+def test_refresh_reports_a_dataset_not_created_yet():
+    """Before the first drift check there is no predictions dataset: the refresh after an execution
+    (and the drift check's own) says so and refreshes the rest; any other refusal still fails."""
+    from botocore.exceptions import ClientError
+
+    class QuickSight:
+        def create_ingestion(self, **request):
+            if request["DataSetId"] == "medtx-predictions":
+                raise ClientError({"Error": {"Code": "ResourceNotFoundException", "Message": "no"}}, "x")
+            if request["DataSetId"] == "medtx-eda" and denied:
+                raise ClientError({"Error": {"Code": "AccessDeniedException", "Message": "no"}}, "x")
+            return {"IngestionStatus": "INITIALIZED"}
+
+    denied = False
+    started = qs.refresh(QuickSight(), TARGET.account_id, "run-2")
+    assert started["predictions"] == "not created" and started["eda"] == "INITIALIZED"
+    denied = True
+    with pytest.raises(ClientError, match="AccessDenied"):
+        qs.refresh(QuickSight(), TARGET.account_id, "run-3")
+
+
+def test_the_production_dashboard_reads_the_drift_history_as_the_checks_write_it(aws):
+    """The predictions dataset is the drift checks' history (``capture.HISTORY_KEY``), column for
+    column, its check time cast in the format the checks write; it and the production dashboard are
+    built only once that file exists."""
+    from datetime import UTC, datetime
+
+    import boto3
+
+    from pipeline import capture
+
+    key, columns = qs.DATASETS["predictions"]
+    assert key == capture.HISTORY_KEY and tuple(columns) == capture.HISTORY_COLUMNS
+    result = {"endpoint": "e", "hours": 24, "predictions": 3, "mean_score": 0.5, "classes": []}
+    checked = capture.history_rows(result, datetime(2026, 12, 4, 7, 42, tzinfo=UTC))["checked_at"].iloc[0]
+    java_to_python = qs.CHECKED_AT_FORMAT.replace("yyyy", "%Y").replace("MM", "%m").replace("dd", "%d")
+    java_to_python = (
+        java_to_python.replace("HH", "%H").replace("mm", "%M").replace("ss", "%S").replace("'", "")
+    )
+    assert datetime.strptime(checked, java_to_python) == datetime(2026, 12, 4, 7)
+    casts = qs.data_set_request(TARGET, "predictions")["LogicalTableMap"]["table"]["DataTransforms"]
+    (when,) = [
+        c["CastColumnTypeOperation"]
+        for c in casts
+        if c["CastColumnTypeOperation"]["ColumnName"] == "checked_at"
+    ]
+    assert when == {"ColumnName": "checked_at", "NewColumnType": "DATETIME", "Format": qs.CHECKED_AT_FORMAT}
+
+    without = qs.requests(TARGET, LABELS, monitoring=False)
+    assert "predictions" not in without["data_sets"] and set(without["dashboards"]) == {
+        "eda",
+        "model-performance",
+    }
+    dashboard = qs.requests(TARGET, LABELS)["dashboards"]["production"]
+    used = set(re.findall(r'"ColumnName": "(\w+)"', json.dumps(dashboard)))
+    assert used <= set(columns) and {"psi", "traffic_share", "difference"} <= used
+
+    s3 = boto3.client("s3", region_name=REGION)
+    assert not qs.history_exists(s3, BUCKET)
+    s3.put_object(Bucket=BUCKET, Key=capture.HISTORY_KEY, Body=b"checked_at\n")
+    assert qs.history_exists(s3, BUCKET)
+
+
+def test_quicksight_builds_the_production_dashboard_once_a_drift_check_wrote_its_history(aws, monkeypatch):
+    """``medtx quicksight`` looks for the history in the bucket: without it, the two pipeline
+    dashboards and a note saying when the third comes; with it, all three (``apply`` is tested above;
+    here what the command asks it to send)."""
+    import boto3
+    from helpers import said
+    from typer.testing import CliRunner
+
+    from pipeline import capture
+    from pipeline.cli import app
+
+    s3 = boto3.client("s3", region_name=REGION)
+    label_map = {"id2label": {str(i): name for i, name in enumerate(LABELS)}}
+    s3.put_object(Bucket=BUCKET, Key="preprocess/train/label_map.json", Body=json.dumps(label_map).encode())
+    sent = []
+    monkeypatch.setattr(qs, "apply", lambda built, *_: sent.append(built) or {"dashboard/x": "created"})
+    monkeypatch.setenv("AWS_REGION", REGION)
+    asked = [
+        "quicksight",
+        "--principal",
+        TARGET.principal,
+        "--account-id",
+        TARGET.account_id,
+        "--bucket",
+        BUCKET,
+    ]
+    s3.delete_object(Bucket=BUCKET, Key=capture.HISTORY_KEY)
+    first = CliRunner().invoke(app, asked)
+    assert first.exit_code == 0, said(first)
+    assert "no drift history at" in said(
+        first
+    ) and "run `medtx quicksight` again after the first check" in said(first)
+    assert (
+        set(sent[0]["dashboards"]) == {"eda", "model-performance"}
+        and "predictions" not in sent[0]["data_sets"]
+    )
+    s3.put_object(Bucket=BUCKET, Key=capture.HISTORY_KEY, Body=b"checked_at\n")
+    second = CliRunner().invoke(app, asked)
+    assert second.exit_code == 0 and "no drift history" not in said(second)
+    assert set(sent[1]["dashboards"]) == {"eda", "model-performance", "production"}
+    assert "predictions" in sent[1]["data_sets"]
 
 
 def test_cli_dry_run_writes_the_requests(tmp_path):
