@@ -383,18 +383,20 @@ def _calculated(dataset: str, name: str) -> dict[str, Any]:
     }
 
 
+def _wells(category: dict, values: list[dict], colors: list[dict] | None) -> dict[str, Any]:
+    """A bar or line chart's aggregated field wells: one category, its values, optional colours."""
+    return {"Category": [category], "Values": values, **({"Colors": colors} if colors else {})}
+
+
 def _bar(
     visual_id: str, title: str, category: dict, values: list[dict], colors: list[dict] | None = None
 ) -> dict:
-    wells: dict[str, Any] = {"Category": [category], "Values": values}
-    if colors:
-        wells["Colors"] = colors
     return {
         "BarChartVisual": {
             "VisualId": visual_id,
             "Title": _title(title),
             "ChartConfiguration": {
-                "FieldWells": {"BarChartAggregatedFieldWells": wells},
+                "FieldWells": {"BarChartAggregatedFieldWells": _wells(category, values, colors)},
                 "Orientation": "HORIZONTAL",
                 "BarsArrangement": "CLUSTERED",
             },
@@ -411,14 +413,13 @@ def _line(visual_id: str, title: str, values: list[dict], colors: list[dict] | N
             "DateGranularity": "HOUR",
         }
     }
-    wells: dict[str, Any] = {"Category": [when], "Values": values}
-    if colors:
-        wells["Colors"] = colors
     return {
         "LineChartVisual": {
             "VisualId": visual_id,
             "Title": _title(title),
-            "ChartConfiguration": {"FieldWells": {"LineChartAggregatedFieldWells": wells}},
+            "ChartConfiguration": {
+                "FieldWells": {"LineChartAggregatedFieldWells": _wells(when, values, colors)}
+            },
         }
     }
 
