@@ -10,13 +10,18 @@ same probabilities). Writes to the output dir:
   Model Registry and the pipeline's quality gate, plus ``baseline`` (TF-IDF + logistic regression
   fitted on the same train split, scored on the same rows) and ``bootstrap``: each figure's standard
   deviation (also in the SageMaker layout) and confidence interval over resamples of the validation
-  texts, and the paired interval of ``macro_f1_minus_baseline``;
+  texts, and the paired interval of ``macro_f1_minus_baseline``; and ``champion``: the model the
+  endpoint serves (``--champion``: a folder holding its ``model.tar.gz`` and ``champion.json``,
+  the pipeline's stable champion prefix) scored on the same rows, ``macro_f1_minus_champion`` with
+  its paired interval, and the rows only one of the two gets right. With nothing served, the
+  champion is the null model (macro-F1 0), so the gate's champion margin is the macro-F1 itself;
 - ``per-class-metrics.csv`` and ``confusion-matrix.csv`` for the dashboards.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import shutil
 import tarfile
 import tempfile
@@ -73,6 +78,40 @@ def unpack_model(path: str | Path, workdir: Path) -> Path:
     with tarfile.open(archive) as tar:
         tar.extractall(target, filter="data")
     return target
+
+
+#: What ``--champion`` holds once a model is served (the pipeline's RecordChampion step and
+#: ``medtx deploy`` write both): its archive, and which package it is.
+CHAMPION_ARCHIVE = "model.tar.gz"
+CHAMPION_RECORD = "champion.json"
+
+
+def champion_predictions(
+    folder: str | Path,
+    texts: Sequence[str],
+    labels: Sequence[str],
+    batch_size: int,
+    precision: str,
+    workdir: Path,
+) -> tuple[np.ndarray, dict[str, Any]] | None:
+    """The served model's predictions on ``texts`` as ids of ``labels`` (``len(labels)`` for a class
+    the model under evaluation does not know), and what it is; None when ``folder`` holds no archive
+    (nothing served yet)."""
+    archive = Path(folder) / CHAMPION_ARCHIVE
+    if not archive.is_file():
+        return None
+    record_path = Path(folder) / CHAMPION_RECORD
+    record = json.loads(record_path.read_text()) if record_path.is_file() else {}
+    classifier = load_classifier(unpack_model(archive, workdir / "champion"), precision=precision)
+    LOG.info("scoring the champion (%s) on the same rows", record.get("model_package", "the served model"))
+    probs = predict_proba(classifier, list(texts), batch_size)
+    index = {label: i for i, label in enumerate(labels)}
+    pred = np.array([index.get(classifier["labels"][i], len(labels)) for i in probs.argmax(axis=1)])
+    return pred, {
+        **{k: v for k, v in record.items() if k in ("model_package", "model_data", "recorded_at")},
+        "labels_only_champion_has": sorted(set(classifier["labels"]) - set(labels)),
+        "labels_champion_lacks": sorted(set(labels) - set(classifier["labels"])),
+    }
 
 
 def performance_table(validation: pd.DataFrame, probs: np.ndarray, labels: Sequence[str]) -> pd.DataFrame:
@@ -190,15 +229,18 @@ def bootstrap_figures(
     num_labels: int,
     cfg: EvalConfig,
     baseline_pred: np.ndarray | None = None,
+    champion_pred: np.ndarray | None = None,
 ) -> dict[str, Any] | None:
     """Standard deviations and confidence intervals of the headline figures (scipy's percentile
     bootstrap, a fixed seed, so the same predictions always give the same intervals).
 
     The resampled unit is a distinct validation text with all its rows: a note filed under several
     specialties is one row per specialty, and those rows stand or fall together. With the baseline's
-    predictions, each resample scores both models on the same draw, so ``macro_f1_minus_baseline``'s
-    interval is the paired one (narrower than the two intervals side by side suggest). None when
-    the rows hold fewer than two distinct texts (nothing to resample).
+    (or the champion's) predictions, each resample scores both models on the same draw, so
+    ``macro_f1_minus_baseline``'s (``macro_f1_minus_champion``'s) interval is the paired one (narrower
+    than the two intervals side by side suggest). A compared model's prediction of ``num_labels``
+    stands for a class the model under evaluation does not know: never right. None when the rows
+    hold fewer than two distinct texts (nothing to resample).
     """
     from scipy.stats import bootstrap
 
@@ -209,14 +251,19 @@ def bootstrap_figures(
         return None
 
     def per_group(rows: np.ndarray, classes: np.ndarray) -> np.ndarray:
-        counts = np.zeros((groups, num_labels))
+        counts = np.zeros((groups, num_labels + 1))  # the last column: a class this model lacks
         np.add.at(counts, (group[rows], classes[rows]), 1)
-        return counts
+        return counts[:, :num_labels]
 
     every = np.ones(len(y_true), dtype=bool)
     tables = [per_group(every, y_true), per_group(every, y_pred), per_group(y_pred == y_true, y_true)]
-    if baseline_pred is not None:
-        tables += [per_group(every, baseline_pred), per_group(baseline_pred == y_true, y_true)]
+    others = {
+        name: pred
+        for name, pred in (("baseline", baseline_pred), ("champion", champion_pred))
+        if pred is not None
+    }
+    for pred in others.values():
+        tables += [per_group(every, pred), per_group(pred == y_true, y_true)]
     stacked = np.stack(tables, axis=1)  # group x table x class
 
     def statistic(draw: np.ndarray, axis: int = -1) -> np.ndarray:
@@ -228,9 +275,9 @@ def bootstrap_figures(
         sums = np.einsum("rg,gtc->rtc", times, stacked)
         figures = _figures_from_counts(sums[:, 0], sums[:, 1], sums[:, 2])
         values = [figures[name] for name in BOOTSTRAP_FIGURES]
-        if baseline_pred is not None:
-            baseline = _figures_from_counts(sums[:, 0], sums[:, 3], sums[:, 4])
-            values.append(figures["macro_f1"] - baseline["macro_f1"])
+        for i in range(len(others)):
+            other = _figures_from_counts(sums[:, 0], sums[:, 3 + 2 * i], sums[:, 4 + 2 * i])
+            values.append(figures["macro_f1"] - other["macro_f1"])
         return np.stack(values).reshape(len(values), *lead)
 
     result = bootstrap(
@@ -242,20 +289,20 @@ def bootstrap_figures(
         method="percentile",
         rng=np.random.default_rng(0),
     )
-    names = [*BOOTSTRAP_FIGURES, *(["macro_f1_minus_baseline"] if baseline_pred is not None else [])]
+    names = [*BOOTSTRAP_FIGURES, *(f"macro_f1_minus_{name}" for name in others)]
     low, high = result.confidence_interval
     summary: dict[str, Any] = {
         "method": "percentile bootstrap over distinct validation texts (all rows of a text together)"
-        + (", the baseline scored on the same draws" if baseline_pred is not None else ""),
+        + "".join(f", the {name} scored on the same draws" for name in others),
         "resamples": cfg.bootstrap_resamples,
         "texts": groups,
         "confidence_level": cfg.confidence_level,
         "standard_deviation": {n: float(v) for n, v in zip(names, result.standard_error, strict=True)},
         "interval": {n: [float(a), float(b)] for n, a, b in zip(names, low, high, strict=True)},
     }
-    if baseline_pred is not None:
-        differences = result.bootstrap_distribution[-1]
-        summary["share_above_baseline"] = float(np.mean(differences > 0))
+    for i, name in enumerate(others):
+        differences = result.bootstrap_distribution[len(BOOTSTRAP_FIGURES) + i]
+        summary[f"share_above_{name}"] = float(np.mean(differences > 0))
     return summary
 
 
@@ -264,9 +311,13 @@ def evaluation_report(
     labels: Sequence[str],
     baseline: dict[str, Any] | None,
     uncertainty: dict[str, Any] | None = None,
+    champion: tuple[np.ndarray, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """``evaluation.json``: SageMaker's multiclass model-quality layout plus the baseline, and, with
-    ``uncertainty`` (``bootstrap_figures``), each figure's bootstrap standard deviation and interval."""
+    ``uncertainty`` (``bootstrap_figures``), each figure's bootstrap standard deviation and interval.
+    ``champion`` (``champion_predictions``): the served model's figures on the same rows; without
+    one, the null champion (macro-F1 0), so ``macro_f1_minus_champion`` is always there for the gate
+    (and its interval, that of the macro-F1)."""
     y_true, y_pred = table["target"].to_numpy(), table["pred"].to_numpy()
     figures = classification_metrics(y_true, y_pred, len(labels))
     confusion = confusion_table(y_true, y_pred, labels)
@@ -287,7 +338,21 @@ def evaluation_report(
     if baseline is not None:
         report["baseline"] = baseline
         report["macro_f1_minus_baseline"] = figures["macro_f1"] - baseline["macro_f1"]
+    if champion is None:
+        report["champion"] = {"served": False, "macro_f1": 0.0}
+    else:
+        pred, about = champion
+        right, champion_right = y_pred == y_true, pred == y_true
+        report["champion"] = {
+            "served": True,
+            **about,
+            **classification_metrics(y_true, pred, len(labels)),
+            "rows_only_this_model_gets_right": int((right & ~champion_right).sum()),
+            "rows_only_the_champion_gets_right": int((champion_right & ~right).sum()),
+        }
+    report["macro_f1_minus_champion"] = figures["macro_f1"] - report["champion"]["macro_f1"]
     if uncertainty:
+        uncertainty["interval"].setdefault("macro_f1_minus_champion", uncertainty["interval"]["macro_f1"])
         report["bootstrap"] = uncertainty
     return report
 
@@ -311,6 +376,14 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             raise InputError(f"validation labels not known to the model: {', '.join(unknown)}")
         LOG.info("scoring %d validation rows in batches of %d", len(validation), cfg.batch_size)
         probs = predict_proba(classifier, validation["text"].tolist(), cfg.batch_size)
+        del classifier
+        champion = (
+            champion_predictions(
+                args.champion, validation["text"].tolist(), labels, cfg.batch_size, args.precision, Path(tmp)
+            )
+            if args.champion
+            else None
+        )
     table = performance_table(validation, probs, labels)
 
     baseline = baseline_pred = None
@@ -332,11 +405,19 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     per_class_table(y_true, y_pred, labels).to_csv(output_dir / PER_CLASS_CSV, index=False)
     confusion_table(y_true, y_pred, labels).to_csv(output_dir / CONFUSION_CSV, index=False)
     uncertainty = (
-        bootstrap_figures(y_true, y_pred, table["text"].tolist(), len(labels), cfg, baseline_pred)
+        bootstrap_figures(
+            y_true,
+            y_pred,
+            table["text"].tolist(),
+            len(labels),
+            cfg,
+            baseline_pred,
+            champion[0] if champion else None,
+        )
         if cfg.bootstrap_resamples
         else None
     )
-    report = evaluation_report(table, labels, baseline, uncertainty)
+    report = evaluation_report(table, labels, baseline, uncertainty, champion)
     write_json(output_dir / EVALUATION_JSON, report)
     if args.publish_dir:  # the stable keys dashboards read
         Path(args.publish_dir).mkdir(parents=True, exist_ok=True)
@@ -355,6 +436,15 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         if "macro_f1_minus_baseline" in interval
         else "",
     )
+    if report["champion"]["served"]:
+        LOG.info(
+            "champion macro-F1 %.4f on the same rows; difference %+.4f%s",
+            report["champion"]["macro_f1"],
+            report["macro_f1_minus_champion"],
+            " ({} {:+.4f} to {:+.4f})".format(level, *interval["macro_f1_minus_champion"])
+            if interval
+            else "",
+        )
     return report
 
 
@@ -369,6 +459,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--train-data",
         default="/opt/ml/processing/pre-processed",
         help="pre-processed.csv (or its folder) for the baseline; empty to skip the baseline",
+    )
+    parser.add_argument(
+        "--champion",
+        default="",
+        help="folder with the served model's model.tar.gz (and champion.json) to score on the same rows; "
+        "empty, or a folder without the archive: nothing served",
     )
     parser.add_argument("--output-dir", default="/opt/ml/processing/evaluation")
     parser.add_argument("--publish-dir", default="", help="also copy the dashboard files here")

@@ -6,6 +6,7 @@ One preprocess -> train -> evaluate chain is built per module and its files are 
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -178,6 +179,70 @@ def test_evaluate_figures_equal_what_the_csv_gives(chain):
             assert low <= figure["value"] <= high and figure["standard_deviation"] > 0
     low, high = spread["interval"]["macro_f1_minus_baseline"]
     assert low <= report["macro_f1_minus_baseline"] <= high and 0 <= spread["share_above_baseline"] <= 1
+
+
+def test_evaluate_scores_the_champion_on_the_same_rows(chain, tmp_path):
+    """Nothing served: the null champion (macro-F1 0). The same model served: the same figures, a
+    difference of exactly 0. A champion whose label map names one class otherwise: its rows of that
+    class count as wrong, the class is named, and the paired interval holds the difference."""
+    import evaluate
+
+    def run(champion: object) -> dict:
+        return evaluate.main(
+            [
+                *("--model", str(chain["root"] / "model.tar.gz")),
+                *("--validation", str(chain["root"] / "pp" / "eval")),
+                *("--train-data", ""),
+                *("--output-dir", str(tmp_path / "out")),
+                *("--bootstrap-resamples", "200"),
+                *("--champion", str(champion)),
+            ]
+        )
+
+    nothing = run(tmp_path / "empty")
+    macro_f1 = nothing["multiclass_classification_metrics"]["macro_f1"]["value"]
+    assert nothing["champion"] == {"served": False, "macro_f1": 0.0}
+    assert nothing["macro_f1_minus_champion"] == macro_f1
+    assert (
+        nothing["bootstrap"]["interval"]["macro_f1_minus_champion"]
+        == nothing["bootstrap"]["interval"]["macro_f1"]
+    )
+
+    same = tmp_path / "same"
+    same.mkdir()
+    shutil.copy(chain["root"] / "model.tar.gz", same / "model.tar.gz")
+    (same / "champion.json").write_text(json.dumps({"model_package": "arn:...:model-package/g/1"}))
+    served = run(same)
+    assert served["champion"]["served"] and served["champion"]["model_package"] == "arn:...:model-package/g/1"
+    assert (
+        served["champion"]["macro_f1"] == pytest.approx(macro_f1) and served["macro_f1_minus_champion"] == 0
+    )
+    assert served["bootstrap"]["interval"]["macro_f1_minus_champion"] == [0.0, 0.0]
+    assert served["champion"]["rows_only_this_model_gets_right"] == 0
+
+    # a champion that calls one class by another name: never right on its rows
+    renamed = tmp_path / "renamed"
+    (renamed / "model").mkdir(parents=True)
+    with tarfile.open(chain["root"] / "model.tar.gz") as tar:
+        tar.extractall(renamed / "model", filter="data")
+    config = json.loads((renamed / "model" / "config.json").read_text())
+    table = pd.read_csv(chain["root"] / "eval" / "model-performance.csv", keep_default_na=False)
+    hit = table[table["correct"] == 1]["pred"].value_counts().index[0]  # a class the model gets right
+    old_name = config["id2label"][str(hit)]
+    config["id2label"][str(hit)] = "Retired specialty"
+    config["label2id"] = {v: int(k) for k, v in config["id2label"].items()}
+    (renamed / "model" / "config.json").write_text(json.dumps(config))
+    with tarfile.open(renamed / "model.tar.gz", "w:gz") as tar:
+        for item in (renamed / "model").iterdir():
+            tar.add(item, arcname=item.name)
+    shutil.rmtree(renamed / "model")
+    other = run(renamed)["champion"]
+    assert other["labels_only_champion_has"] == ["Retired specialty"] and other["labels_champion_lacks"] == [
+        old_name
+    ]
+    lost = int(((table["pred"] == hit) & (table["correct"] == 1)).sum())
+    assert other["rows_only_this_model_gets_right"] == lost > 0
+    assert other["macro_f1"] < macro_f1
 
 
 def test_inference_handler_serves_the_trained_model(chain):
