@@ -93,10 +93,18 @@ class PipelineConfig:
     min_macro_f1: float = 0.40
     #: ...and be at least this much above the TF-IDF baseline (-1 switches the comparison off).
     min_baseline_margin: float = -1.0
-    #: What that margin is read from: ``estimate``, the held-out difference itself; ``interval_low``,
+    #: ...and at least this much above the model the endpoint serves (the champion), scored by the
+    #: Evaluate step on the same rows (-1 switches the comparison off; with nothing served the
+    #: champion is the null model, macro-F1 0). -0.01: no more than a point worse than production.
+    min_champion_margin: float = -1.0
+    #: What both margins are read from: ``estimate``, the held-out difference itself; ``interval_low``,
     #: the low end of its paired bootstrap interval (``evaluation.json``'s ``bootstrap``), so a model
     #: passes only when it is ahead by the margin at ``evaluate.confidence_level`` (95%).
     baseline_margin_from: str = "estimate"
+    #: Where the served model's archive is kept for the Evaluate step: ``s3://<bucket>/<prefix>/<endpoint>/``
+    #: (``model.tar.gz`` and ``champion.json``), written by the pipeline's deploy branch and by
+    #: ``medtx deploy``.
+    champion_prefix: str = "champion"
     model_approval_status: str = "PendingManualApproval"
     deploy_model: bool = False
 
@@ -146,6 +154,11 @@ class PipelineConfig:
     @property
     def input_data_uri(self) -> str:
         return f"s3://{self.bucket}/{self.dataset_key}"
+
+    def champion_uri(self, bucket: str | None = None, endpoint: str | None = None) -> str:
+        """The folder of the served model's archive that the Evaluate step reads (no trailing slash):
+        the config's endpoint, or ``endpoint``, in ``bucket`` (the stack's) or the config's."""
+        return f"s3://{bucket or self.bucket}/{self.champion_prefix}/{endpoint or self.endpoint_name}"
 
     def endpoint_capture_uri(self, bucket: str | None = None) -> str:
         """Where ``medtx deploy`` captures the endpoint's answers: ``bucket`` (the stack's, from

@@ -2,7 +2,7 @@
 
     Preprocess -> Train -> Evaluate -> CheckQuality
         --if-->   RegisterModel
-                  CreateModel -> CheckDeploy --if--> EndpointConfig -> Endpoint
+                  CreateModel -> CheckDeploy --if--> EndpointConfig -> Endpoint -> RecordChampion
         --else--> QualityGateFailed (FailStep)
 
 ``get_pipeline(region=..., role=..., default_bucket=..., **overrides)`` is the one entry point that
@@ -50,6 +50,7 @@ class Parameters:
     min_class_samples: Any
     min_macro_f1: Any
     min_baseline_margin: Any
+    min_champion_margin: Any
     model_approval_status: Any
     deploy_model: Any
     endpoint_instance_type: Any
@@ -73,6 +74,7 @@ class Parameters:
             min_class_samples=s("MinClassSamples", str(cfg.data.min_class_samples)),
             min_macro_f1=ParameterFloat("MinMacroF1", cfg.min_macro_f1),
             min_baseline_margin=ParameterFloat("MinBaselineMargin", cfg.min_baseline_margin),
+            min_champion_margin=ParameterFloat("MinChampionMargin", cfg.min_champion_margin),
             model_approval_status=s(
                 "ModelApprovalStatus",
                 cfg.model_approval_status,
@@ -146,6 +148,26 @@ def resolve_target(
     return region, role, bucket
 
 
+#: The champion folder holds this before any model is served: the Evaluate step's input must not be
+#: empty (SageMaker refuses an input prefix without objects).
+CHAMPION_README = "README.txt"
+
+
+def mark_champion_folder(s3: Any, cfg: PipelineConfig) -> None:
+    """Write the README of ``cfg.champion_uri()``, so the Evaluate step's champion input exists before a
+    model is served (its ``model.tar.gz`` comes with the first deployment)."""
+    bucket, _, key = cfg.champion_uri().removeprefix("s3://").partition("/")
+    s3.put_object(
+        Bucket=bucket,
+        Key=f"{key}/{CHAMPION_README}",
+        Body=(
+            "The archive of the model endpoint "
+            f"{cfg.endpoint_name} serves (model.tar.gz, champion.json), written by the pipeline's "
+            "deploy branch and by medtx deploy; the Evaluate step scores it on the same rows.\n"
+        ).encode(),
+    )
+
+
 def get_pipeline(
     region: str | None = None,
     role: str | None = None,
@@ -178,7 +200,9 @@ def get_pipeline(
 
     boto_session = boto_session or boto3.Session(region_name=region)
     session = PipelineSession(boto_session=boto_session, default_bucket=bucket)
-    code_uri = upload_folder(boto_session.client("s3"), SCRIPTS_DIR, bucket, cfg.code_prefix, "scripts")
+    s3 = boto_session.client("s3")
+    code_uri = upload_folder(s3, SCRIPTS_DIR, bucket, cfg.code_prefix, "scripts")
+    mark_champion_folder(s3, cfg)
     ctx = StepContext(
         config=cfg,
         session=session,
@@ -191,7 +215,7 @@ def get_pipeline(
     train_step = train.build(ctx, preprocess_step)
     evaluate_step = evaluate.build(ctx, preprocess_step, train_step)
     register_step, create_step = register.build(ctx, train_step, evaluate_step)
-    deploy_step = deploy.build(ctx, create_step)
+    deploy_step = deploy.build(ctx, create_step, train_step, register_step)
     gate = quality_gate.build(ctx, evaluate_step, [register_step, create_step, deploy_step])
     return Pipeline(
         name=cfg.pipeline_name,

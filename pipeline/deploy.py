@@ -19,6 +19,8 @@ as UpdateEndpoint requires, then registered again. Without autoscaling in the se
 target left on the variant is deregistered: the settings describe the endpoint's whole capacity.
 Data capture (``capture_percent``): the endpoint config captures that share of the answers, never
 the requests (transcripts), to ``capture_uri`` in SageMaker's capture format, KMS-encrypted.
+``record_champion`` keeps the deployed package's archive in the champion folder
+(``PipelineConfig.champion_uri``), which the Evaluate step of later executions compares with.
 
 Requests are built by pure functions, so their shapes are tested against the service model where moto
 does not implement the call.
@@ -694,3 +696,26 @@ def deploy(
                 f"{err}. It now serves {config['EndpointConfigName']}; to go back: {back}"
             ) from err
     return done
+
+
+def champion_files(package: dict[str, Any], recorded_at: str) -> tuple[str, bytes]:
+    """A deployed package's archive URI and the champion record (``champion.json``) naming it."""
+    from scripts.medtx_config import champion_record
+
+    model_data = package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+    record = champion_record(package["ModelPackageArn"], model_data, recorded_at)
+    return model_data, (json.dumps(record, indent=2) + "\n").encode()
+
+
+def record_champion(s3: Any, sagemaker: Any, package_arn: str, destination: str) -> str:
+    """Copy the package's archive (server side) and its record to the champion folder
+    ``destination`` (``s3://bucket/prefix``); returns the archive's new URI."""
+    from scripts.medtx_config import CHAMPION_ARCHIVE, CHAMPION_RECORD
+
+    package = sagemaker.describe_model_package(ModelPackageName=package_arn)
+    model_data, record = champion_files(package, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    source_bucket, _, source_key = model_data.removeprefix("s3://").partition("/")
+    bucket, _, prefix = destination.removeprefix("s3://").partition("/")
+    s3.copy({"Bucket": source_bucket, "Key": source_key}, bucket, f"{prefix}/{CHAMPION_ARCHIVE}")
+    s3.put_object(Bucket=bucket, Key=f"{prefix}/{CHAMPION_RECORD}", Body=record)
+    return f"s3://{bucket}/{prefix}/{CHAMPION_ARCHIVE}"

@@ -20,7 +20,8 @@ PER_CLASS_CSV = "per-class-metrics.csv"
 
 def print_figures(console: Console, report: dict[str, Any]) -> None:
     """The headline figures (with their intervals where the evaluation computed them) beside the
-    baseline's, and the model-minus-baseline difference with its paired interval."""
+    baseline's, the model-minus-baseline difference with its paired interval, and, when a model was
+    served, the difference to it on the same rows."""
     metrics, baseline = report["multiclass_classification_metrics"], report.get("baseline", {})
     spread = report.get("bootstrap", {})
     interval = spread.get("interval", {})
@@ -49,6 +50,23 @@ def print_figures(console: Console, report: dict[str, Any]) -> None:
                 spread["texts"],
                 spread["share_above_baseline"],
             )
+        )
+    champion = report.get("champion") or {}
+    if champion.get("served"):
+        which = champion.get("model_package") or "the model the endpoint serves"
+        paired = (
+            " ({} {:+.4f} to {:+.4f}; ahead in {:.0%} of the resamples)".format(
+                level, *interval["macro_f1_minus_champion"], spread["share_above_champion"]
+            )
+            if "share_above_champion" in spread
+            else ""
+        )
+        console.print(
+            f"against the served model ({which}) on the same rows: macro-F1 {champion['macro_f1']:.4f}, "
+            f"difference {report['macro_f1_minus_champion']:+.4f}{paired}; only this model right on "
+            f"{champion['rows_only_this_model_gets_right']} rows, only the served one on "
+            f"{champion['rows_only_the_champion_gets_right']}",
+            highlight=False,
         )
 
 

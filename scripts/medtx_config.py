@@ -235,3 +235,16 @@ class ContainerConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     evaluate: EvalConfig = field(default_factory=EvalConfig)
     inference: InferenceConfig = field(default_factory=InferenceConfig)
+
+
+#: The champion folder (``PipelineConfig.champion_uri``): the archive of the model the endpoint
+#: serves and a record of which package it is. The pipeline's RecordChampion step
+#: (``scripts/champion.py``) and ``medtx deploy`` write both; the Evaluate step reads them.
+CHAMPION_ARCHIVE = "model.tar.gz"
+CHAMPION_RECORD = "champion.json"
+
+
+def champion_record(model_package: str | None, model_data: str, recorded_at: str) -> dict[str, str | None]:
+    """What ``CHAMPION_RECORD`` holds: the package the served archive was registered as (None: not
+    known), where the archive came from, and when (UTC, ISO 8601)."""
+    return {"model_package": model_package, "model_data": model_data, "recorded_at": recorded_at}

@@ -4,6 +4,6 @@
 
     Preprocess -> Train -> Evaluate -> CheckQuality
         --if-->   RegisterModel
-                  CreateModel -> CheckDeploy -> EndpointConfig -> Endpoint
+                  CreateModel -> CheckDeploy -> EndpointConfig -> Endpoint -> RecordChampion
         --else--> QualityGateFailed
 """

@@ -1,4 +1,5 @@
-"""CheckDeploy -> EndpointConfig -> Endpoint: deploy when the ``DeployModel`` parameter is "true".
+"""CheckDeploy -> EndpointConfig -> Endpoint -> RecordChampion: deploy when the ``DeployModel``
+parameter is "true", then keep the deployed archive as the champion later evaluations compare with.
 
 The endpoint step creates the endpoint when it does not exist and updates it (a new endpoint
 config, blue/green by the service) when it does. Config names carry the execution id, so each
@@ -18,6 +19,7 @@ from sagemaker.core.workflow.functions import Join
 from sagemaker.mlops.workflow import ConditionStep, EndpointConfigStep, EndpointStep
 
 from pipeline.deploy import capture_request
+from steps import champion
 from steps.common import StepContext
 
 NAME = "CheckDeploy"
@@ -25,7 +27,7 @@ CONFIG_NAME = "EndpointConfig"
 ENDPOINT_NAME = "Endpoint"
 
 
-def build(ctx: StepContext, create_model: Any) -> ConditionStep:
+def build(ctx: StepContext, create_model: Any, train: Any, register: Any) -> ConditionStep:
     p, cfg = ctx.params, ctx.config
     capture = (
         capture_request(cfg.endpoint_capture_percent, cfg.endpoint_capture_uri(), cfg.kms_key_id)
@@ -52,9 +54,10 @@ def build(ctx: StepContext, create_model: Any) -> ConditionStep:
         endpoint_name=cfg.endpoint_name, config_name=config_step.properties.EndpointConfigName
     )
     endpoint_step = EndpointStep(name=ENDPOINT_NAME, step_args=endpoint_args)
+    record = champion.build(ctx, train, register, endpoint_step)
     return ConditionStep(
         name=NAME,
         conditions=[ConditionEquals(left=p.deploy_model, right="true")],
-        if_steps=[config_step, endpoint_step],
+        if_steps=[config_step, endpoint_step, record],
         else_steps=[],
     )

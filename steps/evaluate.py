@@ -1,7 +1,9 @@
 """Evaluate step: ``scripts/evaluate.py`` in a ProcessingStep; ``evaluation.json`` is a PropertyFile.
 
-Reads the model archive of the Train step and the validation/pre-processed CSVs of this execution's
-Preprocess step. Dashboard files are also published to ``preprocess/pre-processed/eval/``.
+Reads the model archive of the Train step, the validation/pre-processed CSVs of this execution's
+Preprocess step, and the champion folder (``PipelineConfig.champion_uri``: the archive of the model
+the endpoint serves, scored on the same rows; only a README until a model is served). Dashboard
+files are also published to ``preprocess/pre-processed/eval/``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from steps.preprocess import output_uri
 NAME = "Evaluate"
 OUT = "/opt/ml/processing/evaluation"
 PUBLISH = "/opt/ml/processing/publish"
+CHAMPION = "/opt/ml/processing/champion"
 REPORT = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
 
 
@@ -41,6 +44,7 @@ def build(ctx: StepContext, preprocess: Any, train: Any) -> ProcessingStep:
             processing_input(
                 "pre-processed", output_uri(preprocess, "pre-processed"), "/opt/ml/processing/pre-processed"
             ),
+            processing_input("champion", ctx.config.champion_uri(), CHAMPION),
         ],
         outputs=[
             processing_output("evaluation", OUT, ctx.run_s3("evaluation")),
@@ -53,6 +57,8 @@ def build(ctx: StepContext, preprocess: Any, train: Any) -> ProcessingStep:
             "/opt/ml/processing/validation",
             "--train-data",
             "/opt/ml/processing/pre-processed",
+            "--champion",
+            CHAMPION,
             "--output-dir",
             OUT,
             "--publish-dir",

@@ -1,8 +1,9 @@
 """CheckQuality step: a ConditionStep on ``evaluation.json``; a FailStep says what missed what.
 
-Passes when macro-F1 >= ``MinMacroF1`` and macro-F1 minus the TF-IDF baseline's macro-F1 >=
-``MinBaselineMargin`` (the default -1 switches the baseline comparison off). With
-``baseline_margin_from=interval_low`` the margin is the low end of the difference's paired bootstrap
+Passes when macro-F1 >= ``MinMacroF1``, macro-F1 minus the TF-IDF baseline's macro-F1 >=
+``MinBaselineMargin``, and macro-F1 minus the served model's on the same rows >= ``MinChampionMargin``
+(the defaults -1 switch both comparisons off; with nothing served the champion's macro-F1 is 0). With
+``baseline_margin_from=interval_low`` each margin is the low end of its difference's paired bootstrap
 interval instead of the difference itself: the model must be ahead with that confidence.
 """
 
@@ -26,6 +27,11 @@ BASELINE_MARGIN = {
     "interval_low": "bootstrap.interval.macro_f1_minus_baseline[0]",
 }
 BASELINE_F1 = "baseline.macro_f1"
+CHAMPION_MARGIN = {
+    "estimate": "macro_f1_minus_champion",
+    "interval_low": "bootstrap.interval.macro_f1_minus_champion[0]",
+}
+CHAMPION_F1 = "champion.macro_f1"
 
 
 def figure(evaluate: Any, path: str) -> JsonGet:
@@ -37,6 +43,7 @@ def build(ctx: StepContext, evaluate: Any, if_steps: list) -> ConditionStep:
     macro_f1 = figure(evaluate, MACRO_F1)
     source = ctx.config.baseline_margin_from
     margin = figure(evaluate, BASELINE_MARGIN[source])
+    champion_margin = figure(evaluate, CHAMPION_MARGIN[source])
     fail = FailStep(
         name=FAIL_NAME,
         error_message=Join(
@@ -52,6 +59,12 @@ def build(ctx: StepContext, evaluate: Any, if_steps: list) -> ConditionStep:
                 p.min_baseline_margin,
                 "(margin reached:" if source == "estimate" else "(low end of the margin's interval:",
                 margin,
+                "), and exceed the served model's macro-F1 on the same rows",
+                figure(evaluate, CHAMPION_F1),
+                "by >= MinChampionMargin",
+                p.min_champion_margin,
+                "(margin reached:" if source == "estimate" else "(low end of the margin's interval:",
+                champion_margin,
                 ")",
             ],
         ),
@@ -61,6 +74,7 @@ def build(ctx: StepContext, evaluate: Any, if_steps: list) -> ConditionStep:
         conditions=[
             ConditionGreaterThanOrEqualTo(left=macro_f1, right=p.min_macro_f1),
             ConditionGreaterThanOrEqualTo(left=margin, right=p.min_baseline_margin),
+            ConditionGreaterThanOrEqualTo(left=champion_margin, right=p.min_champion_margin),
         ],
         if_steps=if_steps,
         else_steps=[fail],

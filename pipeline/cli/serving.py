@@ -448,6 +448,23 @@ def deploy(
             force=force,
         )
     console.print(f"endpoint {done['endpoint']} {done['action']}: {done['model_package']}")
+    if wait or settings.autoscales:  # the outcome is known: it serves the package
+        champion = cfg.champion_uri(from_env(ENV_BUCKET, None), settings.endpoint_name)
+        try:
+            kept = dep.record_champion(boto3.client("s3", region_name=region), sagemaker, arn, champion)
+        except ClientError as err:
+            print(json.dumps(done, indent=2))
+            console.print(
+                f"[red]error:[/red] deployed, but the champion later evaluations compare with could not "
+                f"be recorded in {champion}: {err}"
+            )
+            raise typer.Exit(1) from err
+        console.print(f"champion for later evaluations: {kept}", highlight=False)
+    else:
+        console.print(
+            "the champion later evaluations compare with is recorded once the outcome is known: "
+            "deploy with --wait"
+        )
     print(json.dumps(done, indent=2))
 
 
@@ -472,4 +489,6 @@ def _deploy_local(
             local, endpoint_name or cfg.endpoint_name, package, force, capture=capture
         )
     console.print(f"endpoint {record['EndpointName']} {record['Action']}: {record['ModelPackageArn']}")
+    kept = endpoint.record_champion(local, package, cfg.champion_uri(endpoint=record["EndpointName"]))
+    console.print(f"champion for later evaluations: {kept}", highlight=False)
     print(json.dumps(record, indent=2))

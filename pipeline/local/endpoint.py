@@ -447,6 +447,22 @@ def deploy_package(
     return {**record, "Action": "updated (blue/green)" if running else "created"}
 
 
+def record_champion(store: Store, package: dict[str, Any], destination: str) -> str:
+    """``medtx deploy --local``'s part of the champion: the served package's archive and record in
+    the store's folder of ``destination``, as ``pipeline.deploy.record_champion`` does in S3."""
+    import shutil
+
+    from pipeline import deploy as contract
+    from scripts.medtx_config import CHAMPION_ARCHIVE, CHAMPION_RECORD
+
+    model_data, record = contract.champion_files(package, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    folder = store.path(destination)
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(store.path(model_data), folder / CHAMPION_ARCHIVE)
+    (folder / CHAMPION_RECORD).write_bytes(record)
+    return f"{destination}/{CHAMPION_ARCHIVE}"
+
+
 def smoke(url: str) -> dict[str, Any]:
     """One request through the handler's JSON contract to the server at ``url``; its prediction, or
     ``DeployError`` saying what came back instead."""

@@ -181,9 +181,20 @@ def test_a_second_run_is_served_from_the_cache(local_run):
     again = medtx("run", "--local", "--store", str(store), *TINY, *endpoint_settings)
     assert again.returncode == 0, again.stdout + again.stderr
     first, second = executions(store)[:2]
-    for step in ("Preprocess", "Train", "Evaluate"):
+    for step in ("Preprocess", "Train"):
         hit = second["Steps"][step]["CacheHitResult"]
         assert hit["SourcePipelineExecutionId"] == first["PipelineExecutionId"], step
+    # Evaluate runs again: the first run's RecordChampion (and deploy --local) made version 1 the
+    # champion, a new input. The same archive against itself: nothing between them. Then this run's
+    # deploy branch made version 2 the champion.
+    assert "CacheHitResult" not in second["Steps"]["Evaluate"]
+    runs = store / BUCKET / "executions" / second["PipelineExecutionId"]
+    evaluated = json.loads((runs / "evaluation" / "evaluation.json").read_text())
+    assert evaluated["champion"]["served"] and evaluated["champion"]["model_package"].endswith("/1")
+    champion = store / BUCKET / "champion" / "medtx-specialty-classifier"
+    assert json.loads((champion / "champion.json").read_text())["model_package"].endswith("/2")
+    assert evaluated["macro_f1_minus_champion"] == 0
+    assert "against the served model" in " ".join(again.stderr.split())
     assert second["Steps"]["RegisterModel"]["Properties"]["ModelPackageVersion"] == 2
     # the summary suggests the comparison with the previous version: one evaluation (a cache hit)
     hint = f"models compare 2 1 --store {store}"

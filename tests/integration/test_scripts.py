@@ -326,7 +326,7 @@ def test_train_resumes_from_last_checkpoint(chain, tmp_path, pooling):
     assert [a["class_id"] for a in answer] == table["pred"].tolist()[:3]
 
 
-@pytest.mark.parametrize("script", ["preprocess.py", "train.py", "evaluate.py"])
+@pytest.mark.parametrize("script", ["preprocess.py", "train.py", "evaluate.py", "champion.py"])
 def test_help_works(script):
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / script), "--help"], capture_output=True, text=True

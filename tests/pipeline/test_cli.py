@@ -58,7 +58,7 @@ def test_upsert_twice_then_start_with_params_and_status(aws):
     state = json.loads(shown.stdout)
     assert state["parameters"] == {"Epochs": "7", "DeployModel": "true"} and state["status"] == "Succeeded"
     steps = ["Preprocess", "Train", "Evaluate", "CheckQuality", "RegisterModel", "CreateModel"]
-    steps += ["CheckDeploy", "EndpointConfig", "Endpoint"]  # every page of them, in order
+    steps += ["CheckDeploy", "EndpointConfig", "Endpoint", "RecordChampion"]  # every page, in order
     assert [s["name"] for s in state["steps"]] == steps
     waited = runner.invoke(app, ["start", "--region", REGION, "--wait", "--poll-seconds", "0"])
     assert waited.exit_code == 0 and all(f"{step} Succeeded" in said(waited) for step in steps)

@@ -30,7 +30,15 @@ def test_condition_branches(built):
     assert [(s["Name"], s["Type"]) for s in deploy["IfSteps"]] == [
         ("EndpointConfig", "EndpointConfig"),
         ("Endpoint", "Endpoint"),
+        ("RecordChampion", "Processing"),
     ]
+    # the deployed archive becomes the champion the next executions' Evaluate step reads
+    (record,) = [s for s in deploy["IfSteps"] if s["Name"] == "RecordChampion"]
+    assert record["DependsOn"] == ["Endpoint"]
+    (champion,) = record["Arguments"]["ProcessingOutputConfig"]["Outputs"]
+    assert champion["S3Output"]["S3Uri"] == PipelineConfig().champion_uri(BUCKET)
+    arguments = record["Arguments"]["AppSpecification"]["ContainerArguments"]
+    assert {"Get": "Steps.RegisterModel.ModelPackageArn"} in arguments
     assert deploy["Conditions"] == [
         {"Type": "Equals", "LeftValue": {"Get": "Parameters.DeployModel"}, "RightValue": "true"}
     ]
@@ -54,6 +62,7 @@ def test_parameters_and_defaults_come_from_the_config(built):
         "MinClassSamples": "30",
         "MinMacroF1": cfg.min_macro_f1,
         "MinBaselineMargin": cfg.min_baseline_margin,
+        "MinChampionMargin": cfg.min_champion_margin,
         "ModelApprovalStatus": "PendingManualApproval",
         "DeployModel": "false",
         "EndpointInstanceType": cfg.endpoint_instance_type,
@@ -120,7 +129,11 @@ def test_condition_reads_evaluation_json_and_fail_message_names_figures(built):
     steps = flatten(definition["Steps"])
     conditions = steps["CheckQuality"]["Arguments"]["Conditions"]
     paths = [c["LeftValue"]["Std:JsonGet"]["Path"] for c in conditions]
-    assert paths == ["multiclass_classification_metrics.macro_f1.value", "macro_f1_minus_baseline"]
+    assert paths == [
+        "multiclass_classification_metrics.macro_f1.value",
+        "macro_f1_minus_baseline",
+        "macro_f1_minus_champion",
+    ]
     assert all(
         c["LeftValue"]["Std:JsonGet"]["PropertyFile"]
         == {"Get": "Steps.Evaluate.PropertyFiles.EvaluationReport"}
@@ -129,9 +142,15 @@ def test_condition_reads_evaluation_json_and_fail_message_names_figures(built):
     assert [c["RightValue"] for c in conditions] == [
         {"Get": "Parameters.MinMacroF1"},
         {"Get": "Parameters.MinBaselineMargin"},
+        {"Get": "Parameters.MinChampionMargin"},
     ]
     message = json.dumps(steps["QualityGateFailed"]["Arguments"]["ErrorMessage"])
-    assert "MinMacroF1" in message and "baseline.macro_f1" in message
+    assert "MinMacroF1" in message and "baseline.macro_f1" in message and "champion.macro_f1" in message
+    # the Evaluate step reads the served model's folder, which the build marks so it is never empty
+    evaluate = steps["Evaluate"]["Arguments"]
+    (champion,) = [i for i in evaluate["ProcessingInputs"] if i["InputName"] == "champion"]
+    assert champion["S3Input"]["S3Uri"] == PipelineConfig().champion_uri(BUCKET)
+    assert "--champion" in evaluate["AppSpecification"]["ContainerArguments"]
 
 
 def test_register_uses_inference_dlc_metrics_and_approval_parameter(built):

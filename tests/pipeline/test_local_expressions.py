@@ -29,9 +29,15 @@ STEP_PROPS = {
 }
 
 
-def scope(macro_f1: float = 0.5, margin: float = 0.02) -> Scope:
+def scope(macro_f1: float = 0.5, margin: float = 0.02, champion: float = 0.01) -> Scope:
     return Scope(
-        parameters={"Epochs": "3", "MinMacroF1": 0.4, "MinBaselineMargin": -1.0, "DeployModel": "false"},
+        parameters={
+            "Epochs": "3",
+            "MinMacroF1": 0.4,
+            "MinBaselineMargin": -1.0,
+            "MinChampionMargin": -1.0,
+            "DeployModel": "false",
+        },
         execution={"PipelineExecutionId": "x1", "PipelineName": "p"},
         steps={**STEP_PROPS, "Evaluate": {}},
         property_files={
@@ -40,6 +46,8 @@ def scope(macro_f1: float = 0.5, margin: float = 0.02) -> Scope:
                     "multiclass_classification_metrics": {"macro_f1": {"value": macro_f1}},
                     "macro_f1_minus_baseline": margin,
                     "baseline": {"macro_f1": macro_f1 - margin},
+                    "macro_f1_minus_champion": champion,
+                    "champion": {"served": True, "macro_f1": macro_f1 - champion},
                 }
             }
         },
@@ -105,6 +113,17 @@ def test_quality_gate_of_the_real_definition(built):
     assert not conditions_hold(conditions, strict)
     message = resolve(steps["QualityGateFailed"]["Arguments"]["ErrorMessage"], scope(macro_f1=0.3))
     assert "macro-F1 0.3 must be >= MinMacroF1 0.4" in message
+    # a regression against the served model: off by default, then no more than a point worse
+    worse = scope(macro_f1=0.5, champion=-0.03)
+    assert conditions_hold(conditions, worse)
+    worse.parameters["MinChampionMargin"] = -0.01
+    assert not conditions_hold(conditions, worse)
+    close = scope(macro_f1=0.5, champion=-0.005)
+    close.parameters["MinChampionMargin"] = -0.01
+    assert conditions_hold(conditions, close)
+    message = resolve(steps["QualityGateFailed"]["Arguments"]["ErrorMessage"], worse)
+    assert "exceed the served model's macro-F1 on the same rows 0.53 by >= MinChampionMargin -0.01" in message
+    assert "(margin reached: -0.03 )" in message
     deploy = steps["CheckDeploy"]["Arguments"]["Conditions"]
     assert not conditions_hold(deploy, scope())
 
@@ -124,7 +143,9 @@ def test_quality_gate_on_the_margins_interval_reads_its_low_end(aws):
         state = scope(macro_f1=0.5, margin=0.03)
         state.parameters["MinBaselineMargin"] = 0.0
         report = state.property_files["Evaluate"]["EvaluationReport"]
-        report["bootstrap"] = {"interval": {"macro_f1_minus_baseline": [low, high]}}
+        report["bootstrap"] = {
+            "interval": {"macro_f1_minus_baseline": [low, high], "macro_f1_minus_champion": [0.0, 0.1]}
+        }
         return state
 
     assert not conditions_hold(conditions, gate(-0.01, 0.07))  # ahead by 0.03, but not surely

@@ -53,20 +53,27 @@ def test_schedule_expressions_are_checked(bad):
         schedule.check_expression(bad)
 
 
+#: The registry fixture's packages' model archive, in the artifact bucket.
+ARCHIVE = "models/huggingface-1/output/model.tar.gz"
+
+
 @pytest.fixture
 def registry(aws):
     import boto3
+    from aws_helpers import BUCKET
 
     client = boto3.client("sagemaker", region_name=REGION)
     with contextlib.suppress(client.exceptions.ClientError):
         client.create_model_package_group(ModelPackageGroupName=GROUP)
     spec = {
         "Containers": [
-            {"Image": "123.dkr.ecr.us-east-1.amazonaws.com/hf:1", "ModelDataUrl": "s3://b/m.tar.gz"}
+            {"Image": "123.dkr.ecr.us-east-1.amazonaws.com/hf:1", "ModelDataUrl": f"s3://{BUCKET}/{ARCHIVE}"}
         ],
         "SupportedContentTypes": ["application/json"],
         "SupportedResponseMIMETypes": ["application/json"],
     }
+    # the packages' archive, which a deployment keeps as the champion
+    boto3.client("s3", region_name=REGION).put_object(Bucket=BUCKET, Key=ARCHIVE, Body=b"the archive")
     arns = {}
     for status in ("Approved", "PendingManualApproval"):
         arns[status] = client.create_model_package(
@@ -585,6 +592,23 @@ def test_schedule_and_deploy_commands(registry, monkeypatch):
     report = json.loads(scaled.stdout[scaled.stdout.index("{") :])
     assert report["status"] == "InService" and report["autoscaling"]["max"] == 3
     assert report["smoke_test"]["label"] == "Cardiovascular / Pulmonary"
+    # once the outcome is known, the deployed archive is the champion later evaluations compare with
+    import boto3
+    from aws_helpers import BUCKET
+    from helpers import said
+
+    s3 = boto3.client("s3", region_name=REGION)
+    kept = s3.get_object(Bucket=BUCKET, Key="champion/medtx-cli-scaled/model.tar.gz")["Body"].read()
+    record = json.loads(
+        s3.get_object(Bucket=BUCKET, Key="champion/medtx-cli-scaled/champion.json")["Body"].read()
+    )
+    assert kept == b"the archive" and record["model_package"] == arns["Approved"]
+    assert record["model_data"] == f"s3://{BUCKET}/{ARCHIVE}" and "champion for later evaluations" in said(
+        scaled
+    )
+    assert "deploy with --wait" in said(deployed)  # not waited for: the outcome, so the champion, unknown
+    unknown = s3.list_objects_v2(Bucket=BUCKET, Prefix="champion/medtx-cli-endpoint/")
+    assert unknown.get("KeyCount", 0) == 0
     _answers("oops")
     broken = runner.invoke(app, ["deploy", "--endpoint-name", "medtx-cli-broken", "--wait"])
     assert broken.exit_code == 2 and "failed its smoke request" in broken.output
