@@ -195,13 +195,14 @@ def performance_figures(data: RunData) -> list[tuple[str, Any]]:
         if all(m in interval for m in HEADLINE)
         else {}
     )
-    headline = go.Figure(
-        [
-            go.Bar(name="transformer", x=list(HEADLINE), y=values, **bars),
-            go.Bar(name="TF-IDF baseline", x=list(HEADLINE), y=[baseline.get(m) for m in HEADLINE]),
-        ],
-        layout={"barmode": "group", "yaxis": {"range": [0, 1]}, "height": 360},
-    )
+    compared = [
+        go.Bar(name="transformer", x=list(HEADLINE), y=values, **bars),
+        go.Bar(name="TF-IDF baseline", x=list(HEADLINE), y=[baseline.get(m) for m in HEADLINE]),
+    ]
+    champion = data.evaluation.get("champion") or {}
+    if champion.get("served"):  # the model the endpoint served, scored on the same rows
+        compared.append(go.Bar(name="served model", x=list(HEADLINE), y=[champion.get(m) for m in HEADLINE]))
+    headline = go.Figure(compared, layout={"barmode": "group", "yaxis": {"range": [0, 1]}, "height": 360})
     perf = data.performance
     correct = int(perf["correct"].astype(bool).sum())
     correctness = go.Figure(
@@ -252,8 +253,9 @@ def performance_figures(data: RunData) -> list[tuple[str, Any]]:
         layout={"height": 340, "yaxis": {"range": [0, 1]}},
     )
     n = data.evaluation.get("validation_rows", len(perf))
+    against = "the TF-IDF baseline and the served model" if champion.get("served") else "the TF-IDF baseline"
     return [
-        (f"Held-out figures against the TF-IDF baseline ({n} rows)", headline),
+        (f"Held-out figures against {against} ({n} rows)", headline),
         ("Correctness", correctness),
         ("Target vs predicted distribution", dist),
         ("Per-class precision, recall and F1", classes),
@@ -285,7 +287,20 @@ def render(data: RunData) -> str:
         "section.chart{margin:0 0 28px}h3{font-size:15px;margin:6px 0}</style></head><body>"
         f"<h1>medtx: execution {html.escape(data.execution_id)}</h1>"
         f"<p>macro-F1 {metrics['macro_f1']['value']:.4f}, accuracy {metrics['accuracy']['value']:.4f}; "
-        f"TF-IDF baseline macro-F1 {baseline:.4f}</p>" + "".join(parts) + "</body></html>"
+        f"TF-IDF baseline macro-F1 {baseline:.4f}{html.escape(_against_champion(data.evaluation))}</p>"
+        + "".join(parts)
+        + "</body></html>"
+    )
+
+
+def _against_champion(evaluation: dict[str, Any]) -> str:
+    """The header's clause on the served model, when one was scored on the same rows."""
+    champion = evaluation.get("champion") or {}
+    if not champion.get("served"):
+        return ""
+    return (
+        f"; the served model's {champion['macro_f1']:.4f} "
+        f"(difference {evaluation['macro_f1_minus_champion']:+.4f})"
     )
 
 

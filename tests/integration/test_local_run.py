@@ -195,6 +195,8 @@ def test_a_second_run_is_served_from_the_cache(local_run):
     assert json.loads((champion / "champion.json").read_text())["model_package"].endswith("/2")
     assert evaluated["macro_f1_minus_champion"] == 0
     assert "against the served model" in " ".join(again.stderr.split())
+    page = (store / "dashboard.html").read_text()  # the dashboard draws the served model beside
+    assert '"name":"served model"' in page and "the served model&#x27;s" in page
     assert second["Steps"]["RegisterModel"]["Properties"]["ModelPackageVersion"] == 2
     # the summary suggests the comparison with the previous version: one evaluation (a cache hit)
     hint = f"models compare 2 1 --store {store}"
