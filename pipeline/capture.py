@@ -58,6 +58,8 @@ HISTORY_COLUMNS = (
     "validation_share",
     "difference",
 )
+#: The columns that differ between a check's rows: one row per predicted class.
+CLASS_COLUMNS = HISTORY_COLUMNS[HISTORY_COLUMNS.index("label") :]
 
 
 class CaptureError(ValueError):
@@ -251,7 +253,7 @@ def history_rows(result: dict[str, Any], at: datetime) -> pd.DataFrame:
         "validation_mean_score": result.get("validation_mean_score"),
     }
     classes = result.get("classes") or [{"label": "", "traffic": 0}]
-    rows = [{**check, **{k: c.get(k) for k in HISTORY_COLUMNS[9:]}} for c in classes]
+    rows = [{**check, **{k: c.get(k) for k in CLASS_COLUMNS}} for c in classes]
     return pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
 
 
