@@ -156,10 +156,9 @@ CHAMPION_README = "README.txt"
 def mark_champion_folder(s3: Any, cfg: PipelineConfig) -> None:
     """Write the README of ``cfg.champion_uri()``, so the Evaluate step's champion input exists before a
     model is served (its ``model.tar.gz`` comes with the first deployment)."""
-    bucket, _, key = cfg.champion_uri().removeprefix("s3://").partition("/")
     s3.put_object(
-        Bucket=bucket,
-        Key=f"{key}/{CHAMPION_README}",
+        Bucket=cfg.bucket,
+        Key=f"{cfg.champion_prefix}/{cfg.endpoint_name}/{CHAMPION_README}",
         Body=(
             "The archive of the model endpoint "
             f"{cfg.endpoint_name} serves (model.tar.gz, champion.json), written by the pipeline's "

@@ -698,12 +698,14 @@ def deploy(
     return done
 
 
-def champion_files(package: dict[str, Any], recorded_at: str) -> tuple[str, bytes]:
-    """A deployed package's archive URI and the champion record (``champion.json``) naming it."""
+def champion_files(package: dict[str, Any]) -> tuple[str, bytes]:
+    """A deployed package's archive URI and the champion record (``champion.json``) naming it, as of
+    now."""
     from scripts.medtx_config import champion_record
 
     model_data = package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
-    record = champion_record(package["ModelPackageArn"], model_data, recorded_at)
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    record = champion_record(package["ModelPackageArn"], model_data, now)
     return model_data, (json.dumps(record, indent=2) + "\n").encode()
 
 
@@ -713,7 +715,7 @@ def record_champion(s3: Any, sagemaker: Any, package_arn: str, destination: str)
     from scripts.medtx_config import CHAMPION_ARCHIVE, CHAMPION_RECORD
 
     package = sagemaker.describe_model_package(ModelPackageName=package_arn)
-    model_data, record = champion_files(package, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    model_data, record = champion_files(package)
     source_bucket, _, source_key = model_data.removeprefix("s3://").partition("/")
     bucket, _, prefix = destination.removeprefix("s3://").partition("/")
     s3.copy({"Bucket": source_bucket, "Key": source_key}, bucket, f"{prefix}/{CHAMPION_ARCHIVE}")

@@ -21,17 +21,16 @@ from steps.evaluate import REPORT
 NAME = "CheckQuality"
 FAIL_NAME = "QualityGateFailed"
 MACRO_F1 = "multiclass_classification_metrics.macro_f1.value"
-#: The margin the gate compares, by ``PipelineConfig.baseline_margin_from``.
-BASELINE_MARGIN = {
-    "estimate": "macro_f1_minus_baseline",
-    "interval_low": "bootstrap.interval.macro_f1_minus_baseline[0]",
-}
 BASELINE_F1 = "baseline.macro_f1"
-CHAMPION_MARGIN = {
-    "estimate": "macro_f1_minus_champion",
-    "interval_low": "bootstrap.interval.macro_f1_minus_champion[0]",
-}
 CHAMPION_F1 = "champion.macro_f1"
+
+
+def margin_path(against: str, source: str) -> str:
+    """Where ``evaluation.json`` holds the margin over ``against`` (``baseline``, ``champion``) that
+    the gate compares, by ``PipelineConfig.baseline_margin_from``: the held-out difference itself, or
+    the low end of its paired bootstrap interval."""
+    difference = f"macro_f1_minus_{against}"
+    return difference if source == "estimate" else f"bootstrap.interval.{difference}[0]"
 
 
 def figure(evaluate: Any, path: str) -> JsonGet:
@@ -42,8 +41,8 @@ def build(ctx: StepContext, evaluate: Any, if_steps: list) -> ConditionStep:
     p = ctx.params
     macro_f1 = figure(evaluate, MACRO_F1)
     source = ctx.config.baseline_margin_from
-    margin = figure(evaluate, BASELINE_MARGIN[source])
-    champion_margin = figure(evaluate, CHAMPION_MARGIN[source])
+    margin = figure(evaluate, margin_path("baseline", source))
+    champion_margin = figure(evaluate, margin_path("champion", source))
     fail = FailStep(
         name=FAIL_NAME,
         error_message=Join(

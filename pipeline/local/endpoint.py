@@ -455,7 +455,7 @@ def record_champion(store: Store, package: dict[str, Any], destination: str) -> 
     from pipeline import deploy as contract
     from scripts.medtx_config import CHAMPION_ARCHIVE, CHAMPION_RECORD
 
-    model_data, record = contract.champion_files(package, time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    model_data, record = contract.champion_files(package)
     folder = store.path(destination)
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(store.path(model_data), folder / CHAMPION_ARCHIVE)
