@@ -46,7 +46,7 @@ from medtx_common import (
     setup_logging,
     write_json,
 )
-from medtx_config import EvalConfig, InferenceConfig
+from medtx_config import CHAMPION_ARCHIVE, CHAMPION_RECORD, EvalConfig, InferenceConfig
 
 PER_CLASS_CSV = "per-class-metrics.csv"
 CONFUSION_CSV = "confusion-matrix.csv"
@@ -78,12 +78,6 @@ def unpack_model(path: str | Path, workdir: Path) -> Path:
     with tarfile.open(archive) as tar:
         tar.extractall(target, filter="data")
     return target
-
-
-#: What ``--champion`` holds once a model is served (the pipeline's RecordChampion step and
-#: ``medtx deploy`` write both): its archive, and which package it is.
-CHAMPION_ARCHIVE = "model.tar.gz"
-CHAMPION_RECORD = "champion.json"
 
 
 def champion_predictions(

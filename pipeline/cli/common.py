@@ -77,25 +77,21 @@ def resolve_region(region: str | None, fallback: str | None = None) -> str:
     return found
 
 
-def parse_sets(sets: list[str] | None) -> dict[str, str]:
-    """``--set name=value`` options as ``PipelineConfig.replace`` takes them."""
+def parse_sets(sets: list[str] | None, hint: str = "--set") -> dict[str, str]:
+    """``--set name=value`` options (or ``MEDTX_SETTINGS``' pairs, ``hint`` naming where they came
+    from) as ``PipelineConfig.replace`` takes them."""
     result = {}
     for item in sets or []:
         name, sep, value = item.partition("=")
         if not sep:
-            raise typer.BadParameter(f"{item!r} is not name=value", param_hint="--set")
+            raise typer.BadParameter(f"{item!r} is not name=value", param_hint=hint)
         result[name.strip()] = value
     return result
 
 
 def settings(sets: list[str] | None = None) -> dict[str, str]:
     """A command's config overrides: ``MEDTX_SETTINGS``, then its ``--set`` options (which win)."""
-    given: dict[str, str] = {}
-    for item in os.environ.get(ENV_SETTINGS, "").split():
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise typer.BadParameter(f"{item!r} is not name=value", param_hint=ENV_SETTINGS)
-        given[name] = value
+    given = parse_sets(os.environ.get(ENV_SETTINGS, "").split(), ENV_SETTINGS)
     with failing(ValueError, code=2):
         try:
             PipelineConfig().replace(**given)
