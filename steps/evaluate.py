@@ -4,6 +4,11 @@ Reads the model archive of the Train step, the validation/pre-processed CSVs of 
 Preprocess step, and the champion folder (``PipelineConfig.champion_uri``: the archive of the model
 the endpoint serves, scored on the same rows; only a README until a model is served). Dashboard
 files are also published to ``preprocess/pre-processed/eval/``.
+
+Not cached: SageMaker keys a step's cache on its arguments, not on its inputs' contents, so a cached
+Evaluate behind a cached Train would hand the gate the comparison with whichever model was served
+when the step first ran. Evaluating again costs minutes of one instance; a stale gate decision costs a
+worse model in production.
 """
 
 from __future__ import annotations
@@ -73,7 +78,6 @@ def build(ctx: StepContext, preprocess: Any, train: Any) -> ProcessingStep:
         name=NAME,
         step_args=step_args,
         property_files=[REPORT],
-        cache_config=ctx.cache,
         retry_policies=ctx.job_retries,
     )
 

@@ -184,8 +184,8 @@ def test_a_second_run_is_served_from_the_cache(local_run):
     for step in ("Preprocess", "Train"):
         hit = second["Steps"][step]["CacheHitResult"]
         assert hit["SourcePipelineExecutionId"] == first["PipelineExecutionId"], step
-    # Evaluate runs again: the first run's RecordChampion (and deploy --local) made version 1 the
-    # champion, a new input. The same archive against itself: nothing between them. Then this run's
+    # Evaluate is never cached: the first run's RecordChampion (and deploy --local) made version 1
+    # the champion since. The same archive against itself: nothing between them. Then this run's
     # deploy branch made version 2 the champion.
     assert "CacheHitResult" not in second["Steps"]["Evaluate"]
     runs = store / BUCKET / "executions" / second["PipelineExecutionId"]
@@ -198,7 +198,7 @@ def test_a_second_run_is_served_from_the_cache(local_run):
     page = (store / "dashboard.html").read_text()  # the dashboard draws the served model beside
     assert '"name":"served model"' in page and "the served model&#x27;s" in page
     assert second["Steps"]["RegisterModel"]["Properties"]["ModelPackageVersion"] == 2
-    # the summary suggests the comparison with the previous version: one evaluation (a cache hit)
+    # the summary suggests the comparison with the previous version, evaluated on the same rows
     hint = f"models compare 2 1 --store {store}"
     assert hint in " ".join((again.stdout + again.stderr).split())
     compared = json.loads(medtx(*hint.split()[:-2], "--json", "--store", str(store)).stdout)
