@@ -257,18 +257,23 @@ def history_rows(result: dict[str, Any], at: datetime) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(HISTORY_COLUMNS))
 
 
+def parse_history(data: bytes, where: str = "the drift history") -> pd.DataFrame:
+    """A history CSV as text columns, refused (``CaptureError``) when it is not one of ours."""
+    try:
+        kept = pd.read_csv(io.BytesIO(data), keep_default_na=False, dtype=str)
+    except ValueError as err:
+        raise CaptureError(f"{where} is not a CSV: {err}") from err
+    if tuple(kept.columns) != HISTORY_COLUMNS:
+        raise CaptureError(
+            f"{where} has the columns {', '.join(kept.columns)}; expected {', '.join(HISTORY_COLUMNS)}"
+        )
+    return kept
+
+
 def merge_history(previous: bytes | None, rows: pd.DataFrame) -> bytes:
     """The history CSV with ``rows`` in place of any earlier rows of their check hour and endpoint."""
     if previous:
-        try:
-            kept = pd.read_csv(io.BytesIO(previous), keep_default_na=False, dtype=str)
-        except ValueError as err:
-            raise CaptureError(f"the drift history is not a CSV: {err}") from err
-        if tuple(kept.columns) != HISTORY_COLUMNS:
-            raise CaptureError(
-                f"the drift history has the columns {', '.join(kept.columns)}; "
-                f"expected {', '.join(HISTORY_COLUMNS)}"
-            )
+        kept = parse_history(previous)
         check = rows.iloc[0]
         same = (kept["checked_at"] == check["checked_at"]) & (kept["endpoint"] == check["endpoint"])
         kept = kept[~same]
@@ -291,3 +296,38 @@ def write_history(s3: Any, bucket: str, rows: pd.DataFrame) -> str:
         previous = None
     s3.put_object(Bucket=bucket, Key=HISTORY_KEY, Body=merge_history(previous, rows), ContentType="text/csv")
     return f"s3://{bucket}/{HISTORY_KEY}"
+
+
+def store_history(store: Any, bucket: str, rows: pd.DataFrame) -> str:
+    """The same in a local store (``endpoint predictions --publish`` of a local endpoint)."""
+    path = store.path(f"s3://{bucket}/{HISTORY_KEY}")
+    merged = merge_history(path.read_bytes() if path.is_file() else None, rows)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = path.with_name(path.name + ".partial")  # a new file, renamed over: never half a history
+    written.write_bytes(merged)
+    written.replace(path)
+    return str(path)
+
+
+def read_history(store: Any) -> pd.DataFrame:
+    """Every drift history in a local store (any bucket), typed: ``checked_at`` a UTC time, the
+    figures numbers (NaN where a check had none); an empty frame when no check was published."""
+    frames = [
+        _typed_history(parse_history(path.read_bytes(), str(path)), str(path))
+        for path in sorted(store.root.glob(f"*/{HISTORY_KEY}"))
+        if not path.relative_to(store.root).parts[0].startswith("_")  # the service's records, not a bucket
+    ]
+    if not frames:
+        return _typed_history(pd.DataFrame(columns=list(HISTORY_COLUMNS)), "")
+    return pd.concat(frames, ignore_index=True)
+
+
+def _typed_history(history: pd.DataFrame, where: str) -> pd.DataFrame:
+    text = ("endpoint", "model_package", "label")
+    try:
+        history["checked_at"] = pd.to_datetime(history["checked_at"], utc=True, format="ISO8601")
+        for column in (c for c in HISTORY_COLUMNS if c not in text and c != "checked_at"):
+            history[column] = pd.to_numeric(history[column].replace("", np.nan)).astype(float)
+    except ValueError as err:
+        raise CaptureError(f"{where}: {err}") from err
+    return history

@@ -1,12 +1,16 @@
 """The local dashboard: one self-contained HTML file (plotly, inlined, works offline) standing in for
-the two QuickSight dashboards, built from what a run left in the local store.
+the QuickSight dashboards, built from what runs and drift checks left in the local store.
 
 EDA (from ``data-report.json`` and ``pre-processed.csv``): class counts before and after cleaning, rows
 removed by reason with duplicates and conflicting labels, text length by specialty, sample-name
 sub-groups per specialty, top terms per specialty. Model performance (from ``evaluation.json``,
 ``model-performance.csv``, ``per-class-metrics.csv``, ``confusion-matrix.csv``): headline figures
 against the TF-IDF baseline, correctness, target vs predicted distribution, per-class precision,
-recall and F1, the confusion matrix, and the history of local runs.
+recall and F1, the confusion matrix, and the history of local runs. Predictions in production (from
+the drift history that ``medtx endpoint predictions --publish`` keeps, ``capture.HISTORY_KEY``), once
+a check was published: the PSI against validation, each class's share of the traffic, the shares'
+difference to validation, the traffic each check read, and the model's confidence: the production
+QuickSight dashboard's charts.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from pipeline import capture
 from pipeline.local.runner import executions, output_uri
 from pipeline.local.store import Store
 
@@ -39,6 +44,8 @@ class RunData:
     per_class: pd.DataFrame
     confusion: pd.DataFrame
     history: pd.DataFrame
+    #: the drift checks published for local endpoints (``capture.read_history``; empty: none yet)
+    drift: pd.DataFrame
 
 
 def _output(properties: dict[str, Any], name: str) -> str:
@@ -89,6 +96,10 @@ def load(store: Store, execution_id: str | None = None) -> RunData:
             }
         )
     read = lambda path: pd.read_csv(path, keep_default_na=False)  # noqa: E731
+    try:
+        drift = capture.read_history(store)
+    except capture.CaptureError as err:
+        raise DashboardError(str(err)) from err
     return RunData(
         execution_id=chosen["PipelineExecutionId"],
         report=json.loads((store.path(_output(pre, "report")) / "data-report.json").read_text()),
@@ -98,6 +109,7 @@ def load(store: Store, execution_id: str | None = None) -> RunData:
         per_class=read(evaluation_dir / "per-class-metrics.csv"),
         confusion=read(evaluation_dir / "confusion-matrix.csv"),
         history=pd.DataFrame(history),
+        drift=drift,
     )
 
 
@@ -264,11 +276,92 @@ def performance_figures(data: RunData) -> list[tuple[str, Any]]:
     ]
 
 
+def production_figures(drift: pd.DataFrame) -> list[tuple[str, Any]]:
+    """The drift checks over time, one line per endpoint (per class for the shares)."""
+    import plotly.express as px
+
+    checks = drift.drop_duplicates(["checked_at", "endpoint"]).sort_values("checked_at")
+    time = {"checked_at": "check (UTC)"}
+    psi = px.line(
+        checks.dropna(subset=["psi"]), x="checked_at", y="psi", color="endpoint", markers=True, labels=time
+    )
+    for level, reading in ((capture.STABLE, "moderate"), (capture.MAJOR, "major")):
+        psi.add_hline(
+            y=level,
+            line_dash="dot",
+            annotation_text=f"{reading} shift above {level}",
+            exclude_empty_subplots=False,  # drawn before the first PSI too
+        )
+    # the thresholds in view before the first PSI (or below every one)
+    highest = checks["psi"].max(skipna=True)
+    psi.update_yaxes(range=[0, max(1.2 * capture.MAJOR, 1.1 * (0 if pd.isna(highest) else highest))])
+    served = drift[drift["label"] != ""].sort_values(["checked_at", "label"])
+    shares = px.line(
+        served,
+        x="checked_at",
+        y="traffic_share",
+        color="label",
+        line_dash="endpoint",
+        markers=True,
+        labels={**time, "traffic_share": "share of the traffic"},
+    )
+    latest = served[served["checked_at"] == served.groupby("endpoint")["checked_at"].transform("max")]
+    difference = px.bar(
+        latest.sort_values("difference"),
+        x="difference",
+        y="label",
+        color="endpoint",
+        orientation="h",
+        barmode="group",
+        labels={"difference": "traffic share minus validation share"},
+    )
+    volume = px.line(checks, x="checked_at", y="predictions", color="endpoint", markers=True, labels=time)
+    scores = checks.melt(
+        id_vars=["checked_at", "endpoint"],
+        value_vars=["mean_score", "validation_mean_score"],
+        var_name="on",
+        value_name="mean top score",
+    ).dropna(subset=["mean top score"])
+    confidence = px.line(
+        scores,
+        x="checked_at",
+        y="mean top score",
+        color="on",
+        line_dash="endpoint",
+        markers=True,
+        labels=time,
+    )
+    # at least a day wide: a single check otherwise gets an axis of milliseconds
+    first, last = checks["checked_at"].min(), checks["checked_at"].max()
+    pad = max(pd.Timedelta(hours=12) - (last - first) / 2, pd.Timedelta(0))
+    for figure in (psi, shares, volume, confidence):
+        figure.update_layout(height=340)
+        figure.update_xaxes(type="date", range=[first - pad, last + pad])
+    difference.update_layout(height=26 * max(latest["label"].nunique(), 1) + 120)
+    without_psi = int(checks["psi"].isna().sum())
+    note = (
+        f"; {_checks(without_psi)} with fewer than {capture.FEW} predictions: no PSI" if without_psi else ""
+    )
+    return [
+        (f"PSI of the predicted classes against validation ({_checks(len(checks))}{note})", psi),
+        ("Share of the traffic per predicted class", shares),
+        ("Traffic share minus validation share per class, latest check", difference),
+        ("Predictions each check read", volume),
+        ("Mean top score: traffic against validation", confidence),
+    ]
+
+
+def _checks(n: int) -> str:
+    return f"{n} check" + ("" if n == 1 else "s")
+
+
 def render(data: RunData) -> str:
     """One HTML page; plotly.js inlined once, so it opens offline from disk."""
     import plotly.io as pio
 
     sections = [("EDA", eda_figures(data)), ("Model performance", performance_figures(data))]
+    if not data.drift.empty:
+        sections.append(("Predictions in production", production_figures(data.drift)))
     parts, first = [], True
     for heading, charts in sections:
         parts.append(f"<h2>{html.escape(heading)}</h2>")

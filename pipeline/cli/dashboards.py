@@ -29,7 +29,8 @@ def dashboard(
         str | None, typer.Option(help="execution id (default: the latest evaluated)")
     ] = None,
 ) -> None:
-    """Write the local dashboard (EDA + model performance) as one self-contained HTML file."""
+    """Write the local dashboard (EDA, model performance and, once `endpoint predictions --publish` kept
+    a check, predictions in production) as one self-contained HTML file."""
     from pipeline import dashboard as dash
     from pipeline.local.store import Store
 

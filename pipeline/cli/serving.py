@@ -126,23 +126,23 @@ def endpoint_predictions(
         bool,
         typer.Option(
             "--publish",
-            help="also put the figures in CloudWatch (namespace medtx; with --sagemaker): the stack's "
-            "scheduled drift check, whose alarm reads PredictionPSI",
+            help="also add the check to the drift history (capture.HISTORY_KEY in the capture bucket; "
+            "the dashboards chart it) and, with --sagemaker, put the figures in CloudWatch (namespace "
+            "medtx): the stack's scheduled drift check, whose alarm reads PredictionPSI",
         ),
     ] = False,
 ) -> None:
     """What the endpoint has been predicting, from its data capture (``medtx deploy [--local]
     --capture-percent N``): each class's share of the traffic beside its share of the served version's
     validation predictions, the population stability index, and the model's mean confidence in both.
-    With ``--sagemaker`` the deployed endpoint, else the local one. ``--publish`` puts the figures in
-    CloudWatch (``capture.metric_data``) and adds the check to the bucket's drift history
-    (``capture.HISTORY_KEY``); a window without predictions then publishes a count of 0."""
+    With ``--sagemaker`` the deployed endpoint, else the local one. ``--publish`` adds the check to the
+    bucket's drift history (``capture.HISTORY_KEY``; in the local store for a local endpoint, where
+    ``medtx dashboard`` charts it) and, with ``--sagemaker``, puts the figures in CloudWatch
+    (``capture.metric_data``); a window without predictions then publishes a count of 0."""
     from pipeline import capture
     from pipeline import deploy as dep
     from pipeline.local import endpoint
 
-    if publish and not sagemaker:
-        raise typer.BadParameter("CloudWatch figures are for the deployed endpoint: add --sagemaker")
     name = named_endpoint(name)
     now = datetime.now(UTC)
     with failing(dep.DeployError, endpoint.EndpointError, capture.CaptureError, code=1):
@@ -161,23 +161,23 @@ def endpoint_predictions(
     summary = {k: v for k, v in read.items() if k != "answers"}
     result = {"endpoint": name, "hours": hours, "model_package": served["package"], **summary, **result}
     if publish:
-        import boto3
+        if sagemaker:
+            import boto3
 
-        figures = capture.metric_data(name, result, now)
-        region = resolve_region(region)
-        cloudwatch = boto3.client("cloudwatch", region_name=region)
-        cloudwatch.put_metric_data(Namespace=capture.NAMESPACE, MetricData=figures)
-        console.print(
-            f"put {', '.join(f['MetricName'] for f in figures)} in CloudWatch "
-            f"({capture.NAMESPACE}, EndpointName={name})",
-            highlight=False,
-        )
+            figures = capture.metric_data(name, result, now)
+            cloudwatch = boto3.client("cloudwatch", region_name=resolve_region(region))
+            cloudwatch.put_metric_data(Namespace=capture.NAMESPACE, MetricData=figures)
+            console.print(
+                f"put {', '.join(f['MetricName'] for f in figures)} in CloudWatch "
+                f"({capture.NAMESPACE}, EndpointName={name})",
+                highlight=False,
+            )
         bucket, _ = capture.prefix(served["destination"], name)
         with failing(capture.CaptureError, code=1):
-            kept = capture.write_history(
-                boto3.client("s3", region_name=region), bucket, capture.history_rows(result, now)
-            )
+            kept = served["keep_history"](bucket, capture.history_rows(result, now))
         console.print(f"added this check to {kept}", highlight=False)
+        if not sagemaker:
+            console.print(f"`medtx dashboard --store {store}` charts the history", highlight=False)
     if as_json:
         print(json.dumps(result, indent=2))
         return
@@ -220,7 +220,8 @@ def endpoint_predictions(
 
 def _served_capture(name: str, store: Path, sagemaker: bool, region: str | None) -> dict[str, Any]:
     """Where endpoint ``name`` captures to, at what share, the package it serves, ``files(destination)``
-    for ``capture.read_answers``, and the ``registry`` its package's evaluation is read from."""
+    for ``capture.read_answers``, ``keep_history(bucket, rows)`` for a published check, and the
+    ``registry`` its package's evaluation is read from."""
     from pipeline import capture
     from pipeline.cli.sources import open_registry
 
@@ -238,6 +239,7 @@ def _served_capture(name: str, store: Path, sagemaker: bool, region: str | None)
             "percent": found["capture_percent"],
             "package": found.get("model_package"),
             "files": lambda destination: capture.s3_files(s3, destination, name),
+            "keep_history": lambda bucket, rows: capture.write_history(s3, bucket, rows),
             "registry": opened,
         }
     from pipeline.local import endpoint
@@ -251,6 +253,7 @@ def _served_capture(name: str, store: Path, sagemaker: bool, region: str | None)
         "percent": config.get("InitialSamplingPercentage", 0),
         "package": record.get("ModelPackageArn"),
         "files": lambda destination: capture.store_files(local, destination, name),
+        "keep_history": lambda bucket, rows: capture.store_history(local, bucket, rows),
         "registry": opened,
     }
 

@@ -173,7 +173,7 @@ def test_the_local_endpoint_answers_over_http(local_run):
     assert len(json.loads(invoked.stdout)[0]["top_k"]) == 3
 
 
-def test_a_second_run_is_served_from_the_cache(local_run):
+def test_a_second_run_is_served_from_the_cache(local_run, tmp_path):
     """Endpoint settings change no job, so the jobs come from the cache; the endpoint is updated,
     serves the new version and captures its answers."""
     store, _ = local_run
@@ -219,6 +219,15 @@ def test_a_second_run_is_served_from_the_cache(local_run):
     assert "validation_share" in drift["classes"][0]
     (written,) = (store / BUCKET / "endpoint-capture").rglob("*.jsonl")
     assert "Knee" not in written.read_text()
+    # the check published into the store's drift history, which the dashboard then charts
+    published = medtx("endpoint", "predictions", "--publish", "--store", str(store))
+    assert published.returncode == 0, published.stderr
+    assert (store / BUCKET / "monitoring" / "prediction-drift.csv").is_file()
+    drawn = medtx("dashboard", "--store", str(store), "--out", str(tmp_path / "production.html"))
+    assert drawn.returncode == 0, drawn.stderr
+    assert "Predictions in production" in (tmp_path / "production.html").read_text()
+    loaded = browser_check(tmp_path / "production.html", tmp_path / "production.png")
+    assert loaded["errors"] == [] and loaded["charts"] == loaded["rendered"] == 16, loaded
 
 
 def test_the_quality_gate_fails_the_execution_with_its_reason(local_run):

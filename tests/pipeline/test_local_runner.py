@@ -482,6 +482,13 @@ def test_the_local_endpoint_captures_its_answers_as_sagemaker_does(tmp_path, mon
         assert "4 predictions in 4 captured records (0 without one)" in " ".join(shown.output.split())
         assert "records no evaluation: no validation predictions to compare with" in shown.output
         assert "4 predictions are few for shares and a PSI" in " ".join(shown.output.split())
+        # --publish: the check joins the drift history in the store (no CloudWatch locally)
+        published = CliRunner().invoke(app, [*asked, "--publish"])
+        assert published.exit_code == 0, published.output
+        kept = capture.read_history(store)
+        assert kept[["endpoint", "label", "predictions"]].values.tolist() == [["ep", "Cardiology", 4.0]]
+        assert store.path(f"s3://bucket/{capture.HISTORY_KEY}").is_file()
+        assert "CloudWatch" not in published.output and "medtx dashboard" in published.output
         off = endpoint.deploy_package(store, "ep", good)
         assert off["Action"] == "updated (blue/green)" and "DataCaptureConfig" not in off
         nothing = CliRunner().invoke(app, asked)
@@ -489,3 +496,65 @@ def test_the_local_endpoint_captures_its_answers_as_sagemaker_does(tmp_path, mon
     finally:
         if store.read_record(endpoint.KIND, "ep"):
             endpoint.stop(store, "ep")
+
+
+def test_the_local_dashboard_charts_the_drift_history(tmp_path):
+    """Published checks (``endpoint predictions --publish``) in the store's history: typed when read
+    back, the same hour replaced, a foreign file refused by name, and the production charts drawn."""
+    from datetime import UTC, datetime, timedelta
+
+    from pipeline import capture, dashboard
+
+    store = Store(tmp_path)
+    assert capture.read_history(store).empty
+    at = datetime(2026, 12, 1, 8, 30, tzinfo=UTC)
+
+    def check(predictions: int, urology: float, hour: int) -> None:
+        shares = {"Urology": urology, "Radiology": 1 - urology}
+        classes = [
+            {
+                "label": k,
+                "traffic": round(v * predictions),
+                "traffic_share": v,
+                "validation_share": 0.5,
+                "difference": v - 0.5,
+            }
+            for k, v in shares.items()
+        ]
+        result = {
+            "endpoint": "ep",
+            "hours": 24,
+            "predictions": predictions,
+            "model_package": "p/1",
+            "psi": urology,
+            "total_variation": abs(urology - 0.5),
+            "mean_score": 0.7,
+            "validation_mean_score": 0.8,
+            "classes": classes,
+        }
+        capture.store_history(store, "bucket", capture.history_rows(result, at + timedelta(hours=hour)))
+
+    check(capture.FEW, 0.9, 0)
+    check(capture.FEW - 1, 0.6, 24)  # too few for a PSI
+    check(capture.FEW, 0.7, 24)  # the same hour again: replaces the check above
+    check(capture.FEW, 0.5, 48)
+    kept = capture.read_history(store)
+    assert kept["checked_at"].dt.tz is not None and kept["psi"].dtype == float
+    assert kept.drop_duplicates("checked_at")["psi"].tolist() == [0.9, 0.7, 0.5]
+    check(capture.FEW - 1, 0.6, 72)
+    figures = dict(dashboard.production_figures(capture.read_history(store)))
+    assert len(figures) == 5
+    (psi_title,) = [t for t in figures if t.startswith("PSI")]
+    assert "4 checks; 1 check with fewer than 200 predictions: no PSI" in psi_title
+    assert list(figures[psi_title].data[0].y) == [0.9, 0.7, 0.5]
+    shares = figures["Share of the traffic per predicted class"]
+    assert sorted(trace.name for trace in shares.data) == ["Radiology, ep", "Urology, ep"]
+    latest = figures["Traffic share minus validation share per class, latest check"]
+    assert sorted(latest.data[0].x) == pytest.approx([-0.1, 0.1])  # the fifth check's 0.6 / 0.4
+    foreign = store.path(f"s3://other/{capture.HISTORY_KEY}")
+    foreign.parent.mkdir(parents=True)
+    foreign.write_text("when,what\n1,2\n")
+    with pytest.raises(
+        capture.CaptureError, match=r"other/monitoring/prediction-drift.csv has the columns when"
+    ):
+        capture.read_history(store)

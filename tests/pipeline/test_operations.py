@@ -1262,8 +1262,6 @@ def test_the_scheduled_drift_check_puts_its_figures_in_cloudwatch(registry, iam_
     assert "cloudwatch:PutMetricData" in iam_calls and not iam_calls - _codebuild_actions(), sorted(
         iam_calls - _codebuild_actions()
     )
-    local = runner.invoke(app, ["endpoint", "predictions", "--publish", "--name", "medtx-busy"])
-    assert local.exit_code == 2 and "add --sagemaker" in said(local)
 
     # the bucket's history: a row per check and class; the same check hour again replaces its rows
     import pandas as pd
