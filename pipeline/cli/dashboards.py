@@ -60,7 +60,8 @@ def quicksight(
     region: Region = None,
     bucket: Bucket = None,
 ) -> None:
-    """Create or update the QuickSight data sources, datasets and the two dashboards (idempotent)."""
+    """Create or update the QuickSight data sources, datasets and dashboards (idempotent): EDA and
+    model performance, and predictions in production once the drift history exists."""
     from pipeline import quicksight as qs
     from pipeline.config import ENV_BUCKET, from_env
 
