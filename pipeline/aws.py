@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 OFFLINE_ACCOUNT_ROLE = "arn:aws:iam::123456789012:role/medtx-offline-build"
@@ -58,6 +59,42 @@ def check_params(definition: str, params: list[dict[str, str]]) -> None:
     message = unknown_parameters(json.loads(definition), (p["Name"] for p in params))
     if message:
         raise ValueError(message)
+
+
+def input_data_version(s3: Any, uri: str) -> str:
+    """What identifies the objects the Preprocess step will read at ``uri`` (an ``S3Prefix`` input:
+    every key that starts with it), for ``InputDataVersion``: a digest of their keys, ETags and sizes,
+    so data replaced at the same key gives a new version and the step's cache misses. One clear
+    ``ValueError`` when nothing is there (the step would fail on it minutes later)."""
+    if not uri.startswith("s3://") or "/" not in uri[5:]:
+        raise ValueError(f"InputDataUri {uri!r} is not s3://bucket/key")
+    bucket, _, prefix = uri[5:].partition("/")
+    listed = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+        listed += [f"{o['Key']}\t{o['ETag']}\t{o['Size']}" for o in page.get("Contents", [])]
+    if not listed:
+        raise ValueError(f"no input data at {uri}: upload the CSV there or pass --param InputDataUri=...")
+    return version_of(sorted(listed))
+
+
+def version_of(lines: Iterable[str]) -> str:
+    """A short, stable name for what ``lines`` describe (``sha256-`` and 16 hex digits)."""
+    return "sha256-" + hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+
+
+def with_input_version(params: list[dict[str, str]], definition: dict[str, Any], s3: Any) -> str | None:
+    """Add ``InputDataVersion`` to ``params`` from the data at the execution's ``InputDataUri``
+    (given, or the definition's default) unless it is given or the definition (upserted before the
+    parameter existed) lacks it; returns the version added."""
+    from pipeline.definition import INPUT_VERSION
+
+    given = {p["Name"]: p["Value"] for p in params}
+    declared = {p["Name"]: p.get("DefaultValue") for p in definition.get("Parameters", [])}
+    if INPUT_VERSION in given or INPUT_VERSION not in declared:
+        return None
+    version = input_data_version(s3, given.get("InputDataUri") or declared["InputDataUri"])
+    params.append({"Name": INPUT_VERSION, "Value": version})
+    return version
 
 
 def upsert(pipeline: Any, role: str, description: str = "medtx specialty classifier") -> str:

@@ -33,11 +33,18 @@ def prepare_sdk_environment(region: str) -> None:
     os.environ.setdefault("SAGEMAKER_VALIDATE_ROLE", "false")
 
 
+#: The parameter that names the input's contents, so the Preprocess step's cache sees new data.
+INPUT_VERSION = "InputDataVersion"
+#: Its default: an execution whose starter named no version (a rule with fixed parameters).
+UNVERSIONED = "unversioned"
+
+
 @dataclass
 class Parameters:
     """The pipeline parameters an engineer changes between executions (defaults from the config)."""
 
     input_data_uri: Any
+    input_data_version: Any
     processing_instance_type: Any
     training_instance_type: Any
     training_instance_count: Any
@@ -62,6 +69,8 @@ class Parameters:
         s, t = ParameterString, cfg.train
         return cls(
             input_data_uri=s("InputDataUri", cfg.input_data_uri),
+            # filled in by ``medtx start``/``run`` (``aws.input_data_version``) unless given
+            input_data_version=s(INPUT_VERSION, UNVERSIONED),
             processing_instance_type=s("ProcessingInstanceType", cfg.processing_instance_type),
             training_instance_type=s("TrainingInstanceType", cfg.training_instance_type),
             training_instance_count=ParameterInteger("TrainingInstanceCount", cfg.training_instance_count),

@@ -6,6 +6,7 @@ target is the pipeline with ``SageMakerPipelineParameters``. ``create`` also upd
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -84,7 +85,7 @@ def show(events: Any, pipeline_name: str) -> dict[str, Any]:
     parameters = [
         p for t in targets for p in t.get("SageMakerPipelineParameters", {}).get("PipelineParameterList", [])
     ]
-    return {
+    shown = {
         "Name": name,
         "Arn": rule["Arn"],
         "ScheduleExpression": rule.get("ScheduleExpression"),
@@ -92,6 +93,13 @@ def show(events: Any, pipeline_name: str) -> dict[str, Any]:
         "Targets": [t["Arn"] for t in targets],
         "Parameters": {p["Name"]: p["Value"] for p in parameters},
     }
+    # the stack's rule starts a build of its deploy project (infra/retrainspec.yml) with these
+    builds = [json.loads(t["Input"]) for t in targets if "Input" in t]
+    overrides = [v for b in builds for v in b.get("environmentVariablesOverride", [])]
+    if builds:
+        shown["BuildSpec"] = [b.get("buildspecOverride") for b in builds]
+        shown["Environment"] = {v["name"]: v["value"] for v in overrides}
+    return shown
 
 
 def set_state(events: Any, pipeline_name: str, enabled: bool) -> dict[str, Any]:
@@ -104,5 +112,7 @@ def set_state(events: Any, pipeline_name: str, enabled: bool) -> dict[str, Any]:
 def delete(events: Any, pipeline_name: str) -> None:
     show(events, pipeline_name)
     name = rule_name(pipeline_name)
-    events.remove_targets(Rule=name, Ids=["pipeline"])
+    targets = events.list_targets_by_rule(Rule=name)["Targets"]
+    if targets:
+        events.remove_targets(Rule=name, Ids=[t["Id"] for t in targets])
     events.delete_rule(Name=name)

@@ -65,6 +65,9 @@ class DataReport:
     """Counts of what happened to the rows, written as ``data-report.json``."""
 
     input_file: str = ""
+    #: What identifies the input's contents (``--input-version``: the pipeline's ``InputDataVersion``,
+    #: a digest of the objects ``medtx start`` found); ``unversioned`` when the starter named none.
+    input_version: str = "unversioned"
     rows_in: int = 0
     dropped: dict[str, int] = field(default_factory=dict)
     dropped_classes: dict[str, int] = field(default_factory=dict)
@@ -345,6 +348,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="raw CSV, or a folder holding exactly one CSV",
     )
     parser.add_argument(
+        "--input-version",
+        default="unversioned",
+        help="what identifies the input's contents (recorded in the data report; in the step's cache key)",
+    )
+    parser.add_argument(
         "--output-dir",
         default="/opt/ml/processing/output",
         help="writes train/, test/, pre-processed/, eval/ and report/ here",
@@ -410,7 +418,7 @@ def main(argv: Sequence[str] | None = None) -> DataReport:
     cfg = config_from_args(args)
     encoding = TextEncoding.from_config(args)  # checked before any work
     frame = read_raw_csv(args.input)
-    report = DataReport(input_file=frame.attrs["source"])
+    report = DataReport(input_file=frame.attrs["source"], input_version=args.input_version)
     df = split_frame(clean(frame, cfg, report), cfg, report)
     write_outputs(df, report, Path(args.output_dir), args.model_name, encoding)
     if args.publish_dir:

@@ -39,6 +39,10 @@ def build(ctx: StepContext) -> ProcessingStep:
         arguments=[
             "--input",
             "/opt/ml/processing/input/data",
+            # SageMaker's cache key holds the input's URI, not its contents: the version makes data
+            # replaced at the same key a cache miss (``medtx start`` fills it in)
+            "--input-version",
+            p.input_data_version,
             "--output-dir",
             OUT,
             "--publish-dir",

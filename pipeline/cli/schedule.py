@@ -67,6 +67,15 @@ def schedule_create(
         lambda: sched.put(events, name, target, role_arn, expression, aws.parse_params(params), not disabled)
     )
     console.print(f"schedule {arn} -> {target}")
+    if not any(p.startswith("InputDataVersion=") for p in params or []):
+        console.print(
+            "[yellow]note:[/yellow] a rule starts the pipeline with fixed parameters, so it cannot name "
+            "the data's version (InputDataVersion, which `medtx start` fills in): new data replaced at "
+            "the same key is a Preprocess cache hit until the cache expires (cache_expire_after, "
+            "P30D). Give each drop a key of its own (--param InputDataUri=...), or use the stack's "
+            "RetrainRule, which starts through `medtx start`.",
+            highlight=False,
+        )
 
 
 @schedule_app.command("show")

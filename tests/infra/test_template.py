@@ -113,8 +113,24 @@ def test_deploys_only_on_approval_and_retrains_on_a_schedule(template):
     assert pattern["detail"]["ModelApprovalStatus"] == ["Approved"]
     retrain = resources["RetrainRule"]["Properties"]
     assert retrain["ScheduleExpression"] == {"Ref": "RetrainSchedule"}
-    target = retrain["Targets"][0]
-    assert target["SageMakerPipelineParameters"]["PipelineParameterList"][0]["Name"] == "InputDataUri"
+    # through the deploy project's `medtx start`, which names the data's version: a rule that started
+    # the pipeline itself could pass only fixed parameters, and new data at the same key would be a
+    # Preprocess cache hit
+    (target,) = retrain["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": "DeployProject.Arn"}
+    given = json.loads(target["Input"]["Fn::Sub"])
+    variables = {v["name"]: v["value"] for v in given["environmentVariablesOverride"]}
+    assert variables == {
+        "MEDTX_PIPELINE_NAME": "${PipelineName}",
+        "MEDTX_RETRAIN_INPUT": "s3://${ArtifactBucket}/${RetrainInputDataKey}",
+    }
+    spec = (ROOT / given["buildspecOverride"]).read_text()
+    start = '--pipeline-name "${MEDTX_PIPELINE_NAME}" --param "InputDataUri=${MEDTX_RETRAIN_INPUT}"'
+    assert f"medtx start {start}" in spec
+    events = resources["EventsRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
+    assert {"Sid": "Deploy", "Effect": "Allow", "Action": "codebuild:StartBuild"} | {
+        "Resource": {"Fn::GetAtt": "DeployProject.Arn"}
+    } in events
     trigger = resources["ReleasePipeline"]["Properties"]["Triggers"][0]
     assert trigger["GitConfiguration"]["Push"][0]["Branches"]["Includes"] == [{"Ref": "BranchName"}]
     build = resources["BuildProject"]["Properties"]

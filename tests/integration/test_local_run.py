@@ -89,6 +89,10 @@ def test_the_store_holds_the_keys_a_cloud_run_writes(local_run):
         "evaluation/per-class-metrics.csv",
     ):
         assert (run / key).is_file(), key
+    # the data's identity (medtx run names it, as medtx start does) is in the data report
+    report = json.loads((run / "preprocess" / "report" / "data-report.json").read_text())
+    assert report["input_version"] == execution["Parameters"]["InputDataVersion"]
+    assert report["input_version"].startswith("sha256-")
     (archive,) = bucket.glob("models/huggingface-*/output/model.tar.gz")
     with tarfile.open(archive) as tar:
         names = set(tar.getnames())

@@ -41,6 +41,8 @@ def chain(tmp_path_factory):
             MAX_LENGTH,
             "--publish-dir",
             str(root / "published"),
+            "--input-version",
+            "sha256-0123456789abcdef",
         ]
     )
     metrics = train.main(
@@ -116,6 +118,7 @@ def test_preprocess_writes_datasets_maps_weights_and_report(chain):
     report = json.loads((pp / "report" / "data-report.json").read_text())
     assert report["rows_in"] == report["rows_out"] + sum(report["dropped"].values())
     assert report["split"]["texts_on_both_sides"] == 0
+    assert report["input_version"] == "sha256-0123456789abcdef"
 
 
 def test_train_writes_model_with_label_names_and_metrics(chain):

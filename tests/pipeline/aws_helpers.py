@@ -5,6 +5,8 @@ from __future__ import annotations
 REGION = "us-east-1"
 ROLE = "arn:aws:iam::123456789012:role/medtx-test"
 BUCKET = "medical-transcription-repo"
+#: InputDataUri's default key in ``BUCKET`` (the ``aws`` fixture puts a CSV there)
+INPUT_KEY = "dataset/dataset.csv"
 
 
 def flatten(steps: list[dict]) -> dict[str, dict]:

@@ -7,7 +7,7 @@ import json
 import os
 
 import pytest
-from aws_helpers import BUCKET, REGION, ROLE
+from aws_helpers import BUCKET, INPUT_KEY, REGION, ROLE
 
 if importlib.util.find_spec("sagemaker") is None:  # importing sagemaker.mlops needs a region set
     pytest.skip("the pipeline extra is not installed", allow_module_level=True)
@@ -87,7 +87,10 @@ def aws():
             SageMakerResponse, "list_pipeline_execution_steps", _list_pipeline_execution_steps, raising=False
         )
         patch.setattr(SageMakerResponse, "list_pipeline_executions", _list_pipeline_executions)
-        boto3.client("s3", region_name=REGION).create_bucket(Bucket=BUCKET)
+        s3 = boto3.client("s3", region_name=REGION)
+        s3.create_bucket(Bucket=BUCKET)
+        # the raw CSV at InputDataUri's default key: medtx start names its version (InputDataVersion)
+        s3.put_object(Bucket=BUCKET, Key=INPUT_KEY, Body=b"description,medical_specialty,transcription\n")
         yield
     os.environ.clear()
     os.environ.update(saved)

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from aws_helpers import REGION, ROLE
+from aws_helpers import BUCKET, INPUT_KEY, REGION, ROLE
 from helpers import said
 from typer.testing import CliRunner
 
@@ -51,12 +51,14 @@ def test_upsert_twice_then_start_with_params_and_status(aws):
     assert started.exit_code == 0, started.output
     arn = started.stdout.strip().splitlines()[-1]
     given = client.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)["PipelineParameters"]
-    assert {p["Name"]: p["Value"] for p in given} == {"Epochs": "7", "DeployModel": "true"}
+    version = {"InputDataVersion": _version_at(INPUT_KEY)}
+    assert {p["Name"]: p["Value"] for p in given} == {"Epochs": "7", "DeployModel": "true", **version}
 
     shown = runner.invoke(app, ["status", "--region", REGION])
     assert shown.exit_code == 0, shown.output
     state = json.loads(shown.stdout)
-    assert state["parameters"] == {"Epochs": "7", "DeployModel": "true"} and state["status"] == "Succeeded"
+    assert state["parameters"] == {"Epochs": "7", "DeployModel": "true", **version}
+    assert state["status"] == "Succeeded"
     steps = ["Preprocess", "Train", "Evaluate", "CheckQuality", "RegisterModel", "CreateModel"]
     steps += ["CheckDeploy", "EndpointConfig", "Endpoint", "RecordChampion"]  # every page, in order
     assert [s["name"] for s in state["steps"]] == steps
@@ -125,7 +127,60 @@ def test_run_without_local_upserts_starts_and_waits(aws):
     client = boto3.client("sagemaker", region_name=REGION)
     (arn,) = {line for line in result.stdout.splitlines() if re.fullmatch(r"arn:aws:sagemaker:\S+", line)}
     given = client.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)
-    assert {p["Name"]: p["Value"] for p in given["PipelineParameters"]} == {"Epochs": "2"}
+    assert {p["Name"]: p["Value"] for p in given["PipelineParameters"]} == {
+        "Epochs": "2",
+        "InputDataVersion": _version_at(INPUT_KEY),
+    }
+
+
+def _version_at(key: str) -> str:
+    """What ``aws.input_data_version`` should name the object at ``key``: its key, ETag and size."""
+    import hashlib
+
+    import boto3
+
+    head = boto3.client("s3", region_name=REGION).head_object(Bucket=BUCKET, Key=key)
+    line = f"{key}\t{head['ETag']}\t{head['ContentLength']}"
+    return "sha256-" + hashlib.sha256(line.encode()).hexdigest()[:16]
+
+
+def test_start_names_the_input_data_version_so_new_data_misses_the_cache(aws):
+    """SageMaker's step cache keys on the input's URI, not its bytes: ``medtx start`` passes
+    ``InputDataVersion`` (keys, ETags, sizes of what Preprocess will read), which Preprocess takes
+    as an argument, so data replaced at the same key starts a fresh Preprocess."""
+    import boto3
+
+    from pipeline.definition import INPUT_VERSION
+
+    s3 = boto3.client("s3", region_name=REGION)
+    client = boto3.client("sagemaker", region_name=REGION)
+    assert runner.invoke(app, ["upsert", "--region", REGION, "--role", ROLE]).exit_code == 0
+    definition = json.loads(
+        client.describe_pipeline(PipelineName="medtx-specialty-classifier")["PipelineDefinition"]
+    )
+    (preprocess,) = [s for s in definition["Steps"] if s["Name"] == "Preprocess"]
+    arguments = preprocess["Arguments"]["AppSpecification"]["ContainerArguments"]
+    assert arguments[arguments.index("--input-version") + 1] == {"Get": f"Parameters.{INPUT_VERSION}"}
+
+    def started(*params: str) -> dict[str, str]:
+        done = runner.invoke(app, ["start", "--region", REGION, *[a for p in params for a in ("--param", p)]])
+        assert done.exit_code == 0, said(done)
+        arn = done.stdout.strip().splitlines()[-1]
+        given = client.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)["PipelineParameters"]
+        return {p["Name"]: p["Value"] for p in given}
+
+    key = "drops/notes.csv"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=b"description,medical_specialty,transcription\n")
+    uri = f"InputDataUri=s3://{BUCKET}/{key}"
+    first = started(uri)[INPUT_VERSION]
+    assert first == _version_at(key) and started(uri)[INPUT_VERSION] == first  # same data, same version
+    s3.put_object(Bucket=BUCKET, Key=key, Body=b"description,medical_specialty,transcription\na,b,c\n")
+    assert started(uri)[INPUT_VERSION] not in (first, "")  # replaced in place: a new version
+    assert started(uri, f"{INPUT_VERSION}=2026-12-drop")[INPUT_VERSION] == "2026-12-drop"  # given wins
+    missing = runner.invoke(
+        app, ["start", "--region", REGION, "--param", f"InputDataUri=s3://{BUCKET}/none/"]
+    )
+    assert missing.exit_code == 2 and f"no input data at s3://{BUCKET}/none/" in said(missing)
 
 
 @pytest.mark.parametrize(

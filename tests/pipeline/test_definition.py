@@ -50,6 +50,7 @@ def test_parameters_and_defaults_come_from_the_config(built):
     params = {p["Name"]: p for p in definition["Parameters"]}
     expected = {
         "InputDataUri": f"s3://{BUCKET}/dataset/dataset.csv",
+        "InputDataVersion": "unversioned",  # medtx start and run fill it in
         "ProcessingInstanceType": cfg.processing_instance_type,
         "TrainingInstanceType": cfg.training_instance_type,
         "TrainingInstanceCount": cfg.training_instance_count,

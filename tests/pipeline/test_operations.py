@@ -535,6 +535,66 @@ def test_deploy_settings_are_checked(counts, message):
         deploy.DeploySettings(endpoint_name="e", role_arn=ROLE, **counts)
 
 
+def test_the_stacks_retraining_starts_with_the_data_version_under_its_role(aws, iam_calls, monkeypatch):
+    """The stack's RetrainRule starts a deploy-project build of infra/retrainspec.yml; its `medtx
+    start` names the input data's version, with only calls the CodeBuild role allows; `schedule show`
+    reads the rule's build target, and `schedule delete` removes it."""
+    import re
+
+    import boto3
+    from aws_helpers import BUCKET, INPUT_KEY
+    from helpers import ROOT, load_template, said
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    monkeypatch.setenv("AWS_REGION", REGION)
+    runner = CliRunner()
+    upserted = runner.invoke(app, ["upsert", "--role", ROLE, "--set", "pipeline_name=stack-pipeline"])
+    assert upserted.exit_code == 0, said(upserted)
+    rule = load_template()["Resources"]["RetrainRule"]["Properties"]
+    (target,) = rule["Targets"]
+    build = json.loads(target["Input"]["Fn::Sub"])
+    stack = {"PipelineName": "stack-pipeline", "ArtifactBucket": BUCKET, "RetrainInputDataKey": INPUT_KEY}
+    variables = {
+        v["name"]: re.sub(r"\$\{(\w+)\}", lambda m: stack[m.group(1)], v["value"])
+        for v in build["environmentVariablesOverride"]
+    }
+    spec = (ROOT / build["buildspecOverride"]).read_text().splitlines()
+    (line,) = [c for c in spec if ".venv/bin/medtx start" in c]
+    command = re.sub(r'"\$\{(\w+)\}"', lambda m: variables[m.group(1)], line.split(".venv/bin/medtx ")[1])
+    command = re.sub(
+        r'"InputDataUri=\$\{(\w+)\}"', lambda m: "InputDataUri=" + variables[m.group(1)], command
+    )
+    iam_calls.clear()
+    started = runner.invoke(app, command.split())
+    assert started.exit_code == 0, said(started)
+    arn = started.stdout.strip().splitlines()[-1]
+    assert ":pipeline/stack-pipeline/execution/" in arn
+    client = boto3.client("sagemaker", region_name=REGION)
+    given = client.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)["PipelineParameters"]
+    values = {p["Name"]: p["Value"] for p in given}
+    assert values["InputDataUri"] == f"s3://{BUCKET}/{INPUT_KEY}" and values["InputDataVersion"].startswith(
+        "sha256-"
+    )
+    assert {"s3:ListBucket", "sagemaker:StartPipelineExecution"} <= iam_calls
+    assert not iam_calls - _codebuild_actions(), sorted(iam_calls - _codebuild_actions())
+
+    # the rule as the stack makes it: `schedule show` reads its build target, `delete` removes it
+    events = boto3.client("events", region_name=REGION)
+    events.put_rule(Name="stack-pipeline-retrain", ScheduleExpression="rate(7 days)")
+    deploy_project = f"arn:aws:codebuild:{REGION}:123456789012:project/medtx-deploy"
+    events.put_targets(
+        Rule="stack-pipeline-retrain",
+        Targets=[{"Id": target["Id"], "Arn": deploy_project, "RoleArn": ROLE, "Input": json.dumps(build)}],
+    )
+    shown = json.loads(runner.invoke(app, ["schedule", "show", "--pipeline-name", "stack-pipeline"]).stdout)
+    assert shown["Targets"] == [deploy_project] and shown["BuildSpec"] == ["infra/retrainspec.yml"]
+    assert shown["Environment"]["MEDTX_PIPELINE_NAME"] == "${PipelineName}"
+    deleted = runner.invoke(app, ["schedule", "delete", "--pipeline-name", "stack-pipeline"])
+    assert deleted.exit_code == 0, said(deleted)
+
+
 def test_schedule_and_deploy_commands(registry, monkeypatch):
     from typer.testing import CliRunner
 
@@ -561,6 +621,7 @@ def test_schedule_and_deploy_commands(registry, monkeypatch):
     state = json.loads(shown.stdout)
     assert state["ScheduleExpression"] == "rate(7 days)" and state["Parameters"] == {"Epochs": "2"}
     assert state["Targets"][0].endswith(":pipeline/p")
+    assert "cannot name the data's version" in " ".join(created.output.split())
     assert "DISABLED" in runner.invoke(app, ["schedule", "disable", "--pipeline-name", "p"]).output
     assert runner.invoke(app, ["schedule", "delete", "--pipeline-name", "p"]).exit_code == 0
     missing = runner.invoke(app, ["schedule", "show", "--pipeline-name", "p"])
