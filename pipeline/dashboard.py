@@ -280,11 +280,14 @@ def production_figures(drift: pd.DataFrame) -> list[tuple[str, Any]]:
     """The drift checks over time, one line per endpoint (per class for the shares)."""
     import plotly.express as px
 
+    def over_time(frame: pd.DataFrame, y: str, by: str = "endpoint", **labels: str) -> Any:
+        """A line per ``by`` over the checks (dashed by endpoint when ``by`` is something else)."""
+        dashed = {} if by == "endpoint" else {"line_dash": "endpoint"}
+        labels = {"checked_at": "check (UTC)", **labels}
+        return px.line(frame, x="checked_at", y=y, color=by, markers=True, labels=labels, **dashed)
+
     checks = drift.drop_duplicates(["checked_at", "endpoint"]).sort_values("checked_at")
-    time = {"checked_at": "check (UTC)"}
-    psi = px.line(
-        checks.dropna(subset=["psi"]), x="checked_at", y="psi", color="endpoint", markers=True, labels=time
-    )
+    psi = over_time(checks.dropna(subset=["psi"]), "psi")
     for level, reading in ((capture.STABLE, "moderate"), (capture.MAJOR, "major")):
         psi.add_hline(
             y=level,
@@ -296,15 +299,7 @@ def production_figures(drift: pd.DataFrame) -> list[tuple[str, Any]]:
     highest = checks["psi"].max(skipna=True)
     psi.update_yaxes(range=[0, max(1.2 * capture.MAJOR, 1.1 * (0 if pd.isna(highest) else highest))])
     served = drift[drift["label"] != ""].sort_values(["checked_at", "label"])
-    shares = px.line(
-        served,
-        x="checked_at",
-        y="traffic_share",
-        color="label",
-        line_dash="endpoint",
-        markers=True,
-        labels={**time, "traffic_share": "share of the traffic"},
-    )
+    shares = over_time(served, "traffic_share", by="label", traffic_share="share of the traffic")
     latest = served[served["checked_at"] == served.groupby("endpoint")["checked_at"].transform("max")]
     difference = px.bar(
         latest.sort_values("difference"),
@@ -315,22 +310,14 @@ def production_figures(drift: pd.DataFrame) -> list[tuple[str, Any]]:
         barmode="group",
         labels={"difference": "traffic share minus validation share"},
     )
-    volume = px.line(checks, x="checked_at", y="predictions", color="endpoint", markers=True, labels=time)
+    volume = over_time(checks, "predictions")
     scores = checks.melt(
         id_vars=["checked_at", "endpoint"],
         value_vars=["mean_score", "validation_mean_score"],
         var_name="on",
         value_name="mean top score",
     ).dropna(subset=["mean top score"])
-    confidence = px.line(
-        scores,
-        x="checked_at",
-        y="mean top score",
-        color="on",
-        line_dash="endpoint",
-        markers=True,
-        labels=time,
-    )
+    confidence = over_time(scores, "mean top score", by="on")
     # at least a day wide: a single check otherwise gets an axis of milliseconds
     first, last = checks["checked_at"].min(), checks["checked_at"].max()
     pad = max(pd.Timedelta(hours=12) - (last - first) / 2, pd.Timedelta(0))
