@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 OFFLINE_ACCOUNT_ROLE = "arn:aws:iam::123456789012:role/medtx-offline-build"
@@ -53,10 +52,10 @@ def parse_params(pairs: list[str] | None) -> list[dict[str, str]]:
     return result
 
 
-def check_params(definition: str, params: list[dict[str, str]]) -> None:
+def check_params(definition: dict[str, Any], params: list[dict[str, str]]) -> None:
     from pipeline.definition import unknown_parameters
 
-    message = unknown_parameters(json.loads(definition), (p["Name"] for p in params))
+    message = unknown_parameters(definition, (p["Name"] for p in params))
     if message:
         raise ValueError(message)
 
@@ -74,12 +73,12 @@ def input_data_version(s3: Any, uri: str) -> str:
         listed += [f"{o['Key']}\t{o['ETag']}\t{o['Size']}" for o in page.get("Contents", [])]
     if not listed:
         raise ValueError(f"no input data at {uri}: upload the CSV there or pass --param InputDataUri=...")
-    return version_of(sorted(listed))
+    return short_version(hashlib.sha256("\n".join(sorted(listed)).encode()).hexdigest())
 
 
-def version_of(lines: Iterable[str]) -> str:
-    """A short, stable name for what ``lines`` describe (``sha256-`` and 16 hex digits)."""
-    return "sha256-" + hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+def short_version(sha256_hex: str) -> str:
+    """A SHA-256 digest as an ``InputDataVersion`` value: ``sha256-`` and its first 16 hex digits."""
+    return "sha256-" + sha256_hex[:16]
 
 
 def with_input_version(params: list[dict[str, str]], definition: dict[str, Any], s3: Any) -> str | None:

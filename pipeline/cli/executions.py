@@ -94,11 +94,9 @@ def start(
     name = named_pipeline(pipeline_name)
     with failing(ValueError, code=2):
         parsed = aws.parse_params(params)
-        definition = client.describe_pipeline(PipelineName=name)["PipelineDefinition"]
+        definition = json.loads(client.describe_pipeline(PipelineName=name)["PipelineDefinition"])
         aws.check_params(definition, parsed)
-        version = aws.with_input_version(
-            parsed, json.loads(definition), boto3.client("s3", region_name=region)
-        )
+        version = aws.with_input_version(parsed, definition, boto3.client("s3", region_name=region))
     if version:
         console.print(f"input data version {version} (InputDataVersion: new data misses the cache)")
     arn = aws.start(client, name, parsed)
@@ -207,7 +205,7 @@ def run(
     from pipeline.definition import INPUT_VERSION
     from pipeline.local.runner import ExecutionFailedError, ExecutionStoppedError, LocalRun, build
     from pipeline.local.show import LiveReporter, summary
-    from pipeline.local.store import Store, StoreError, file_digest
+    from pipeline.local.store import Store, StoreError
     from pipeline.synthetic import BUNDLED_CSV
 
     if profile not in LOCAL_PROFILES:
@@ -224,9 +222,9 @@ def run(
     if "InputDataUri" not in given:  # the raw CSV goes where the pipeline reads it by default
         local_store.put_file(data or BUNDLED_CSV, cfg.input_data_uri)
     if INPUT_VERSION not in given:  # as medtx start does: the data's identity joins the record
-        with failing(StoreError, code=2):
-            objects = local_store.objects(given.get("InputDataUri", cfg.input_data_uri))
-        given[INPUT_VERSION] = aws.version_of(f"{name}\t{file_digest(path)}" for name, path in objects)
+        with failing(StoreError, code=2):  # the names and bytes, as the step cache digests them
+            digest = local_store.digest(given.get("InputDataUri", cfg.input_data_uri))
+        given[INPUT_VERSION] = aws.short_version(digest)
     console.print(
         f"Local run: profile {profile}, data {data or BUNDLED_CSV.name}, store {local_store.root}",
         highlight=False,

@@ -73,7 +73,8 @@ class Store:
         shutil.copy2(source, dest)
 
     def digest(self, uri: str) -> str:
-        """A digest of the names and bytes of the objects under ``uri`` (for the step cache)."""
+        """A digest of the names and bytes of the objects under ``uri`` (for the step cache, and the
+        local run's ``InputDataVersion``)."""
         sha = hashlib.sha256()
         for name, source in self.objects(uri):
             sha.update(name.encode() + b"\0")
