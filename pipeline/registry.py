@@ -53,6 +53,32 @@ def figures(report: dict[str, Any]) -> dict[str, float]:
     return found
 
 
+def model_data_url(package: dict[str, Any]) -> str | None:
+    """The S3 URI of the model archive a package (or a ``CreateModelPackage`` request) serves."""
+    containers = package.get("InferenceSpecification", {}).get("Containers") or [{}]
+    return containers[0].get("ModelDataUrl")
+
+
+def lineage(package: dict[str, Any], report: dict[str, Any] | None) -> dict[str, str | None]:
+    """What a version was made from, as both registries list it: ``ModelDataUrl``, its archive, and
+    ``InputDataVersion``, the data it was trained on (its ``evaluation.json``'s ``input_version``;
+    None when the report predates it or cannot be read)."""
+    return {"ModelDataUrl": model_data_url(package), "InputDataVersion": (report or {}).get("input_version")}
+
+
+def same_archives(found: list[dict[str, Any]]) -> dict[int, int]:
+    """Each version whose archive an older version in ``found`` already holds -> the oldest such
+    version: a retraining whose Train step was a cache hit registers the same weights again."""
+    first: dict[str, int] = {}
+    repeats = {}
+    for package in sorted(found, key=lambda p: p["ModelPackageVersion"]):
+        url, version = package.get("ModelDataUrl"), package["ModelPackageVersion"]
+        if url and url in first:
+            repeats[version] = first[url]
+        first.setdefault(url, version)
+    return repeats
+
+
 def statistics_uri(package: dict[str, Any]) -> str | None:
     """The S3 URI of a package's model-quality statistics (``evaluation.json``), if it has one."""
     return package.get("ModelMetrics", {}).get("ModelQuality", {}).get("Statistics", {}).get("S3Uri")
@@ -102,14 +128,16 @@ def packages(sagemaker: Any, s3: Any, group: str, last: int = 10) -> tuple[list[
         }
         if described.get("ApprovalDescription"):
             package["ApprovalDescription"] = described["ApprovalDescription"]
+        report = None
         if uri is None:
             package["FiguresError"] = "the package records no model-quality statistics"
         else:
             try:
-                package["Figures"] = figures(json.loads(read(uri)))
+                report = json.loads(read(uri))
+                package["Figures"] = figures(report)
             except (OSError, ValueError) as err:
                 package["FiguresError"] = f"{uri}: {err}"
-        found.append(package)
+        found.append({**package, **lineage(described, report)})
     return found, len(summaries)
 
 

@@ -52,8 +52,14 @@ def print_figures(console: Console, report: dict[str, Any]) -> None:
             )
         )
     champion = report.get("champion") or {}
-    if champion.get("served"):
-        which = champion.get("model_package") or "the model the endpoint serves"
+    which = champion.get("model_package") or "the model the endpoint serves"
+    if champion.get("same_archive"):
+        console.print(
+            f"the served model ({which}) is this archive (a retraining whose Train step was a cache "
+            "hit): the same predictions, nothing between them",
+            highlight=False,
+        )
+    elif champion.get("served"):
         paired = (
             " ({} {:+.4f} to {:+.4f}; ahead in {:.0%} of the resamples)".format(
                 level, *interval["macro_f1_minus_champion"], spread["share_above_champion"]

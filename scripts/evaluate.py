@@ -14,7 +14,12 @@ same probabilities). Writes to the output dir:
   endpoint serves (``--champion``: a folder holding its ``model.tar.gz`` and ``champion.json``,
   the pipeline's stable champion prefix) scored on the same rows, ``macro_f1_minus_champion`` with
   its paired interval, and the rows only one of the two gets right. With nothing served, the
-  champion is the null model (macro-F1 0), so the gate's champion margin is the macro-F1 itself;
+  champion is the null model (macro-F1 0), so the gate's champion margin is the macro-F1 itself.
+  When the served archive is the one under evaluation (``--model-data`` equals the record's
+  ``model_data``: a retraining whose Train step was a cache hit), it is not scored twice: its
+  predictions are this model's, ``champion.same_archive`` says so. ``model_data`` and
+  ``input_version`` (``--input-version``: the ``InputDataVersion`` the model was trained on) say what
+  was evaluated, for the registries' lists;
 - ``per-class-metrics.csv`` and ``confusion-matrix.csv`` for the dashboards.
 """
 
@@ -87,22 +92,39 @@ def champion_predictions(
     batch_size: int,
     precision: str,
     workdir: Path,
+    model_data: str = "",
+    own_pred: np.ndarray | None = None,
 ) -> tuple[np.ndarray, dict[str, Any]] | None:
     """The served model's predictions on ``texts`` as ids of ``labels`` (``len(labels)`` for a class
     the model under evaluation does not know), and what it is; None when ``folder`` holds no archive
-    (nothing served yet)."""
+    (nothing served yet). When the record names ``model_data``, the archive under evaluation, as the
+    served one, ``own_pred`` (that model's predictions, in the same arithmetic) are its predictions:
+    the same weights are not scored twice."""
     archive = Path(folder) / CHAMPION_ARCHIVE
     if not archive.is_file():
         return None
     record_path = Path(folder) / CHAMPION_RECORD
     record = json.loads(record_path.read_text()) if record_path.is_file() else {}
+    about = {k: v for k, v in record.items() if k in ("model_package", "model_data", "recorded_at")}
+    served = record.get("model_package") or "the served model"
+    if model_data and record.get("model_data") == model_data and own_pred is not None:
+        LOG.info(
+            "the champion (%s) is the archive under evaluation: its predictions are this model's", served
+        )
+        return own_pred, {
+            **about,
+            "same_archive": True,
+            "labels_only_champion_has": [],
+            "labels_champion_lacks": [],
+        }
     classifier = load_classifier(unpack_model(archive, workdir / "champion"), precision=precision)
-    LOG.info("scoring the champion (%s) on the same rows", record.get("model_package", "the served model"))
+    LOG.info("scoring the champion (%s) on the same rows", served)
     probs = predict_proba(classifier, list(texts), batch_size)
     index = {label: i for i, label in enumerate(labels)}
     pred = np.array([index.get(classifier["labels"][i], len(labels)) for i in probs.argmax(axis=1)])
     return pred, {
-        **{k: v for k, v in record.items() if k in ("model_package", "model_data", "recorded_at")},
+        **about,
+        "same_archive": False,
         "labels_only_champion_has": sorted(set(classifier["labels"]) - set(labels)),
         "labels_champion_lacks": sorted(set(labels) - set(classifier["labels"])),
     }
@@ -373,7 +395,14 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         del classifier
         champion = (
             champion_predictions(
-                args.champion, validation["text"].tolist(), labels, cfg.batch_size, args.precision, Path(tmp)
+                args.champion,
+                validation["text"].tolist(),
+                labels,
+                cfg.batch_size,
+                args.precision,
+                Path(tmp),
+                args.model_data,
+                probs.argmax(axis=1),
             )
             if args.champion
             else None
@@ -412,6 +441,8 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         else None
     )
     report = evaluation_report(table, labels, baseline, uncertainty, champion)
+    # what was evaluated: the archive, and the data it was trained on (read back by the registries)
+    report.update(model_data=args.model_data or None, input_version=args.input_version or None)
     write_json(output_dir / EVALUATION_JSON, report)
     if args.publish_dir:  # the stable keys dashboards read
         Path(args.publish_dir).mkdir(parents=True, exist_ok=True)
@@ -459,6 +490,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default="",
         help="folder with the served model's model.tar.gz (and champion.json) to score on the same rows; "
         "empty, or a folder without the archive: nothing served",
+    )
+    parser.add_argument(
+        "--model-data",
+        default="",
+        help="the archive's S3 URI (the Train step's), recorded; the champion is not scored again when "
+        "its record names the same archive",
+    )
+    parser.add_argument(
+        "--input-version", default="", help="the InputDataVersion the model was trained on, recorded"
     )
     parser.add_argument("--output-dir", default="/opt/ml/processing/evaluation")
     parser.add_argument("--publish-dir", default="", help="also copy the dashboard files here")

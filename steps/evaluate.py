@@ -32,6 +32,7 @@ REPORT = PropertyFile(name="EvaluationReport", output_name="evaluation", path="e
 
 
 def build(ctx: StepContext, preprocess: Any, train: Any) -> ProcessingStep:
+    model_data = train.properties.ModelArtifacts.S3ModelArtifacts
     processor = script_processor(
         ctx,
         "evaluate.py",
@@ -42,9 +43,7 @@ def build(ctx: StepContext, preprocess: Any, train: Any) -> ProcessingStep:
     step_args = processor.run(
         inputs=[
             processing_input("code", ctx.code_uri, CODE_DIR),
-            processing_input(
-                "model", train.properties.ModelArtifacts.S3ModelArtifacts, "/opt/ml/processing/model"
-            ),
+            processing_input("model", model_data, "/opt/ml/processing/model"),
             processing_input("validation", output_uri(preprocess, "eval"), "/opt/ml/processing/validation"),
             processing_input(
                 "pre-processed", output_uri(preprocess, "pre-processed"), "/opt/ml/processing/pre-processed"
@@ -58,6 +57,12 @@ def build(ctx: StepContext, preprocess: Any, train: Any) -> ProcessingStep:
         arguments=[
             "--model",
             "/opt/ml/processing/model",
+            # what was evaluated: the archive (a champion recorded as this archive is not scored
+            # again) and the data it was trained on (a Train cache hit implies the same version)
+            "--model-data",
+            model_data,
+            "--input-version",
+            ctx.params.input_data_version,
             "--validation",
             "/opt/ml/processing/validation",
             "--train-data",

@@ -46,9 +46,25 @@ def _difference(figures: dict[str, float]) -> tuple[str, str]:
     return f"{figures['macro_f1'] - figures['baseline_macro_f1']:+.4f}", interval
 
 
+def _data_version(package: dict) -> str:
+    """The data a version was trained on, short: ``sha256-3f2a...`` -> ``3f2a9c01``; ``-`` unknown."""
+    version = package.get("InputDataVersion") or "-"
+    return version.removeprefix("sha256-")[:8] if version.startswith("sha256-") else version
+
+
 def _packages_table(title: str, found: list[dict]) -> Table:
     table = Table(title=title)
-    columns = ("version", "status", "macro_f1", "baseline", "difference", "interval", "created", "execution")
+    columns = (
+        "version",
+        "status",
+        "macro_f1",
+        "baseline",
+        "difference",
+        "interval",
+        "data",
+        "created",
+        "execution",
+    )
     for column in columns:  # folded, never cut short, in a narrow terminal
         table.add_column(column, overflow="fold", no_wrap=column in ("macro_f1", "baseline", "difference"))
     for package in found:
@@ -59,6 +75,7 @@ def _packages_table(title: str, found: list[dict]) -> Table:
             f"{figures['macro_f1']:.4f}" if "macro_f1" in figures else "-",
             f"{figures['baseline_macro_f1']:.4f}" if figures.get("baseline_macro_f1") is not None else "-",
             *_difference(figures),
+            _data_version(package),
             package["CreationTime"],
             package.get("PipelineExecutionId", ""),
         )
@@ -108,6 +125,12 @@ def models_list(
     for package in found:
         if "FiguresError" in package:
             console.print(f"version {package['ModelPackageVersion']}: no figures: {package['FiguresError']}")
+    for version, earlier in registry.same_archives(found).items():
+        console.print(
+            f"version {version}: the same model archive as version {earlier} (a retraining whose Train "
+            "step was a cache hit: the same weights)",
+            highlight=False,
+        )
     if sagemaker:
         _print_serving(found, *_served(client))
     else:
@@ -142,8 +165,11 @@ def models_show(
             raise registry.RegistryError(f"cannot read the evaluation {uri}: {err}") from err
     out = Console()
     note = f", note: {package['ApprovalDescription']}" if package.get("ApprovalDescription") else ""
+    made_of = registry.lineage(package, report)
     out.print(
-        f"{package['ModelPackageArn']}: {package['ModelApprovalStatus']}{note}\nevaluation: {uri}",
+        f"{package['ModelPackageArn']}: {package['ModelApprovalStatus']}{note}\nevaluation: {uri}\n"
+        f"archive: {made_of['ModelDataUrl'] or 'not recorded'}\n"
+        f"trained on data: {made_of['InputDataVersion'] or 'not recorded'}",
         highlight=False,
     )
     print_figures(out, report)

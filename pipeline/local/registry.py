@@ -19,6 +19,7 @@ from pipeline.registry import (
     RegistryError,
     check_status,
     figures,
+    lineage,
     missing_version,
     statistics_uri,
 )
@@ -36,6 +37,8 @@ def register(store: Store, request: dict[str, Any], execution_id: str) -> dict[s
     status = request.get("ModelApprovalStatus", "PendingManualApproval")
     if status not in STATUSES:
         raise RegistryError(f"ModelApprovalStatus {status!r} is not one of {', '.join(STATUSES)}")
+    uri = statistics_uri(request)
+    report = json.loads(store.path(uri).read_text()) if uri else None
     folder = _group_dir(store, group)
     folder.mkdir(parents=True, exist_ok=True)
     version = 1 + max((int(p.stem) for p in folder.glob("*.json") if p.stem.isdigit()), default=0)
@@ -50,14 +53,11 @@ def register(store: Store, request: dict[str, Any], execution_id: str) -> dict[s
         "ModelMetrics": request.get("ModelMetrics", {}),
         "CreationTime": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "PipelineExecutionId": execution_id,
-        "Figures": _figures(store, statistics_uri(request)),
+        "Figures": figures(report) if report else {},
+        **lineage(request, report),
     }
     write_json_atomic(folder / f"{version}.json", package)
     return package
-
-
-def _figures(store: Store, uri: str | None) -> dict[str, float]:
-    return figures(json.loads(store.path(uri).read_text())) if uri else {}
 
 
 def packages(store: Store, group: str | None = None) -> list[dict[str, Any]]:

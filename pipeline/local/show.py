@@ -126,9 +126,14 @@ def summary(console: Console, store: Store, execution: dict[str, Any]) -> None:
         lines.append(f"  model archive:     {store.path(model_uri)}")
     package = steps.get("RegisterModel", {}).get("Properties")
     if package:
+        from pipeline.local import registry
+        from pipeline.registry import same_archives
+
+        group, version = package["ModelPackageGroupName"], package["ModelPackageVersion"]
+        earlier = same_archives(registry.packages(store, group)).get(version)
         lines.append(
-            f"  registry:          {package['ModelPackageGroupName']} version "
-            f"{package['ModelPackageVersion']} ({package['ModelApprovalStatus']})"
+            f"  registry:          {group} version {version} ({package['ModelApprovalStatus']})"
+            + (f", the same model archive as version {earlier}" if earlier else "")
         )
     endpoint = steps.get("Endpoint", {}).get("Properties")
     if endpoint:

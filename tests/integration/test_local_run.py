@@ -116,6 +116,9 @@ def test_the_model_is_registered_and_can_be_approved(local_run):
     )
     assert package["ModelApprovalStatus"] == "Approved"
     assert package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"].endswith("model.tar.gz")
+    # what it was made from: its archive and the data version of the run that trained it
+    assert package["ModelDataUrl"] == package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
+    assert package["InputDataVersion"] == executions(store)[0]["Parameters"]["InputDataVersion"]
     figures = package["Figures"]
     assert 0 <= figures["macro_f1"] <= 1 and 0 <= figures["baseline_macro_f1"] <= 1
     assert -1 <= figures["difference_low"] <= figures["difference_high"] <= 1  # the paired interval
@@ -125,6 +128,7 @@ def test_the_model_is_registered_and_can_be_approved(local_run):
     assert shown.returncode == 0, shown.stderr
     assert "Held-out evaluation" in shown.stdout and "Per class, weakest F1 first" in shown.stdout
     assert "Most frequent confusions" in shown.stdout
+    assert f"trained on data: {package['InputDataVersion']}" in shown.stdout
     missing = medtx("models", "approve", "9", "--store", str(store))
     assert missing.returncode == 2 and "no version 9" in missing.stderr
 
@@ -189,16 +193,30 @@ def test_a_second_run_is_served_from_the_cache(local_run, tmp_path):
         hit = second["Steps"][step]["CacheHitResult"]
         assert hit["SourcePipelineExecutionId"] == first["PipelineExecutionId"], step
     # Evaluate is never cached: the first run's RecordChampion (and deploy --local) made version 1
-    # the champion since. The same archive against itself: nothing between them. Then this run's
-    # deploy branch made version 2 the champion.
+    # the champion since. The same archive (Train was a cache hit): not scored twice, nothing between
+    # them. Then this run's deploy branch made version 2 the champion.
     assert "CacheHitResult" not in second["Steps"]["Evaluate"]
     runs = store / BUCKET / "executions" / second["PipelineExecutionId"]
     evaluated = json.loads((runs / "evaluation" / "evaluation.json").read_text())
     assert evaluated["champion"]["served"] and evaluated["champion"]["model_package"].endswith("/1")
+    assert (
+        evaluated["champion"]["same_archive"]
+        and evaluated["model_data"] == evaluated["champion"]["model_data"]
+    )
     champion = store / BUCKET / "champion" / "medtx-specialty-classifier"
     assert json.loads((champion / "champion.json").read_text())["model_package"].endswith("/2")
     assert evaluated["macro_f1_minus_champion"] == 0
-    assert "against the served model" in " ".join(again.stderr.split())
+    said = " ".join((again.stdout + again.stderr).split())
+    assert "is this archive (a retraining whose Train step was a cache hit)" in said
+    assert (
+        "scoring the champion"
+        not in (
+            store / "_sagemaker" / "executions" / second["PipelineExecutionId"] / "logs" / "Evaluate.log"
+        ).read_text()
+    )
+    listed = " ".join(medtx("models", "list", "--store", str(store)).stderr.split())
+    assert "version 2: the same model archive as version 1" in listed
+    assert "version 2 (PendingManualApproval), the same model archive as version 1" in said
     page = (store / "dashboard.html").read_text()  # the dashboard draws the served model beside
     assert '"name":"served model"' in page and "the served model&#x27;s" in page
     assert second["Steps"]["RegisterModel"]["Properties"]["ModelPackageVersion"] == 2

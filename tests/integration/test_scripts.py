@@ -190,7 +190,7 @@ def test_evaluate_scores_the_champion_on_the_same_rows(chain, tmp_path):
     class count as wrong, the class is named, and the paired interval holds the difference."""
     import evaluate
 
-    def run(champion: object) -> dict:
+    def run(champion: object, *more: str) -> dict:
         return evaluate.main(
             [
                 *("--model", str(chain["root"] / "model.tar.gz")),
@@ -199,6 +199,7 @@ def test_evaluate_scores_the_champion_on_the_same_rows(chain, tmp_path):
                 *("--output-dir", str(tmp_path / "out")),
                 *("--bootstrap-resamples", "200"),
                 *("--champion", str(champion)),
+                *more,
             ]
         )
 
@@ -222,6 +223,26 @@ def test_evaluate_scores_the_champion_on_the_same_rows(chain, tmp_path):
     )
     assert served["bootstrap"]["interval"]["macro_f1_minus_champion"] == [0.0, 0.0]
     assert served["champion"]["rows_only_this_model_gets_right"] == 0
+    assert served["champion"]["same_archive"] is False and served["model_data"] is None
+
+    # the record names the archive under evaluation: not loaded again (this one would not load), its
+    # predictions are the model's; the report says what was evaluated on which data
+    uri = "s3://bucket/models/huggingface-1/output/model.tar.gz"
+    recorded = tmp_path / "recorded"
+    recorded.mkdir()
+    (recorded / "model.tar.gz").write_bytes(b"not an archive")
+    (recorded / "champion.json").write_text(
+        json.dumps({"model_package": "arn:...:model-package/g/2", "model_data": uri})
+    )
+    itself = run(recorded, "--model-data", uri, "--input-version", "sha256-0123456789abcdef")
+    assert itself["champion"]["same_archive"] is True and itself["champion"]["model_data"] == uri
+    assert (
+        itself["macro_f1_minus_champion"] == 0
+        and itself["champion"]["rows_only_the_champion_gets_right"] == 0
+    )
+    assert itself["model_data"] == uri and itself["input_version"] == "sha256-0123456789abcdef"
+    with pytest.raises(tarfile.ReadError):  # another archive at that record is scored, so read
+        run(recorded, "--model-data", "s3://bucket/models/huggingface-2/output/model.tar.gz")
 
     # a champion that calls one class by another name: never right on its rows
     renamed = tmp_path / "renamed"

@@ -104,6 +104,11 @@ def test_evaluate_reads_model_artifact_and_publishes_stable_keys(built):
     evaluate = steps["Evaluate"]["Arguments"]
     inputs = {i["InputName"]: i["S3Input"]["S3Uri"] for i in evaluate["ProcessingInputs"]}
     assert inputs["model"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
+    # what it evaluates is named in evaluation.json: the archive (the same one as the champion's is
+    # not scored twice) and the data version it was trained on, which the registries list
+    arguments = evaluate["AppSpecification"]["ContainerArguments"]
+    assert arguments[arguments.index("--model-data") + 1] == inputs["model"]
+    assert arguments[arguments.index("--input-version") + 1] == {"Get": "Parameters.InputDataVersion"}
     assert inputs["validation"] == {
         "Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['eval'].S3Output.S3Uri"
     }

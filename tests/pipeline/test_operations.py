@@ -798,14 +798,34 @@ def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypa
         "SupportedContentTypes": ["application/json"],
         "SupportedResponseMIMETypes": ["application/json"],
     }
+    served_before = {"served": True, "model_package": f"arn:...:model-package/{group}/0"}
     reports = {
-        "exec-a": _report(0.41, 0.45),
-        "exec-b": _report(0.50, 0.46, [0.012, 0.071]),
+        "exec-a": {
+            **_report(0.41, 0.45),
+            "input_version": "sha256-0123456789abcdef",
+            "champion": {**served_before, "same_archive": True, "macro_f1": 0.41},
+        },
+        "exec-b": {  # evaluated before the data had versions
+            **_report(0.50, 0.46, [0.012, 0.071]),
+            "champion": {
+                **served_before,
+                "macro_f1": 0.48,
+                "rows_only_this_model_gets_right": 3,
+                "rows_only_the_champion_gets_right": 1,
+            },
+            "macro_f1_minus_champion": 0.02,
+        },
         "exec-gone": None,  # a statistics object deleted since
         None: None,  # registered without metrics
     }
+    # version 3 registers version 2's archive again (a retraining whose Train step was a cache hit)
+    archives = {"exec-a": "s3://b/a.tar.gz", "exec-b": "s3://b/b.tar.gz", "exec-gone": "s3://b/b.tar.gz"}
     for execution, report in reports.items():
-        request = {"ModelPackageGroupName": group, "InferenceSpecification": spec}
+        container = {**spec["Containers"][0], "ModelDataUrl": archives.get(execution, "s3://b/d.tar.gz")}
+        request = {
+            "ModelPackageGroupName": group,
+            "InferenceSpecification": {**spec, "Containers": [container]},
+        }
         if execution:
             key = f"executions/{execution}/evaluation/evaluation.json"
             if report:
@@ -829,8 +849,10 @@ def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypa
     listed = runner.invoke(app, ["models", "list", "--sagemaker", "--group", group])
     assert listed.exit_code == 0, listed.output
     rows = said(listed)
-    assert "1 PendingManualApproval 0.4100 0.4500 -0.0400" in rows and "exec-a" in rows
-    assert "2 PendingManualApproval 0.5000 0.4600 +0.0400 +0.0120 to +0.0710" in rows
+    assert "1 PendingManualApproval 0.4100 0.4500 -0.0400 01234567" in rows and "exec-a" in rows
+    assert "2 PendingManualApproval 0.5000 0.4600 +0.0400 +0.0120 to +0.0710 - " in rows
+    assert "version 3: the same model archive as version 2 (a retraining whose Train step" in rows
+    assert "version 2: the same" not in rows and "version 4: the same" not in rows
     assert "3 PendingManualApproval - -" in rows and "4 PendingManualApproval - -" in rows
     assert f"version 3: no figures: s3://{BUCKET}/executions/exec-gone/evaluation/evaluation.json" in rows
     assert "version 4: no figures: the package records no model-quality statistics" in rows
@@ -842,6 +864,7 @@ def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypa
         runner.invoke(app, ["models", "list", "--sagemaker", "--group", group, "--json"]).stdout
     )[1:2]
     assert second["Figures"]["difference_low"] == 0.012 and second["PipelineExecutionId"] == "exec-b"
+    assert second["ModelDataUrl"] == "s3://b/b.tar.gz" and second["InputDataVersion"] is None
 
     shown = runner.invoke(app, ["models", "show", "2", "--sagemaker", "--group", group])
     assert shown.exit_code == 0, shown.output
@@ -854,6 +877,13 @@ def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypa
         in review
     )
     first = said(runner.invoke(app, ["models", "show", "1", "--sagemaker", "--group", group]))
+    assert "archive: s3://b/a.tar.gz trained on data: sha256-0123456789abcdef" in first
+    assert "trained on data: not recorded" in review
+    assert (
+        f"against the served model (arn:...:model-package/{group}/0) on the same rows: macro-F1 0.4800, "
+        "difference +0.0200; only this model right on 3 rows, only the served one on 1" in review
+    )
+    assert f"the served model (arn:...:model-package/{group}/0) is this archive" in first
     assert (
         "macro_f1 0.4100 0.4500" in first
         and "no per-class table: s3://" in first
