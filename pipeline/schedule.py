@@ -69,7 +69,8 @@ def put(
     return arn
 
 
-def show(events: Any, pipeline_name: str) -> dict[str, Any]:
+def _described(events: Any, pipeline_name: str) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
+    """The pipeline's rule name, the rule and its targets; a clear error when there is none."""
     from botocore.exceptions import ClientError
 
     name = rule_name(pipeline_name)
@@ -81,7 +82,11 @@ def show(events: Any, pipeline_name: str) -> dict[str, Any]:
                 f"no retraining schedule {name!r}: create one with `medtx schedule create`"
             ) from err
         raise
-    targets = events.list_targets_by_rule(Rule=name)["Targets"]
+    return name, rule, events.list_targets_by_rule(Rule=name)["Targets"]
+
+
+def show(events: Any, pipeline_name: str) -> dict[str, Any]:
+    name, rule, targets = _described(events, pipeline_name)
     parameters = [
         p for t in targets for p in t.get("SageMakerPipelineParameters", {}).get("PipelineParameterList", [])
     ]
@@ -103,16 +108,13 @@ def show(events: Any, pipeline_name: str) -> dict[str, Any]:
 
 
 def set_state(events: Any, pipeline_name: str, enabled: bool) -> dict[str, Any]:
-    show(events, pipeline_name)  # a clear error when there is none
-    name = rule_name(pipeline_name)
+    name, _, _ = _described(events, pipeline_name)  # a clear error when there is none
     (events.enable_rule if enabled else events.disable_rule)(Name=name)
     return show(events, pipeline_name)
 
 
 def delete(events: Any, pipeline_name: str) -> None:
-    show(events, pipeline_name)
-    name = rule_name(pipeline_name)
-    targets = events.list_targets_by_rule(Rule=name)["Targets"]
+    name, _, targets = _described(events, pipeline_name)
     if targets:
         events.remove_targets(Rule=name, Ids=[t["Id"] for t in targets])
     events.delete_rule(Name=name)
