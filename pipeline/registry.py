@@ -72,7 +72,9 @@ def same_archives(found: list[dict[str, Any]]) -> dict[int, int]:
     first: dict[str, int] = {}
     repeats = {}
     for package in sorted(found, key=lambda p: p["ModelPackageVersion"]):
-        url, version = package.get("ModelDataUrl"), package["ModelPackageVersion"]
+        # a local package registered before the key existed still holds its request's archive
+        url = package.get("ModelDataUrl") or model_data_url(package)
+        version = package["ModelPackageVersion"]
         if url and url in first:
             repeats[version] = first[url]
         first.setdefault(url, version)

@@ -558,3 +558,25 @@ def test_the_local_dashboard_charts_the_drift_history(tmp_path):
         capture.CaptureError, match=r"other/monitoring/prediction-drift.csv has the columns when"
     ):
         capture.read_history(store)
+
+
+def test_versions_that_repeat_an_older_archive_are_named_after_the_oldest():
+    """``registry.same_archives``: what ``models list`` and the run's summary say about a version that
+    registers the same weights again; a local package from before ``ModelDataUrl`` was kept still has
+    its request's archive."""
+    from pipeline.registry import same_archives
+
+    def package(version: int, url: str, listed: bool = True) -> dict:
+        spec = {"InferenceSpecification": {"Containers": [{"ModelDataUrl": url}]}}
+        return {"ModelPackageVersion": version, **({"ModelDataUrl": url} if listed else spec)}
+
+    found = [
+        package(3, "s3://b/a"),
+        package(1, "s3://b/a", listed=False),
+        package(2, "s3://b/b"),
+        package(4, "s3://b/b"),
+        package(5, "s3://b/c"),
+        {"ModelPackageVersion": 6},  # no archive known: repeats nothing
+        {"ModelPackageVersion": 7},
+    ]
+    assert same_archives(found) == {3: 1, 4: 2}
