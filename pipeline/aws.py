@@ -155,7 +155,31 @@ def execution_status(client: Any, arn: str) -> dict[str, Any]:
         "failure_reason": described.get("FailureReason"),
         "parameters": {p["Name"]: p["Value"] for p in params},
         "steps": [
-            {"name": s["StepName"], "status": s["StepStatus"], "failure": s.get("FailureReason")}
+            {
+                "name": s["StepName"],
+                "status": s["StepStatus"],
+                "failure": s.get("FailureReason"),
+                "cached_from": s.get("CacheHitResult", {}).get("SourcePipelineExecutionArn"),
+                "note": step_note(s),
+            }
             for s in steps
         ],
     }
+
+
+def step_note(step: dict[str, Any]) -> str:
+    """What one ListPipelineExecutionSteps entry did, in a few words: the execution a cached step's
+    outputs came from (a retraining on unchanged data trains nothing), a condition's outcome, the
+    job, model package or endpoint it made."""
+    cached = step.get("CacheHitResult", {}).get("SourcePipelineExecutionArn")
+    if cached:
+        return f"cache hit: the outputs of execution {cached.rsplit('/', 1)[-1]}"
+    metadata = step.get("Metadata", {})
+    if "Condition" in metadata:
+        return f"condition {'met' if metadata['Condition'].get('Outcome') == 'True' else 'not met'}"
+    if "RegisterModel" in metadata:
+        return f"registered {metadata['RegisterModel'].get('Arn', '')}"
+    for kind in ("TrainingJob", "ProcessingJob", "Model", "EndpointConfig", "Endpoint"):
+        if metadata.get(kind, {}).get("Arn"):
+            return metadata[kind]["Arn"].rsplit("/", 1)[-1]
+    return ""

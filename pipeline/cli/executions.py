@@ -126,9 +126,10 @@ def _show(state: dict) -> None:
     table = Table(title=f"{state['arn']} — {state['status']}")
     table.add_column("step")
     table.add_column("status")
-    table.add_column("failure")
+    table.add_column("note", overflow="fold")
+    table.add_column("failure", overflow="fold")
     for step in state["steps"]:
-        table.add_row(step["name"], step["status"], step["failure"] or "")
+        table.add_row(step["name"], step["status"], step["note"], step["failure"] or "")
     console.print(table)
     if state["failure_reason"]:
         console.print(f"[red]{state['failure_reason']}[/red]")

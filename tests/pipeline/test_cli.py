@@ -73,6 +73,84 @@ def test_upsert_twice_then_start_with_params_and_status(aws):
     assert [e["arn"] for e in newest] == [second]
 
 
+def test_status_says_which_steps_came_from_the_cache_and_how_the_gate_went(monkeypatch):
+    """A scheduled retraining on unchanged data: Preprocess and Train cache hits, a fresh Evaluate,
+    the gate not met. ``medtx status`` names the execution the cached outputs came from, each job,
+    and the condition's outcome; the responses are checked against SageMaker's API model (botocore's
+    Stubber refuses a field the API does not have)."""
+    import datetime
+
+    import boto3
+    from botocore.stub import Stubber
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    client = boto3.client("sagemaker", region_name=REGION)
+    pipeline = f"arn:aws:sagemaker:{REGION}:123456789012:pipeline/medtx-specialty-classifier"
+    arn, earlier = f"{pipeline}/execution/new1", f"{pipeline}/execution/old1"
+    job = f"arn:aws:sagemaker:{REGION}:123456789012:processing-job/medtx-evaluate-2026-12-04"
+    failure = "Quality gate failed: macro-F1 0.41 must be >= MinMacroF1 0.45"
+    steps = [
+        {
+            "StepName": "Preprocess",
+            "StepStatus": "Succeeded",
+            "CacheHitResult": {"SourcePipelineExecutionArn": earlier},
+        },
+        {
+            "StepName": "Train",
+            "StepStatus": "Succeeded",
+            "CacheHitResult": {"SourcePipelineExecutionArn": earlier},
+        },
+        {"StepName": "Evaluate", "StepStatus": "Succeeded", "Metadata": {"ProcessingJob": {"Arn": job}}},
+        {
+            "StepName": "CheckQuality",
+            "StepStatus": "Succeeded",
+            "Metadata": {"Condition": {"Outcome": "False"}},
+        },
+        {
+            "StepName": "QualityGateFailed",
+            "StepStatus": "Failed",
+            "FailureReason": failure,
+            "Metadata": {"Fail": {"ErrorMessage": failure}},
+        },
+    ]
+    stub = Stubber(client)
+    stub.add_response(
+        "describe_pipeline_execution",
+        {
+            "PipelineExecutionArn": arn,
+            "PipelineExecutionStatus": "Failed",
+            "FailureReason": failure,
+            "CreationTime": datetime.datetime(2026, 12, 4),
+        },
+        {"PipelineExecutionArn": arn},
+    )
+    stub.add_response(
+        "list_pipeline_parameters_for_execution",
+        {"PipelineParameters": [{"Name": "InputDataVersion", "Value": "sha256-0123456789abcdef"}]},
+        {"PipelineExecutionArn": arn},
+    )
+    stub.add_response(
+        "list_pipeline_execution_steps",
+        {"PipelineExecutionSteps": steps},
+        {"PipelineExecutionArn": arn, "SortOrder": "Ascending"},
+    )
+    monkeypatch.setattr(boto3, "client", lambda *a, **k: client)
+    with stub:
+        shown = runner.invoke(app, ["status", arn, "--region", REGION])
+    assert shown.exit_code == 0, shown.output
+    notes = {step["name"]: step["note"] for step in json.loads(shown.stdout)["steps"]}
+    assert notes == {
+        "Preprocess": "cache hit: the outputs of execution old1",
+        "Train": "cache hit: the outputs of execution old1",
+        "Evaluate": "medtx-evaluate-2026-12-04",
+        "CheckQuality": "condition not met",
+        "QualityGateFailed": "",
+    }
+    assert json.loads(shown.stdout)["steps"][1]["cached_from"] == earlier
+    assert "Train Succeeded cache hit: the outputs of execution old1" in said(shown)
+
+
 def test_medtx_settings_name_the_pipeline_for_every_command(aws, monkeypatch):
     """``MEDTX_SETTINGS`` (as the stack's build project sets it) reaches every command: upsert builds
     and names the pipeline with it, start starts that pipeline, and ``--set`` wins over it."""
