@@ -54,6 +54,7 @@ def schedule_create(
     from pipeline import aws
     from pipeline import schedule as sched
     from pipeline.config import from_env
+    from pipeline.definition import INPUT_VERSION
 
     role_arn = from_env("SCHEDULE_ROLE_ARN", role_arn)
     if not role_arn:
@@ -63,11 +64,10 @@ def schedule_create(
     name = named_pipeline(pipeline_name)
     account = boto3.client("sts", region_name=region).get_caller_identity()["Account"]
     target = sched.pipeline_arn(region, account, name)
-    arn = _schedule_call(
-        lambda: sched.put(events, name, target, role_arn, expression, aws.parse_params(params), not disabled)
-    )
+    parsed = _schedule_call(lambda: aws.parse_params(params))
+    arn = _schedule_call(lambda: sched.put(events, name, target, role_arn, expression, parsed, not disabled))
     console.print(f"schedule {arn} -> {target}")
-    if not any(p.startswith("InputDataVersion=") for p in params or []):
+    if INPUT_VERSION not in {p["Name"] for p in parsed}:
         console.print(
             "[yellow]note:[/yellow] a rule starts the pipeline with fixed parameters, so it cannot name "
             "the data's version (InputDataVersion, which `medtx start` fills in): new data replaced at "

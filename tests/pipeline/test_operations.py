@@ -622,6 +622,12 @@ def test_schedule_and_deploy_commands(registry, monkeypatch):
     assert state["ScheduleExpression"] == "rate(7 days)" and state["Parameters"] == {"Epochs": "2"}
     assert state["Targets"][0].endswith(":pipeline/p")
     assert "cannot name the data's version" in " ".join(created.output.split())
+    # a rule that names a version (as the parameter reaches the rule: its name stripped) is not warned
+    named = ["schedule", "create", "rate(7 days)", "--role-arn", ROLE, "--pipeline-name", "p"]
+    named = runner.invoke(app, [*named, "--param", " InputDataVersion=drop-2026-12"])
+    assert named.exit_code == 0 and "cannot name" not in named.output
+    versioned = json.loads(runner.invoke(app, ["schedule", "show", "--pipeline-name", "p"]).stdout)
+    assert versioned["Parameters"] == {"InputDataVersion": "drop-2026-12"}
     assert "DISABLED" in runner.invoke(app, ["schedule", "disable", "--pipeline-name", "p"]).output
     assert runner.invoke(app, ["schedule", "delete", "--pipeline-name", "p"]).exit_code == 0
     missing = runner.invoke(app, ["schedule", "show", "--pipeline-name", "p"])
