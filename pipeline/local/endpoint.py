@@ -219,9 +219,12 @@ def make_server(
                 self._answer(status, json.dumps({"error": str(err)}).encode())
                 return
             body = answer.encode() if isinstance(answer, str) else answer
+            if capture is not None:  # before the answer: a client that reads the capture next finds it
+                try:
+                    capture.record(body)
+                except OSError:  # a full or unwritable capture folder costs the record, not the answer
+                    LOG.exception("could not capture the answer")
             self._answer(200, body)
-            if capture is not None:
-                capture.record(body)
 
     return ThreadingHTTPServer((host, port), Handler)
 
