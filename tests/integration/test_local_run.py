@@ -239,8 +239,8 @@ def test_a_second_run_is_served_from_the_cache(local_run, tmp_path):
     drift = json.loads(read.stdout)
     assert drift["predictions"] == 1 and drift["model_package"].endswith("/2")
     assert "validation_share" in drift["classes"][0]
-    (written,) = (store / BUCKET / "endpoint-capture").rglob("*.jsonl")
-    assert "Knee" not in written.read_text()
+    written = list((store / BUCKET / "endpoint-capture").rglob("*.jsonl"))  # a file an hour
+    assert written and not any("Knee" in path.read_text() for path in written)
     # the check published into the store's drift history, which the dashboard then charts
     published = medtx("endpoint", "predictions", "--publish", "--store", str(store))
     assert published.returncode == 0, published.stderr
