@@ -59,6 +59,12 @@ def model_data_url(package: dict[str, Any]) -> str | None:
     return containers[0].get("ModelDataUrl")
 
 
+def serving_container(package: dict[str, Any]) -> dict[str, Any]:
+    """What a package serves its archive with: the first container's image and environment."""
+    container = (package.get("InferenceSpecification", {}).get("Containers") or [{}])[0]
+    return {"Image": container.get("Image"), "Environment": container.get("Environment") or {}}
+
+
 def lineage(package: dict[str, Any], report: dict[str, Any] | None) -> dict[str, str | None]:
     """What a version was made from, as both registries list it: ``ModelDataUrl``, its archive, and
     ``InputDataVersion``, the data it was trained on (its ``evaluation.json``'s ``input_version``;

@@ -333,6 +333,40 @@ def _print_serving(found: list[dict], name: str, status: str | None, package: st
     console.print(f"endpoint {name} ({status}) serves {served}", highlight=False)
 
 
+def _note_served_weights(client, package: dict, name: str, served: str | None) -> None:
+    """Say when approving ``package`` would deploy what the endpoint already answers with: the served
+    version itself, or a version of the served archive (a retraining whose Train step was a cache hit)."""
+    from pipeline import deploy as dep
+    from pipeline import registry
+
+    arn = package["ModelPackageArn"]
+    if served is None:
+        return
+    if served == arn:
+        console.print(
+            f"endpoint {name} serves this version already: the deploy project leaves it as it is "
+            "unless its settings ask for another fleet or data-capture share"
+        )
+        return
+    current = dep.found_or_none(client.describe_model_package, ModelPackageName=served)
+    if current is None or registry.model_data_url(current) != registry.model_data_url(package):
+        return
+    spec = registry.serving_container
+    settings = (
+        "with the same image and environment: what the endpoint answers does not change"
+        if spec(current) == spec(package)
+        else "under other serving settings (the container's image or environment differ)"
+    )
+    group, version = served.rsplit("/", 1)
+    served_as = f"version {version}" if group == arn.rsplit("/", 1)[0] else served
+    console.print(
+        f"[yellow]note:[/yellow] this version holds the model archive that endpoint {name} serves now "
+        f"({served_as}; a retraining whose Train step was a cache hit registers it again): its deploy "
+        f"puts the same weights back {settings}",
+        highlight=False,
+    )
+
+
 def _set_status(
     version: int, status: str, group: str | None, store: Path, note: str, sagemaker: bool, region: str | None
 ) -> None:
@@ -353,13 +387,14 @@ def _set_status(
     console.print(f"{arn}: {package['ModelApprovalStatus']}", highlight=False)
     if not sagemaker:
         return
+    name, _, served = _served(client)
     if status == "Approved":
         console.print(
             "where the stack of infra/template.yaml runs, this starts its deploy project; follow it "
             "with `medtx endpoint status --sagemaker`"
         )
+        _note_served_weights(client, package, name, served)
         return
-    name, _, served = _served(client)
     if served == arn:
         console.print(
             f"[yellow]warning:[/yellow] endpoint {name} still serves this version: approve another "

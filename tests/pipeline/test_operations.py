@@ -930,6 +930,22 @@ def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypa
     assert f"endpoint {endpoint} still serves this version" in said(rejected)
     quiet = runner.invoke(app, ["models", "reject", "1", "--sagemaker", "--group", group])
     assert quiet.exit_code == 0 and "still serves" not in quiet.output
+    # approving what the endpoint answers with already says so: the served version, or its archive again
+    again = said(runner.invoke(app, ["models", "approve", "2", "--sagemaker", "--group", group]))
+    assert f"endpoint {endpoint} serves this version already" in again
+    repeat = said(runner.invoke(app, ["models", "approve", "3", "--sagemaker", "--group", group]))
+    assert f"holds the model archive that endpoint {endpoint} serves now (version 2;" in repeat
+    assert "with the same image and environment: what the endpoint answers does not change" in repeat
+    other = {**spec["Containers"][0], "ModelDataUrl": "s3://b/b.tar.gz", "Environment": {"MEDTX_TOP_K": "2"}}
+    client.create_model_package(
+        ModelPackageGroupName=group,
+        InferenceSpecification={**spec, "Containers": [other]},
+        ModelApprovalStatus="PendingManualApproval",
+    )
+    settings_only = said(runner.invoke(app, ["models", "approve", "5", "--sagemaker", "--group", group]))
+    assert "(version 2;" in settings_only and "under other serving settings" in settings_only
+    fresh = said(runner.invoke(app, ["models", "approve", "4", "--sagemaker", "--group", group]))
+    assert "Approved" in fresh and "serves now" not in fresh and "already" not in fresh
     status = runner.invoke(app, ["endpoint", "status", "--sagemaker"])
     assert status.exit_code == 0 and json.loads(status.stdout)["model_package"] == arn
     _answers(PREDICTION)
