@@ -9,6 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from pipeline.local.runner import Reporter, output_uri
 from pipeline.local.store import Store
@@ -26,7 +27,7 @@ class LiveReporter(Reporter):
             SpinnerColumn(),
             TextColumn("[bold]{task.description}"),
             TimeElapsedColumn(),
-            TextColumn("{task.fields[detail]}"),
+            TextColumn("{task.fields[detail]}", markup=False),  # a job's own line, as it wrote it
             console=console,
             transient=True,
             disable=not console.is_terminal,
@@ -49,9 +50,9 @@ class LiveReporter(Reporter):
         if not self.console.is_terminal:
             self.console.print(f"  … {name} ({kind})")
 
-    def stepoutput_uri(self, name: str, line: str) -> None:
+    def step_output(self, name: str, line: str) -> None:
         if self.verbose:
-            self.console.print(f"  [dim]{name}[/dim] {line}", markup=False, highlight=False)
+            self.console.print(Text.assemble("  ", (name, "dim"), " ", line), highlight=False)
         if name in self.tasks and (line.startswith("[progress]") or line.startswith("cache hit")):
             self.progress.update(self.tasks[name], detail=line.removeprefix("[progress] "))
 

@@ -580,3 +580,34 @@ def test_versions_that_repeat_an_older_archive_are_named_after_the_oldest():
         {"ModelPackageVersion": 7},
     ]
     assert same_archives(found) == {3: 1, 4: 2}
+
+
+def test_the_live_reporter_receives_every_event_the_runner_sends():
+    """``medtx run --local``'s reporter overrides each of the runner's events by its name (a renamed
+    method would silently fall back to the base class's no-op); ``--verbose`` echoes a job's lines."""
+    from rich.console import Console
+
+    from pipeline.local.show import LiveReporter
+
+    events = {name for name in vars(runner.Reporter) if not name.startswith("_")}
+    shown = {name for name in vars(LiveReporter) if not name.startswith("_")}
+    assert events == {"execution_started", "step_started", "step_output", "step_finished"}
+    assert events <= shown, events - shown
+    console = Console(record=True, width=200, force_terminal=False)
+    with LiveReporter(console, verbose=True) as reporter:
+        reporter.step_started("Train", "Training")
+        reporter.step_output("Train", "[progress] epoch 1/1, step 5/9")
+        reporter.step_finished("Train", {"StepStatus": "Succeeded", "Seconds": 1.5, "JobName": "job-1"})
+    text = console.export_text()
+    assert "Train [progress] epoch 1/1, step 5/9" in text and "Train" in text and "job-1" in text
+    quiet = Console(record=True, width=200, force_terminal=False)
+    with LiveReporter(quiet) as reporter:
+        reporter.step_output("Train", "a line of the job's log")
+    assert "a line of the job's log" not in quiet.export_text()
+    # on a terminal a progress line shows beside the spinner as the job wrote it, brackets and all
+    live = Console(record=True, width=200, force_terminal=True)
+    with LiveReporter(live) as reporter:
+        reporter.step_started("Train", "Training")
+        reporter.step_output("Train", "[progress] loss [/bold] 0.5")
+        reporter.progress.refresh()
+    assert "loss [/bold] 0.5" in live.export_text()
