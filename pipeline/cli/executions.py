@@ -137,15 +137,25 @@ def _show(state: dict) -> None:
 
 @app.command()
 def status(
-    execution_arn: Annotated[str | None, typer.Argument(help="default: the latest execution")] = None,
+    execution_arn: Annotated[
+        str | None, typer.Argument(help="default: the latest execution (--local: its id or ARN)")
+    ] = None,
     pipeline_name: Annotated[str | None, typer.Option(help="default: the config's pipeline name")] = None,
     last: Annotated[
         int | None, typer.Option(min=1, help="list the newest this many executions instead")
     ] = None,
+    local: Annotated[
+        bool, typer.Option("--local", help="the executions of medtx run --local in --store")
+    ] = False,
+    store: StoreDir = Path(DEFAULT_STORE),
     region: Region = None,
 ) -> None:
-    """Show an execution's status, parameters and steps; with ``--last N``, the newest N executions
-    (status, start, failure reason: why a scheduled retraining registered no model)."""
+    """Show an execution's status, parameters and steps (a cache hit names the execution whose
+    outputs it reused); with ``--last N``, the newest N executions (status, start, failure reason:
+    why a scheduled retraining registered no model). ``--local``: the local runner's executions."""
+    if local:
+        _local_status(execution_arn, last, store)
+        return
     import boto3
 
     from pipeline import aws
@@ -153,16 +163,7 @@ def status(
     client = boto3.client("sagemaker", region_name=resolve_region(region))
     name = named_pipeline(pipeline_name)
     if last:
-        found = aws.recent_executions(client, name, last)
-        table = Table(title=f"Executions of {name}, newest first")
-        for column in ("execution", "status", "started", "display name", "failure reason"):
-            table.add_column(column, overflow="fold")
-        for execution in found:
-            table.add_row(
-                *(execution[k] for k in ("id", "status", "started", "display_name", "failure_reason"))
-            )
-        console.print(table)
-        print(json.dumps(found, indent=2))
+        _show_recent(name, aws.recent_executions(client, name, last))
         return
     arn = execution_arn or aws.latest_execution(client, name)
     if not arn:
@@ -171,6 +172,38 @@ def status(
     state = aws.execution_status(client, arn)
     _show(state)
     print(json.dumps(state, indent=2, default=str))
+
+
+def _local_status(execution: str | None, last: int | None, store: Path) -> None:
+    from pipeline.local import show
+    from pipeline.local.runner import executions
+    from pipeline.local.store import Store
+
+    local_store = Store(store)
+    if last:
+        _show_recent(f"the local store {local_store.root}", show.recent_executions(local_store, last))
+        return
+    found = executions(local_store)
+    if execution:  # an id, or the ARN the runner gave it
+        found = [r for r in found if execution.rsplit("/", 1)[-1] == r["PipelineExecutionId"]]
+    if not found:
+        where = f"no execution {execution}" if execution else "no executions yet"
+        console.print(f"{where} in {local_store.root} (medtx run --local makes them)", highlight=False)
+        raise typer.Exit(1)
+    state = show.execution_state(local_store, found[-1])
+    _show(state)
+    print(json.dumps(state, indent=2, default=str))
+
+
+def _show_recent(name: str, found: list[dict]) -> None:
+    """The newest executions (``aws.recent_executions``' rows), a table and then the JSON."""
+    table = Table(title=f"Executions of {name}, newest first")
+    for column in ("execution", "status", "started", "display name", "failure reason"):
+        table.add_column(column, overflow="fold")
+    for execution in found:
+        table.add_row(*(execution[k] for k in ("id", "status", "started", "display_name", "failure_reason")))
+    console.print(table)
+    print(json.dumps(found, indent=2))
 
 
 @app.command()

@@ -186,6 +186,29 @@ def ordered(steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [next(s for s in steps if s["Name"] == n) for n in done]
 
 
+def run_order(steps: list[dict[str, Any]]) -> list[str]:
+    """Step names in the order ``LocalRun.run_steps`` takes them: dependency order, each condition's
+    branches right after it."""
+    names = []
+    for step in ordered(steps):
+        names.append(step["Name"])
+        if step["Type"] == "Condition":
+            for branch in ("IfSteps", "ElseSteps"):
+                names += run_order(step["Arguments"].get(branch, []))
+    return names
+
+
+def step_records(store: Store, execution: dict[str, Any]) -> list[dict[str, Any]]:
+    """An execution's step records in the order they ran (``execution.json`` keeps them by name)."""
+    saved = store.record_dir(EXECUTIONS) / execution["PipelineExecutionId"] / "definition.json"
+    order = run_order(json.loads(saved.read_text())["Steps"]) if saved.is_file() else []
+    rank = {name: i for i, name in enumerate(order)}
+    return sorted(
+        execution.get("Steps", {}).values(),
+        key=lambda r: (r.get("StartTime", ""), rank.get(r["StepName"], len(rank))),
+    )
+
+
 @dataclass
 class LocalRun:
     """One execution of a definition in a store."""

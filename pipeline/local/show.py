@@ -11,7 +11,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
-from pipeline.local.runner import Reporter, output_uri
+from pipeline.local.runner import Reporter, executions, output_uri, step_records
 from pipeline.local.store import Store
 from pipeline.report import print_figures
 
@@ -73,7 +73,55 @@ def _note(record: dict[str, Any]) -> str:
         return f"cache hit (execution {record['CacheHitResult']['SourcePipelineExecutionId']})"
     if "Outcome" in record:
         return f"condition {'met' if record['Outcome'] else 'not met'}"
+    made = record.get("Properties", {})
+    if record.get("StepType") == "RegisterModel" and "ModelPackageVersion" in made:
+        return f"registered {made['ModelPackageGroupName']} version {made['ModelPackageVersion']}"
+    for kind, key in (
+        ("Model", "ModelName"),
+        ("EndpointConfig", "EndpointConfigName"),
+        ("Endpoint", "EndpointName"),
+    ):
+        if record.get("StepType") == kind and key in made:
+            return made[key]
     return record.get("JobName", "")
+
+
+def execution_state(store: Store, record: dict[str, Any]) -> dict[str, Any]:
+    """A local execution in the shape ``medtx status`` gives a SageMaker one (``aws.execution_status``):
+    status, parameters and each step's status, failure, cache source and note, in the order they ran."""
+    return {
+        "arn": record["PipelineExecutionArn"],
+        "status": record["Status"],
+        "display_name": None,
+        "failure_reason": record.get("FailureReason"),
+        "parameters": {name: str(value) for name, value in record.get("Parameters", {}).items()},
+        "steps": [
+            {
+                "name": step["StepName"],
+                "status": step["StepStatus"],
+                "failure": step.get("FailureReason"),
+                "cached_from": step.get("CacheHitResult", {}).get("SourcePipelineExecutionArn"),
+                "note": "" if step.get("FailureReason") else _note(step),
+                "seconds": step.get("Seconds"),
+            }
+            for step in step_records(store, record)
+        ],
+    }
+
+
+def recent_executions(store: Store, last: int) -> list[dict[str, Any]]:
+    """The newest ``last`` local executions, newest first, as ``aws.recent_executions`` lists them."""
+    return [
+        {
+            "id": record["PipelineExecutionId"],
+            "arn": record["PipelineExecutionArn"],
+            "status": record["Status"],
+            "started": record["StartTime"],
+            "display_name": "",
+            "failure_reason": record.get("FailureReason") or "",
+        }
+        for record in reversed(executions(store)[-last:])
+    ]
 
 
 def _uri_file(store: Store, uri: str, name: str) -> Path | None:
@@ -87,7 +135,7 @@ def summary(console: Console, store: Store, execution: dict[str, Any]) -> None:
     table = Table(title=f"Execution {execution['PipelineExecutionId']}: {execution['Status']}")
     for column in ("step", "type", "status", "seconds", "note"):
         table.add_column(column, justify="right" if column == "seconds" else "left")
-    for record in steps.values():
+    for record in step_records(store, execution):
         table.add_row(
             record["StepName"],
             record["StepType"],

@@ -611,3 +611,57 @@ def test_the_live_reporter_receives_every_event_the_runner_sends():
         reporter.step_output("Train", "[progress] loss [/bold] 0.5")
         reporter.progress.refresh()
     assert "loss [/bold] 0.5" in live.export_text()
+
+
+def test_status_local_shows_the_steps_in_the_order_they_ran_with_cache_hits(tmp_path, monkeypatch):
+    """``medtx status --local``: a local execution in the shape ``medtx status`` gives a SageMaker one,
+    steps in the order they ran (``execution.json`` keeps them by name), a cache hit naming the
+    execution whose outputs it reused, and ``--last N`` newest first."""
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    (tmp_path / "b" / "code").mkdir(parents=True)
+    (tmp_path / "b" / "code" / "job.py").write_text("print('done')\n")
+    job = {**_job_step(), "Name": "Zeta", "CacheConfig": {"Enabled": True, "ExpireAfter": "P30D"}}
+    inner = {
+        "Name": "Alpha",
+        "Type": "Condition",
+        "Arguments": {"Conditions": [], "IfSteps": [], "ElseSteps": []},
+    }
+    gate = {
+        "Name": "Gate",
+        "Type": "Condition",
+        "DependsOn": ["Zeta"],
+        "Arguments": {
+            "Conditions": [{"Type": "Equals", "LeftValue": 1, "RightValue": 2}],
+            "IfSteps": [],
+            "ElseSteps": [inner],
+        },
+    }
+    store = Store(tmp_path)
+    first = runner.LocalRun(store, _definition(gate, job)).run()
+    second = runner.LocalRun(store, _definition(gate, job), new_execution=True).run()
+    assert runner.run_order(json.loads(_definition(gate, job))["Steps"]) == ["Zeta", "Gate", "Alpha"]
+
+    monkeypatch.setenv("COLUMNS", "200")
+    cli = CliRunner()
+    shown = cli.invoke(app, ["status", "--local", "--store", str(tmp_path)])
+    assert shown.exit_code == 0, shown.output
+    state = json.loads(shown.stdout[shown.stdout.index("{") :])
+    assert state["arn"] == second["PipelineExecutionArn"] and state["status"] == "Succeeded"
+    assert [s["name"] for s in state["steps"]] == ["Zeta", "Gate", "Alpha"]
+    zeta, gated, _ = state["steps"]
+    assert zeta["cached_from"] == first["PipelineExecutionArn"]
+    assert zeta["note"] == f"cache hit (execution {first['PipelineExecutionId']})"
+    assert gated["note"] == "condition not met"
+    older = cli.invoke(app, ["status", first["PipelineExecutionId"], "--local", "--store", str(tmp_path)])
+    (ran,) = [s for s in json.loads(older.stdout[older.stdout.index("{") :])["steps"] if s["name"] == "Zeta"]
+    assert ran["cached_from"] is None and ran["note"].startswith("pipelines-")  # its processing job
+    listed = cli.invoke(app, ["status", "--local", "--last", "5", "--store", str(tmp_path)])
+    rows = json.loads(listed.stdout[listed.stdout.index("[") :])
+    assert [r["id"] for r in rows] == [second["PipelineExecutionId"], first["PipelineExecutionId"]]
+    missing = cli.invoke(app, ["status", "nope", "--local", "--store", str(tmp_path)])
+    assert missing.exit_code == 1 and "no execution nope in" in missing.output
+    empty = cli.invoke(app, ["status", "--local", "--store", str(tmp_path / "none")])
+    assert empty.exit_code == 1 and "no executions yet" in empty.output
