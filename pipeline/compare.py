@@ -35,7 +35,7 @@ FIGURES = ("macro_f1", "accuracy", "weighted_f1")
 
 
 class CompareError(ValueError):
-    pass
+    """An evaluation's files cannot be compared (a ``model-performance.csv`` without its columns)."""
 
 
 def container_module(name: str, as_name: str) -> ModuleType:
@@ -60,7 +60,7 @@ def read_performance(body: bytes | str) -> pd.DataFrame:
     table = pd.read_csv(io.StringIO(text), keep_default_na=False)
     missing = [c for c in PERFORMANCE_COLUMNS if c not in table]
     if missing:
-        raise ValueError(f"{PERFORMANCE_CSV} lacks the column(s) {', '.join(missing)}")
+        raise CompareError(f"{PERFORMANCE_CSV} lacks the column(s) {', '.join(missing)}")
     return table
 
 

@@ -107,6 +107,8 @@ def test_evaluations_on_other_rows_or_classes_are_not_paired():
 
 
 def test_a_performance_table_without_its_columns_is_named():
-    with pytest.raises(ValueError, match=r"model-performance\.csv lacks the column\(s\) target_label, pred"):
+    with pytest.raises(
+        cmp.CompareError, match=r"model-performance\.csv lacks the column\(s\) target_label, pred"
+    ):
         cmp.read_performance(b"row_id,text,target\n1,a,0\n")
     assert len(cmp.read_performance("row_id,text,target_label,target,pred\n1,a,Urology,2,2\n")) == 1
