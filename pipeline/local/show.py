@@ -52,7 +52,8 @@ class LiveReporter(Reporter):
 
     def step_output(self, name: str, line: str) -> None:
         if self.verbose:
-            self.console.print(Text.assemble("  ", (name, "dim"), " ", line), highlight=False)
+            # a job's line as it wrote it: its colour codes kept, square brackets not read as markup
+            self.console.print(Text.assemble("  ", (name, "dim"), " ", Text.from_ansi(line)), highlight=False)
         if name in self.tasks and (line.startswith("[progress]") or line.startswith("cache hit")):
             self.progress.update(self.tasks[name], detail=line.removeprefix("[progress] "))
 

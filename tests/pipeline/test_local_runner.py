@@ -597,9 +597,11 @@ def test_the_live_reporter_receives_every_event_the_runner_sends():
     with LiveReporter(console, verbose=True) as reporter:
         reporter.step_started("Train", "Training")
         reporter.step_output("Train", "[progress] epoch 1/1, step 5/9")
+        reporter.step_output("Train", "\x1b[1mBertModel LOAD REPORT\x1b[0m from: x")  # the job's colours
         reporter.step_finished("Train", {"StepStatus": "Succeeded", "Seconds": 1.5, "JobName": "job-1"})
     text = console.export_text()
     assert "Train [progress] epoch 1/1, step 5/9" in text and "Train" in text and "job-1" in text
+    assert "Train BertModel LOAD REPORT from: x" in text and "[1m" not in text
     quiet = Console(record=True, width=200, force_terminal=False)
     with LiveReporter(quiet) as reporter:
         reporter.step_output("Train", "a line of the job's log")
