@@ -67,9 +67,14 @@ def serving_container(package: dict[str, Any]) -> dict[str, Any]:
 
 def lineage(package: dict[str, Any], report: dict[str, Any] | None) -> dict[str, str | None]:
     """What a version was made from, as both registries list it: ``ModelDataUrl``, its archive, and
-    ``InputDataVersion``, the data it was trained on (its ``evaluation.json``'s ``input_version``;
-    None when the report predates it or cannot be read)."""
-    return {"ModelDataUrl": model_data_url(package), "InputDataVersion": (report or {}).get("input_version")}
+    ``InputDataVersion``, the data it was trained on (the package's ``CustomerMetadataProperties``,
+    which the pipeline's RegisterModel step sets, else its ``evaluation.json``'s ``input_version``;
+    None when neither records it)."""
+    recorded = package.get("CustomerMetadataProperties") or {}
+    return {
+        "ModelDataUrl": model_data_url(package),
+        "InputDataVersion": recorded.get("InputDataVersion") or (report or {}).get("input_version"),
+    }
 
 
 def same_archives(found: list[dict[str, Any]]) -> dict[int, int]:
@@ -134,8 +139,9 @@ def packages(sagemaker: Any, s3: Any, group: str, last: int = 10) -> tuple[list[
             "StatisticsUri": uri,
             "Figures": {},
         }
-        if described.get("ApprovalDescription"):
-            package["ApprovalDescription"] = described["ApprovalDescription"]
+        for key in ("ApprovalDescription", "CustomerMetadataProperties"):
+            if described.get(key):
+                package[key] = described[key]
         report = None
         if uri is None:
             package["FiguresError"] = "the package records no model-quality statistics"

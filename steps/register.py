@@ -14,6 +14,7 @@ from typing import Any
 
 from sagemaker.core.model_metrics import MetricsSource, ModelMetrics
 from sagemaker.core.training.configs import Networking
+from sagemaker.core.workflow.execution_variables import ExecutionVariables
 from sagemaker.mlops.workflow import ModelStep
 from sagemaker.serve.model_builder import ModelBuilder
 
@@ -53,6 +54,20 @@ def model_builder(
     return builder
 
 
+def lineage_properties(ctx: StepContext) -> dict[str, Any]:
+    """What a version is made of, on the package itself (``CustomerMetadataProperties``: Studio's
+    Model Registry shows them, ``medtx models show`` prints them): the data and its version, the base
+    model, the code bundle and the execution. Every value is non-empty, as the API requires."""
+    p = ctx.params
+    return {
+        "InputDataUri": p.input_data_uri,
+        "InputDataVersion": p.input_data_version,
+        "BaseModel": p.model_name,
+        "CodeBundle": ctx.code_uri.rstrip("/"),
+        "PipelineExecutionId": ExecutionVariables.PIPELINE_EXECUTION_ID,
+    }
+
+
 def build(ctx: StepContext, train: Any, evaluate: Any) -> tuple[ModelStep, ModelStep]:
     p = ctx.params
     with tempfile.TemporaryDirectory() as model_path:
@@ -70,6 +85,7 @@ def build(ctx: StepContext, train: Any, evaluate: Any) -> tuple[ModelStep, Model
                 )
             ),
             description="Medical-specialty classifier of transcripts (medtx)",
+            customer_metadata_properties=lineage_properties(ctx),
         )
         register = ModelStep(name=REGISTER_NAME, step_args=register_args, retry_policies=ctx.service_retries)
         # the package registered from the same archive, so the endpoint names the version it serves

@@ -172,6 +172,10 @@ def models_show(
         f"trained on data: {made_of['InputDataVersion'] or 'not recorded'}",
         highlight=False,
     )
+    recorded = package.get("CustomerMetadataProperties") or {}
+    made = [f"{key} {value}" for key, value in sorted(recorded.items()) if key != "InputDataVersion"]
+    if made:  # the rest of what the pipeline's RegisterModel step recorded on the package
+        out.print("made of: " + "; ".join(made), highlight=False)
     print_figures(out, report)
     if isinstance(per_class, str):
         console.print(f"no per-class table: {per_class}", highlight=False)

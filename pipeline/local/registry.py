@@ -56,6 +56,8 @@ def register(store: Store, request: dict[str, Any], execution_id: str) -> dict[s
         "Figures": figures(report) if report else {},
         **lineage(request, report),
     }
+    if request.get("CustomerMetadataProperties"):  # as DescribeModelPackage: only when the request set some
+        package["CustomerMetadataProperties"] = request["CustomerMetadataProperties"]
     write_json_atomic(folder / f"{version}.json", package)
     return package
 

@@ -118,7 +118,13 @@ def test_the_model_is_registered_and_can_be_approved(local_run):
     assert package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"].endswith("model.tar.gz")
     # what it was made from: its archive and the data version of the run that trained it
     assert package["ModelDataUrl"] == package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
-    assert package["InputDataVersion"] == executions(store)[0]["Parameters"]["InputDataVersion"]
+    execution = executions(store)[0]  # the run that registered version 1
+    assert package["InputDataVersion"] == execution["Parameters"]["InputDataVersion"]
+    made_of = package["CustomerMetadataProperties"]  # the RegisterModel step's, resolved as the service does
+    made_by = execution["PipelineExecutionId"]
+    assert made_of["PipelineExecutionId"] == package["PipelineExecutionId"] == made_by
+    assert made_of["BaseModel"] == execution["Parameters"]["ModelName"]
+    assert made_of["CodeBundle"].startswith(f"s3://{BUCKET}/code/scripts-")
     figures = package["Figures"]
     assert 0 <= figures["macro_f1"] <= 1 and 0 <= figures["baseline_macro_f1"] <= 1
     assert -1 <= figures["difference_low"] <= figures["difference_high"] <= 1  # the paired interval
@@ -129,6 +135,7 @@ def test_the_model_is_registered_and_can_be_approved(local_run):
     assert "Held-out evaluation" in shown.stdout and "Per class, weakest F1 first" in shown.stdout
     assert "Most frequent confusions" in shown.stdout
     assert f"trained on data: {package['InputDataVersion']}" in shown.stdout
+    assert f"BaseModel {made_of['BaseModel']}; CodeBundle {made_of['CodeBundle']}" in shown.stdout
     missing = medtx("models", "approve", "9", "--store", str(store))
     assert missing.returncode == 2 and "no version 9" in missing.stderr
 

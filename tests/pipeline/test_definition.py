@@ -169,6 +169,17 @@ def test_register_uses_inference_dlc_metrics_and_approval_parameter(built):
     assert register["ModelApprovalStatus"] == {"Get": "Parameters.ModelApprovalStatus"}
     assert register["ModelPackageGroupName"] == PipelineConfig().model_package_group
     assert "evaluation.json" in json.dumps(register["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"])
+    # what the version is made of, on the package (Studio's custom metadata): data, model, code, execution
+    made_of = register["CustomerMetadataProperties"]
+    inputs = steps["Preprocess"]["Arguments"]["ProcessingInputs"]
+    (code,) = [i["S3Input"]["S3Uri"] for i in inputs if i["InputName"] == "code"]
+    assert made_of.pop("CodeBundle") == code.rstrip("/")  # the scripts' content-addressed bundle
+    assert made_of == {
+        "InputDataUri": {"Get": "Parameters.InputDataUri"},
+        "InputDataVersion": {"Get": "Parameters.InputDataVersion"},
+        "BaseModel": {"Get": "Parameters.ModelName"},
+        "PipelineExecutionId": {"Get": "Execution.PipelineExecutionId"},
+    }
     create = steps["CreateModel"]["Arguments"]["PrimaryContainer"]
     assert create["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
     assert steps["CreateModel"]["Arguments"]["ModelName"] == PipelineConfig().endpoint_name  # a prefix

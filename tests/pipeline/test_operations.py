@@ -832,6 +832,12 @@ def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypa
             "ModelPackageGroupName": group,
             "InferenceSpecification": {**spec, "Containers": [container]},
         }
+        if execution == "exec-b":  # registered by the pipeline's RegisterModel step, which records these
+            request["CustomerMetadataProperties"] = {
+                "InputDataVersion": "sha256-fedcba9876543210",
+                "BaseModel": "distilbert-base-uncased",
+                "PipelineExecutionId": "exec-b",
+            }
         if execution:
             key = f"executions/{execution}/evaluation/evaluation.json"
             if report:
@@ -856,7 +862,7 @@ def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypa
     assert listed.exit_code == 0, listed.output
     rows = said(listed)
     assert "1 PendingManualApproval 0.4100 0.4500 -0.0400 01234567" in rows and "exec-a" in rows
-    assert "2 PendingManualApproval 0.5000 0.4600 +0.0400 +0.0120 to +0.0710 - " in rows
+    assert "2 PendingManualApproval 0.5000 0.4600 +0.0400 +0.0120 to +0.0710 fedcba98 " in rows
     assert "version 3: the same model archive as version 2 (a retraining whose Train step" in rows
     assert "version 2: the same" not in rows and "version 4: the same" not in rows
     assert "3 PendingManualApproval - -" in rows and "4 PendingManualApproval - -" in rows
@@ -870,7 +876,11 @@ def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypa
         runner.invoke(app, ["models", "list", "--sagemaker", "--group", group, "--json"]).stdout
     )[1:2]
     assert second["Figures"]["difference_low"] == 0.012 and second["PipelineExecutionId"] == "exec-b"
-    assert second["ModelDataUrl"] == "s3://b/b.tar.gz" and second["InputDataVersion"] is None
+    assert (
+        second["ModelDataUrl"] == "s3://b/b.tar.gz"
+        and second["InputDataVersion"] == "sha256-fedcba9876543210"
+    )
+    assert second["CustomerMetadataProperties"]["BaseModel"] == "distilbert-base-uncased"
 
     shown = runner.invoke(app, ["models", "show", "2", "--sagemaker", "--group", group])
     assert shown.exit_code == 0, shown.output
@@ -884,7 +894,9 @@ def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypa
     )
     first = said(runner.invoke(app, ["models", "show", "1", "--sagemaker", "--group", group]))
     assert "archive: s3://b/a.tar.gz trained on data: sha256-0123456789abcdef" in first
-    assert "trained on data: not recorded" in review
+    assert "trained on data: sha256-fedcba9876543210" in review  # the package's, the report has none
+    assert "made of: BaseModel distilbert-base-uncased; PipelineExecutionId exec-b" in review
+    assert "made of" not in first  # a package without CustomerMetadataProperties
     assert (
         f"against the served model (arn:...:model-package/{group}/0) on the same rows: macro-F1 0.4800, "
         "difference +0.0200; only this model right on 3 rows, only the served one on 1" in review
