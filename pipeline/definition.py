@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any
@@ -109,6 +110,12 @@ NUMERIC_STRING_PARAMETERS: dict[str, type] = {
     "MinClassSamples": int,
 }
 
+#: Parameters the RegisterModel step records on the package (``steps.register.lineage_properties``):
+#: CreateModelPackage takes a ``CustomerMetadataProperties`` value of 1 to 256 letters, digits, spaces
+#: and ``_.:/=+-@``, so a value outside that would fail the execution at RegisterModel, after training.
+RECORDED_PARAMETERS = ("InputDataUri", INPUT_VERSION, "ModelName")
+_RECORDABLE = re.compile(r"[\w\s.:/=+\-@]{1,256}")
+
 
 def unknown_parameters(definition: dict[str, Any], names: Iterable[str]) -> str | None:
     """The error message for ``names`` the definition does not declare, or ``None`` when all are."""
@@ -121,7 +128,8 @@ def unknown_parameters(definition: dict[str, Any], names: Iterable[str]) -> str 
 
 def check_parameter_values(values: dict[str, str]) -> None:
     """One ``ValueError`` naming every number parameter in ``values`` that does not hold a positive
-    number of its kind (``Epochs=abc``, ``TrainBatchSize=0``, ``MaxLength=12.5``)."""
+    number of its kind (``Epochs=abc``, ``TrainBatchSize=0``, ``MaxLength=12.5``) and every recorded
+    parameter the model package would refuse (``InputDataVersion=``, an S3 key with a comma)."""
     bad = []
     for name, kind in NUMERIC_STRING_PARAMETERS.items():
         if name not in values:
@@ -133,6 +141,12 @@ def check_parameter_values(values: dict[str, str]) -> None:
         if number is None or not (math.isfinite(number) and number > 0):
             what = "integer" if kind is int else "number"
             bad.append(f"{name}={values[name]!r} (a positive {what})")
+    for name in RECORDED_PARAMETERS:
+        if name in values and not _RECORDABLE.fullmatch(values[name]):
+            bad.append(
+                f"{name}={values[name]!r} (recorded on the model package: 1 to 256 letters, digits, "
+                "spaces and _.:/=+-@)"
+            )
     if bad:
         raise ValueError(f"pipeline parameter value(s) not valid: {'; '.join(bad)}")
 

@@ -187,13 +187,16 @@ def test_medtx_settings_name_the_pipeline_for_every_command(aws, monkeypatch):
         ("Epochs", "is not Name=Value"),
         ("NoSuchParam=1", "unknown pipeline parameter"),
         ("Epochs=abc", "Epochs='abc' (a positive number)"),
+        # recorded on the model package, whose metadata values take neither nothing nor a comma
+        ("InputDataVersion=", "InputDataVersion='' (recorded on the model package: 1 to 256 letters"),
+        ("InputDataUri=s3://b/a,b.csv", "InputDataUri='s3://b/a,b.csv' (recorded on the model package"),
     ],
 )
 def test_start_rejects_bad_params(aws, param, message):
     assert runner.invoke(app, ["upsert", "--region", REGION, "--role", ROLE]).exit_code == 0
     result = runner.invoke(app, ["start", "--region", REGION, "--param", param])
     assert result.exit_code == 2
-    assert message in result.output
+    assert message in said(result)
 
 
 def test_run_without_local_upserts_starts_and_waits(aws):
