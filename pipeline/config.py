@@ -42,6 +42,9 @@ ENV_ROLE = "SAGEMAKER_PIPELINE_ROLE_ARN"
 ENV_BUCKET = "ARTIFACT_BUCKET"
 ENV_REGION = ("AWS_REGION", "AWS_DEFAULT_REGION")
 ENV_KMS = "PIPELINE_KMS_KEY_ID"
+#: Where the Evaluate step writes each execution's one-row ``evaluation-summary.csv`` (under
+#: ``<prefix><execution id>/``), and what QuickSight reads as the figures over retrainings.
+EVALUATION_HISTORY_PREFIX = "history/evaluations/"
 
 
 #: Where the quality gate reads the baseline margin (``PipelineConfig.baseline_margin_from``).

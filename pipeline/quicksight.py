@@ -26,6 +26,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline.capture import HISTORY_KEY
+from pipeline.config import EVALUATION_HISTORY_PREFIX
 
 DASHBOARD_ACTIONS = [
     "quicksight:DescribeDashboard",
@@ -231,6 +232,30 @@ DATASETS: dict[str, tuple[str, dict[str, str]]] = {
         "preprocess/pre-processed/eval/confusion-matrix.csv",
         {"target_label": "STRING", "pred_label": "STRING", "count": "INTEGER"},
     ),
+    # one row per execution, each in its own file under the prefix (the manifest reads them all)
+    "quality": (
+        EVALUATION_HISTORY_PREFIX,
+        {
+            "evaluated_at": "DATETIME",
+            "execution_id": "STRING",
+            "model_data": "STRING",
+            "input_version": "STRING",
+            "validation_rows": "INTEGER",
+            "macro_f1": "DECIMAL",
+            "macro_f1_low": "DECIMAL",
+            "macro_f1_high": "DECIMAL",
+            "accuracy": "DECIMAL",
+            "weighted_f1": "DECIMAL",
+            "baseline_macro_f1": "DECIMAL",
+            "minus_baseline": "DECIMAL",
+            "minus_baseline_low": "DECIMAL",
+            "minus_baseline_high": "DECIMAL",
+            "champion_served": "INTEGER",
+            "champion_same_archive": "INTEGER",
+            "champion_macro_f1": "DECIMAL",
+            "minus_champion": "DECIMAL",
+        },
+    ),
     "predictions": (
         HISTORY_KEY,
         {
@@ -254,13 +279,16 @@ DATASETS: dict[str, tuple[str, dict[str, str]]] = {
 #: Datasets whose file only exists once a scheduled drift check has written it: ``medtx quicksight``
 #: creates them (and the production dashboard) when it does.
 MONITORING = ("predictions",)
-#: How ``capture.history_rows`` writes ``checked_at`` (QuickSight's date format).
-CHECKED_AT_FORMAT = "yyyy-MM-dd'T'HH:mm:ss'Z'"
+#: How ``capture.history_rows`` writes ``checked_at`` and ``scripts/evaluate.py`` ``evaluated_at``
+#: (QuickSight's date format).
+DATETIME_FORMAT = "yyyy-MM-dd'T'HH:mm:ss'Z'"
 
 
 def manifest(bucket: str, key: str) -> dict[str, Any]:
+    """An S3 manifest of one file, or of every file under a prefix (a ``key`` ending in ``/``)."""
+    where = "URIPrefixes" if key.endswith("/") else "URIs"
     return {
-        "fileLocations": [{"URIs": [f"s3://{bucket}/{key}"]}],
+        "fileLocations": [{where: [f"s3://{bucket}/{key}"]}],
         "globalUploadSettings": {
             "format": "CSV",
             "delimiter": ",",
@@ -294,7 +322,7 @@ def data_set_request(target: Target, name: str) -> dict[str, Any]:
             "CastColumnTypeOperation": {
                 "ColumnName": column,
                 "NewColumnType": kind,
-                **({"Format": CHECKED_AT_FORMAT} if kind == "DATETIME" else {}),
+                **({"Format": DATETIME_FORMAT} if kind == "DATETIME" else {}),
             }
         }
         for column, kind in columns.items()
@@ -404,13 +432,21 @@ def _bar(
     }
 
 
-def _line(visual_id: str, title: str, values: list[dict], colors: list[dict] | None = None) -> dict:
-    """A line chart of ``values`` over the drift checks' ``checked_at`` (by hour)."""
-    when = {
+def _line(
+    visual_id: str,
+    title: str,
+    values: list[dict],
+    colors: list[dict] | None = None,
+    when: tuple[str, str, str] = ("predictions", "checked_at", "HOUR"),
+) -> dict:
+    """A line chart of ``values`` over a date column (``when``: dataset, column, granularity; by
+    default the drift checks' ``checked_at`` by hour)."""
+    dataset, column, granularity = when
+    date = {
         "DateDimensionField": {
-            "FieldId": f"{visual_id}.checked_at",
-            "Column": {"DataSetIdentifier": "predictions", "ColumnName": "checked_at"},
-            "DateGranularity": "HOUR",
+            "FieldId": f"{visual_id}.{column}",
+            "Column": {"DataSetIdentifier": dataset, "ColumnName": column},
+            "DateGranularity": granularity,
         }
     }
     return {
@@ -418,7 +454,7 @@ def _line(visual_id: str, title: str, values: list[dict], colors: list[dict] | N
             "VisualId": visual_id,
             "Title": _title(title),
             "ChartConfiguration": {
-                "FieldWells": {"LineChartAggregatedFieldWells": _wells(when, values, colors)}
+                "FieldWells": {"LineChartAggregatedFieldWells": _wells(date, values, colors)}
             },
         }
     }
@@ -583,10 +619,61 @@ def performance_dashboard(target: Target, labels: list[str]) -> dict[str, Any]:
         target,
         "model-performance",
         "medtx — model performance",
-        ["performance", "per-class", "confusion"],
-        [{"SheetId": "performance", "Name": "Model performance", "Visuals": visuals}],
+        ["performance", "per-class", "confusion", "quality"],
+        [
+            {"SheetId": "performance", "Name": "Model performance", "Visuals": visuals},
+            {"SheetId": "retrainings", "Name": "Over retrainings", "Visuals": retraining_visuals()},
+        ],
         calculated,
     )
+
+
+def retraining_visuals() -> list[dict[str, Any]]:
+    """The figures of every execution's evaluation (``quality``): the model against the TF-IDF
+    baseline and the model it would replace, by day, and one row per evaluation with its interval,
+    data version and archive."""
+    when = ("quality", "evaluated_at", "DAY")
+    best = lambda column: _number("quality", column, "MAX")  # noqa: E731  (one row per execution)
+    return [
+        _line(
+            "quality-trend",
+            "Macro-F1 of each retraining: the model, the TF-IDF baseline, the model it would replace",
+            [best("macro_f1"), best("baseline_macro_f1"), best("champion_macro_f1")],
+            when=when,
+        ),
+        _line(
+            "quality-margins",
+            "Macro-F1 minus the baseline's (with its interval's low end) and minus the served model's",
+            [best("minus_baseline"), best("minus_baseline_low"), best("minus_champion")],
+            when=when,
+        ),
+        {
+            "TableVisual": {
+                "VisualId": "evaluations",
+                "Title": _title("Every evaluation: figures, interval, data version, archive"),
+                "ChartConfiguration": {
+                    "FieldWells": {
+                        "TableAggregatedFieldWells": {
+                            "GroupBy": [
+                                _dim("quality", "execution_id"),
+                                _dim("quality", "input_version"),
+                                _dim("quality", "model_data"),
+                            ],
+                            "Values": [
+                                best("macro_f1"),
+                                best("macro_f1_low"),
+                                best("macro_f1_high"),
+                                best("baseline_macro_f1"),
+                                best("minus_baseline"),
+                                best("minus_champion"),
+                                best("validation_rows"),
+                            ],
+                        }
+                    }
+                },
+            }
+        },
+    ]
 
 
 def production_dashboard(target: Target) -> dict[str, Any]:

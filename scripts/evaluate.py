@@ -26,6 +26,7 @@ same probabilities). Writes to the output dir:
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import shutil
 import tarfile
@@ -55,6 +56,29 @@ from medtx_config import CHAMPION_ARCHIVE, CHAMPION_RECORD, EvalConfig, Inferenc
 
 PER_CLASS_CSV = "per-class-metrics.csv"
 CONFUSION_CSV = "confusion-matrix.csv"
+#: One row per evaluation (``--history-dir``): the pipeline writes each execution's under its own key
+#: of one prefix, which QuickSight reads as one table, the figures over retrainings.
+SUMMARY_CSV = "evaluation-summary.csv"
+SUMMARY_COLUMNS = (
+    "evaluated_at",
+    "execution_id",
+    "model_data",
+    "input_version",
+    "validation_rows",
+    "macro_f1",
+    "macro_f1_low",
+    "macro_f1_high",
+    "accuracy",
+    "weighted_f1",
+    "baseline_macro_f1",
+    "minus_baseline",
+    "minus_baseline_low",
+    "minus_baseline_high",
+    "champion_served",
+    "champion_same_archive",
+    "champion_macro_f1",
+    "minus_champion",
+)
 
 
 def read_table(path: str | Path, pattern: str, columns: Sequence[str]) -> pd.DataFrame:
@@ -374,6 +398,33 @@ def evaluation_report(
     return report
 
 
+def summary_row(report: dict[str, Any], evaluated_at: str, execution_id: str = "") -> dict[str, Any]:
+    """``evaluation.json``'s headline as one row of ``SUMMARY_COLUMNS`` (a figure the evaluation did
+    not compute, such as an interval without bootstrap resamples, is left empty)."""
+    metrics = report["multiclass_classification_metrics"]
+    interval = report.get("bootstrap", {}).get("interval", {})
+    champion = report["champion"]
+    row = {
+        "evaluated_at": evaluated_at,
+        "execution_id": execution_id,
+        "model_data": report.get("model_data") or "",
+        "input_version": report.get("input_version") or "",
+        "validation_rows": report["validation_rows"],
+        "accuracy": metrics["accuracy"]["value"],
+        "weighted_f1": metrics["weighted_f1"]["value"],
+        "baseline_macro_f1": report.get("baseline", {}).get("macro_f1"),
+        "minus_baseline": report.get("macro_f1_minus_baseline"),
+        "champion_served": int(champion["served"]),
+        "champion_same_archive": int(bool(champion.get("same_archive"))),
+        "champion_macro_f1": champion["macro_f1"],
+        "minus_champion": report["macro_f1_minus_champion"],
+        "macro_f1": metrics["macro_f1"]["value"],
+    }
+    for name, column in (("macro_f1", "macro_f1"), ("macro_f1_minus_baseline", "minus_baseline")):
+        row[f"{column}_low"], row[f"{column}_high"] = interval.get(name) or (None, None)
+    return {column: row[column] for column in SUMMARY_COLUMNS}
+
+
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     cfg = EvalConfig(
         batch_size=args.batch_size,
@@ -449,6 +500,11 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         Path(args.publish_dir).mkdir(parents=True, exist_ok=True)
         for name in (MODEL_PERFORMANCE_CSV, PER_CLASS_CSV, CONFUSION_CSV, EVALUATION_JSON):
             shutil.copy2(output_dir / name, Path(args.publish_dir) / name)
+    if args.history_dir:  # this evaluation's row of the figures over retrainings
+        Path(args.history_dir).mkdir(parents=True, exist_ok=True)
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        row = summary_row(report, now, args.execution_id)
+        pd.DataFrame([row]).to_csv(Path(args.history_dir) / SUMMARY_CSV, index=False)
     headline = report["multiclass_classification_metrics"]
     interval = report.get("bootstrap", {}).get("interval", {})
     level = f"{100 * cfg.confidence_level:.0f}% interval"
@@ -503,6 +559,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--output-dir", default="/opt/ml/processing/evaluation")
     parser.add_argument("--publish-dir", default="", help="also copy the dashboard files here")
+    parser.add_argument(
+        "--history-dir", default="", help=f"write this evaluation's headline as one row ({SUMMARY_CSV}) here"
+    )
+    parser.add_argument("--execution-id", default="", help="the pipeline execution, recorded in that row")
     parser.add_argument("--batch-size", type=int, default=cfg.batch_size)
     parser.add_argument(
         "--baseline-ngram-max", type=int, default=cfg.baseline_ngram_max, help="TF-IDF word n-grams up to"

@@ -3,7 +3,9 @@
 Reads the model archive of the Train step, the validation/pre-processed CSVs of this execution's
 Preprocess step, and the champion folder (``PipelineConfig.champion_uri``: the archive of the model
 the endpoint serves, scored on the same rows; only a README until a model is served). Dashboard
-files are also published to ``preprocess/pre-processed/eval/``.
+files are also published to ``preprocess/pre-processed/eval/``, and the evaluation's headline as
+one row to ``history/evaluations/<execution id>/evaluation-summary.csv`` (the figures over
+retrainings).
 
 Not cached: SageMaker keys a step's cache on its arguments, not on its inputs' contents, so a cached
 Evaluate behind a cached Train would hand the gate the comparison with whichever model was served
@@ -16,17 +18,19 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
+from sagemaker.core.workflow.execution_variables import ExecutionVariables
 from sagemaker.core.workflow.functions import Join
 from sagemaker.core.workflow.properties import PropertyFile
 from sagemaker.mlops.workflow import ProcessingStep
 
-from pipeline.config import EvalConfig
+from pipeline.config import EVALUATION_HISTORY_PREFIX, EvalConfig
 from steps.common import CODE_DIR, StepContext, processing_input, processing_output, script_processor
 from steps.preprocess import output_uri
 
 NAME = "Evaluate"
 OUT = "/opt/ml/processing/evaluation"
 PUBLISH = "/opt/ml/processing/publish"
+HISTORY = "/opt/ml/processing/history"
 CHAMPION = "/opt/ml/processing/champion"
 REPORT = PropertyFile(name="EvaluationReport", output_name="evaluation", path="evaluation.json")
 
@@ -53,6 +57,14 @@ def build(ctx: StepContext, preprocess: Any, train: Any) -> ProcessingStep:
         outputs=[
             processing_output("evaluation", OUT, ctx.run_s3("evaluation")),
             processing_output("publish", PUBLISH, ctx.s3("preprocess", "pre-processed", "eval")),
+            processing_output(
+                "history",
+                HISTORY,
+                Join(
+                    on="/",
+                    values=[ctx.s3(EVALUATION_HISTORY_PREFIX), ExecutionVariables.PIPELINE_EXECUTION_ID],
+                ),
+            ),
         ],
         arguments=[
             "--model",
@@ -73,6 +85,10 @@ def build(ctx: StepContext, preprocess: Any, train: Any) -> ProcessingStep:
             OUT,
             "--publish-dir",
             PUBLISH,
+            "--history-dir",
+            HISTORY,
+            "--execution-id",
+            ExecutionVariables.PIPELINE_EXECUTION_ID,
             *evaluation_settings(ctx.config.container.evaluate),
             # the forward pass's arithmetic is the endpoint's, so the gate judges what is served
             "--precision",

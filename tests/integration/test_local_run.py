@@ -6,6 +6,7 @@ the step cache, the quality gate's FailStep, and a run killed during training th
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import re
@@ -93,6 +94,14 @@ def test_the_store_holds_the_keys_a_cloud_run_writes(local_run):
     report = json.loads((run / "preprocess" / "report" / "data-report.json").read_text())
     assert report["input_version"] == execution["Parameters"]["InputDataVersion"]
     assert report["input_version"].startswith("sha256-")
+    # the evaluation's headline, one row under the execution's own key of the history prefix
+    summary = bucket / "history" / "evaluations" / execution["PipelineExecutionId"] / "evaluation-summary.csv"
+    (row,) = list(csv.DictReader(summary.open()))
+    assert (
+        row["execution_id"] == execution["PipelineExecutionId"]
+        and row["input_version"] == report["input_version"]
+    )
+    assert row["model_data"].endswith("model.tar.gz") and 0 <= float(row["macro_f1"]) <= 1
     (archive,) = bucket.glob("models/huggingface-*/output/model.tar.gz")
     with tarfile.open(archive) as tar:
         names = set(tar.getnames())

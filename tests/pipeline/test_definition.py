@@ -115,6 +115,12 @@ def test_evaluate_reads_model_artifact_and_publishes_stable_keys(built):
     outputs = {o["OutputName"]: o["S3Output"]["S3Uri"] for o in evaluate["ProcessingOutputConfig"]["Outputs"]}
     assert outputs["publish"] == f"s3://{BUCKET}/preprocess/pre-processed/eval"
     assert "Execution.PipelineExecutionId" in json.dumps(outputs["evaluation"])  # per-execution copy
+    # the headline row of the figures over retrainings: its own key per execution, never rewritten
+    execution = {"Get": "Execution.PipelineExecutionId"}
+    assert outputs["history"] == {
+        "Std:Join": {"On": "/", "Values": [f"s3://{BUCKET}/history/evaluations", execution]}
+    }
+    assert arguments[arguments.index("--execution-id") + 1] == execution
     assert steps["Evaluate"]["PropertyFiles"] == [
         {"PropertyFileName": "EvaluationReport", "OutputName": "evaluation", "FilePath": "evaluation.json"}
     ]

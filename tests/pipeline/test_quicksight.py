@@ -149,7 +149,7 @@ def test_apply_creates_then_updates_under_moto(aws):
     second = qs.apply(built, TARGET, s3, quicksight)
     assert second["data-source/eda"] == "updated"  # moto's own update_data_source
     assert second["data-set/performance"] == "updated" and second["dashboard/model-performance"] == "updated"
-    assert updates.count("UpdateDataSet") == 5 and updates.count("UpdateDashboard") == 3
+    assert updates.count("UpdateDataSet") == 6 and updates.count("UpdateDashboard") == 3
 
 
 def test_refresh_starts_an_ingestion_of_every_dataset(aws, monkeypatch):
@@ -204,7 +204,7 @@ def test_the_production_dashboard_reads_the_drift_history_as_the_checks_write_it
     assert key == capture.HISTORY_KEY and tuple(columns) == capture.HISTORY_COLUMNS
     result = {"endpoint": "e", "hours": 24, "predictions": 3, "mean_score": 0.5, "classes": []}
     checked = capture.history_rows(result, datetime(2026, 12, 4, 7, 42, tzinfo=UTC))["checked_at"].iloc[0]
-    java_to_python = qs.CHECKED_AT_FORMAT.replace("yyyy", "%Y").replace("MM", "%m").replace("dd", "%d")
+    java_to_python = qs.DATETIME_FORMAT.replace("yyyy", "%Y").replace("MM", "%m").replace("dd", "%d")
     java_to_python = (
         java_to_python.replace("HH", "%H").replace("mm", "%M").replace("ss", "%S").replace("'", "")
     )
@@ -215,7 +215,7 @@ def test_the_production_dashboard_reads_the_drift_history_as_the_checks_write_it
         for c in casts
         if c["CastColumnTypeOperation"]["ColumnName"] == "checked_at"
     ]
-    assert when == {"ColumnName": "checked_at", "NewColumnType": "DATETIME", "Format": qs.CHECKED_AT_FORMAT}
+    assert when == {"ColumnName": "checked_at", "NewColumnType": "DATETIME", "Format": qs.DATETIME_FORMAT}
 
     without = qs.requests(TARGET, LABELS, monitoring=False)
     assert "predictions" not in without["data_sets"] and set(without["dashboards"]) == {
@@ -291,3 +291,60 @@ def test_cli_dry_run_writes_the_requests(tmp_path):
     assert (tmp_path / "out" / "manifests" / "confusion.json").exists()
     bad = CliRunner().invoke(app, ["quicksight", "--dry-run", "--label-map", str(tmp_path / "missing.json")])
     assert bad.exit_code == 2 and "cannot read the label map" in bad.output
+
+
+def test_the_figures_over_retrainings_read_every_evaluations_row():
+    """The Evaluate step writes one ``evaluation-summary.csv`` per execution under one prefix; the
+    ``quality`` dataset reads the prefix (a manifest of ``URIPrefixes``) with the script's columns, its
+    time in the format the script writes, and the model-performance dashboard charts it on a sheet
+    of its own."""
+    from datetime import UTC, datetime
+
+    from evaluate import SUMMARY_COLUMNS, summary_row
+    from pipeline.config import EVALUATION_HISTORY_PREFIX
+
+    key, columns = qs.DATASETS["quality"]
+    assert key == EVALUATION_HISTORY_PREFIX and tuple(columns) == SUMMARY_COLUMNS
+    built = qs.requests(TARGET, LABELS, monitoring=False)
+    assert built["manifests"]["quality"]["fileLocations"] == [
+        {"URIPrefixes": [f"s3://{BUCKET}/{EVALUATION_HISTORY_PREFIX}"]}
+    ]
+    report = {
+        "multiclass_classification_metrics": {
+            name: {"value": value}
+            for name, value in (("macro_f1", 0.5), ("accuracy", 0.6), ("weighted_f1", 0.55))
+        },
+        "validation_rows": 10,
+        "baseline": {"macro_f1": 0.45},
+        "macro_f1_minus_baseline": 0.05,
+        "champion": {"served": True, "same_archive": False, "macro_f1": 0.48},
+        "macro_f1_minus_champion": 0.02,
+        "bootstrap": {"interval": {"macro_f1": [0.4, 0.6], "macro_f1_minus_baseline": [-0.01, 0.11]}},
+        "model_data": "s3://b/m.tar.gz",
+        "input_version": "sha256-0123456789abcdef",
+    }
+    row = summary_row(
+        report, datetime(2026, 12, 4, 7, 42, tzinfo=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "exec-1"
+    )
+    assert list(row) == list(SUMMARY_COLUMNS)
+    assert (row["macro_f1_low"], row["minus_baseline_high"], row["champion_served"]) == (0.4, 0.11, 1)
+    java = qs.DATETIME_FORMAT
+    for old, new in (
+        ("yyyy", "%Y"),
+        ("MM", "%m"),
+        ("dd", "%d"),
+        ("HH", "%H"),
+        ("mm", "%M"),
+        ("ss", "%S"),
+        ("'", ""),
+    ):
+        java = java.replace(old, new)
+    assert datetime.strptime(row["evaluated_at"], java) == datetime(2026, 12, 4, 7, 42)
+    no_interval = summary_row({**report, "bootstrap": {}}, "2026-12-04T07:42:00Z")
+    assert no_interval["macro_f1_low"] is None and no_interval["execution_id"] == ""
+    dashboard = built["dashboards"]["model-performance"]["Definition"]
+    (sheet,) = [s for s in dashboard["Sheets"] if s["SheetId"] == "retrainings"]
+    assert {"quality-trend", "quality-margins", "evaluations"} == {
+        next(iter(v.values()))["VisualId"] for v in sheet["Visuals"]
+    }
+    assert "quality" in {d["Identifier"] for d in dashboard["DataSetIdentifierDeclarations"]}
