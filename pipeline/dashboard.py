@@ -6,7 +6,8 @@ removed by reason with duplicates and conflicting labels, text length by special
 sub-groups per specialty, top terms per specialty. Model performance (from ``evaluation.json``,
 ``model-performance.csv``, ``per-class-metrics.csv``, ``confusion-matrix.csv``): headline figures
 against the TF-IDF baseline, correctness, target vs predicted distribution, per-class precision,
-recall and F1, the confusion matrix, and the history of local runs. Predictions in production (from
+recall and F1, the confusion matrix, and every local run's evaluation over time (the rows of
+QuickSight's "Over retrainings" sheet: ``evaluate.summary_row``). Predictions in production (from
 the drift history that ``medtx endpoint predictions --publish`` keeps, ``capture.HISTORY_KEY``), once
 a check was published: the PSI against validation, each class's share of the traffic, the shares'
 difference to validation, the traffic each check read, and the model's confidence: the production
@@ -24,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from pipeline import capture
+from pipeline.compare import container_module
 from pipeline.local.runner import executions, output_uri
 from pipeline.local.store import Store
 
@@ -77,24 +79,17 @@ def load(store: Store, execution_id: str | None = None) -> RunData:
     pre = chosen["Steps"]["Preprocess"]["Properties"]
     ev = chosen["Steps"]["Evaluate"]["Properties"]
     evaluation_dir = store.path(_output(ev, "evaluation"))
+    # the rows of QuickSight's "Over retrainings" sheet, by the function that writes them
+    # (``evaluation-summary.csv``), so runs from before that file read the same
+    summary_row = container_module("evaluate", "medtx_evaluate").summary_row
     history = []
     for record in records:
+        evaluate = record["Steps"]["Evaluate"]
         report = json.loads(
-            (
-                store.path(_output(record["Steps"]["Evaluate"]["Properties"], "evaluation"))
-                / "evaluation.json"
-            ).read_text()
+            (store.path(_output(evaluate["Properties"], "evaluation")) / "evaluation.json").read_text()
         )
-        history.append(
-            {
-                "execution": record["PipelineExecutionId"],
-                "start": record["StartTime"],
-                "macro_f1": report["multiclass_classification_metrics"]["macro_f1"]["value"],
-                "accuracy": report["multiclass_classification_metrics"]["accuracy"]["value"],
-                "baseline_macro_f1": report.get("baseline", {}).get("macro_f1"),
-                "model": record["Parameters"].get("ModelName"),
-            }
-        )
+        when = evaluate.get("EndTime") or record["StartTime"]
+        history.append(summary_row(report, when, record["PipelineExecutionId"]))
     read = lambda path: pd.read_csv(path, keep_default_na=False)  # noqa: E731
     try:
         drift = capture.read_history(store)
@@ -248,21 +243,37 @@ def performance_figures(data: RunData) -> list[tuple[str, Any]]:
     )
     heatmap.update_layout(height=30 * len(matrix) + 200)
     hist = data.history
+    when = hist["evaluated_at"]
+    interval = {}
+    if hist["macro_f1_low"].notna().any():  # the bootstrap interval, where the evaluation computed one
+        interval = {
+            "error_y": {
+                "type": "data",
+                "array": hist["macro_f1_high"] - hist["macro_f1"],
+                "arrayminus": hist["macro_f1"] - hist["macro_f1_low"],
+            }
+        }
+    served = hist[hist["champion_served"] == 1]
     history = go.Figure(
         [
             go.Scatter(
-                name="macro-F1",
-                x=hist["start"],
+                name="macro-F1 (95% interval)",
+                x=when,
                 y=hist["macro_f1"],
                 mode="lines+markers",
-                text=hist["execution"],
+                text=hist["execution_id"],
+                **interval,
             ),
-            go.Scatter(name="accuracy", x=hist["start"], y=hist["accuracy"], mode="lines+markers"),
+            go.Scatter(name="TF-IDF macro-F1", x=when, y=hist["baseline_macro_f1"], mode="lines+markers"),
             go.Scatter(
-                name="TF-IDF macro-F1", x=hist["start"], y=hist["baseline_macro_f1"], mode="lines+markers"
+                name="served model's macro-F1",
+                x=served["evaluated_at"],
+                y=served["champion_macro_f1"],
+                mode="markers",
+                text=served["execution_id"],
             ),
         ],
-        layout={"height": 340, "yaxis": {"range": [0, 1]}},
+        layout={"height": 340, "yaxis": {"range": [0, 1]}, "xaxis": {"title": "evaluated (UTC)"}},
     )
     n = data.evaluation.get("validation_rows", len(perf))
     against = "the TF-IDF baseline and the served model" if champion.get("served") else "the TF-IDF baseline"
@@ -272,7 +283,7 @@ def performance_figures(data: RunData) -> list[tuple[str, Any]]:
         ("Target vs predicted distribution", dist),
         ("Per-class precision, recall and F1", classes),
         ("Confusion matrix (rows: target, columns: predicted)", heatmap),
-        (f"History of local runs ({len(hist)})", history),
+        (f"Over retrainings: every local run's evaluation ({len(hist)})", history),
     ]
 
 
