@@ -57,7 +57,9 @@ from medtx_config import CHAMPION_ARCHIVE, CHAMPION_RECORD, EvalConfig, Inferenc
 PER_CLASS_CSV = "per-class-metrics.csv"
 CONFUSION_CSV = "confusion-matrix.csv"
 #: One row per evaluation (``--history-dir``): the pipeline writes each execution's under its own key
-#: of one prefix, which QuickSight reads as one table, the figures over retrainings.
+#: of one prefix, which QuickSight reads as one table, the figures over retrainings. Every file under
+#: the prefix must keep these columns: a change of columns needs a new prefix (``pipeline.config.
+#: EVALUATION_HISTORY_PREFIX``) and ``pipeline.quicksight.DATASETS["quality"]`` changed with it.
 SUMMARY_CSV = "evaluation-summary.csv"
 SUMMARY_COLUMNS = (
     "evaluated_at",
