@@ -73,8 +73,16 @@ def quicksight(
         region = resolve_region(region)
         account_id = account_id or boto3.client("sts", region_name=region).get_caller_identity()["Account"]
         client = boto3.client("quicksight", region_name=region)
-        for name, state in qs.refresh(client, account_id, f"medtx-{int(clock.time())}").items():
+        started = qs.refresh(client, account_id, f"medtx-{int(clock.time())}")
+        for name, state in started.items():
             console.print(f"{state:>12} SPICE refresh of {qs.PREFIX}-{name}")
+        missing = [n for n, state in started.items() if state == "not created" and n not in qs.MONITORING]
+        if missing:  # a dataset this version added since the dashboards were made (the drift one waits)
+            console.print(
+                f"[yellow]note:[/yellow] {', '.join(missing)} not created yet: run `medtx quicksight "
+                "--principal ...` once to create it and the dashboards that read it",
+                highlight=False,
+            )
         return
 
     bucket = from_env(ENV_BUCKET, bucket) or config().bucket

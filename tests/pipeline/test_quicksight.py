@@ -164,9 +164,20 @@ def test_refresh_starts_an_ingestion_of_every_dataset(aws, monkeypatch):
     started = qs.refresh(quicksight, TARGET.account_id, "run-1")
     assert set(started) == set(qs.DATASETS) and "not created" not in started.values()
     monkeypatch.setenv("AWS_REGION", REGION)
-    result = CliRunner().invoke(app, ["quicksight", "--refresh", "--account-id", TARGET.account_id])
+    asked = ["quicksight", "--refresh", "--account-id", TARGET.account_id]
+    result = CliRunner().invoke(app, asked)
     assert result.exit_code == 0, result.output
     assert result.output.count("SPICE refresh of medtx-") == len(qs.DATASETS)
+    assert "not created yet" not in result.output
+    # dashboards made by an earlier version lack a dataset this one added (moto's CreateIngestion
+    # does not look for the dataset, the service does): the refresh says what to run; the drift
+    # history's dataset waits for the first check, as before
+    before = {**started, "quality": "not created", "predictions": "not created"}
+    monkeypatch.setattr(qs, "refresh", lambda *args: before)
+    older = CliRunner().invoke(app, asked)
+    assert older.exit_code == 0, older.output
+    said = " ".join(older.output.split())
+    assert "note: quality not created yet: run `medtx quicksight --principal ...` once" in said
 
 
 def test_refresh_reports_a_dataset_not_created_yet():
