@@ -250,7 +250,7 @@ class LocalRun:
                 record["Status"] == "Failed" and not record.get("FailedByFailStep")
             ):
                 candidates.append(record)
-        return max(candidates, key=lambda r: r["StartTime"], default=None)
+        return candidates[-1] if candidates else None  # the newest: executions() is oldest first
 
     def _start(self) -> bool:
         previous = None if self.new_execution else self._resumable()
@@ -271,6 +271,7 @@ class LocalRun:
                 "Parameters": self.values,
                 "Status": "Executing",
                 "StartTime": _now(),
+                "CreatedAt": time.time(),  # orders executions that start within one second
                 "RunnerPid": os.getpid(),
                 "Attempts": 1,
                 "Steps": {},
@@ -566,9 +567,12 @@ def _raise_stop(signum: int, frame: Any) -> None:
 
 
 def executions(store: Store) -> list[dict[str, Any]]:
-    """Every execution record in the store, oldest first."""
+    """Every execution record in the store, oldest first (``StartTime`` has whole seconds; records
+    from before ``CreatedAt`` sort first within theirs)."""
     paths = (store.service / EXECUTIONS).glob("*/execution.json")  # a missing folder yields nothing
-    return sorted((json.loads(p.read_text()) for p in paths), key=lambda r: r["StartTime"])
+    return sorted(
+        (json.loads(p.read_text()) for p in paths), key=lambda r: (r["StartTime"], r.get("CreatedAt", 0.0))
+    )
 
 
 def output_uri(properties: dict[str, Any], name: str) -> str | None:

@@ -667,3 +667,25 @@ def test_status_local_shows_the_steps_in_the_order_they_ran_with_cache_hits(tmp_
     assert missing.exit_code == 1 and "no execution nope in" in missing.output
     empty = cli.invoke(app, ["status", "--local", "--store", str(tmp_path / "none")])
     assert empty.exit_code == 1 and "no executions yet" in empty.output
+
+
+def test_executions_that_start_in_one_second_keep_their_order(tmp_path):
+    """``StartTime`` has whole seconds: two executions started within one are ordered by ``CreatedAt``
+    (the latest is the one ``status --local``, the dashboard and resuming take), and a record from
+    before that key sorts first within its second."""
+    from pipeline.local.store import write_json_atomic
+
+    store = Store(tmp_path)
+    second = "2026-12-04T13:00:00Z"
+    for name, created in (("aaa", 2.0), ("zzz", 1.0), ("mmm", None)):
+        record = {
+            "PipelineExecutionId": name,
+            "StartTime": second,
+            **({"CreatedAt": created} if created else {}),
+        }
+        write_json_atomic(store.record_dir(runner.EXECUTIONS) / name / "execution.json", record)
+    write_json_atomic(
+        store.record_dir(runner.EXECUTIONS) / "old" / "execution.json",
+        {"PipelineExecutionId": "old", "StartTime": "2026-12-04T12:59:59Z", "CreatedAt": 9.0},
+    )
+    assert [r["PipelineExecutionId"] for r in runner.executions(store)] == ["old", "mmm", "zzz", "aaa"]
