@@ -536,7 +536,9 @@ def eda_dashboard(target: Target) -> dict[str, Any]:
     )
 
 
-def performance_dashboard(target: Target, labels: list[str]) -> dict[str, Any]:
+def performance_dashboard(target: Target, labels: list[str], retrainings: bool = True) -> dict[str, Any]:
+    """The latest evaluation's figures; with ``retrainings`` (the ``quality`` dataset exists), a second
+    sheet of every evaluation's."""
     fields = metric_fields(labels)
     calculated = [
         {"DataSetIdentifier": "performance", "Name": name, "Expression": m.render()}
@@ -615,17 +617,11 @@ def performance_dashboard(target: Target, labels: list[str]) -> dict[str, Any]:
             }
         },
     ]
-    return _dashboard(
-        target,
-        "model-performance",
-        "medtx — model performance",
-        ["performance", "per-class", "confusion", "quality"],
-        [
-            {"SheetId": "performance", "Name": "Model performance", "Visuals": visuals},
-            {"SheetId": "retrainings", "Name": "Over retrainings", "Visuals": retraining_visuals()},
-        ],
-        calculated,
-    )
+    sheets = [{"SheetId": "performance", "Name": "Model performance", "Visuals": visuals}]
+    if retrainings:
+        sheets.append({"SheetId": "retrainings", "Name": "Over retrainings", "Visuals": retraining_visuals()})
+    datasets = ["performance", "per-class", "confusion", *(["quality"] if retrainings else [])]
+    return _dashboard(target, "model-performance", "medtx — model performance", datasets, sheets, calculated)
 
 
 def retraining_visuals() -> list[dict[str, Any]]:
@@ -724,11 +720,21 @@ def production_dashboard(target: Target) -> dict[str, Any]:
     )
 
 
-def requests(target: Target, labels: list[str], monitoring: bool = True) -> dict[str, Any]:
+def requests(
+    target: Target, labels: list[str], monitoring: bool = True, retrainings: bool = True
+) -> dict[str, Any]:
     """Everything ``apply`` sends, by kind and name; without ``monitoring`` (no drift history yet),
-    neither the ``MONITORING`` datasets nor the production dashboard."""
-    names = [name for name in DATASETS if monitoring or name not in MONITORING]
-    dashboards = {"eda": eda_dashboard(target), "model-performance": performance_dashboard(target, labels)}
+    neither the ``MONITORING`` datasets nor the production dashboard; without ``retrainings`` (no
+    evaluation has written its summary row yet), neither the ``quality`` dataset nor its sheet."""
+    names = [
+        name
+        for name in DATASETS
+        if (monitoring or name not in MONITORING) and (retrainings or name != "quality")
+    ]
+    dashboards = {
+        "eda": eda_dashboard(target),
+        "model-performance": performance_dashboard(target, labels, retrainings),
+    }
     if monitoring:
         dashboards["production"] = production_dashboard(target)
     return {
@@ -795,6 +801,13 @@ def apply(built: dict[str, Any], target: Target, s3: Any, quicksight: Any) -> di
             quicksight.create_dashboard(**request)
             done[f"dashboard/{name}"] = "created"
     return done
+
+
+def evaluations_exist(s3: Any, bucket: str) -> bool:
+    """Whether an Evaluate step has written a summary row under ``EVALUATION_HISTORY_PREFIX`` (a
+    manifest of an empty prefix gives QuickSight nothing to read)."""
+    found = s3.list_objects_v2(Bucket=bucket, Prefix=EVALUATION_HISTORY_PREFIX, MaxKeys=1)
+    return bool(found.get("KeyCount"))
 
 
 def history_exists(s3: Any, bucket: str) -> bool:

@@ -126,8 +126,18 @@ def quicksight(
             "stack's scheduled drift check writes it when the endpoint captures its answers; run "
             "`medtx quicksight` again after the first check"
         )
+    retrainings = qs.evaluations_exist(s3, bucket)
+    if not retrainings:
+        console.print(
+            f"no evaluation summaries under s3://{bucket}/{qs.EVALUATION_HISTORY_PREFIX} yet (the Evaluate "
+            "step writes one per execution from this version on), so the model-performance dashboard has "
+            "no 'Over retrainings' sheet: run `medtx quicksight` again after the next execution"
+        )
     done = qs.apply(
-        qs.requests(target, labels, monitoring), target, s3, boto3.client("quicksight", region_name=region)
+        qs.requests(target, labels, monitoring, retrainings),
+        target,
+        s3,
+        boto3.client("quicksight", region_name=region),
     )
     for resource, action in done.items():
         console.print(f"{action:>8} {resource}")

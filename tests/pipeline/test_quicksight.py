@@ -279,11 +279,23 @@ def test_quicksight_builds_the_production_dashboard_once_a_drift_check_wrote_its
         set(sent[0]["dashboards"]) == {"eda", "model-performance"}
         and "predictions" not in sent[0]["data_sets"]
     )
+    # no execution has written an evaluation summary yet (a stack upgraded from an earlier version):
+    # no quality dataset and no sheet reading it, and a note saying when they come
+    assert "quality" not in sent[0]["data_sets"] and "quality" not in sent[0]["manifests"]
+    sheets = sent[0]["dashboards"]["model-performance"]["Definition"]["Sheets"]
+    assert [sheet["SheetId"] for sheet in sheets] == ["performance"]
+    assert "no 'Over retrainings' sheet: run `medtx quicksight` again after the next execution" in said(first)
     s3.put_object(Bucket=BUCKET, Key=capture.HISTORY_KEY, Body=b"checked_at\n")
+    s3.put_object(
+        Bucket=BUCKET, Key="history/evaluations/exec-1/evaluation-summary.csv", Body=b"evaluated_at\n"
+    )
     second = CliRunner().invoke(app, asked)
     assert second.exit_code == 0 and "no drift history" not in said(second)
+    assert "Over retrainings" not in said(second)
     assert set(sent[1]["dashboards"]) == {"eda", "model-performance", "production"}
-    assert "predictions" in sent[1]["data_sets"]
+    assert "predictions" in sent[1]["data_sets"] and "quality" in sent[1]["data_sets"]
+    sheets = sent[1]["dashboards"]["model-performance"]["Definition"]["Sheets"]
+    assert [sheet["SheetId"] for sheet in sheets] == ["performance", "retrainings"]
 
 
 def test_cli_dry_run_writes_the_requests(tmp_path):
