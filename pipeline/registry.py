@@ -53,15 +53,20 @@ def figures(report: dict[str, Any]) -> dict[str, float]:
     return found
 
 
+def _container(package: dict[str, Any]) -> dict[str, Any]:
+    """The first container of a package's (or a ``CreateModelPackage`` request's) inference
+    specification; empty when it has none."""
+    return (package.get("InferenceSpecification", {}).get("Containers") or [{}])[0]
+
+
 def model_data_url(package: dict[str, Any]) -> str | None:
     """The S3 URI of the model archive a package (or a ``CreateModelPackage`` request) serves."""
-    containers = package.get("InferenceSpecification", {}).get("Containers") or [{}]
-    return containers[0].get("ModelDataUrl")
+    return _container(package).get("ModelDataUrl")
 
 
 def serving_container(package: dict[str, Any]) -> dict[str, Any]:
     """What a package serves its archive with: the first container's image and environment."""
-    container = (package.get("InferenceSpecification", {}).get("Containers") or [{}])[0]
+    container = _container(package)
     return {"Image": container.get("Image"), "Environment": container.get("Environment") or {}}
 
 
