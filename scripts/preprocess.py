@@ -22,6 +22,7 @@ Policy, in order (every removed row is counted in ``report/data-report.json``):
 from __future__ import annotations
 
 import argparse
+import csv
 import io
 import os
 import shutil
@@ -92,30 +93,67 @@ def read_raw_csv(path: str | Path) -> pd.DataFrame:
     path = resolve_file(path, "*.csv")
     raw = path.read_bytes()
     try:
-        text = raw.decode("utf-8")
+        text = raw.decode("utf-8").removeprefix("\ufeff")  # a spreadsheet's byte-order mark
     except UnicodeDecodeError as exc:
         raise InputError(
             f"{path}: not UTF-8 (byte {exc.start}: {raw[exc.start : exc.start + 1]!r}); "
             "re-save the file as UTF-8"
         ) from exc
+    check_records(text, path)
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise InputError(f"{path}: unreadable CSV ({str(exc).strip()})") from exc
-    first = str(frame.columns[0]) if len(frame.columns) else ""
+    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
+    if missing:
+        found = [str(c) for c in frame.columns if not str(c).startswith("Unnamed")]
+        raise InputError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(found)}")
+    first = str(frame.columns[0])
     if first == "" or first.startswith("Unnamed"):
         frame = frame.rename(columns={frame.columns[0]: "row_id"})
     else:
         frame.insert(0, "row_id", [str(i) for i in range(len(frame))])
-    missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
-    if missing:
-        raise InputError(
-            f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(map(str, frame.columns))}"
-        )
     if frame.empty:
         raise InputError(f"{path}: no data rows")
     frame.attrs["source"] = str(path)
     return frame
+
+
+def check_records(text: str, path: str | Path, shown: int = 5) -> None:
+    """One ``InputError`` when a record of the CSV does not have the header's number of fields or a
+    quote is stray or left open: pandas pads a short row with empty fields (it would reach the data
+    report as an "empty transcription", not as the broken line it is) and reads a stray quote into
+    the text."""
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header: list[str] | None = None
+    uneven: list[str] = []
+    count = row = 0
+    while True:
+        start = reader.line_num + 1
+        try:
+            record = next(reader)
+        except StopIteration:
+            break
+        except csv.Error as exc:
+            raise InputError(
+                f"{path}: unreadable CSV in the record starting on line {start} ({exc}): "
+                "a stray or unclosed quote?"
+            ) from exc
+        if header is None:
+            header = record
+        elif record:  # a blank line is no record, for pandas too
+            row += 1
+            if len(record) != len(header):
+                count += 1
+                if len(uneven) < shown:
+                    uneven.append(f"row {row} (line {start}) has {len(record)}")
+    if count:
+        more = f", and {count - len(uneven)} more" if count > len(uneven) else ""
+        raise InputError(
+            f"{path}: {count} row(s) without the header's {len(header or [])} fields: "
+            f"{'; '.join(uneven)}{more} (a broken quote or line break?)"
+        )
 
 
 def build_text(frame: pd.DataFrame, text_fields: Sequence[str]) -> pd.Series:

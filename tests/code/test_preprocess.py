@@ -33,6 +33,9 @@ def test_read_raw_csv_names_missing_columns(tmp_path):
     path.write_text(",description,transcription\n0,a,b\n", encoding="utf-8")
     with pytest.raises(InputError, match=r"bad\.csv: missing column\(s\) medical_specialty, sample_name"):
         read_raw_csv(path)
+    path.write_text("a,b\n1,2\n", encoding="utf-8")  # the file's own columns, not the index it is given
+    with pytest.raises(InputError, match=r"missing column\(s\) description, .*; found a, b$"):
+        read_raw_csv(path)
 
 
 def test_read_raw_csv_rejects_non_utf8(tmp_path):
@@ -49,6 +52,36 @@ def test_read_raw_csv_rejects_unparseable(tmp_path):
     path.write_text('a,b\n"unterminated,1\n', encoding="utf-8")
     with pytest.raises(InputError, match=r"broken\.csv: unreadable CSV"):
         read_raw_csv(path)
+
+
+HEADER = ",description,medical_specialty,sample_name,transcription,keywords\n"
+
+
+def test_read_raw_csv_names_rows_without_the_headers_fields(tmp_path):
+    """pandas pads a short row with empty fields; it is a broken line, not an empty transcription."""
+    path = tmp_path / "ragged.csv"
+    good = '0,d,Surgery,s,"a note, with a comma\nand a line break",k\n'
+    path.write_text(HEADER + good + "1,d,Surgery,s\n\n2,d,Surgery,s,t,k,extra\n", encoding="utf-8")
+    with pytest.raises(InputError) as caught:
+        read_raw_csv(path)
+    assert str(caught.value) == (
+        f"{path}: 2 row(s) without the header's 6 fields: row 2 (line 4) has 4; row 3 (line 6) has 7 "
+        "(a broken quote or line break?)"
+    )
+
+
+def test_read_raw_csv_names_a_stray_quote(tmp_path):
+    path = tmp_path / "quote.csv"
+    path.write_text(HEADER + '0,d,Surgery,s,"a note" ends here,k\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"quote\.csv: unreadable CSV in the record starting on line 2"):
+        read_raw_csv(path)
+
+
+def test_read_raw_csv_ignores_a_byte_order_mark(tmp_path):
+    path = tmp_path / "excel.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + HEADER[1:].encode() + b"d,Surgery,s,t,k\n")
+    frame = read_raw_csv(path)
+    assert frame.loc[0, "description"] == "d" and frame.loc[0, "row_id"] == "0"
 
 
 def test_read_raw_csv_missing_file_and_ambiguous_folder(tmp_path):
