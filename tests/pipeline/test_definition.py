@@ -9,6 +9,7 @@ import pytest
 from aws_helpers import BUCKET, REGION, ROLE, container_flags, flatten
 
 from pipeline.config import PipelineConfig
+from pipeline.definition import RECORDED_PARAMETERS
 
 
 def test_top_level_steps_in_order(built):
@@ -186,6 +187,9 @@ def test_register_uses_inference_dlc_metrics_and_approval_parameter(built):
         "BaseModel": {"Get": "Parameters.ModelName"},
         "PipelineExecutionId": {"Get": "Execution.PipelineExecutionId"},
     }
+    # the parameters recorded there are the ones `start`/`run` check before anything starts
+    recorded = {v["Get"].removeprefix("Parameters.") for v in made_of.values() if "Parameters." in v["Get"]}
+    assert recorded == set(RECORDED_PARAMETERS)
     create = steps["CreateModel"]["Arguments"]["PrimaryContainer"]
     assert create["ModelDataUrl"] == {"Get": "Steps.Train.ModelArtifacts.S3ModelArtifacts"}
     assert steps["CreateModel"]["Arguments"]["ModelName"] == PipelineConfig().endpoint_name  # a prefix
