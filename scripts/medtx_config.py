@@ -10,6 +10,8 @@ This module is stdlib-only on purpose: it ships inside the ``scripts/`` source b
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 
@@ -248,3 +250,49 @@ def champion_record(model_package: str | None, model_data: str, recorded_at: str
     """What ``CHAMPION_RECORD`` holds: the package the served archive was registered as (None: not
     known), where the archive came from, and when (UTC, ISO 8601)."""
     return {"model_package": model_package, "model_data": model_data, "recorded_at": recorded_at}
+
+
+#: What a training job reports as SageMaker training metrics (the job's charts in the console and
+#: Studio, CloudWatch's ``/aws/sagemaker/TrainingJobs`` namespace, DescribeTrainingJob's
+#: ``FinalMetricDataList``, which a pipeline condition can read): the Trainer's log key -> the metric's
+#: name. ``train.py`` prints them on ``[metrics]`` lines (``metric_line``); the Train step gives
+#: SageMaker one regular expression per name (``metric_regex``) to read them from the job's log.
+#: ``validation:*`` is the Trainer's evaluation after each epoch, per model input (a window, with
+#: ``long_text=chunks``); the Evaluate step's figures are the ones the quality gate reads.
+TRAINING_METRICS: dict[str, str] = {
+    "loss": "train:loss",
+    "learning_rate": "train:learning_rate",
+    "train_samples_per_second": "train:samples_per_second",
+    "eval_loss": "validation:loss",
+    "eval_accuracy": "validation:accuracy",
+    "eval_macro_f1": "validation:macro_f1",
+    "eval_weighted_f1": "validation:weighted_f1",
+}
+#: The masked-language-model stage's (``TrainConfig.mlm_epochs``), reported under names of its own.
+MLM_METRICS: dict[str, str] = {"loss": "mlm:loss", "heldout_loss": "mlm:heldout_loss"}
+METRICS_TAG = "[metrics]"
+_NUMBER = r"[-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?"
+
+
+def metric_line(logs: Mapping[str, object], names: Mapping[str, str]) -> str | None:
+    """``[metrics] epoch=1 validation:loss=2.244 validation:macro_f1=0.4657`` for the keys of ``logs``
+    that ``names`` reports, finite numbers only; ``None`` when there is none."""
+    numbers = {name: _finite(logs.get(key)) for key, name in names.items()}
+    pairs = [f"{name}={number:.6g}" for name, number in numbers.items() if number is not None]
+    if not pairs:
+        return None
+    epoch = _finite(logs.get("epoch"))
+    return " ".join([METRICS_TAG, *([f"epoch={epoch:.4g}"] if epoch is not None else []), *pairs])
+
+
+def _finite(value: object) -> float | None:
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def metric_regex(name: str) -> str:
+    """The regular expression that reads metric ``name``'s value from a ``metric_line``."""
+    return rf"\[metrics\].* {re.escape(name)}=({_NUMBER})"

@@ -56,7 +56,15 @@ from medtx_common import (
     setup_logging,
     write_json,
 )
-from medtx_config import CHUNK_LOSSES, POOLINGS, TRAIN_PRECISIONS, TrainConfig
+from medtx_config import (
+    CHUNK_LOSSES,
+    MLM_METRICS,
+    POOLINGS,
+    TRAIN_PRECISIONS,
+    TRAINING_METRICS,
+    TrainConfig,
+    metric_line,
+)
 from medtx_model import MeanPoolingClassifier, build_classifier
 
 
@@ -177,14 +185,19 @@ def layer_depths(model: torch.nn.Module) -> dict[str, int]:
 class ProgressLines(TrainerCallback):
     """Machine-readable progress every 5% of the steps (``[progress] step=40/235 epoch=0.17
     loss=2.9100``, the latest logged loss), which the local runner shows live and CloudWatch keeps;
-    tqdm bars are off in jobs."""
+    tqdm bars are off in jobs. Each log of the Trainer's that holds one of ``metrics`` (log key ->
+    metric name) is also printed as a ``[metrics]`` line, which SageMaker reads as training metrics."""
 
-    def __init__(self) -> None:
+    def __init__(self, metrics: dict[str, str]) -> None:
         self.loss: float | None = None
+        self.metrics = metrics
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if logs and "loss" in logs:
             self.loss = float(logs["loss"])
+        line = metric_line(logs or {}, self.metrics)
+        if line and state.is_world_process_zero:
+            print(line, flush=True)
 
     def on_step_end(self, args, state, control, **kwargs):
         every = max(1, state.max_steps // 20)
@@ -450,7 +463,7 @@ def adapt_encoder(args: argparse.Namespace, model_path: str, tokenizer: Any) -> 
         train_dataset=train_ds,
         data_collator=collator,
         processing_class=tokenizer,
-        callbacks=[ProgressLines()],
+        callbacks=[ProgressLines(MLM_METRICS)],
     )
 
     def heldout_loss() -> float | None:
@@ -535,7 +548,7 @@ def build_trainer(args: argparse.Namespace) -> WeightedLossTrainer:
         class_weights=weights,
         label_smoothing=args.label_smoothing,
         layer_lr_decay=args.layer_lr_decay,
-        callbacks=[ProgressLines()],
+        callbacks=[ProgressLines(TRAINING_METRICS)],
     )
     return trainer
 

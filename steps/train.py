@@ -18,6 +18,7 @@ from sagemaker.train.configs import (
     CheckpointConfig,
     Compute,
     InputData,
+    MetricDefinition,
     Networking,
     OutputDataConfig,
     SourceCode,
@@ -26,6 +27,7 @@ from sagemaker.train.configs import (
 from sagemaker.train.distributed import Torchrun
 
 from pipeline.code_bundle import upload_folder
+from scripts.medtx_config import MLM_METRICS, TRAINING_METRICS, metric_regex
 from steps.common import StepContext, training_image
 from steps.preprocess import output_uri
 
@@ -105,6 +107,13 @@ def hyperparameters(ctx: StepContext) -> dict[str, Any]:
     }
 
 
+def metric_definitions() -> list[MetricDefinition]:
+    """The training metrics SageMaker reads from the job's ``[metrics]`` lines (``TRAINING_METRICS``
+    and, when the masked-language-model stage runs, ``MLM_METRICS``)."""
+    names = [*TRAINING_METRICS.values(), *MLM_METRICS.values()]
+    return [MetricDefinition(name=name, regex=metric_regex(name)) for name in names]
+
+
 def build(ctx: StepContext, preprocess: Any) -> TrainingStep:
     p = ctx.params
     trainer = ContentAddressedModelTrainer(
@@ -134,6 +143,7 @@ def build(ctx: StepContext, preprocess: Any) -> TrainingStep:
         environment={"TOKENIZERS_PARALLELISM": "false"},
     )
     trainer._code_prefix = ctx.config.code_prefix
+    trainer.with_metric_definitions(metric_definitions())
     step_args = trainer.train(
         input_data_config=[
             InputData(channel_name="train", data_source=output_uri(preprocess, "train")),

@@ -58,13 +58,18 @@ def walk(value: Any, parts: list[str | int], what: str) -> Any:
         ):
             value = value[part]
         elif isinstance(value, list) and isinstance(part, str):
-            named = [v for v in value if isinstance(v, dict) and part in (v.get("OutputName"), v.get("Name"))]
+            named = [v for v in value if isinstance(v, dict) and part in _names(v)]
             if not named:
                 raise ExpressionError(f"{what}: no item named {part!r}")
             value = named[0]
         else:
             raise ExpressionError(f"{what}: nothing at {part!r}")
     return value
+
+
+def _names(item: dict[str, Any]) -> tuple[Any, ...]:
+    """What a list item is indexed by: an output's name, a metric's (``FinalMetricDataList``), a name."""
+    return item.get("OutputName"), item.get("MetricName"), item.get("Name")
 
 
 def get(reference: str, scope: Scope) -> Any:

@@ -363,6 +363,7 @@ def run_training(
         raise JobError(f"training job {job_name}: the SDK driver's environment set-up failed; see {log}")
     env.update({k: sandbox.map(v) for k, v in read_env_file(env_file).items()})
     failure = sandbox.local(f"{CONTAINER_ROOT}/output/failure")
+    written = log.stat().st_size if log.exists() else 0
     status = run_process(
         [sys.executable, str(SHIM), "run", str(drivers), sandbox.map(driver.driver_script), str(failure)],
         env,
@@ -385,7 +386,34 @@ def run_training(
         "TrainingJobArn": arn("training-job", job_name),
         "TrainingJobStatus": "Completed",
         "ModelArtifacts": {"S3ModelArtifacts": model_uri},
+        "FinalMetricDataList": final_metrics(log, written, spec.get("MetricDefinitions", [])),
     }
+
+
+def final_metrics(log: Path, offset: int, definitions: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """DescribeTrainingJob's ``FinalMetricDataList``, found as the service finds it: each metric's last
+    value that its ``MetricDefinitions`` regular expression reads from the job's output (from byte
+    ``offset`` of the step log: this job's lines)."""
+    with log.open("rb") as f:
+        f.seek(offset)
+        lines = f.read().decode("utf-8", errors="replace").splitlines()
+    found = []
+    for definition in definitions:
+        pattern, value = re.compile(definition["Regex"]), None
+        for line in lines:
+            match = pattern.search(line)
+            if match and match.groups():
+                with contextlib.suppress(ValueError):
+                    value = float(match.group(1))
+        if value is not None:
+            found.append(
+                {
+                    "MetricName": definition["Name"],
+                    "Value": value,
+                    "Timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                }
+            )
+    return found
 
 
 _ERROR_LINE = re.compile(r"\bERROR\b|^\s*[\w.]+(Error|Exception): ")

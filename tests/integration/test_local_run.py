@@ -107,7 +107,14 @@ def test_the_store_holds_the_keys_a_cloud_run_writes(local_run):
         names = set(tar.getnames())
     assert {"config.json", "label_map.json", "code/inference.py"} <= names
     logs = store / "_sagemaker" / "executions" / execution["PipelineExecutionId"] / "logs"
-    assert "[progress] step=" in (logs / "Train.log").read_text()  # the Trainer's progress lines
+    train_log = (logs / "Train.log").read_text()
+    assert "[progress] step=" in train_log  # the Trainer's progress lines
+    # its metrics, read from the log by the MetricDefinitions as the service reads them
+    found = execution["Steps"]["Train"]["Properties"]["FinalMetricDataList"]
+    reported = {m["MetricName"]: m["Value"] for m in found}
+    assert {"validation:loss", "validation:macro_f1", "train:samples_per_second"} <= set(reported)
+    final = json.loads(re.search(r"saved model to .*; metrics (\{.*\})", train_log).group(1))
+    assert reported["validation:macro_f1"] == pytest.approx(final["eval_macro_f1"], rel=1e-5)
     assert all(step["StepStatus"] == "Succeeded" for step in execution["Steps"].values())
 
 

@@ -99,6 +99,28 @@ def test_train_reads_preprocess_outputs_and_hyperparameters_are_strings(built):
     assert "sm_drivers/sm_train.sh" in train["AlgorithmSpecification"]["ContainerArguments"][1]
 
 
+def test_train_reports_its_metrics_to_sagemaker(built):
+    """The job's MetricDefinitions read what train.py prints, within the service's limits."""
+    import botocore.session
+
+    from scripts.medtx_config import MLM_METRICS, TRAINING_METRICS, metric_line
+
+    _, definition = built
+    spec = flatten(definition["Steps"])["Train"]["Arguments"]["AlgorithmSpecification"]
+    metrics = {d["Name"]: d["Regex"] for d in spec["MetricDefinitions"]}
+    assert set(metrics) == {*TRAINING_METRICS.values(), *MLM_METRICS.values()}
+    model = botocore.session.get_session().get_service_model("sagemaker")
+    assert len(metrics) <= model.shape_for("MetricDefinitionList").metadata["max"]
+    assert all(len(regex) <= model.shape_for("MetricRegex").metadata["max"] for regex in metrics.values())
+    # a log of the Trainer's, as train.py prints it, gives each metric its own value back
+    logs = {key: (i + 1) / 4 for i, key in enumerate(TRAINING_METRICS)} | {"epoch": 2.0, "eval_runtime": 9}
+    line = metric_line(logs, TRAINING_METRICS)
+    for key, name in TRAINING_METRICS.items():
+        assert float(re.search(metrics[name], line).group(1)) == logs[key], name
+    assert re.search(metrics["mlm:loss"], line) is None
+    assert metric_line({"eval_runtime": 9.0, "eval_loss": float("nan")}, TRAINING_METRICS) is None
+
+
 def test_evaluate_reads_model_artifact_and_publishes_stable_keys(built):
     _, definition = built
     steps = flatten(definition["Steps"])

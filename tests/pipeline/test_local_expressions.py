@@ -171,3 +171,18 @@ def test_training_channels_of_the_real_definition_resolve(built):
         Scope(parameters={p["Name"]: p["DefaultValue"] for p in definition["Parameters"]}),
     )
     assert hyper["epochs"] == "3" and hyper["model-name"] == "distilbert-base-uncased"
+
+
+def test_a_training_metric_resolves_as_the_sdk_writes_it(built):
+    """``step.properties.FinalMetricDataList['<name>'].Value``: what a condition on a training metric
+    reads; the local training job's description holds the list (``jobs.final_metrics``)."""
+    pipeline, _ = built
+    (train,) = [s for s in pipeline.steps if s.name == "Train"]
+    reference = train.properties.FinalMetricDataList["validation:macro_f1"].Value.expr
+    assert reference == {"Get": "Steps.Train.FinalMetricDataList['validation:macro_f1'].Value"}
+    metrics = [
+        {"MetricName": "validation:loss", "Value": 2.2, "Timestamp": "2026-12-04T00:00:00Z"},
+        {"MetricName": "validation:macro_f1", "Value": 0.47, "Timestamp": "2026-12-04T00:00:00Z"},
+    ]
+    steps = {"Train": {**STEP_PROPS["Train"], "FinalMetricDataList": metrics}}
+    assert resolve(reference, Scope(steps=steps)) == 0.47

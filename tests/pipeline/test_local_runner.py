@@ -70,6 +70,27 @@ def test_a_changed_driver_script_is_refused_with_the_reason():
         jobs.TrainingDriver.parse(script)
 
 
+def test_a_training_jobs_final_metrics_are_the_last_values_its_definitions_read(tmp_path):
+    log = tmp_path / "Train.log"
+    log.write_text("[metrics] epoch=1 validation:macro_f1=0.9\n")  # an earlier attempt's, before the offset
+    offset = log.stat().st_size
+    with log.open("a") as f:
+        f.write("[metrics] epoch=1 train:loss=2.5 validation:macro_f1=0.31\n[progress] step=9/9 loss=2.0\n")
+        f.write("[metrics] epoch=2 validation:macro_f1=4.5e-01\n")
+    definitions = [
+        {"Name": "validation:macro_f1", "Regex": r"\[metrics\].* validation:macro_f1=([0-9.eE+-]+)"},
+        {"Name": "train:loss", "Regex": r" train:loss=([0-9.]+)"},
+        {"Name": "never:printed", "Regex": r"never=([0-9.]+)"},
+        {"Name": "no:group", "Regex": r"train:loss"},
+    ]
+    found = jobs.final_metrics(log, offset, definitions)
+    assert [(m["MetricName"], m["Value"]) for m in found] == [
+        ("validation:macro_f1", 0.45),
+        ("train:loss", 2.5),
+    ]
+    assert all(m["Timestamp"].endswith("Z") for m in found)
+
+
 def test_steps_run_in_dependency_order():
     steps = [
         {"Name": "C", "Type": "Fail", "Arguments": {"ErrorMessage": {"Get": "Steps.B.Outcome"}}},
