@@ -135,7 +135,12 @@ def summary(console: Console, store: Store, execution: dict[str, Any]) -> None:
     steps = execution["Steps"]
     table = Table(title=f"Execution {execution['PipelineExecutionId']}: {execution['Status']}")
     for column in ("step", "type", "status", "seconds", "note"):
-        table.add_column(column, justify="right" if column == "seconds" else "left")
+        # a job or endpoint name is one long word: fold it rather than cut it to an ellipsis
+        table.add_column(
+            column,
+            justify="right" if column == "seconds" else "left",
+            overflow="fold" if column == "note" else "ellipsis",
+        )
     for record in step_records(store, execution):
         table.add_row(
             record["StepName"],
