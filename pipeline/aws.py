@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -161,10 +162,50 @@ def execution_status(client: Any, arn: str) -> dict[str, Any]:
                 "failure": s.get("FailureReason"),
                 "cached_from": s.get("CacheHitResult", {}).get("SourcePipelineExecutionArn"),
                 "note": step_note(s),
+                "job": step_job(s),
             }
             for s in steps
         ],
     }
+
+
+#: Where SageMaker writes what a job prints: a CloudWatch Logs group per kind of job, a stream per
+#: instance named ``<job name>/algo-<n>-<epoch seconds>``.
+JOB_LOG_GROUPS = {
+    "ProcessingJob": "/aws/sagemaker/ProcessingJobs",
+    "TrainingJob": "/aws/sagemaker/TrainingJobs",
+}
+
+
+def step_job(step: dict[str, Any]) -> dict[str, str] | None:
+    """The processing or training job a ListPipelineExecutionSteps entry ran (kind and name), if any."""
+    for kind in JOB_LOG_GROUPS:
+        job_arn = step.get("Metadata", {}).get(kind, {}).get("Arn")
+        if job_arn:
+            return {"kind": kind, "name": job_arn.rsplit("/", 1)[-1]}
+    return None
+
+
+def job_log_lines(logs: Any, job: dict[str, str], lines: int) -> list[str]:
+    """The last ``lines`` lines a job wrote to CloudWatch Logs, oldest first; each line names its
+    instance when the job ran on several. Empty when the job has written nothing (yet)."""
+    group = JOB_LOG_GROUPS[job["kind"]]
+    try:
+        pages = logs.get_paginator("describe_log_streams").paginate(
+            logGroupName=group, logStreamNamePrefix=f"{job['name']}/"
+        )
+        streams = [stream["logStreamName"] for page in pages for stream in page["logStreams"]]
+    except logs.exceptions.ResourceNotFoundException:  # no job of this kind has logged in the region
+        return []
+    events = []
+    for stream in streams:
+        got = logs.get_log_events(logGroupName=group, logStreamName=stream, startFromHead=False, limit=lines)
+        events += [(event["timestamp"], stream, event["message"].rstrip("\n")) for event in got["events"]]
+    events.sort(key=lambda event: event[0])  # stable: a stream's own order holds within one timestamp
+    if len(streams) < 2:
+        return [text for _, _, text in events[-lines:]]
+    # `<job>/algo-2-1733300000` -> `[algo-2]`
+    return [f"[{re.sub(r'-[0-9]+$', '', s.split('/', 1)[-1])}] {text}" for _, s, text in events[-lines:]]
 
 
 def step_note(step: dict[str, Any]) -> str:

@@ -1,7 +1,7 @@
 """``medtx``: the command line of the project, one module per group of commands.
 
 ``common`` (the app, shared options, how a command fails), ``executions`` (definition, upsert, start,
-status, run), ``models`` (the registry), ``serving`` (deploy, invoke, endpoint), ``dashboards``
+status, logs, run), ``models`` (the registry), ``serving`` (deploy, invoke, endpoint), ``dashboards``
 (dashboard, quicksight), ``schedule``.
 """
 

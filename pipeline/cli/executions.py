@@ -1,4 +1,4 @@
-"""The pipeline itself: ``definition``, ``upsert``, ``start``, ``status`` in SageMaker, and ``run``
+"""The pipeline itself: ``definition``, ``upsert``, ``start``, ``status``, ``logs`` in SageMaker, and ``run``
 (``--local``: every step on this machine; else upsert, start and follow it)."""
 
 from __future__ import annotations
@@ -119,10 +119,39 @@ def _watch(client, arn: str, poll_seconds: float) -> None:
             time.sleep(poll_seconds)
     _show(state)
     if state["status"] != "Succeeded":
+        _print_failed_logs(state)
         raise typer.Exit(1)
 
 
-def _show(state: dict) -> None:
+#: How many of a failed job's last lines ``run``/``start --wait`` print.
+FAILED_LOG_LINES = 20
+
+
+def _print_failed_logs(state: dict) -> None:
+    """The last lines of each failed job (a processing job's failure reason only says to look at
+    its logs); a caller not allowed to read them gets the command that would."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from pipeline import aws
+
+    for step in _failed_jobs(state):
+        try:
+            logs = boto3.client("logs", region_name=state["arn"].split(":")[3])
+            lines = aws.job_log_lines(logs, step["job"], FAILED_LOG_LINES)
+        except (BotoCoreError, ClientError) as err:
+            console.print(f"{step['name']}: its logs could not be read ({err})", highlight=False)
+            continue
+        console.rule(f"{step['name']}: the last {len(lines)} lines of {step['job']['name']}")
+        console.print("\n".join(lines) or "(nothing logged)", highlight=False, markup=False)
+
+
+def _failed_jobs(state: dict) -> list[dict]:
+    return [step for step in state["steps"] if step["status"] == "Failed" and step.get("job")]
+
+
+def _show(state: dict, logs_option: str = "") -> None:
+    """An execution's steps as a table, its failure, and how to read a failed job's logs."""
     table = Table(title=f"{state['arn']} — {state['status']}")
     table.add_column("step")
     table.add_column("status")
@@ -133,6 +162,9 @@ def _show(state: dict) -> None:
     console.print(table)
     if state["failure_reason"]:
         console.print(f"[red]{state['failure_reason']}[/red]")
+    execution = state["arn"].rsplit("/", 1)[-1]
+    for step in _failed_jobs(state):
+        console.print(f"its logs: medtx logs {step['name']} {execution}{logs_option}", highlight=False)
 
 
 @app.command()
@@ -176,13 +208,21 @@ def status(
 
 def _local_status(execution: str | None, last: int | None, store: Path) -> None:
     from pipeline.local import show
-    from pipeline.local.runner import executions
     from pipeline.local.store import Store
 
     local_store = Store(store)
     if last:
         _show_recent(f"the local store {local_store.root}", show.recent_executions(local_store, last))
         return
+    state = show.execution_state(local_store, _local_execution(local_store, execution))
+    _show(state, f" --local --store {store}")
+    print(json.dumps(state, indent=2, default=str))
+
+
+def _local_execution(local_store, execution: str | None) -> dict:
+    """A local execution's record by id or ARN, else the newest; exit 1 when there is none."""
+    from pipeline.local.runner import executions
+
     found = executions(local_store)
     if execution:  # an id, or the ARN the runner gave it
         found = [r for r in found if execution.rsplit("/", 1)[-1] == r["PipelineExecutionId"]]
@@ -190,9 +230,94 @@ def _local_status(execution: str | None, last: int | None, store: Path) -> None:
         where = f"no execution {execution}" if execution else "no executions yet"
         console.print(f"{where} in {local_store.root} (medtx run --local makes them)", highlight=False)
         raise typer.Exit(1)
-    state = show.execution_state(local_store, found[-1])
-    _show(state)
-    print(json.dumps(state, indent=2, default=str))
+    return found[-1]
+
+
+@app.command()
+def logs(
+    step: Annotated[str, typer.Argument(help="the step: Preprocess, Train, Evaluate, RecordChampion, ...")],
+    execution_arn: Annotated[
+        str | None, typer.Argument(help="default: the latest execution (--local: its id or ARN)")
+    ] = None,
+    lines: Annotated[int, typer.Option(min=1, max=10000, help="how many of the last lines")] = 50,
+    pipeline_name: Annotated[str | None, typer.Option(help="default: the config's pipeline name")] = None,
+    local: Annotated[
+        bool, typer.Option("--local", help="the executions of medtx run --local in --store")
+    ] = False,
+    store: StoreDir = Path(DEFAULT_STORE),
+    region: Region = None,
+) -> None:
+    """The last lines a step's job wrote: its CloudWatch Logs on SageMaker (where a failed processing
+    job's error is: its failure reason only says to look there), or with ``--local`` the step's log."""
+    if local:
+        _local_logs(step, execution_arn, lines, store)
+        return
+    import boto3
+
+    from pipeline import aws
+
+    region = resolve_region(region)
+    client = boto3.client("sagemaker", region_name=region)
+    arn = execution_arn or aws.latest_execution(client, named_pipeline(pipeline_name))
+    if not arn:
+        console.print("no executions yet")
+        raise typer.Exit(1)
+    steps = {s["name"]: s for s in aws.execution_status(client, arn)["steps"]}
+    found = _named_step(step, steps, arn)
+    if not found.get("job"):
+        _no_job(step, found.get("cached_from"), found["note"])
+    shown = aws.job_log_lines(boto3.client("logs", region_name=region), found["job"], lines)
+    console.print(
+        f"{step}: {found['job']['name']} ({aws.JOB_LOG_GROUPS[found['job']['kind']]})", highlight=False
+    )
+    print("\n".join(shown) if shown else "(nothing logged yet)")
+
+
+def _local_logs(step: str, execution: str | None, lines: int, store: Path) -> None:
+    from collections import deque
+
+    from pipeline.local import show
+    from pipeline.local.store import Store
+
+    local_store = Store(store)
+    record = _local_execution(local_store, execution)
+    state = show.execution_state(local_store, record)
+    found = _named_step(step, {s["name"]: s for s in state["steps"]}, record["PipelineExecutionId"])
+    if not found.get("job"):
+        _no_job(step, found.get("cached_from"), found["note"], f" --local --store {store}")
+    log = Path(record["Steps"][step].get("Log", ""))
+    if not log.is_file():
+        console.print(f"[red]error:[/red] the log of step {step} is missing: {log}", highlight=False)
+        raise typer.Exit(1)
+    console.print(f"{step}: {found['job']['name']} ({log})", highlight=False)
+    with log.open(errors="replace") as f:
+        print("".join(deque(f, maxlen=lines)), end="")
+
+
+def _named_step(step: str, steps: dict, execution: str) -> dict:
+    if step not in steps:
+        console.print(
+            f"[red]error:[/red] execution {execution.rsplit('/', 1)[-1]} has no step {step!r}; "
+            f"its steps: {', '.join(steps)}",
+            highlight=False,
+        )
+        raise typer.Exit(2)
+    return steps[step]
+
+
+def _no_job(step: str, cached_from: str | None, note: str, logs_option: str = "") -> None:
+    if cached_from:
+        source = cached_from.rsplit("/", 1)[-1]
+        console.print(
+            f"step {step} was a cache hit: its job ran in execution {source} "
+            f"(medtx logs {step} {source}{logs_option})",
+            highlight=False,
+        )
+    else:
+        console.print(
+            f"step {step} runs no job{f' ({note})' if note else ''}: nothing logged", highlight=False
+        )
+    raise typer.Exit(1)
 
 
 def _show_recent(name: str, found: list[dict]) -> None:

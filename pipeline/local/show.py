@@ -87,6 +87,12 @@ def _note(record: dict[str, Any]) -> str:
     return record.get("JobName", "")
 
 
+def _job(record: dict[str, Any]) -> dict[str, str] | None:
+    """The job a step ran, as ``aws.step_job`` gives a SageMaker step's."""
+    kind = {"Processing": "ProcessingJob", "Training": "TrainingJob"}.get(record.get("StepType", ""))
+    return {"kind": kind, "name": record["JobName"]} if kind and record.get("JobName") else None
+
+
 def execution_state(store: Store, record: dict[str, Any]) -> dict[str, Any]:
     """A local execution in the shape ``medtx status`` gives a SageMaker one (``aws.execution_status``):
     status, parameters and each step's status, failure, cache source and note, in the order they ran."""
@@ -103,6 +109,7 @@ def execution_state(store: Store, record: dict[str, Any]) -> dict[str, Any]:
                 "failure": step.get("FailureReason"),
                 "cached_from": step.get("CacheHitResult", {}).get("SourcePipelineExecutionArn"),
                 "note": "" if step.get("FailureReason") else _note(step),
+                "job": _job(step),
                 "seconds": step.get("Seconds"),
             }
             for step in step_records(store, record)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 
 import pytest
+import typer
 from aws_helpers import BUCKET, INPUT_KEY, REGION, ROLE
 from helpers import said
 from typer.testing import CliRunner
@@ -149,6 +150,111 @@ def test_status_says_which_steps_came_from_the_cache_and_how_the_gate_went(monke
     }
     assert json.loads(shown.stdout)["steps"][1]["cached_from"] == earlier
     assert "Train Succeeded cache hit: the outputs of execution old1" in said(shown)
+
+
+def _stubbed_execution(client, arn: str, steps: list[dict], status: str = "Failed"):
+    """A Stubber answering ``aws.execution_status``'s three calls for one execution."""
+    import datetime
+
+    from botocore.stub import Stubber
+
+    stub = Stubber(client)
+    stub.add_response(
+        "describe_pipeline_execution",
+        {
+            "PipelineExecutionArn": arn,
+            "PipelineExecutionStatus": status,
+            "CreationTime": datetime.datetime(2026, 12, 4),
+        },
+        {"PipelineExecutionArn": arn},
+    )
+    stub.add_response(
+        "list_pipeline_parameters_for_execution", {"PipelineParameters": []}, {"PipelineExecutionArn": arn}
+    )
+    stub.add_response(
+        "list_pipeline_execution_steps",
+        {"PipelineExecutionSteps": steps},
+        {"PipelineExecutionArn": arn, "SortOrder": "Ascending"},
+    )
+    return stub
+
+
+def test_logs_shows_the_last_lines_of_a_steps_job(monkeypatch, capsys):
+    """A failed Evaluate: SageMaker's failure reason for a processing job only says to read its logs.
+    ``medtx logs`` finds the step's job and prints its last CloudWatch lines (moto's Logs), naming the
+    instance when the job ran on several; ``status`` says the command; a cache hit names its source."""
+    import time
+
+    import boto3
+    from moto import mock_aws
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("COLUMNS", "200")
+    pipeline = f"arn:aws:sagemaker:{REGION}:123456789012:pipeline/medtx-specialty-classifier"
+    arn, earlier = f"{pipeline}/execution/new1", f"{pipeline}/execution/old1"
+    job = "medtx-evaluate-2026-12-04-10-00-00-000"
+    steps = [
+        {
+            "StepName": "Preprocess",
+            "StepStatus": "Succeeded",
+            "CacheHitResult": {"SourcePipelineExecutionArn": earlier},
+        },
+        {
+            "StepName": "Evaluate",
+            "StepStatus": "Failed",
+            "FailureReason": "AlgorithmError: See job logs for more information",
+            "Metadata": {
+                "ProcessingJob": {"Arn": f"arn:aws:sagemaker:{REGION}:123456789012:processing-job/{job}"}
+            },
+        },
+    ]
+    with mock_aws():
+        logs = boto3.client("logs", region_name=REGION)
+        group = "/aws/sagemaker/ProcessingJobs"
+        logs.create_log_group(logGroupName=group)
+        now = int(time.time() * 1000) - 60_000
+        lines = {"algo-1": ["loading the model", "ERROR medtx: no label_map.json in the model archive"]}
+        lines["algo-2"] = ["loading the model"]
+        for offset, (instance, messages) in enumerate(lines.items()):
+            stream = f"{job}/{instance}-1764842400"
+            logs.create_log_stream(logGroupName=group, logStreamName=stream)
+            events = [
+                {"timestamp": now + 10 * i + offset, "message": m + "\n"} for i, m in enumerate(messages)
+            ]
+            logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)
+        client = boto3.client("sagemaker", region_name=REGION)
+        services = {"sagemaker": client, "logs": logs}
+        monkeypatch.setattr(boto3, "client", lambda service, *a, **k: services[service])
+
+        with _stubbed_execution(client, arn, steps):
+            shown = runner.invoke(app, ["logs", "Evaluate", arn, "--lines", "2", "--region", REGION])
+        assert shown.exit_code == 0, shown.output
+        assert shown.stdout == (
+            "[algo-2] loading the model\n[algo-1] ERROR medtx: no label_map.json in the model archive\n"
+        )
+        assert f"Evaluate: {job} (/aws/sagemaker/ProcessingJobs)" in said(shown)
+        with _stubbed_execution(client, arn, steps):
+            cached = runner.invoke(app, ["logs", "Preprocess", arn, "--region", REGION])
+        assert (
+            cached.exit_code == 1
+            and "cache hit: its job ran in execution old1 (medtx logs Preprocess old1)" in said(cached)
+        )
+        with _stubbed_execution(client, arn, steps):
+            status = runner.invoke(app, ["status", arn, "--region", REGION])
+        assert "its logs: medtx logs Evaluate new1" in said(status)
+        assert json.loads(status.stdout[status.stdout.index("{") :])["steps"][1]["job"] == {
+            "kind": "ProcessingJob",
+            "name": job,
+        }
+        # `start --wait` and `run` print a failed job's last lines themselves
+        from pipeline.cli import executions
+
+        with _stubbed_execution(client, arn, steps), pytest.raises(typer.Exit):
+            executions._watch(client, arn, 0)
+    waited = " ".join(capsys.readouterr().err.split())
+    assert f"Evaluate: the last 3 lines of {job}" in waited
+    assert "[algo-1] ERROR medtx: no label_map.json in the model archive" in waited
 
 
 def test_medtx_settings_name_the_pipeline_for_every_command(aws, monkeypatch):

@@ -686,6 +686,20 @@ def test_status_local_shows_the_steps_in_the_order_they_ran_with_cache_hits(tmp_
     assert [r["id"] for r in rows] == [second["PipelineExecutionId"], first["PipelineExecutionId"]]
     missing = cli.invoke(app, ["status", "nope", "--local", "--store", str(tmp_path)])
     assert missing.exit_code == 1 and "no execution nope in" in missing.output
+
+    # `medtx logs --local`: the job's own lines; a cache hit names where its job ran; a condition ran none
+    def logs(*args: str):
+        return cli.invoke(app, ["logs", *args, "--local", "--store", str(tmp_path)])
+
+    ran_logs = logs("Zeta", first["PipelineExecutionId"], "--lines", "1")
+    assert ran_logs.exit_code == 0 and ran_logs.stdout == "done\n", ran_logs.output
+    cached = logs("Zeta")
+    source = first["PipelineExecutionId"]
+    assert cached.exit_code == 1
+    assert f"cache hit: its job ran in execution {source} (medtx logs Zeta {source} --local" in cached.output
+    assert logs("Gate").exit_code == 1 and "step Gate runs no job (condition not met)" in logs("Gate").output
+    unknown = logs("Nope")
+    assert unknown.exit_code == 2 and "has no step 'Nope'; its steps: Zeta, Gate, Alpha" in unknown.output
     empty = cli.invoke(app, ["status", "--local", "--store", str(tmp_path / "none")])
     assert empty.exit_code == 1 and "no executions yet" in empty.output
 
