@@ -15,6 +15,7 @@ from rich.table import Table
 from pipeline.cli.common import (
     Bucket,
     Params,
+    PipelineName,
     Region,
     Role,
     Sets,
@@ -29,6 +30,11 @@ from pipeline.cli.common import (
 )
 from pipeline.config import LOCAL_PROFILES, PipelineConfig
 from pipeline.local import DEFAULT_STORE
+
+ExecutionArg = Annotated[
+    str | None, typer.Argument(help="default: the latest execution (--local: its id or ARN)")
+]
+LocalRuns = Annotated[bool, typer.Option("--local", help="the executions of medtx run --local in --store")]
 
 
 def _build(region: str | None, role: str | None, bucket: str | None, sets: list[str] | None):
@@ -81,7 +87,7 @@ def start(
     params: Params = None,
     wait: Annotated[bool, typer.Option(help="poll and show step progress until the execution ends")] = False,
     poll_seconds: Annotated[float, typer.Option(help="seconds between polls with --wait")] = 30.0,
-    pipeline_name: Annotated[str | None, typer.Option(help="default: the config's pipeline name")] = None,
+    pipeline_name: PipelineName = None,
     region: Region = None,
 ) -> None:
     """Start an execution, with ``--param Name=Value`` overrides."""
@@ -169,16 +175,12 @@ def _show(state: dict, logs_option: str = "") -> None:
 
 @app.command()
 def status(
-    execution_arn: Annotated[
-        str | None, typer.Argument(help="default: the latest execution (--local: its id or ARN)")
-    ] = None,
-    pipeline_name: Annotated[str | None, typer.Option(help="default: the config's pipeline name")] = None,
+    execution_arn: ExecutionArg = None,
+    pipeline_name: PipelineName = None,
     last: Annotated[
         int | None, typer.Option(min=1, help="list the newest this many executions instead")
     ] = None,
-    local: Annotated[
-        bool, typer.Option("--local", help="the executions of medtx run --local in --store")
-    ] = False,
+    local: LocalRuns = False,
     store: StoreDir = Path(DEFAULT_STORE),
     region: Region = None,
 ) -> None:
@@ -236,14 +238,10 @@ def _local_execution(local_store, execution: str | None) -> dict:
 @app.command()
 def logs(
     step: Annotated[str, typer.Argument(help="the step: Preprocess, Train, Evaluate, RecordChampion, ...")],
-    execution_arn: Annotated[
-        str | None, typer.Argument(help="default: the latest execution (--local: its id or ARN)")
-    ] = None,
+    execution_arn: ExecutionArg = None,
     lines: Annotated[int, typer.Option(min=1, max=10000, help="how many of the last lines")] = 50,
-    pipeline_name: Annotated[str | None, typer.Option(help="default: the config's pipeline name")] = None,
-    local: Annotated[
-        bool, typer.Option("--local", help="the executions of medtx run --local in --store")
-    ] = False,
+    pipeline_name: PipelineName = None,
+    local: LocalRuns = False,
     store: StoreDir = Path(DEFAULT_STORE),
     region: Region = None,
 ) -> None:

@@ -74,34 +74,63 @@ def test_upsert_twice_then_start_with_params_and_status(aws):
     assert [e["arn"] for e in newest] == [second]
 
 
+EXECUTIONS = f"arn:aws:sagemaker:{REGION}:123456789012:pipeline/medtx-specialty-classifier/execution"
+
+
+def _cache_hit(step: str, source: str) -> dict:
+    """A ListPipelineExecutionSteps entry of a step that reused execution ``source``'s outputs."""
+    return {
+        "StepName": step,
+        "StepStatus": "Succeeded",
+        "CacheHitResult": {"SourcePipelineExecutionArn": source},
+    }
+
+
+def _stubbed_execution(
+    client, arn: str, steps: list[dict], failure: str | None = None, parameters: dict | None = None
+):
+    """A Stubber answering ``aws.execution_status``'s three calls for one failed execution."""
+    import datetime
+
+    from botocore.stub import Stubber
+
+    stub = Stubber(client)
+    described = {
+        "PipelineExecutionArn": arn,
+        "PipelineExecutionStatus": "Failed",
+        "CreationTime": datetime.datetime(2026, 12, 4),
+        **({"FailureReason": failure} if failure else {}),
+    }
+    stub.add_response("describe_pipeline_execution", described, {"PipelineExecutionArn": arn})
+    stub.add_response(
+        "list_pipeline_parameters_for_execution",
+        {"PipelineParameters": [{"Name": k, "Value": v} for k, v in (parameters or {}).items()]},
+        {"PipelineExecutionArn": arn},
+    )
+    stub.add_response(
+        "list_pipeline_execution_steps",
+        {"PipelineExecutionSteps": steps},
+        {"PipelineExecutionArn": arn, "SortOrder": "Ascending"},
+    )
+    return stub
+
+
 def test_status_says_which_steps_came_from_the_cache_and_how_the_gate_went(monkeypatch):
     """A scheduled retraining on unchanged data: Preprocess and Train cache hits, a fresh Evaluate,
     the gate not met. ``medtx status`` names the execution the cached outputs came from, each job,
     and the condition's outcome; the responses are checked against SageMaker's API model (botocore's
     Stubber refuses a field the API does not have)."""
-    import datetime
-
     import boto3
-    from botocore.stub import Stubber
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     client = boto3.client("sagemaker", region_name=REGION)
-    pipeline = f"arn:aws:sagemaker:{REGION}:123456789012:pipeline/medtx-specialty-classifier"
-    arn, earlier = f"{pipeline}/execution/new1", f"{pipeline}/execution/old1"
+    arn, earlier = f"{EXECUTIONS}/new1", f"{EXECUTIONS}/old1"
     job = f"arn:aws:sagemaker:{REGION}:123456789012:processing-job/medtx-evaluate-2026-12-04"
     failure = "Quality gate failed: macro-F1 0.41 must be >= MinMacroF1 0.45"
     steps = [
-        {
-            "StepName": "Preprocess",
-            "StepStatus": "Succeeded",
-            "CacheHitResult": {"SourcePipelineExecutionArn": earlier},
-        },
-        {
-            "StepName": "Train",
-            "StepStatus": "Succeeded",
-            "CacheHitResult": {"SourcePipelineExecutionArn": earlier},
-        },
+        _cache_hit("Preprocess", earlier),
+        _cache_hit("Train", earlier),
         {"StepName": "Evaluate", "StepStatus": "Succeeded", "Metadata": {"ProcessingJob": {"Arn": job}}},
         {
             "StepName": "CheckQuality",
@@ -115,27 +144,8 @@ def test_status_says_which_steps_came_from_the_cache_and_how_the_gate_went(monke
             "Metadata": {"Fail": {"ErrorMessage": failure}},
         },
     ]
-    stub = Stubber(client)
-    stub.add_response(
-        "describe_pipeline_execution",
-        {
-            "PipelineExecutionArn": arn,
-            "PipelineExecutionStatus": "Failed",
-            "FailureReason": failure,
-            "CreationTime": datetime.datetime(2026, 12, 4),
-        },
-        {"PipelineExecutionArn": arn},
-    )
-    stub.add_response(
-        "list_pipeline_parameters_for_execution",
-        {"PipelineParameters": [{"Name": "InputDataVersion", "Value": "sha256-0123456789abcdef"}]},
-        {"PipelineExecutionArn": arn},
-    )
-    stub.add_response(
-        "list_pipeline_execution_steps",
-        {"PipelineExecutionSteps": steps},
-        {"PipelineExecutionArn": arn, "SortOrder": "Ascending"},
-    )
+    parameters = {"InputDataVersion": "sha256-0123456789abcdef"}
+    stub = _stubbed_execution(client, arn, steps, failure=failure, parameters=parameters)
     monkeypatch.setattr(boto3, "client", lambda *a, **k: client)
     with stub:
         shown = runner.invoke(app, ["status", arn, "--region", REGION])
@@ -152,33 +162,6 @@ def test_status_says_which_steps_came_from_the_cache_and_how_the_gate_went(monke
     assert "Train Succeeded cache hit: the outputs of execution old1" in said(shown)
 
 
-def _stubbed_execution(client, arn: str, steps: list[dict], status: str = "Failed"):
-    """A Stubber answering ``aws.execution_status``'s three calls for one execution."""
-    import datetime
-
-    from botocore.stub import Stubber
-
-    stub = Stubber(client)
-    stub.add_response(
-        "describe_pipeline_execution",
-        {
-            "PipelineExecutionArn": arn,
-            "PipelineExecutionStatus": status,
-            "CreationTime": datetime.datetime(2026, 12, 4),
-        },
-        {"PipelineExecutionArn": arn},
-    )
-    stub.add_response(
-        "list_pipeline_parameters_for_execution", {"PipelineParameters": []}, {"PipelineExecutionArn": arn}
-    )
-    stub.add_response(
-        "list_pipeline_execution_steps",
-        {"PipelineExecutionSteps": steps},
-        {"PipelineExecutionArn": arn, "SortOrder": "Ascending"},
-    )
-    return stub
-
-
 def test_logs_shows_the_last_lines_of_a_steps_job(monkeypatch, capsys):
     """A failed Evaluate: SageMaker's failure reason for a processing job only says to read its logs.
     ``medtx logs`` finds the step's job and prints its last CloudWatch lines (moto's Logs), naming the
@@ -191,15 +174,10 @@ def test_logs_shows_the_last_lines_of_a_steps_job(monkeypatch, capsys):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("COLUMNS", "200")
-    pipeline = f"arn:aws:sagemaker:{REGION}:123456789012:pipeline/medtx-specialty-classifier"
-    arn, earlier = f"{pipeline}/execution/new1", f"{pipeline}/execution/old1"
+    arn, earlier = f"{EXECUTIONS}/new1", f"{EXECUTIONS}/old1"
     job = "medtx-evaluate-2026-12-04-10-00-00-000"
     steps = [
-        {
-            "StepName": "Preprocess",
-            "StepStatus": "Succeeded",
-            "CacheHitResult": {"SourcePipelineExecutionArn": earlier},
-        },
+        _cache_hit("Preprocess", earlier),
         {
             "StepName": "Evaluate",
             "StepStatus": "Failed",
