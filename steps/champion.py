@@ -38,5 +38,9 @@ def build(ctx: StepContext, train: Any, register: Any, endpoint: Any) -> Process
         ],
     )
     return ProcessingStep(
-        name=NAME, step_args=step_args, depends_on=[endpoint], retry_policies=ctx.job_retries
+        name=NAME,
+        description="Record the served archive and its package where the next Evaluate reads the champion.",
+        step_args=step_args,
+        depends_on=[endpoint],
+        retry_policies=ctx.job_retries,
     )

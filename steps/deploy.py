@@ -48,15 +48,26 @@ def build(ctx: StepContext, create_model: Any, train: Any, register: Any) -> Con
         data_capture_config_dict=capture,
     )
     config_step = EndpointConfigStep(
-        name=CONFIG_NAME, step_args=config_args, retry_policies=ctx.service_retries
+        name=CONFIG_NAME,
+        description="Endpoint configuration: the model, EndpointInstanceType, data capture.",
+        step_args=config_args,
+        retry_policies=ctx.service_retries,
     )
     endpoint_args = ctx.session.create_endpoint(
         endpoint_name=cfg.endpoint_name, config_name=config_step.properties.EndpointConfigName
     )
-    endpoint_step = EndpointStep(name=ENDPOINT_NAME, step_args=endpoint_args)
+    endpoint_step = EndpointStep(
+        name=ENDPOINT_NAME,
+        description="Create the endpoint, or update it to the new configuration.",
+        step_args=endpoint_args,
+    )
     record = champion.build(ctx, train, register, endpoint_step)
     return ConditionStep(
         name=NAME,
+        description=(
+            "Deploy from the pipeline only when DeployModel is true (the stack deploys a version when "
+            "it is approved)."
+        ),
         conditions=[ConditionEquals(left=p.deploy_model, right="true")],
         if_steps=[config_step, endpoint_step, record],
         else_steps=[],

@@ -97,6 +97,10 @@ def build(ctx: StepContext, preprocess: Any, train: Any) -> ProcessingStep:
     )
     return ProcessingStep(
         name=NAME,
+        description=(
+            "Batched inference on the validation split: macro-F1 with bootstrap intervals, per-class "
+            "metrics, confusion matrix, against the TF-IDF baseline and the served model on the same rows."
+        ),
         step_args=step_args,
         property_files=[REPORT],
         retry_policies=ctx.job_retries,

@@ -76,7 +76,15 @@ def build(ctx: StepContext) -> ProcessingStep:
         ],
     )
     return ProcessingStep(
-        name=NAME, step_args=step_args, cache_config=ctx.cache, retry_policies=ctx.job_retries
+        name=NAME,
+        description=(
+            "Clean the raw CSV (every removed row counted by reason), keep the classes with enough rows, "
+            "split train/validation with no text on both sides, tokenize, class weights; data report and "
+            "EDA dataset."
+        ),
+        step_args=step_args,
+        cache_config=ctx.cache,
+        retry_policies=ctx.job_retries,
     )
 
 

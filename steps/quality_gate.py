@@ -45,6 +45,7 @@ def build(ctx: StepContext, evaluate: Any, if_steps: list) -> ConditionStep:
     champion_margin = figure(evaluate, margin_path("champion", source))
     fail = FailStep(
         name=FAIL_NAME,
+        description="Stop the execution, naming each figure and the threshold it missed.",
         error_message=Join(
             on=" ",
             values=[
@@ -70,6 +71,10 @@ def build(ctx: StepContext, evaluate: Any, if_steps: list) -> ConditionStep:
     )
     return ConditionStep(
         name=NAME,
+        description=(
+            "Register only when macro-F1 >= MinMacroF1 and its margins over the TF-IDF baseline and the "
+            "served model reach MinBaselineMargin and MinChampionMargin (-1: that comparison is off)."
+        ),
         conditions=[
             ConditionGreaterThanOrEqualTo(left=macro_f1, right=p.min_macro_f1),
             ConditionGreaterThanOrEqualTo(left=margin, right=p.min_baseline_margin),

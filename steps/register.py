@@ -87,11 +87,20 @@ def build(ctx: StepContext, train: Any, evaluate: Any) -> tuple[ModelStep, Model
             description="Medical-specialty classifier of transcripts (medtx)",
             customer_metadata_properties=lineage_properties(ctx),
         )
-        register = ModelStep(name=REGISTER_NAME, step_args=register_args, retry_policies=ctx.service_retries)
+        register = ModelStep(
+            name=REGISTER_NAME,
+            description=(
+                "A model package version of the archive: its evaluation metrics, what it is made of, "
+                "the approval status the ModelApprovalStatus parameter gives."
+            ),
+            step_args=register_args,
+            retry_policies=ctx.service_retries,
+        )
         # the package registered from the same archive, so the endpoint names the version it serves
         registered = {PACKAGE_ENV: register.properties.ModelPackageArn}
         create = ModelStep(
             name=CREATE_NAME,
+            description="The SageMaker model of the same archive, naming the package version it serves.",
             step_args=model_builder(ctx, train, model_path, registered).build(),
             retry_policies=ctx.service_retries,
         )

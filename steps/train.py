@@ -152,6 +152,10 @@ def build(ctx: StepContext, preprocess: Any) -> TrainingStep:
     )
     return PrefixedTrainingStep(
         name=NAME,
+        description=(
+            "Fine-tune the transformer (Hugging Face Trainer, class-weighted loss) on the training split; "
+            "training metrics per epoch, checkpoints for spot restarts."
+        ),
         step_args=step_args,
         cache_config=ctx.cache,
         retry_policies=ctx.job_retries,

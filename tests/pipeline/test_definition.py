@@ -22,6 +22,13 @@ def test_top_level_steps_in_order(built):
     ]
 
 
+def test_every_step_says_what_it_does(built):
+    """Studio shows a step's ``Description`` beside it in the pipeline's graph."""
+    _, definition = built
+    for name, step in flatten(definition["Steps"]).items():
+        assert 20 <= len(step.get("Description", "")) <= 3072, name
+
+
 def test_condition_branches(built):
     _, definition = built
     gate = flatten(definition["Steps"])["CheckQuality"]["Arguments"]
