@@ -595,6 +595,55 @@ def test_the_stacks_retraining_starts_with_the_data_version_under_its_role(aws, 
     assert deleted.exit_code == 0, said(deleted)
 
 
+def test_operators_start_and_watch_executions_with_the_operator_policy(aws, iam_calls, monkeypatch):
+    """What `medtx start [--wait]`, `status [--last N]` and `logs` call is what the template's
+    PipelineOperatorPolicy allows (the policy to attach to Studio's execution role)."""
+    import time
+
+    import boto3
+    from helpers import load_template, said
+    from typer.testing import CliRunner
+
+    from pipeline import aws as aws_module
+    from pipeline.cli import app
+
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("COLUMNS", "200")
+    runner = CliRunner()
+    assert runner.invoke(app, ["upsert", "--role", ROLE]).exit_code == 0
+    # moto's steps carry no Metadata: the Evaluate step's job, and its log, as SageMaker would give them
+    job = "medtx-evaluate-2026-12-04-12-00-00-000"
+    evaluate = {"kind": "ProcessingJob", "name": job}
+    monkeypatch.setattr(aws_module, "step_job", lambda s: evaluate if s["StepName"] == "Evaluate" else None)
+    own = boto3.Session(region_name=REGION).client("logs")  # the test's own: its calls are not recorded
+    own.create_log_group(logGroupName="/aws/sagemaker/ProcessingJobs")
+    own.create_log_stream(
+        logGroupName="/aws/sagemaker/ProcessingJobs", logStreamName=f"{job}/algo-1-1764849600"
+    )
+    own.put_log_events(
+        logGroupName="/aws/sagemaker/ProcessingJobs",
+        logStreamName=f"{job}/algo-1-1764849600",
+        logEvents=[{"timestamp": int(time.time() * 1000), "message": "wrote evaluation.json"}],
+    )
+
+    iam_calls.clear()
+    for command in (
+        ["start"],
+        ["start", "--wait", "--poll-seconds", "0"],
+        ["status"],
+        ["status", "--last", "3"],
+        ["logs", "Evaluate"],
+    ):
+        done = runner.invoke(app, command)
+        assert done.exit_code == 0, (command, said(done))
+    assert done.stdout == "wrote evaluation.json\n"
+    policy = load_template()["Resources"]["PipelineOperatorPolicy"]["Properties"]["PolicyDocument"]
+    allowed = _actions(policy)
+    assert {"sagemaker:StartPipelineExecution", "logs:GetLogEvents", "s3:ListBucket"} <= iam_calls
+    assert not iam_calls - allowed, sorted(iam_calls - allowed)
+    assert not allowed - iam_calls, sorted(allowed - iam_calls)  # nothing the commands do not call
+
+
 def test_schedule_and_deploy_commands(registry, monkeypatch):
     from typer.testing import CliRunner
 
