@@ -9,6 +9,7 @@ commit produce byte-identical definitions, and a changed script changes the key 
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
 
 SCRIPTS_DIR = Path(__file__).resolve().parent.parent / "scripts"
@@ -35,3 +36,21 @@ def upload_folder(s3_client, folder: Path, bucket: str, prefix: str, name: str) 
     for path in bundle_files(folder):
         s3_client.upload_file(str(path), bucket, f"{key_prefix}/{path.relative_to(folder).as_posix()}")
     return f"s3://{bucket}/{key_prefix}/"
+
+
+def stale_scripts_note(definition: str, folder: Path = SCRIPTS_DIR, name: str = "scripts") -> str | None:
+    """What to say when a definition (as SageMaker holds it) runs another ``folder`` bundle than this
+    checkout's: its scripts changed since the last upsert, or the checkout is of another commit. An
+    execution runs the upserted definition's code, not the checkout's. ``None`` when they match or
+    either side is unknown."""
+    deployed = set(re.findall(rf"/{re.escape(name)}-([0-9a-f]{{16}})/", definition))
+    if not deployed or not folder.is_dir():
+        return None
+    here = folder_digest(folder)
+    if here in deployed:
+        return None
+    return (
+        f"the pipeline runs the {name} bundle {name}-{', '.join(sorted(deployed))}; this checkout's "
+        f"{name}/ is {name}-{here} (changed since the last upsert, or another commit): the execution "
+        "runs the upserted code. `medtx upsert` (or a push) first to run this checkout's."
+    )

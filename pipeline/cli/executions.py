@@ -94,17 +94,22 @@ def start(
     import boto3
 
     from pipeline import aws
+    from pipeline.code_bundle import stale_scripts_note
 
     region = resolve_region(region)
     client = boto3.client("sagemaker", region_name=region)
     name = named_pipeline(pipeline_name)
     with failing(ValueError, code=2):
         parsed = aws.parse_params(params)
-        definition = json.loads(client.describe_pipeline(PipelineName=name)["PipelineDefinition"])
+        described = client.describe_pipeline(PipelineName=name)["PipelineDefinition"]
+        definition = json.loads(described)
         aws.check_params(definition, parsed)
         version = aws.with_input_version(parsed, definition, boto3.client("s3", region_name=region))
     if version:
         console.print(f"input data version {version} (InputDataVersion: new data misses the cache)")
+    stale = stale_scripts_note(described)
+    if stale:
+        console.print(f"[yellow]note:[/yellow] {stale}", highlight=False)
     arn = aws.start(client, name, parsed)
     console.print(f"started {arn}")
     print(arn)

@@ -72,6 +72,24 @@ def test_upsert_twice_then_start_with_params_and_status(aws):
     assert recent[1]["id"] == arn.rsplit("/", 1)[-1] and recent[1]["id"] in said(listed)
     newest = json.loads(runner.invoke(app, ["status", "--region", REGION, "--last", "1"]).stdout)
     assert [e["arn"] for e in newest] == [second]
+    assert "note:" not in said(started)  # the upserted definition runs this checkout's scripts
+
+
+def test_start_says_when_the_pipeline_runs_other_scripts_than_the_checkout(aws, monkeypatch):
+    """An execution runs the upserted definition's code bundle: a checkout whose scripts changed since
+    (or of another commit) is told before it starts, by the bundle's content digest."""
+    from pipeline import code_bundle
+
+    assert runner.invoke(app, ["upsert", "--region", REGION, "--role", ROLE]).exit_code == 0
+    upserted = code_bundle.folder_digest(code_bundle.SCRIPTS_DIR)
+    monkeypatch.setattr(code_bundle, "folder_digest", lambda folder: "0123456789abcdef")
+    started = runner.invoke(app, ["start", "--region", REGION])
+    assert started.exit_code == 0, started.output
+    assert (
+        f"note: the pipeline runs the scripts bundle scripts-{upserted}; this checkout's scripts/ is "
+        "scripts-0123456789abcdef" in said(started)
+    )
+    assert code_bundle.stale_scripts_note("{}") is None  # a definition without the bundle: nothing to say
 
 
 EXECUTIONS = f"arn:aws:sagemaker:{REGION}:123456789012:pipeline/medtx-specialty-classifier/execution"
