@@ -141,32 +141,37 @@ def recent_executions(client: Any, pipeline_name: str, last: int) -> list[dict[s
 
 
 def execution_status(client: Any, arn: str) -> dict[str, Any]:
-    """Status, parameters and step states of one execution (every page of them: SageMaker lists a
-    few steps at a time)."""
+    """Status, parameters and step states of one execution."""
     described = client.describe_pipeline_execution(PipelineExecutionArn=arn)
     params = client.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)["PipelineParameters"]
-    pages = client.get_paginator("list_pipeline_execution_steps").paginate(
-        PipelineExecutionArn=arn, SortOrder="Ascending"
-    )
-    steps = [step for page in pages for step in page["PipelineExecutionSteps"]]
     return {
         "arn": arn,
         "status": described["PipelineExecutionStatus"],
         "display_name": described.get("PipelineExecutionDisplayName"),
         "failure_reason": described.get("FailureReason"),
         "parameters": {p["Name"]: p["Value"] for p in params},
-        "steps": [
-            {
-                "name": s["StepName"],
-                "status": s["StepStatus"],
-                "failure": s.get("FailureReason"),
-                "cached_from": s.get("CacheHitResult", {}).get("SourcePipelineExecutionArn"),
-                "note": step_note(s),
-                "job": step_job(s),
-            }
-            for s in steps
-        ],
+        "steps": execution_steps(client, arn),
     }
+
+
+def execution_steps(client: Any, arn: str) -> list[dict[str, Any]]:
+    """Each step of one execution in the order it started (every page of them: SageMaker lists a
+    few steps at a time): status, failure, cache source, note and the job it ran."""
+    pages = client.get_paginator("list_pipeline_execution_steps").paginate(
+        PipelineExecutionArn=arn, SortOrder="Ascending"
+    )
+    return [
+        {
+            "name": s["StepName"],
+            "status": s["StepStatus"],
+            "failure": s.get("FailureReason"),
+            "cached_from": s.get("CacheHitResult", {}).get("SourcePipelineExecutionArn"),
+            "note": step_note(s),
+            "job": step_job(s),
+        }
+        for page in pages
+        for s in page["PipelineExecutionSteps"]
+    ]
 
 
 #: Where SageMaker writes what a job prints: a CloudWatch Logs group per kind of job, a stream per

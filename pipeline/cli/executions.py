@@ -146,9 +146,9 @@ def _print_failed_logs(state: dict) -> None:
 
     from pipeline import aws
 
+    logs = boto3.client("logs", region_name=state["arn"].split(":")[3])
     for step in _failed_jobs(state):
         try:
-            logs = boto3.client("logs", region_name=state["arn"].split(":")[3])
             lines = aws.job_log_lines(logs, step["job"], FAILED_LOG_LINES)
         except (BotoCoreError, ClientError) as err:
             console.print(f"{step['name']}: its logs could not be read ({err})", highlight=False)
@@ -265,7 +265,7 @@ def logs(
     if not arn:
         console.print("no executions yet")
         raise typer.Exit(1)
-    steps = {s["name"]: s for s in aws.execution_status(client, arn)["steps"]}
+    steps = {s["name"]: s for s in aws.execution_steps(client, arn)}
     found = _named_step(step, steps, arn)
     if not found.get("job"):
         _no_job(step, found.get("cached_from"), found["note"])

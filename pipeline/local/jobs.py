@@ -397,7 +397,7 @@ def final_metrics(log: Path, offset: int, definitions: list[dict[str, str]]) -> 
     with log.open("rb") as f:
         f.seek(offset)
         lines = f.read().decode("utf-8", errors="replace").splitlines()
-    found = []
+    found, now = [], time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     for definition in definitions:
         pattern, value = re.compile(definition["Regex"]), None
         for line in lines:
@@ -410,7 +410,7 @@ def final_metrics(log: Path, offset: int, definitions: list[dict[str, str]]) -> 
                 {
                     "MetricName": definition["Name"],
                     "Value": value,
-                    "Timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "Timestamp": now,
                 }
             )
     return found

@@ -104,6 +104,19 @@ def _cache_hit(step: str, source: str) -> dict:
     }
 
 
+def _stubbed_steps(client, arn: str, steps: list[dict]):
+    """A Stubber answering ``aws.execution_steps``' one call (``medtx logs``)."""
+    from botocore.stub import Stubber
+
+    stub = Stubber(client)
+    stub.add_response(
+        "list_pipeline_execution_steps",
+        {"PipelineExecutionSteps": steps},
+        {"PipelineExecutionArn": arn, "SortOrder": "Ascending"},
+    )
+    return stub
+
+
 def _stubbed_execution(
     client, arn: str, steps: list[dict], failure: str | None = None, parameters: dict | None = None
 ):
@@ -223,14 +236,15 @@ def test_logs_shows_the_last_lines_of_a_steps_job(monkeypatch, capsys):
         services = {"sagemaker": client, "logs": logs}
         monkeypatch.setattr(boto3, "client", lambda service, *a, **k: services[service])
 
-        with _stubbed_execution(client, arn, steps):
+        with _stubbed_steps(client, arn, steps) as stub:
             shown = runner.invoke(app, ["logs", "Evaluate", arn, "--lines", "2", "--region", REGION])
+            stub.assert_no_pending_responses()  # logs lists the steps only
         assert shown.exit_code == 0, shown.output
         assert shown.stdout == (
             "[algo-2] loading the model\n[algo-1] ERROR medtx: no label_map.json in the model archive\n"
         )
         assert f"Evaluate: {job} (/aws/sagemaker/ProcessingJobs)" in said(shown)
-        with _stubbed_execution(client, arn, steps):
+        with _stubbed_steps(client, arn, steps) as stub:
             cached = runner.invoke(app, ["logs", "Preprocess", arn, "--region", REGION])
         assert (
             cached.exit_code == 1
