@@ -33,6 +33,7 @@ __all__ = [
     "EvalConfig",
     "InferenceConfig",
     "LocalProfile",
+    "ModelCardConfig",
     "PipelineConfig",
     "TrainConfig",
 ]
@@ -47,8 +48,75 @@ ENV_KMS = "PIPELINE_KMS_KEY_ID"
 EVALUATION_HISTORY_PREFIX = "history/evaluations/"
 
 
+#: The groups of ``group__name`` settings: the container's, and the model card's.
+_GROUPS = ("data", "train", "evaluate", "inference", "model_card")
+
 #: Where the quality gate reads the baseline margin (``PipelineConfig.baseline_margin_from``).
 BASELINE_MARGIN_SOURCES = ("estimate", "interval_low")
+
+
+#: ``ModelCardStatus`` values the Model Registry accepts.
+MODEL_CARD_STATUSES = ("Draft", "PendingReview", "Approved", "Archived")
+#: A model card's ``risk_rating`` values.
+RISK_RATINGS = ("High", "Medium", "Low", "Unknown")
+
+
+@dataclass(frozen=True)
+class ModelCardConfig:
+    """What the model card of every registered version says besides its figures (the Register step
+    adds the training and evaluation details of the execution). Each text is at most 2,048 characters
+    (the definition build checks the card against the model card schema).
+    ``--set model_card__risk_rating=High`` replaces one."""
+
+    #: ``ModelCardStatus`` the pipeline registers the card with: the card is complete when it is
+    #: registered, so it waits for the same review as the version itself.
+    status: str = "PendingReview"
+    #: Who made the model (empty: not stated).
+    creator: str = ""
+    purpose: str = (
+        "Assigns a medical transcription note to one of the medical specialties it was trained on, so "
+        "that notes can be routed, sorted and searched by specialty."
+    )
+    intended_uses: str = (
+        "Decision support for routing and indexing transcripts, with a person reviewing the outcome. The "
+        "endpoint answers each text with its most likely specialties and their probabilities; answers "
+        "with a low top probability should go to a person. Not for diagnosis or for any decision about "
+        "a patient's care."
+    )
+    factors: str = (
+        "Trained on the mtsamples transcription samples (English, US, about 5,000 notes in 40 labels, "
+        "the classes with too few samples removed). Notes from other sources, templates or languages "
+        "may score lower. Notes longer than the model's window are cut or split (the long_text "
+        "setting). Several labels are document types rather than specialties (Surgery, Consult, "
+        "Discharge Summary, SOAP notes, Radiology) and overlap the specialties; the same text is filed "
+        "under more than one label in the source data."
+    )
+    risk_rating: str = "Medium"
+    risk_explanation: str = (
+        "A wrong specialty misroutes or delays a note; it does not by itself change a patient's care. "
+        "The texts are clinical notes: real transcripts carry protected health information, so the "
+        "endpoint, its captured requests and the training data must stay under the account's controls."
+    )
+    ethical_considerations: str = (
+        "Minority specialties have few training notes; per-class F1 (the evaluation's per-class table) "
+        "shows which specialties the model serves worse. The class weights in the loss raise their "
+        "recall at some cost in precision."
+    )
+    caveats: str = (
+        "Compare the version with the TF-IDF baseline and the served model on the same rows before "
+        "approving it (medtx models show / compare). Retrain when the notes the endpoint receives "
+        "change (their source, templates or the specialties asked for)."
+    )
+
+    def __post_init__(self) -> None:
+        if self.status not in MODEL_CARD_STATUSES:
+            raise ValueError(
+                f"model_card status must be one of {', '.join(MODEL_CARD_STATUSES)}; got {self.status!r}"
+            )
+        if self.risk_rating not in RISK_RATINGS:
+            raise ValueError(
+                f"model_card risk_rating must be one of {', '.join(RISK_RATINGS)}; got {self.risk_rating!r}"
+            )
 
 
 @dataclass(frozen=True)
@@ -133,6 +201,7 @@ class PipelineConfig:
     encrypt_inter_container_traffic: bool = True
 
     container: ContainerConfig = field(default_factory=ContainerConfig)
+    model_card: ModelCardConfig = field(default_factory=ModelCardConfig)
 
     def __post_init__(self) -> None:
         percent = self.endpoint_capture_percent
@@ -181,18 +250,23 @@ class PipelineConfig:
         unknown = set(top) - {f.name for f in dataclasses.fields(self)}
         if unknown:
             raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        container = self.container
+        container, model_card = self.container, self.model_card
         for group, values in nested.items():
-            if group not in ("data", "train", "evaluate", "inference"):
-                raise ValueError(f"unknown settings group {group!r} (data, train, evaluate, inference)")
-            current = getattr(container, group)
+            if group not in _GROUPS:
+                raise ValueError(f"unknown settings group {group!r} ({', '.join(_GROUPS)})")
+            current = model_card if group == "model_card" else getattr(container, group)
             bad = set(values) - {f.name for f in dataclasses.fields(current)}
             if bad:
                 raise ValueError(f"unknown {group} setting(s): {', '.join(sorted(bad))}")
-            typed = {k: _coerce(f"{group}__{k}", getattr(current, k), v) for k, v in values.items()}
-            container = dataclasses.replace(container, **{group: dataclasses.replace(current, **typed)})
+            typed = dataclasses.replace(
+                current, **{k: _coerce(f"{group}__{k}", getattr(current, k), v) for k, v in values.items()}
+            )
+            if group == "model_card":
+                model_card = typed
+            else:
+                container = dataclasses.replace(container, **{group: typed})
         typed_top = {k: _coerce(k, getattr(self, k), v) for k, v in top.items()}
-        return dataclasses.replace(self, container=container, **typed_top)
+        return dataclasses.replace(self, container=container, model_card=model_card, **typed_top)
 
 
 @dataclass(frozen=True)

@@ -236,7 +236,7 @@ def get_pipeline(
     preprocess_step = preprocess.build(ctx)
     train_step = train.build(ctx, preprocess_step)
     evaluate_step = evaluate.build(ctx, preprocess_step, train_step)
-    register_step, create_step = register.build(ctx, train_step, evaluate_step)
+    register_step, create_step = register.build(ctx, preprocess_step, train_step, evaluate_step)
     deploy_step = deploy.build(ctx, create_step, train_step, register_step)
     gate = quality_gate.build(ctx, evaluate_step, [register_step, create_step, deploy_step])
     return Pipeline(

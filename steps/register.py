@@ -2,9 +2,11 @@
 
 The model archive already carries the endpoint handler in ``code/`` (``scripts/train.py`` puts it
 there), so neither step needs a repack job. The package's model-quality metrics point at this
-execution's ``evaluation.json``, which the Model Registry shows. The model CreateModel makes carries
-the package's ARN in its environment (``PACKAGE_ENV``): an endpoint the pipeline deploys serves that
-model, and ``medtx endpoint status`` / ``models list`` name its version from it.
+execution's ``evaluation.json``, which the Model Registry shows, and its model card
+(``steps/model_card.py``) says what the version is for, how it was trained and how it did. The model
+CreateModel makes carries the package's ARN in its environment (``PACKAGE_ENV``): an endpoint the
+pipeline deploys serves that model, and ``medtx endpoint status`` / ``models list`` name its version
+from it.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from sagemaker.mlops.workflow import ModelStep
 from sagemaker.serve.model_builder import ModelBuilder
 
 from pipeline.deploy import PACKAGE_ENV
+from steps import model_card
 from steps.common import StepContext, inference_image
 from steps.evaluate import evaluation_json_uri
 
@@ -68,8 +71,9 @@ def lineage_properties(ctx: StepContext) -> dict[str, Any]:
     }
 
 
-def build(ctx: StepContext, train: Any, evaluate: Any) -> tuple[ModelStep, ModelStep]:
+def build(ctx: StepContext, preprocess: Any, train: Any, evaluate: Any) -> tuple[ModelStep, ModelStep]:
     p = ctx.params
+    lineage = lineage_properties(ctx)
     with tempfile.TemporaryDirectory() as model_path:
         builder = model_builder(ctx, train, model_path)
         register_args = builder.register(
@@ -85,7 +89,10 @@ def build(ctx: StepContext, train: Any, evaluate: Any) -> tuple[ModelStep, Model
                 )
             ),
             description="Medical-specialty classifier of transcripts (medtx)",
-            customer_metadata_properties=lineage_properties(ctx),
+            customer_metadata_properties=lineage,
+            domain="NATURAL_LANGUAGE_PROCESSING",
+            task="CLASSIFICATION",
+            model_card=model_card.build(ctx, preprocess, train, evaluate, lineage),
         )
         register = ModelStep(
             name=REGISTER_NAME,

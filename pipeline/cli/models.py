@@ -149,15 +149,21 @@ def models_show(
     store: StoreDir = Path(DEFAULT_STORE),
     sagemaker: SageMakerFlag = False,
     region: Region = None,
+    card: Annotated[
+        bool, typer.Option("--card", help="Print the version's model card (its JSON) instead.")
+    ] = False,
 ) -> None:
     """What to review before approving a version: its held-out figures with their intervals beside the
-    TF-IDF baseline's, every class weakest first, and the most frequent confusions."""
-    from pipeline import registry
+    TF-IDF baseline's, every class weakest first, and the most frequent confusions; its model card."""
+    from pipeline import model_card, registry
     from pipeline.report import print_classes, print_figures
 
     with failing(registry.RegistryError, code=2):
         opened = open_registry(store, sagemaker, region)
         package = opened.describe(named_group(group), version)
+        if card:
+            _print_card(package)
+            return
         uri = registry.statistics_uri(package)
         try:
             report, per_class = registry.evaluation(opened.read, uri)
@@ -176,11 +182,29 @@ def models_show(
     made = [f"{key} {value}" for key, value in sorted(recorded.items()) if key != "InputDataVersion"]
     if made:  # the rest of what the pipeline's RegisterModel step recorded on the package
         out.print("made of: " + "; ".join(made), highlight=False)
+    out.print(model_card.summary(package.get("ModelCard")), highlight=False)
     print_figures(out, report)
     if isinstance(per_class, str):
         console.print(f"no per-class table: {per_class}", highlight=False)
     else:
         print_classes(out, per_class, report)
+
+
+def _print_card(package: dict[str, Any]) -> None:
+    """The card's content as JSON on stdout (for jq, or to read), its status on stderr."""
+    from pipeline.registry import RegistryError
+
+    found = package.get("ModelCard") or {}
+    if not found.get("ModelCardContent"):
+        raise RegistryError(f"{package['ModelPackageArn']} has no model card")
+    try:
+        document = json.loads(found["ModelCardContent"])
+    except json.JSONDecodeError as err:
+        raise RegistryError(f"the model card of {package['ModelPackageArn']} is not JSON: {err}") from err
+    console.print(
+        f"model card of {package['ModelPackageArn']}: {found.get('ModelCardStatus', '?')}", highlight=False
+    )
+    typer.echo(json.dumps(document, indent=2, ensure_ascii=False))
 
 
 @models_app.command("compare")

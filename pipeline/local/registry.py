@@ -1,8 +1,9 @@
 """The local model registry: versioned model packages in ``<store>/_sagemaker/registry/<group>/``.
 
 A package holds what ``CreateModelPackage`` holds (group, version, approval status, the inference
-container with its model archive, the model-quality metrics) plus the figures of its
-``evaluation.json``, so ``medtx models list`` shows them without opening files.
+container with its model archive, the model-quality metrics, the model card, checked as the service
+checks it) plus the figures of its ``evaluation.json``, so ``medtx models list`` shows them without
+opening files.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from pipeline import model_card
 from pipeline.local.jobs import arn
 from pipeline.local.store import Store, write_json_atomic
 from pipeline.registry import (
@@ -58,6 +60,16 @@ def register(store: Store, request: dict[str, Any], execution_id: str) -> dict[s
     }
     if request.get("CustomerMetadataProperties"):  # as DescribeModelPackage: only when the request set some
         package["CustomerMetadataProperties"] = request["CustomerMetadataProperties"]
+    for field in ("Domain", "Task"):
+        if request.get(field):
+            package[field] = request[field]
+    if request.get("ModelCard"):  # the service validates the card against its schema; so does this
+        card = request["ModelCard"]
+        try:
+            model_card.check(card.get("ModelCardContent", ""))
+        except model_card.ModelCardError as err:
+            raise RegistryError(f"RegisterModel: {err}") from err
+        package["ModelCard"] = card
     write_json_atomic(folder / f"{version}.json", package)
     return package
 

@@ -152,6 +152,18 @@ def test_the_model_is_registered_and_can_be_approved(local_run):
     assert "Most frequent confusions" in shown.stdout
     assert f"trained on data: {package['InputDataVersion']}" in shown.stdout
     assert f"BaseModel {made_of['BaseModel']}; CodeBundle {made_of['CodeBundle']}" in shown.stdout
+    assert "model card: PendingReview, risk rating Medium, 1 evaluation(s)" in " ".join(shown.stdout.split())
+    # the model card, its Join resolved with this run's figures and names (and checked when registered)
+    card = medtx("models", "show", "1", "--card", "--store", str(store))
+    assert card.returncode == 0, card.stderr
+    document = json.loads(card.stdout)
+    (evaluation,) = document["evaluation_details"]
+    model = {m["name"]: m["value"] for m in evaluation["metric_groups"][0]["metric_data"]}
+    assert model["macro_f1"] == figures["macro_f1"]
+    jobs = document["training_details"]["training_job_details"]
+    assert jobs["training_arn"] == execution["Steps"]["Train"]["Properties"]["TrainingJobArn"]
+    assert document["model_overview"]["model_artifact"] == [package["ModelDataUrl"]]
+    assert (package["Domain"], package["Task"]) == ("NATURAL_LANGUAGE_PROCESSING", "CLASSIFICATION")
     missing = medtx("models", "approve", "9", "--store", str(store))
     assert missing.returncode == 2 and "no version 9" in missing.stderr
 

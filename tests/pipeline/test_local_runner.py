@@ -398,6 +398,25 @@ def test_deploy_local_serves_only_an_approved_package_whose_archive_is_there(tmp
     assert missing.exit_code == 2 and "no version 9" in missing.output
 
 
+def test_the_local_registry_checks_the_model_card_as_the_service_does(tmp_path):
+    """A card whose Join rendered broken JSON (a text variable holding a quote), or one outside the
+    schema, fails the RegisterModel step with what is wrong and registers nothing."""
+    from pipeline.local import registry
+
+    store = Store(tmp_path)
+    container = {"Image": "hf:1", "ModelDataUrl": "s3://bucket/m/model.tar.gz"}
+    request = {"ModelPackageGroupName": "g", "InferenceSpecification": {"Containers": [container]}}
+    broken = '{"model_overview": {"model_artifact": ["s3://b/"x".tar.gz"]}}'
+    with pytest.raises(registry.RegistryError, match=r'RegisterModel: the model card is not JSON .*"x"\.tar'):
+        registry.register(store, {**request, "ModelCard": {"ModelCardContent": broken}}, "exec-1")
+    outside = '{"intended_uses": {"risk_rating": "Severe"}}'
+    with pytest.raises(registry.RegistryError, match=r"the model card's intended_uses\.risk_rating"):
+        registry.register(store, {**request, "ModelCard": {"ModelCardContent": outside}}, "exec-1")
+    assert registry.packages(store) == []
+    card = {"ModelCardContent": '{"intended_uses": {"risk_rating": "Low"}}', "ModelCardStatus": "Draft"}
+    assert registry.register(store, {**request, "ModelCard": card}, "exec-1")["ModelCard"] == card
+
+
 _HANDLER = """import json
 def model_fn(model_dir):
     return open(model_dir + "/label.txt").read()

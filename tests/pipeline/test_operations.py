@@ -946,6 +946,9 @@ def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypa
     assert "trained on data: sha256-fedcba9876543210" in review  # the package's, the report has none
     assert "made of: BaseModel distilbert-base-uncased; PipelineExecutionId exec-b" in review
     assert "made of" not in first  # a package without CustomerMetadataProperties
+    assert "model card: none" in first  # nor a model card
+    no_card = runner.invoke(app, ["models", "show", "1", "--card", "--sagemaker", "--group", group])
+    assert no_card.exit_code == 2 and f"model-package/{group}/1 has no model card" in said(no_card)
     assert (
         f"against the served model (arn:...:model-package/{group}/0) on the same rows: macro-F1 0.4800, "
         "difference +0.0200; only this model right on 3 rows, only the served one on 1" in review

@@ -1,0 +1,200 @@
+"""The model card the RegisterModel step puts on each version (``steps/register.py``).
+
+What the model is for and not for, its risk rating and caveats (``PipelineConfig.model_card``); how it
+was trained (the base model, the objective, every hyperparameter, the training job, image and data);
+how it did on the held-out split (its figures from ``evaluation.json`` beside the TF-IDF baseline's
+and the served model's, the quality gate it passed) and what it is made of (the package's lineage).
+The execution's figures and names are pipeline variables, spliced into the card's JSON text
+(``pipeline.model_card.Splice``). Checked on sagemaker 3.27: ``ModelPackageModelCard``'s content is a
+``StrPipeVar``, and ``ModelBuilder.register`` writes the ``Join`` into the definition as ``Std:Join``.
+Every ``JsonGet`` reads a path ``scripts/evaluate.py`` always writes (the intervals only when
+``bootstrap_resamples`` > 0): a missing path would fail the RegisterModel step.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sagemaker.core.shapes import ModelPackageModelCard
+from sagemaker.core.workflow.functions import Join, JsonGet
+
+from pipeline.model_card import Splice, check
+from steps.common import StepContext, training_image
+from steps.evaluate import REPORT, evaluation_json_uri
+from steps.preprocess import output_uri
+from steps.train import hyperparameters
+
+#: The figures of ``evaluation.json`` the card shows, by metric group.
+MODEL_FIGURES = ("macro_f1", "accuracy", "macro_precision", "macro_recall", "weighted_f1")
+BASELINE_FIGURES = ("macro_f1", "accuracy", "weighted_f1")
+
+
+def parts(value: Any) -> list[Any]:
+    """A ``Join`` as the literal parts and variables it renders (the card's own Join holds no other
+    Join); any other value as itself."""
+    if not isinstance(value, Join):
+        return [value]
+    joined: list[Any] = []
+    for index, item in enumerate(value.values):
+        joined += ([value.on] if index else []) + parts(item)
+    return joined
+
+
+def _figure(card: Splice, evaluate: Any, path: str, name: str, interval: str | None) -> dict[str, Any]:
+    metric: dict[str, Any] = {
+        "name": name,
+        "type": "number",
+        "value": card.number(JsonGet(step_name=evaluate.name, property_file=REPORT, json_path=path)),
+    }
+    if interval:  # the evaluation's paired bootstrap interval
+        low, high = (
+            JsonGet(
+                step_name=evaluate.name, property_file=REPORT, json_path=f"bootstrap.interval.{interval}[{i}]"
+            )
+            for i in (0, 1)
+        )
+        metric["notes"] = card.text("bootstrap interval ", low, " to ", high)
+    return metric
+
+
+def content(ctx: StepContext, card: Splice, preprocess: Any, train: Any, evaluate: Any) -> dict[str, Any]:
+    cfg, p = ctx.config, ctx.params
+    about = cfg.model_card
+    intervals = cfg.container.evaluate.bootstrap_resamples > 0
+    level = f"{cfg.container.evaluate.confidence_level:.0%}"
+    t = cfg.train
+
+    def figure(path: str, name: str, interval: str | None = None) -> dict[str, Any]:
+        return _figure(card, evaluate, path, name, interval if intervals else None)
+
+    def report(path: str) -> JsonGet:
+        return JsonGet(step_name=evaluate.name, property_file=REPORT, json_path=path)
+
+    smoothing = f", label smoothing {t.label_smoothing:g}" if t.label_smoothing else ""
+    overview: dict[str, Any] = {
+        "model_artifact": [card.text(train.properties.ModelArtifacts.S3ModelArtifacts)]
+    }
+    if about.creator:
+        overview["model_creator"] = about.creator
+    return {
+        "model_overview": overview,
+        "intended_uses": {
+            "purpose_of_model": about.purpose,
+            "intended_uses": about.intended_uses,
+            "factors_affecting_model_efficiency": about.factors,
+            "risk_rating": about.risk_rating,
+            "explanations_for_risk_rating": about.risk_explanation,
+        },
+        "training_details": {
+            "objective_function": {
+                "function": "Minimize",
+                "facet": "Loss",
+                "condition": f"Class-weighted cross-entropy{smoothing}"[:63],
+            },
+            "training_observations": card.text(
+                "Fine-tuned from ",
+                p.model_name,
+                f" ({t.pooling} pooling) for ",
+                p.epochs,
+                " epoch(s) at learning rate ",
+                p.learning_rate,
+                ", batch ",
+                p.train_batch_size,
+                ", ",
+                p.max_length,
+                f"-token windows (long notes: {t.long_text}), on the training split of ",
+                p.input_data_uri,
+                " (data version ",
+                p.input_data_version,
+                "). The classes with fewer than ",
+                p.min_class_samples,
+                " notes are removed, and the split keeps each distinct text on one side, so no note is "
+                "both trained on and evaluated.",
+            ),
+            "training_job_details": {
+                "training_arn": card.text(train.properties.TrainingJobArn),
+                "training_datasets": [card.text(output_uri(preprocess, "train"))],
+                "training_environment": {"container_image": [training_image(ctx)]},
+                "hyper_parameters": [
+                    {"name": name, "value": card.text(value)} for name, value in hyperparameters(ctx).items()
+                ],
+            },
+        },
+        "evaluation_details": [
+            {
+                "name": "Held-out validation split",
+                "evaluation_job_arn": card.text(evaluate.properties.ProcessingJobArn),
+                "datasets": [card.text(output_uri(preprocess, "eval"))],
+                "evaluation_observation": card.text(
+                    "Batched inference on the ",
+                    report("validation_rows"),
+                    " rows of the validation split. The TF-IDF + logistic regression baseline is fitted on "
+                    "the same training split and scored on the same rows; so is the model the endpoint "
+                    "served (macro-F1 0 when none was). "
+                    + (
+                        f"Intervals: {level} percentile bootstrap over distinct texts, paired. "
+                        if intervals
+                        else ""
+                    )
+                    + "The quality gate required macro-F1 >= ",
+                    p.min_macro_f1,
+                    ", a margin over the baseline >= ",
+                    p.min_baseline_margin,
+                    " and over the served model >= ",
+                    p.min_champion_margin,
+                    " (-1: not compared).",
+                ),
+                "metadata": {"evaluation_report": card.text(*parts(evaluation_json_uri(evaluate)))},
+                "metric_groups": [
+                    {
+                        "name": "Model",
+                        "metric_data": [
+                            figure(f"multiclass_classification_metrics.{name}.value", name, name)
+                            for name in MODEL_FIGURES
+                        ],
+                    },
+                    {
+                        "name": "TF-IDF baseline",
+                        "metric_data": [figure(f"baseline.{name}", name) for name in BASELINE_FIGURES],
+                    },
+                    {
+                        "name": "Margins",
+                        "metric_data": [
+                            figure(
+                                "macro_f1_minus_baseline",
+                                "macro_f1_minus_baseline",
+                                "macro_f1_minus_baseline",
+                            ),
+                            figure(
+                                "macro_f1_minus_champion",
+                                "macro_f1_minus_champion",
+                                "macro_f1_minus_champion",
+                            ),
+                        ],
+                    },
+                ],
+            }
+        ],
+        "additional_information": {
+            "ethical_considerations": about.ethical_considerations,
+            "caveats_and_recommendations": about.caveats,
+        },
+    }
+
+
+def build(
+    ctx: StepContext, preprocess: Any, train: Any, evaluate: Any, lineage: dict[str, Any]
+) -> ModelPackageModelCard:
+    """The ``ModelCard`` of ``CreateModelPackage``; ``lineage`` (the package's
+    ``CustomerMetadataProperties``) goes into the card's custom details too."""
+    card = Splice()
+    document = content(ctx, card, preprocess, train, evaluate)
+    document["additional_information"]["custom_details"] = {
+        name: card.text(*parts(value)) for name, value in lineage.items()
+    }
+    check(json.dumps(document))  # the config's texts against the schema, before any execution
+    return ModelPackageModelCard(
+        model_card_content=Join(on="", values=card.values(document)),
+        model_card_status=ctx.config.model_card.status,
+    )
