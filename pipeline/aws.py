@@ -150,8 +150,43 @@ def execution_status(client: Any, arn: str) -> dict[str, Any]:
         "display_name": described.get("PipelineExecutionDisplayName"),
         "failure_reason": described.get("FailureReason"),
         "parameters": {p["Name"]: p["Value"] for p in params},
-        "steps": execution_steps(client, arn),
+        "steps": with_training_metrics(client, execution_steps(client, arn)),
     }
+
+
+#: The training metrics a training step's note shows (all of them are in ``medtx status``'s JSON).
+NOTE_METRICS = ("validation:macro_f1", "validation:loss")
+
+
+def final_metrics(metric_data: list[dict[str, Any]]) -> dict[str, float]:
+    """DescribeTrainingJob's ``FinalMetricDataList`` by name: the last value of each metric the Train
+    step's ``MetricDefinitions`` read from the job's output."""
+    return {m["MetricName"]: m["Value"] for m in metric_data}
+
+
+def metrics_note(note: str, metrics: dict[str, float]) -> str:
+    """A step's note with its training job's headline metrics after it."""
+    shown = ", ".join(f"{name} {metrics[name]:.4f}" for name in NOTE_METRICS if name in metrics)
+    return "; ".join(part for part in (note, shown) if part)
+
+
+def with_training_metrics(client: Any, steps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each training step with its job's final metrics (one DescribeTrainingJob per training job) in
+    ``metrics`` and its note. A job that cannot be described (a caller without the permission) keeps
+    its note, and the reason goes in ``metrics_error``: the status itself does not fail for it."""
+    from botocore.exceptions import ClientError
+
+    for step in steps:
+        job = step.get("job")
+        if job and job["kind"] == "TrainingJob":
+            try:
+                described = client.describe_training_job(TrainingJobName=job["name"])
+            except ClientError as err:
+                step["metrics"], step["metrics_error"] = None, str(err)
+                continue
+            step["metrics"] = final_metrics(described.get("FinalMetricDataList", []))
+            step["note"] = metrics_note(step["note"], step["metrics"])
+    return steps
 
 
 def execution_steps(client: Any, arn: str) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from pipeline.aws import final_metrics, metrics_note
 from pipeline.local.runner import Reporter, executions, output_uri, step_records
 from pipeline.local.store import Store
 from pipeline.report import print_figures
@@ -84,6 +85,8 @@ def _note(record: dict[str, Any]) -> str:
     ):
         if record.get("StepType") == kind and key in made:
             return made[key]
+    if record.get("StepType") == "Training":  # with its headline metrics, as `aws.with_training_metrics`
+        return metrics_note(record.get("JobName", ""), final_metrics(made.get("FinalMetricDataList", [])))
     return record.get("JobName", "")
 
 
@@ -111,6 +114,11 @@ def execution_state(store: Store, record: dict[str, Any]) -> dict[str, Any]:
                 "note": "" if step.get("FailureReason") else _note(step),
                 "job": _job(step),
                 "seconds": step.get("Seconds"),
+                **(
+                    {"metrics": final_metrics(step.get("Properties", {}).get("FinalMetricDataList", []))}
+                    if step.get("StepType") == "Training"
+                    else {}
+                ),
             }
             for step in step_records(store, record)
         ],

@@ -193,6 +193,56 @@ def test_status_says_which_steps_came_from_the_cache_and_how_the_gate_went(monke
     assert "Train Succeeded cache hit: the outputs of execution old1" in said(shown)
 
 
+def test_status_shows_the_training_jobs_final_metrics(monkeypatch):
+    """The Train step's note carries its job's validation macro-F1 and loss (DescribeTrainingJob's
+    FinalMetricDataList, what the step's MetricDefinitions read); the JSON has every metric. A caller
+    not allowed to describe the job still gets the status, with the reason."""
+    import datetime
+
+    import boto3
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("COLUMNS", "200")
+    client = boto3.client("sagemaker", region_name=REGION)
+    arn, job = f"{EXECUTIONS}/new1", "huggingface-2026-12-04-11-00-00-000"
+    job_arn = f"arn:aws:sagemaker:{REGION}:123456789012:training-job/{job}"
+    steps = [{"StepName": "Train", "StepStatus": "Succeeded", "Metadata": {"TrainingJob": {"Arn": job_arn}}}]
+    when = datetime.datetime(2026, 12, 4, 12)
+    metrics = {"validation:macro_f1": 0.48123, "validation:loss": 1.5, "train:loss": 0.9}
+    described = {
+        "TrainingJobName": job,
+        "TrainingJobArn": job_arn,
+        "ModelArtifacts": {"S3ModelArtifacts": "s3://b/models/model.tar.gz"},
+        "TrainingJobStatus": "Completed",
+        "SecondaryStatus": "Completed",
+        "AlgorithmSpecification": {"TrainingImage": "hf:1", "TrainingInputMode": "File"},
+        "ResourceConfig": {"InstanceType": "ml.g5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 3600},
+        "CreationTime": when,
+        "FinalMetricDataList": [{"MetricName": k, "Value": v, "Timestamp": when} for k, v in metrics.items()],
+    }
+    monkeypatch.setattr(boto3, "client", lambda *a, **k: client)
+    stub = _stubbed_execution(client, arn, steps)
+    stub.add_response("describe_training_job", described, {"TrainingJobName": job})
+    with stub:
+        shown = runner.invoke(app, ["status", arn, "--region", REGION])
+        stub.assert_no_pending_responses()
+    assert shown.exit_code == 0, shown.output
+    (train,) = json.loads(shown.stdout)["steps"]
+    assert train["metrics"] == metrics
+    assert train["note"] == f"{job}; validation:macro_f1 0.4812, validation:loss 1.5000"
+    assert f"Train Succeeded {job}; validation:macro_f1 0.4812" in said(shown)
+
+    denied = _stubbed_execution(client, arn, steps)
+    denied.add_client_error("describe_training_job", "AccessDeniedException", "not allowed")
+    with denied:
+        shown = runner.invoke(app, ["status", arn, "--region", REGION])
+    assert shown.exit_code == 0, shown.output
+    (train,) = json.loads(shown.stdout)["steps"]
+    assert train["note"] == job and train["metrics"] is None and "AccessDenied" in train["metrics_error"]
+
+
 def test_logs_shows_the_last_lines_of_a_steps_job(monkeypatch, capsys):
     """A failed Evaluate: SageMaker's failure reason for a processing job only says to read its logs.
     ``medtx logs`` finds the step's job and prints its last CloudWatch lines (moto's Logs), naming the

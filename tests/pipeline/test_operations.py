@@ -8,7 +8,7 @@ import io
 import json
 
 import pytest
-from aws_helpers import REGION, ROLE
+from aws_helpers import BUCKET, REGION, ROLE
 
 from pipeline import deploy, schedule
 
@@ -606,15 +606,28 @@ def test_operators_start_and_watch_executions_with_the_operator_policy(aws, iam_
 
     from pipeline import aws as aws_module
     from pipeline.cli import app
+    from steps.train import JOB_PREFIX
 
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.setenv("COLUMNS", "200")
     runner = CliRunner()
     assert runner.invoke(app, ["upsert", "--role", ROLE]).exit_code == 0
-    # moto's steps carry no Metadata: the Evaluate step's job, and its log, as SageMaker would give them
+    # moto's steps carry no Metadata: the Train and Evaluate steps' jobs, and a log, as SageMaker gives them
     job = "medtx-evaluate-2026-12-04-12-00-00-000"
-    evaluate = {"kind": "ProcessingJob", "name": job}
-    monkeypatch.setattr(aws_module, "step_job", lambda s: evaluate if s["StepName"] == "Evaluate" else None)
+    trained = f"{JOB_PREFIX}-2026-12-04-11-00-00-000"
+    jobs = {
+        "Evaluate": {"kind": "ProcessingJob", "name": job},
+        "Train": {"kind": "TrainingJob", "name": trained},
+    }
+    monkeypatch.setattr(aws_module, "step_job", lambda s: jobs.get(s["StepName"]))
+    boto3.Session(region_name=REGION).client("sagemaker").create_training_job(  # not a recorded call
+        TrainingJobName=trained,
+        AlgorithmSpecification={"TrainingImage": "hf:1", "TrainingInputMode": "File"},
+        RoleArn=ROLE,
+        OutputDataConfig={"S3OutputPath": f"s3://{BUCKET}/models"},
+        ResourceConfig={"InstanceType": "ml.g5.xlarge", "InstanceCount": 1, "VolumeSizeInGB": 30},
+        StoppingCondition={"MaxRuntimeInSeconds": 3600},
+    )
     own = boto3.Session(region_name=REGION).client("logs")  # the test's own: its calls are not recorded
     own.create_log_group(logGroupName="/aws/sagemaker/ProcessingJobs")
     own.create_log_stream(
@@ -639,7 +652,10 @@ def test_operators_start_and_watch_executions_with_the_operator_policy(aws, iam_
     assert done.stdout == "wrote evaluation.json\n"
     policy = load_template()["Resources"]["PipelineOperatorPolicy"]["Properties"]["PolicyDocument"]
     allowed = _actions(policy)
-    assert {"sagemaker:StartPipelineExecution", "logs:GetLogEvents", "s3:ListBucket"} <= iam_calls
+    called = {"sagemaker:StartPipelineExecution", "sagemaker:DescribeTrainingJob", "logs:GetLogEvents"}
+    assert called | {"s3:ListBucket"} <= iam_calls
+    (metrics,) = [s for s in policy["Statement"] if s["Sid"] == "TrainingMetrics"]
+    assert metrics["Resource"]["Fn::Sub"].endswith(f":training-job/{JOB_PREFIX}-*")  # the Train step's jobs
     assert not iam_calls - allowed, sorted(iam_calls - allowed)
     assert not allowed - iam_calls, sorted(allowed - iam_calls)  # nothing the commands do not call
 
