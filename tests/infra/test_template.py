@@ -240,3 +240,106 @@ def test_dashboards_refresh_after_a_successful_execution(template):
     assert rule["EventPattern"]["detail"]["currentPipelineExecutionStatus"] == ["Succeeded"]
     spec = json.loads(rule["Targets"][0]["Input"])["buildspecOverride"]
     assert "medtx quicksight --refresh" in (ROOT / spec).read_text()
+
+
+#: What the stack's names resolve to in the notification test (the parameters' defaults).
+_NAMES = {"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012"}
+_PIPELINE = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/medtx-specialty-classifier"
+_PACKAGES = "arn:aws:sagemaker:us-east-1:123456789012:model-package/medtx-specialty-classifier"
+#: Events as the services send them (the fields the rules read; SageMaker's and CodeBuild's
+#: documented event layouts), each with a near miss the rule must not match.
+_EVENTS = {
+    "ExecutionEndedBadlyRule": (
+        {
+            "source": "aws.sagemaker",
+            "detail-type": "SageMaker Model Building Pipeline Execution Status Change",
+            "detail": {
+                "pipelineArn": _PIPELINE,
+                "pipelineExecutionArn": f"{_PIPELINE}/execution/abc123",
+                "currentPipelineExecutionStatus": "Failed",
+                "previousPipelineExecutionStatus": "Executing",
+            },
+        },
+        {"detail": {"currentPipelineExecutionStatus": "Succeeded"}},
+    ),
+    "VersionAwaitsApprovalRule": (
+        {
+            "source": "aws.sagemaker",
+            "detail-type": "SageMaker Model Package State Change",
+            "detail": {
+                "ModelPackageGroupName": "medtx-specialty-classifier",
+                "ModelPackageVersion": 7,
+                "ModelPackageArn": f"{_PACKAGES}/7",
+                "ModelApprovalStatus": "PendingManualApproval",
+            },
+        },
+        {"detail": {"ModelApprovalStatus": "Approved"}},
+    ),
+    "DeployBuildFailedRule": (
+        {
+            "source": "aws.codebuild",
+            "detail-type": "CodeBuild Build State Change",
+            "detail": {
+                "build-status": "FAILED",
+                "project-name": "medtx-deploy",
+                "build-id": "arn:aws:codebuild:us-east-1:123456789012:build/medtx-deploy:0a1b",
+                "additional-information": {
+                    "logs": {"deep-link": "https://console.aws.amazon.com/cloudwatch/x"}
+                },
+            },
+        },
+        {"detail": {"project-name": "medtx-build"}},
+    ),
+}
+
+
+def _concrete(value, template):
+    """The rule's pattern with the stack's names in place of ``!Sub`` / ``!Ref``."""
+    if isinstance(value, list):
+        return [_concrete(v, template) for v in value]
+    if isinstance(value, dict) and set(value) == {"Fn::Sub"}:
+        return re.sub(r"\$\{([^}]+)\}", lambda m: _concrete({"Ref": m.group(1)}, template), value["Fn::Sub"])
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        name = value["Ref"]
+        if name in _NAMES:
+            return _NAMES[name]
+        if name in template["Resources"]:  # a CodeBuild project's Ref is its name
+            return _concrete(template["Resources"][name]["Properties"]["Name"], template)
+        return str(template["Parameters"][name]["Default"])
+    if isinstance(value, dict):
+        return {k: _concrete(v, template) for k, v in value.items()}
+    return value
+
+
+def _path(event: dict, path: str):
+    found = event
+    for part in path.removeprefix("$.").split("."):
+        found = found[part]
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(_EVENTS))
+def test_what_needs_a_person_reaches_the_alarm_topic(template, name):
+    """With AlarmTopicArn, a failed or stopped execution, a version awaiting approval and a failed
+    deploy-project build each reach the topic with a message saying what happened and what to run;
+    the patterns are tried with moto's EventBridge matcher on events laid out as the services send
+    them (moto's TestEventPattern answers nothing)."""
+    from moto.events.models import EventPattern
+
+    rule = template["Resources"][name]
+    assert rule["Condition"] == "NotifyTopic"
+    (target,) = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Ref": "AlarmTopicArn"}
+    pattern = EventPattern.load(json.dumps(_concrete(rule["Properties"]["EventPattern"], template)))
+    event, miss = _EVENTS[name]
+    base = {"id": "1", "account": "123456789012", "time": "2026-12-04T03:00:00Z", "region": "us-east-1"}
+    assert pattern.matches_event({**base, **event})
+    assert not pattern.matches_event({**base, **event, "detail": {**event["detail"], **miss["detail"]}})
+    transformer = target["InputTransformer"]
+    message = transformer["InputTemplate"]
+    for key, path in transformer["InputPathsMap"].items():
+        assert f"<{key}>" in message, key
+        message = message.replace(f"<{key}>", str(_path(event, path)))
+    text = json.loads(message)  # a JSON string: SNS sends it as the message
+    assert not re.search(r"<[a-z]+>", text) and text.startswith("medtx: ")
+    assert "medtx " in text.removeprefix("medtx: ") or "log: https://" in text  # what to run or read
