@@ -28,7 +28,8 @@ def offline_aws(bucket: str) -> Iterator[None]:
         with mock_aws():
             import boto3
 
-            boto3.client("s3", region_name=OFFLINE_REGION).create_bucket(Bucket=bucket)
+            # a session of its own: nothing of the offline build touches the caller's default session
+            boto3.Session(region_name=OFFLINE_REGION).client("s3").create_bucket(Bucket=bucket)
             yield
     finally:
         for key, value in saved.items():

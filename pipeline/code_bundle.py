@@ -52,5 +52,6 @@ def stale_scripts_note(definition: str, folder: Path = SCRIPTS_DIR, name: str = 
     return (
         f"the pipeline runs the {name} bundle {name}-{', '.join(sorted(deployed))}; this checkout's "
         f"{name}/ is {name}-{here} (changed since the last upsert, or another commit): the execution "
-        "runs the upserted code. `medtx upsert` (or a push) first to run this checkout's."
+        "runs the upserted code (`medtx diff` lists every difference). `medtx upsert` (or a push) first "
+        "to run this checkout's."
     )

@@ -83,6 +83,40 @@ def upsert(region: Region = None, role: Role = None, bucket: Bucket = None, sets
 
 
 @app.command()
+def diff(
+    pipeline_name: PipelineName = None, region: Region = None, bucket: Bucket = None, sets: Sets = None
+) -> None:
+    """What differs between the pipeline SageMaker runs (the definition last upserted: what Studio,
+    the schedule and ``start`` run) and the one this checkout builds, built offline with the
+    pipeline's own role: parameters, steps and each changed value. Exit status 0 when they are the
+    same, 1 when they differ (``medtx upsert``, or a push, makes it this checkout's)."""
+    import boto3
+
+    from pipeline.aws import offline_aws
+    from pipeline.config import ENV_BUCKET, from_env
+    from pipeline.definition_diff import differences
+
+    region = resolve_region(region)
+    name = named_pipeline(pipeline_name)
+    described = boto3.client("sagemaker", region_name=region).describe_pipeline(PipelineName=name)
+    bucket = from_env(ENV_BUCKET, bucket) or config(sets).bucket
+    with offline_aws(bucket):
+        built = _build(region, described["RoleArn"], bucket, sets).definition()
+    found = differences(json.loads(described["PipelineDefinition"]), json.loads(built))
+    if not found:
+        console.print(f"{name} runs the definition this checkout builds", highlight=False)
+        return
+    console.print(
+        f"{name} runs another definition than this checkout builds ({len(found)} difference(s); "
+        "`medtx upsert` or a push makes it this checkout's):",
+        highlight=False,
+    )
+    for line in found:
+        print(line)
+    raise typer.Exit(1)
+
+
+@app.command()
 def start(
     params: Params = None,
     wait: Annotated[bool, typer.Option(help="poll and show step progress until the execution ends")] = False,

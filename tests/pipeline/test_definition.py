@@ -511,3 +511,41 @@ def test_every_container_setting_reaches_its_job(aws):
     for container in containers:
         assert InferenceConfig.from_environment(container["Environment"]) == served
         assert served.environment().items() <= container["Environment"].items()
+
+
+def test_differences_name_parameters_steps_and_values():
+    from pipeline.definition_diff import MOST_PER_STEP, differences
+
+    def step(name, kind="Processing", **arguments):
+        return {"Name": name, "Type": kind, "Arguments": arguments}
+
+    gate = step("Gate", "Condition", IfSteps=[step("Register", Image="a")], ElseSteps=[step("Fail")])
+    deployed = {
+        "Version": "2020-12-01",
+        "Parameters": [{"Name": "Epochs", "DefaultValue": "3"}, {"Name": "Old", "DefaultValue": "x"}],
+        "Steps": [step("Train", Args=list(range(3))), step("Gone"), gate],
+    }
+    moved_gate = step("Gate", "Condition", IfSteps=[step("Register", Image="b")], ElseSteps=[step("Fail")])
+    built = {
+        "Version": "2020-12-01",
+        "Parameters": [{"Name": "Epochs", "DefaultValue": "5"}, {"Name": "New", "DefaultValue": "y"}],
+        "Steps": [step("Train", Args=[0, 1, 2, 3]), step("Extra", "Training"), moved_gate],
+    }
+    assert differences(deployed, built) == [
+        "parameter Epochs: default '3' -> '5'",
+        "parameter New: added (default 'y')",
+        "parameter Old: removed",
+        "step Gone: removed",
+        "step Extra: added (Training)",
+        "step Train: ['Arguments']['Args'][3]: added 3",
+        "step Register: ['Arguments']['Image']: 'a' -> 'b'",  # the branch's step, not the condition
+    ]
+    assert differences(deployed, deployed) == []
+    many = {**deployed, "Steps": [step("Train", Args=[10 + i for i in range(3)] + list(range(20)))]}
+    lines = differences({**deployed, "Steps": [step("Train", Args=[])]}, many)
+    assert (
+        len(lines) == MOST_PER_STEP + 1 and lines[-1] == f"step Train: and {23 - MOST_PER_STEP} more changes"
+    )
+    assert differences(deployed, {**deployed, "Version": "2021"})[-1].startswith(
+        "the definition's other fields"
+    )

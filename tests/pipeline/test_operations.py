@@ -596,7 +596,7 @@ def test_the_stacks_retraining_starts_with_the_data_version_under_its_role(aws, 
 
 
 def test_operators_start_and_watch_executions_with_the_operator_policy(aws, iam_calls, monkeypatch):
-    """What `medtx start [--wait]`, `status [--last N]` and `logs` call is what the template's
+    """What `medtx start [--wait]`, `status [--last N]`, `diff` and `logs` call is what the template's
     PipelineOperatorPolicy allows (the policy to attach to Studio's execution role)."""
     import time
 
@@ -645,6 +645,7 @@ def test_operators_start_and_watch_executions_with_the_operator_policy(aws, iam_
         ["start", "--wait", "--poll-seconds", "0"],
         ["status"],
         ["status", "--last", "3"],
+        ["diff"],
         ["logs", "Evaluate"],
     ):
         done = runner.invoke(app, command)
@@ -1483,3 +1484,50 @@ def test_the_scheduled_drift_check_puts_its_figures_in_cloudwatch(registry, iam_
         app, ["endpoint", "predictions", "--sagemaker", "--publish", "--name", "medtx-busy"]
     )
     assert broken.exit_code == 1 and "the drift history has the columns when, what" in said(broken)
+
+
+def test_diff_names_what_the_checkout_would_change_in_the_running_pipeline(aws, monkeypatch):
+    """``medtx diff`` builds this checkout's definition offline with the pipeline's own role and
+    lists how it differs from the upserted one: exit 0 when the same, 1 with each difference."""
+    from helpers import said
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("COLUMNS", "200")
+    runner = CliRunner()
+    pipeline = ["--pipeline-name", "diffed"]
+    assert runner.invoke(app, ["upsert", "--role", ROLE, "--set", "pipeline_name=diffed"]).exit_code == 0
+    same = runner.invoke(app, ["diff", *pipeline, "--set", "pipeline_name=diffed"])
+    assert same.exit_code == 0, said(same)
+    assert "diffed runs the definition this checkout builds" in said(same)
+    changed = runner.invoke(
+        app,
+        [
+            "diff",
+            *pipeline,
+            "--set",
+            "pipeline_name=diffed",
+            "--set",
+            "train__epochs=5",
+            "--set",
+            "train__warmup_ratio=0.2",
+        ],
+    )
+    assert changed.exit_code == 1, said(changed)
+    assert "diffed runs another definition than this checkout builds (3 difference(s)" in said(changed)
+    epochs, warmup, card = changed.stdout.splitlines()
+    assert epochs == "parameter Epochs: default '3' -> '5'"
+    assert warmup == "step Train: ['Arguments']['HyperParameters']['warmup-ratio']: '0.1' -> '0.2'"
+    # the model card states the hyperparameters: a long Join text, shown where it changed
+    assert card.startswith("step RegisterModel: ['Arguments']['ModelCard']['ModelCardContent']['Std:Join']")
+    assert card.endswith(
+        """...'rmup-ratio","value":"0.1"},{"name":"lr-scheduler","value":"l'... -> """
+        """...'rmup-ratio","value":"0.2"},{"name":"lr-scheduler","value":"l'..."""
+    )
+    missing = runner.invoke(app, ["diff", "--pipeline-name", "never-upserted"])
+    assert missing.exit_code != 0
+    assert (
+        runner.invoke(app, ["diff", *pipeline, "--set", "pipeline_name=diffed"]).exit_code == 0
+    )  # moto kept
