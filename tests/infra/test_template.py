@@ -275,6 +275,18 @@ _EVENTS = {
         },
         {"detail": {"ModelApprovalStatus": "Approved"}},
     ),
+    "EndpointFailedRule": (
+        {
+            "source": "aws.sagemaker",
+            "detail-type": "SageMaker Endpoint State Change",
+            "detail": {
+                "EndpointName": "medtx-specialty-classifier",
+                "EndpointArn": "arn:aws:sagemaker:us-east-1:123456789012:endpoint/medtx-specialty-classifier",
+                "EndpointStatus": "FAILED",
+            },
+        },
+        {"detail": {"EndpointStatus": "IN_SERVICE"}},
+    ),
     "DeployBuildFailedRule": (
         {
             "source": "aws.codebuild",
