@@ -159,6 +159,11 @@ class PipelineConfig:
     endpoint_capture_prefix: str = "endpoint-capture"
     volume_size_gb: int = 30
     max_training_seconds: int = 4 * 3600
+    #: Managed spot training: the Train step's job runs on spare capacity (often 60-90% cheaper), may
+    #: wait for it, and when interrupted resumes from its last checkpoint (``train.save_steps``; 0
+    #: saves at the end of each epoch). ``max_spot_wait_seconds`` bounds training plus waiting.
+    spot_training: bool = False
+    max_spot_wait_seconds: int = 8 * 3600
 
     #: Quality gate: evaluation macro-F1 must reach this...
     min_macro_f1: float = 0.40
@@ -204,6 +209,11 @@ class PipelineConfig:
     model_card: ModelCardConfig = field(default_factory=ModelCardConfig)
 
     def __post_init__(self) -> None:
+        if self.spot_training and self.max_spot_wait_seconds < self.max_training_seconds:
+            raise ValueError(
+                f"max_spot_wait_seconds ({self.max_spot_wait_seconds}) must be at least max_training_seconds "
+                f"({self.max_training_seconds}): it bounds training and the wait for spot capacity together"
+            )
         percent = self.endpoint_capture_percent
         if not 0 <= percent <= 100:
             raise ValueError(f"endpoint_capture_percent must be 0 to 100; got {percent}")

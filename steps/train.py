@@ -126,6 +126,7 @@ def build(ctx: StepContext, preprocess: Any) -> TrainingStep:
             instance_count=p.training_instance_count,
             volume_size_in_gb=ctx.config.volume_size_gb,
             volume_kms_key_id=ctx.config.kms_key_id,
+            enable_managed_spot_training=ctx.config.spot_training or None,
         ),
         networking=Networking(
             enable_network_isolation=ctx.config.network_isolation_training,
@@ -139,7 +140,10 @@ def build(ctx: StepContext, preprocess: Any) -> TrainingStep:
             s3_output_path=ctx.s3("models"), kms_key_id=ctx.config.kms_key_id
         ),
         checkpoint_config=CheckpointConfig(s3_uri=ctx.run_s3("checkpoints"), local_path=CHECKPOINT_DIR),
-        stopping_condition=StoppingCondition(max_runtime_in_seconds=ctx.config.max_training_seconds),
+        stopping_condition=StoppingCondition(
+            max_runtime_in_seconds=ctx.config.max_training_seconds,
+            max_wait_time_in_seconds=ctx.config.max_spot_wait_seconds if ctx.config.spot_training else None,
+        ),
         environment={"TOKENIZERS_PARALLELISM": "false"},
     )
     trainer._code_prefix = ctx.config.code_prefix

@@ -549,3 +549,27 @@ def test_differences_name_parameters_steps_and_values():
     assert differences(deployed, {**deployed, "Version": "2021"})[-1].startswith(
         "the definition's other fields"
     )
+
+
+def test_spot_training_is_off_by_default_and_waits_within_its_bound_when_on(built, aws):
+    """Managed spot training: the Train job asks for spare capacity with a bound on training plus
+    waiting, and keeps its per-execution checkpoints (an interrupted job resumes from them)."""
+    from pipeline import get_pipeline
+
+    _, definition = built
+    default = flatten(definition["Steps"])["Train"]["Arguments"]
+    assert "EnableManagedSpotTraining" not in default
+    assert default["StoppingCondition"] == {"MaxRuntimeInSeconds": PipelineConfig().max_training_seconds}
+    config = PipelineConfig().replace(spot_training="true", max_spot_wait_seconds="36000")
+    spot = get_pipeline(region=REGION, role=ROLE, config=config)
+    train = flatten(json.loads(spot.definition())["Steps"])["Train"]["Arguments"]
+    assert train["EnableManagedSpotTraining"] is True
+    assert train["StoppingCondition"] == {
+        "MaxRuntimeInSeconds": PipelineConfig().max_training_seconds,
+        "MaxWaitTimeInSeconds": 36000,
+    }
+    assert train["CheckpointConfig"] == default["CheckpointConfig"]
+    with pytest.raises(
+        ValueError, match=r"max_spot_wait_seconds \(3600\) must be at least max_training_seconds"
+    ):
+        PipelineConfig().replace(spot_training="true", max_spot_wait_seconds="3600")
