@@ -1486,10 +1486,11 @@ def test_the_scheduled_drift_check_puts_its_figures_in_cloudwatch(registry, iam_
     assert broken.exit_code == 1 and "the drift history has the columns when, what" in said(broken)
 
 
-def test_diff_names_what_the_checkout_would_change_in_the_running_pipeline(aws, monkeypatch):
+def test_diff_names_what_the_checkout_would_change_in_the_running_pipeline(aws, iam_calls, monkeypatch):
     """``medtx diff`` builds this checkout's definition offline with the pipeline's own role and
-    lists how it differs from the upserted one: exit 0 when the same, 1 with each difference."""
-    from helpers import said
+    lists how it differs from the upserted one: exit 0 when the same, 1 with each difference. It
+    calls only what the build project's role allows (buildspec.yml runs it before upserting)."""
+    from helpers import ROOT, said
     from typer.testing import CliRunner
 
     from pipeline.cli import app
@@ -1499,8 +1500,11 @@ def test_diff_names_what_the_checkout_would_change_in_the_running_pipeline(aws, 
     runner = CliRunner()
     pipeline = ["--pipeline-name", "diffed"]
     assert runner.invoke(app, ["upsert", "--role", ROLE, "--set", "pipeline_name=diffed"]).exit_code == 0
+    iam_calls.clear()
     same = runner.invoke(app, ["diff", *pipeline, "--set", "pipeline_name=diffed"])
     assert same.exit_code == 0, said(same)
+    assert iam_calls == {"sagemaker:DescribePipeline"} and iam_calls <= _codebuild_actions()
+    assert "medtx diff" in (ROOT / "buildspec.yml").read_text()
     assert "diffed runs the definition this checkout builds" in said(same)
     changed = runner.invoke(
         app,
