@@ -86,10 +86,12 @@ def upsert(region: Region = None, role: Role = None, bucket: Bucket = None, sets
 def diff(
     pipeline_name: PipelineName = None, region: Region = None, bucket: Bucket = None, sets: Sets = None
 ) -> None:
-    """What differs between the pipeline SageMaker runs (the definition last upserted: what Studio,
-    the schedule and ``start`` run) and the one this checkout builds, built offline with the
-    pipeline's own role: parameters, steps and each changed value. Exit status 0 when they are the
-    same, 1 when they differ (``medtx upsert``, or a push, makes it this checkout's)."""
+    """What differs between the pipeline SageMaker runs and the one this checkout builds.
+
+    SageMaker runs the definition last upserted (what Studio, the schedule and ``start`` run); this
+    checkout's is built offline with the pipeline's own role. Lists parameters and steps added or
+    removed and each changed value. Exit status 0 when they are the same, 1 when they differ
+    (``medtx upsert``, or a push, makes it this checkout's)."""
     import boto3
 
     from pipeline.aws import offline_aws
