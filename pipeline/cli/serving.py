@@ -322,6 +322,83 @@ def invoke(
 
 
 @app.command()
+def predict(
+    csv: Annotated[
+        Path, typer.Argument(help="CSV of transcripts", exists=True, dir_okay=False, readable=True)
+    ],
+    column: Annotated[str, typer.Option(help="the column holding the text")] = "transcription",
+    id_column: Annotated[str | None, typer.Option(help="a column to copy to each output row")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="output CSV (default: <csv>-predictions.csv beside it)")
+    ] = None,
+    top_k: Annotated[int, typer.Option(min=1, help="also write the k best labels")] = 1,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="texts per request (within the endpoint's limits)")
+    ] = 32,
+    name: EndpointName = None,
+    store: StoreDir = Path(DEFAULT_STORE),
+    sagemaker: SageMakerFlag = False,
+    region: Region = None,
+) -> None:
+    """Score every row of a CSV through the endpoint (local, or with --sagemaker the deployed one).
+
+    The rows go in requests within the endpoint's limits (texts and bytes per request); the output
+    CSV has one row per input row, in order: row number (and --id-column), label, score, the k best
+    with --top-k, and a note for a row without text (kept, not sent)."""
+    from rich.progress import Progress
+
+    from pipeline import batch_predict as bp
+    from pipeline import deploy as dep
+    from pipeline.local import endpoint
+    from pipeline.local.store import Store
+
+    limits = config().container.inference
+    with failing(bp.PredictError, code=2):
+        rows = bp.read_texts(csv, column, id_column)
+        if top_k > limits.max_top_k:
+            raise bp.PredictError(f"--top-k must be at most {limits.max_top_k} (the endpoint's limit)")
+    endpoint_name = named_endpoint(name)
+    if sagemaker:
+        import boto3
+
+        runtime = boto3.client("sagemaker-runtime", region_name=resolve_region(region))
+
+        def send(body: bytes) -> bytes:
+            return dep.invoke(runtime, endpoint_name, body)
+    else:
+        local_store = Store(store)
+
+        def send(body: bytes) -> bytes:
+            status_code, answer = endpoint.invoke(local_store, endpoint_name, body)
+            if status_code != 200:
+                shown = answer[:300].decode("utf-8", errors="replace")
+                raise dep.DeployError(f"endpoint {endpoint_name} answered HTTP {status_code}: {shown}")
+            return answer
+
+    texts = rows["text"].tolist()
+    refused = (bp.PredictError, dep.DeployError, endpoint.EndpointError)
+    with failing(*refused, code=1), Progress(console=console, transient=True) as progress:
+        task = progress.add_task(f"scoring {len(texts):,} rows", total=sum(1 for t in texts if t))
+        found = bp.score(
+            texts,
+            send,
+            batch_size,
+            limits.max_texts,
+            limits.max_payload_bytes,
+            top_k,
+            progress=lambda n: progress.advance(task, n),
+        )
+    target = out or csv.with_name(f"{csv.stem}-predictions.csv")
+    bp.table(rows, found, top_k).to_csv(target, index=False)
+    empty = sum(1 for p in found if p is None)
+    console.print(
+        f"wrote {target}: {len(found) - empty:,} row(s) scored by {endpoint_name}"
+        + (f"; {empty:,} row(s) without text kept with the note {bp.NO_TEXT!r}" if empty else ""),
+        highlight=False,
+    )
+
+
+@app.command()
 def deploy(
     model_package_arn: Annotated[
         str | None, typer.Option(help="an Approved package (default: the group's latest Approved)")

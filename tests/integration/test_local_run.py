@@ -216,6 +216,36 @@ def test_the_local_endpoint_answers_over_http(local_run):
     assert len(json.loads(invoked.stdout)[0]["top_k"]) == 3
 
 
+def test_predict_scores_a_csv_through_the_local_endpoint(local_run, tmp_path):
+    """``medtx predict`` on rows of the bundled CSV (one blanked): one output row per input row, each
+    with one of the model's labels, the blank one kept with its note."""
+    store, _ = local_run
+    labels = json.loads((store / BUCKET / "preprocess" / "train" / "label_map.json").read_text())["id2label"]
+    with BUNDLED_CSV.open(newline="") as f:
+        rows = list(csv.DictReader(f))[:40]
+    rows[5]["transcription"] = "  "
+    source = tmp_path / "backlog.csv"
+    with source.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    done = medtx(
+        "predict", str(source), "--id-column", "sample_name", "--batch-size", "16", "--store", str(store)
+    )
+    assert done.returncode == 0, done.stderr
+    assert "39 row(s) scored by medtx-specialty-classifier; 1 row(s) without text kept" in " ".join(
+        done.stderr.split()
+    )
+    with (tmp_path / "backlog-predictions.csv").open(newline="") as f:
+        out = list(csv.DictReader(f))
+    assert [r["row"] for r in out] == [str(i) for i in range(1, 41)]
+    assert [r["id"] for r in out] == [r["sample_name"] for r in rows]
+    assert out[5]["label"] == "" and out[5]["note"] == "no text: not sent"
+    assert all(
+        r["label"] in labels.values() and 0 < float(r["score"]) <= 1 for i, r in enumerate(out) if i != 5
+    )
+
+
 def test_a_second_run_is_served_from_the_cache(local_run, tmp_path):
     """Endpoint settings change no job, so the jobs come from the cache; the endpoint is updated,
     serves the new version and captures its answers."""

@@ -847,7 +847,7 @@ def _actions(policy: dict) -> set[str]:
     return allowed
 
 
-def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypatch):
+def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypatch, tmp_path):
     """``medtx models list|approve|reject --sagemaker``: figures read back from each package's
     statistics in S3, approval by version, and the version the endpoint serves. Every call these
     commands, ``endpoint status --sagemaker`` and ``invoke --sagemaker`` make is an action the
@@ -1031,6 +1031,10 @@ def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypa
     assert status.exit_code == 0 and json.loads(status.stdout)["model_package"] == arn
     _answers(PREDICTION)
     assert runner.invoke(app, ["invoke", "--sagemaker", "Chest pain."]).exit_code == 0
+    backlog = tmp_path / "backlog.csv"
+    backlog.write_text("transcription\nChest pain.\n")
+    _answers(PREDICTION)
+    assert runner.invoke(app, ["predict", str(backlog), "--sagemaker"]).exit_code == 0
 
     assert {"s3:GetObject", "sagemaker:UpdateModelPackage", "sagemaker:DescribeModel"} <= iam_calls
     assert {"sagemaker:InvokeEndpoint", "cloudwatch:DescribeAlarms"} <= iam_calls

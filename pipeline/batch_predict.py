@@ -1,0 +1,113 @@
+"""Score a CSV of transcripts through an endpoint, in batches (``medtx predict``).
+
+A backlog of notes to classify is a CSV; the endpoint takes at most ``InferenceConfig.max_texts``
+texts and ``max_payload_bytes`` bytes a request. ``requests`` cuts the rows into requests within both
+limits (and the batch size asked for), ``score`` sends each through the serving contract
+(``deploy.request_body`` / ``deploy.check_answer``: the same requests the local and the SageMaker
+endpoint answer) and ``table`` writes one output row per input row, in input order: a row without
+text is kept, with no label and the reason, never dropped.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from pipeline.deploy import check_answer, request_body
+
+#: Output columns, before any ``top_k`` alternatives.
+COLUMNS = ("row", "label", "score", "note")
+NO_TEXT = "no text: not sent"
+
+
+class PredictError(ValueError):
+    """Input that cannot be scored (a missing column, a text over the request limit, no rows)."""
+
+
+def read_texts(path: Path, column: str, id_column: str | None = None) -> pd.DataFrame:
+    """The CSV's rows as ``row`` (1-based, as a spreadsheet counts data rows), ``id`` (``id_column``,
+    if given) and ``text`` (``column``; empty when missing)."""
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, ValueError) as err:  # pandas' ParserError is a ValueError
+        raise PredictError(f"cannot read {path} as CSV: {err}") from err
+    for name in (column, id_column):
+        if name and name not in frame.columns:
+            columns = ", ".join(str(c) for c in frame.columns)
+            raise PredictError(f"{path} has no column {name!r}; its columns: {columns}")
+    if frame.empty:
+        raise PredictError(f"{path} has no rows to score")
+    rows = pd.DataFrame({"row": range(1, len(frame) + 1), "text": frame[column].str.strip()})
+    if id_column:
+        rows.insert(1, "id", frame[id_column])
+    return rows
+
+
+def requests(
+    texts: list[str], batch_size: int, max_texts: int, max_bytes: int, top_k: int
+) -> Iterator[tuple[list[int], bytes]]:
+    """(positions, request body) of consecutive non-empty texts: at most ``min(batch_size,
+    max_texts)`` texts and ``max_bytes`` bytes a request."""
+    size = min(batch_size, max_texts)
+    empty = len(request_body([], top_k))
+    batch: list[int] = []
+    length = empty  # the body's length so far: each text adds its JSON string and a ", " separator
+    for position, text in enumerate(texts):
+        if not text:
+            continue
+        added = len(json.dumps(text))  # ASCII: json.dumps escapes the rest
+        if empty + added > max_bytes:
+            raise PredictError(f"text {position + 1} is longer than one request may be ({max_bytes:,} bytes)")
+        if batch and (len(batch) == size or length + 2 + added > max_bytes):
+            yield batch, request_body([texts[i] for i in batch], top_k)
+            batch, length = [], empty
+        length += added + (2 if batch else 0)
+        batch.append(position)
+    if batch:
+        yield batch, request_body([texts[i] for i in batch], top_k)
+
+
+def score(
+    texts: list[str],
+    send: Callable[[bytes], bytes],
+    batch_size: int,
+    max_texts: int,
+    max_bytes: int,
+    top_k: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> list[dict[str, Any] | None]:
+    """Each text's prediction (``None`` for an empty text), in order; ``send`` posts one request body
+    and returns the answer's body (raising on a refusal). ``progress`` gets each request's count."""
+    found: list[dict[str, Any] | None] = [None] * len(texts)
+    for positions, body in requests(texts, batch_size, max_texts, max_bytes, top_k):
+        for position, prediction in zip(positions, check_answer(send(body), len(positions)), strict=True):
+            found[position] = prediction
+        if progress:
+            progress(len(positions))
+    return found
+
+
+def table(rows: pd.DataFrame, predictions: list[dict[str, Any] | None], top_k: int = 1) -> pd.DataFrame:
+    """One output row per input row: its row number (and id), label, score and, with ``top_k`` > 1,
+    the alternatives as ``label_2``, ``score_2``...; ``note`` says why a row has no label."""
+    out = rows.drop(columns="text").copy()
+    out["label"] = [p["label"] if p else "" for p in predictions]
+    out["score"] = [round(float(p["score"]), 6) if p else None for p in predictions]
+    for rank in range(2, top_k + 1):
+        out[f"label_{rank}"] = [_alternative(p, rank, "label", "") for p in predictions]
+        out[f"score_{rank}"] = [_alternative(p, rank, "score", None) for p in predictions]
+    out["note"] = ["" if p else NO_TEXT for p in predictions]
+    return out
+
+
+def _alternative(prediction: dict[str, Any] | None, rank: int, field: str, missing: Any) -> Any:
+    """The ``rank``-th best of a prediction's ``top_k`` list (the first is the prediction itself)."""
+    alternatives = (prediction or {}).get("top_k") or []
+    if len(alternatives) < rank:
+        return missing
+    value = alternatives[rank - 1][field]
+    return round(float(value), 6) if field == "score" else value

@@ -1,0 +1,138 @@
+"""``medtx predict``: a CSV scored through the serving contract in requests within the endpoint's
+limits, one output row per input row (a row without text kept, with its note)."""
+
+from __future__ import annotations
+
+import io
+import json
+import random
+
+import pandas as pd
+import pytest
+from aws_helpers import REGION
+
+from pipeline.batch_predict import NO_TEXT, PredictError, read_texts, requests, score, table
+from pipeline.deploy import DeployError, request_body
+
+LABELS = ["Cardiology", "Neurology", "Urology"]
+
+
+def _answer(body: bytes) -> bytes:
+    """An endpoint that labels a text by its length, with ``top_k`` alternatives when asked."""
+    request = json.loads(body)
+    k = request["parameters"]["top_k"]
+    answers = []
+    for text in request["inputs"]:
+        ranked = [LABELS[(len(text) + i) % 3] for i in range(3)]
+        best = {"label": ranked[0], "class_id": LABELS.index(ranked[0]), "score": 0.7}
+        if k > 1:
+            best["top_k"] = [
+                {"label": label, "class_id": LABELS.index(label), "score": s}
+                for label, s in zip(ranked[:k], (0.7, 0.2, 0.1), strict=False)
+            ]
+        answers.append(best)
+    return json.dumps(answers).encode()
+
+
+def test_requests_stay_within_the_endpoints_limits_and_keep_the_order():
+    rng = random.Random(3)
+    texts = ["".join(rng.choice('ab é"\n\\') for _ in range(rng.randint(0, 200))) for _ in range(400)]
+    for max_bytes in (600, 3000, 1_000_000):
+        sent = list(requests(texts, batch_size=16, max_texts=10, max_bytes=max_bytes, top_k=2))
+        assert [i for positions, _ in sent for i in positions] == [i for i, t in enumerate(texts) if t]
+        for number, (positions, body) in enumerate(sent):
+            assert body == request_body([texts[i] for i in positions], 2)
+            assert len(body) <= max_bytes and len(positions) <= 10
+            if number + 1 < len(sent) and len(positions) < 10:  # closed for bytes: the next would not fit
+                following = sent[number + 1][0][0]
+                assert len(request_body([texts[i] for i in [*positions, following]], 2)) > max_bytes
+    with pytest.raises(PredictError, match=r"text 2 is longer than one request may be \(100 bytes\)"):
+        list(requests(["short", "x" * 200], 8, 8, 100, 1))
+
+
+def test_every_row_comes_out_in_order_with_its_label_and_alternatives():
+    rows = read_texts(io.StringIO("id,note\na,one\nb,\nc,three three\n"), "note", "id")
+    calls = []
+
+    def send(body):
+        calls.append(len(json.loads(body)["inputs"]))
+        return _answer(body)
+
+    found = score(rows["text"].tolist(), send, batch_size=1, max_texts=256, max_bytes=10_000, top_k=2)
+    assert calls == [1, 1] and found[1] is None  # the empty row is not sent
+    out = table(rows, found, top_k=2)
+    assert list(out.columns) == ["row", "id", "label", "score", "label_2", "score_2", "note"]
+    assert out["row"].tolist() == [1, 2, 3] and out["id"].tolist() == ["a", "b", "c"]
+    assert out["label"].tolist() == [LABELS[3 % 3], "", LABELS[11 % 3]]
+    assert out["label_2"].tolist() == [LABELS[4 % 3], "", LABELS[12 % 3]]
+    assert out["note"].tolist() == ["", NO_TEXT, ""]
+    with pytest.raises(DeployError, match="should be a list of 2 prediction"):
+        score(["a", "b"], lambda body: b"[]", 8, 8, 10_000)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("note\nx\n", "has no column 'transcription'; its columns: note"),
+        ("transcription\n", "has no rows to score"),
+    ],
+)
+def test_a_csv_that_cannot_be_scored_is_named(text, message):
+    with pytest.raises(PredictError, match=message):
+        read_texts(io.StringIO(text), "transcription")
+
+
+def test_predict_scores_a_csv_through_the_sagemaker_endpoint(tmp_path, monkeypatch):
+    """The CLI against a deployed endpoint (botocore's Stubber checks each InvokeEndpoint request):
+    the output CSV, the summary, and a refusal ending the command with the endpoint's message."""
+    import boto3
+    from botocore.response import StreamingBody
+    from botocore.stub import ANY, Stubber
+    from helpers import said
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("COLUMNS", "200")
+    source = tmp_path / "notes.csv"
+    pd.DataFrame({"transcription": ["chest pain", "", "headache and aura", "kidney stone"]}).to_csv(
+        source, index=False
+    )
+    runtime = boto3.client("sagemaker-runtime", region_name=REGION)
+    monkeypatch.setattr(boto3, "client", lambda *a, **k: runtime)
+    stub = Stubber(runtime)
+    for texts in (["chest pain", "headache and aura"], ["kidney stone"]):
+        body = request_body(texts)
+        answer = _answer(body)
+        stub.add_response(
+            "invoke_endpoint",
+            {"Body": StreamingBody(io.BytesIO(answer), len(answer)), "ContentType": "application/json"},
+            {"EndpointName": "medtx-specialty-classifier", "ContentType": ANY, "Accept": ANY, "Body": body},
+        )
+    runner = CliRunner()
+    with stub:
+        done = runner.invoke(
+            app, ["predict", str(source), "--sagemaker", "--region", REGION, "--batch-size", "2"]
+        )
+        stub.assert_no_pending_responses()
+    assert done.exit_code == 0, said(done)
+    out = pd.read_csv(tmp_path / "notes-predictions.csv", keep_default_na=False)
+    assert out["label"].tolist() == [LABELS[10 % 3], "", LABELS[17 % 3], LABELS[12 % 3]]
+    assert "3 row(s) scored by medtx-specialty-classifier; 1 row(s) without text kept" in said(done)
+
+    refused = Stubber(runtime)
+    refused.add_client_error(
+        "invoke_endpoint",
+        "ModelError",
+        "Received client error (400)",
+        http_status_code=424,
+        modeled_fields={"OriginalStatusCode": 400, "OriginalMessage": '{"error": "inputs must be text"}'},
+    )
+    with refused:
+        failed = runner.invoke(app, ["predict", str(source), "--sagemaker", "--region", REGION])
+    assert failed.exit_code == 1
+    assert 'medtx-specialty-classifier answered HTTP 400: {"error": "inputs must be text"}' in said(failed)
+    missing = runner.invoke(app, ["predict", str(source), "--column", "text", "--sagemaker"])
+    assert missing.exit_code == 2 and "has no column 'text'; its columns: transcription" in said(missing)
