@@ -10,6 +10,7 @@ text is kept, with no label and the reason, never dropped.
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,10 +31,19 @@ class PredictError(ValueError):
 
 def read_texts(path: Path, column: str, id_column: str | None = None) -> pd.DataFrame:
     """The CSV's rows as ``row`` (1-based, as a spreadsheet counts data rows), ``id`` (``id_column``,
-    if given) and ``text`` (``column``; empty when missing)."""
+    if given) and ``text`` (``column``; empty when missing). Every record is checked first as
+    preprocessing checks the training CSV (``check_records``): a stray quote or a broken line would
+    otherwise merge or split rows, and the output would no longer be one row per input row."""
+    from pipeline.compare import container_module
+
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, ValueError) as err:  # pandas' ParserError is a ValueError
+        text = Path(path).read_text(encoding="utf-8-sig")  # a spreadsheet's byte-order mark dropped
+    except (OSError, UnicodeDecodeError) as err:
+        raise PredictError(f"cannot read {path} as UTF-8 text: {err}") from err
+    try:
+        container_module("preprocess", "medtx_preprocess").check_records(text, path)
+        frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
+    except ValueError as err:  # the check's InputError, pandas' ParserError and EmptyDataError
         raise PredictError(f"cannot read {path} as CSV: {err}") from err
     for name in (column, id_column):
         if name and name not in frame.columns:

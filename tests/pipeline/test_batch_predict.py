@@ -50,8 +50,10 @@ def test_requests_stay_within_the_endpoints_limits_and_keep_the_order():
         list(requests(["short", "x" * 200], 8, 8, 100, 1))
 
 
-def test_every_row_comes_out_in_order_with_its_label_and_alternatives():
-    rows = read_texts(io.StringIO("id,note\na,one\nb,\nc,three three\n"), "note", "id")
+def test_every_row_comes_out_in_order_with_its_label_and_alternatives(tmp_path):
+    source = tmp_path / "notes.csv"
+    source.write_text("\ufeffid,note\na,one\nb,\nc,three three\n")  # as a spreadsheet saves it
+    rows = read_texts(source, "note", "id")
     calls = []
 
     def send(body):
@@ -75,11 +77,19 @@ def test_every_row_comes_out_in_order_with_its_label_and_alternatives():
     [
         ("note\nx\n", "has no column 'transcription'; its columns: note"),
         ("transcription\n", "has no rows to score"),
+        ("", "cannot read .* as CSV"),
+        ('id,transcription\n1,"a note\n2,another\n', r"unreadable CSV in the record starting on line 2"),
+        ("id,transcription\n1,a note\n2,broken, line\n", r"1 row\(s\) without the header's 2 fields: row 2"),
     ],
 )
-def test_a_csv_that_cannot_be_scored_is_named(text, message):
+def test_a_csv_that_cannot_be_scored_is_named(tmp_path, text, message):
+    source = tmp_path / "notes.csv"
+    source.write_text(text)
     with pytest.raises(PredictError, match=message):
-        read_texts(io.StringIO(text), "transcription")
+        read_texts(source, "transcription")
+    (tmp_path / "latin.csv").write_bytes("transcription\nnote caf\xe9\n".encode("latin-1"))
+    with pytest.raises(PredictError, match="as UTF-8 text"):
+        read_texts(tmp_path / "latin.csv", "transcription")
 
 
 def test_predict_scores_a_csv_through_the_sagemaker_endpoint(tmp_path, monkeypatch):
