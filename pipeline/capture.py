@@ -74,14 +74,36 @@ def prefix(destination: str, endpoint: str, variant: str = VARIANT) -> tuple[str
     return bucket, "/".join(part for part in (key.strip("/"), endpoint, variant) if part) + "/"
 
 
+#: ``medtx predict`` sends each request with an ``InferenceId`` of this prefix, which data capture keeps
+#: (``eventMetadata.inferenceId``): a scored backlog is not the endpoint's traffic, so the drift check
+#: leaves those records out (and counts them).
+BATCH_INFERENCE_PREFIX = "medtx-predict-"
+
+
+def _parse(line: str) -> dict[str, Any]:
+    try:
+        record = json.loads(line)
+        record["captureData"]["endpointOutput"]["data"]
+    except (ValueError, KeyError, TypeError) as err:
+        raise CaptureError(f"not a SageMaker capture record ({err!r}): {line[:120]!r}") from err
+    return record
+
+
+def from_batch(record: dict[str, Any]) -> bool:
+    """Whether a capture record answers a ``medtx predict`` request."""
+    inference_id = (record.get("eventMetadata") or {}).get("inferenceId") or ""
+    return inference_id.startswith(BATCH_INFERENCE_PREFIX)
+
+
 def answers_from_line(line: str) -> list[dict[str, Any]]:
     """The predictions of one capture record; ``[]`` for an answer that is not predictions (an error
     the endpoint returned). A line that is not a capture record raises ``CaptureError``."""
-    try:
-        output = json.loads(line)["captureData"]["endpointOutput"]
-        data = output["data"]
-    except (ValueError, KeyError, TypeError) as err:
-        raise CaptureError(f"not a SageMaker capture record ({err!r}): {line[:120]!r}") from err
+    return _answers(_parse(line))
+
+
+def _answers(record: dict[str, Any]) -> list[dict[str, Any]]:
+    output = record["captureData"]["endpointOutput"]
+    data = output["data"]
     if output.get("encoding") == "BASE64":
         data = base64.b64decode(data).decode("utf-8", errors="replace")
     try:
@@ -126,12 +148,12 @@ def store_files(store: Any, destination: str, endpoint: str) -> Files:
 
 def read_answers(files: Files, since: datetime) -> dict[str, Any]:
     """Every captured prediction in the files (``s3_files``, ``store_files``) of the hours since
-    ``since`` (UTC): a frame of ``label, score``, with how many files and records were read and how
-    many records held no prediction."""
+    ``since`` (UTC): a frame of ``label, score``, with how many files and records were read, how
+    many records held no prediction and how many answered ``medtx predict`` (left out)."""
     names, read, location = files
     first_hour = since.astimezone(UTC).strftime("%Y%m%d%H")
     rows: list[dict[str, Any]] = []
-    count = records = empty = 0
+    count = records = empty = batch = 0
     for name in names:
         hour = _HOUR.search(name)
         if not hour or "".join(hour.groups()) < first_hour:
@@ -139,7 +161,11 @@ def read_answers(files: Files, since: datetime) -> dict[str, Any]:
         count += 1
         for line in filter(None, (text.strip() for text in read(name).decode("utf-8").splitlines())):
             records += 1
-            found = answers_from_line(line)
+            record = _parse(line)
+            if from_batch(record):
+                batch += 1
+                continue
+            found = _answers(record)
             empty += not found
             rows.extend(found)
     return {
@@ -147,6 +173,7 @@ def read_answers(files: Files, since: datetime) -> dict[str, Any]:
         "files": count,
         "records": records,
         "records_without_prediction": empty,
+        "batch_records": batch,
         "location": location,
     }
 

@@ -508,13 +508,17 @@ def check_answer(body: bytes, texts: int) -> list[dict[str, Any]]:
     return answer
 
 
-def invoke(runtime: Any, endpoint: str, body: bytes) -> bytes:
+def invoke(runtime: Any, endpoint: str, body: bytes, inference_id: str | None = None) -> bytes:
     """POST ``body`` to a SageMaker endpoint; the handler's refusals (4xx, 5xx) raise ``DeployError``
-    with the status and the handler's own message."""
+    with the status and the handler's own message. ``inference_id`` goes with the request into the
+    endpoint's data capture."""
     from botocore.exceptions import ClientError
 
+    named = {"InferenceId": inference_id} if inference_id else {}
     try:
-        response = runtime.invoke_endpoint(EndpointName=endpoint, ContentType=JSON, Accept=JSON, Body=body)
+        response = runtime.invoke_endpoint(
+            EndpointName=endpoint, ContentType=JSON, Accept=JSON, Body=body, **named
+        )
     except ClientError as err:
         info = err.response
         status = info.get("OriginalStatusCode") or info.get("ResponseMetadata", {}).get("HTTPStatusCode")

@@ -184,7 +184,9 @@ def endpoint_predictions(
     out = Console()
     out.print(
         f"endpoint {name}, the last {hours} h: {result['predictions']} predictions in {read['records']} "
-        f"captured records ({read['records_without_prediction']} without one), {read['location']}",
+        f"captured records ({read['records_without_prediction']} without one"
+        + (f", {read['batch_records']} from medtx predict left out" if read["batch_records"] else "")
+        + f"), {read['location']}",
         highlight=False,
     )
     if not result["predictions"]:
@@ -344,10 +346,16 @@ def predict(
 
     The rows go in requests within the endpoint's limits (texts and bytes per request); the output
     CSV has one row per input row, in order: row number (and --id-column), label, score, the k best
-    with --top-k, and a note for a row without text (kept, not sent)."""
+    with --top-k, and a note for a row without text (kept, not sent). Each request carries an
+    InferenceId the endpoint's data capture keeps, so the prediction-drift check leaves a scored
+    backlog out of the endpoint's traffic."""
+    import itertools
+    import uuid
+
     from rich.progress import Progress
 
     from pipeline import batch_predict as bp
+    from pipeline import capture
     from pipeline import deploy as dep
     from pipeline.local import endpoint
     from pipeline.local.store import Store
@@ -358,18 +366,25 @@ def predict(
         if top_k > limits.max_top_k:
             raise bp.PredictError(f"--top-k must be at most {limits.max_top_k} (the endpoint's limit)")
     endpoint_name = named_endpoint(name)
+    numbers, run = itertools.count(1), uuid.uuid4().hex[:12]
+
+    def inference_id() -> str:
+        return f"{capture.BATCH_INFERENCE_PREFIX}{run}-{next(numbers)}"
+
     if sagemaker:
         import boto3
 
         runtime = boto3.client("sagemaker-runtime", region_name=resolve_region(region))
 
         def send(body: bytes) -> bytes:
-            return dep.invoke(runtime, endpoint_name, body)
+            return dep.invoke(runtime, endpoint_name, body, inference_id())
     else:
         local_store = Store(store)
 
         def send(body: bytes) -> bytes:
-            status_code, answer = endpoint.invoke(local_store, endpoint_name, body)
+            status_code, answer = endpoint.invoke(
+                local_store, endpoint_name, body, inference_id=inference_id()
+            )
             if status_code != 200:
                 shown = answer[:300].decode("utf-8", errors="replace")
                 raise dep.DeployError(f"endpoint {endpoint_name} answered HTTP {status_code}: {shown}")

@@ -130,10 +130,14 @@ class Capture:
         self.folder, self.percent = folder, percent
         self.lock, self.name = threading.Lock(), f"{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
 
-    def record(self, answer: bytes, content_type: str = "application/json") -> None:
+    def record(
+        self, answer: bytes, content_type: str = "application/json", inference_id: str | None = None
+    ) -> None:
         if random.random() * 100 >= self.percent:  # [0, 100): 100 captures every answer
             return
         now = datetime.datetime.now(datetime.UTC)
+        # the caller's InferenceId, kept as SageMaker keeps it (`medtx predict` marks its requests)
+        named = {"inferenceId": inference_id} if inference_id else {}
         line = json.dumps(
             {
                 "captureData": {
@@ -147,6 +151,7 @@ class Capture:
                 "eventMetadata": {
                     "eventId": str(uuid.uuid4()),
                     "inferenceTime": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    **named,
                 },
                 "eventVersion": "0",
             }
@@ -221,7 +226,7 @@ def make_server(
             body = answer.encode() if isinstance(answer, str) else answer
             if capture is not None:  # before the answer: a client that reads the capture next finds it
                 try:
-                    capture.record(body)
+                    capture.record(body, inference_id=self.headers.get(INFERENCE_ID_HEADER))
                 except OSError:  # a full or unwritable capture folder costs the record, not the answer
                     LOG.exception("could not capture the answer")
             self._answer(200, body)
@@ -506,7 +511,12 @@ def stop(store: Store, name: str) -> dict[str, Any]:
 
 
 def invoke(
-    store: Store, name: str, body: bytes, content_type: str = "application/json", timeout: float = 120
+    store: Store,
+    name: str,
+    body: bytes,
+    content_type: str = "application/json",
+    timeout: float = 120,
+    inference_id: str | None = None,
 ) -> tuple[int, bytes]:
     """POST ``body`` to the endpoint's ``/invocations``: (HTTP status, response body)."""
     record = status(store, name)
@@ -514,19 +524,25 @@ def invoke(
         raise EndpointError(
             f"endpoint {name!r} is {record['EndpointStatus']}; run `medtx run --local` to deploy"
         )
-    return post(record["Url"], body, content_type, timeout)
+    return post(record["Url"], body, content_type, timeout, inference_id)
+
+
+#: The header SageMaker Runtime sends InvokeEndpoint's ``InferenceId`` in (data capture keeps it).
+INFERENCE_ID_HEADER = "X-Amzn-SageMaker-Inference-Id"
 
 
 def post(
-    url: str, body: bytes, content_type: str = "application/json", timeout: float = 120
+    url: str,
+    body: bytes,
+    content_type: str = "application/json",
+    timeout: float = 120,
+    inference_id: str | None = None,
 ) -> tuple[int, bytes]:
     """POST ``body`` to the server's ``/invocations`` at ``url``: (HTTP status, response body)."""
-    request = urllib.request.Request(
-        f"{url}/invocations",
-        data=body,
-        method="POST",
-        headers={"Content-Type": content_type, "Accept": "application/json"},
-    )
+    headers = {"Content-Type": content_type, "Accept": "application/json"}
+    if inference_id:
+        headers[INFERENCE_ID_HEADER] = inference_id
+    request = urllib.request.Request(f"{url}/invocations", data=body, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return response.status, response.read()

@@ -12,6 +12,7 @@ import pytest
 from aws_helpers import REGION
 
 from pipeline.batch_predict import NO_TEXT, PredictError, read_texts, requests, score, table
+from pipeline.capture import BATCH_INFERENCE_PREFIX
 from pipeline.deploy import DeployError, request_body
 
 LABELS = ["Cardiology", "Neurology", "Urology"]
@@ -119,8 +120,19 @@ def test_predict_scores_a_csv_through_the_sagemaker_endpoint(tmp_path, monkeypat
         stub.add_response(
             "invoke_endpoint",
             {"Body": StreamingBody(io.BytesIO(answer), len(answer)), "ContentType": "application/json"},
-            {"EndpointName": "medtx-specialty-classifier", "ContentType": ANY, "Accept": ANY, "Body": body},
+            {
+                "EndpointName": "medtx-specialty-classifier",
+                "ContentType": ANY,
+                "Accept": ANY,
+                "Body": body,
+                "InferenceId": ANY,
+            },
         )
+    marks = []
+    runtime.meta.events.register(
+        "provide-client-params.sagemaker-runtime.InvokeEndpoint",
+        lambda params, **_: marks.append(params["InferenceId"]),
+    )
     runner = CliRunner()
     with stub:
         done = runner.invoke(
@@ -131,6 +143,8 @@ def test_predict_scores_a_csv_through_the_sagemaker_endpoint(tmp_path, monkeypat
     out = pd.read_csv(tmp_path / "notes-predictions.csv", keep_default_na=False)
     assert out["label"].tolist() == [LABELS[10 % 3], "", LABELS[17 % 3], LABELS[12 % 3]]
     assert "3 row(s) scored by medtx-specialty-classifier; 1 row(s) without text kept" in said(done)
+    # each request marked for the endpoint's data capture: the drift check leaves a backlog out
+    assert len(set(marks)) == 2 and all(m.startswith(BATCH_INFERENCE_PREFIX) and len(m) <= 64 for m in marks)
 
     refused = Stubber(runtime)
     refused.add_client_error(

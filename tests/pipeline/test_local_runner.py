@@ -522,6 +522,17 @@ def test_the_local_endpoint_captures_its_answers_as_sagemaker_does(tmp_path, mon
         assert "4 predictions in 4 captured records (0 without one)" in " ".join(shown.output.split())
         assert "records no evaluation: no validation predictions to compare with" in shown.output
         assert "4 predictions are few for shares and a PSI" in " ".join(shown.output.split())
+        # a backlog scored with `medtx predict` is captured with its InferenceId, and left out
+        backlog = tmp_path / "backlog.csv"
+        backlog.write_text("transcription\na note of the backlog\n")  # this handler answers one text
+        scored = CliRunner().invoke(app, ["predict", str(backlog), "--name", "ep", "--store", str(tmp_path)])
+        assert scored.exit_code == 0, scored.output
+        lines = [line for path in written for line in path.read_text().splitlines()]
+        marked = [json.loads(line)["eventMetadata"].get("inferenceId", "") for line in lines[4:]]
+        assert len(marked) == 1 and marked[0].startswith(capture.BATCH_INFERENCE_PREFIX)
+        shown = CliRunner().invoke(app, [*asked, "--json"])
+        read = json.loads(shown.stdout)
+        assert (read["predictions"], read["records"], read["batch_records"]) == (4, 5, 1)
         # --publish: the check joins the drift history in the store (no CloudWatch locally)
         published = CliRunner().invoke(app, [*asked, "--publish"])
         assert published.exit_code == 0, published.output
