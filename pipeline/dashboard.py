@@ -11,7 +11,7 @@ QuickSight's "Over retrainings" sheet: ``evaluate.summary_row``). Predictions in
 the drift history that ``medtx endpoint predictions --publish`` keeps, ``capture.HISTORY_KEY``), once
 a check was published: the PSI against validation, each class's share of the traffic, the shares'
 difference to validation, the traffic each check read, and the model's confidence: the production
-QuickSight dashboard's charts.
+QuickSight dashboard's charts. Last, the model card of the version the execution registered.
 """
 
 from __future__ import annotations
@@ -48,6 +48,8 @@ class RunData:
     history: pd.DataFrame
     #: the drift checks published for local endpoints (``capture.read_history``; empty: none yet)
     drift: pd.DataFrame
+    #: the model card of the version the execution registered (``ModelCard``; None: none registered)
+    card: dict[str, Any] | None = None
 
 
 def _output(properties: dict[str, Any], name: str) -> str:
@@ -105,6 +107,44 @@ def load(store: Store, execution_id: str | None = None) -> RunData:
         confusion=read(evaluation_dir / "confusion-matrix.csv"),
         history=pd.DataFrame(history),
         drift=drift,
+        card=chosen["Steps"].get("RegisterModel", {}).get("Properties", {}).get("ModelCard"),
+    )
+
+
+#: The card's texts the dashboard shows, in order: (title, section, field).
+CARD_TEXTS = (
+    ("Purpose", "intended_uses", "purpose_of_model"),
+    ("Intended uses", "intended_uses", "intended_uses"),
+    ("What affects it", "intended_uses", "factors_affecting_model_efficiency"),
+    ("Why this risk rating", "intended_uses", "explanations_for_risk_rating"),
+    ("Training", "training_details", "training_observations"),
+    ("Evaluation", None, "evaluation_observation"),
+    ("Ethical considerations", "additional_information", "ethical_considerations"),
+    ("Caveats and recommendations", "additional_information", "caveats_and_recommendations"),
+)
+
+
+def card_html(card: dict[str, Any] | None) -> str:
+    """The registered version's model card (its texts; the figures are the charts above), or why
+    there is none."""
+    if not card or not card.get("ModelCardContent"):
+        return "<p>No version was registered by this execution, so no model card (the gate did not pass).</p>"
+    document = json.loads(card["ModelCardContent"])
+    uses = document.get("intended_uses", {})
+    rows = []
+    for title, section, field in CARD_TEXTS:
+        found = (
+            (document.get("evaluation_details") or [{}])[0].get(field)
+            if section is None
+            else document.get(section, {}).get(field)
+        )
+        if found:
+            rows.append(f"<tr><th>{html.escape(title)}</th><td>{html.escape(str(found))}</td></tr>")
+    return (
+        f"<p>Status {html.escape(card.get('ModelCardStatus', '?'))}, risk rating "
+        f"{html.escape(uses.get('risk_rating', 'not stated'))} (Studio's Model Registry shows the same "
+        "card with the version).</p>"
+        f"<table class='card'>{''.join(rows)}</table>"
     )
 
 
@@ -372,10 +412,13 @@ def render(data: RunData) -> str:
             parts.append(f'<section class="chart"><h3>{html.escape(title)}</h3>{body}</section>')
     metrics = data.evaluation["multiclass_classification_metrics"]
     baseline = data.evaluation.get("baseline", {}).get("macro_f1", float("nan"))
+    parts.append(f"<h2>Model card</h2>{card_html(data.card)}")
     return (
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>medtx dashboard</title>"
         "<style>body{font-family:sans-serif;margin:24px;max-width:1200px}"
-        "section.chart{margin:0 0 28px}h3{font-size:15px;margin:6px 0}</style></head><body>"
+        "section.chart{margin:0 0 28px}h3{font-size:15px;margin:6px 0}"
+        "table.card th{text-align:left;vertical-align:top;padding:4px 12px 4px 0;white-space:nowrap}"
+        "table.card td{padding:4px 0}</style></head><body>"
         f"<h1>medtx: execution {html.escape(data.execution_id)}</h1>"
         f"<p>macro-F1 {metrics['macro_f1']['value']:.4f}, accuracy {metrics['accuracy']['value']:.4f}; "
         f"TF-IDF baseline macro-F1 {baseline:.4f}{html.escape(_against_champion(data.evaluation))}</p>"

@@ -374,6 +374,14 @@ def test_the_run_writes_an_offline_dashboard_that_renders_in_chromium(local_run,
     # plotly.js is inlined: no script or stylesheet comes from the network
     assert not re.findall(r"<script[^>]*\bsrc=|<link[^>]*\bhref=[\"']?https?:", text)
     assert '"error_y"' in text  # the headline bars carry evaluation's bootstrap intervals
+    # the registered version's model card, below the charts
+    import html
+
+    from pipeline.config import PipelineConfig
+
+    card = text[text.index("<h2>Model card</h2>") :]
+    assert "Status PendingReview, risk rating Medium" in card
+    assert html.escape(PipelineConfig().model_card.purpose) in card and "Fine-tuned from " in card
     loaded = browser_check(page, tmp_path / "dashboard.png")
     assert loaded["errors"] == [], loaded["errors"]
     assert loaded["charts"] == loaded["rendered"] == 11

@@ -200,3 +200,16 @@ def test_a_card_text_over_the_schemas_limit_is_named_when_the_definition_is_buil
         ModelCardError, match=r"intended_uses\.purpose_of_model: String should have at most 2048"
     ):
         get_pipeline(region=REGION, role=ROLE, config=config).definition()
+
+
+def test_the_dashboard_says_why_an_execution_has_no_card():
+    from pipeline.dashboard import card_html
+
+    assert "No version was registered by this execution" in card_html(None)
+    shown = card_html(
+        {
+            "ModelCardStatus": "Draft",
+            "ModelCardContent": json.dumps({"intended_uses": {"purpose_of_model": "a < b"}}),
+        }
+    )
+    assert "Status Draft, risk rating not stated" in shown and "<td>a &lt; b</td>" in shown
