@@ -361,7 +361,10 @@ def predict(
     from pipeline.local.store import Store
 
     limits = config().container.inference
+    target = out or csv.with_name(f"{csv.stem}-predictions.csv")
     with failing(bp.PredictError, code=2):
+        if target.resolve() == csv.resolve():
+            raise bp.PredictError(f"--out {target} is the input CSV: name another file")
         rows = bp.read_texts(csv, column, id_column)
         if top_k > limits.max_top_k:
             raise bp.PredictError(f"--top-k must be at most {limits.max_top_k} (the endpoint's limit)")
@@ -403,7 +406,6 @@ def predict(
             top_k,
             progress=lambda n: progress.advance(task, n),
         )
-    target = out or csv.with_name(f"{csv.stem}-predictions.csv")
     bp.table(rows, found, top_k).to_csv(target, index=False)
     empty = sum(1 for p in found if p is None)
     console.print(

@@ -160,3 +160,6 @@ def test_predict_scores_a_csv_through_the_sagemaker_endpoint(tmp_path, monkeypat
     assert 'medtx-specialty-classifier answered HTTP 400: {"error": "inputs must be text"}' in said(failed)
     missing = runner.invoke(app, ["predict", str(source), "--column", "text", "--sagemaker"])
     assert missing.exit_code == 2 and "has no column 'text'; its columns: transcription" in said(missing)
+    over = runner.invoke(app, ["predict", str(source), "--out", str(source), "--sagemaker"])
+    assert over.exit_code == 2 and "is the input CSV" in said(over)
+    assert len(pd.read_csv(source)) == 4  # untouched
