@@ -115,6 +115,18 @@ def diff(
     )
     for line in found:
         print(line)
+    import os
+
+    from pipeline.cli.common import ENV_SETTINGS
+    from pipeline.config import ENV_KMS
+
+    unset = [var for var in (ENV_BUCKET, ENV_KMS, ENV_SETTINGS) if not os.environ.get(var)]
+    if unset:  # the build project sets them: a difference may be theirs, not the checkout's
+        console.print(
+            f"note: {', '.join(unset)} not set here; the stack's build project sets them, so a "
+            "difference in the bucket, KmsKeyId or the stack's names may come from that",
+            highlight=False,
+        )
     raise typer.Exit(1)
 
 

@@ -1525,6 +1525,7 @@ def test_diff_names_what_the_checkout_would_change_in_the_running_pipeline(aws, 
     )
     assert changed.exit_code == 1, said(changed)
     assert "diffed runs another definition than this checkout builds (3 difference(s)" in said(changed)
+    assert "note: ARTIFACT_BUCKET, PIPELINE_KMS_KEY_ID, MEDTX_SETTINGS not set here" in said(changed)
     epochs, warmup, card = changed.stdout.splitlines()
     assert epochs == "parameter Epochs: default '3' -> '5'"
     assert warmup == "step Train: ['Arguments']['HyperParameters']['warmup-ratio']: '0.1' -> '0.2'"
