@@ -17,12 +17,13 @@ import json
 from typing import Any
 
 from sagemaker.core.shapes import ModelPackageModelCard
-from sagemaker.core.workflow.functions import Join, JsonGet
+from sagemaker.core.workflow.functions import Join
 
 from pipeline.model_card import Splice, check
 from steps.common import StepContext, training_image
-from steps.evaluate import REPORT, evaluation_json_uri
+from steps.evaluate import evaluation_json_uri
 from steps.preprocess import output_uri
+from steps.quality_gate import figure as reported
 from steps.train import hyperparameters
 
 #: The figures of ``evaluation.json`` the card shows, by metric group.
@@ -45,15 +46,10 @@ def _figure(card: Splice, evaluate: Any, path: str, name: str, interval: str | N
     metric: dict[str, Any] = {
         "name": name,
         "type": "number",
-        "value": card.number(JsonGet(step_name=evaluate.name, property_file=REPORT, json_path=path)),
+        "value": card.number(reported(evaluate, path)),
     }
     if interval:  # the evaluation's paired bootstrap interval
-        low, high = (
-            JsonGet(
-                step_name=evaluate.name, property_file=REPORT, json_path=f"bootstrap.interval.{interval}[{i}]"
-            )
-            for i in (0, 1)
-        )
+        low, high = (reported(evaluate, f"bootstrap.interval.{interval}[{i}]") for i in (0, 1))
         metric["notes"] = card.text("bootstrap interval ", low, " to ", high)
     return metric
 
@@ -67,9 +63,6 @@ def content(ctx: StepContext, card: Splice, preprocess: Any, train: Any, evaluat
 
     def figure(path: str, name: str, interval: str | None = None) -> dict[str, Any]:
         return _figure(card, evaluate, path, name, interval if intervals else None)
-
-    def report(path: str) -> JsonGet:
-        return JsonGet(step_name=evaluate.name, property_file=REPORT, json_path=path)
 
     smoothing = f", label smoothing {t.label_smoothing:g}" if t.label_smoothing else ""
     overview: dict[str, Any] = {
@@ -128,7 +121,7 @@ def content(ctx: StepContext, card: Splice, preprocess: Any, train: Any, evaluat
                 "datasets": [card.text(output_uri(preprocess, "eval"))],
                 "evaluation_observation": card.text(
                     "Batched inference on the ",
-                    report("validation_rows"),
+                    reported(evaluate, "validation_rows"),
                     " rows of the validation split. The TF-IDF + logistic regression baseline is fitted on "
                     "the same training split and scored on the same rows; so is the model the endpoint "
                     "served (macro-F1 0 when none was). "

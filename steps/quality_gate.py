@@ -34,6 +34,8 @@ def margin_path(against: str, source: str) -> str:
 
 
 def figure(evaluate: Any, path: str) -> JsonGet:
+    """The value at ``path`` of the Evaluate step's ``evaluation.json`` (its property file), read when
+    the step that holds it runs (the gate; the model card)."""
     return JsonGet(step_name=evaluate.name, property_file=REPORT, json_path=path)
 
 
