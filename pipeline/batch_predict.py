@@ -29,6 +29,14 @@ class PredictError(ValueError):
     """Input that cannot be scored (a missing column, a text over the request limit, no rows)."""
 
 
+class ScoringStoppedError(Exception):
+    """The endpoint refused a request midway: ``found`` holds what was scored before it."""
+
+    def __init__(self, found: list[dict[str, Any] | None], error: Exception) -> None:
+        super().__init__(str(error))
+        self.found, self.error = found, error
+
+
 def read_texts(path: Path, column: str, id_column: str | None = None) -> pd.DataFrame:
     """The CSV's rows as ``row`` (1-based, as a spreadsheet counts data rows), ``id`` (``id_column``,
     if given) and ``text`` (``column``; empty when missing). Every record is checked first as
@@ -91,26 +99,37 @@ def score(
     progress: Callable[[int], None] | None = None,
 ) -> list[dict[str, Any] | None]:
     """Each text's prediction (``None`` for an empty text), in order; ``send`` posts one request body
-    and returns the answer's body (raising on a refusal). ``progress`` gets each request's count."""
+    and returns the answer's body (raising on a refusal). ``progress`` gets each request's count. A
+    refusal or a wrong answer midway raises ``ScoringStoppedError`` with what was scored before it."""
     found: list[dict[str, Any] | None] = [None] * len(texts)
     for positions, body in requests(texts, batch_size, max_texts, max_bytes, top_k):
-        for position, prediction in zip(positions, check_answer(send(body), len(positions)), strict=True):
+        try:
+            answer = check_answer(send(body), len(positions))
+        except Exception as err:
+            raise ScoringStoppedError(found, err) from err
+        for position, prediction in zip(positions, answer, strict=True):
             found[position] = prediction
         if progress:
             progress(len(positions))
     return found
 
 
-def table(rows: pd.DataFrame, predictions: list[dict[str, Any] | None], top_k: int = 1) -> pd.DataFrame:
+def table(
+    rows: pd.DataFrame, predictions: list[dict[str, Any] | None], top_k: int = 1, stopped: str = ""
+) -> pd.DataFrame:
     """One output row per input row: its row number (and id), label, score and, with ``top_k`` > 1,
-    the alternatives as ``label_2``, ``score_2``...; ``note`` says why a row has no label."""
+    the alternatives as ``label_2``, ``score_2``...; ``note`` says why a row has no label (no text,
+    or ``stopped``: the scoring stopped before it)."""
     out = rows.drop(columns="text").copy()
     out["label"] = [p["label"] if p else "" for p in predictions]
     out["score"] = [round(float(p["score"]), 6) if p else None for p in predictions]
     for rank in range(2, top_k + 1):
         out[f"label_{rank}"] = [_alternative(p, rank, "label", "") for p in predictions]
         out[f"score_{rank}"] = [_alternative(p, rank, "score", None) for p in predictions]
-    out["note"] = ["" if p else NO_TEXT for p in predictions]
+    out["note"] = [
+        "" if p else (NO_TEXT if not text else f"not scored: {stopped}")
+        for p, text in zip(predictions, rows["text"], strict=True)
+    ]
     return out
 
 

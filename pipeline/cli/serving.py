@@ -394,18 +394,30 @@ def predict(
             return answer
 
     texts = rows["text"].tolist()
-    refused = (bp.PredictError, dep.DeployError, endpoint.EndpointError)
-    with failing(*refused, code=1), Progress(console=console, transient=True) as progress:
+    with failing(bp.PredictError, code=1), Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"scoring {len(texts):,} rows", total=sum(1 for t in texts if t))
-        found = bp.score(
-            texts,
-            send,
-            batch_size,
-            limits.max_texts,
-            limits.max_payload_bytes,
-            top_k,
-            progress=lambda n: progress.advance(task, n),
-        )
+        try:
+            found = bp.score(
+                texts,
+                send,
+                batch_size,
+                limits.max_texts,
+                limits.max_payload_bytes,
+                top_k,
+                progress=lambda n: progress.advance(task, n),
+            )
+        except bp.ScoringStoppedError as stop:  # what was scored is kept: a rerun needs only the rest
+            progress.stop()
+            bp.table(rows, stop.found, top_k, stopped="the endpoint refused a request").to_csv(
+                target, index=False
+            )
+            scored = sum(1 for p in stop.found if p is not None)
+            console.print(
+                f"[red]error:[/red] {stop.error}\nwrote {target} with the {scored:,} row(s) scored before "
+                "it; the rest have the note 'not scored: ...'",
+                highlight=False,
+            )
+            raise typer.Exit(1) from stop
     bp.table(rows, found, top_k).to_csv(target, index=False)
     empty = sum(1 for p in found if p is None)
     console.print(

@@ -11,7 +11,15 @@ import pandas as pd
 import pytest
 from aws_helpers import REGION
 
-from pipeline.batch_predict import NO_TEXT, PredictError, read_texts, requests, score, table
+from pipeline.batch_predict import (
+    NO_TEXT,
+    PredictError,
+    ScoringStoppedError,
+    read_texts,
+    requests,
+    score,
+    table,
+)
 from pipeline.capture import BATCH_INFERENCE_PREFIX
 from pipeline.deploy import DeployError, request_body
 
@@ -69,8 +77,9 @@ def test_every_row_comes_out_in_order_with_its_label_and_alternatives(tmp_path):
     assert out["label"].tolist() == [LABELS[3 % 3], "", LABELS[11 % 3]]
     assert out["label_2"].tolist() == [LABELS[4 % 3], "", LABELS[12 % 3]]
     assert out["note"].tolist() == ["", NO_TEXT, ""]
-    with pytest.raises(DeployError, match="should be a list of 2 prediction"):
+    with pytest.raises(ScoringStoppedError, match="should be a list of 2 prediction") as stopped:
         score(["a", "b"], lambda body: b"[]", 8, 8, 10_000)
+    assert isinstance(stopped.value.error, DeployError) and stopped.value.found == [None, None]
 
 
 @pytest.mark.parametrize(
@@ -146,7 +155,15 @@ def test_predict_scores_a_csv_through_the_sagemaker_endpoint(tmp_path, monkeypat
     # each request marked for the endpoint's data capture: the drift check leaves a backlog out
     assert len(set(marks)) == 2 and all(m.startswith(BATCH_INFERENCE_PREFIX) and len(m) <= 64 for m in marks)
 
-    refused = Stubber(runtime)
+    refused = Stubber(runtime)  # the first request answered, the second refused
+    first = request_body(["chest pain", "headache and aura"])
+    refused.add_response(
+        "invoke_endpoint",
+        {
+            "Body": StreamingBody(io.BytesIO(_answer(first)), len(_answer(first))),
+            "ContentType": "application/json",
+        },
+    )
     refused.add_client_error(
         "invoke_endpoint",
         "ModelError",
@@ -155,9 +172,15 @@ def test_predict_scores_a_csv_through_the_sagemaker_endpoint(tmp_path, monkeypat
         modeled_fields={"OriginalStatusCode": 400, "OriginalMessage": '{"error": "inputs must be text"}'},
     )
     with refused:
-        failed = runner.invoke(app, ["predict", str(source), "--sagemaker", "--region", REGION])
+        failed = runner.invoke(
+            app, ["predict", str(source), "--sagemaker", "--region", REGION, "--batch-size", "2"]
+        )
     assert failed.exit_code == 1
     assert 'medtx-specialty-classifier answered HTTP 400: {"error": "inputs must be text"}' in said(failed)
+    assert "with the 2 row(s) scored before it" in said(failed)  # kept: a rerun needs only the rest
+    kept = pd.read_csv(tmp_path / "notes-predictions.csv", keep_default_na=False)
+    assert kept["label"].tolist() == [LABELS[10 % 3], "", LABELS[17 % 3], ""]
+    assert kept["note"].tolist() == ["", NO_TEXT, "", "not scored: the endpoint refused a request"]
     missing = runner.invoke(app, ["predict", str(source), "--column", "text", "--sagemaker"])
     assert missing.exit_code == 2 and "has no column 'text'; its columns: transcription" in said(missing)
     over = runner.invoke(app, ["predict", str(source), "--out", str(source), "--sagemaker"])
