@@ -154,16 +154,8 @@ def content(ctx: StepContext, card: Splice, preprocess: Any, train: Any, evaluat
                     {
                         "name": "Margins",
                         "metric_data": [
-                            figure(
-                                "macro_f1_minus_baseline",
-                                "macro_f1_minus_baseline",
-                                "macro_f1_minus_baseline",
-                            ),
-                            figure(
-                                "macro_f1_minus_champion",
-                                "macro_f1_minus_champion",
-                                "macro_f1_minus_champion",
-                            ),
+                            figure(margin, margin, margin)  # its value, name and interval key
+                            for margin in ("macro_f1_minus_baseline", "macro_f1_minus_champion")
                         ],
                     },
                 ],

@@ -92,16 +92,21 @@ def diff(
     checkout's is built offline with the pipeline's own role. Lists parameters and steps added or
     removed and each changed value. Exit status 0 when they are the same, 1 when they differ
     (``medtx upsert``, or a push, makes it this checkout's)."""
+    import os
+
     import boto3
 
     from pipeline.aws import offline_aws
-    from pipeline.config import ENV_BUCKET, from_env
+    from pipeline.cli.common import ENV_SETTINGS
+    from pipeline.config import ENV_BUCKET, ENV_KMS
+    from pipeline.definition import resolve_target
     from pipeline.definition_diff import differences
 
     region = resolve_region(region)
     name = named_pipeline(pipeline_name)
     described = boto3.client("sagemaker", region_name=region).describe_pipeline(PipelineName=name)
-    bucket = from_env(ENV_BUCKET, bucket) or config(sets).bucket
+    # the bucket as `upsert` resolves it; the role the pipeline's own
+    _, _, bucket = resolve_target(region, described["RoleArn"], bucket, config(sets))
     with offline_aws(bucket):
         built = _build(region, described["RoleArn"], bucket, sets).definition()
     found = differences(json.loads(described["PipelineDefinition"]), json.loads(built))
@@ -115,11 +120,6 @@ def diff(
     )
     for line in found:
         print(line)
-    import os
-
-    from pipeline.cli.common import ENV_SETTINGS
-    from pipeline.config import ENV_KMS
-
     unset = [var for var in (ENV_BUCKET, ENV_KMS, ENV_SETTINGS) if not os.environ.get(var)]
     if unset:  # the build project sets them: a difference may be theirs, not the checkout's
         console.print(
