@@ -7,7 +7,8 @@ sub-groups per specialty, top terms per specialty. Model performance (from ``eva
 ``model-performance.csv``, ``per-class-metrics.csv``, ``confusion-matrix.csv``): headline figures
 against the TF-IDF baseline, correctness, target vs predicted distribution, per-class precision,
 recall and F1, the confusion matrix, and every local run's evaluation over time (the rows of
-QuickSight's "Over retrainings" sheet: ``evaluate.summary_row``). Predictions in production (from
+QuickSight's "Over retrainings" sheet: ``evaluate.summary_row``). Training (from the Train job's
+``train_metrics.json``, in its output archive): the learning curve. Predictions in production (from
 the drift history that ``medtx endpoint predictions --publish`` keeps, ``capture.HISTORY_KEY``), once
 a check was published: the PSI against validation, each class's share of the traffic, the shares'
 difference to validation, the traffic each check read, and the model's confidence: the production
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import html
 import json
+import tarfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,8 @@ class RunData:
     drift: pd.DataFrame
     #: the model card of the version the execution registered (``ModelCard``; None: none registered)
     card: dict[str, Any] | None = None
+    #: the Train job's ``train_metrics.json`` (its learning curve; None: the job left no output archive)
+    training: dict[str, Any] | None = None
 
 
 def _output(properties: dict[str, Any], name: str) -> str:
@@ -108,7 +112,84 @@ def load(store: Store, execution_id: str | None = None) -> RunData:
         history=pd.DataFrame(history),
         drift=drift,
         card=chosen["Steps"].get("RegisterModel", {}).get("Properties", {}).get("ModelCard"),
+        training=training_metrics(store, chosen["Steps"].get("Train", {}).get("Properties", {})),
     )
+
+
+#: What ``train.py`` writes to the job's output data folder, which the service archives.
+TRAIN_METRICS_FILE = "train_metrics.json"
+
+
+def training_metrics(store: Store, job: dict[str, Any]) -> dict[str, Any] | None:
+    """``train_metrics.json`` from a training job's output archive, where the service puts it
+    (``<S3OutputPath>/<TrainingJobName>/output/output.tar.gz``); None where the job left none."""
+    name, output = job.get("TrainingJobName"), job.get("OutputDataConfig", {}).get("S3OutputPath")
+    if not (name and output):
+        return None
+    archive = store.path(f"{output.rstrip('/')}/{name}/output/output.tar.gz")
+    if not archive.is_file():
+        return None
+    try:
+        with tarfile.open(archive) as tar:
+            member = tar.extractfile(TRAIN_METRICS_FILE)
+            return json.loads(member.read()) if member else None
+    except KeyError:  # an archive without the file
+        return None
+    except (tarfile.TarError, json.JSONDecodeError) as err:
+        raise DashboardError(f"{archive}: cannot read {TRAIN_METRICS_FILE}: {err}") from err
+
+
+def training_figures(training: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The learning curve: the training loss at each logging step and the Trainer's evaluation of the
+    validation split at each epoch's end (loss, and macro-F1 on a second axis)."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    steps, epochs = training.get("train_history", []), training.get("eval_history", [])
+    if not steps and not epochs:
+        return []
+    fig = make_subplots(specs=[[{"secondary_y": True}]])
+    fig.add_trace(
+        go.Scatter(
+            name="training loss",
+            x=[e["epoch"] for e in steps],
+            y=[e["loss"] for e in steps],
+            mode="lines",
+            text=[
+                f"step {e.get('step')}, learning rate {e.get('learning_rate', float('nan')):.3g}"
+                for e in steps
+            ],
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            name="validation loss",
+            x=[e["epoch"] for e in epochs],
+            y=[e.get("eval_loss") for e in epochs],
+            mode="lines+markers",
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            name="validation macro-F1",
+            x=[e["epoch"] for e in epochs],
+            y=[e.get("eval_macro_f1") for e in epochs],
+            mode="lines+markers",
+            line={"dash": "dot"},
+        ),
+        secondary_y=True,
+    )
+    fig.update_layout(height=360, xaxis_title="epoch")
+    fig.update_yaxes(title_text="loss", rangemode="tozero", secondary_y=False)
+    fig.update_yaxes(title_text="macro-F1", range=[0, 1], dtick=0.2, showgrid=False, secondary_y=True)
+    if len(steps) > 1:
+        logged = f"training loss every {steps[1]['step'] - steps[0]['step']} steps"
+    elif steps:
+        logged = f"training loss at step {steps[0]['step']}"
+    else:
+        logged = "no training loss logged (fewer steps than train.logging_steps)"
+    evaluated = "the validation split at each epoch's end" if epochs else "no validation during training"
+    return [(f"Learning curve: {logged}, {evaluated}", fig)]
 
 
 #: The card's texts the dashboard shows, in order: (title, section, field).
@@ -397,7 +478,10 @@ def render(data: RunData) -> str:
     """One HTML page; plotly.js inlined once, so it opens offline from disk."""
     import plotly.io as pio
 
-    sections = [("EDA", eda_figures(data)), ("Model performance", performance_figures(data))]
+    sections = [("EDA", eda_figures(data))]
+    if data.training and (curve := training_figures(data.training)):
+        sections.append(("Training", curve))
+    sections.append(("Model performance", performance_figures(data)))
     if not data.drift.empty:
         sections.append(("Predictions in production", production_figures(data.drift)))
     parts, first = [], True

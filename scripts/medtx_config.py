@@ -141,6 +141,9 @@ class TrainConfig:
     #: Save a checkpoint every N optimizer steps (0: at the end of each epoch). Checkpoints go to
     #: the checkpoint dir, which SageMaker syncs to S3, so a stopped (spot) job resumes from there.
     save_steps: int = 0
+    #: Log the training loss and learning rate every N optimizer steps: the ``train:loss`` training
+    #: metric's resolution in SageMaker, and the learning curve's in ``train_metrics.json``.
+    logging_steps: int = 20
 
     def __post_init__(self) -> None:
         if self.long_text not in LONG_TEXT_MODES:
@@ -154,6 +157,8 @@ class TrainConfig:
             raise ValueError(f"precision must be one of {choices}; got {self.precision!r}")
         if not 0 < self.layer_lr_decay <= 1:
             raise ValueError(f"layer_lr_decay must be in (0, 1]; got {self.layer_lr_decay}")
+        if self.logging_steps < 1:
+            raise ValueError(f"logging_steps must be 1 or more; got {self.logging_steps}")
         if self.mlm_epochs < 0:
             raise ValueError(f"mlm_epochs must be 0 (off) or more; got {self.mlm_epochs}")
         if not 0 < self.mlm_probability < 1:

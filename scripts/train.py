@@ -567,6 +567,10 @@ def last_complete_checkpoint(folder: str | Path) -> str | None:
     return None
 
 
+#: What ``train_history`` keeps of each of the Trainer's training-loss log entries.
+TRAIN_LOG_KEYS = ("epoch", "step", "loss", "learning_rate", "grad_norm")
+
+
 def train(args: argparse.Namespace) -> dict[str, Any]:
     """Fine-tune and save; returns the metrics written to ``train_metrics.json``."""
     train_dir, model_dir = Path(args.train_dir), Path(args.model_dir)
@@ -582,11 +586,17 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     if args.mlm_epochs > 0:
         metrics["domain_adaptation"] = read_json(Path(args.checkpoint_dir) / ADAPTED_DIR / ADAPTATION_FILE)
     metrics["train"]["wall_seconds"] = time.perf_counter() - started
+    # The learning curve: the training loss every ``logging_steps`` steps, and the evaluation at the
+    # end of each epoch (reported, never used to pick an epoch: the final one is kept). Both survive a
+    # resume: the Trainer keeps its log in the checkpoint.
+    metrics["train_history"] = [
+        {k: entry[k] for k in TRAIN_LOG_KEYS if k in entry}
+        for entry in trainer.state.log_history
+        if "loss" in entry
+    ]
     if trainer.eval_dataset is not None:
-        # The learning curve: the evaluation at the end of each epoch (reported, never used to pick
-        # an epoch: the final one is kept).
         metrics["eval_history"] = [
-            {k: v for k, v in entry.items() if k == "epoch" or k.startswith("eval_")}
+            {k: v for k, v in entry.items() if k in ("epoch", "step") or k.startswith("eval_")}
             for entry in trainer.state.log_history
             if "eval_loss" in entry
         ]
@@ -670,7 +680,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     _flag(parser, "max-train-samples", type=int, default=None, help="subsample for quick runs")
     _flag(parser, "max-eval-samples", type=int, default=None)
     _flag(parser, "max-steps", type=int, default=-1, help="stop after N optimizer steps (tests)")
-    _flag(parser, "logging-steps", type=int, default=20)
+    _flag(parser, "logging-steps", type=int, default=cfg.logging_steps)
     _flag(
         parser, "save-steps", type=int, default=cfg.save_steps, help="checkpoint every N steps (0: per epoch)"
     )

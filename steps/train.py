@@ -102,6 +102,7 @@ def hyperparameters(ctx: StepContext) -> dict[str, Any]:
         "torch-compile": str(t.torch_compile).lower(),
         "dataloader-workers": str(t.dataloader_workers),
         "save-steps": str(t.save_steps),
+        "logging-steps": str(t.logging_steps),
         "disable-tqdm": "true",
         "checkpoint-dir": CHECKPOINT_DIR,
     }

@@ -384,7 +384,8 @@ def test_the_run_writes_an_offline_dashboard_that_renders_in_chromium(local_run,
     assert html.escape(PipelineConfig().model_card.purpose) in card and "Fine-tuned from " in card
     loaded = browser_check(page, tmp_path / "dashboard.png")
     assert loaded["errors"] == [], loaded["errors"]
-    assert loaded["charts"] == loaded["rendered"] == 11
+    assert loaded["charts"] == loaded["rendered"] == 12
+    assert "<h3>Learning curve: " in text  # from the Train job's train_metrics.json
     assert loaded["colours"] > 50, "the screenshot is blank"
 
 

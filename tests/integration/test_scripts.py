@@ -321,6 +321,8 @@ def test_train_resumes_from_last_checkpoint(chain, tmp_path, pooling):
         "true",
         "--pooling",
         pooling,
+        "--logging-steps",
+        "1",
     ]
     first = train.main(args)
     assert first["resumed_from"] is None
@@ -331,6 +333,13 @@ def test_train_resumes_from_last_checkpoint(chain, tmp_path, pooling):
     assert second["resumed_from"].endswith("checkpoint-2")
     assert second["train"]["epoch"] == pytest.approx(2.0)
     assert [e["epoch"] for e in second["eval_history"]] == pytest.approx([1.0, 2.0])  # kept across resume
+    assert [e["step"] for e in second["eval_history"]] == [2, 4]
+    # the training loss at every logging step (2 steps an epoch here), the first epoch's from the
+    # checkpoint's log
+    assert [e["step"] for e in first["train_history"]] == [1, 2, 3, 4]
+    assert [e["step"] for e in second["train_history"]] == [1, 2, 3, 4]
+    assert second["train_history"][:2] == first["train_history"][:2]
+    assert all(e["loss"] > 0 and e["learning_rate"] >= 0 for e in second["train_history"])
 
     # the saved model evaluates and serves with the pooling it was trained with
     report = evaluate.main(

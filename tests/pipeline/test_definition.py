@@ -101,6 +101,7 @@ def test_train_reads_preprocess_outputs_and_hyperparameters_are_strings(built):
     # checkpoints go where SageMaker syncs them from; the script is told that folder
     assert train["HyperParameters"]["checkpoint-dir"] == train["CheckpointConfig"]["LocalPath"]
     assert train["HyperParameters"]["save-steps"] == "0"
+    assert train["HyperParameters"]["logging-steps"] == "20"
     # the SDK-3 driver runs the entry script
     assert train["AlgorithmSpecification"]["ContainerEntrypoint"] == ["/bin/bash"]
     assert "sm_drivers/sm_train.sh" in train["AlgorithmSpecification"]["ContainerArguments"][1]

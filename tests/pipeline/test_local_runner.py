@@ -549,6 +549,50 @@ def test_the_local_endpoint_captures_its_answers_as_sagemaker_does(tmp_path, mon
             endpoint.stop(store, "ep")
 
 
+def test_the_local_dashboard_draws_the_learning_curve_from_the_training_jobs_output(tmp_path):
+    """``train_metrics.json`` read from where the service archives a job's output data, as the local
+    runner packs it; a job without it has no curve, an unreadable archive is named."""
+    from pipeline import dashboard
+
+    store = Store(tmp_path)
+    job = {"TrainingJobName": "hf-1", "OutputDataConfig": {"S3OutputPath": "s3://bucket/models/"}}
+    assert dashboard.training_metrics(store, job) is None  # no archive
+    assert dashboard.training_metrics(store, {}) is None  # a step that never started a job
+    metrics = {
+        "train_history": [
+            {"epoch": 0.5, "step": 10, "loss": 3.0, "learning_rate": 1e-4},
+            {"epoch": 1.0, "step": 20, "loss": 2.5, "learning_rate": 9e-5},
+            {"epoch": 1.5, "step": 30, "loss": 2.0, "learning_rate": 5e-5},
+        ],
+        "eval_history": [
+            {"epoch": 1.0, "step": 20, "eval_loss": 2.6, "eval_macro_f1": 0.3},
+            {"epoch": 2.0, "step": 40, "eval_loss": 2.2, "eval_macro_f1": 0.4},
+        ],
+    }
+    data = tmp_path / "job-output"
+    data.mkdir()
+    (data / "other.txt").write_text("x")
+    archive = store.path("s3://bucket/models/hf-1/output/output.tar.gz")
+    jobs._tar(data, archive)
+    assert dashboard.training_metrics(store, job) is None  # an archive without the file
+    (data / "train_metrics.json").write_text(json.dumps(metrics))
+    jobs._tar(data, archive)
+    assert dashboard.training_metrics(store, job) == metrics
+
+    ((title, figure),) = dashboard.training_figures(metrics)
+    assert title.startswith("Learning curve: training loss every 10 steps")
+    loss, eval_loss, f1 = figure.data
+    assert list(loss.x) == [0.5, 1.0, 1.5] and list(loss.y) == [3.0, 2.5, 2.0]
+    assert list(eval_loss.y) == [2.6, 2.2] and list(f1.y) == [0.3, 0.4] and f1.yaxis == "y2"
+    assert dashboard.training_figures({"train_history": [], "eval_history": []}) == []
+    ((title, _),) = dashboard.training_figures({"eval_history": metrics["eval_history"][:1]})
+    assert "no training loss logged (fewer steps than train.logging_steps)" in title
+
+    archive.write_bytes(b"not a tar archive")
+    with pytest.raises(dashboard.DashboardError, match=r"cannot read train_metrics\.json"):
+        dashboard.training_metrics(store, job)
+
+
 def test_the_local_dashboard_charts_the_drift_history(tmp_path):
     """Published checks (``endpoint predictions --publish``) in the store's history: typed when read
     back, the same hour replaced, a foreign file refused by name, and the production charts drawn."""
