@@ -157,6 +157,11 @@ class PipelineConfig:
     #: Monitor or Athena. Answers only, never the request: the request is a transcript. 0: no capture.
     endpoint_capture_percent: int = 0
     endpoint_capture_prefix: str = "endpoint-capture"
+    #: ``medtx predict --batch-transform``: a SageMaker Batch Transform job scores a CSV with the model
+    #: the endpoint serves, on its own instances (the endpoint's by default); its requests and answers
+    #: are kept under ``s3://<bucket>/<batch_transform_prefix>/<job>/`` (KMS-encrypted).
+    batch_transform_prefix: str = "batch-predict"
+    batch_transform_instance_type: str | None = None
     volume_size_gb: int = 30
     max_training_seconds: int = 4 * 3600
     #: Managed spot training: the Train step's job runs on spare capacity (often 60-90% cheaper), may

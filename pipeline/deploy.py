@@ -355,18 +355,27 @@ def package_of_container(container: dict[str, Any]) -> str | None:
     return container.get("ModelPackageName") or (container.get("Environment") or {}).get(PACKAGE_ENV)
 
 
-def served_package(sagemaker: Any, name: str) -> tuple[str, str | None] | None:
-    """An endpoint's status and the model package its (first) variant serves, whatever the variant is
-    called: None for no such endpoint; no package for a model made from an image and artifacts, or
-    for a config or model deleted under the endpoint."""
+def served_model(sagemaker: Any, name: str) -> tuple[str, str | None] | None:
+    """An endpoint's status and the model its (first) variant serves, whatever the variant is called:
+    None for no such endpoint; no model for a config deleted under the endpoint."""
     endpoint = found_or_none(sagemaker.describe_endpoint, EndpointName=name)
     if endpoint is None:
         return None
     config_name = endpoint["EndpointConfigName"]
     config = found_or_none(sagemaker.describe_endpoint_config, EndpointConfigName=config_name)
     variants = (config or {}).get("ProductionVariants") or [{}]
-    model = variants[0].get("ModelName")
-    return endpoint["EndpointStatus"], model_package_of(sagemaker, model) if model else None
+    return endpoint["EndpointStatus"], variants[0].get("ModelName")
+
+
+def served_package(sagemaker: Any, name: str) -> tuple[str, str | None] | None:
+    """An endpoint's status and the model package it serves (``served_model``): None for no such
+    endpoint; no package for a model made from an image and artifacts, or for a config or model
+    deleted under the endpoint."""
+    found = served_model(sagemaker, name)
+    if found is None:
+        return None
+    status, model = found
+    return status, model_package_of(sagemaker, model) if model else None
 
 
 def registered_target(autoscaling: Any, endpoint: str) -> dict[str, Any] | None:

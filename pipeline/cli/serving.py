@@ -340,6 +340,28 @@ def predict(
     name: EndpointName = None,
     store: StoreDir = Path(DEFAULT_STORE),
     sagemaker: SageMakerFlag = False,
+    batch_transform: Annotated[
+        bool,
+        typer.Option(
+            "--batch-transform",
+            help="with --sagemaker: a Batch Transform job scores the rows with the endpoint's model on "
+            "its own instances (large backlogs; the endpoint's traffic is untouched)",
+        ),
+    ] = False,
+    instance_type: Annotated[
+        str | None, typer.Option(help="--batch-transform: instance type (default: endpoint_instance_type)")
+    ] = None,
+    instance_count: Annotated[int, typer.Option(min=1, help="--batch-transform: instances")] = 1,
+    model_name: Annotated[
+        str | None, typer.Option(help="--batch-transform: a SageMaker model (default: the endpoint's)")
+    ] = None,
+    job: Annotated[
+        str | None,
+        typer.Option(
+            help="--batch-transform: collect this earlier job's answers instead of starting one (same "
+            "CSV and options)"
+        ),
+    ] = None,
     region: Region = None,
 ) -> None:
     """Score every row of a CSV through the endpoint (local, or with --sagemaker the deployed one).
@@ -348,7 +370,8 @@ def predict(
     CSV has one row per input row, in order: row number (and --id-column), label, score, the k best
     with --top-k, and a note for a row without text (kept, not sent). Each request carries an
     InferenceId the endpoint's data capture keeps, so the prediction-drift check leaves a scored
-    backlog out of the endpoint's traffic."""
+    backlog out of the endpoint's traffic. With --batch-transform the same requests go, one a line,
+    to a SageMaker Batch Transform job running the endpoint's model: the output is the same CSV."""
     import itertools
     import uuid
 
@@ -368,7 +391,30 @@ def predict(
         rows = bp.read_texts(csv, column, id_column)
         if top_k > limits.max_top_k:
             raise bp.PredictError(f"--top-k must be at most {limits.max_top_k} (the endpoint's limit)")
+        if (job or instance_type or model_name or instance_count > 1) and not batch_transform:
+            raise bp.PredictError(
+                "--job, --instance-type, --instance-count and --model-name go with --batch-transform"
+            )
+        if batch_transform and not sagemaker:
+            raise bp.PredictError(
+                "--batch-transform starts a SageMaker job: add --sagemaker (locally, predict scores "
+                "through the local endpoint)"
+            )
     endpoint_name = named_endpoint(name)
+    if batch_transform:
+        _predict_by_transform(
+            rows,
+            target,
+            top_k,
+            batch_size,
+            endpoint_name,
+            model_name,
+            instance_type,
+            instance_count,
+            job,
+            region,
+        )
+        return
     numbers, run = itertools.count(1), uuid.uuid4().hex[:12]
 
     def inference_id() -> str:
@@ -422,6 +468,88 @@ def predict(
     empty = sum(1 for p in found if p is None)
     console.print(
         f"wrote {target}: {len(found) - empty:,} row(s) scored by {endpoint_name}"
+        + (f"; {empty:,} row(s) without text kept with the note {bp.NO_TEXT!r}" if empty else ""),
+        highlight=False,
+    )
+
+
+def _predict_by_transform(
+    rows: Any,
+    target: Path,
+    top_k: int,
+    batch_size: int,
+    endpoint_name: str,
+    model_name: str | None,
+    instance_type: str | None,
+    instance_count: int,
+    job: str | None,
+    region: str | None,
+) -> None:
+    """``medtx predict --sagemaker --batch-transform``: stage the requests, start the job (or take
+    ``job``), wait, join the answers to the rows (``pipeline.batch_transform``)."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    from pipeline import batch_predict as bp
+    from pipeline import batch_transform as bt
+    from pipeline import deploy as dep
+    from pipeline.config import ENV_BUCKET, ENV_KMS, from_env
+
+    cfg = config()
+    limits = cfg.container.inference
+    region = resolve_region(region)
+    sagemaker, s3 = boto3.client("sagemaker", region_name=region), boto3.client("s3", region_name=region)
+    texts = rows["text"].tolist()
+    staged = bt.stage(texts, batch_size, limits.max_texts, limits.max_payload_bytes, top_k, instance_count)
+    at = bt.Location(
+        from_env(ENV_BUCKET, None) or cfg.bucket, cfg.batch_transform_prefix, job or bt.job_name()
+    )
+    with failing(bp.PredictError, dep.DeployError, bt.TransformError, ClientError, code=1):
+        if not staged.requests:
+            raise bp.PredictError("no row has text: nothing to score")
+        if job:
+            bt.check_input(s3, staged, at)
+            console.print(
+                f"transform job {job}: {bt.input_note(staged)}; waiting for it to end", highlight=False
+            )
+        else:
+            if model_name is None:
+                model_name = (dep.served_model(sagemaker, endpoint_name) or ("", None))[1]
+                if not model_name:
+                    raise dep.DeployError(
+                        f"no endpoint {endpoint_name} (or no model under it) to take the model from: "
+                        "deploy one, or pass --model-name"
+                    )
+            chosen = instance_type or cfg.batch_transform_instance_type or cfg.endpoint_instance_type
+            bt.submit(
+                sagemaker,
+                s3,
+                staged,
+                at,
+                model_name,
+                chosen,
+                instance_count,
+                limits.max_payload_bytes,
+                from_env(ENV_KMS, cfg.kms_key_id),
+            )
+            console.print(
+                f"transform job {at.job}: {bt.input_note(staged)} to model {model_name} on {instance_count} "
+                f"x {chosen}; waiting for it to end (Ctrl-C leaves it running: collect its answers later "
+                f"with the same command and --job {at.job})",
+                highlight=False,
+            )
+        with console.status("transform job starting") as shown:
+            described = bt.wait(
+                sagemaker,
+                at.job,
+                on_poll=lambda d: shown.update(f"transform job {d['TransformJobStatus']}"),
+            )
+        found = bt.collect(s3, staged, len(texts), at)
+    bp.table(rows, found, top_k).to_csv(target, index=False)
+    empty = sum(1 for p in found if p is None)
+    console.print(
+        f"wrote {target}: {len(found) - empty:,} row(s) scored by transform job {at.job} "
+        f"({bt.summary(described)}; requests and answers kept under {at.uri('input').rsplit('/', 2)[0]}/)"
         + (f"; {empty:,} row(s) without text kept with the note {bp.NO_TEXT!r}" if empty else ""),
         highlight=False,
     )

@@ -1,0 +1,207 @@
+"""``medtx predict --sagemaker --batch-transform``: the endpoint's requests, one a line, through a
+SageMaker Batch Transform job of the endpoint's model, joined back to the CSV's rows.
+
+moto records CreateTransformJob and reports the job Completed at once, but runs nothing: here a
+botocore hook plays the service after the call, as its documentation describes it (each line of each
+input file one invocation of the container, each answer one line of ``<file>.out``), and every line
+goes through the endpoint handler's own request check (``inference.parse_request``)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from aws_helpers import BUCKET, REGION, ROLE
+from helpers import said
+from test_batch_predict import LABELS, _answer
+
+from inference import parse_request
+from pipeline import batch_transform as bt
+from pipeline.batch_predict import NO_TEXT, requests
+from pipeline.deploy import request_body
+
+ENDPOINT = "medtx-specialty-classifier"
+
+
+def test_stage_spreads_the_endpoints_requests_over_files_in_order():
+    texts = [f"note {i} " + "x" * (i % 7) for i in range(23)]
+    texts[4] = ""  # not sent
+    staged = bt.stage(texts, batch_size=3, max_texts=8, max_bytes=10_000, top_k=2, files=3)
+    assert list(staged.files) == ["requests-00001.jsonl", "requests-00002.jsonl", "requests-00003.jsonl"]
+    expected = list(requests(texts, 3, 8, 10_000, 2))
+    assert [p for lines in staged.positions.values() for p in lines] == [p for p, _ in expected]
+    lines = [line for body in staged.files.values() for line in body.decode().splitlines()]
+    assert [line.encode() for line in lines] == [body for _, body in expected]
+    for line in lines:  # each line is a request the endpoint handler takes as it is
+        parsed = parse_request(line.encode(), bt.CONTENT_TYPE)
+        assert parsed["top_k"] == 2 and all(parsed["texts"])
+    assert staged.requests == len(expected) == 8
+    one = bt.stage(texts, 3, 8, 10_000, 1, files=20)  # never a file without a request
+    assert len(one.files) == one.requests == 8
+
+
+def test_the_answers_join_back_to_their_texts_and_a_short_output_is_refused():
+    texts = ["chest pain", "", "headache", "kidney stone", "rash"]
+    staged = bt.stage(texts, 2, 8, 10_000, 1, files=1)
+    outputs = {
+        name: b"".join(_answer(line) + b"\n" for line in body.splitlines())
+        for name, body in staged.files.items()
+    }
+    found = bt.predictions(staged, len(texts), outputs.__getitem__)
+    assert [p["label"] if p else None for p in found] == [LABELS[len(t) % 3] if t else None for t in texts]
+    first = next(iter(outputs))
+    short = {**outputs, first: outputs[first].splitlines()[0]}
+    with pytest.raises(bt.TransformError, match=r"requests-00001.jsonl.out holds 1 answer\(s\) for 2"):
+        bt.predictions(staged, len(texts), short.__getitem__)
+    wrong = {**outputs, first: b'[{"label": "x"}]\n' + outputs[first].splitlines()[1]}
+    with pytest.raises(bt.TransformError, match=r"requests-00001\.jsonl\.out line 1: the answer should be"):
+        bt.predictions(staged, len(texts), wrong.__getitem__)
+
+
+def test_a_failed_job_is_named_with_the_services_reason_and_its_logs():
+    class Jobs:
+        def __init__(self, states):
+            self.states = list(states)
+
+        def describe_transform_job(self, TransformJobName):  # noqa: N803 - boto3's argument name
+            return {"TransformJobStatus": self.states.pop(0), "FailureReason": "ClientError: 413"}
+
+    seen = []
+    done = bt.wait(Jobs(["InProgress", "Completed"]), "job-1", poll_seconds=0, on_poll=seen.append)
+    assert done["TransformJobStatus"] == "Completed" and len(seen) == 2
+    with pytest.raises(bt.TransformError, match=r"job-2 failed: ClientError: 413 \(logs: .*TransformJobs"):
+        bt.wait(Jobs(["InProgress", "Failed"]), "job-2", poll_seconds=0)
+
+
+def test_the_request_fits_the_service_and_encrypts_when_a_key_is_given():
+    made = bt.transform_request(
+        "medtx-predict-1", "m", "s3://b/p/in/", "s3://b/p/out", "ml.g5.xlarge", 2, 6 * 1024**2 + 1, "alias/k"
+    )
+    assert made["MaxPayloadInMB"] == 7 and made["BatchStrategy"] == "SingleRecord"
+    assert made["TransformInput"]["SplitType"] == "Line" and made["TransformOutput"]["AssembleWith"] == "Line"
+    assert made["TransformOutput"]["KmsKeyId"] == made["TransformResources"]["VolumeKmsKeyId"] == "alias/k"
+    plain = bt.transform_request("n", "m", "s3://b/i/", "s3://b/o", "ml.m5.xlarge", 1, 1000)
+    assert plain["MaxPayloadInMB"] == 1 and "KmsKeyId" not in plain["TransformOutput"]
+    assert len(bt.job_name()) <= 63
+
+
+@pytest.fixture
+def served(aws):
+    """A deployed endpoint in moto, and a hook that runs each transform job as the service would."""
+    import boto3
+
+    sagemaker, s3 = boto3.client("sagemaker", region_name=REGION), boto3.client("s3", region_name=REGION)
+    image = {"Image": "123.dkr.ecr.us-east-1.amazonaws.com/hf:1", "ModelDataUrl": f"s3://{BUCKET}/m.tar.gz"}
+    sagemaker.create_model(ModelName="medtx-served-m", ExecutionRoleArn=ROLE, PrimaryContainer=image)
+    variant = {"VariantName": "AllTraffic", "ModelName": "medtx-served-m"}
+    sagemaker.create_endpoint_config(
+        EndpointConfigName="medtx-served-c",
+        ProductionVariants=[{**variant, "InstanceType": "ml.m5.xlarge", "InitialInstanceCount": 1}],
+    )
+    sagemaker.create_endpoint(EndpointName=ENDPOINT, EndpointConfigName="medtx-served-c")
+    jobs = []
+
+    def run_job(params, **_):
+        """Every line of every input object one invocation (the handler's check, then an answer),
+        each answer one line of ``<object>.out`` under the output path."""
+        jobs.append(params)
+        source = params["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"].removeprefix(
+            f"s3://{BUCKET}/"
+        )
+        target = params["TransformOutput"]["S3OutputPath"].removeprefix(f"s3://{BUCKET}/")
+        for item in s3.list_objects_v2(Bucket=BUCKET, Prefix=source)["Contents"]:
+            body = s3.get_object(Bucket=BUCKET, Key=item["Key"])["Body"].read()
+            answers = []
+            for line in body.splitlines():
+                assert len(line) <= params["MaxPayloadInMB"] * 1024**2
+                parse_request(line, params["TransformInput"]["ContentType"])
+                answers.append(_answer(line))
+            name = item["Key"].removeprefix(source)
+            s3.put_object(Bucket=BUCKET, Key=f"{target}/{name}.out", Body=b"\n".join(answers) + b"\n")
+
+    real_client = boto3.client
+
+    def client(service, *args, **kwargs):
+        made = real_client(service, *args, **kwargs)
+        if service == "sagemaker":
+            made.meta.events.register("provide-client-params.sagemaker.CreateTransformJob", run_job)
+        return made
+
+    yield jobs, client
+    sagemaker.delete_endpoint(EndpointName=ENDPOINT)
+    sagemaker.delete_endpoint_config(EndpointConfigName="medtx-served-c")
+    sagemaker.delete_model(ModelName="medtx-served-m")
+
+
+def test_predict_scores_a_csv_with_a_transform_job_of_the_endpoints_model(served, tmp_path, monkeypatch):
+    import boto3
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    jobs, client = served
+    monkeypatch.setattr(boto3, "client", client)
+    monkeypatch.setenv("COLUMNS", "200")
+    texts = ["chest pain", "", "headache and aura", "kidney stone", "rash", "cough"]
+    source = tmp_path / "notes.csv"
+    pd.DataFrame({"note_id": [f"n{i}" for i in range(6)], "transcription": texts}).to_csv(source, index=False)
+    args = ["predict", str(source), "--sagemaker", "--batch-transform", "--region", REGION]
+    args += ["--batch-size", "2", "--top-k", "2", "--id-column", "note_id", "--instance-count", "2"]
+    runner = CliRunner()
+    done = runner.invoke(app, args)
+    assert done.exit_code == 0, said(done)
+    (job,) = jobs
+    assert job["ModelName"] == "medtx-served-m"  # the endpoint's model
+    assert job["TransformResources"] == {"InstanceType": "ml.m5.xlarge", "InstanceCount": 2}
+    out = pd.read_csv(tmp_path / "notes-predictions.csv", keep_default_na=False)
+    assert out["id"].tolist() == [f"n{i}" for i in range(6)]
+    assert out["label"].tolist() == [LABELS[len(t) % 3] if t else "" for t in texts]
+    assert out["label_2"].tolist() == [LABELS[(len(t) + 1) % 3] if t else "" for t in texts]
+    assert out["note"].tolist() == ["", NO_TEXT, "", "", "", ""]
+    name = job["TransformJobName"]
+    assert f"5 row(s) scored by transform job {name} (2 x ml.m5.xlarge" in said(done)
+    assert f"s3://{BUCKET}/batch-predict/{name}/" in said(done)
+    described = boto3.client("sagemaker", region_name=REGION).describe_transform_job(TransformJobName=name)
+    assert described["TransformInput"]["SplitType"] == "Line"
+    # the requests kept in S3 are those the endpoint would have been sent
+    s3 = boto3.client("s3", region_name=REGION)
+    kept = s3.get_object(Bucket=BUCKET, Key=f"batch-predict/{name}/input/requests-00001.jsonl")["Body"].read()
+    assert kept.splitlines()[0] == request_body(["chest pain", "headache and aura"], 2)
+
+    # an earlier job's answers collected again (after Ctrl-C): same CSV and options, no new job
+    (tmp_path / "notes-predictions.csv").unlink()
+    again = runner.invoke(app, [*args, "--job", name])
+    assert again.exit_code == 0, said(again)
+    assert len(jobs) == 1
+    assert pd.read_csv(tmp_path / "notes-predictions.csv", keep_default_na=False).equals(out)
+    other = runner.invoke(app, [*args[:-4], "--batch-size", "3", "--instance-count", "2", "--job", name])
+    assert other.exit_code == 1 and "is not the requests this CSV gives with these options" in said(other)
+    fewer = runner.invoke(app, [*args[:-2], "--instance-count", "1", "--job", name])
+    assert fewer.exit_code == 1 and "holds 2 request file(s), not the 1" in said(fewer)
+
+
+def test_batch_transform_options_are_refused_where_they_do_not_apply(served, tmp_path, monkeypatch):
+    import boto3
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    jobs, client = served
+    monkeypatch.setattr(boto3, "client", client)
+    source = tmp_path / "notes.csv"
+    pd.DataFrame({"transcription": ["chest pain", ""]}).to_csv(source, index=False)
+    runner = CliRunner()
+    transform = ["--sagemaker", "--batch-transform", "--region", REGION]
+    local = runner.invoke(app, ["predict", str(source), "--batch-transform"])
+    assert local.exit_code == 2 and "add --sagemaker" in said(local)
+    stray = runner.invoke(app, ["predict", str(source), "--sagemaker", "--job", "x", "--region", REGION])
+    assert stray.exit_code == 2 and "go with --batch-transform" in said(stray)
+    nowhere = runner.invoke(app, ["predict", str(source), *transform, "--name", "gone"])
+    assert nowhere.exit_code == 1 and "no endpoint gone" in said(nowhere) and not jobs
+    empty = tmp_path / "empty.csv"
+    pd.DataFrame({"transcription": ["", " "]}).to_csv(empty, index=False)
+    blank = runner.invoke(app, ["predict", str(empty), *transform])
+    assert blank.exit_code == 1 and "no row has text" in said(blank) and not jobs
+    named = runner.invoke(app, ["predict", str(source), *transform, "--model-name", "other-m"])
+    assert named.exit_code == 0, said(named)
+    assert [j["ModelName"] for j in jobs] == ["other-m"]
+    assert jobs[0]["Tags"] == [{"Key": "medtx:purpose", "Value": "predict"}]
