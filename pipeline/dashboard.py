@@ -161,24 +161,20 @@ def training_figures(training: dict[str, Any]) -> list[tuple[str, Any]]:
             ],
         )
     )
-    fig.add_trace(
-        go.Scatter(
-            name="validation loss",
-            x=[e["epoch"] for e in epochs],
-            y=[e.get("eval_loss") for e in epochs],
-            mode="lines+markers",
+    for name, key, on_f1_axis in (
+        ("validation loss", "eval_loss", False),
+        ("validation macro-F1", "eval_macro_f1", True),
+    ):
+        fig.add_trace(
+            go.Scatter(
+                name=name,
+                x=[e["epoch"] for e in epochs],
+                y=[e.get(key) for e in epochs],
+                mode="lines+markers",
+                line={"dash": "dot"} if on_f1_axis else {},
+            ),
+            secondary_y=on_f1_axis,
         )
-    )
-    fig.add_trace(
-        go.Scatter(
-            name="validation macro-F1",
-            x=[e["epoch"] for e in epochs],
-            y=[e.get("eval_macro_f1") for e in epochs],
-            mode="lines+markers",
-            line={"dash": "dot"},
-        ),
-        secondary_y=True,
-    )
     fig.update_layout(height=360, xaxis_title="epoch")
     fig.update_yaxes(title_text="loss", rangemode="tozero", secondary_y=False)
     fig.update_yaxes(title_text="macro-F1", range=[0, 1], dtick=0.2, showgrid=False, secondary_y=True)

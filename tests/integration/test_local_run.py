@@ -314,7 +314,7 @@ def test_a_second_run_is_served_from_the_cache(local_run, tmp_path):
     assert drawn.returncode == 0, drawn.stderr
     assert "Predictions in production" in (tmp_path / "production.html").read_text()
     loaded = browser_check(tmp_path / "production.html", tmp_path / "production.png")
-    assert loaded["errors"] == [] and loaded["charts"] == loaded["rendered"] == 16, loaded
+    assert loaded["errors"] == [] and loaded["charts"] == loaded["rendered"] == 17, loaded
 
 
 def test_the_quality_gate_fails_the_execution_with_its_reason(local_run):
