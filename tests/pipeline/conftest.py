@@ -102,3 +102,23 @@ def built(aws):
 
     pipeline = get_pipeline(region=REGION, role=ROLE)
     return pipeline, json.loads(pipeline.definition())
+
+
+@pytest.fixture
+def iam_calls():
+    """The IAM actions of every call made through clients that ``boto3.client`` creates meanwhile
+    (the CLI's; clients made before, or from a session of their own, are not recorded):
+    ``sagemaker-runtime`` calls are ``sagemaker:`` actions, ListObjectsV2 is ``s3:ListBucket``."""
+    import boto3
+
+    calls: set[str] = set()
+
+    def record(model, **_):
+        service = model.service_model.service_name
+        call = f"{ {'sagemaker-runtime': 'sagemaker'}.get(service, service) }:{model.name}"
+        calls.add({"s3:ListObjectsV2": "s3:ListBucket"}.get(call, call))  # its IAM action's name
+
+    boto3.setup_default_session()
+    boto3.DEFAULT_SESSION.events.register("before-call.*.*", record)
+    yield calls
+    boto3.DEFAULT_SESSION.events.unregister("before-call.*.*", record)

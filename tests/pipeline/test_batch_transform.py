@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from aws_helpers import BUCKET, REGION, ROLE
+from aws_helpers import BUCKET, REGION, ROLE, approver_actions
 from helpers import said
 from test_batch_predict import LABELS, _answer
 
@@ -89,7 +89,8 @@ def served(aws):
     """A deployed endpoint in moto, and a hook that runs each transform job as the service would."""
     import boto3
 
-    sagemaker, s3 = boto3.client("sagemaker", region_name=REGION), boto3.client("s3", region_name=REGION)
+    own = boto3.Session(region_name=REGION)  # the service's side: its calls are not the caller's
+    sagemaker, s3 = own.client("sagemaker"), own.client("s3")
     image = {"Image": "123.dkr.ecr.us-east-1.amazonaws.com/hf:1", "ModelDataUrl": f"s3://{BUCKET}/m.tar.gz"}
     sagemaker.create_model(ModelName="medtx-served-m", ExecutionRoleArn=ROLE, PrimaryContainer=image)
     variant = {"VariantName": "AllTraffic", "ModelName": "medtx-served-m"}
@@ -132,7 +133,11 @@ def served(aws):
     sagemaker.delete_model(ModelName="medtx-served-m")
 
 
-def test_predict_scores_a_csv_with_a_transform_job_of_the_endpoints_model(served, tmp_path, monkeypatch):
+def test_predict_scores_a_csv_with_a_transform_job_of_the_endpoints_model(
+    served, iam_calls, tmp_path, monkeypatch
+):
+    """The job's request, the output CSV, the requests kept in S3, collecting an earlier job again,
+    and every call the command makes allowed by the model approver policy."""
     import boto3
     from typer.testing import CliRunner
 
@@ -160,10 +165,11 @@ def test_predict_scores_a_csv_with_a_transform_job_of_the_endpoints_model(served
     name = job["TransformJobName"]
     assert f"5 row(s) scored by transform job {name} (2 x ml.m5.xlarge" in said(done)
     assert f"s3://{BUCKET}/batch-predict/{name}/" in said(done)
-    described = boto3.client("sagemaker", region_name=REGION).describe_transform_job(TransformJobName=name)
+    own = boto3.Session(region_name=REGION)  # the test's own calls: not recorded
+    described = own.client("sagemaker").describe_transform_job(TransformJobName=name)
     assert described["TransformInput"]["SplitType"] == "Line"
     # the requests kept in S3 are those the endpoint would have been sent
-    s3 = boto3.client("s3", region_name=REGION)
+    s3 = own.client("s3")
     kept = s3.get_object(Bucket=BUCKET, Key=f"batch-predict/{name}/input/requests-00001.jsonl")["Body"].read()
     assert kept.splitlines()[0] == request_body(["chest pain", "headache and aura"], 2)
 
@@ -173,6 +179,9 @@ def test_predict_scores_a_csv_with_a_transform_job_of_the_endpoints_model(served
     assert again.exit_code == 0, said(again)
     assert len(jobs) == 1
     assert pd.read_csv(tmp_path / "notes-predictions.csv", keep_default_na=False).equals(out)
+    called = {"sagemaker:CreateTransformJob", "sagemaker:DescribeTransformJob", "s3:PutObject"}
+    assert called | {"s3:GetObject", "s3:ListBucket", "sagemaker:DescribeEndpoint"} <= iam_calls
+    assert not iam_calls - approver_actions(), sorted(iam_calls - approver_actions())
     other = runner.invoke(app, [*args[:-4], "--batch-size", "3", "--instance-count", "2", "--job", name])
     assert other.exit_code == 1 and "is not the requests this CSV gives with these options" in said(other)
     fewer = runner.invoke(app, [*args[:-2], "--instance-count", "1", "--job", name])

@@ -8,7 +8,7 @@ import io
 import json
 
 import pytest
-from aws_helpers import BUCKET, REGION, ROLE
+from aws_helpers import BUCKET, REGION, ROLE, approver_actions, codebuild_actions, policy_actions
 
 from pipeline import deploy, schedule
 
@@ -578,7 +578,7 @@ def test_the_stacks_retraining_starts_with_the_data_version_under_its_role(aws, 
         "sha256-"
     )
     assert {"s3:ListBucket", "sagemaker:StartPipelineExecution"} <= iam_calls
-    assert not iam_calls - _codebuild_actions(), sorted(iam_calls - _codebuild_actions())
+    assert not iam_calls - codebuild_actions(), sorted(iam_calls - codebuild_actions())
 
     # the rule as the stack makes it: `schedule show` reads its build target, `delete` removes it
     events = boto3.client("events", region_name=REGION)
@@ -652,7 +652,7 @@ def test_operators_start_and_watch_executions_with_the_operator_policy(aws, iam_
         assert done.exit_code == 0, (command, said(done))
     assert done.stdout == "wrote evaluation.json\n"
     policy = load_template()["Resources"]["PipelineOperatorPolicy"]["Properties"]["PolicyDocument"]
-    allowed = _actions(policy)
+    allowed = policy_actions(policy)
     called = {"sagemaker:StartPipelineExecution", "sagemaker:DescribeTrainingJob", "logs:GetLogEvents"}
     assert called | {"s3:ListBucket"} <= iam_calls
     (metrics,) = [s for s in policy["Statement"] if s["Sid"] == "TrainingMetrics"]
@@ -802,49 +802,6 @@ PER_CLASS = """label_id,label,precision,recall,f1,support,predicted
 1,Radiology,0.923077,1.0,0.96,12,13
 2,Urology,0.818182,0.642857,0.72,14,11
 """
-
-
-@pytest.fixture
-def iam_calls():
-    """The IAM actions of every call made through clients that ``boto3.client`` creates meanwhile
-    (the CLI's; clients made before, or from a session of their own, are not recorded):
-    ``sagemaker-runtime`` calls are ``sagemaker:`` actions, ListObjectsV2 is ``s3:ListBucket``."""
-    import boto3
-
-    calls: set[str] = set()
-
-    def record(model, **_):
-        service = model.service_model.service_name
-        call = f"{ {'sagemaker-runtime': 'sagemaker'}.get(service, service) }:{model.name}"
-        calls.add({"s3:ListObjectsV2": "s3:ListBucket"}.get(call, call))  # its IAM action's name
-
-    boto3.setup_default_session()
-    boto3.DEFAULT_SESSION.events.register("before-call.*.*", record)
-    yield calls
-    boto3.DEFAULT_SESSION.events.unregister("before-call.*.*", record)
-
-
-def _approver_actions() -> set[str]:
-    """The actions the template's ModelApproverPolicy allows."""
-    from helpers import load_template
-
-    return _actions(load_template()["Resources"]["ModelApproverPolicy"]["Properties"]["PolicyDocument"])
-
-
-def _codebuild_actions() -> set[str]:
-    """The actions the template's CodeBuild role allows (its deploy project's scheduled jobs)."""
-    from helpers import load_template
-
-    role = load_template()["Resources"]["CodeBuildRole"]["Properties"]
-    return set().union(*(_actions(policy["PolicyDocument"]) for policy in role["Policies"]))
-
-
-def _actions(policy: dict) -> set[str]:
-    allowed: set[str] = set()
-    for statement in policy["Statement"]:
-        actions = statement["Action"]
-        allowed.update([actions] if isinstance(actions, str) else actions)
-    return allowed
 
 
 def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypatch, tmp_path):
@@ -1038,7 +995,7 @@ def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypa
 
     assert {"s3:GetObject", "sagemaker:UpdateModelPackage", "sagemaker:DescribeModel"} <= iam_calls
     assert {"sagemaker:InvokeEndpoint", "cloudwatch:DescribeAlarms"} <= iam_calls
-    refused = sorted(iam_calls - _approver_actions())
+    refused = sorted(iam_calls - approver_actions())
     assert not refused, f"calls the approver policy does not allow: {refused}"
 
 
@@ -1177,7 +1134,7 @@ def test_models_compare_pairs_a_version_with_the_served_one(registry, iam_calls,
     paired when both were evaluated on the same rows, each against its own baseline otherwise; the
     calls it makes are the approver policy's."""
     import boto3
-    from helpers import load_template, said
+    from helpers import said
     from typer.testing import CliRunner
 
     from pipeline.cli import app
@@ -1245,12 +1202,7 @@ def test_models_compare_pairs_a_version_with_the_served_one(registry, iam_calls,
     elsewhere = runner.invoke(app, ["models", "compare", "1", "--sagemaker", "--group", GROUP])
     assert elsewhere.exit_code == 2 and f"serves {first}, not a version of {GROUP}" in said(elsewhere)
 
-    policy = load_template()["Resources"]["ModelApproverPolicy"]["Properties"]["PolicyDocument"]
-    allowed = {
-        a
-        for s in policy["Statement"]
-        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
-    }
+    allowed = approver_actions()
     assert "s3:GetObject" in iam_calls and not iam_calls - allowed, sorted(iam_calls - allowed)
 
 
@@ -1391,7 +1343,7 @@ def test_endpoint_predictions_reads_the_capture_against_validation(registry, iam
     assert "a major shift in the predicted classes" in text and "(validation: 0.800)" in text
     older = json.loads(runner.invoke(app, [*asked[:-1], "96", "--json"]).stdout)
     assert older["predictions"] == 54
-    assert "s3:ListBucket" in iam_calls and not iam_calls - _approver_actions(), sorted(iam_calls)
+    assert "s3:ListBucket" in iam_calls and not iam_calls - approver_actions(), sorted(iam_calls)
 
 
 def test_the_scheduled_drift_check_puts_its_figures_in_cloudwatch(registry, iam_calls, monkeypatch):
@@ -1457,8 +1409,8 @@ def test_the_scheduled_drift_check_puts_its_figures_in_cloudwatch(registry, iam_
     few = published("medtx-few")
     assert few.keys() == {"CapturedPredictions", "PredictionMeanScore"}  # too few for a PSI to alarm on
     assert published("medtx-quiet") == {"CapturedPredictions": 0}
-    assert "cloudwatch:PutMetricData" in iam_calls and not iam_calls - _codebuild_actions(), sorted(
-        iam_calls - _codebuild_actions()
+    assert "cloudwatch:PutMetricData" in iam_calls and not iam_calls - codebuild_actions(), sorted(
+        iam_calls - codebuild_actions()
     )
 
     # the bucket's history: a row per check and class; the same check hour again replaces its rows
@@ -1507,7 +1459,7 @@ def test_diff_names_what_the_checkout_would_change_in_the_running_pipeline(aws, 
     iam_calls.clear()
     same = runner.invoke(app, ["diff", *pipeline, "--set", "pipeline_name=diffed"])
     assert same.exit_code == 0, said(same)
-    assert iam_calls == {"sagemaker:DescribePipeline"} and iam_calls <= _codebuild_actions()
+    assert iam_calls == {"sagemaker:DescribePipeline"} and iam_calls <= codebuild_actions()
     assert "medtx diff" in (ROOT / "buildspec.yml").read_text()
     assert "diffed runs the definition this checkout builds" in said(same)
     changed = runner.invoke(
