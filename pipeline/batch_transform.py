@@ -179,6 +179,10 @@ class Location:
     def uri(self, part: str) -> str:
         return f"s3://{self.bucket}/{self.key(part)}"
 
+    @property
+    def folder(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix.strip('/')}/{self.job}/"
+
 
 def submit(
     sagemaker: Any,

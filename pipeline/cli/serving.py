@@ -500,11 +500,13 @@ def _predict_by_transform(
     region = resolve_region(region)
     sagemaker, s3 = boto3.client("sagemaker", region_name=region), boto3.client("s3", region_name=region)
     texts = rows["text"].tolist()
-    staged = bt.stage(texts, batch_size, limits.max_texts, limits.max_payload_bytes, top_k, instance_count)
     at = bt.Location(
         from_env(ENV_BUCKET, None) or cfg.bucket, cfg.batch_transform_prefix, job or bt.job_name()
     )
     with failing(bp.PredictError, dep.DeployError, bt.TransformError, ClientError, code=1):
+        staged = bt.stage(
+            texts, batch_size, limits.max_texts, limits.max_payload_bytes, top_k, instance_count
+        )
         if not staged.requests:
             raise bp.PredictError("no row has text: nothing to score")
         if job:
@@ -549,7 +551,7 @@ def _predict_by_transform(
     empty = sum(1 for p in found if p is None)
     console.print(
         f"wrote {target}: {len(found) - empty:,} row(s) scored by transform job {at.job} "
-        f"({bt.summary(described)}; requests and answers kept under {at.uri('input').rsplit('/', 2)[0]}/)"
+        f"({bt.summary(described)}; requests and answers kept under {at.folder})"
         + (f"; {empty:,} row(s) without text kept with the note {bp.NO_TEXT!r}" if empty else ""),
         highlight=False,
     )

@@ -210,6 +210,11 @@ def test_batch_transform_options_are_refused_where_they_do_not_apply(served, tmp
     pd.DataFrame({"transcription": ["", " "]}).to_csv(empty, index=False)
     blank = runner.invoke(app, ["predict", str(empty), *transform])
     assert blank.exit_code == 1 and "no row has text" in said(blank) and not jobs
+    long = tmp_path / "long.csv"
+    pd.DataFrame({"transcription": ["short", "x" * 1_100_000]}).to_csv(long, index=False)
+    refused = runner.invoke(app, ["predict", str(long), *transform])
+    assert refused.exit_code == 1 and "text 2 is longer than one request may be" in said(refused)
+    assert not jobs
     named = runner.invoke(app, ["predict", str(source), *transform, "--model-name", "other-m"])
     assert named.exit_code == 0, said(named)
     assert [j["ModelName"] for j in jobs] == ["other-m"]
