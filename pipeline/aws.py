@@ -119,13 +119,14 @@ def latest_execution(client: Any, pipeline_name: str) -> str | None:
     return summaries[0]["PipelineExecutionArn"] if summaries else None
 
 
-def recent_executions(client: Any, pipeline_name: str, last: int) -> list[dict[str, Any]]:
-    """The newest ``last`` executions, newest first: id, status, start, display name, failure reason."""
+def recent_executions(client: Any, pipeline_name: str, last: int | None) -> list[dict[str, Any]]:
+    """The newest ``last`` executions (None: all of them), newest first: id, status, start, display
+    name, failure reason."""
     pages = client.get_paginator("list_pipeline_executions").paginate(
         PipelineName=pipeline_name,
         SortBy="CreationTime",
         SortOrder="Descending",
-        PaginationConfig={"MaxItems": last},
+        PaginationConfig={"MaxItems": last} if last else {},
     )
     return [
         {
@@ -139,6 +140,16 @@ def recent_executions(client: Any, pipeline_name: str, last: int) -> list[dict[s
         for page in pages
         for summary in page["PipelineExecutionSummaries"]
     ]
+
+
+#: An execution in one of these states still runs (``medtx start --if-idle`` starts none beside it).
+RUNNING = ("Executing", "Stopping")
+
+
+def running_executions(client: Any, pipeline_name: str) -> list[dict[str, Any]]:
+    """The pipeline's executions that still run, newest first (every page: one that has waited days
+    for spot capacity is far down the list)."""
+    return [e for e in recent_executions(client, pipeline_name, None) if e["status"] in RUNNING]
 
 
 def execution_status(client: Any, arn: str) -> dict[str, Any]:

@@ -135,6 +135,14 @@ def start(
     params: Params = None,
     wait: Annotated[bool, typer.Option(help="poll and show step progress until the execution ends")] = False,
     poll_seconds: Annotated[float, typer.Option(help="seconds between polls with --wait")] = 30.0,
+    if_idle: Annotated[
+        bool,
+        typer.Option(
+            "--if-idle",
+            help="start nothing (exit 0) while an execution of the pipeline still runs; the scheduled "
+            "retraining uses it",
+        ),
+    ] = False,
     pipeline_name: PipelineName = None,
     region: Region = None,
 ) -> None:
@@ -158,6 +166,12 @@ def start(
     stale = stale_scripts_note(described)
     if stale:
         console.print(f"[yellow]note:[/yellow] {stale}", highlight=False)
+    if if_idle:
+        running = aws.running_executions(client, name)
+        if running:
+            shown = ", ".join(f"{e['id']} ({e['status']} since {e['started']})" for e in running)
+            console.print(f"not started (--if-idle): {name} still runs {shown}", highlight=False)
+            return
     arn = aws.start(client, name, parsed)
     console.print(f"started {arn}")
     print(arn)

@@ -579,6 +579,22 @@ def test_the_stacks_retraining_starts_with_the_data_version_under_its_role(aws, 
     )
     assert {"s3:ListBucket", "sagemaker:StartPipelineExecution"} <= iam_calls
     assert not iam_calls - codebuild_actions(), sorted(iam_calls - codebuild_actions())
+    # the next scheduled start while that execution still runs (--if-idle): none beside it
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sagemaker.models import sagemaker_backends
+
+    backend = sagemaker_backends[DEFAULT_ACCOUNT_ID][REGION]
+    executions = backend.pipelines["stack-pipeline"].pipeline_executions
+    executions[arn].pipeline_execution_status = "Executing"
+    skipped = runner.invoke(app, command.split())
+    assert skipped.exit_code == 0, said(skipped)
+    running = arn.rsplit("/", 1)[-1]
+    assert f"not started (--if-idle): stack-pipeline still runs {running} (Executing since" in said(skipped)
+    assert list(executions) == [arn] and "sagemaker:ListPipelineExecutions" in iam_calls
+    assert not iam_calls - codebuild_actions(), sorted(iam_calls - codebuild_actions())
+    executions[arn].pipeline_execution_status = "Succeeded"
+    again = runner.invoke(app, command.split())
+    assert again.exit_code == 0 and len(executions) == 2, said(again)
 
     # the rule as the stack makes it: `schedule show` reads its build target, `delete` removes it
     events = boto3.client("events", region_name=REGION)
