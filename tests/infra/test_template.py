@@ -125,7 +125,7 @@ def test_deploys_only_on_approval_and_retrains_on_a_schedule(template):
         "MEDTX_RETRAIN_INPUT": "s3://${ArtifactBucket}/${RetrainInputDataKey}",
     }
     spec = (ROOT / given["buildspecOverride"]).read_text()
-    start = '--pipeline-name "${MEDTX_PIPELINE_NAME}" --param "InputDataUri=${MEDTX_RETRAIN_INPUT}"'
+    start = '--if-idle --pipeline-name "${MEDTX_PIPELINE_NAME}" --param "InputDataUri=${MEDTX_RETRAIN_INPUT}"'
     assert f"medtx start {start}" in spec
     events = resources["EventsRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     assert {"Sid": "Deploy", "Effect": "Allow", "Action": "codebuild:StartBuild"} | {
