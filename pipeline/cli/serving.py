@@ -362,6 +362,10 @@ def predict(
             "CSV and options)"
         ),
     ] = None,
+    wait: Annotated[
+        bool,
+        typer.Option(help="--batch-transform: wait for the job and write the CSV (--no-wait: start it only)"),
+    ] = True,
     region: Region = None,
 ) -> None:
     """Score every row of a CSV through the endpoint (local, or with --sagemaker the deployed one).
@@ -391,10 +395,13 @@ def predict(
         rows = bp.read_texts(csv, column, id_column)
         if top_k > limits.max_top_k:
             raise bp.PredictError(f"--top-k must be at most {limits.max_top_k} (the endpoint's limit)")
-        if (job or instance_type or model_name or instance_count > 1) and not batch_transform:
+        if (job or instance_type or model_name or instance_count > 1 or not wait) and not batch_transform:
             raise bp.PredictError(
-                "--job, --instance-type, --instance-count and --model-name go with --batch-transform"
+                "--job, --instance-type, --instance-count, --model-name and --no-wait go with "
+                "--batch-transform"
             )
+        if job and not wait:
+            raise bp.PredictError("--job collects a job's answers, which needs --wait")
         if batch_transform and not sagemaker:
             raise bp.PredictError(
                 "--batch-transform starts a SageMaker job: add --sagemaker (locally, predict scores "
@@ -412,6 +419,7 @@ def predict(
             instance_type,
             instance_count,
             job,
+            wait,
             region,
         )
         return
@@ -483,6 +491,7 @@ def _predict_by_transform(
     instance_type: str | None,
     instance_count: int,
     job: str | None,
+    wait: bool,
     region: str | None,
 ) -> None:
     """``medtx predict --sagemaker --batch-transform``: stage the requests, start the job (or take
@@ -534,9 +543,18 @@ def _predict_by_transform(
                 limits.max_payload_bytes,
                 from_env(ENV_KMS, cfg.kms_key_id),
             )
+            started = (
+                f"transform job {at.job}: {bt.input_note(staged)} to model {model_name} "
+                f"on {instance_count} x {chosen}"
+            )
+            if not wait:
+                console.print(
+                    f"{started}; started. Its answers, once it ends: the same command with --job {at.job}",
+                    highlight=False,
+                )
+                return
             console.print(
-                f"transform job {at.job}: {bt.input_note(staged)} to model {model_name} on {instance_count} "
-                f"x {chosen}; waiting for it to end (Ctrl-C leaves it running: collect its answers later "
+                f"{started}; waiting for it to end (Ctrl-C leaves it running: collect its answers later "
                 f"with the same command and --job {at.job})",
                 highlight=False,
             )

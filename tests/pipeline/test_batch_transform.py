@@ -173,11 +173,22 @@ def test_predict_scores_a_csv_with_a_transform_job_of_the_endpoints_model(
     kept = s3.get_object(Bucket=BUCKET, Key=f"batch-predict/{name}/input/requests-00001.jsonl")["Body"].read()
     assert kept.splitlines()[0] == request_body(["chest pain", "headache and aura"], 2)
 
+    # started without waiting: no CSV yet, and the command that collects it
+    (tmp_path / "notes-predictions.csv").unlink()
+    started = runner.invoke(app, [*args, "--no-wait"])
+    assert started.exit_code == 0, said(started)
+    second = jobs[-1]["TransformJobName"]
+    assert f"started. Its answers, once it ends: the same command with --job {second}" in said(started)
+    assert not (tmp_path / "notes-predictions.csv").exists()
+    collected = runner.invoke(app, [*args, "--job", second])
+    assert collected.exit_code == 0, said(collected)
+    assert pd.read_csv(tmp_path / "notes-predictions.csv", keep_default_na=False).equals(out)
+
     # an earlier job's answers collected again (after Ctrl-C): same CSV and options, no new job
     (tmp_path / "notes-predictions.csv").unlink()
     again = runner.invoke(app, [*args, "--job", name])
     assert again.exit_code == 0, said(again)
-    assert len(jobs) == 1
+    assert len(jobs) == 2
     assert pd.read_csv(tmp_path / "notes-predictions.csv", keep_default_na=False).equals(out)
     called = {"sagemaker:CreateTransformJob", "sagemaker:DescribeTransformJob", "s3:PutObject"}
     assert called | {"s3:GetObject", "s3:ListBucket", "sagemaker:DescribeEndpoint"} <= iam_calls
@@ -204,6 +215,8 @@ def test_batch_transform_options_are_refused_where_they_do_not_apply(served, tmp
     assert local.exit_code == 2 and "add --sagemaker" in said(local)
     stray = runner.invoke(app, ["predict", str(source), "--sagemaker", "--job", "x", "--region", REGION])
     assert stray.exit_code == 2 and "go with --batch-transform" in said(stray)
+    nowait = runner.invoke(app, ["predict", str(source), *transform, "--job", "x", "--no-wait"])
+    assert nowait.exit_code == 2 and "needs --wait" in said(nowait)
     nowhere = runner.invoke(app, ["predict", str(source), *transform, "--name", "gone"])
     assert nowhere.exit_code == 1 and "no endpoint gone" in said(nowhere) and not jobs
     empty = tmp_path / "empty.csv"
