@@ -221,6 +221,11 @@ def check_input(s3: Any, staged: Staged, at: Location) -> None:
 
     listed = s3.list_objects_v2(Bucket=at.bucket, Prefix=at.key("input"))
     found = {o["Key"].rsplit("/", 1)[-1] for o in listed.get("Contents", [])}
+    if not found:
+        raise TransformError(
+            f"no requests under {at.uri('input')}: {at.job} is not a job medtx predict started "
+            f"(they are kept under {at.folder.rsplit('/', 2)[0]}/)"
+        )
     if found != set(staged.files):
         raise TransformError(
             f"{at.uri('input')} holds {len(found)} request file(s), not the {len(staged.files)} this CSV "

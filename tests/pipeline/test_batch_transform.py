@@ -195,6 +195,12 @@ def test_predict_scores_a_csv_with_a_transform_job_of_the_endpoints_model(
     assert not iam_calls - approver_actions(), sorted(iam_calls - approver_actions())
     other = runner.invoke(app, [*args[:-4], "--batch-size", "3", "--instance-count", "2", "--job", name])
     assert other.exit_code == 1 and "is not the requests this CSV gives with these options" in said(other)
+    unknown = runner.invoke(app, [*args, "--job", "medtx-predict-never"])
+    assert unknown.exit_code == 1
+    assert (
+        f"medtx-predict-never is not a job medtx predict started (they are kept under s3://{BUCKET}/batch-predict/)"
+        in said(unknown)
+    )
     fewer = runner.invoke(app, [*args[:-2], "--instance-count", "1", "--job", name])
     assert fewer.exit_code == 1 and "holds 2 request file(s), not the 1" in said(fewer)
 
