@@ -1,8 +1,9 @@
 """``medtx``: the command line of the project, one module per group of commands.
 
 ``common`` (the app, shared options, how a command fails), ``executions`` (definition, upsert, start,
-status, logs, run), ``models`` (the registry), ``serving`` (deploy, invoke, endpoint), ``dashboards``
-(dashboard, quicksight), ``schedule``.
+status, logs, run), ``models`` (the registry), ``serving`` (deploy, invoke, endpoint), ``predict`` (a
+CSV through the endpoint or a Batch Transform job), ``dashboards`` (dashboard, quicksight),
+``schedule``.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 from pipeline.cli.common import app, console
 
 #: The modules whose commands register on ``app``, in the order ``medtx --help`` lists them.
-COMMANDS = ("executions", "serving", "dashboards", "models", "schedule")
+COMMANDS = ("executions", "serving", "predict", "dashboards", "models", "schedule")
 for _module in COMMANDS:
     importlib.import_module(f"pipeline.cli.{_module}")
 

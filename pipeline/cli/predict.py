@@ -1,0 +1,276 @@
+"""``medtx predict``: a CSV of transcripts scored through the endpoint (local, or the deployed one), or
+with ``--batch-transform`` through a SageMaker Batch Transform job of the endpoint's model
+(``pipeline.batch_predict``, ``pipeline.batch_transform``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from pipeline.cli.common import (
+    EndpointName,
+    Region,
+    SageMakerFlag,
+    StoreDir,
+    app,
+    config,
+    console,
+    failing,
+    named_endpoint,
+    resolve_region,
+)
+from pipeline.local import DEFAULT_STORE
+
+
+@app.command()
+def predict(
+    csv: Annotated[
+        Path, typer.Argument(help="CSV of transcripts", exists=True, dir_okay=False, readable=True)
+    ],
+    column: Annotated[str, typer.Option(help="the column holding the text")] = "transcription",
+    id_column: Annotated[str | None, typer.Option(help="a column to copy to each output row")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="output CSV (default: <csv>-predictions.csv beside it)")
+    ] = None,
+    top_k: Annotated[int, typer.Option(min=1, help="also write the k best labels")] = 1,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="texts per request (within the endpoint's limits)")
+    ] = 32,
+    name: EndpointName = None,
+    store: StoreDir = Path(DEFAULT_STORE),
+    sagemaker: SageMakerFlag = False,
+    batch_transform: Annotated[
+        bool,
+        typer.Option(
+            "--batch-transform",
+            help="with --sagemaker: a Batch Transform job scores the rows with the endpoint's model on "
+            "its own instances (large backlogs; the endpoint's traffic is untouched)",
+        ),
+    ] = False,
+    instance_type: Annotated[
+        str | None, typer.Option(help="--batch-transform: instance type (default: endpoint_instance_type)")
+    ] = None,
+    instance_count: Annotated[int, typer.Option(min=1, help="--batch-transform: instances")] = 1,
+    model_name: Annotated[
+        str | None, typer.Option(help="--batch-transform: a SageMaker model (default: the endpoint's)")
+    ] = None,
+    job: Annotated[
+        str | None,
+        typer.Option(
+            help="--batch-transform: collect this earlier job's answers instead of starting one (same "
+            "CSV and options)"
+        ),
+    ] = None,
+    wait: Annotated[
+        bool,
+        typer.Option(help="--batch-transform: wait for the job and write the CSV (--no-wait: start it only)"),
+    ] = True,
+    region: Region = None,
+) -> None:
+    """Score every row of a CSV through the endpoint (local, or with --sagemaker the deployed one).
+
+    The rows go in requests within the endpoint's limits (texts and bytes per request); the output
+    CSV has one row per input row, in order: row number (and --id-column), label, score, the k best
+    with --top-k, and a note for a row without text (kept, not sent). Each request carries an
+    InferenceId the endpoint's data capture keeps, so the prediction-drift check leaves a scored
+    backlog out of the endpoint's traffic. With --batch-transform the same requests go, one a line,
+    to a SageMaker Batch Transform job running the endpoint's model: the output is the same CSV."""
+    import itertools
+    import uuid
+
+    from rich.progress import Progress
+
+    from pipeline import batch_predict as bp
+    from pipeline import capture
+    from pipeline import deploy as dep
+    from pipeline.local import endpoint
+    from pipeline.local.store import Store
+
+    limits = config().container.inference
+    target = out or csv.with_name(f"{csv.stem}-predictions.csv")
+    with failing(bp.PredictError, code=2):
+        if target.resolve() == csv.resolve():
+            raise bp.PredictError(f"--out {target} is the input CSV: name another file")
+        rows = bp.read_texts(csv, column, id_column)
+        if top_k > limits.max_top_k:
+            raise bp.PredictError(f"--top-k must be at most {limits.max_top_k} (the endpoint's limit)")
+        if (job or instance_type or model_name or instance_count > 1 or not wait) and not batch_transform:
+            raise bp.PredictError(
+                "--job, --instance-type, --instance-count, --model-name and --no-wait go with "
+                "--batch-transform"
+            )
+        if job and not wait:
+            raise bp.PredictError("--job collects a job's answers, which needs --wait")
+        if batch_transform and not sagemaker:
+            raise bp.PredictError(
+                "--batch-transform starts a SageMaker job: add --sagemaker (locally, predict scores "
+                "through the local endpoint)"
+            )
+    endpoint_name = named_endpoint(name)
+    if batch_transform:
+        _predict_by_transform(
+            rows,
+            target,
+            top_k,
+            batch_size,
+            endpoint_name,
+            model_name,
+            instance_type,
+            instance_count,
+            job,
+            wait,
+            region,
+        )
+        return
+    numbers, run = itertools.count(1), uuid.uuid4().hex[:12]
+
+    def inference_id() -> str:
+        return f"{capture.BATCH_INFERENCE_PREFIX}{run}-{next(numbers)}"
+
+    if sagemaker:
+        import boto3
+
+        runtime = boto3.client("sagemaker-runtime", region_name=resolve_region(region))
+
+        def send(body: bytes) -> bytes:
+            return dep.invoke(runtime, endpoint_name, body, inference_id())
+    else:
+        local_store = Store(store)
+
+        def send(body: bytes) -> bytes:
+            status_code, answer = endpoint.invoke(
+                local_store, endpoint_name, body, inference_id=inference_id()
+            )
+            if status_code != 200:
+                shown = answer[:300].decode("utf-8", errors="replace")
+                raise dep.DeployError(f"endpoint {endpoint_name} answered HTTP {status_code}: {shown}")
+            return answer
+
+    texts = rows["text"].tolist()
+    with failing(bp.PredictError, code=1), Progress(console=console, transient=True) as progress:
+        task = progress.add_task(f"scoring {len(texts):,} rows", total=sum(1 for t in texts if t))
+        try:
+            found = bp.score(
+                texts,
+                send,
+                batch_size,
+                limits.max_texts,
+                limits.max_payload_bytes,
+                top_k,
+                progress=lambda n: progress.advance(task, n),
+            )
+        except bp.ScoringStoppedError as stop:  # what was scored is kept: a rerun needs only the rest
+            progress.stop()
+            bp.table(rows, stop.found, top_k, stopped="the endpoint refused a request").to_csv(
+                target, index=False
+            )
+            scored = sum(1 for p in stop.found if p is not None)
+            console.print(
+                f"[red]error:[/red] {stop.error}\nwrote {target} with the {scored:,} row(s) scored before "
+                "it; the rest have the note 'not scored: ...'",
+                highlight=False,
+            )
+            raise typer.Exit(1) from stop
+    bp.table(rows, found, top_k).to_csv(target, index=False)
+    empty = sum(1 for p in found if p is None)
+    console.print(
+        f"wrote {target}: {len(found) - empty:,} row(s) scored by {endpoint_name}"
+        + (f"; {empty:,} row(s) without text kept with the note {bp.NO_TEXT!r}" if empty else ""),
+        highlight=False,
+    )
+
+
+def _predict_by_transform(
+    rows: Any,
+    target: Path,
+    top_k: int,
+    batch_size: int,
+    endpoint_name: str,
+    model_name: str | None,
+    instance_type: str | None,
+    instance_count: int,
+    job: str | None,
+    wait: bool,
+    region: str | None,
+) -> None:
+    """``medtx predict --sagemaker --batch-transform``: stage the requests, start the job (or take
+    ``job``), wait, join the answers to the rows (``pipeline.batch_transform``)."""
+    import boto3
+    from botocore.exceptions import ClientError
+
+    from pipeline import batch_predict as bp
+    from pipeline import batch_transform as bt
+    from pipeline import deploy as dep
+    from pipeline.config import ENV_BUCKET, ENV_KMS, from_env
+
+    cfg = config()
+    limits = cfg.container.inference
+    region = resolve_region(region)
+    sagemaker, s3 = boto3.client("sagemaker", region_name=region), boto3.client("s3", region_name=region)
+    texts = rows["text"].tolist()
+    at = bt.Location(
+        from_env(ENV_BUCKET, None) or cfg.bucket, cfg.batch_transform_prefix, job or bt.job_name()
+    )
+    with failing(bp.PredictError, dep.DeployError, bt.TransformError, ClientError, code=1):
+        staged = bt.stage(
+            texts, batch_size, limits.max_texts, limits.max_payload_bytes, top_k, instance_count
+        )
+        if not staged.requests:
+            raise bp.PredictError("no row has text: nothing to score")
+        if job:
+            bt.check_input(s3, staged, at)
+            console.print(
+                f"transform job {job}: {bt.input_note(staged)}; waiting for it to end", highlight=False
+            )
+        else:
+            if model_name is None:
+                model_name = (dep.served_model(sagemaker, endpoint_name) or ("", None))[1]
+                if not model_name:
+                    raise dep.DeployError(
+                        f"no endpoint {endpoint_name} (or no model under it) to take the model from: "
+                        "deploy one, or pass --model-name"
+                    )
+            chosen = instance_type or cfg.batch_transform_instance_type or cfg.endpoint_instance_type
+            bt.submit(
+                sagemaker,
+                s3,
+                staged,
+                at,
+                model_name,
+                chosen,
+                instance_count,
+                limits.max_payload_bytes,
+                from_env(ENV_KMS, cfg.kms_key_id),
+            )
+            started = (
+                f"transform job {at.job}: {bt.input_note(staged)} to model {model_name} "
+                f"on {instance_count} x {chosen}"
+            )
+            if not wait:
+                console.print(
+                    f"{started}; started. Its answers, once it ends: the same command with --job {at.job}",
+                    highlight=False,
+                )
+                return
+            console.print(
+                f"{started}; waiting for it to end (Ctrl-C leaves it running: collect its answers later "
+                f"with the same command and --job {at.job})",
+                highlight=False,
+            )
+        with console.status("transform job starting") as shown:
+            described = bt.wait(
+                sagemaker,
+                at.job,
+                on_poll=lambda d: shown.update(f"transform job {d['TransformJobStatus']}"),
+            )
+        found = bt.collect(s3, staged, len(texts), at)
+    bp.table(rows, found, top_k).to_csv(target, index=False)
+    empty = sum(1 for p in found if p is None)
+    console.print(
+        f"wrote {target}: {len(found) - empty:,} row(s) scored by transform job {at.job} "
+        f"({bt.summary(described)}; requests and answers kept under {at.folder})"
+        + (f"; {empty:,} row(s) without text kept with the note {bp.NO_TEXT!r}" if empty else ""),
+        highlight=False,
+    )
