@@ -226,6 +226,7 @@ def execution_steps(client: Any, arn: str) -> list[dict[str, Any]]:
 JOB_LOG_GROUPS = {
     "ProcessingJob": "/aws/sagemaker/ProcessingJobs",
     "TrainingJob": "/aws/sagemaker/TrainingJobs",
+    "TransformJob": "/aws/sagemaker/TransformJobs",
 }
 
 

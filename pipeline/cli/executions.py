@@ -7,7 +7,7 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -204,19 +204,26 @@ def _print_failed_logs(state: dict) -> None:
     """The last lines of each failed job (a processing job's failure reason only says to look at
     its logs); a caller not allowed to read them gets the command that would."""
     import boto3
+
+    logs = boto3.client("logs", region_name=state["arn"].split(":")[3])
+    for step in _failed_jobs(state):
+        print_job_log(logs, step["job"], f"{step['name']}: ")
+
+
+def print_job_log(logs: Any, job: dict[str, str], title: str = "") -> None:
+    """The last ``FAILED_LOG_LINES`` lines a failed job wrote (``aws.job_log_lines``) under a rule
+    naming it; a caller not allowed to read them is told so."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     from pipeline import aws
 
-    logs = boto3.client("logs", region_name=state["arn"].split(":")[3])
-    for step in _failed_jobs(state):
-        try:
-            lines = aws.job_log_lines(logs, step["job"], FAILED_LOG_LINES)
-        except (BotoCoreError, ClientError) as err:
-            console.print(f"{step['name']}: its logs could not be read ({err})", highlight=False)
-            continue
-        console.rule(f"{step['name']}: the last {len(lines)} lines of {step['job']['name']}")
-        console.print("\n".join(lines) or "(nothing logged)", highlight=False, markup=False)
+    try:
+        lines = aws.job_log_lines(logs, job, FAILED_LOG_LINES)
+    except (BotoCoreError, ClientError) as err:
+        console.print(f"{title}the logs of {job['name']} could not be read ({err})", highlight=False)
+        return
+    console.rule(f"{title}the last {len(lines)} lines of {job['name']}")
+    console.print("\n".join(lines) or "(nothing logged)", highlight=False, markup=False)
 
 
 def _failed_jobs(state: dict) -> list[dict]:

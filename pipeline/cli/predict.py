@@ -21,6 +21,7 @@ from pipeline.cli.common import (
     named_endpoint,
     resolve_region,
 )
+from pipeline.cli.executions import print_job_log
 from pipeline.local import DEFAULT_STORE
 
 
@@ -259,12 +260,17 @@ def _predict_by_transform(
                 f"with the same command and --job {at.job})",
                 highlight=False,
             )
-        with console.status("transform job starting") as shown:
-            described = bt.wait(
-                sagemaker,
-                at.job,
-                on_poll=lambda d: shown.update(f"transform job {d['TransformJobStatus']}"),
-            )
+        try:
+            with console.status("transform job starting") as shown:
+                described = bt.wait(
+                    sagemaker,
+                    at.job,
+                    on_poll=lambda d: shown.update(f"transform job {d['TransformJobStatus']}"),
+                )
+        except bt.TransformError as err:  # what the container and the service said: the job's logs
+            console.print(f"[red]error:[/red] {err}", highlight=False)
+            print_job_log(boto3.client("logs", region_name=region), {"kind": "TransformJob", "name": at.job})
+            raise typer.Exit(1) from err
         found = bt.collect(s3, staged, len(texts), at)
     bp.table(rows, found, top_k).to_csv(target, index=False)
     empty = sum(1 for p in found if p is None)

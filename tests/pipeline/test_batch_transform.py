@@ -8,6 +8,9 @@ goes through the endpoint handler's own request check (``inference.parse_request
 
 from __future__ import annotations
 
+import contextlib
+import time
+
 import pandas as pd
 import pytest
 from aws_helpers import BUCKET, REGION, ROLE, approver_actions
@@ -184,12 +187,42 @@ def test_predict_scores_a_csv_with_a_transform_job_of_the_endpoints_model(
     assert collected.exit_code == 0, said(collected)
     assert pd.read_csv(tmp_path / "notes-predictions.csv", keep_default_na=False).equals(out)
 
-    # an earlier job's answers collected again (after Ctrl-C): same CSV and options, no new job
+    # a job that failed: the service's reason, then the last lines the job logged
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.sagemaker.models import sagemaker_backends
+
     (tmp_path / "notes-predictions.csv").unlink()
+    failing = runner.invoke(app, [*args, "--no-wait"])
+    third = jobs[-1]["TransformJobName"]
+    made = sagemaker_backends[DEFAULT_ACCOUNT_ID][REGION].transform_jobs[third]
+    made.transform_job_status, made.failure_reason = (
+        "Failed",
+        "ClientError: See job logs for more information",
+    )
+    logs = own.client("logs")
+    group = "/aws/sagemaker/TransformJobs"
+    with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
+        logs.create_log_group(logGroupName=group)
+    stream = f"{third}/i-0abc-1733300000/data-log"
+    logs.create_log_stream(logGroupName=group, logStreamName=stream)
+    said_by_job = "Bad HTTP status received from algorithm: 400; inputs must be text"
+    logs.put_log_events(
+        logGroupName=group,
+        logStreamName=stream,
+        logEvents=[{"timestamp": int(time.time() * 1000), "message": said_by_job}],
+    )
+    failed = runner.invoke(app, [*args, "--job", third])
+    assert failing.exit_code == 0 and failed.exit_code == 1
+    assert f"transform job {third} failed: ClientError: See job logs" in said(failed)
+    assert f"the last 1 lines of {third}" in said(failed) and said_by_job in said(failed)
+    assert not (tmp_path / "notes-predictions.csv").exists()
+
+    # an earlier job's answers collected again (after Ctrl-C): same CSV and options, no new job
     again = runner.invoke(app, [*args, "--job", name])
     assert again.exit_code == 0, said(again)
-    assert len(jobs) == 2
+    assert len(jobs) == 3
     assert pd.read_csv(tmp_path / "notes-predictions.csv", keep_default_na=False).equals(out)
+    assert {"logs:DescribeLogStreams", "logs:GetLogEvents"} <= iam_calls
     called = {"sagemaker:CreateTransformJob", "sagemaker:DescribeTransformJob", "s3:PutObject"}
     assert called | {"s3:GetObject", "s3:ListBucket", "sagemaker:DescribeEndpoint"} <= iam_calls
     assert not iam_calls - approver_actions(), sorted(iam_calls - approver_actions())
