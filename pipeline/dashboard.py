@@ -400,8 +400,41 @@ def performance_figures(data: RunData) -> list[tuple[str, Any]]:
         ("Target vs predicted distribution", dist),
         ("Per-class precision, recall and F1", classes),
         ("Confusion matrix (rows: target, columns: predicted)", heatmap),
+        *behaviour_figures(data.evaluation),
         (f"Over retrainings: every local run's evaluation ({len(hist)})", history),
     ]
+
+
+def behaviour_figures(evaluation: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The behavioural checks (``evaluation.json``'s ``behaviour``): per check, the share of the notes
+    it rewrote that kept their predicted label, with the count, the macro-F1 change and the most
+    frequent change on hover; none when evaluation ran no check."""
+    import plotly.graph_objects as go
+
+    checks = {k: v for k, v in (evaluation.get("behaviour") or {}).items() if v.get("agreement") is not None}
+    if not checks:
+        return []
+    names = [name.replace("_", " ") for name in checks]
+
+    def hover(found: dict[str, Any]) -> str:
+        moves = found.get("changes") or []
+        top = f"; most often {moves[0]['from']} -> {moves[0]['to']} ({moves[0]['texts']})" if moves else ""
+        return (
+            f"{found['texts_altered'] - found['texts_changed']} of {found['texts_altered']} notes kept "
+            f"their label; macro-F1 {found['macro_f1_change']:+.4f}{top}"
+        )
+
+    figure = go.Figure(
+        go.Bar(
+            x=[found["agreement"] for found in checks.values()],
+            y=names,
+            orientation="h",
+            text=[f"{found['agreement']:.0%} of {found['texts_altered']}" for found in checks.values()],
+            hovertext=[hover(found) for found in checks.values()],
+        ),
+        layout={"height": 60 * len(checks) + 120, "xaxis": {"range": [0, 1], "tickformat": ".0%"}},
+    )
+    return [("Behavioural checks: predicted label kept when a note is rewritten", figure)]
 
 
 def production_figures(drift: pd.DataFrame) -> list[tuple[str, Any]]:

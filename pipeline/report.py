@@ -1,7 +1,7 @@
 """How an evaluation reads on a terminal: the held-out figures with their bootstrap intervals beside
-the TF-IDF baseline's, the difference between the two, and, from ``per-class-metrics.csv``, every
-class weakest first with the most frequent confusions. The local run's summary and ``medtx models
-show`` print it; the files are what ``scripts/evaluate.py`` writes.
+the TF-IDF baseline's, the difference between the two, the behavioural checks, and, from
+``per-class-metrics.csv``, every class weakest first with the most frequent confusions. The local
+run's summary and ``medtx models show`` print it; the files are what ``scripts/evaluate.py`` writes.
 """
 
 from __future__ import annotations
@@ -74,6 +74,24 @@ def print_figures(console: Console, report: dict[str, Any]) -> None:
             f"{champion['rows_only_the_champion_gets_right']}",
             highlight=False,
         )
+    behaviour = behaviour_line(report)
+    if behaviour:
+        console.print(behaviour, highlight=False)
+
+
+def behaviour_line(report: dict[str, Any]) -> str:
+    """The behavioural checks in one line (``evaluation.json``'s ``behaviour``): per check, the share
+    of the notes it rewrote that kept their predicted label, and the macro-F1 change; empty when
+    evaluation ran none (or predates them)."""
+    parts = [
+        f"{name.replace('_', ' ')} {found['agreement']:.0%} of {found['texts_altered']} "
+        f"(macro-F1 {found['macro_f1_change']:+.4f})"
+        for name, found in (report.get("behaviour") or {}).items()
+        if found.get("agreement") is not None
+    ]
+    if not parts:
+        return ""
+    return "Predicted label kept when a note is rewritten (behavioural checks): " + "; ".join(parts)
 
 
 def read_per_class(body: bytes | str) -> pd.DataFrame:

@@ -19,7 +19,9 @@ same probabilities). Writes to the output dir:
   ``model_data``: a retraining whose Train step was a cache hit), it is not scored twice: its
   predictions are this model's, ``champion.same_archive`` says so. ``model_data`` and
   ``input_version`` (``--input-version``: the ``InputDataVersion`` the model was trained on) say what
-  was evaluated, for the registries' lists;
+  was evaluated, for the registries' lists; and ``behaviour``: the behavioural checks
+  (``medtx_behaviour``: the notes rewritten in ways that must not change their specialty, scored
+  again), how many of the notes each altered kept their predicted label;
 - ``per-class-metrics.csv`` and ``confusion-matrix.csv`` for the dashboards.
 """
 
@@ -38,6 +40,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from medtx_behaviour import invariance, perturb
 from medtx_common import (
     EVALUATION_JSON,
     INFERENCE_PRECISIONS,
@@ -52,7 +55,7 @@ from medtx_common import (
     setup_logging,
     write_json,
 )
-from medtx_config import CHAMPION_ARCHIVE, CHAMPION_RECORD, EvalConfig, InferenceConfig
+from medtx_config import BEHAVIOUR_CHECKS, CHAMPION_ARCHIVE, CHAMPION_RECORD, EvalConfig, InferenceConfig
 
 PER_CLASS_CSV = "per-class-metrics.csv"
 CONFUSION_CSV = "confusion-matrix.csv"
@@ -427,6 +430,36 @@ def summary_row(report: dict[str, Any], evaluated_at: str, execution_id: str = "
     return {column: row[column] for column in SUMMARY_COLUMNS}
 
 
+def behaviour_checks(
+    classifier: dict[str, Any],
+    validation: pd.DataFrame,
+    predicted: np.ndarray,
+    labels: Sequence[str],
+    cfg: EvalConfig,
+) -> dict[str, Any]:
+    """Each of ``cfg.behaviour_checks`` (``medtx_behaviour``): the validation texts rewritten, those it
+    altered scored again, and how the predictions compare (``invariance``), by check name."""
+    texts = validation["text"].tolist()
+    y_true = validation["target"].astype(int).to_numpy()
+    found = {}
+    for name in cfg.behaviour_checks:
+        rewritten = perturb(name, texts, cfg.typo_rate)
+        altered = [i for i, (t, r) in enumerate(zip(texts, rewritten, strict=True)) if t != r]
+        after = predicted.copy()
+        if altered:
+            rescored = predict_proba(classifier, [rewritten[i] for i in altered], cfg.batch_size)
+            after[altered] = rescored.argmax(axis=1)
+        found[name] = invariance(name, texts, rewritten, y_true, predicted, after, labels)
+        LOG.info(
+            "behaviour %s: %d of %d altered texts changed label; macro-F1 %+.4f",
+            name,
+            found[name]["texts_changed"],
+            found[name]["texts_altered"],
+            found[name]["macro_f1_change"],
+        )
+    return found
+
+
 def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     cfg = EvalConfig(
         batch_size=args.batch_size,
@@ -435,6 +468,8 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         baseline_max_iter=args.baseline_max_iter,
         bootstrap_resamples=args.bootstrap_resamples,
         confidence_level=args.confidence_level,
+        behaviour_checks=args.behaviour_checks,
+        typo_rate=args.typo_rate,
     )
     validation = read_table(args.validation, "validation.csv", ["row_id", "text", "target", "target_label"])
     output_dir = Path(args.output_dir)
@@ -446,6 +481,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             raise InputError(f"validation labels not known to the model: {', '.join(unknown)}")
         LOG.info("scoring %d validation rows in batches of %d", len(validation), cfg.batch_size)
         probs = predict_proba(classifier, validation["text"].tolist(), cfg.batch_size)
+        behaviour = behaviour_checks(classifier, validation, probs.argmax(axis=1), labels, cfg)
         del classifier
         champion = (
             champion_predictions(
@@ -495,6 +531,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         else None
     )
     report = evaluation_report(table, labels, baseline, uncertainty, champion)
+    report["behaviour"] = behaviour
     # what was evaluated: the archive, and the data it was trained on (read back by the registries)
     report.update(model_data=args.model_data or None, input_version=args.input_version or None)
     write_json(output_dir / EVALUATION_JSON, report)
@@ -578,6 +615,15 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="validation resamples behind the figures' spreads and intervals; 0: none",
     )
     parser.add_argument("--confidence-level", type=float, default=cfg.confidence_level)
+    parser.add_argument(
+        "--behaviour-checks",
+        type=lambda v: tuple(c.strip() for c in v.split(",") if c.strip()),
+        default=cfg.behaviour_checks,
+        help=f"comma-separated, of {', '.join(BEHAVIOUR_CHECKS)}; empty: none",
+    )
+    parser.add_argument(
+        "--typo-rate", type=float, default=cfg.typo_rate, help="the typos check's share of words"
+    )
     parser.add_argument(
         "--precision",
         default=InferenceConfig.precision,

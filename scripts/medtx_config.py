@@ -165,6 +165,10 @@ class TrainConfig:
             raise ValueError(f"mlm_probability must lie between 0 and 1; got {self.mlm_probability}")
 
 
+#: The behavioural checks evaluation can run (``scripts/medtx_behaviour.CHECKS``).
+BEHAVIOUR_CHECKS = ("gender_swap", "typos", "line_break_commas")
+
+
 @dataclass(frozen=True)
 class EvalConfig:
     """Batch evaluation and the linear baseline fitted beside the transformer."""
@@ -178,12 +182,26 @@ class EvalConfig:
     #: each with all its rows, and scores the model and the baseline on the same draw.
     bootstrap_resamples: int = 2000
     confidence_level: float = 0.95
+    #: Behavioural checks (``scripts/medtx_behaviour.py``): the validation notes rewritten in ways that
+    #: must not change their specialty (pronouns swapped, typos, the scrape's commas removed) and
+    #: scored again; ``evaluation.json``'s ``behaviour`` says how many kept their label. Each check
+    #: costs one more pass over the texts it alters. Empty: none.
+    behaviour_checks: tuple[str, ...] = BEHAVIOUR_CHECKS
+    #: The share of words of four letters or more the ``typos`` check misspells.
+    typo_rate: float = 0.05
 
     def __post_init__(self) -> None:
         if self.bootstrap_resamples < 0:
             raise ValueError(f"bootstrap_resamples must be 0 (off) or more; got {self.bootstrap_resamples}")
         if not 0 < self.confidence_level < 1:
             raise ValueError(f"confidence_level must lie between 0 and 1; got {self.confidence_level}")
+        unknown = [c for c in self.behaviour_checks if c not in BEHAVIOUR_CHECKS]
+        if unknown:
+            raise ValueError(
+                f"unknown behaviour check(s) {', '.join(unknown)}; known: {', '.join(BEHAVIOUR_CHECKS)}"
+            )
+        if not 0 < self.typo_rate <= 1:
+            raise ValueError(f"typo_rate must lie in (0, 1]; got {self.typo_rate}")
 
 
 @dataclass(frozen=True)

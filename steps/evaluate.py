@@ -108,8 +108,13 @@ def build(ctx: StepContext, preprocess: Any, train: Any) -> ProcessingStep:
 
 
 def evaluation_settings(cfg: EvalConfig) -> list[str]:
-    """Every ``EvalConfig`` field as ``scripts/evaluate.py``'s flag (``--baseline-ngram-max 2``...)."""
-    return [a for f in fields(cfg) for a in (f"--{f.name.replace('_', '-')}", str(getattr(cfg, f.name)))]
+    """Every ``EvalConfig`` field as ``scripts/evaluate.py``'s flag (``--baseline-ngram-max 2``...; a
+    tuple as its comma-separated items)."""
+
+    def value(v: object) -> str:
+        return ",".join(map(str, v)) if isinstance(v, tuple) else str(v)
+
+    return [a for f in fields(cfg) for a in (f"--{f.name.replace('_', '-')}", value(getattr(cfg, f.name)))]
 
 
 def evaluation_json_uri(step: ProcessingStep) -> Join:

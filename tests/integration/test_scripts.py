@@ -182,6 +182,14 @@ def test_evaluate_figures_equal_what_the_csv_gives(chain):
             assert low <= figure["value"] <= high and figure["standard_deviation"] > 0
     low, high = spread["interval"]["macro_f1_minus_baseline"]
     assert low <= report["macro_f1_minus_baseline"] <= high and 0 <= spread["share_above_baseline"] <= 1
+    # the behavioural checks: every one configured, each over the texts it altered
+    from medtx_config import BEHAVIOUR_CHECKS
+
+    assert tuple(report["behaviour"]) == BEHAVIOUR_CHECKS
+    for found in report["behaviour"].values():
+        assert 0 < found["texts_altered"] <= table["text"].nunique()
+        assert found["agreement"] == pytest.approx(1 - found["texts_changed"] / found["texts_altered"])
+        assert found["macro_f1"] - found["macro_f1_change"] == pytest.approx(recomputed["macro_f1"])
 
 
 def test_evaluate_scores_the_champion_on_the_same_rows(chain, tmp_path):

@@ -445,6 +445,32 @@ def test_bootstrap_settings_reach_evaluation(aws):
         get_pipeline(region=REGION, role=ROLE, evaluate__bootstrap_resamples="-1")
 
 
+def test_behaviour_checks_reach_evaluation_as_one_comma_separated_flag(aws):
+    """The behavioural checks are a tuple in the config, one flag value for the script; empty: none."""
+    from evaluate import parse_args
+    from pipeline import get_pipeline
+
+    def flags(**overrides):
+        definition = json.loads(get_pipeline(region=REGION, role=ROLE, **overrides).definition())
+        return container_flags(flatten(definition["Steps"])["Evaluate"])
+
+    given = flags()
+    assert (
+        given["--behaviour-checks"] == "gender_swap,typos,line_break_commas"
+        and given["--typo-rate"] == "0.05"
+    )
+    assert parse_args(["--behaviour-checks", given["--behaviour-checks"]]).behaviour_checks == (
+        "gender_swap",
+        "typos",
+        "line_break_commas",
+    )
+    assert flags(evaluate__behaviour_checks="typos")["--behaviour-checks"] == "typos"
+    assert flags(evaluate__behaviour_checks="")["--behaviour-checks"] == ""
+    assert parse_args(["--behaviour-checks", ""]).behaviour_checks == ()
+    with pytest.raises(ValueError, match="unknown behaviour check"):
+        get_pipeline(region=REGION, role=ROLE, evaluate__behaviour_checks="typos,shout")
+
+
 def test_domain_adaptation_settings_reach_training(aws):
     """Task-adaptive pretraining is off by default and set like the rest of the schedule."""
     from pipeline import get_pipeline

@@ -593,6 +593,35 @@ def test_the_local_dashboard_draws_the_learning_curve_from_the_training_jobs_out
         dashboard.training_metrics(store, job)
 
 
+def test_the_behavioural_checks_read_on_the_terminal_and_on_the_dashboard():
+    from pipeline import dashboard, report
+
+    found = {
+        "gender_swap": {
+            "texts_altered": 200,
+            "texts_changed": 6,
+            "agreement": 0.97,
+            "macro_f1_change": -0.0021,
+            "changes": [{"from": "Urology", "to": "Obstetrics / Gynecology", "texts": 3}],
+        },
+        "line_break_commas": {
+            "texts_altered": 0,
+            "texts_changed": 0,
+            "agreement": None,
+            "macro_f1_change": 0,
+        },
+        "typos": {"texts_altered": 180, "texts_changed": 18, "agreement": 0.9, "macro_f1_change": 0.001},
+    }
+    line = report.behaviour_line({"behaviour": found})
+    assert line.endswith("gender swap 97% of 200 (macro-F1 -0.0021); typos 90% of 180 (macro-F1 +0.0010)")
+    assert report.behaviour_line({}) == "" and dashboard.behaviour_figures({"behaviour": {}}) == []
+    ((title, figure),) = dashboard.behaviour_figures({"behaviour": found})
+    assert title.startswith("Behavioural checks") and list(figure.data[0].y) == ["gender swap", "typos"]
+    assert list(figure.data[0].x) == [0.97, 0.9]
+    assert "194 of 200 notes kept their label" in figure.data[0].hovertext[0]
+    assert "most often Urology -> Obstetrics / Gynecology (3)" in figure.data[0].hovertext[0]
+
+
 def test_the_local_dashboard_charts_the_drift_history(tmp_path):
     """Published checks (``endpoint predictions --publish``) in the store's history: typed when read
     back, the same hour replaced, a foreign file refused by name, and the production charts drawn."""
