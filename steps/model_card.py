@@ -3,12 +3,14 @@
 What the model is for and not for, its risk rating and caveats (``PipelineConfig.model_card``); how it
 was trained (the base model, the objective, every hyperparameter, the training job, image and data);
 how it did on the held-out split (its figures from ``evaluation.json`` beside the TF-IDF baseline's
-and the served model's, the quality gate it passed) and what it is made of (the package's lineage).
+and the served model's, the quality gate it passed, its behavioural checks) and what it is made of
+(the package's lineage).
 The execution's figures and names are pipeline variables, spliced into the card's JSON text
 (``pipeline.model_card.Splice``). Checked on sagemaker 3.27: ``ModelPackageModelCard``'s content is a
 ``StrPipeVar``, and ``ModelBuilder.register`` writes the ``Join`` into the definition as ``Std:Join``.
 Every ``JsonGet`` reads a path ``scripts/evaluate.py`` always writes (the intervals only when
-``bootstrap_resamples`` > 0): a missing path would fail the RegisterModel step.
+``bootstrap_resamples`` > 0, a check only when it is in ``behaviour_checks``): a missing path would
+fail the RegisterModel step.
 """
 
 from __future__ import annotations
@@ -52,6 +54,37 @@ def _figure(card: Splice, evaluate: Any, path: str, name: str, interval: str | N
         low, high = (reported(evaluate, f"bootstrap.interval.{interval}[{i}]") for i in (0, 1))
         metric["notes"] = card.text("bootstrap interval ", low, " to ", high)
     return metric
+
+
+def behaviour_group(card: Splice, evaluate: Any, checks: tuple[str, ...]) -> list[dict[str, Any]]:
+    """The behavioural checks evaluation ran (``EvalConfig.behaviour_checks``): per check, how many of
+    the notes it rewrote changed their predicted label (counts and the macro-F1 change, which
+    evaluation always writes; its ``agreement`` is null when a check altered no note)."""
+    if not checks:
+        return []
+
+    def found(check: str, key: str) -> Any:
+        return reported(evaluate, f"behaviour.{check}.{key}")
+
+    return [
+        {
+            "name": "Behavioural checks",
+            "metric_data": [
+                {
+                    "name": f"{check}: notes whose label changed",
+                    "type": "number",
+                    "value": card.number(found(check, "texts_changed")),
+                    "notes": card.text(
+                        "of the ",
+                        found(check, "texts_altered"),
+                        " notes it rewrote; macro-F1 change ",
+                        found(check, "macro_f1_change"),
+                    ),
+                }
+                for check in checks
+            ],
+        }
+    ]
 
 
 def content(ctx: StepContext, card: Splice, preprocess: Any, train: Any, evaluate: Any) -> dict[str, Any]:
@@ -158,6 +191,7 @@ def content(ctx: StepContext, card: Splice, preprocess: Any, train: Any, evaluat
                             for margin in ("macro_f1_minus_baseline", "macro_f1_minus_champion")
                         ],
                     },
+                    *behaviour_group(card, evaluate, cfg.container.evaluate.behaviour_checks),
                 ],
             }
         ],

@@ -13,7 +13,8 @@ from pipeline.config import PipelineConfig
 from pipeline.local.expressions import Scope, resolve
 from pipeline.model_card import ModelCardError, Splice, check, summary
 from scripts.evaluate import bootstrap_figures, evaluation_report
-from scripts.medtx_config import EvalConfig
+from scripts.medtx_behaviour import invariance, perturb
+from scripts.medtx_config import BEHAVIOUR_CHECKS, EvalConfig
 
 LABELS = ["Cardiology", "Neurology", "Urology"]
 TRAIN_ARN = "arn:aws:sagemaker:us-east-1:123456789012:training-job/huggingface-abc"
@@ -35,7 +36,15 @@ def _report(bootstrap: bool) -> dict:
     spread = (
         bootstrap_figures(y_true, y_pred, texts, 3, resamples, baseline_pred=y_true) if bootstrap else None
     )
-    return evaluation_report(table, LABELS, baseline, spread)
+    report = evaluation_report(table, LABELS, baseline, spread)
+    # the behavioural checks as evaluation writes them: these notes have no gendered word (nothing
+    # altered: agreement null), and typos move every third altered note
+    after = np.where(np.arange(60) % 6 == 0, (y_pred + 1) % 3, y_pred)
+    report["behaviour"] = {
+        name: invariance(name, texts, perturb(name, texts, 0.05), y_true, y_pred, after, LABELS)
+        for name in BEHAVIOUR_CHECKS
+    }
+    return report
 
 
 def _render(definition: dict, report: dict) -> tuple[dict, dict]:
@@ -94,6 +103,13 @@ def test_the_card_renders_to_a_valid_card_with_the_runs_figures(built):
     assert metrics[("Margins", "macro_f1_minus_champion")]["value"] == pytest.approx(
         figures["macro_f1"]["value"]
     )
+    for name, found in report["behaviour"].items():  # counts always, so a null agreement cannot break it
+        metric = metrics[("Behavioural checks", f"{name}: notes whose label changed")]
+        assert metric["value"] == found["texts_changed"]
+        assert metric["notes"] == (
+            f"of the {found['texts_altered']} notes it rewrote; macro-F1 change {found['macro_f1_change']}"
+        )
+    assert report["behaviour"]["gender_swap"]["agreement"] is None
     (evaluation,) = document["evaluation_details"]
     assert evaluation["evaluation_job_arn"] == EVALUATE_ARN
     assert evaluation["datasets"] == ["s3://bucket/Preprocess/eval"]
@@ -137,11 +153,27 @@ def test_without_resampling_the_card_reads_no_interval(aws):
     )
     definition = json.loads(get_pipeline(region=REGION, role=ROLE, config=config).definition())
     content = json.dumps(flatten(definition["Steps"])["RegisterModel"]["Arguments"]["ModelCard"])
-    assert "bootstrap" not in content
+    assert "bootstrap" not in content and "behaviour.typos" in content
     _, document = _render(definition, _report(bootstrap=False))
-    assert all("notes" not in m for m in _metrics(document).values())
+    assert all(
+        "notes" not in m for (group, _), m in _metrics(document).items() if group != "Behavioural checks"
+    )
     assert document["model_overview"]["model_creator"] == "ML platform team"
     assert document["intended_uses"]["risk_rating"] == "High"
+
+
+def test_without_behaviour_checks_the_card_reads_none(aws):
+    from pipeline import get_pipeline
+
+    unchecked = PipelineConfig().replace(evaluate__behaviour_checks="")
+    definition = json.loads(get_pipeline(region=REGION, role=ROLE, config=unchecked).definition())
+    assert "behaviour" not in json.dumps(
+        flatten(definition["Steps"])["RegisterModel"]["Arguments"]["ModelCard"]
+    )
+    report = _report(bootstrap=True)
+    del report["behaviour"]  # evaluation ran none: a JsonGet there would fail the step
+    _, document = _render(definition, report)
+    assert not any(group == "Behavioural checks" for group, _ in _metrics(document))
 
 
 def test_splice_renders_numbers_bare_and_texts_inside_strings():
