@@ -196,7 +196,13 @@ def content(ctx: StepContext, card: Splice, preprocess: Any, train: Any, evaluat
             }
         ],
         "additional_information": {
-            "ethical_considerations": about.ethical_considerations,
+            "ethical_considerations": about.ethical_considerations
+            + (
+                " The behavioural checks (evaluation) say how often a note's predicted specialty changes "
+                "when only the patient's gendered words are swapped: it should not."
+                if "gender_swap" in cfg.container.evaluate.behaviour_checks
+                else ""
+            ),
             "caveats_and_recommendations": about.caveats,
         },
     }

@@ -133,6 +133,9 @@ def test_the_card_renders_to_a_valid_card_with_the_runs_figures(built):
     assert document["model_overview"] == {"model_artifact": [ARCHIVE]}  # no creator configured
     uses = document["intended_uses"]
     assert uses["risk_rating"] == "Medium" and uses["purpose_of_model"] == PipelineConfig().model_card.purpose
+    ethics = document["additional_information"]["ethical_considerations"]
+    assert ethics.startswith(PipelineConfig().model_card.ethical_considerations)
+    assert ethics.endswith("when only the patient's gendered words are swapped: it should not.")
     custom = document["additional_information"]["custom_details"]
     assert (
         custom["PipelineExecutionId"] == "exec123"
@@ -167,9 +170,8 @@ def test_without_behaviour_checks_the_card_reads_none(aws):
 
     unchecked = PipelineConfig().replace(evaluate__behaviour_checks="")
     definition = json.loads(get_pipeline(region=REGION, role=ROLE, config=unchecked).definition())
-    assert "behaviour" not in json.dumps(
-        flatten(definition["Steps"])["RegisterModel"]["Arguments"]["ModelCard"]
-    )
+    content = json.dumps(flatten(definition["Steps"])["RegisterModel"]["Arguments"]["ModelCard"])
+    assert "behaviour" not in content and "gendered words" not in content
     report = _report(bootstrap=True)
     del report["behaviour"]  # evaluation ran none: a JsonGet there would fail the step
     _, document = _render(definition, report)
