@@ -251,7 +251,8 @@ def _predict_by_transform(
             )
             if not wait:
                 console.print(
-                    f"{started}; started. Its answers, once it ends: the same command with --job {at.job}",
+                    f"{started}; started. Its answers, once it ends: the same command with --job {at.job} "
+                    "instead of --no-wait",
                     highlight=False,
                 )
                 return

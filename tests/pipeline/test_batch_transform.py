@@ -181,7 +181,7 @@ def test_predict_scores_a_csv_with_a_transform_job_of_the_endpoints_model(
     started = runner.invoke(app, [*args, "--no-wait"])
     assert started.exit_code == 0, said(started)
     second = jobs[-1]["TransformJobName"]
-    assert f"started. Its answers, once it ends: the same command with --job {second}" in said(started)
+    assert f"the same command with --job {second} instead of --no-wait" in said(started)
     assert not (tmp_path / "notes-predictions.csv").exists()
     collected = runner.invoke(app, [*args, "--job", second])
     assert collected.exit_code == 0, said(collected)
