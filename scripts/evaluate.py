@@ -569,6 +569,17 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     return report
 
 
+def _check_names(value: str) -> tuple[str, ...]:
+    """``--behaviour-checks``: comma-separated names of ``BEHAVIOUR_CHECKS`` (empty: none)."""
+    names = tuple(c.strip() for c in value.split(",") if c.strip())
+    unknown = [c for c in names if c not in BEHAVIOUR_CHECKS]
+    if unknown:
+        raise argparse.ArgumentTypeError(
+            f"unknown check(s) {', '.join(unknown)}; known: {', '.join(BEHAVIOUR_CHECKS)}"
+        )
+    return names
+
+
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     cfg = EvalConfig()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -617,7 +628,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--confidence-level", type=float, default=cfg.confidence_level)
     parser.add_argument(
         "--behaviour-checks",
-        type=lambda v: tuple(c.strip() for c in v.split(",") if c.strip()),
+        type=_check_names,
         default=cfg.behaviour_checks,
         help=f"comma-separated, of {', '.join(BEHAVIOUR_CHECKS)}; empty: none",
     )

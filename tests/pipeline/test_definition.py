@@ -467,6 +467,8 @@ def test_behaviour_checks_reach_evaluation_as_one_comma_separated_flag(aws):
     assert flags(evaluate__behaviour_checks="typos")["--behaviour-checks"] == "typos"
     assert flags(evaluate__behaviour_checks="")["--behaviour-checks"] == ""
     assert parse_args(["--behaviour-checks", ""]).behaviour_checks == ()
+    with pytest.raises(SystemExit):  # argparse's usage error naming the check, not a traceback
+        parse_args(["--behaviour-checks", "typos,shout"])
     with pytest.raises(ValueError, match="unknown behaviour check"):
         get_pipeline(region=REGION, role=ROLE, evaluate__behaviour_checks="typos,shout")
 
