@@ -28,6 +28,7 @@ import pandas as pd
 
 from pipeline import capture
 from pipeline.compare import container_module
+from pipeline.local.jobs import training_archive
 from pipeline.local.runner import executions, output_uri
 from pipeline.local.store import Store
 
@@ -122,11 +123,11 @@ TRAIN_METRICS_FILE = "train_metrics.json"
 
 def training_metrics(store: Store, job: dict[str, Any]) -> dict[str, Any] | None:
     """``train_metrics.json`` from a training job's output archive, where the service puts it
-    (``<S3OutputPath>/<TrainingJobName>/output/output.tar.gz``); None where the job left none."""
+    (``jobs.training_archive``); None where the job left none."""
     name, output = job.get("TrainingJobName"), job.get("OutputDataConfig", {}).get("S3OutputPath")
     if not (name and output):
         return None
-    archive = store.path(f"{output.rstrip('/')}/{name}/output/output.tar.gz")
+    archive = store.path(training_archive(output, name, "output.tar.gz"))
     if not archive.is_file():
         return None
     try:

@@ -187,7 +187,7 @@ def _watch(client, arn: str, poll_seconds: float) -> None:
             state = aws.execution_status(client, arn)
             running = [s["name"] for s in state["steps"] if s["status"] in ("Executing", "Starting")]
             status.update(f"{state['status']}: {', '.join(running) or '...'}")
-            if state["status"] not in ("Executing", "Stopping"):
+            if state["status"] not in aws.RUNNING:
                 break
             time.sleep(poll_seconds)
     _show(state)

@@ -374,12 +374,12 @@ def run_training(
     )
     if status != 0:
         raise JobError(f"training job {job_name} exited with status {status}{_reason(log)}; see {log}")
-    output_path = args["OutputDataConfig"]["S3OutputPath"].rstrip("/")
-    model_uri = f"{output_path}/{job_name}/output/model.tar.gz"
+    output_path = args["OutputDataConfig"]["S3OutputPath"]
+    model_uri = training_archive(output_path, job_name, "model.tar.gz")
     _tar(sandbox.local(f"{CONTAINER_ROOT}/model"), store.path(model_uri))
     output_dir = sandbox.local(f"{CONTAINER_ROOT}/output/data")
     if any(output_dir.iterdir()):
-        _tar(output_dir, store.path(f"{output_path}/{job_name}/output/output.tar.gz"))
+        _tar(output_dir, store.path(training_archive(output_path, job_name, "output.tar.gz")))
     return {
         **args,
         "TrainingJobName": job_name,
@@ -388,6 +388,12 @@ def run_training(
         "ModelArtifacts": {"S3ModelArtifacts": model_uri},
         "FinalMetricDataList": final_metrics(log, written, spec.get("MetricDefinitions", [])),
     }
+
+
+def training_archive(output_path: str, job_name: str, archive: str) -> str:
+    """Where the service puts a training job's ``model.tar.gz`` (``/opt/ml/model``) and
+    ``output.tar.gz`` (``/opt/ml/output/data``): ``<S3OutputPath>/<job>/output/<archive>``."""
+    return f"{output_path.rstrip('/')}/{job_name}/output/{archive}"
 
 
 def final_metrics(log: Path, offset: int, definitions: list[dict[str, str]]) -> list[dict[str, Any]]:
