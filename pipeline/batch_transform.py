@@ -173,15 +173,20 @@ class Location:
     prefix: str
     job: str
 
+    @property
+    def jobs(self) -> str:
+        """Where every predict job's folder is: ``s3://<bucket>/<prefix>/``."""
+        return f"s3://{self.bucket}/{self.prefix.strip('/')}/"
+
+    @property
+    def folder(self) -> str:
+        return f"{self.jobs}{self.job}/"
+
     def key(self, part: str, name: str = "") -> str:
         return f"{self.prefix.strip('/')}/{self.job}/{part}/{name}"
 
     def uri(self, part: str) -> str:
-        return f"s3://{self.bucket}/{self.key(part)}"
-
-    @property
-    def folder(self) -> str:
-        return f"s3://{self.bucket}/{self.prefix.strip('/')}/{self.job}/"
+        return f"{self.folder}{part}/"
 
 
 def submit(
@@ -219,18 +224,18 @@ def check_input(s3: Any, staged: Staged, at: Location) -> None:
     byte, or its answers would be joined to the wrong rows."""
     from botocore.exceptions import ClientError
 
+    same = "pass the CSV, --column, --top-k, --batch-size and --instance-count the job was started with"
     listed = s3.list_objects_v2(Bucket=at.bucket, Prefix=at.key("input"))
     found = {o["Key"].rsplit("/", 1)[-1] for o in listed.get("Contents", [])}
     if not found:
         raise TransformError(
             f"no requests under {at.uri('input')}: {at.job} is not a job medtx predict started "
-            f"(they are kept under {at.folder.rsplit('/', 2)[0]}/)"
+            f"(they are kept under {at.jobs})"
         )
     if found != set(staged.files):
         raise TransformError(
             f"{at.uri('input')} holds {len(found)} request file(s), not the {len(staged.files)} this CSV "
-            "gives with these options: pass the CSV, --column, --top-k, --batch-size and "
-            "--instance-count the job was started with"
+            f"gives with these options: {same}"
         )
     for name, body in staged.files.items():
         try:
@@ -239,8 +244,7 @@ def check_input(s3: Any, staged: Staged, at: Location) -> None:
             raise TransformError(f"cannot read {at.uri('input')}{name}: {err}") from err
         if kept != body:
             raise TransformError(
-                f"{at.uri('input')}{name} is not the requests this CSV gives with these options: pass "
-                "the CSV, --column, --top-k, --batch-size and --instance-count the job was started with"
+                f"{at.uri('input')}{name} is not the requests this CSV gives with these options: {same}"
             )
 
 

@@ -174,13 +174,7 @@ def predict(
                 highlight=False,
             )
             raise typer.Exit(1) from stop
-    bp.table(rows, found, top_k).to_csv(target, index=False)
-    empty = sum(1 for p in found if p is None)
-    console.print(
-        f"wrote {target}: {len(found) - empty:,} row(s) scored by {endpoint_name}"
-        + (f"; {empty:,} row(s) without text kept with the note {bp.NO_TEXT!r}" if empty else ""),
-        highlight=False,
-    )
+    _write(rows, found, top_k, target, f"by {endpoint_name}")
 
 
 def _predict_by_transform(
@@ -273,11 +267,24 @@ def _predict_by_transform(
             print_job_log(boto3.client("logs", region_name=region), {"kind": "TransformJob", "name": at.job})
             raise typer.Exit(1) from err
         found = bt.collect(s3, staged, len(texts), at)
+    _write(
+        rows,
+        found,
+        top_k,
+        target,
+        f"by transform job {at.job} ({bt.summary(described)}; requests and answers kept under {at.folder})",
+    )
+
+
+def _write(rows: Any, found: list[dict[str, Any] | None], top_k: int, target: Path, by: str) -> None:
+    """The output CSV (``batch_predict.table``), and a line on what was scored ``by`` and what was
+    kept without text."""
+    from pipeline import batch_predict as bp
+
     bp.table(rows, found, top_k).to_csv(target, index=False)
     empty = sum(1 for p in found if p is None)
     console.print(
-        f"wrote {target}: {len(found) - empty:,} row(s) scored by transform job {at.job} "
-        f"({bt.summary(described)}; requests and answers kept under {at.folder})"
+        f"wrote {target}: {len(found) - empty:,} row(s) scored {by}"
         + (f"; {empty:,} row(s) without text kept with the note {bp.NO_TEXT!r}" if empty else ""),
         highlight=False,
     )
