@@ -182,6 +182,11 @@ class PipelineConfig:
     #: the low end of its paired bootstrap interval (``evaluation.json``'s ``bootstrap``), so a model
     #: passes only when it is ahead by the margin at ``evaluate.confidence_level`` (95%).
     baseline_margin_from: str = "estimate"
+    #: ...and every behavioural check (``evaluate.behaviour_checks``) must keep at least this share of
+    #: the notes it rewrote at their predicted label (``evaluation.json``'s ``behaviour_agreement``:
+    #: the lowest share; a check that altered no note counts as 1). 0 switches it off; 0.95 registers
+    #: no model whose prediction moves in more than one note in twenty when only the pronouns change.
+    min_behaviour_agreement: float = 0.0
     #: Where the served model's archive is kept for the Evaluate step: ``s3://<bucket>/<prefix>/<endpoint>/``
     #: (``model.tar.gz`` and ``champion.json``), written by the pipeline's deploy branch and by
     #: ``medtx deploy``.
@@ -229,6 +234,15 @@ class PipelineConfig:
             )
         if self.baseline_margin_from == "interval_low" and not self.container.evaluate.bootstrap_resamples:
             raise ValueError("baseline_margin_from=interval_low needs evaluate.bootstrap_resamples > 0")
+        if not 0 <= self.min_behaviour_agreement <= 1:
+            raise ValueError(
+                f"min_behaviour_agreement must lie in [0, 1]; got {self.min_behaviour_agreement}"
+            )
+        if self.min_behaviour_agreement and not self.container.evaluate.behaviour_checks:
+            raise ValueError(
+                "min_behaviour_agreement > 0 needs evaluate.behaviour_checks: with no check run there is "
+                "nothing to gate on"
+            )
 
     @property
     def data(self) -> DataConfig:

@@ -59,6 +59,7 @@ class Parameters:
     min_macro_f1: Any
     min_baseline_margin: Any
     min_champion_margin: Any
+    min_behaviour_agreement: Any
     model_approval_status: Any
     deploy_model: Any
     endpoint_instance_type: Any
@@ -85,6 +86,7 @@ class Parameters:
             min_macro_f1=ParameterFloat("MinMacroF1", cfg.min_macro_f1),
             min_baseline_margin=ParameterFloat("MinBaselineMargin", cfg.min_baseline_margin),
             min_champion_margin=ParameterFloat("MinChampionMargin", cfg.min_champion_margin),
+            min_behaviour_agreement=ParameterFloat("MinBehaviourAgreement", cfg.min_behaviour_agreement),
             model_approval_status=s(
                 "ModelApprovalStatus",
                 cfg.model_approval_status,

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -232,6 +233,18 @@ DATASETS: dict[str, tuple[str, dict[str, str]]] = {
         "preprocess/pre-processed/eval/confusion-matrix.csv",
         {"target_label": "STRING", "pred_label": "STRING", "count": "INTEGER"},
     ),
+    "behaviour": (
+        "preprocess/pre-processed/eval/behaviour-checks.csv",
+        {
+            "check": "STRING",
+            "description": "STRING",
+            "texts_altered": "INTEGER",
+            "texts_changed": "INTEGER",
+            "agreement": "DECIMAL",
+            "macro_f1": "DECIMAL",
+            "macro_f1_change": "DECIMAL",
+        },
+    ),
     # one row per execution, each in its own file under the prefix (the manifest reads them all)
     "quality": (
         EVALUATION_HISTORY_PREFIX,
@@ -279,6 +292,28 @@ DATASETS: dict[str, tuple[str, dict[str, str]]] = {
 #: Datasets whose file only exists once a scheduled drift check has written it: ``medtx quicksight``
 #: creates them (and the production dashboard) when it does.
 MONITORING = ("predictions",)
+#: Datasets whose file (or, for a key ending in ``/``, prefix) only exists once something has written
+#: it: name -> (what reads it, what writes it and when to run ``medtx quicksight`` again).
+#: ``medtx quicksight`` leaves each out, with what reads it, until then (a manifest of a missing file
+#: gives QuickSight nothing to read). ``quality`` and ``behaviour`` come with this version's Evaluate
+#: step, so a stack upgraded from an earlier one has neither until its next execution.
+LATER: dict[str, tuple[str, str]] = {
+    "predictions": (
+        "production dashboard",
+        "the stack's scheduled drift check writes it when the endpoint captures its answers; run "
+        "`medtx quicksight` again after the first check",
+    ),
+    "quality": (
+        "'Over retrainings' sheet on the model-performance dashboard",
+        "the Evaluate step writes one row per execution from this version on; run `medtx quicksight` "
+        "again after the next execution",
+    ),
+    "behaviour": (
+        "behavioural checks' charts on the model-performance dashboard",
+        "the Evaluate step writes them from this version on; run `medtx quicksight` again after the "
+        "next execution",
+    ),
+}
 #: How ``capture.history_rows`` writes ``checked_at`` and ``scripts/evaluate.py`` ``evaluated_at``
 #: (QuickSight's date format).
 DATETIME_FORMAT = "yyyy-MM-dd'T'HH:mm:ss'Z'"
@@ -536,9 +571,9 @@ def eda_dashboard(target: Target) -> dict[str, Any]:
     )
 
 
-def performance_dashboard(target: Target, labels: list[str], retrainings: bool = True) -> dict[str, Any]:
-    """The latest evaluation's figures; with ``retrainings`` (the ``quality`` dataset exists), a second
-    sheet of every evaluation's."""
+def performance_dashboard(target: Target, labels: list[str], missing: Collection[str] = ()) -> dict[str, Any]:
+    """The latest evaluation's figures, with its behavioural checks unless ``behaviour`` is
+    ``missing``; unless ``quality`` is, a second sheet of every evaluation's."""
     fields = metric_fields(labels)
     calculated = [
         {"DataSetIdentifier": "performance", "Name": name, "Expression": m.render()}
@@ -617,11 +652,49 @@ def performance_dashboard(target: Target, labels: list[str], retrainings: bool =
             }
         },
     ]
+    datasets = ["performance", "per-class", "confusion"]
+    if "behaviour" not in missing:
+        visuals += behaviour_visuals()
+        datasets.append("behaviour")
     sheets = [{"SheetId": "performance", "Name": "Model performance", "Visuals": visuals}]
-    if retrainings:
+    if "quality" not in missing:
         sheets.append({"SheetId": "retrainings", "Name": "Over retrainings", "Visuals": retraining_visuals()})
-    datasets = ["performance", "per-class", "confusion", *(["quality"] if retrainings else [])]
+        datasets.append("quality")
     return _dashboard(target, "model-performance", "medtx — model performance", datasets, sheets, calculated)
+
+
+def behaviour_visuals() -> list[dict[str, Any]]:
+    """The behavioural checks of the latest evaluation (``behaviour-checks.csv``, one row per check):
+    the share of the notes each rewrote that kept their predicted label, and a table of the counts
+    and the macro-F1 change."""
+    one = lambda column: _number("behaviour", column, "MAX")  # noqa: E731  (one row per check)
+    return [
+        _bar(
+            "behaviour-agreement",
+            "Behavioural checks: share of the rewritten notes that kept their predicted label",
+            _dim("behaviour", "check"),
+            [one("agreement")],
+        ),
+        {
+            "TableVisual": {
+                "VisualId": "behaviour",
+                "Title": _title("Behavioural checks: notes rewritten, labels changed, macro-F1 change"),
+                "ChartConfiguration": {
+                    "FieldWells": {
+                        "TableAggregatedFieldWells": {
+                            "GroupBy": [_dim("behaviour", "check"), _dim("behaviour", "description")],
+                            "Values": [
+                                one("texts_altered"),
+                                one("texts_changed"),
+                                one("agreement"),
+                                one("macro_f1_change"),
+                            ],
+                        }
+                    }
+                },
+            }
+        },
+    ]
 
 
 def retraining_visuals() -> list[dict[str, Any]]:
@@ -720,22 +793,17 @@ def production_dashboard(target: Target) -> dict[str, Any]:
     )
 
 
-def requests(
-    target: Target, labels: list[str], monitoring: bool = True, retrainings: bool = True
-) -> dict[str, Any]:
-    """Everything ``apply`` sends, by kind and name; without ``monitoring`` (no drift history yet),
-    neither the ``MONITORING`` datasets nor the production dashboard; without ``retrainings`` (no
-    evaluation has written its summary row yet), neither the ``quality`` dataset nor its sheet."""
-    names = [
-        name
-        for name in DATASETS
-        if (monitoring or name not in MONITORING) and (retrainings or name != "quality")
-    ]
+def requests(target: Target, labels: list[str], missing: Collection[str] = ()) -> dict[str, Any]:
+    """Everything ``apply`` sends, by kind and name, but for the ``missing`` datasets (of ``LATER``:
+    their file is not written yet) and what reads them: without ``predictions``, the production
+    dashboard; without ``quality``, the "Over retrainings" sheet; without ``behaviour``, the
+    behavioural checks' charts."""
+    names = [name for name in DATASETS if name not in missing]
     dashboards = {
         "eda": eda_dashboard(target),
-        "model-performance": performance_dashboard(target, labels, retrainings),
+        "model-performance": performance_dashboard(target, labels, missing),
     }
-    if monitoring:
+    if "predictions" not in missing:
         dashboards["production"] = production_dashboard(target)
     return {
         "manifests": {name: manifest(target.bucket, DATASETS[name][0]) for name in names},
@@ -803,24 +871,15 @@ def apply(built: dict[str, Any], target: Target, s3: Any, quicksight: Any) -> di
     return done
 
 
-def evaluations_exist(s3: Any, bucket: str) -> bool:
-    """Whether an Evaluate step has written a summary row under ``EVALUATION_HISTORY_PREFIX`` (a
-    manifest of an empty prefix gives QuickSight nothing to read)."""
-    found = s3.list_objects_v2(Bucket=bucket, Prefix=EVALUATION_HISTORY_PREFIX, MaxKeys=1)
-    return bool(found.get("KeyCount"))
-
-
-def history_exists(s3: Any, bucket: str) -> bool:
-    """Whether a drift check has written its history to ``bucket`` (the ``MONITORING`` datasets' file)."""
-    from botocore.exceptions import ClientError
-
-    try:
-        s3.head_object(Bucket=bucket, Key=HISTORY_KEY)
-    except ClientError as err:
-        if err.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
-            return False
-        raise
-    return True
+def not_written(s3: Any, bucket: str) -> list[str]:
+    """The ``LATER`` datasets whose file (or prefix) holds nothing in ``bucket`` yet."""
+    missing = []
+    for name in LATER:
+        key = DATASETS[name][0]
+        found = s3.list_objects_v2(Bucket=bucket, Prefix=key, MaxKeys=1).get("Contents", [])
+        if not any(key.endswith("/") or item["Key"] == key for item in found):
+            missing.append(name)
+    return missing
 
 
 def refresh(quicksight: Any, account_id: str, ingestion_id: str) -> dict[str, str]:

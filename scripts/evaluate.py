@@ -21,8 +21,11 @@ same probabilities). Writes to the output dir:
   ``input_version`` (``--input-version``: the ``InputDataVersion`` the model was trained on) say what
   was evaluated, for the registries' lists; and ``behaviour``: the behavioural checks
   (``medtx_behaviour``: the notes rewritten in ways that must not change their specialty, scored
-  again), how many of the notes each altered kept their predicted label;
-- ``per-class-metrics.csv`` and ``confusion-matrix.csv`` for the dashboards.
+  again), how many of the notes each altered kept their predicted label, and ``behaviour_agreement``:
+  the lowest of those shares and its check, which the quality gate compares with
+  ``MinBehaviourAgreement`` (1 when no check altered a note);
+- ``per-class-metrics.csv``, ``confusion-matrix.csv`` and ``behaviour-checks.csv`` (one row per
+  behavioural check) for the dashboards.
 """
 
 from __future__ import annotations
@@ -40,7 +43,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from medtx_behaviour import invariance, perturb
+from medtx_behaviour import invariance, lowest_agreement, perturb
 from medtx_common import (
     EVALUATION_JSON,
     INFERENCE_PRECISIONS,
@@ -59,6 +62,17 @@ from medtx_config import BEHAVIOUR_CHECKS, CHAMPION_ARCHIVE, CHAMPION_RECORD, Ev
 
 PER_CLASS_CSV = "per-class-metrics.csv"
 CONFUSION_CSV = "confusion-matrix.csv"
+#: The behavioural checks as a table, one row per check (``behaviour_table``), for QuickSight.
+BEHAVIOUR_CSV = "behaviour-checks.csv"
+BEHAVIOUR_COLUMNS = (
+    "check",
+    "description",
+    "texts_altered",
+    "texts_changed",
+    "agreement",
+    "macro_f1",
+    "macro_f1_change",
+)
 #: One row per evaluation (``--history-dir``): the pipeline writes each execution's under its own key
 #: of one prefix, which QuickSight reads as one table, the figures over retrainings. Every file under
 #: the prefix must keep these columns: a change of columns needs a new prefix (``pipeline.config.
@@ -203,6 +217,15 @@ def confusion_table(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str
     matrix = confusion_matrix(y_true, y_pred, labels=list(range(len(labels))))
     rows = [(labels[t], labels[p], int(matrix[t, p])) for t in range(len(labels)) for p in range(len(labels))]
     return pd.DataFrame(rows, columns=["target_label", "pred_label", "count"])
+
+
+def behaviour_table(behaviour: dict[str, dict[str, Any]]) -> pd.DataFrame:
+    """``evaluation.json``'s ``behaviour`` as rows of ``BEHAVIOUR_COLUMNS`` (an ``agreement`` that is
+    null, a check that altered no note, stays empty; with no check run, the header alone)."""
+    rows = [
+        {"check": name, **{c: found[c] for c in BEHAVIOUR_COLUMNS[1:]}} for name, found in behaviour.items()
+    ]
+    return pd.DataFrame(rows, columns=list(BEHAVIOUR_COLUMNS))
 
 
 def baseline_vectorizer(cfg: EvalConfig) -> Any:
@@ -517,6 +540,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     y_true, y_pred = table["target"].to_numpy(), table["pred"].to_numpy()
     per_class_table(y_true, y_pred, labels).to_csv(output_dir / PER_CLASS_CSV, index=False)
     confusion_table(y_true, y_pred, labels).to_csv(output_dir / CONFUSION_CSV, index=False)
+    behaviour_table(behaviour).to_csv(output_dir / BEHAVIOUR_CSV, index=False)
     uncertainty = (
         bootstrap_figures(
             y_true,
@@ -532,12 +556,13 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     )
     report = evaluation_report(table, labels, baseline, uncertainty, champion)
     report["behaviour"] = behaviour
+    report["behaviour_agreement"] = lowest_agreement(behaviour)
     # what was evaluated: the archive, and the data it was trained on (read back by the registries)
     report.update(model_data=args.model_data or None, input_version=args.input_version or None)
     write_json(output_dir / EVALUATION_JSON, report)
     if args.publish_dir:  # the stable keys dashboards read
         Path(args.publish_dir).mkdir(parents=True, exist_ok=True)
-        for name in (MODEL_PERFORMANCE_CSV, PER_CLASS_CSV, CONFUSION_CSV, EVALUATION_JSON):
+        for name in (MODEL_PERFORMANCE_CSV, PER_CLASS_CSV, CONFUSION_CSV, BEHAVIOUR_CSV, EVALUATION_JSON):
             shutil.copy2(output_dir / name, Path(args.publish_dir) / name)
     if args.history_dir:  # this evaluation's row of the figures over retrainings
         Path(args.history_dir).mkdir(parents=True, exist_ok=True)

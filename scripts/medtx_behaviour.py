@@ -15,7 +15,8 @@ change, or with a few typing errors, leans on something other than the medicine.
 - ``line_break_commas``: the commas the mtsamples scrape left where lines broke
   (``medtx_common.drop_line_break_commas``), an artefact of the source, not of the medicine.
 
-Pure functions: ``perturb`` rewrites, ``invariance`` compares two sets of predictions.
+Pure functions: ``perturb`` rewrites, ``invariance`` compares two sets of predictions,
+``lowest_agreement`` gives the quality gate its one figure.
 """
 
 from __future__ import annotations
@@ -150,3 +151,15 @@ def invariance(
             for (a, b), n in sorted(moves.items(), key=lambda item: (-item[1], item[0]))[:5]
         ],
     }
+
+
+def lowest_agreement(found: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """What the quality gate reads (``MinBehaviourAgreement``): the lowest ``agreement`` of the checks
+    in ``found`` and which check it is. A check that altered no note changed no label, so it counts
+    as 1; with no check run, or none that altered a note, the figure is 1 and the check is ``""``
+    (always a number and a string, so a pipeline condition and its message can read them)."""
+    scored = {name: f["agreement"] for name, f in found.items() if f["agreement"] is not None}
+    if not scored:
+        return {"value": 1.0, "check": ""}
+    check = min(scored, key=lambda name: (scored[name], name))
+    return {"value": scored[check], "check": check}

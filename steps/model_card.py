@@ -169,7 +169,17 @@ def content(ctx: StepContext, card: Splice, preprocess: Any, train: Any, evaluat
                     p.min_baseline_margin,
                     " and over the served model >= ",
                     p.min_champion_margin,
-                    " (-1: not compared).",
+                    " (-1: not compared)",
+                    *(
+                        [
+                            ", and every behavioural check to keep the label of >= ",
+                            p.min_behaviour_agreement,
+                            " of the notes it rewrote (0: not compared)",
+                        ]
+                        if cfg.container.evaluate.behaviour_checks
+                        else []
+                    ),
+                    ".",
                 ),
                 "metadata": {"evaluation_report": card.text(*parts(evaluation_json_uri(evaluate)))},
                 "metric_groups": [

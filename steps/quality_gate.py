@@ -2,9 +2,11 @@
 
 Passes when macro-F1 >= ``MinMacroF1``, macro-F1 minus the TF-IDF baseline's macro-F1 >=
 ``MinBaselineMargin``, and macro-F1 minus the served model's on the same rows >= ``MinChampionMargin``
-(the defaults -1 switch both comparisons off; with nothing served the champion's macro-F1 is 0). With
-``baseline_margin_from=interval_low`` each margin is the low end of its difference's paired bootstrap
-interval instead of the difference itself: the model must be ahead with that confidence.
+(the defaults -1 switch both comparisons off; with nothing served the champion's macro-F1 is 0), and
+the lowest share of rewritten notes that kept their label over the behavioural checks >=
+``MinBehaviourAgreement`` (default 0: off). With ``baseline_margin_from=interval_low`` each margin is
+the low end of its difference's paired bootstrap interval instead of the difference itself: the model
+must be ahead with that confidence.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ FAIL_NAME = "QualityGateFailed"
 MACRO_F1 = "multiclass_classification_metrics.macro_f1.value"
 BASELINE_F1 = "baseline.macro_f1"
 CHAMPION_F1 = "champion.macro_f1"
+#: ``medtx_behaviour.lowest_agreement``: always a number, and the name of its check (or "").
+BEHAVIOUR_AGREEMENT = "behaviour_agreement.value"
+BEHAVIOUR_CHECK = "behaviour_agreement.check"
 
 
 def margin_path(against: str, source: str) -> str:
@@ -45,6 +50,7 @@ def build(ctx: StepContext, evaluate: Any, if_steps: list) -> ConditionStep:
     source = ctx.config.baseline_margin_from
     margin = figure(evaluate, margin_path("baseline", source))
     champion_margin = figure(evaluate, margin_path("champion", source))
+    agreement = figure(evaluate, BEHAVIOUR_AGREEMENT)
     fail = FailStep(
         name=FAIL_NAME,
         description="Stop the execution, naming each figure and the threshold it missed.",
@@ -67,6 +73,11 @@ def build(ctx: StepContext, evaluate: Any, if_steps: list) -> ConditionStep:
                 p.min_champion_margin,
                 "(margin reached:" if source == "estimate" else "(low end of the margin's interval:",
                 champion_margin,
+                "), and every behavioural check must keep at least MinBehaviourAgreement",
+                p.min_behaviour_agreement,
+                "of the notes it rewrote at their label (lowest:",
+                agreement,
+                figure(evaluate, BEHAVIOUR_CHECK),
                 ")",
             ],
         ),
@@ -75,12 +86,14 @@ def build(ctx: StepContext, evaluate: Any, if_steps: list) -> ConditionStep:
         name=NAME,
         description=(
             "Register only when macro-F1 >= MinMacroF1 and its margins over the TF-IDF baseline and the "
-            "served model reach MinBaselineMargin and MinChampionMargin (-1: that comparison is off)."
+            "served model reach MinBaselineMargin and MinChampionMargin (-1: that comparison is off), and "
+            "every behavioural check keeps MinBehaviourAgreement of its rewritten notes' labels (0: off)."
         ),
         conditions=[
             ConditionGreaterThanOrEqualTo(left=macro_f1, right=p.min_macro_f1),
             ConditionGreaterThanOrEqualTo(left=margin, right=p.min_baseline_margin),
             ConditionGreaterThanOrEqualTo(left=champion_margin, right=p.min_champion_margin),
+            ConditionGreaterThanOrEqualTo(left=agreement, right=p.min_behaviour_agreement),
         ],
         if_steps=if_steps,
         else_steps=[fail],

@@ -119,22 +119,14 @@ def quicksight(
     import boto3
 
     s3 = boto3.client("s3", region_name=region)
-    monitoring = qs.history_exists(s3, bucket)
-    if not monitoring:
+    missing = qs.not_written(s3, bucket)
+    for name in missing:
+        reads, when = qs.LATER[name]
         console.print(
-            f"no drift history at s3://{bucket}/{qs.HISTORY_KEY} yet, so no production dashboard: the "
-            "stack's scheduled drift check writes it when the endpoint captures its answers; run "
-            "`medtx quicksight` again after the first check"
-        )
-    retrainings = qs.evaluations_exist(s3, bucket)
-    if not retrainings:
-        console.print(
-            f"no evaluation summaries under s3://{bucket}/{qs.EVALUATION_HISTORY_PREFIX} yet (the Evaluate "
-            "step writes one per execution from this version on), so the model-performance dashboard has "
-            "no 'Over retrainings' sheet: run `medtx quicksight` again after the next execution"
+            f"nothing at s3://{bucket}/{qs.DATASETS[name][0]} yet, so no {reads}: {when}", highlight=False
         )
     done = qs.apply(
-        qs.requests(target, labels, monitoring, retrainings),
+        qs.requests(target, labels, missing),
         target,
         s3,
         boto3.client("quicksight", region_name=region),

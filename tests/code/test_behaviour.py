@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from medtx_behaviour import CHECKS, add_typos, invariance, perturb, swap_gender
+from medtx_behaviour import CHECKS, add_typos, invariance, lowest_agreement, perturb, swap_gender
 from medtx_common import classification_metrics
 from medtx_config import BEHAVIOUR_CHECKS, EvalConfig
 
@@ -77,3 +77,14 @@ def test_evaluation_settings_are_checked(settings, message):
     with pytest.raises(ValueError, match=message):
         EvalConfig(**settings)
     assert EvalConfig(behaviour_checks=()).behaviour_checks == ()
+
+
+def test_the_gate_reads_the_lowest_agreement_and_a_check_that_altered_nothing_counts_as_kept():
+    found = {
+        "gender_swap": {"agreement": None},  # altered no note
+        "typos": {"agreement": 0.9},
+        "line_break_commas": {"agreement": 0.95},
+    }
+    assert lowest_agreement(found) == {"value": 0.9, "check": "typos"}
+    assert lowest_agreement({"gender_swap": {"agreement": None}}) == {"value": 1.0, "check": ""}
+    assert lowest_agreement({}) == {"value": 1.0, "check": ""}

@@ -27,6 +27,7 @@ pytest.importorskip("sagemaker")
 pytestmark = pytest.mark.slow
 
 from pipeline import deploy  # noqa: E402  (after the skips: it is part of the pipeline extra)
+from pipeline.quicksight import DATASETS  # noqa: E402
 
 BUCKET = "medical-transcription-repo"
 TINY = ["--param", "Epochs=0.05", "--param", "MaxLength=32", "--param", "MinMacroF1=0"]
@@ -84,6 +85,10 @@ def test_the_store_holds_the_keys_a_cloud_run_writes(local_run):
         "preprocess/test/dataset_info.json",
     ):
         assert (bucket / key).is_file(), key
+    # every QuickSight dataset's stable key (or prefix) but the drift checks' is written by a run
+    for name, (key, _) in DATASETS.items():
+        if name != "predictions":
+            assert (bucket / key).is_dir() if key.endswith("/") else (bucket / key).is_file(), key
     for key in (
         "preprocess/report/data-report.json",
         "evaluation/evaluation.json",

@@ -190,6 +190,11 @@ def test_evaluate_figures_equal_what_the_csv_gives(chain):
         assert 0 < found["texts_altered"] <= table["text"].nunique()
         assert found["agreement"] == pytest.approx(1 - found["texts_changed"] / found["texts_altered"])
         assert found["macro_f1"] - found["macro_f1_change"] == pytest.approx(recomputed["macro_f1"])
+    lowest = min(report["behaviour"], key=lambda name: report["behaviour"][name]["agreement"])
+    assert report["behaviour_agreement"] == {
+        "value": report["behaviour"][lowest]["agreement"],
+        "check": lowest,
+    }
 
 
 def test_evaluate_scores_the_champion_on_the_same_rows(chain, tmp_path):

@@ -72,6 +72,7 @@ def test_parameters_and_defaults_come_from_the_config(built):
         "MinMacroF1": cfg.min_macro_f1,
         "MinBaselineMargin": cfg.min_baseline_margin,
         "MinChampionMargin": cfg.min_champion_margin,
+        "MinBehaviourAgreement": cfg.min_behaviour_agreement,
         "ModelApprovalStatus": "PendingManualApproval",
         "DeployModel": "false",
         "EndpointInstanceType": cfg.endpoint_instance_type,
@@ -176,6 +177,7 @@ def test_condition_reads_evaluation_json_and_fail_message_names_figures(built):
         "multiclass_classification_metrics.macro_f1.value",
         "macro_f1_minus_baseline",
         "macro_f1_minus_champion",
+        "behaviour_agreement.value",
     ]
     assert all(
         c["LeftValue"]["Std:JsonGet"]["PropertyFile"]
@@ -186,6 +188,7 @@ def test_condition_reads_evaluation_json_and_fail_message_names_figures(built):
         {"Get": "Parameters.MinMacroF1"},
         {"Get": "Parameters.MinBaselineMargin"},
         {"Get": "Parameters.MinChampionMargin"},
+        {"Get": "Parameters.MinBehaviourAgreement"},
     ]
     message = json.dumps(steps["QualityGateFailed"]["Arguments"]["ErrorMessage"])
     assert "MinMacroF1" in message and "baseline.macro_f1" in message and "champion.macro_f1" in message
@@ -471,6 +474,11 @@ def test_behaviour_checks_reach_evaluation_as_one_comma_separated_flag(aws):
         parse_args(["--behaviour-checks", "typos,shout"])
     with pytest.raises(ValueError, match="unknown behaviour check"):
         get_pipeline(region=REGION, role=ROLE, evaluate__behaviour_checks="typos,shout")
+    # a gate on the checks needs checks to run, and a share between 0 and 1
+    with pytest.raises(ValueError, match=r"min_behaviour_agreement > 0 needs evaluate\.behaviour_checks"):
+        get_pipeline(region=REGION, role=ROLE, evaluate__behaviour_checks="", min_behaviour_agreement="0.9")
+    with pytest.raises(ValueError, match=r"min_behaviour_agreement must lie in \[0, 1\]; got 95"):
+        get_pipeline(region=REGION, role=ROLE, min_behaviour_agreement="95")
 
 
 def test_domain_adaptation_settings_reach_training(aws):

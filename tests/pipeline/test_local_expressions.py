@@ -29,13 +29,16 @@ STEP_PROPS = {
 }
 
 
-def scope(macro_f1: float = 0.5, margin: float = 0.02, champion: float = 0.01) -> Scope:
+def scope(
+    macro_f1: float = 0.5, margin: float = 0.02, champion: float = 0.01, agreement: float = 0.9
+) -> Scope:
     return Scope(
         parameters={
             "Epochs": "3",
             "MinMacroF1": 0.4,
             "MinBaselineMargin": -1.0,
             "MinChampionMargin": -1.0,
+            "MinBehaviourAgreement": 0.0,
             "DeployModel": "false",
         },
         execution={"PipelineExecutionId": "x1", "PipelineName": "p"},
@@ -48,6 +51,7 @@ def scope(macro_f1: float = 0.5, margin: float = 0.02, champion: float = 0.01) -
                     "baseline": {"macro_f1": macro_f1 - margin},
                     "macro_f1_minus_champion": champion,
                     "champion": {"served": True, "macro_f1": macro_f1 - champion},
+                    "behaviour_agreement": {"value": agreement, "check": "typos"},
                 }
             }
         },
@@ -126,6 +130,26 @@ def test_quality_gate_of_the_real_definition(built):
     assert "(margin reached: -0.03 )" in message
     deploy = steps["CheckDeploy"]["Arguments"]["Conditions"]
     assert not conditions_hold(deploy, scope())
+
+
+def test_quality_gate_on_the_behavioural_checks(built):
+    """``MinBehaviourAgreement``: off (0) by default; set, the lowest share of rewritten notes that
+    kept their label must reach it, and the failure names that share and its check."""
+    _, definition = built
+    steps = flatten(definition["Steps"])
+    conditions = steps["CheckQuality"]["Arguments"]["Conditions"]
+    fragile = scope(agreement=0.8)
+    assert conditions_hold(conditions, fragile)
+    fragile.parameters["MinBehaviourAgreement"] = 0.9
+    assert not conditions_hold(conditions, fragile)
+    steady = scope(agreement=0.95)
+    steady.parameters["MinBehaviourAgreement"] = 0.9
+    assert conditions_hold(conditions, steady)
+    message = resolve(steps["QualityGateFailed"]["Arguments"]["ErrorMessage"], fragile)
+    assert (
+        "keep at least MinBehaviourAgreement 0.9 of the notes it rewrote at their label (lowest: 0.8 typos )"
+        in message
+    )
 
 
 def test_quality_gate_on_the_margins_interval_reads_its_low_end(aws):

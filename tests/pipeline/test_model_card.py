@@ -116,6 +116,10 @@ def test_the_card_renders_to_a_valid_card_with_the_runs_figures(built):
     assert evaluation["metadata"]["evaluation_report"] == "s3://bucket/Evaluate/evaluation/evaluation.json"
     assert f"the {report['validation_rows']} rows" in evaluation["evaluation_observation"]
     assert "MinMacroF1" not in evaluation["evaluation_observation"]  # the value, not the name
+    assert evaluation["evaluation_observation"].endswith(
+        " (-1: not compared), and every behavioural check to keep the label of >= 0.0 of the notes it "
+        "rewrote (0: not compared)."
+    )
     training = document["training_details"]
     jobs = training["training_job_details"]
     assert jobs["training_arn"] == TRAIN_ARN and jobs["training_datasets"] == ["s3://bucket/Preprocess/train"]
@@ -172,6 +176,7 @@ def test_without_behaviour_checks_the_card_reads_none(aws):
     definition = json.loads(get_pipeline(region=REGION, role=ROLE, config=unchecked).definition())
     content = json.dumps(flatten(definition["Steps"])["RegisterModel"]["Arguments"]["ModelCard"])
     assert "behaviour" not in content and "gendered words" not in content
+    assert "behavioural check to keep" not in content
     report = _report(bootstrap=True)
     del report["behaviour"]  # evaluation ran none: a JsonGet there would fail the step
     _, document = _render(definition, report)

@@ -149,7 +149,7 @@ def test_apply_creates_then_updates_under_moto(aws):
     second = qs.apply(built, TARGET, s3, quicksight)
     assert second["data-source/eda"] == "updated"  # moto's own update_data_source
     assert second["data-set/performance"] == "updated" and second["dashboard/model-performance"] == "updated"
-    assert updates.count("UpdateDataSet") == 6 and updates.count("UpdateDashboard") == 3
+    assert updates.count("UpdateDataSet") == len(qs.DATASETS) == 7 and updates.count("UpdateDashboard") == 3
 
 
 def test_refresh_starts_an_ingestion_of_every_dataset(aws, monkeypatch):
@@ -228,7 +228,7 @@ def test_the_production_dashboard_reads_the_drift_history_as_the_checks_write_it
     ]
     assert when == {"ColumnName": "checked_at", "NewColumnType": "DATETIME", "Format": qs.DATETIME_FORMAT}
 
-    without = qs.requests(TARGET, LABELS, monitoring=False)
+    without = qs.requests(TARGET, LABELS, missing=["predictions"])
     assert "predictions" not in without["data_sets"] and set(without["dashboards"]) == {
         "eda",
         "model-performance",
@@ -238,9 +238,11 @@ def test_the_production_dashboard_reads_the_drift_history_as_the_checks_write_it
     assert used <= set(columns) and {"psi", "traffic_share", "difference"} <= used
 
     s3 = boto3.client("s3", region_name=REGION)
-    assert not qs.history_exists(s3, BUCKET)
+    assert qs.not_written(s3, BUCKET) == ["predictions", "quality", "behaviour"]
+    s3.put_object(Bucket=BUCKET, Key=capture.HISTORY_KEY + ".old", Body=b"checked_at\n")
+    assert "predictions" in qs.not_written(s3, BUCKET)  # the file itself, not a name it begins
     s3.put_object(Bucket=BUCKET, Key=capture.HISTORY_KEY, Body=b"checked_at\n")
-    assert qs.history_exists(s3, BUCKET)
+    assert qs.not_written(s3, BUCKET) == ["quality", "behaviour"]
 
 
 def test_quicksight_builds_the_production_dashboard_once_a_drift_check_wrote_its_history(aws, monkeypatch):
@@ -272,7 +274,7 @@ def test_quicksight_builds_the_production_dashboard_once_a_drift_check_wrote_its
     s3.delete_object(Bucket=BUCKET, Key=capture.HISTORY_KEY)
     first = CliRunner().invoke(app, asked)
     assert first.exit_code == 0, said(first)
-    assert "no drift history at" in said(
+    assert f"nothing at s3://{BUCKET}/{capture.HISTORY_KEY} yet, so no production dashboard" in said(
         first
     ) and "run `medtx quicksight` again after the first check" in said(first)
     assert (
@@ -284,18 +286,24 @@ def test_quicksight_builds_the_production_dashboard_once_a_drift_check_wrote_its
     assert "quality" not in sent[0]["data_sets"] and "quality" not in sent[0]["manifests"]
     sheets = sent[0]["dashboards"]["model-performance"]["Definition"]["Sheets"]
     assert [sheet["SheetId"] for sheet in sheets] == ["performance"]
-    assert "no 'Over retrainings' sheet: run `medtx quicksight` again after the next execution" in said(first)
+    assert "so no 'Over retrainings' sheet on the model-performance dashboard" in said(first)
+    # nor behavioural checks: no charts reading them, the dataset left out
+    assert "behaviour" not in sent[0]["data_sets"] and "behaviour" not in json.dumps(sheets)
+    assert "so no behavioural checks' charts on the model-performance dashboard" in said(first)
     s3.put_object(Bucket=BUCKET, Key=capture.HISTORY_KEY, Body=b"checked_at\n")
     s3.put_object(
         Bucket=BUCKET, Key="history/evaluations/exec-1/evaluation-summary.csv", Body=b"evaluated_at\n"
     )
+    s3.put_object(Bucket=BUCKET, Key=qs.DATASETS["behaviour"][0], Body=b"check\n")
     second = CliRunner().invoke(app, asked)
-    assert second.exit_code == 0 and "no drift history" not in said(second)
-    assert "Over retrainings" not in said(second)
+    assert second.exit_code == 0 and "nothing at" not in said(second)
     assert set(sent[1]["dashboards"]) == {"eda", "model-performance", "production"}
-    assert "predictions" in sent[1]["data_sets"] and "quality" in sent[1]["data_sets"]
+    assert {"predictions", "quality", "behaviour"} <= set(sent[1]["data_sets"])
     sheets = sent[1]["dashboards"]["model-performance"]["Definition"]["Sheets"]
     assert [sheet["SheetId"] for sheet in sheets] == ["performance", "retrainings"]
+    assert {"behaviour", "behaviour-agreement"} <= set(
+        re.findall(r'"VisualId": "([\w-]+)"', json.dumps(sheets))
+    )
 
 
 def test_cli_dry_run_writes_the_requests(tmp_path):
@@ -328,7 +336,7 @@ def test_the_figures_over_retrainings_read_every_evaluations_row():
 
     key, columns = qs.DATASETS["quality"]
     assert key == EVALUATION_HISTORY_PREFIX and tuple(columns) == SUMMARY_COLUMNS
-    built = qs.requests(TARGET, LABELS, monitoring=False)
+    built = qs.requests(TARGET, LABELS, missing=["predictions"])
     assert built["manifests"]["quality"]["fileLocations"] == [
         {"URIPrefixes": [f"s3://{BUCKET}/{EVALUATION_HISTORY_PREFIX}"]}
     ]
@@ -371,3 +379,39 @@ def test_the_figures_over_retrainings_read_every_evaluations_row():
         next(iter(v.values()))["VisualId"] for v in sheet["Visuals"]
     }
     assert "quality" in {d["Identifier"] for d in dashboard["DataSetIdentifierDeclarations"]}
+
+
+def test_the_behavioural_checks_dataset_reads_the_table_evaluation_writes():
+    """``behaviour-checks.csv``: one row per check with the script's columns, published under the
+    stable key the dataset reads; a check that altered no note leaves its agreement empty."""
+    from evaluate import BEHAVIOUR_COLUMNS, BEHAVIOUR_CSV, behaviour_table
+
+    key, columns = qs.DATASETS["behaviour"]
+    assert key.endswith(f"/eval/{BEHAVIOUR_CSV}") and tuple(columns) == BEHAVIOUR_COLUMNS
+    found = {
+        "typos": {
+            "description": "two letters swapped",
+            "texts_altered": 40,
+            "texts_changed": 2,
+            "agreement": 0.95,
+            "macro_f1": 0.5,
+            "macro_f1_change": -0.01,
+            "changes": [],
+        },
+        "gender_swap": {
+            "description": "gendered words swapped",
+            "texts_altered": 0,
+            "texts_changed": 0,
+            "agreement": None,
+            "macro_f1": 0.51,
+            "macro_f1_change": 0.0,
+            "changes": [],
+        },
+    }
+    table = behaviour_table(found)
+    assert list(table.columns) == list(BEHAVIOUR_COLUMNS) and list(table["check"]) == ["typos", "gender_swap"]
+    assert table.to_csv(index=False).splitlines()[2] == "gender_swap,gendered words swapped,0,0,,0.51,0.0"
+    assert behaviour_table({}).to_csv(index=False).strip() == ",".join(BEHAVIOUR_COLUMNS)
+    dashboard = qs.requests(TARGET, LABELS)["dashboards"]["model-performance"]
+    used = set(re.findall(r'"DataSetIdentifier": "behaviour", "ColumnName": "(\w+)"', json.dumps(dashboard)))
+    assert used <= set(columns) and {"check", "agreement", "texts_changed"} <= used
