@@ -31,6 +31,7 @@ from pipeline.compare import container_module
 from pipeline.local.jobs import training_archive
 from pipeline.local.runner import executions, output_uri
 from pipeline.local.store import Store
+from scripts.medtx_config import TRAIN_METRICS_FILE
 
 HEADLINE = ("accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_f1")
 
@@ -115,10 +116,6 @@ def load(store: Store, execution_id: str | None = None) -> RunData:
         card=chosen["Steps"].get("RegisterModel", {}).get("Properties", {}).get("ModelCard"),
         training=training_metrics(store, chosen["Steps"].get("Train", {}).get("Properties", {})),
     )
-
-
-#: What ``train.py`` writes to the job's output data folder, which the service archives.
-TRAIN_METRICS_FILE = "train_metrics.json"
 
 
 def training_metrics(store: Store, job: dict[str, Any]) -> dict[str, Any] | None:

@@ -245,6 +245,17 @@ DATASETS: dict[str, tuple[str, dict[str, str]]] = {
             "macro_f1_change": "DECIMAL",
         },
     ),
+    "training": (
+        "preprocess/pre-processed/eval/training-history.csv",
+        {
+            "series": "STRING",
+            "epoch": "DECIMAL",
+            "step": "INTEGER",
+            "loss": "DECIMAL",
+            "macro_f1": "DECIMAL",
+            "learning_rate": "DECIMAL",
+        },
+    ),
     # one row per execution, each in its own file under the prefix (the manifest reads them all)
     "quality": (
         EVALUATION_HISTORY_PREFIX,
@@ -295,8 +306,9 @@ MONITORING = ("predictions",)
 #: Datasets whose file (or, for a key ending in ``/``, prefix) only exists once something has written
 #: it: name -> (what reads it, what writes it and when to run ``medtx quicksight`` again).
 #: ``medtx quicksight`` leaves each out, with what reads it, until then (a manifest of a missing file
-#: gives QuickSight nothing to read). ``quality`` and ``behaviour`` come with this version's Evaluate
-#: step, so a stack upgraded from an earlier one has neither until its next execution.
+#: gives QuickSight nothing to read). ``quality``, ``behaviour`` and ``training`` come with this
+#: version's Evaluate step, so a stack upgraded from an earlier one has none of them until its next
+#: execution.
 LATER: dict[str, tuple[str, str]] = {
     "predictions": (
         "production dashboard",
@@ -307,6 +319,11 @@ LATER: dict[str, tuple[str, str]] = {
         "'Over retrainings' sheet on the model-performance dashboard",
         "the Evaluate step writes one row per execution from this version on; run `medtx quicksight` "
         "again after the next execution",
+    ),
+    "training": (
+        "'Training' sheet (the learning curve) on the model-performance dashboard",
+        "the Evaluate step writes it from this version on; run `medtx quicksight` again after the "
+        "next execution",
     ),
     "behaviour": (
         "behavioural checks' charts on the model-performance dashboard",
@@ -496,7 +513,13 @@ def _line(
 
 
 def _dashboard(
-    target: Target, name: str, title: str, datasets: list[str], sheets: list[dict], fields=None
+    target: Target,
+    name: str,
+    title: str,
+    datasets: list[str],
+    sheets: list[dict],
+    fields=None,
+    filters: list[dict] | None = None,
 ) -> dict:
     definition: dict[str, Any] = {
         "DataSetIdentifierDeclarations": [
@@ -506,6 +529,8 @@ def _dashboard(
     }
     if fields:
         definition["CalculatedFields"] = fields
+    if filters:
+        definition["FilterGroups"] = filters
     return {
         "AwsAccountId": target.account_id,
         "DashboardId": f"{PREFIX}-{name}",
@@ -573,7 +598,8 @@ def eda_dashboard(target: Target) -> dict[str, Any]:
 
 def performance_dashboard(target: Target, labels: list[str], missing: Collection[str] = ()) -> dict[str, Any]:
     """The latest evaluation's figures, with its behavioural checks unless ``behaviour`` is
-    ``missing``; unless ``quality`` is, a second sheet of every evaluation's."""
+    ``missing``; unless ``training`` is, a sheet of the evaluated model's learning curve; unless
+    ``quality`` is, a sheet of every evaluation's figures."""
     fields = metric_fields(labels)
     calculated = [
         {"DataSetIdentifier": "performance", "Name": name, "Expression": m.render()}
@@ -657,10 +683,83 @@ def performance_dashboard(target: Target, labels: list[str], missing: Collection
         visuals += behaviour_visuals()
         datasets.append("behaviour")
     sheets = [{"SheetId": "performance", "Name": "Model performance", "Visuals": visuals}]
+    if "training" not in missing:
+        sheets.append({"SheetId": "training", "Name": "Training", "Visuals": training_visuals()})
+        datasets.append("training")
     if "quality" not in missing:
         sheets.append({"SheetId": "retrainings", "Name": "Over retrainings", "Visuals": retraining_visuals()})
         datasets.append("quality")
-    return _dashboard(target, "model-performance", "medtx — model performance", datasets, sheets, calculated)
+    filters = [] if "training" in missing else [validation_only("training", "training-macro-f1")]
+    return _dashboard(
+        target, "model-performance", "medtx — model performance", datasets, sheets, calculated, filters
+    )
+
+
+def validation_only(sheet: str, visual: str) -> dict[str, Any]:
+    """A filter group that keeps one visual of ``training-history.csv`` to its ``validation`` rows
+    (the training rows carry no macro-F1)."""
+    return {
+        "FilterGroupId": f"{visual}-validation",
+        "Filters": [
+            {
+                "CategoryFilter": {
+                    "FilterId": f"{visual}-series",
+                    "Column": {"DataSetIdentifier": "training", "ColumnName": "series"},
+                    "Configuration": {
+                        "FilterListConfiguration": {
+                            "MatchOperator": "CONTAINS",
+                            "CategoryValues": ["validation"],
+                        }
+                    },
+                }
+            }
+        ],
+        "ScopeConfiguration": {
+            "SelectedSheets": {
+                "SheetVisualScopingConfigurations": [
+                    {"SheetId": sheet, "Scope": "SELECTED_VISUALS", "VisualIds": [visual]}
+                ]
+            }
+        },
+        "CrossDataset": "SINGLE_DATASET",
+        "Status": "ENABLED",
+    }
+
+
+def training_visuals() -> list[dict[str, Any]]:
+    """The learning curve of the latest evaluated model (``training-history.csv``): the training loss
+    at each logging step beside the validation loss at each epoch's end, by epoch, and the
+    validation macro-F1 by epoch."""
+    epoch = {
+        "NumericalDimensionField": {
+            "FieldId": "training.epoch",
+            "Column": {"DataSetIdentifier": "training", "ColumnName": "epoch"},
+        }
+    }
+
+    def curve(visual_id: str, title: str, column: str, by_series: bool) -> dict[str, Any]:
+        wells = {
+            "Category": [epoch],
+            "Values": [_number("training", column, "MAX")],  # one row per series and epoch
+            **({"Colors": [_dim("training", "series")]} if by_series else {}),
+        }
+        return {
+            "LineChartVisual": {
+                "VisualId": visual_id,
+                "Title": _title(title),
+                "ChartConfiguration": {"FieldWells": {"LineChartAggregatedFieldWells": wells}},
+            }
+        }
+
+    return [
+        curve(
+            "training-loss",
+            "Loss by epoch: training (each logging step) and validation (each epoch's end)",
+            "loss",
+            True,
+        ),
+        curve("training-macro-f1", "Validation macro-F1 at each epoch's end", "macro_f1", False),
+    ]
 
 
 def behaviour_visuals() -> list[dict[str, Any]]:
@@ -797,7 +896,7 @@ def requests(target: Target, labels: list[str], missing: Collection[str] = ()) -
     """Everything ``apply`` sends, by kind and name, but for the ``missing`` datasets (of ``LATER``:
     their file is not written yet) and what reads them: without ``predictions``, the production
     dashboard; without ``quality``, the "Over retrainings" sheet; without ``behaviour``, the
-    behavioural checks' charts."""
+    behavioural checks' charts; without ``training``, the "Training" sheet."""
     names = [name for name in DATASETS if name not in missing]
     dashboards = {
         "eda": eda_dashboard(target),

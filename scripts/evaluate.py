@@ -24,8 +24,9 @@ same probabilities). Writes to the output dir:
   again), how many of the notes each altered kept their predicted label, and ``behaviour_agreement``:
   the lowest of those shares and its check, which the quality gate compares with
   ``MinBehaviourAgreement`` (1 when no check altered a note);
-- ``per-class-metrics.csv``, ``confusion-matrix.csv`` and ``behaviour-checks.csv`` (one row per
-  behavioural check) for the dashboards.
+- ``per-class-metrics.csv``, ``confusion-matrix.csv``, ``behaviour-checks.csv`` (one row per
+  behavioural check) and ``training-history.csv`` (the learning curve the archive carries) for the
+  dashboards.
 """
 
 from __future__ import annotations
@@ -58,10 +59,20 @@ from medtx_common import (
     setup_logging,
     write_json,
 )
-from medtx_config import BEHAVIOUR_CHECKS, CHAMPION_ARCHIVE, CHAMPION_RECORD, EvalConfig, InferenceConfig
+from medtx_config import (
+    BEHAVIOUR_CHECKS,
+    CHAMPION_ARCHIVE,
+    CHAMPION_RECORD,
+    TRAIN_METRICS_FILE,
+    EvalConfig,
+    InferenceConfig,
+)
 
 PER_CLASS_CSV = "per-class-metrics.csv"
 CONFUSION_CSV = "confusion-matrix.csv"
+#: The model's learning curve as a table (``training_table``), for QuickSight.
+TRAINING_CSV = "training-history.csv"
+TRAINING_COLUMNS = ("series", "epoch", "step", "loss", "macro_f1", "learning_rate")
 #: The behavioural checks as a table, one row per check (``behaviour_table``), for QuickSight.
 BEHAVIOUR_CSV = "behaviour-checks.csv"
 BEHAVIOUR_COLUMNS = (
@@ -217,6 +228,42 @@ def confusion_table(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str
     matrix = confusion_matrix(y_true, y_pred, labels=list(range(len(labels))))
     rows = [(labels[t], labels[p], int(matrix[t, p])) for t in range(len(labels)) for p in range(len(labels))]
     return pd.DataFrame(rows, columns=["target_label", "pred_label", "count"])
+
+
+def training_table(model_dir: Path) -> pd.DataFrame:
+    """The learning curve of the model under evaluation, from the ``train_metrics.json`` its archive
+    carries (``train.py``): a ``training`` row per logged training loss (with its learning rate) and
+    a ``validation`` row per epoch's evaluation (loss and macro-F1), by epoch and step. An archive
+    without the file (trained by an earlier version) gives the header alone."""
+    path = model_dir / TRAIN_METRICS_FILE
+    if not path.is_file():
+        LOG.info("the model archive holds no %s: no learning curve", TRAIN_METRICS_FILE)
+        return pd.DataFrame(columns=list(TRAINING_COLUMNS))
+    try:
+        metrics = json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise InputError(f"the model archive's {TRAIN_METRICS_FILE} is not JSON: {err}") from err
+    rows = [
+        {
+            "series": "training",
+            "epoch": e.get("epoch"),
+            "step": e.get("step"),
+            "loss": e.get("loss"),
+            "learning_rate": e.get("learning_rate"),
+        }
+        for e in metrics.get("train_history", [])
+    ]
+    rows += [
+        {
+            "series": "validation",
+            "epoch": e.get("epoch"),
+            "step": e.get("step"),
+            "loss": e.get("eval_loss"),
+            "macro_f1": e.get("eval_macro_f1"),
+        }
+        for e in metrics.get("eval_history", [])
+    ]
+    return pd.DataFrame(rows, columns=list(TRAINING_COLUMNS))
 
 
 def behaviour_table(behaviour: dict[str, dict[str, Any]]) -> pd.DataFrame:
@@ -497,7 +544,9 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     validation = read_table(args.validation, "validation.csv", ["row_id", "text", "target", "target_label"])
     output_dir = Path(args.output_dir)
     with tempfile.TemporaryDirectory() as tmp:
-        classifier = load_classifier(unpack_model(args.model, Path(tmp)), precision=args.precision)
+        model_dir = unpack_model(args.model, Path(tmp))
+        classifier = load_classifier(model_dir, precision=args.precision)
+        training = training_table(model_dir)
         labels = classifier["labels"]
         unknown = sorted(set(validation["target_label"]) - set(labels))
         if unknown:
@@ -541,6 +590,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     per_class_table(y_true, y_pred, labels).to_csv(output_dir / PER_CLASS_CSV, index=False)
     confusion_table(y_true, y_pred, labels).to_csv(output_dir / CONFUSION_CSV, index=False)
     behaviour_table(behaviour).to_csv(output_dir / BEHAVIOUR_CSV, index=False)
+    training.to_csv(output_dir / TRAINING_CSV, index=False)
     uncertainty = (
         bootstrap_figures(
             y_true,
@@ -562,7 +612,8 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     write_json(output_dir / EVALUATION_JSON, report)
     if args.publish_dir:  # the stable keys dashboards read
         Path(args.publish_dir).mkdir(parents=True, exist_ok=True)
-        for name in (MODEL_PERFORMANCE_CSV, PER_CLASS_CSV, CONFUSION_CSV, BEHAVIOUR_CSV, EVALUATION_JSON):
+        published = (MODEL_PERFORMANCE_CSV, PER_CLASS_CSV, CONFUSION_CSV, BEHAVIOUR_CSV, TRAINING_CSV)
+        for name in (*published, EVALUATION_JSON):
             shutil.copy2(output_dir / name, Path(args.publish_dir) / name)
     if args.history_dir:  # this evaluation's row of the figures over retrainings
         Path(args.history_dir).mkdir(parents=True, exist_ok=True)

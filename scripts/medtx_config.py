@@ -262,6 +262,11 @@ class ContainerConfig:
     inference: InferenceConfig = field(default_factory=InferenceConfig)
 
 
+#: What ``train.py`` writes of a training run (its figures and learning curve): to the job's output
+#: data folder, which the service archives (``output.tar.gz``), and into the model archive, so that
+#: evaluation and whoever holds the archive can read how the model was trained.
+TRAIN_METRICS_FILE = "train_metrics.json"
+
 #: The champion folder (``PipelineConfig.champion_uri``): the archive of the model the endpoint
 #: serves and a record of which package it is. The pipeline's RecordChampion step
 #: (``scripts/champion.py``) and ``medtx deploy`` write both; the Evaluate step reads them.

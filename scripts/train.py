@@ -5,7 +5,8 @@ for several GPUs: the Trainer does the DDP) and as plain Python on a laptop.
 
 Inputs are the ``train`` and ``test`` folders written by ``preprocess.py`` (tokenized datasets, label
 map, class weights). Writes the model, tokenizer and label map to the model dir (``id2label`` in the
-config, so the endpoint answers with names) and ``train_metrics.json`` to the output data dir.
+config, so the endpoint answers with names) and ``train_metrics.json`` (figures and learning curve)
+to the output data dir and into the model dir.
 Resumes from the newest checkpoint in the checkpoint dir, so managed spot training can be enabled.
 """
 
@@ -60,6 +61,7 @@ from medtx_config import (
     CHUNK_LOSSES,
     MLM_METRICS,
     POOLINGS,
+    TRAIN_METRICS_FILE,
     TRAIN_PRECISIONS,
     TRAINING_METRICS,
     TrainConfig,
@@ -617,7 +619,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         model_dir / "training_config.json",
         {"model_name": args.model_name, "max_length": encoding.max_length, "labels": labels},
     )
-    write_json(Path(args.output_data_dir) / "train_metrics.json", _finite(metrics))
+    for folder in (Path(args.output_data_dir), model_dir):
+        write_json(folder / TRAIN_METRICS_FILE, _finite(metrics))
     LOG.info("saved model to %s; metrics %s", model_dir, json.dumps(_finite(metrics.get("eval", {}))))
     return metrics
 

@@ -67,6 +67,8 @@ def chain(tmp_path_factory):
             "24",
             "--max-steps",
             "3",
+            "--logging-steps",
+            "1",
             "--train-batch-size",
             "16",
             "--disable-tqdm",
@@ -129,6 +131,8 @@ def test_train_writes_model_with_label_names_and_metrics(chain):
     metrics = json.loads((chain["root"] / "train-out" / "train_metrics.json").read_text())
     assert metrics["train"]["epoch"] > 0 and metrics["train"]["train_loss"] > 0
     assert "eval_macro_f1" in metrics["eval"]
+    # the model archive carries the same record, for evaluation and whoever holds the archive
+    assert json.loads((model_dir / "train_metrics.json").read_text()) == metrics
 
 
 def test_one_seed_trains_one_model(chain, tmp_path):
@@ -173,6 +177,13 @@ def test_evaluate_figures_equal_what_the_csv_gives(chain):
         assert report["multiclass_classification_metrics"][name]["value"] == pytest.approx(value)
     assert 0.0 <= report["baseline"]["macro_f1"] <= 1.0 and report["baseline"]["train_rows"] > 0
     assert (out / "per-class-metrics.csv").exists() and (out / "confusion-matrix.csv").exists()
+    # the learning curve the archive carries, as a table: each logged loss, each epoch's evaluation
+    trained = json.loads((chain["root"] / "model" / "train_metrics.json").read_text())
+    curve = pd.read_csv(out / "training-history.csv")
+    assert (curve["series"] == "training").sum() == len(trained["train_history"]) == 3  # every step logged
+    assert curve.loc[curve["series"] == "validation", "macro_f1"].tolist() == pytest.approx(
+        [e["eval_macro_f1"] for e in trained["eval_history"]]
+    )
     # bootstrap over the validation texts: every figure gets a spread, the difference a paired interval
     spread = report["bootstrap"]
     assert spread["texts"] == table["text"].nunique()

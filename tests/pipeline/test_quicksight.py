@@ -149,7 +149,7 @@ def test_apply_creates_then_updates_under_moto(aws):
     second = qs.apply(built, TARGET, s3, quicksight)
     assert second["data-source/eda"] == "updated"  # moto's own update_data_source
     assert second["data-set/performance"] == "updated" and second["dashboard/model-performance"] == "updated"
-    assert updates.count("UpdateDataSet") == len(qs.DATASETS) == 7 and updates.count("UpdateDashboard") == 3
+    assert updates.count("UpdateDataSet") == len(qs.DATASETS) == 8 and updates.count("UpdateDashboard") == 3
 
 
 def test_refresh_starts_an_ingestion_of_every_dataset(aws, monkeypatch):
@@ -238,11 +238,11 @@ def test_the_production_dashboard_reads_the_drift_history_as_the_checks_write_it
     assert used <= set(columns) and {"psi", "traffic_share", "difference"} <= used
 
     s3 = boto3.client("s3", region_name=REGION)
-    assert qs.not_written(s3, BUCKET) == ["predictions", "quality", "behaviour"]
+    assert qs.not_written(s3, BUCKET) == ["predictions", "quality", "training", "behaviour"]
     s3.put_object(Bucket=BUCKET, Key=capture.HISTORY_KEY + ".old", Body=b"checked_at\n")
     assert "predictions" in qs.not_written(s3, BUCKET)  # the file itself, not a name it begins
     s3.put_object(Bucket=BUCKET, Key=capture.HISTORY_KEY, Body=b"checked_at\n")
-    assert qs.not_written(s3, BUCKET) == ["quality", "behaviour"]
+    assert qs.not_written(s3, BUCKET) == ["quality", "training", "behaviour"]
 
 
 def test_quicksight_builds_the_production_dashboard_once_a_drift_check_wrote_its_history(aws, monkeypatch):
@@ -290,17 +290,20 @@ def test_quicksight_builds_the_production_dashboard_once_a_drift_check_wrote_its
     # nor behavioural checks: no charts reading them, the dataset left out
     assert "behaviour" not in sent[0]["data_sets"] and "behaviour" not in json.dumps(sheets)
     assert "so no behavioural checks' charts on the model-performance dashboard" in said(first)
+    assert "so no 'Training' sheet (the learning curve) on the model-performance dashboard" in said(first)
+    assert "FilterGroups" not in sent[0]["dashboards"]["model-performance"]["Definition"]
     s3.put_object(Bucket=BUCKET, Key=capture.HISTORY_KEY, Body=b"checked_at\n")
     s3.put_object(
         Bucket=BUCKET, Key="history/evaluations/exec-1/evaluation-summary.csv", Body=b"evaluated_at\n"
     )
     s3.put_object(Bucket=BUCKET, Key=qs.DATASETS["behaviour"][0], Body=b"check\n")
+    s3.put_object(Bucket=BUCKET, Key=qs.DATASETS["training"][0], Body=b"series\n")
     second = CliRunner().invoke(app, asked)
     assert second.exit_code == 0 and "nothing at" not in said(second)
     assert set(sent[1]["dashboards"]) == {"eda", "model-performance", "production"}
     assert {"predictions", "quality", "behaviour"} <= set(sent[1]["data_sets"])
     sheets = sent[1]["dashboards"]["model-performance"]["Definition"]["Sheets"]
-    assert [sheet["SheetId"] for sheet in sheets] == ["performance", "retrainings"]
+    assert [sheet["SheetId"] for sheet in sheets] == ["performance", "training", "retrainings"]
     assert {"behaviour", "behaviour-agreement"} <= set(
         re.findall(r'"VisualId": "([\w-]+)"', json.dumps(sheets))
     )
@@ -415,3 +418,45 @@ def test_the_behavioural_checks_dataset_reads_the_table_evaluation_writes():
     dashboard = qs.requests(TARGET, LABELS)["dashboards"]["model-performance"]
     used = set(re.findall(r'"DataSetIdentifier": "behaviour", "ColumnName": "(\w+)"', json.dumps(dashboard)))
     assert used <= set(columns) and {"check", "agreement", "texts_changed"} <= used
+
+
+def test_the_learning_curve_dataset_reads_the_table_evaluation_writes(tmp_path):
+    """``training-history.csv``: the ``train_metrics.json`` the model archive carries as rows of the
+    script's columns, under the stable key the dataset reads; the macro-F1 chart keeps to the
+    validation rows; an archive without the file gives the header alone."""
+    from evaluate import TRAINING_COLUMNS, TRAINING_CSV, training_table
+    from medtx_common import InputError
+
+    key, columns = qs.DATASETS["training"]
+    assert key.endswith(f"/eval/{TRAINING_CSV}") and tuple(columns) == TRAINING_COLUMNS
+    metrics = {
+        "train_history": [
+            {"epoch": 0.5, "step": 10, "loss": 3.1, "learning_rate": 1e-4, "grad_norm": 2.0},
+            {"epoch": 1.0, "step": 20, "loss": 2.4, "learning_rate": 5e-5},
+        ],
+        "eval_history": [{"epoch": 1.0, "step": 20, "eval_loss": 2.6, "eval_macro_f1": 0.31}],
+    }
+    (tmp_path / "train_metrics.json").write_text(json.dumps(metrics))
+    table = training_table(tmp_path)
+    assert list(table.columns) == list(TRAINING_COLUMNS)
+    assert table.to_csv(index=False).splitlines()[1:] == [
+        "training,0.5,10,3.1,,0.0001",
+        "training,1.0,20,2.4,,5e-05",
+        "validation,1.0,20,2.6,0.31,",
+    ]
+    assert training_table(tmp_path / "older").empty
+    (tmp_path / "train_metrics.json").write_text("{")
+    with pytest.raises(InputError, match=r"train_metrics\.json is not JSON"):
+        training_table(tmp_path)
+    dashboard = qs.requests(TARGET, LABELS)["dashboards"]["model-performance"]["Definition"]
+    used = set(re.findall(r'"DataSetIdentifier": "training", "ColumnName": "(\w+)"', json.dumps(dashboard)))
+    assert used <= set(columns) and {"epoch", "loss", "macro_f1", "series"} <= used
+    ((scope,),) = [
+        g["ScopeConfiguration"]["SelectedSheets"]["SheetVisualScopingConfigurations"]
+        for g in dashboard["FilterGroups"]
+    ]
+    assert scope["SheetId"] == "training" and scope["VisualIds"] == ["training-macro-f1"]
+    (sheet,) = [s for s in dashboard["Sheets"] if s["SheetId"] == "training"]
+    assert {"training-macro-f1", "training-loss"} == {
+        next(iter(v.values()))["VisualId"] for v in sheet["Visuals"]
+    }
