@@ -490,11 +490,12 @@ def _line(
     values: list[dict],
     colors: list[dict] | None = None,
     when: tuple[str, str, str] = ("predictions", "checked_at", "HOUR"),
+    along: dict | None = None,
 ) -> dict:
     """A line chart of ``values`` over a date column (``when``: dataset, column, granularity; by
-    default the drift checks' ``checked_at`` by hour)."""
+    default the drift checks' ``checked_at`` by hour), or along another dimension (``along``)."""
     dataset, column, granularity = when
-    date = {
+    category = along or {
         "DateDimensionField": {
             "FieldId": f"{visual_id}.{column}",
             "Column": {"DataSetIdentifier": dataset, "ColumnName": column},
@@ -506,7 +507,7 @@ def _line(
             "VisualId": visual_id,
             "Title": _title(title),
             "ChartConfiguration": {
-                "FieldWells": {"LineChartAggregatedFieldWells": _wells(date, values, colors)}
+                "FieldWells": {"LineChartAggregatedFieldWells": _wells(category, values, colors)}
             },
         }
     }
@@ -737,28 +738,18 @@ def training_visuals() -> list[dict[str, Any]]:
         }
     }
 
-    def curve(visual_id: str, title: str, column: str, by_series: bool) -> dict[str, Any]:
-        wells = {
-            "Category": [epoch],
-            "Values": [_number("training", column, "MAX")],  # one row per series and epoch
-            **({"Colors": [_dim("training", "series")]} if by_series else {}),
-        }
-        return {
-            "LineChartVisual": {
-                "VisualId": visual_id,
-                "Title": _title(title),
-                "ChartConfiguration": {"FieldWells": {"LineChartAggregatedFieldWells": wells}},
-            }
-        }
-
+    by_epoch = lambda column: [_number("training", column, "MAX")]  # noqa: E731  (a row per series and epoch)
     return [
-        curve(
+        _line(
             "training-loss",
             "Loss by epoch: training (each logging step) and validation (each epoch's end)",
-            "loss",
-            True,
+            by_epoch("loss"),
+            [_dim("training", "series")],
+            along=epoch,
         ),
-        curve("training-macro-f1", "Validation macro-F1 at each epoch's end", "macro_f1", False),
+        _line(
+            "training-macro-f1", "Validation macro-F1 at each epoch's end", by_epoch("macro_f1"), along=epoch
+        ),
     ]
 
 
