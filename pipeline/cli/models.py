@@ -299,6 +299,13 @@ def _print_comparison(out: Console, result: dict, names: tuple[str, str]) -> Non
             cells.append(f"{a - b:+.4f}" if same_rows else "")
         shown_as = {"baseline_macro_f1": "TF-IDF baseline macro_f1", "minus_baseline": "macro_f1 - baseline"}
         table.add_row(shown_as.get(name, name), *cells)
+    kept_a, kept_b = result["a"].get("label_kept", {}), result["b"].get("label_kept", {})
+    for check in dict.fromkeys([*kept_a, *kept_b]):  # each version's behavioural checks, in order
+        a, b = kept_a.get(check), kept_b.get(check)
+        cells = [f"{v:.1%}" if v is not None else "-" for v in (a, b)]
+        if result["paired"]:  # the same rows: the same notes rewritten
+            cells.append(f"{100 * (a - b):+.1f} pt" if a is not None and b is not None else "")
+        table.add_row(f"label kept: {check}", *cells)
     out.print(table)
     spread = result.get("bootstrap")
     if spread:

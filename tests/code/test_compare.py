@@ -78,6 +78,15 @@ def test_the_same_predictions_differ_by_nothing():
     result = cmp.compare(report, table, report, table.copy(), EvalConfig(bootstrap_resamples=200))
     assert result["macro_f1_difference"] == 0 and result["bootstrap"]["interval"] == [0.0, 0.0]
     assert result["disagreements"]["rows"] == 0 and all(c["difference"] == 0 for c in result["classes"])
+
+
+def test_each_versions_behavioural_checks_are_in_its_headline():
+    target, texts = _rows(20)
+    report, table = _side(target, target, texts)
+    checked = {**report, "behaviour": {"typos": {"agreement": 0.9}, "gender_swap": {"agreement": None}}}
+    result = cmp.compare(checked, table, report, table.copy(), EvalConfig(bootstrap_resamples=50))
+    assert result["a"]["label_kept"] == {"typos": 0.9, "gender_swap": None}
+    assert result["b"]["label_kept"] == {}  # an evaluation that ran no check
     assert "no difference between a and b that the 95% interval can tell" in cmp.verdict(result, "a", "b")
 
 

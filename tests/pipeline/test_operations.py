@@ -1119,7 +1119,9 @@ def test_a_per_class_table_without_its_columns_is_named():
         read_per_class("label,precision,recall,support\nUrology,1,1,3\n")
 
 
-def _evaluation(s3, execution: str, target: list[int], pred: list[int], first_row: int = 0) -> str:
+def _evaluation(
+    s3, execution: str, target: list[int], pred: list[int], first_row: int = 0, kept: float = 0.95
+) -> str:
     """``evaluation.json`` and ``model-performance.csv`` of one execution in the bucket; their URI."""
     from aws_helpers import BUCKET
 
@@ -1132,6 +1134,7 @@ def _evaluation(s3, execution: str, target: list[int], pred: list[int], first_ro
         "labels": labels,
         "baseline": {"macro_f1": 0.4},
         "macro_f1_minus_baseline": figures["macro_f1"] - 0.4,
+        "behaviour": {"typos": {"agreement": kept}},
     }
     rows = "".join(
         f"{first_row + i},note {(first_row + i) // 2},{t},{p},{labels[t]}\n"
@@ -1167,7 +1170,7 @@ def test_models_compare_pairs_a_version_with_the_served_one(registry, iam_calls,
     better = [t if i % 9 else (t + 1) % 3 for i, t in enumerate(target)]  # a ninth wrong
     evaluations = [
         _evaluation(s3, "exec-1", target, served),
-        _evaluation(s3, "exec-2", target, better),
+        _evaluation(s3, "exec-2", target, better, kept=0.9),
         _evaluation(s3, "exec-3", target, better, first_row=1000),  # another split
     ]
     statuses = ("Approved", "PendingManualApproval", "PendingManualApproval")
@@ -1201,6 +1204,7 @@ def test_models_compare_pairs_a_version_with_the_served_one(registry, iam_calls,
     ) in text
     # macro-F1 by hand: version 1 (0 + 2/3 + 1) / 3 = 0.5556, version 2 (0.8 + 6/7 + 1) / 3 = 0.8857
     assert "macro_f1 0.8857 0.5556 +0.3302" in text and "TF-IDF baseline macro_f1 0.4000 0.4000" in text
+    assert "label kept: typos 90.0% 95.0% -5.0 pt" in text  # the behavioural checks, side by side
     assert (
         "macro-F1 difference: +0.3302 (95% interval +0." in text and "version 2 ahead in 100% of them" in text
     )
