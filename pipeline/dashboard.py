@@ -398,9 +398,47 @@ def performance_figures(data: RunData) -> list[tuple[str, Any]]:
         ("Target vs predicted distribution", dist),
         ("Per-class precision, recall and F1", classes),
         ("Confusion matrix (rows: target, columns: predicted)", heatmap),
+        *reliability_figures(data.evaluation),
         *behaviour_figures(data.evaluation),
         (f"Over retrainings: every local run's evaluation ({len(hist)})", history),
     ]
+
+
+def reliability_figures(evaluation: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The reliability diagram (``evaluation.json``'s ``calibration``): per score bin, the accuracy of
+    its rows against their mean top score, beside the diagonal a calibrated model would follow, the
+    rows per bin on hover; none for an evaluation that predates it."""
+    import plotly.graph_objects as go
+
+    found = evaluation.get("calibration")
+    if not found:
+        return []
+    bins = found["bins"]
+    figure = go.Figure(
+        [
+            go.Scatter(
+                name="calibrated", x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "grey"}
+            ),
+            go.Scatter(
+                name="accuracy per score bin",
+                x=[b["mean_score"] for b in bins],
+                y=[b["accuracy"] for b in bins],
+                mode="lines+markers",
+                marker={"size": [8 + 16 * (b["rows"] / max(c["rows"] for c in bins)) ** 0.5 for b in bins]},
+                hovertext=[f"{b['rows']} rows scored {b['low']:.1f}-{b['high']:.1f}" for b in bins],
+            ),
+        ],
+        layout={
+            "height": 380,
+            "xaxis": {"title": "mean top score", "range": [0, 1]},
+            "yaxis": {"title": "accuracy", "range": [0, 1]},
+        },
+    )
+    title = (
+        f"Calibration: accuracy against the top score (ECE {found['expected_calibration_error']:.3f}, "
+        f"mean score minus accuracy {found['overconfidence']:+.3f})"
+    )
+    return [(title, figure)]
 
 
 def behaviour_figures(evaluation: dict[str, Any]) -> list[tuple[str, Any]]:

@@ -606,6 +606,9 @@ def performance_dashboard(target: Target, labels: list[str], missing: Collection
         {"DataSetIdentifier": "performance", "Name": name, "Expression": m.render()}
         for name, m in fields.items()
     ]
+    calculated.append(
+        {"DataSetIdentifier": "performance", "Name": SCORE_BIN, "Expression": SCORE_BIN_EXPRESSION}
+    )
     kpis = [
         {
             "KPIVisual": {
@@ -679,6 +682,7 @@ def performance_dashboard(target: Target, labels: list[str], missing: Collection
             }
         },
     ]
+    visuals.append(reliability_visual())
     datasets = ["performance", "per-class", "confusion"]
     if "behaviour" not in missing:
         visuals += behaviour_visuals()
@@ -693,6 +697,28 @@ def performance_dashboard(target: Target, labels: list[str], missing: Collection
     filters = [] if "training" in missing else [validation_only("training", "training-macro-f1")]
     return _dashboard(
         target, "model-performance", "medtx — model performance", datasets, sheets, calculated, filters
+    )
+
+
+#: The reliability diagram's bins: each row's top score in tenths, [0, 0.1) ... [0.9, 1] (as
+#: ``scripts/evaluate.py``'s ``calibration`` with its default 10 bins).
+SCORE_BIN = "Score bin"
+SCORE_BIN_EXPRESSION = "ifelse({score} >= 1, 0.9, floor({score} * 10) / 10)"
+
+
+def reliability_visual() -> dict[str, Any]:
+    """How far a score can be read as a probability: per tenth of the top score, the share of its
+    rows the model got right beside their mean score (a calibrated model's two lines coincide)."""
+    return _line(
+        "calibration",
+        "Calibration: accuracy and mean top score per score bin (equal when scores are probabilities)",
+        [_number("performance", "correct", "AVERAGE"), _number("performance", "score", "AVERAGE")],
+        along={
+            "NumericalDimensionField": {
+                "FieldId": "performance.score-bin",
+                "Column": {"DataSetIdentifier": "performance", "ColumnName": SCORE_BIN},
+            }
+        },
     )
 
 

@@ -1,5 +1,5 @@
 """How an evaluation reads on a terminal: the held-out figures with their bootstrap intervals beside
-the TF-IDF baseline's, the difference between the two, the behavioural checks, and, from
+the TF-IDF baseline's, the difference between the two, the calibration, the behavioural checks, and, from
 ``per-class-metrics.csv``, every class weakest first with the most frequent confusions. The local
 run's summary and ``medtx models show`` print it; the files are what ``scripts/evaluate.py`` writes.
 """
@@ -74,9 +74,24 @@ def print_figures(console: Console, report: dict[str, Any]) -> None:
             f"{champion['rows_only_the_champion_gets_right']}",
             highlight=False,
         )
-    behaviour = behaviour_line(report)
-    if behaviour:
-        console.print(behaviour, highlight=False)
+    for line in (calibration_line(report), behaviour_line(report)):
+        if line:
+            console.print(line, highlight=False)
+
+
+def calibration_line(report: dict[str, Any]) -> str:
+    """How far a score can be read as a probability (``evaluation.json``'s ``calibration``), in one
+    line; empty for an evaluation that predates it."""
+    found = report.get("calibration")
+    if not found:
+        return ""
+    gap = found["overconfidence"]
+    leaning = "overconfident" if gap > 0 else "underconfident" if gap < 0 else "even"
+    return (
+        f"Calibration: the top score is {found['expected_calibration_error']:.3f} from the accuracy of its "
+        f"score bin on average (ECE, {len(found['bins'])} bins with rows); mean score minus accuracy "
+        f"{gap:+.3f} ({leaning}); log loss {found['log_loss']:.3f}, Brier {found['brier_score']:.3f}"
+    )
 
 
 def behaviour_line(report: dict[str, Any]) -> str:

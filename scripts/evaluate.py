@@ -23,7 +23,8 @@ same probabilities). Writes to the output dir:
   (``medtx_behaviour``: the notes rewritten in ways that must not change their specialty, scored
   again), how many of the notes each altered kept their predicted label, and ``behaviour_agreement``:
   the lowest of those shares and its check, which the quality gate compares with
-  ``MinBehaviourAgreement`` (1 when no check altered a note);
+  ``MinBehaviourAgreement`` (1 when no check altered a note); and ``calibration``: how far the top
+  score (the endpoint's ``score``) is from how often it is right, per score bin and overall;
 - ``per-class-metrics.csv``, ``confusion-matrix.csv``, ``behaviour-checks.csv`` (one row per
   behavioural check) and ``training-history.csv`` (the learning curve the archive carries) for the
   dashboards.
@@ -228,6 +229,47 @@ def confusion_table(y_true: np.ndarray, y_pred: np.ndarray, labels: Sequence[str
     matrix = confusion_matrix(y_true, y_pred, labels=list(range(len(labels))))
     rows = [(labels[t], labels[p], int(matrix[t, p])) for t in range(len(labels)) for p in range(len(labels))]
     return pd.DataFrame(rows, columns=["target_label", "pred_label", "count"])
+
+
+def calibration_figures(probs: np.ndarray, y_true: np.ndarray, bins: int) -> dict[str, Any]:
+    """How far the model's scores are from how often it is right. The endpoint answers with the top
+    class's probability as its ``score``; ``bins`` splits the rows by that score into equal-width bins
+    ([0, 0.1), ... [0.9, 1] for 10), and each non-empty bin gives its rows, mean score and accuracy
+    (the reliability diagram). ``expected_calibration_error`` is the row-weighted mean of the gaps
+    (Guo et al., 2017, "On Calibration of Modern Neural Networks"); ``overconfidence`` the mean score
+    minus the accuracy over all rows (positive: the scores promise more than the model delivers).
+    ``log_loss`` (scikit-learn) and ``brier_score`` score the whole distribution. The
+    class-weighted loss raises the rare classes' probabilities, so a gap is expected: the figures say
+    how far a score can be read as a probability."""
+    from sklearn.metrics import log_loss
+
+    probs = probs.astype(np.float64)
+    probs /= probs.sum(axis=1, keepdims=True)  # float32 softmax rounding: rows that sum to 1
+    ids = list(range(probs.shape[1]))
+    score, right = probs.max(axis=1), probs.argmax(axis=1) == y_true
+    which = np.minimum((score * bins).astype(int), bins - 1)
+    table = [
+        {
+            "low": b / bins,
+            "high": (b + 1) / bins,
+            "rows": int((which == b).sum()),
+            "mean_score": float(score[which == b].mean()),
+            "accuracy": float(right[which == b].mean()),
+        }
+        for b in range(bins)
+        if (which == b).any()
+    ]
+    return {
+        "expected_calibration_error": float(
+            sum(b["rows"] * abs(b["mean_score"] - b["accuracy"]) for b in table) / len(score)
+        ),
+        "overconfidence": float(score.mean() - right.mean()),
+        "log_loss": float(log_loss(y_true, probs, labels=ids)),
+        # Brier's own multi-category score, 0 to 2 for any number of classes (scikit-learn's
+        # brier_score_loss switches to the one-class binary form, half of it, when there are two)
+        "brier_score": float(np.mean(np.sum((probs - np.eye(len(ids))[y_true]) ** 2, axis=1))),
+        "bins": table,
+    }
 
 
 def training_table(model_dir: Path) -> pd.DataFrame:
@@ -540,6 +582,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         confidence_level=args.confidence_level,
         behaviour_checks=args.behaviour_checks,
         typo_rate=args.typo_rate,
+        calibration_bins=args.calibration_bins,
     )
     validation = read_table(args.validation, "validation.csv", ["row_id", "text", "target", "target_label"])
     output_dir = Path(args.output_dir)
@@ -605,6 +648,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         else None
     )
     report = evaluation_report(table, labels, baseline, uncertainty, champion)
+    report["calibration"] = calibration_figures(probs, y_true, cfg.calibration_bins)
     report["behaviour"] = behaviour
     report["behaviour_agreement"] = lowest_agreement(behaviour)
     # what was evaluated: the archive, and the data it was trained on (read back by the registries)
@@ -710,6 +754,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--typo-rate", type=float, default=cfg.typo_rate, help="the typos check's share of words"
+    )
+    parser.add_argument(
+        "--calibration-bins",
+        type=int,
+        default=cfg.calibration_bins,
+        help="equal-width score bins of the calibration figures",
     )
     parser.add_argument(
         "--precision",

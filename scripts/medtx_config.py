@@ -189,6 +189,9 @@ class EvalConfig:
     behaviour_checks: tuple[str, ...] = BEHAVIOUR_CHECKS
     #: The share of words of four letters or more the ``typos`` check misspells.
     typo_rate: float = 0.05
+    #: Equal-width bins of the top score behind ``evaluation.json``'s ``calibration`` (the expected
+    #: calibration error and the reliability diagram).
+    calibration_bins: int = 10
 
     def __post_init__(self) -> None:
         if self.bootstrap_resamples < 0:
@@ -202,6 +205,8 @@ class EvalConfig:
             )
         if not 0 < self.typo_rate <= 1:
             raise ValueError(f"typo_rate must lie in (0, 1]; got {self.typo_rate}")
+        if self.calibration_bins < 1:
+            raise ValueError(f"calibration_bins must be 1 or more; got {self.calibration_bins}")
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,8 @@ from steps.train import hyperparameters
 #: The figures of ``evaluation.json`` the card shows, by metric group.
 MODEL_FIGURES = ("macro_f1", "accuracy", "macro_precision", "macro_recall", "weighted_f1")
 BASELINE_FIGURES = ("macro_f1", "accuracy", "weighted_f1")
+#: ``evaluation.json``'s ``calibration`` figures the card shows: how far a score reads as a probability.
+CALIBRATION_FIGURES = ("expected_calibration_error", "overconfidence", "log_loss", "brier_score")
 
 
 def parts(value: Any) -> list[Any]:
@@ -200,6 +202,10 @@ def content(ctx: StepContext, card: Splice, preprocess: Any, train: Any, evaluat
                             figure(margin, margin, margin)  # its value, name and interval key
                             for margin in ("macro_f1_minus_baseline", "macro_f1_minus_champion")
                         ],
+                    },
+                    {
+                        "name": "Calibration of the top score",
+                        "metric_data": [figure(f"calibration.{name}", name) for name in CALIBRATION_FIGURES],
                     },
                     *behaviour_group(card, evaluate, cfg.container.evaluate.behaviour_checks),
                 ],

@@ -290,14 +290,20 @@ def _print_comparison(out: Console, result: dict, names: tuple[str, str]) -> Non
     table = Table(title="Held-out figures")
     for column in ("figure", *names, *(["difference"] if result["paired"] else [])):
         table.add_column(column, justify="left" if column == "figure" else "right")
-    shown = [*cmp.FIGURES, "baseline_macro_f1", "minus_baseline"]
+    shown = [*cmp.FIGURES, "baseline_macro_f1", "minus_baseline", "calibration_error"]
     for name in shown:
         a, b = result["a"].get(name), result["b"].get(name)
         cells = [f"{v:.4f}" if isinstance(v, int | float) else "-" for v in (a, b)]
-        if result["paired"]:
-            same_rows = name in cmp.FIGURES and a is not None and b is not None
+        if result["paired"]:  # figures of the same rows
+            same_rows = (
+                name not in ("baseline_macro_f1", "minus_baseline") and a is not None and b is not None
+            )
             cells.append(f"{a - b:+.4f}" if same_rows else "")
-        shown_as = {"baseline_macro_f1": "TF-IDF baseline macro_f1", "minus_baseline": "macro_f1 - baseline"}
+        shown_as = {
+            "baseline_macro_f1": "TF-IDF baseline macro_f1",
+            "minus_baseline": "macro_f1 - baseline",
+            "calibration_error": "calibration error (ECE)",
+        }
         table.add_row(shown_as.get(name, name), *cells)
     kept_a, kept_b = result["a"].get("label_kept", {}), result["b"].get("label_kept", {})
     for check in dict.fromkeys([*kept_a, *kept_b]):  # each version's behavioural checks, in order

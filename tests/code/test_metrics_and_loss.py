@@ -10,6 +10,7 @@ from sklearn.metrics import f1_score, precision_score, recall_score
 from evaluate import (
     _figures_from_counts,
     bootstrap_figures,
+    calibration_figures,
     confusion_table,
     evaluation_report,
     per_class_table,
@@ -167,3 +168,19 @@ def test_resume_skips_a_checkpoint_left_half_written(tmp_path):
     (tmp_path / "checkpoint-4" / "model.safetensors").write_text("partial")
     assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-2")
     assert not (tmp_path / "checkpoint-4").exists()
+
+
+def test_calibration_compares_each_score_bin_with_its_accuracy():
+    """Four rows: two scored 0.95 of which one is right, two scored 0.55 both right. Bins of 0.1:
+    [0.9, 1] gaps 0.45 over 2 rows, [0.5, 0.6) gaps 0.45 the other way; ECE 0.45, overconfidence 0."""
+    probs = np.array([[0.95, 0.05], [0.95, 0.05], [0.55, 0.45], [0.45, 0.55]])
+    y_true = np.array([0, 1, 0, 1])
+    found = calibration_figures(probs, y_true, 10)
+    assert [(b["low"], b["rows"], b["accuracy"]) for b in found["bins"]] == [(0.5, 2, 1.0), (0.9, 2, 0.5)]
+    assert found["expected_calibration_error"] == pytest.approx(0.45)
+    assert found["overconfidence"] == pytest.approx(0.0)
+    assert found["brier_score"] == pytest.approx((2 * 0.05**2 + 2 * 0.95**2 + 4 * 0.45**2) / 4)
+    # one bin: the gap of the whole set; a top score of exactly 1 lands in the last bin
+    whole = calibration_figures(np.array([[1.0, 0.0], [0.6, 0.4]]), np.array([0, 1]), 1)
+    assert whole["bins"] == [{"low": 0.0, "high": 1.0, "rows": 2, "mean_score": 0.8, "accuracy": 0.5}]
+    assert whole["expected_calibration_error"] == pytest.approx(0.3)

@@ -177,6 +177,20 @@ def test_evaluate_figures_equal_what_the_csv_gives(chain):
         assert report["multiclass_classification_metrics"][name]["value"] == pytest.approx(value)
     assert 0.0 <= report["baseline"]["macro_f1"] <= 1.0 and report["baseline"]["train_rows"] > 0
     assert (out / "per-class-metrics.csv").exists() and (out / "confusion-matrix.csv").exists()
+    # calibration: the bins hold every row, and their gaps are the table's own scores and hits
+    calibration = report["calibration"]
+    bins = calibration["bins"]
+    assert sum(b["rows"] for b in bins) == len(table) and all(b["low"] < b["high"] for b in bins)
+    which = np.minimum((table["score"].to_numpy() * 10).astype(int), 9)
+    gaps = [
+        (which == i).sum() * abs(table["score"][which == i].mean() - table["correct"][which == i].mean())
+        for i in set(which)
+    ]
+    assert calibration["expected_calibration_error"] == pytest.approx(sum(gaps) / len(table), abs=1e-4)
+    assert calibration["overconfidence"] == pytest.approx(
+        table["score"].mean() - table["correct"].mean(), abs=1e-4
+    )
+    assert calibration["log_loss"] > 0 and 0 <= calibration["brier_score"] <= 2
     # the learning curve the archive carries, as a table: each logged loss, each epoch's evaluation
     trained = json.loads((chain["root"] / "model" / "train_metrics.json").read_text())
     curve = pd.read_csv(out / "training-history.csv")

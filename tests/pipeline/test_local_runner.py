@@ -622,6 +622,33 @@ def test_the_behavioural_checks_read_on_the_terminal_and_on_the_dashboard():
     assert "most often Urology -> Obstetrics / Gynecology (3)" in figure.data[0].hovertext[0]
 
 
+def test_the_calibration_reads_on_the_terminal_and_on_the_dashboard():
+    from pipeline import dashboard, report
+
+    found = {
+        "expected_calibration_error": 0.0812,
+        "overconfidence": -0.042,
+        "log_loss": 1.234,
+        "brier_score": 0.71,
+        "bins": [
+            {"low": 0.2, "high": 0.3, "rows": 40, "mean_score": 0.26, "accuracy": 0.35},
+            {"low": 0.9, "high": 1.0, "rows": 10, "mean_score": 0.95, "accuracy": 0.9},
+        ],
+    }
+    assert report.calibration_line({"calibration": found}) == (
+        "Calibration: the top score is 0.081 from the accuracy of its score bin on average (ECE, 2 bins "
+        "with rows); mean score minus accuracy -0.042 (underconfident); log loss 1.234, Brier 0.710"
+    )
+    assert report.calibration_line({}) == "" and dashboard.reliability_figures({}) == []
+    ((title, figure),) = dashboard.reliability_figures({"calibration": found})
+    assert (
+        title == "Calibration: accuracy against the top score (ECE 0.081, mean score minus accuracy -0.042)"
+    )
+    diagonal, bins = figure.data
+    assert list(diagonal.x) == [0, 1] and list(bins.x) == [0.26, 0.95] and list(bins.y) == [0.35, 0.9]
+    assert bins.hovertext[0] == "40 rows scored 0.2-0.3"
+
+
 def test_the_local_dashboard_charts_the_drift_history(tmp_path):
     """Published checks (``endpoint predictions --publish``) in the store's history: typed when read
     back, the same hour replaced, a foreign file refused by name, and the production charts drawn."""

@@ -12,7 +12,7 @@ from aws_helpers import REGION, ROLE, flatten
 from pipeline.config import PipelineConfig
 from pipeline.local.expressions import Scope, resolve
 from pipeline.model_card import ModelCardError, Splice, check, summary
-from scripts.evaluate import bootstrap_figures, evaluation_report
+from scripts.evaluate import bootstrap_figures, calibration_figures, evaluation_report
 from scripts.medtx_behaviour import invariance, perturb
 from scripts.medtx_config import BEHAVIOUR_CHECKS, EvalConfig
 
@@ -40,6 +40,9 @@ def _report(bootstrap: bool) -> dict:
     # the behavioural checks as evaluation writes them: these notes have no gendered word (nothing
     # altered: agreement null), and typos move every third altered note
     after = np.where(np.arange(60) % 6 == 0, (y_pred + 1) % 3, y_pred)
+    probs = np.full((60, 3), 0.15)
+    probs[np.arange(60), y_pred] = 0.7
+    report["calibration"] = calibration_figures(probs, y_true, 10)
     report["behaviour"] = {
         name: invariance(name, texts, perturb(name, texts, 0.05), y_true, y_pred, after, LABELS)
         for name in BEHAVIOUR_CHECKS
@@ -103,6 +106,9 @@ def test_the_card_renders_to_a_valid_card_with_the_runs_figures(built):
     assert metrics[("Margins", "macro_f1_minus_champion")]["value"] == pytest.approx(
         figures["macro_f1"]["value"]
     )
+    for name, value in report["calibration"].items():
+        if name != "bins":
+            assert metrics[("Calibration of the top score", name)]["value"] == pytest.approx(value)
     for name, found in report["behaviour"].items():  # counts always, so a null agreement cannot break it
         metric = metrics[("Behavioural checks", f"{name}: notes whose label changed")]
         assert metric["value"] == found["texts_changed"]

@@ -1135,6 +1135,7 @@ def _evaluation(
         "baseline": {"macro_f1": 0.4},
         "macro_f1_minus_baseline": figures["macro_f1"] - 0.4,
         "behaviour": {"typos": {"agreement": kept}},
+        "calibration": {"expected_calibration_error": 0.1 if kept > 0.9 else 0.08},
     }
     rows = "".join(
         f"{first_row + i},note {(first_row + i) // 2},{t},{p},{labels[t]}\n"
@@ -1205,6 +1206,7 @@ def test_models_compare_pairs_a_version_with_the_served_one(registry, iam_calls,
     # macro-F1 by hand: version 1 (0 + 2/3 + 1) / 3 = 0.5556, version 2 (0.8 + 6/7 + 1) / 3 = 0.8857
     assert "macro_f1 0.8857 0.5556 +0.3302" in text and "TF-IDF baseline macro_f1 0.4000 0.4000" in text
     assert "label kept: typos 90.0% 95.0% -5.0 pt" in text  # the behavioural checks, side by side
+    assert "calibration error (ECE) 0.0800 0.1000 -0.0200" in text
     assert (
         "macro-F1 difference: +0.3302 (95% interval +0." in text and "version 2 ahead in 100% of them" in text
     )

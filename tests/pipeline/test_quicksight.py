@@ -94,7 +94,7 @@ def test_requests_match_the_service_model():
         assert not report.has_errors(), f"{operation}: {report.generate_report()}"
     fields = built["dashboards"]["model-performance"]["Definition"]["CalculatedFields"]
     assert {f["Name"] for f in fields} >= {"Accuracy", "Macro Precision", "Macro Recall", "Macro F1"}
-    assert len(fields) == 4 + 3 * len(LABELS)
+    assert len(fields) == 4 + 3 * len(LABELS) + 1  # the macro figures, per class, the score bin
     manifest = built["manifests"]["performance"]
     assert manifest["fileLocations"][0]["URIs"] == [
         f"s3://{BUCKET}/preprocess/pre-processed/eval/model-performance.csv"
@@ -321,7 +321,7 @@ def test_cli_dry_run_writes_the_requests(tmp_path):
     )
     assert result.exit_code == 0, result.output
     dashboard = json.loads((tmp_path / "out" / "dashboards" / "model-performance.json").read_text())
-    assert len(dashboard["Definition"]["CalculatedFields"]) == 4 + 3 * len(LABELS)
+    assert len(dashboard["Definition"]["CalculatedFields"]) == 4 + 3 * len(LABELS) + 1
     assert (tmp_path / "out" / "manifests" / "confusion.json").exists()
     bad = CliRunner().invoke(app, ["quicksight", "--dry-run", "--label-map", str(tmp_path / "missing.json")])
     assert bad.exit_code == 2 and "cannot read the label map" in bad.output
@@ -459,4 +459,31 @@ def test_the_learning_curve_dataset_reads_the_table_evaluation_writes(tmp_path):
     (sheet,) = [s for s in dashboard["Sheets"] if s["SheetId"] == "training"]
     assert {"training-macro-f1", "training-loss"} == {
         next(iter(v.values()))["VisualId"] for v in sheet["Visuals"]
+    }
+
+
+def test_the_reliability_diagram_bins_scores_in_tenths_as_evaluation_does():
+    """QuickSight's score bin (a calculated field over ``model-performance.csv``) puts a top score
+    where ``calibration_figures`` with its default 10 bins does, a score of 1 in the last bin."""
+    import math
+
+    from evaluate import calibration_figures
+
+    assert qs.SCORE_BIN_EXPRESSION == "ifelse({score} >= 1, 0.9, floor({score} * 10) / 10)"
+
+    def quicksight_bin(score: float) -> float:  # the expression, term for term
+        return 0.9 if score >= 1 else math.floor(score * 10) / 10
+
+    for score in (0.09, 0.1, 0.35, 0.5, 0.99, 1.0):
+        row = np.array([[score, *[(1 - score) / 11] * 11]])  # 12 classes: ``score`` is the top one
+        (found,) = calibration_figures(row, np.array([0]), 10)["bins"]
+        assert found["low"] == pytest.approx(quicksight_bin(score)), score
+    performance = qs.requests(TARGET, LABELS)["dashboards"]["model-performance"]["Definition"]
+    (sheet,) = [s for s in performance["Sheets"] if s["SheetId"] == "performance"]
+    (chart,) = [v["LineChartVisual"] for v in sheet["Visuals"] if "LineChartVisual" in v]
+    wells = chart["ChartConfiguration"]["FieldWells"]["LineChartAggregatedFieldWells"]
+    assert wells["Category"][0]["NumericalDimensionField"]["Column"]["ColumnName"] == qs.SCORE_BIN
+    assert {v["NumericalMeasureField"]["Column"]["ColumnName"] for v in wells["Values"]} == {
+        "correct",
+        "score",
     }
