@@ -6,7 +6,8 @@ removed by reason with duplicates and conflicting labels, text length by special
 sub-groups per specialty, top terms per specialty. Model performance (from ``evaluation.json``,
 ``model-performance.csv``, ``per-class-metrics.csv``, ``confusion-matrix.csv``): headline figures
 against the TF-IDF baseline, correctness, target vs predicted distribution, per-class precision,
-recall and F1, the confusion matrix, and every local run's evaluation over time (the rows of
+recall and F1, the confusion matrix, the reliability diagram and the behavioural checks, and every
+local run's evaluation over time (the rows of
 QuickSight's "Over retrainings" sheet: ``evaluate.summary_row``). Training (from the Train job's
 ``train_metrics.json``, in its output archive): the learning curve. Predictions in production (from
 the drift history that ``medtx endpoint predictions --publish`` keeps, ``capture.HISTORY_KEY``), once

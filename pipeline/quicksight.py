@@ -1,5 +1,6 @@
 """QuickSight as code: manifests, data sources, datasets and the dashboards (Definition API): the
-data (EDA), the model's performance, and once the endpoint's drift checks keep a history
+data (EDA), the model's performance (with its calibration, behavioural checks, learning curve and
+the figures over retrainings), and once the endpoint's drift checks keep a history
 (``endpoint predictions --publish``), its predictions in production.
 
 ``requests(...)`` builds every API request from the bucket's stable keys and the label set;
