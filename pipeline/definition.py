@@ -112,6 +112,16 @@ NUMERIC_STRING_PARAMETERS: dict[str, type] = {
     "MinClassSamples": int,
 }
 
+#: The gate's thresholds and the range each must lie in. SageMaker checks only that a Float parameter
+#: is a number, so a share given in percent (``MinMacroF1=40``) would fail every execution at the
+#: gate, after training; ``check_parameter_values`` refuses it before a start.
+THRESHOLD_RANGES: dict[str, tuple[float, float]] = {
+    "MinMacroF1": (0.0, 1.0),
+    "MinBaselineMargin": (-1.0, 1.0),
+    "MinChampionMargin": (-1.0, 1.0),
+    "MinBehaviourAgreement": (0.0, 1.0),
+}
+
 #: Parameters the RegisterModel step records on the package (``steps.register.lineage_properties``):
 #: CreateModelPackage takes a ``CustomerMetadataProperties`` value of 1 to 256 letters, digits, spaces
 #: and ``_.:/=+-@``, so a value outside that would fail the execution at RegisterModel, after training.
@@ -130,8 +140,9 @@ def unknown_parameters(definition: dict[str, Any], names: Iterable[str]) -> str 
 
 def check_parameter_values(values: dict[str, str]) -> None:
     """One ``ValueError`` naming every number parameter in ``values`` that does not hold a positive
-    number of its kind (``Epochs=abc``, ``TrainBatchSize=0``, ``MaxLength=12.5``) and every recorded
-    parameter the model package would refuse (``InputDataVersion=``, an S3 key with a comma)."""
+    number of its kind (``Epochs=abc``, ``TrainBatchSize=0``, ``MaxLength=12.5``), every gate
+    threshold outside its range (``MinMacroF1=40``), and every recorded parameter the model package
+    would refuse (``InputDataVersion=``, an S3 key with a comma)."""
     bad = []
     for name, kind in NUMERIC_STRING_PARAMETERS.items():
         if name not in values:
@@ -143,6 +154,15 @@ def check_parameter_values(values: dict[str, str]) -> None:
         if number is None or not (math.isfinite(number) and number > 0):
             what = "integer" if kind is int else "number"
             bad.append(f"{name}={values[name]!r} (a positive {what})")
+    for name, (low, high) in THRESHOLD_RANGES.items():
+        if name not in values:
+            continue
+        try:
+            threshold = float(values[name])
+        except ValueError:
+            threshold = math.nan
+        if not low <= threshold <= high:  # NaN fails too
+            bad.append(f"{name}={values[name]!r} (a number from {low:g} to {high:g})")
     for name in RECORDED_PARAMETERS:
         if name in values and not _RECORDABLE.fullmatch(values[name]):
             bad.append(

@@ -440,6 +440,16 @@ def test_start_names_the_input_data_version_so_new_data_misses_the_cache(aws):
         ),
         ({"LearningRate": "nan", "MinClassSamples": "-3"}, ["LearningRate='nan'", "MinClassSamples='-3'"]),
         ({"Epochs": "inf"}, ["Epochs='inf'"]),
+        # gate thresholds: a share in percent, a margin past 1, not a number
+        (
+            {"MinMacroF1": "40", "MinBehaviourAgreement": "95", "MinChampionMargin": "-2"},
+            [
+                "MinMacroF1='40' (a number from 0 to 1)",
+                "MinBehaviourAgreement='95'",
+                "MinChampionMargin='-2' (a number from -1 to 1)",
+            ],
+        ),
+        ({"MinBaselineMargin": "nan"}, ["MinBaselineMargin='nan'"]),
     ],
 )
 def test_number_parameters_are_checked_before_a_start(values, named):
@@ -449,6 +459,7 @@ def test_number_parameters_are_checked_before_a_start(values, named):
         check_parameter_values(values)
     assert all(n in str(info.value) for n in named)
     check_parameter_values({"Epochs": "2.5", "LearningRate": "3e-5", "MaxLength": "256", "ModelName": "x"})
+    check_parameter_values({"MinMacroF1": "0", "MinBaselineMargin": "-1", "MinBehaviourAgreement": "0.95"})
 
 
 def test_local_run_refuses_a_bad_number_parameter_before_any_step(tmp_path):
