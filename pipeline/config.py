@@ -234,10 +234,14 @@ class PipelineConfig:
             )
         if self.baseline_margin_from == "interval_low" and not self.container.evaluate.bootstrap_resamples:
             raise ValueError("baseline_margin_from=interval_low needs evaluate.bootstrap_resamples > 0")
-        if not 0 <= self.min_behaviour_agreement <= 1:
-            raise ValueError(
-                f"min_behaviour_agreement must lie in [0, 1]; got {self.min_behaviour_agreement}"
-            )
+        for name, low in (
+            ("min_macro_f1", 0),
+            ("min_baseline_margin", -1),
+            ("min_champion_margin", -1),
+            ("min_behaviour_agreement", 0),
+        ):
+            if not low <= getattr(self, name) <= 1:  # the gate's thresholds: shares and margins
+                raise ValueError(f"{name} must lie in [{low}, 1]; got {getattr(self, name)}")
         if self.min_behaviour_agreement and not self.container.evaluate.behaviour_checks:
             raise ValueError(
                 "min_behaviour_agreement > 0 needs evaluate.behaviour_checks: with no check run there is "
