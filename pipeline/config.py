@@ -53,6 +53,16 @@ _GROUPS = ("data", "train", "evaluate", "inference", "model_card")
 
 #: Where the quality gate reads the baseline margin (``PipelineConfig.baseline_margin_from``).
 BASELINE_MARGIN_SOURCES = ("estimate", "interval_low")
+#: The quality gate's thresholds: pipeline parameter -> (``PipelineConfig`` field, lowest, highest).
+#: SageMaker checks only that a Float parameter is a number, so a share given in percent
+#: (``MinMacroF1=40``) would fail every execution at the gate, after training: the config refuses
+#: such a default, ``definition.check_parameter_values`` such a value before a start.
+GATE_THRESHOLDS: dict[str, tuple[str, float, float]] = {
+    "MinMacroF1": ("min_macro_f1", 0.0, 1.0),
+    "MinBaselineMargin": ("min_baseline_margin", -1.0, 1.0),
+    "MinChampionMargin": ("min_champion_margin", -1.0, 1.0),
+    "MinBehaviourAgreement": ("min_behaviour_agreement", 0.0, 1.0),
+}
 
 
 #: ``ModelCardStatus`` values the Model Registry accepts.
@@ -234,14 +244,9 @@ class PipelineConfig:
             )
         if self.baseline_margin_from == "interval_low" and not self.container.evaluate.bootstrap_resamples:
             raise ValueError("baseline_margin_from=interval_low needs evaluate.bootstrap_resamples > 0")
-        for name, low in (
-            ("min_macro_f1", 0),
-            ("min_baseline_margin", -1),
-            ("min_champion_margin", -1),
-            ("min_behaviour_agreement", 0),
-        ):
-            if not low <= getattr(self, name) <= 1:  # the gate's thresholds: shares and margins
-                raise ValueError(f"{name} must lie in [{low}, 1]; got {getattr(self, name)}")
+        for name, low, high in GATE_THRESHOLDS.values():
+            if not low <= getattr(self, name) <= high:
+                raise ValueError(f"{name} must lie in [{low:g}, {high:g}]; got {getattr(self, name)}")
         if self.min_behaviour_agreement and not self.container.evaluate.behaviour_checks:
             raise ValueError(
                 "min_behaviour_agreement > 0 needs evaluate.behaviour_checks: with no check run there is "

@@ -18,7 +18,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from typing import Any
 
-from pipeline.config import ENV_BUCKET, ENV_KMS, ENV_REGION, ENV_ROLE, PipelineConfig, from_env
+from pipeline.config import (
+    ENV_BUCKET,
+    ENV_KMS,
+    ENV_REGION,
+    ENV_ROLE,
+    GATE_THRESHOLDS,
+    PipelineConfig,
+    from_env,
+)
 
 
 def prepare_sdk_environment(region: str) -> None:
@@ -112,16 +120,6 @@ NUMERIC_STRING_PARAMETERS: dict[str, type] = {
     "MinClassSamples": int,
 }
 
-#: The gate's thresholds and the range each must lie in. SageMaker checks only that a Float parameter
-#: is a number, so a share given in percent (``MinMacroF1=40``) would fail every execution at the
-#: gate, after training; ``check_parameter_values`` refuses it before a start.
-THRESHOLD_RANGES: dict[str, tuple[float, float]] = {
-    "MinMacroF1": (0.0, 1.0),
-    "MinBaselineMargin": (-1.0, 1.0),
-    "MinChampionMargin": (-1.0, 1.0),
-    "MinBehaviourAgreement": (0.0, 1.0),
-}
-
 #: Parameters the RegisterModel step records on the package (``steps.register.lineage_properties``):
 #: CreateModelPackage takes a ``CustomerMetadataProperties`` value of 1 to 256 letters, digits, spaces
 #: and ``_.:/=+-@``, so a value outside that would fail the execution at RegisterModel, after training.
@@ -154,7 +152,7 @@ def check_parameter_values(values: dict[str, str]) -> None:
         if number is None or not (math.isfinite(number) and number > 0):
             what = "integer" if kind is int else "number"
             bad.append(f"{name}={values[name]!r} (a positive {what})")
-    for name, (low, high) in THRESHOLD_RANGES.items():
+    for name, (_, low, high) in GATE_THRESHOLDS.items():
         if name not in values:
             continue
         try:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import random
 import re
 import zlib
+from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -133,10 +134,7 @@ def invariance(
     altered = {t: i for i, (t, r) in enumerate(zip(texts, rewritten, strict=True)) if t != r}
     rows = list(altered.values())  # one row per distinct altered text
     kept = int(sum(before[i] == after[i] for i in rows))
-    moves: dict[tuple[int, int], int] = {}
-    for i in rows:
-        if before[i] != after[i]:
-            moves[(int(before[i]), int(after[i]))] = moves.get((int(before[i]), int(after[i])), 0) + 1
+    moves = Counter((int(before[i]), int(after[i])) for i in rows if before[i] != after[i])
     f1_before = classification_metrics(y_true, before, len(labels))["macro_f1"]
     f1_after = classification_metrics(y_true, after, len(labels))["macro_f1"]
     return {

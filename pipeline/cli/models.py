@@ -291,6 +291,11 @@ def _print_comparison(out: Console, result: dict, names: tuple[str, str]) -> Non
     for column in ("figure", *names, *(["difference"] if result["paired"] else [])):
         table.add_column(column, justify="left" if column == "figure" else "right")
     shown = [*cmp.FIGURES, "baseline_macro_f1", "minus_baseline", "calibration_error"]
+    shown_as = {
+        "baseline_macro_f1": "TF-IDF baseline macro_f1",
+        "minus_baseline": "macro_f1 - baseline",
+        "calibration_error": "calibration error (ECE)",
+    }
     for name in shown:
         a, b = result["a"].get(name), result["b"].get(name)
         cells = [f"{v:.4f}" if isinstance(v, int | float) else "-" for v in (a, b)]
@@ -299,11 +304,6 @@ def _print_comparison(out: Console, result: dict, names: tuple[str, str]) -> Non
                 name not in ("baseline_macro_f1", "minus_baseline") and a is not None and b is not None
             )
             cells.append(f"{a - b:+.4f}" if same_rows else "")
-        shown_as = {
-            "baseline_macro_f1": "TF-IDF baseline macro_f1",
-            "minus_baseline": "macro_f1 - baseline",
-            "calibration_error": "calibration error (ECE)",
-        }
         table.add_row(shown_as.get(name, name), *cells)
     kept_a, kept_b = result["a"].get("label_kept", {}), result["b"].get("label_kept", {})
     for check in dict.fromkeys([*kept_a, *kept_b]):  # each version's behavioural checks, in order
