@@ -10,6 +10,13 @@ among the served version's validation predictions (``model-performance.csv``), s
 population stability index and the total variation distance, and the model's confidence (the top
 score) in the traffic against validation. A shift says the notes coming in differ from those the model
 was evaluated on, or that the mix of specialties changed; which one, the figures cannot tell.
+
+The traffic has no labels, so its accuracy is estimated from its scores, as confidence-based
+performance estimation does (CBPE; NannyML): how often the served version was right on validation at
+each top score (an isotonic fit of right/wrong on the score, so each validation score stands for how
+often such a score was right, not for what it claims) averaged over the traffic's scores. It holds
+while a score is as often right on the traffic as it was on validation: it sees a model growing less
+sure of itself, not notes whose specialty moved while the model stays sure.
 """
 
 from __future__ import annotations
@@ -52,6 +59,8 @@ HISTORY_COLUMNS = (
     "total_variation",
     "mean_score",
     "validation_mean_score",
+    "estimated_accuracy",
+    "validation_accuracy",
     "label",
     "traffic",
     "traffic_share",
@@ -60,6 +69,11 @@ HISTORY_COLUMNS = (
 )
 #: The columns that differ between a check's rows: one row per predicted class.
 CLASS_COLUMNS = HISTORY_COLUMNS[HISTORY_COLUMNS.index("label") :]
+#: A history written before the accuracy estimate: read as one whose checks had none (the next
+#: published check rewrites it with the columns).
+UNESTIMATED_COLUMNS = tuple(
+    c for c in HISTORY_COLUMNS if c not in ("estimated_accuracy", "validation_accuracy")
+)
 
 
 class CaptureError(ValueError):
@@ -196,9 +210,10 @@ def drift(answers: pd.DataFrame, validation: pd.DataFrame | None) -> dict[str, A
             for label, count in traffic.items()
         ]
         return result
-    missing = [column for column in ("pred_label", "score") if column not in validation]
+    missing = [column for column in ("pred_label", "score", "target_label") if column not in validation]
     if missing:
         raise CaptureError(f"the validation predictions lack the column(s) {', '.join(missing)}")
+    result.update(estimate_accuracy(answers["score"].to_numpy(float), validation))
     if "text" in validation:
         validation = validation.drop_duplicates("text")
     expected = validation["pred_label"].value_counts()
@@ -227,6 +242,26 @@ def drift(answers: pd.DataFrame, validation: pd.DataFrame | None) -> dict[str, A
     return result
 
 
+def estimate_accuracy(scores: np.ndarray, validation: pd.DataFrame) -> dict[str, float]:
+    """The traffic's accuracy estimated from its top ``scores`` (CBPE, see the module's docstring),
+    beside the accuracy on ``validation`` (``model-performance.csv``: a row per note and specialty,
+    as the evaluation counts accuracy, so a note filed under two specialties is one right row and one
+    wrong). How often a score was right is fitted on the validation rows by isotonic regression
+    (right more often at a higher score); a traffic score beyond the validation scores takes the
+    nearest one's rate."""
+    from sklearn.isotonic import IsotonicRegression
+
+    if validation.empty:
+        raise CaptureError("the validation predictions hold no rows")
+    right = (validation["pred_label"] == validation["target_label"]).to_numpy(float)
+    fitted = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
+    fitted.fit(validation["score"].to_numpy(float), right)
+    return {
+        "estimated_accuracy": float(fitted.predict(scores).mean()),
+        "validation_accuracy": float(right.mean()),
+    }
+
+
 def reading(result: dict[str, Any]) -> str:
     """The usual reading of the PSI (below 0.1: stable; to 0.25: a moderate shift; above: a major one)."""
     psi = result["psi"]
@@ -240,9 +275,9 @@ def reading(result: dict[str, Any]) -> str:
 def metric_data(endpoint: str, result: dict[str, Any], at: datetime) -> list[dict[str, Any]]:
     """The figures of ``drift`` as CloudWatch ``MetricData`` (``NAMESPACE``, dimension EndpointName):
     ``CapturedPredictions`` always (0 when the window held none); ``PredictionMeanScore`` when there
-    were predictions; ``PredictionPSI`` and ``PredictionTotalVariation`` only from ``FEW``
-    predictions on and with validation predictions to compare with, so an alarm on them never fires
-    on a handful of requests."""
+    were predictions; ``PredictionPSI``, ``PredictionTotalVariation`` and
+    ``PredictionEstimatedAccuracy`` only from ``FEW`` predictions on and with validation predictions
+    to compare with, so an alarm on them never fires on a handful of requests."""
     dimensions = [{"Name": "EndpointName", "Value": endpoint}]
     figures = [("CapturedPredictions", result.get("predictions", 0), "Count")]
     if result.get("predictions"):
@@ -251,6 +286,7 @@ def metric_data(endpoint: str, result: dict[str, Any], at: datetime) -> list[dic
         figures += [
             ("PredictionPSI", result["psi"], "None"),
             ("PredictionTotalVariation", result["total_variation"], "None"),
+            ("PredictionEstimatedAccuracy", result["estimated_accuracy"], "None"),
         ]
     return [
         {"MetricName": name, "Dimensions": dimensions, "Timestamp": at, "Value": float(value), "Unit": unit}
@@ -278,6 +314,8 @@ def history_rows(result: dict[str, Any], at: datetime) -> pd.DataFrame:
         "total_variation": result["total_variation"] if shift else None,
         "mean_score": result.get("mean_score"),
         "validation_mean_score": result.get("validation_mean_score"),
+        "estimated_accuracy": result.get("estimated_accuracy"),
+        "validation_accuracy": result.get("validation_accuracy"),
     }
     classes = result.get("classes") or [{"label": "", "traffic": 0}]
     rows = [{**check, **{k: c.get(k) for k in CLASS_COLUMNS}} for c in classes]
@@ -285,11 +323,14 @@ def history_rows(result: dict[str, Any], at: datetime) -> pd.DataFrame:
 
 
 def parse_history(data: bytes, where: str = "the drift history") -> pd.DataFrame:
-    """A history CSV as text columns, refused (``CaptureError``) when it is not one of ours."""
+    """A history CSV as text columns, refused (``CaptureError``) when it is not one of ours; one
+    written before the accuracy estimate gains its two columns, empty."""
     try:
         kept = pd.read_csv(io.BytesIO(data), keep_default_na=False, dtype=str)
     except ValueError as err:
         raise CaptureError(f"{where} is not a CSV: {err}") from err
+    if tuple(kept.columns) == UNESTIMATED_COLUMNS:
+        kept = kept.reindex(columns=list(HISTORY_COLUMNS), fill_value="")
     if tuple(kept.columns) != HISTORY_COLUMNS:
         raise CaptureError(
             f"{where} has the columns {', '.join(kept.columns)}; expected {', '.join(HISTORY_COLUMNS)}"
@@ -322,6 +363,28 @@ def write_history(s3: Any, bucket: str, rows: pd.DataFrame) -> str:
             raise
         previous = None
     s3.put_object(Bucket=bucket, Key=HISTORY_KEY, Body=merge_history(previous, rows), ContentType="text/csv")
+    return f"s3://{bucket}/{HISTORY_KEY}"
+
+
+def upgrade_history(s3: Any, bucket: str) -> str | None:
+    """Rewrite a history written before the accuracy estimate with its two columns (empty for those
+    checks), as the next published check would; returns its URI when it did. ``medtx quicksight``
+    calls it before it gives the dataset those columns, so the dataset never reads the older layout."""
+    from botocore.exceptions import ClientError
+
+    try:
+        body = s3.get_object(Bucket=bucket, Key=HISTORY_KEY)["Body"].read()
+    except ClientError as err:
+        if err.response["Error"]["Code"] not in ("NoSuchKey", "404"):
+            raise
+        return None
+    if (
+        tuple(body.partition(b"\n")[0].decode("utf-8", errors="replace").strip().split(","))
+        != UNESTIMATED_COLUMNS
+    ):
+        return None
+    upgraded = parse_history(body).to_csv(index=False).encode()
+    s3.put_object(Bucket=bucket, Key=HISTORY_KEY, Body=upgraded, ContentType="text/csv")
     return f"s3://{bucket}/{HISTORY_KEY}"
 
 

@@ -509,17 +509,28 @@ def production_figures(drift: pd.DataFrame) -> list[tuple[str, Any]]:
         labels={"difference": "traffic share minus validation share"},
     )
     volume = over_time(checks, "predictions")
-    scores = checks.melt(
-        id_vars=["checked_at", "endpoint"],
-        value_vars=["mean_score", "validation_mean_score"],
-        var_name="on",
-        value_name="mean top score",
-    ).dropna(subset=["mean top score"])
-    confidence = over_time(scores, "mean top score", by="on")
+
+    def beside_validation(figure: str, columns: dict[str, str]) -> Any:
+        """A traffic figure and its validation counterpart over the checks (``columns``: column ->
+        line name), a line each."""
+        both = checks.rename(columns=columns).melt(
+            id_vars=["checked_at", "endpoint"],
+            value_vars=list(columns.values()),
+            var_name="on",
+            value_name=figure,
+        )
+        return over_time(both.dropna(subset=[figure]), figure, by="on")
+
+    confidence = beside_validation(
+        "mean top score", {"mean_score": "traffic", "validation_mean_score": "validation"}
+    )
+    accuracy = beside_validation(
+        "accuracy", {"estimated_accuracy": "traffic (estimated)", "validation_accuracy": "validation"}
+    )
     # at least a day wide: a single check otherwise gets an axis of milliseconds
     first, last = checks["checked_at"].min(), checks["checked_at"].max()
     pad = max(pd.Timedelta(hours=12) - (last - first) / 2, pd.Timedelta(0))
-    for figure in (psi, shares, volume, confidence):
+    for figure in (psi, shares, volume, confidence, accuracy):
         figure.update_layout(height=340)
         figure.update_xaxes(type="date", range=[first - pad, last + pad])
     difference.update_layout(height=26 * max(latest["label"].nunique(), 1) + 120)
@@ -533,6 +544,7 @@ def production_figures(drift: pd.DataFrame) -> list[tuple[str, Any]]:
         ("Traffic share minus validation share per class, latest check", difference),
         ("Predictions each check read", volume),
         ("Mean top score: traffic against validation", confidence),
+        ("Accuracy: estimated from the traffic's scores against validation", accuracy),
     ]
 
 

@@ -293,6 +293,8 @@ DATASETS: dict[str, tuple[str, dict[str, str]]] = {
             "total_variation": "DECIMAL",
             "mean_score": "DECIMAL",
             "validation_mean_score": "DECIMAL",
+            "estimated_accuracy": "DECIMAL",
+            "validation_accuracy": "DECIMAL",
             "label": "STRING",
             "traffic": "INTEGER",
             "traffic_share": "DECIMAL",
@@ -865,7 +867,8 @@ def retraining_visuals() -> list[dict[str, Any]]:
 def production_dashboard(target: Target) -> dict[str, Any]:
     """The endpoint's predictions over time, from the drift checks' history: the PSI (the alarm's
     figure, 0.25 a major shift), each class's share of the traffic, how far each class's share is
-    from validation, the traffic the checks read, and the model's confidence against validation."""
+    from validation, the traffic the checks read, the model's confidence against validation, and
+    the traffic's accuracy estimated from its scores against the validation accuracy."""
     by_endpoint = [_dim("predictions", "endpoint")]
     visuals = [
         _line(
@@ -898,6 +901,14 @@ def production_dashboard(target: Target) -> dict[str, Any]:
             [
                 _number("predictions", "mean_score", "MAX"),
                 _number("predictions", "validation_mean_score", "MAX"),
+            ],
+        ),
+        _line(
+            "accuracy",
+            "Accuracy: estimated from the traffic's scores against validation",
+            [
+                _number("predictions", "estimated_accuracy", "MAX"),
+                _number("predictions", "validation_accuracy", "MAX"),
             ],
         ),
     ]

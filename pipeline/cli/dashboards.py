@@ -62,6 +62,7 @@ def quicksight(
 ) -> None:
     """Create or update the QuickSight data sources, datasets and dashboards (idempotent): EDA and
     model performance, and predictions in production once the drift history exists."""
+    from pipeline import capture
     from pipeline import quicksight as qs
     from pipeline.config import ENV_BUCKET, from_env
 
@@ -120,6 +121,12 @@ def quicksight(
 
     s3 = boto3.client("s3", region_name=region)
     missing = qs.not_written(s3, bucket)
+    if "predictions" not in missing and (upgraded := capture.upgrade_history(s3, bucket)):
+        console.print(
+            f"rewrote {upgraded} with the columns estimated_accuracy and validation_accuracy "
+            "(empty for the checks before them), which the predictions dataset now reads",
+            highlight=False,
+        )
     for name in missing:
         reads, when = qs.LATER[name]
         console.print(

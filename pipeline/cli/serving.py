@@ -134,7 +134,8 @@ def endpoint_predictions(
 ) -> None:
     """What the endpoint has been predicting, from its data capture (``medtx deploy [--local]
     --capture-percent N``): each class's share of the traffic beside its share of the served version's
-    validation predictions, the population stability index, and the model's mean confidence in both.
+    validation predictions, the population stability index, the model's mean confidence in both, and
+    the traffic's accuracy estimated from its scores (``capture.estimate_accuracy``).
     With ``--sagemaker`` the deployed endpoint, else the local one. ``--publish`` adds the check to the
     bucket's drift history (``capture.HISTORY_KEY``; in the local store for a local endpoint, where
     ``medtx dashboard`` charts it) and, with ``--sagemaker``, puts the figures in CloudWatch
@@ -216,6 +217,11 @@ def endpoint_predictions(
         confidence += f" (validation: {result['validation_mean_score']:.3f})"
         out.print(capture.reading(result), highlight=False)
         out.print(f"total variation distance {result['total_variation']:.3f}; {confidence}", highlight=False)
+        out.print(
+            f"estimated accuracy {result['estimated_accuracy']:.3f} (validation: "
+            f"{result['validation_accuracy']:.3f}), from how often each score was right on validation",
+            highlight=False,
+        )
     else:
         out.print(confidence, highlight=False)
 

@@ -216,16 +216,28 @@ def test_a_capturing_stack_checks_prediction_drift_on_a_schedule(template):
     alarm = resources["PredictionDriftAlarm"]
     assert alarm["Condition"] == "Captures"
     watched = alarm["Properties"]
-    figures = capture.metric_data(
-        "e", {"predictions": capture.FEW, "mean_score": 1, "psi": 1, "total_variation": 1}, None
-    )
-    assert (
-        watched["MetricName"] in {f["MetricName"] for f in figures}
-        and watched["MetricName"] == "PredictionPSI"
-    )
+    checked = {"predictions": capture.FEW, "mean_score": 1, "psi": 1, "total_variation": 1}
+    figures = capture.metric_data("e", {**checked, "estimated_accuracy": 0.5}, None)
+    published = {f["MetricName"] for f in figures}
+    assert watched["MetricName"] in published and watched["MetricName"] == "PredictionPSI"
     assert watched["Namespace"] == capture.NAMESPACE and watched["Threshold"] == capture.MAJOR
     assert watched["Dimensions"] == [{"Name": "EndpointName", "Value": {"Ref": "EndpointName"}}]
     assert watched["TreatMissingData"] == "notBreaching"
+    # the estimated-accuracy alarm: only with captures and a threshold above 0, on the figure the
+    # check publishes, below the stack parameter
+    accuracy = resources["EstimatedAccuracyAlarm"]
+    assert accuracy["Condition"] == "WatchesAccuracy"
+    assert template["Conditions"]["WatchesAccuracy"] == {
+        "Fn::And": [
+            {"Condition": "Captures"},
+            {"Fn::Not": [{"Fn::Equals": [{"Ref": "EstimatedAccuracyAlarmThreshold"}, "0"]}]},
+        ]
+    }
+    watched = accuracy["Properties"]
+    assert watched["MetricName"] in published and watched["MetricName"] == "PredictionEstimatedAccuracy"
+    assert watched["Threshold"] == {"Ref": "EstimatedAccuracyAlarmThreshold"}
+    assert watched["ComparisonOperator"] == "LessThanThreshold" and watched["Statistic"] == "Minimum"
+    assert watched["Namespace"] == capture.NAMESPACE and watched["TreatMissingData"] == "notBreaching"
     statements = resources["CodeBuildRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     (put,) = [s for s in statements if s["Action"] == "cloudwatch:PutMetricData"]
     assert put["Condition"] == {"StringEquals": {"cloudwatch:namespace": capture.NAMESPACE}}

@@ -309,6 +309,10 @@ def test_a_second_run_is_served_from_the_cache(local_run, tmp_path):
     drift = json.loads(read.stdout)
     assert drift["predictions"] == 1 and drift["model_package"].endswith("/2")
     assert "validation_share" in drift["classes"][0]
+    # accuracy as the evaluation counted it on the served version's rows, and the traffic's estimate
+    metrics = evaluated["multiclass_classification_metrics"]
+    assert drift["validation_accuracy"] == pytest.approx(metrics["accuracy"]["value"])
+    assert 0 <= drift["estimated_accuracy"] <= 1
     written = list((store / BUCKET / "endpoint-capture").rglob("*.jsonl"))  # a file an hour
     assert written and not any("Knee" in path.read_text() for path in written)
     # the check published into the store's drift history, which the dashboard then charts
@@ -319,7 +323,7 @@ def test_a_second_run_is_served_from_the_cache(local_run, tmp_path):
     assert drawn.returncode == 0, drawn.stderr
     assert "Predictions in production" in (tmp_path / "production.html").read_text()
     loaded = browser_check(tmp_path / "production.html", tmp_path / "production.png")
-    assert loaded["errors"] == [] and loaded["charts"] == loaded["rendered"] == 19, loaded
+    assert loaded["errors"] == [] and loaded["charts"] == loaded["rendered"] == 20, loaded
 
 
 def test_the_quality_gate_fails_the_execution_with_its_reason(local_run):

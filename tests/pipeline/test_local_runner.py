@@ -681,23 +681,38 @@ def test_the_local_dashboard_charts_the_drift_history(tmp_path):
             "total_variation": abs(urology - 0.5),
             "mean_score": 0.7,
             "validation_mean_score": 0.8,
+            "estimated_accuracy": 1 - urology / 2,
+            "validation_accuracy": 0.6,
             "classes": classes,
         }
         capture.store_history(store, "bucket", capture.history_rows(result, at + timedelta(hours=hour)))
 
+    # a history written before the accuracy estimate: read with the two columns empty, and the next
+    # check rewrites it with them
+    older = capture.history_rows({"endpoint": "ep", "hours": 24, "predictions": 0}, at - timedelta(days=1))
+    written = store.path(f"s3://bucket/{capture.HISTORY_KEY}")
+    written.parent.mkdir(parents=True)
+    written.write_text(older.drop(columns=["estimated_accuracy", "validation_accuracy"]).to_csv(index=False))
+    assert capture.read_history(store)["estimated_accuracy"].isna().all()
     check(capture.FEW, 0.9, 0)
+    assert written.read_text().startswith(",".join(capture.HISTORY_COLUMNS) + "\n")
     check(capture.FEW - 1, 0.6, 24)  # too few for a PSI
     check(capture.FEW, 0.7, 24)  # the same hour again: replaces the check above
     check(capture.FEW, 0.5, 48)
     kept = capture.read_history(store)
     assert kept["checked_at"].dt.tz is not None and kept["psi"].dtype == float
-    assert kept.drop_duplicates("checked_at")["psi"].tolist() == [0.9, 0.7, 0.5]
+    psi = kept.drop_duplicates("checked_at")["psi"]
+    assert psi.isna().tolist() == [True, False, False, False] and psi.iloc[1:].tolist() == [0.9, 0.7, 0.5]
     check(capture.FEW - 1, 0.6, 72)
     figures = dict(dashboard.production_figures(capture.read_history(store)))
-    assert len(figures) == 5
+    assert len(figures) == 6
     (psi_title,) = [t for t in figures if t.startswith("PSI")]
-    assert "4 checks; 1 check with fewer than 200 predictions: no PSI" in psi_title
+    assert "5 checks; 2 checks with fewer than 200 predictions: no PSI" in psi_title
     assert list(figures[psi_title].data[0].y) == [0.9, 0.7, 0.5]
+    estimated, validation = figures["Accuracy: estimated from the traffic's scores against validation"].data
+    assert (estimated.name, validation.name) == ("traffic (estimated), ep", "validation, ep")
+    assert list(estimated.y) == [0.55, 0.65, 0.75, 0.7]  # the older check had none
+    assert list(validation.y) == [0.6] * 4
     shares = figures["Share of the traffic per predicted class"]
     assert sorted(trace.name for trace in shares.data) == ["Radiology, ep", "Urology, ep"]
     latest = figures["Traffic share minus validation share per class, latest check"]

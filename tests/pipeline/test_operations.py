@@ -1271,13 +1271,22 @@ def test_drift_figures_by_hand():
 
     answers = pd.DataFrame({"label": ["A"] * 3 + ["B"], "score": [0.9, 0.8, 0.7, 0.6]})
     validation = pd.DataFrame(
-        {"text": ["1", "2", "3", "4", "4"], "pred_label": ["A", "B", "A", "B", "B"], "score": [0.5] * 5}
-    )  # text 4 filed under two specialties: counted once
+        {
+            "text": ["1", "2", "3", "4", "4"],
+            "pred_label": ["A", "B", "A", "B", "B"],
+            "target_label": ["B"] * 5,
+            "score": [0.2, 0.4, 0.6, 0.8, 0.8],
+        }
+    )  # text 4 filed twice: counted once for the shares, as two rows for accuracy (as evaluated)
     result = capture.drift(answers, validation)
     # shares 3/4 and 1/4 against 1/2 and 1/2; smoothed: (3.5/5, 1.5/5) against (2.5/5, 2.5/5)
     psi = (0.7 - 0.5) * math.log(0.7 / 0.5) + (0.3 - 0.5) * math.log(0.3 / 0.5)
     assert result["psi"] == pytest.approx(psi) and result["total_variation"] == pytest.approx(0.25)
     assert result["mean_score"] == pytest.approx(0.75) and result["validation_mean_score"] == 0.5
+    # right at 0.2/0.4/0.6/0.8 (twice): 0/1/0/1; the isotonic fit pools 0.4 and 0.6 to 0.5, so the
+    # traffic's 0.9 (beyond: clipped), 0.8, 0.7, 0.6 are right at 1, 1, 0.75 (between), 0.5
+    assert result["estimated_accuracy"] == pytest.approx((1 + 1 + 0.75 + 0.5) / 4)
+    assert result["validation_accuracy"] == pytest.approx(3 / 5)
     assert [(c["label"], c["difference"]) for c in result["classes"]] == [("A", 0.25), ("B", -0.25)]
     assert capture.reading(result).startswith(f"PSI {psi:.3f}: a moderate shift")
     alone = capture.drift(answers, None)
@@ -1286,6 +1295,8 @@ def test_drift_figures_by_hand():
         capture.drift(answers.iloc[:0], validation)
     with pytest.raises(capture.CaptureError, match=r"lack the column\(s\) pred_label"):
         capture.drift(answers, validation.drop(columns="pred_label"))
+    with pytest.raises(capture.CaptureError, match="hold no rows"):
+        capture.drift(answers, validation.iloc[:0])
 
 
 def _evaluated_package(client, s3, arns: dict, group: str, execution: str) -> str:
@@ -1370,9 +1381,9 @@ def test_endpoint_predictions_reads_the_capture_against_validation(registry, iam
 
 def test_the_scheduled_drift_check_puts_its_figures_in_cloudwatch(registry, iam_calls, monkeypatch):
     """``endpoint predictions --sagemaker --publish`` (the stack's scheduled check, in its deploy
-    project): the count, mean score, PSI and total variation in CloudWatch under the endpoint's
-    name; the PSI only from ``capture.FEW`` predictions on; a window without predictions is a count
-    of 0, not a failure; only calls the CodeBuild role allows."""
+    project): the count, mean score, PSI, total variation and estimated accuracy in CloudWatch under
+    the endpoint's name; the last three only from ``capture.FEW`` predictions on; a window without
+    predictions is a count of 0, not a failure; only calls the CodeBuild role allows."""
     from datetime import UTC, datetime, timedelta
 
     import boto3
@@ -1428,6 +1439,8 @@ def test_the_scheduled_drift_check_puts_its_figures_in_cloudwatch(registry, iam_
     assert busy["CapturedPredictions"] == capture.FEW and busy["PredictionMeanScore"] == pytest.approx(0.6)
     # all Urology against half on validation: a major shift, the alarm's side of its threshold
     assert busy["PredictionPSI"] > capture.MAJOR and busy["PredictionTotalVariation"] == pytest.approx(0.5)
+    # validation: every row scored 0.8 and half of them right, so any traffic score estimates 0.5
+    assert busy["PredictionEstimatedAccuracy"] == pytest.approx(0.5)
     few = published("medtx-few")
     assert few.keys() == {"CapturedPredictions", "PredictionMeanScore"}  # too few for a PSI to alarm on
     assert published("medtx-quiet") == {"CapturedPredictions": 0}
@@ -1454,6 +1467,8 @@ def test_the_scheduled_drift_check_puts_its_figures_in_cloudwatch(registry, iam_
     assert shares.loc["Urology", "traffic_share"] == 1 and shares.loc["Radiology", "validation_share"] == 0.5
     assert float(busy_rows["psi"].iloc[0]) == pytest.approx(busy["PredictionPSI"])
     assert (kept[kept["endpoint"] == "medtx-few"]["psi"] == "").all()  # too few: no PSI, as in CloudWatch
+    accuracies = busy_rows[["estimated_accuracy", "validation_accuracy"]].astype(float)
+    assert (accuracies == 0.5).all().all()
     assert kept.loc[kept["endpoint"] == "medtx-quiet", "predictions"].astype(int).tolist() == [0]
     published("medtx-busy")
     assert history().equals(kept)
