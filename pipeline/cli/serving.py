@@ -196,8 +196,8 @@ def endpoint_predictions(
         console.print(note, highlight=False)
     if result["predictions"] < capture.FEW:
         console.print(
-            f"[yellow]note:[/yellow] {result['predictions']} predictions are few for shares and a PSI "
-            f"(read them from about {capture.FEW} on; --hours widens the window)",
+            f"[yellow]note:[/yellow] {result['predictions']} predictions are few for shares, a PSI and "
+            f"an accuracy estimate (read them from about {capture.FEW} on; --hours widens the window)",
             highlight=False,
         )
     table = Table(title="Predicted classes" + ("" if validation is None else ", largest change first"))
