@@ -1,7 +1,8 @@
 """How an evaluation reads on a terminal: the held-out figures with their bootstrap intervals beside
-the TF-IDF baseline's, the difference between the two, the calibration, the behavioural checks, and, from
-``per-class-metrics.csv``, every class weakest first with the most frequent confusions. The local
-run's summary and ``medtx models show`` print it; the files are what ``scripts/evaluate.py`` writes.
+the TF-IDF baseline's, the difference between the two, the top-k accuracies, the calibration, the
+behavioural checks, and, from ``per-class-metrics.csv``, every class weakest first with the most
+frequent confusions. The local run's summary and ``medtx models show`` print it; the files are what
+``scripts/evaluate.py`` writes.
 """
 
 from __future__ import annotations
@@ -74,9 +75,24 @@ def print_figures(console: Console, report: dict[str, Any]) -> None:
             f"{champion['rows_only_the_champion_gets_right']}",
             highlight=False,
         )
-    for line in (calibration_line(report), behaviour_line(report)):
+    for line in (top_k_line(report), calibration_line(report), behaviour_line(report)):
         if line:
             console.print(line, highlight=False)
+
+
+def top_k_line(report: dict[str, Any]) -> str:
+    """How often the right specialty is among the first k the model lists (``evaluation.json``'s
+    ``top_k_accuracy``), with the baseline's beside it, in one line; empty for an evaluation that
+    predates it."""
+    found = report.get("top_k_accuracy")
+    if not found:
+        return ""
+    theirs = (report.get("baseline") or {}).get("top_k_accuracy") or {}
+    return "Right specialty among the first k listed (top-k accuracy): " + ", ".join(
+        f"k={name.removeprefix('top_')} {value:.3f}"
+        + (f" (baseline {theirs[name]:.3f})" if name in theirs else "")
+        for name, value in found.items()
+    )
 
 
 def calibration_line(report: dict[str, Any]) -> str:

@@ -55,6 +55,7 @@ from medtx_common import (
     classification_metrics,
     load_classifier,
     predict_proba,
+    ranked_classes,
     resolve_file,
     run_cli,
     setup_logging,
@@ -272,6 +273,17 @@ def calibration_figures(probs: np.ndarray, y_true: np.ndarray, bins: int) -> dic
     }
 
 
+def top_k_accuracy(probs: np.ndarray, y_true: np.ndarray, top_k: int) -> dict[str, float]:
+    """How often the right label is among the ``k`` most probable, for k = 1 to ``top_k``, as
+    ``{"top_1": ...}``; a k at or above the number of classes is 1 (the list holds every class).
+
+    Classes are ranked as the endpoint lists them (``ranked_classes``: a tie goes to the lower class
+    id, as ``argmax`` predicts), so ``top_1`` is exactly the accuracy. (scikit-learn's
+    ``top_k_accuracy_score`` gives the same figures without ties, and breaks a tie the other way.)"""
+    rank = (ranked_classes(probs) == np.asarray(y_true)[:, None]).argmax(axis=1)
+    return {f"top_{k}": float((rank < k).mean()) for k in range(1, top_k + 1)}
+
+
 def training_table(model_dir: Path) -> pd.DataFrame:
     """The learning curve of the model under evaluation, from the ``train_metrics.json`` its archive
     carries (``train.py``): a ``training`` row per logged training loss (with its learning rate) and
@@ -346,11 +358,14 @@ def fit_baseline(
     model.fit(list(train_texts), train_labels)
     predictions = model.predict(list(test_texts))
     figures = classification_metrics(test_labels, predictions, num_labels)
+    probs = np.zeros((len(test_texts), num_labels))
+    probs[:, model.classes_] = model.predict_proba(list(test_texts))  # a class absent from training: 0
     summary = {
         "model": f"TfidfVectorizer(ngram_range=(1, {cfg.baseline_ngram_max}), min_df="
         f"{cfg.baseline_min_df}, sublinear_tf=True) + LogisticRegression(class_weight='balanced')",
         "train_rows": len(train_texts),
         **figures,
+        "top_k_accuracy": top_k_accuracy(probs, test_labels, cfg.top_k),
     }
     return summary, predictions
 
@@ -583,6 +598,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         behaviour_checks=args.behaviour_checks,
         typo_rate=args.typo_rate,
         calibration_bins=args.calibration_bins,
+        top_k=args.top_k,
     )
     validation = read_table(args.validation, "validation.csv", ["row_id", "text", "target", "target_label"])
     output_dir = Path(args.output_dir)
@@ -648,6 +664,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         else None
     )
     report = evaluation_report(table, labels, baseline, uncertainty, champion)
+    report["top_k_accuracy"] = top_k_accuracy(probs, y_true, cfg.top_k)
     report["calibration"] = calibration_figures(probs, y_true, cfg.calibration_bins)
     report["behaviour"] = behaviour
     report["behaviour_agreement"] = lowest_agreement(behaviour)
@@ -760,6 +777,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=int,
         default=cfg.calibration_bins,
         help="equal-width score bins of the calibration figures",
+    )
+    parser.add_argument(
+        "--top-k",
+        type=int,
+        default=cfg.top_k,
+        help="top-k accuracies from k=1 to this (the right specialty among the first k)",
     )
     parser.add_argument(
         "--precision",

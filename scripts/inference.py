@@ -17,7 +17,7 @@ import logging
 import os
 from typing import Any
 
-from medtx_common import InputError, load_classifier, predict_proba
+from medtx_common import InputError, load_classifier, predict_proba, ranked_classes
 from medtx_config import InferenceConfig
 
 LOG = logging.getLogger("medtx.inference")
@@ -102,8 +102,7 @@ def predict_fn(data: dict[str, Any], classifier: dict[str, Any], context: Any = 
     probs = predict_proba(classifier, data["texts"], CONFIG.batch_size)
     labels = classifier["labels"]
     results = []
-    for row in probs:
-        ranked = row.argsort()[::-1][: data["top_k"]]
+    for row, ranked in zip(probs, ranked_classes(probs)[:, : data["top_k"]], strict=True):
         best = int(ranked[0])
         result: dict[str, Any] = {"label": labels[best], "class_id": best, "score": float(row[best])}
         if data["top_k"] > 1:

@@ -381,6 +381,12 @@ def predict_proba(classifier: dict[str, Any], texts: Sequence[str], batch_size: 
     return probs[inverse]
 
 
+def ranked_classes(probs: np.ndarray) -> np.ndarray:
+    """Each row's class ids, most probable first; a tie goes to the lower id, as ``argmax`` picks, so
+    the endpoint's first answer is the prediction the evaluation scored."""
+    return np.argsort(-probs, axis=-1, kind="stable")
+
+
 def mean_by_text(values: np.ndarray, docs: np.ndarray, texts: int) -> np.ndarray:
     """The mean of each text's rows of ``values`` (``docs``: the text each row belongs to)."""
     pooled = np.zeros((texts, values.shape[1]), dtype=np.float64)

@@ -192,8 +192,14 @@ class EvalConfig:
     #: Equal-width bins of the top score behind ``evaluation.json``'s ``calibration`` (the expected
     #: calibration error and the reliability diagram).
     calibration_bins: int = 10
+    #: ``evaluation.json``'s ``top_k_accuracy`` runs from ``top_1`` to ``top_<top_k>``: how often the
+    #: right specialty is among the first k the endpoint lists (``parameters.top_k``), for a coder
+    #: who picks from a short list rather than taking the first answer.
+    top_k: int = 5
 
     def __post_init__(self) -> None:
+        if self.top_k < 1:
+            raise ValueError(f"top_k must be 1 or more; got {self.top_k}")
         if self.bootstrap_resamples < 0:
             raise ValueError(f"bootstrap_resamples must be 0 (off) or more; got {self.bootstrap_resamples}")
         if not 0 < self.confidence_level < 1:

@@ -204,6 +204,13 @@ def content(ctx: StepContext, card: Splice, preprocess: Any, train: Any, evaluat
                         ],
                     },
                     {
+                        "name": "Top-k accuracy: the right specialty among the first k listed",
+                        "metric_data": [
+                            figure(f"top_k_accuracy.top_{k}", f"top_{k}_accuracy")
+                            for k in range(1, cfg.container.evaluate.top_k + 1)
+                        ],
+                    },
+                    {
                         "name": "Calibration of the top score",
                         "metric_data": [figure(f"calibration.{name}", name) for name in CALIBRATION_FIGURES],
                     },

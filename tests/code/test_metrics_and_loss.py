@@ -13,8 +13,10 @@ from evaluate import (
     calibration_figures,
     confusion_table,
     evaluation_report,
+    fit_baseline,
     per_class_table,
     performance_table,
+    top_k_accuracy,
 )
 from medtx_common import classification_metrics
 from medtx_config import EvalConfig
@@ -184,3 +186,55 @@ def test_calibration_compares_each_score_bin_with_its_accuracy():
     whole = calibration_figures(np.array([[1.0, 0.0], [0.6, 0.4]]), np.array([0, 1]), 1)
     assert whole["bins"] == [{"low": 0.0, "high": 1.0, "rows": 2, "mean_score": 0.8, "accuracy": 0.5}]
     assert whole["expected_calibration_error"] == pytest.approx(0.3)
+
+
+def test_top_k_accuracy_counts_the_right_label_among_the_k_most_probable():
+    """Three rows over four classes; the right label ranks first, second and fourth: top-1 1/3,
+    top-2 and top-3 2/3; top-4 and beyond list every class, so 1."""
+    probs = np.array([[0.7, 0.1, 0.1, 0.1], [0.4, 0.3, 0.2, 0.1], [0.4, 0.3, 0.2, 0.1]])
+    y_true = np.array([0, 1, 3])
+    assert top_k_accuracy(probs, y_true, 5) == pytest.approx(
+        {"top_1": 1 / 3, "top_2": 2 / 3, "top_3": 2 / 3, "top_4": 1.0, "top_5": 1.0}
+    )
+    assert list(top_k_accuracy(probs, y_true, 1)) == ["top_1"]
+
+
+def test_ties_rank_as_argmax_in_the_figures_and_at_the_endpoint(monkeypatch):
+    """A tie at the top goes to the lower class id everywhere: the evaluation's prediction (argmax),
+    its top-1 accuracy and the endpoint's first answer agree; without ties the top-k accuracies are
+    scikit-learn's."""
+    from sklearn.metrics import top_k_accuracy_score
+
+    import inference
+    from medtx_common import ranked_classes
+
+    tied = np.array([[0.4, 0.4, 0.2], [0.2, 0.4, 0.4]], dtype=np.float32)
+    assert ranked_classes(tied).tolist() == [[0, 1, 2], [1, 2, 0]]
+    assert top_k_accuracy(tied, np.array([0, 1]), 1)["top_1"] == 1.0  # as argmax: [0, 1]
+    monkeypatch.setattr(inference, "predict_proba", lambda classifier, texts, batch_size: tied)
+    answer = inference.predict_fn({"texts": ["a", "b"], "top_k": 2}, {"labels": ["A", "B", "C"]})
+    assert [a["class_id"] for a in answer] == tied.argmax(axis=1).tolist() == [0, 1]
+    assert [t["class_id"] for t in answer[1]["top_k"]] == [1, 2]
+    rng = np.random.default_rng(0)
+    probs, y_true = rng.dirichlet(np.ones(6), size=200), rng.integers(0, 6, size=200)
+    for k, value in top_k_accuracy(probs, y_true, 5).items():
+        k = int(k.removeprefix("top_"))
+        assert value == pytest.approx(top_k_accuracy_score(y_true, probs, k=k, labels=range(6)))
+
+
+def test_the_baseline_reports_its_top_k_accuracy_over_every_class():
+    """A class the training split lacks still has a column (probability 0), so the baseline's top-k
+    counts ranks among every class, as the model's do."""
+    train = ["heart valve murmur"] * 4 + ["knee joint fracture"] * 4
+    test = ["heart murmur", "knee fracture", "skin rash"]
+    summary, predictions = fit_baseline(
+        train,
+        np.array([0] * 4 + [1] * 4),
+        test,
+        np.array([0, 1, 2]),
+        3,
+        EvalConfig(baseline_min_df=1, top_k=3),
+    )
+    assert list(predictions[:2]) == [0, 1]
+    # class 2 is never trained on: its probability is 0, so it ranks last for the skin-rash note
+    assert summary["top_k_accuracy"] == pytest.approx({"top_1": 2 / 3, "top_2": 2 / 3, "top_3": 1.0})

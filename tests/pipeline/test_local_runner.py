@@ -623,6 +623,18 @@ def test_the_behavioural_checks_read_on_the_terminal_and_on_the_dashboard():
     assert "most often Urology -> Obstetrics / Gynecology (3)" in figure.data[0].hovertext[0]
 
 
+def test_the_top_k_accuracy_reads_on_the_terminal_beside_the_baselines():
+    from pipeline import report
+
+    found = {"top_k_accuracy": {"top_1": 0.357, "top_2": 0.52, "top_3": 0.6114}}
+    assert report.top_k_line(found) == (
+        "Right specialty among the first k listed (top-k accuracy): k=1 0.357, k=2 0.520, k=3 0.611"
+    )
+    found["baseline"] = {"macro_f1": 0.46, "top_k_accuracy": {"top_1": 0.44, "top_2": 0.58, "top_3": 0.66}}
+    assert report.top_k_line(found).endswith("k=3 0.611 (baseline 0.660)")
+    assert report.top_k_line({}) == ""  # an evaluation from before it
+
+
 def test_the_calibration_reads_on_the_terminal_and_on_the_dashboard():
     from pipeline import dashboard, report
 
