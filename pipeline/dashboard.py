@@ -399,10 +399,41 @@ def performance_figures(data: RunData) -> list[tuple[str, Any]]:
         ("Target vs predicted distribution", dist),
         ("Per-class precision, recall and F1", classes),
         ("Confusion matrix (rows: target, columns: predicted)", heatmap),
+        *top_k_figures(data.evaluation),
         *reliability_figures(data.evaluation),
         *behaviour_figures(data.evaluation),
         (f"Over retrainings: every local run's evaluation ({len(hist)})", history),
     ]
+
+
+def top_k_figures(evaluation: dict[str, Any]) -> list[tuple[str, Any]]:
+    """How often the right specialty is among the first k listed (``evaluation.json``'s
+    ``top_k_accuracy``), the model's and the baseline's, k on the axis; none for an evaluation that
+    predates it."""
+    import plotly.graph_objects as go
+
+    found = evaluation.get("top_k_accuracy")
+    if not found:
+        return []
+    sides = [("model", found), ("TF-IDF baseline", (evaluation.get("baseline") or {}).get("top_k_accuracy"))]
+    figure = go.Figure(
+        [
+            go.Scatter(
+                name=name,
+                x=[int(k.removeprefix("top_")) for k in figures],
+                y=list(figures.values()),
+                mode="lines+markers",
+            )
+            for name, figures in sides
+            if figures
+        ],
+        layout={
+            "height": 340,
+            "xaxis": {"title": "k: classes listed", "dtick": 1},
+            "yaxis": {"title": "right specialty among them", "range": [0, 1]},
+        },
+    )
+    return [("Top-k accuracy: the right specialty among the first k listed", figure)]
 
 
 def reliability_figures(evaluation: dict[str, Any]) -> list[tuple[str, Any]]:

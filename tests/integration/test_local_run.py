@@ -323,7 +323,7 @@ def test_a_second_run_is_served_from_the_cache(local_run, tmp_path):
     assert drawn.returncode == 0, drawn.stderr
     assert "Predictions in production" in (tmp_path / "production.html").read_text()
     loaded = browser_check(tmp_path / "production.html", tmp_path / "production.png")
-    assert loaded["errors"] == [] and loaded["charts"] == loaded["rendered"] == 20, loaded
+    assert loaded["errors"] == [] and loaded["charts"] == loaded["rendered"] == 21, loaded
 
 
 def test_the_quality_gate_fails_the_execution_with_its_reason(local_run):
@@ -393,10 +393,11 @@ def test_the_run_writes_an_offline_dashboard_that_renders_in_chromium(local_run,
     assert html.escape(PipelineConfig().model_card.purpose) in card and "Fine-tuned from " in card
     loaded = browser_check(page, tmp_path / "dashboard.png")
     assert loaded["errors"] == [], loaded["errors"]
-    assert loaded["charts"] == loaded["rendered"] == 14
+    assert loaded["charts"] == loaded["rendered"] == 15
     assert "<h3>Learning curve: " in text  # from the Train job's train_metrics.json
     assert "<h3>Behavioural checks: " in text  # from evaluation.json
     assert "<h3>Calibration: accuracy against the top score (ECE " in text  # from evaluation.json
+    assert "<h3>Top-k accuracy: the right specialty among the first k listed</h3>" in text
     assert loaded["colours"] > 50, "the screenshot is blank"
 
 

@@ -623,8 +623,8 @@ def test_the_behavioural_checks_read_on_the_terminal_and_on_the_dashboard():
     assert "most often Urology -> Obstetrics / Gynecology (3)" in figure.data[0].hovertext[0]
 
 
-def test_the_top_k_accuracy_reads_on_the_terminal_beside_the_baselines():
-    from pipeline import report
+def test_the_top_k_accuracy_reads_on_the_terminal_and_on_the_dashboard():
+    from pipeline import dashboard, report
 
     found = {"top_k_accuracy": {"top_1": 0.357, "top_2": 0.52, "top_3": 0.6114}}
     assert report.top_k_line(found) == (
@@ -633,6 +633,12 @@ def test_the_top_k_accuracy_reads_on_the_terminal_beside_the_baselines():
     found["baseline"] = {"macro_f1": 0.46, "top_k_accuracy": {"top_1": 0.44, "top_2": 0.58, "top_3": 0.66}}
     assert report.top_k_line(found).endswith("k=3 0.611 (baseline 0.660)")
     assert report.top_k_line({}) == ""  # an evaluation from before it
+    ((title, figure),) = dashboard.top_k_figures(found)
+    assert title == "Top-k accuracy: the right specialty among the first k listed"
+    model, baseline = figure.data
+    assert (model.name, list(model.x), list(model.y)) == ("model", [1, 2, 3], [0.357, 0.52, 0.6114])
+    assert baseline.name == "TF-IDF baseline" and list(baseline.y) == [0.44, 0.58, 0.66]
+    assert dashboard.top_k_figures({}) == []
 
 
 def test_the_calibration_reads_on_the_terminal_and_on_the_dashboard():
