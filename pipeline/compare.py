@@ -157,6 +157,7 @@ def _headline(report: dict[str, Any]) -> dict[str, Any]:
     found: dict[str, Any] = {name: metrics[name]["value"] for name in FIGURES if name in metrics}
     found["baseline_macro_f1"] = report.get("baseline", {}).get("macro_f1")
     found["minus_baseline"] = report.get("macro_f1_minus_baseline")
+    found["top_3_accuracy"] = (report.get("top_k_accuracy") or {}).get("top_3")
     found["calibration_error"] = (report.get("calibration") or {}).get("expected_calibration_error")
     # the behavioural checks: the share of the notes each rewrote that kept their label (None: the
     # check altered no note; absent: the evaluation ran no such check)

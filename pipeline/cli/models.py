@@ -290,8 +290,9 @@ def _print_comparison(out: Console, result: dict, names: tuple[str, str]) -> Non
     table = Table(title="Held-out figures")
     for column in ("figure", *names, *(["difference"] if result["paired"] else [])):
         table.add_column(column, justify="left" if column == "figure" else "right")
-    shown = [*cmp.FIGURES, "baseline_macro_f1", "minus_baseline", "calibration_error"]
+    shown = [*cmp.FIGURES, "top_3_accuracy", "baseline_macro_f1", "minus_baseline", "calibration_error"]
     shown_as = {
+        "top_3_accuracy": "top-3 accuracy",
         "baseline_macro_f1": "TF-IDF baseline macro_f1",
         "minus_baseline": "macro_f1 - baseline",
         "calibration_error": "calibration error (ECE)",

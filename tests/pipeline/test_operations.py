@@ -1136,6 +1136,7 @@ def _evaluation(
         "macro_f1_minus_baseline": figures["macro_f1"] - 0.4,
         "behaviour": {"typos": {"agreement": kept}},
         "calibration": {"expected_calibration_error": 0.1 if kept > 0.9 else 0.08},
+        "top_k_accuracy": {"top_1": 0.5, "top_3": 0.75 if kept > 0.9 else 0.8},
     }
     rows = "".join(
         f"{first_row + i},note {(first_row + i) // 2},{t},{p},{labels[t]}\n"
@@ -1207,6 +1208,7 @@ def test_models_compare_pairs_a_version_with_the_served_one(registry, iam_calls,
     assert "macro_f1 0.8857 0.5556 +0.3302" in text and "TF-IDF baseline macro_f1 0.4000 0.4000" in text
     assert "label kept: typos 90.0% 95.0% -5.0 pt" in text  # the behavioural checks, side by side
     assert "calibration error (ECE) 0.0800 0.1000 -0.0200" in text
+    assert "top-3 accuracy 0.8000 0.7500 +0.0500" in text
     assert (
         "macro-F1 difference: +0.3302 (95% interval +0." in text and "version 2 ahead in 100% of them" in text
     )
