@@ -67,6 +67,8 @@ INFERENCE_PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16")
 INFERENCE_ENV_PREFIX = "MEDTX_INFERENCE_"
 #: Values of ``TrainConfig.precision``.
 TRAIN_PRECISIONS: tuple[str, ...] = ("auto", "fp32", "bf16", "fp16")
+#: Values of ``TrainConfig.imbalance``.
+IMBALANCE_LOSSES: tuple[str, ...] = ("weights", "logit_adjustment")
 
 
 @dataclass(frozen=True)
@@ -116,6 +118,12 @@ class TrainConfig:
     layer_lr_decay: float = 1.0
     weight_decay: float = 0.01
     label_smoothing: float = 0.0
+    #: How the loss answers the classes' imbalance (preprocessing's balanced class weights, n / (k *
+    #: count)): ``weights`` weighs each row's cross-entropy by its class's weight; ``logit_adjustment``
+    #: (Menon et al., 2021, "Long-tail learning via logit adjustment") adds the log of each class's
+    #: training share to the logits inside an unweighted cross-entropy, so every row counts alike
+    #: and the logits the model learns (which prediction reads as they are) come out balanced.
+    imbalance: str = "weights"
     #: Task-adaptive pretraining (Gururangan et al., 2020, "Don't Stop Pretraining"): this many epochs of
     #: masked-language-model training on the training split's own model inputs before fine-tuning, so
     #: the encoder first learns the notes' vocabulary and layout. 0: off. It reads the training split
@@ -155,6 +163,9 @@ class TrainConfig:
         if self.precision not in TRAIN_PRECISIONS:
             choices = ", ".join(TRAIN_PRECISIONS)
             raise ValueError(f"precision must be one of {choices}; got {self.precision!r}")
+        if self.imbalance not in IMBALANCE_LOSSES:
+            choices = ", ".join(IMBALANCE_LOSSES)
+            raise ValueError(f"imbalance must be one of {choices}; got {self.imbalance!r}")
         if not 0 < self.layer_lr_decay <= 1:
             raise ValueError(f"layer_lr_decay must be in (0, 1]; got {self.layer_lr_decay}")
         if self.logging_steps < 1:

@@ -59,6 +59,7 @@ from medtx_common import (
 )
 from medtx_config import (
     CHUNK_LOSSES,
+    IMBALANCE_LOSSES,
     MLM_METRICS,
     POOLINGS,
     TRAIN_METRICS_FILE,
@@ -89,9 +90,10 @@ class LengthGroupedTrainer(Trainer):
 
 
 class WeightedLossTrainer(LengthGroupedTrainer):
-    """``Trainer`` whose loss is class-weighted (optionally label-smoothed) cross-entropy.
+    """``Trainer`` whose loss answers the class imbalance (optionally label-smoothed): class-weighted
+    cross-entropy, or with ``imbalance="logit_adjustment"`` logit-adjusted cross-entropy.
 
-    The loss is the weighted mean over the micro-batch. ``num_items_in_batch`` (passed by the pinned
+    The loss is the (weighted) mean over the micro-batch. ``num_items_in_batch`` (passed by the pinned
     transformers) counts tokens/rows, which is the wrong normaliser for a weighted mean, so the
     trainer is told the model does not take loss kwargs; it then divides by the gradient-accumulation
     steps itself, which keeps accumulation exact for equal-sized micro-batches.
@@ -102,12 +104,14 @@ class WeightedLossTrainer(LengthGroupedTrainer):
         *args: Any,
         class_weights: torch.Tensor,
         label_smoothing: float = 0.0,
+        imbalance: str = TrainConfig.imbalance,
         layer_lr_decay: float = 1.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.class_weights = class_weights
         self.label_smoothing = label_smoothing
+        self.imbalance = imbalance
         self.layer_lr_decay = layer_lr_decay
         self.model_accepts_loss_kwargs = False
 
@@ -165,7 +169,7 @@ class WeightedLossTrainer(LengthGroupedTrainer):
         if self.class_weights.device != logits.device:
             # once: a host-to-device copy every step would wait for the GPU each time
             self.class_weights = self.class_weights.to(logits.device)
-        loss = weighted_cross_entropy(logits, labels, self.class_weights, self.label_smoothing)
+        loss = IMBALANCE_LOSS[self.imbalance](logits, labels, self.class_weights, self.label_smoothing)
         return (loss, outputs) if return_outputs else loss
 
 
@@ -223,6 +227,21 @@ def weighted_cross_entropy(
         weight=weights.to(device=logits.device, dtype=torch.float32),
         label_smoothing=label_smoothing,
     )
+
+
+def logit_adjusted_cross_entropy(
+    logits: torch.Tensor, labels: torch.Tensor, weights: torch.Tensor, label_smoothing: float = 0.0
+) -> torch.Tensor:
+    """Unweighted cross-entropy on the logits plus the log of each class's training share (Menon et
+    al., 2021, with tau 1), in float32. The balanced weights are n / (k * count), so a class's share
+    is proportional to 1 / weight: adding -log(weight) adds the log-share up to a constant, which the
+    softmax ignores."""
+    shift = -torch.log(weights.to(device=logits.device, dtype=torch.float32))
+    return F.cross_entropy(logits.float() + shift, labels, label_smoothing=label_smoothing)
+
+
+#: ``TrainConfig.imbalance`` -> the loss ``WeightedLossTrainer`` computes.
+IMBALANCE_LOSS = {"weights": weighted_cross_entropy, "logit_adjustment": logit_adjusted_cross_entropy}
 
 
 def pool_window_logits(logits: torch.Tensor, window_note: torch.Tensor, notes: int) -> torch.Tensor:
@@ -549,6 +568,7 @@ def build_trainer(args: argparse.Namespace) -> WeightedLossTrainer:
         compute_metrics=_metrics_fn(len(labels)),
         class_weights=weights,
         label_smoothing=args.label_smoothing,
+        imbalance=args.imbalance,
         layer_lr_decay=args.layer_lr_decay,
         callbacks=[ProgressLines(TRAINING_METRICS)],
     )
@@ -668,6 +688,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     _flag(parser, "chunk-loss", default=cfg.chunk_loss, choices=CHUNK_LOSSES, help="with chunked splits")
     _flag(parser, "weight-decay", type=float, default=cfg.weight_decay)
     _flag(parser, "label-smoothing", type=float, default=cfg.label_smoothing)
+    _flag(
+        parser,
+        "imbalance",
+        default=cfg.imbalance,
+        choices=IMBALANCE_LOSSES,
+        help="weights or logit_adjustment",
+    )
     _flag(parser, "mlm-epochs", type=float, default=cfg.mlm_epochs, help="task-adaptive pretraining; 0: off")
     _flag(parser, "mlm-learning-rate", type=float, default=cfg.mlm_learning_rate)
     _flag(parser, "mlm-probability", type=float, default=cfg.mlm_probability, help="share of tokens masked")

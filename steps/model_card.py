@@ -31,6 +31,8 @@ from steps.train import hyperparameters
 #: The figures of ``evaluation.json`` the card shows, by metric group.
 MODEL_FIGURES = ("macro_f1", "accuracy", "macro_precision", "macro_recall", "weighted_f1")
 BASELINE_FIGURES = ("macro_f1", "accuracy", "weighted_f1")
+#: The training loss the card names, by ``TrainConfig.imbalance``.
+LOSS_NAMES = {"weights": "Class-weighted cross-entropy", "logit_adjustment": "Logit-adjusted cross-entropy"}
 #: ``evaluation.json``'s ``calibration`` figures the card shows: how far a score reads as a probability.
 CALIBRATION_FIGURES = ("expected_calibration_error", "overconfidence", "log_loss", "brier_score")
 
@@ -118,7 +120,7 @@ def content(ctx: StepContext, card: Splice, preprocess: Any, train: Any, evaluat
             "objective_function": {
                 "function": "Minimize",
                 "facet": "Loss",
-                "condition": f"Class-weighted cross-entropy{smoothing}"[:63],
+                "condition": f"{LOSS_NAMES[t.imbalance]}{smoothing}"[:63],
             },
             "training_observations": card.text(
                 "Fine-tuned from ",

@@ -93,6 +93,7 @@ def hyperparameters(ctx: StepContext) -> dict[str, Any]:
         "precision": t.precision,
         "weight-decay": str(t.weight_decay),
         "label-smoothing": str(t.label_smoothing),
+        "imbalance": t.imbalance,
         "mlm-epochs": str(t.mlm_epochs),
         "mlm-learning-rate": str(t.mlm_learning_rate),
         "mlm-probability": str(t.mlm_probability),

@@ -309,7 +309,7 @@ def test_note_loss_scores_the_pooled_logits_that_prediction_uses(tiny_classifier
     assert batch["window_note"].tolist() == windows["doc"]
 
     weights = torch.tensor([1.0, 2.0, 0.5, 3.0])
-    trainer = SimpleNamespace(class_weights=weights, label_smoothing=0.0)
+    trainer = SimpleNamespace(class_weights=weights, label_smoothing=0.0, imbalance="weights")
     with torch.inference_mode():
         loss, outputs = WeightedLossTrainer.compute_loss(
             trainer, tiny_classifier["model"], dict(batch), return_outputs=True

@@ -160,6 +160,29 @@ def test_weighted_cross_entropy_label_smoothing_and_half_precision_logits():
     assert smoothed > plain
 
 
+def test_logit_adjusted_cross_entropy_adds_the_log_class_shares_to_the_logits():
+    """Class shares 1/2, 1/4, 1/4 give balanced weights 2/3, 4/3, 4/3 (n / (k * count)); the loss is
+    the plain cross-entropy of logits + log(share), every row counted alike. It asks the rare classes
+    for a larger margin: at logits that tie, a rare-class row costs more than a common-class one."""
+    torch = pytest.importorskip("torch")
+    from medtx_config import IMBALANCE_LOSSES, TrainConfig
+    from train import IMBALANCE_LOSS, logit_adjusted_cross_entropy
+
+    shares = torch.tensor([0.5, 0.25, 0.25])
+    weights = 1 / (3 * shares)
+    logits = torch.tensor([[1.0, 0.5, -1.0], [0.2, 0.1, 0.3]], dtype=torch.bfloat16)
+    labels = torch.tensor([0, 2])
+    expected = torch.nn.functional.cross_entropy(logits.float() + torch.log(shares), labels)
+    found = logit_adjusted_cross_entropy(logits, labels, weights)
+    assert found.dtype == torch.float32 and found.item() == pytest.approx(expected.item(), rel=1e-6)
+    tied = torch.zeros(1, 3)
+    common, rare = (logit_adjusted_cross_entropy(tied, torch.tensor([c]), weights) for c in (0, 1))
+    assert rare > common
+    assert set(IMBALANCE_LOSS) == set(IMBALANCE_LOSSES) and TrainConfig().imbalance == "weights"
+    with pytest.raises(ValueError, match="imbalance must be one of weights, logit_adjustment"):
+        TrainConfig(imbalance="focal")
+
+
 def test_resume_skips_a_checkpoint_left_half_written(tmp_path):
     from train import last_complete_checkpoint
 

@@ -169,6 +169,8 @@ def test_without_resampling_the_card_reads_no_interval(aws):
         evaluate__bootstrap_resamples="0",
         model_card__creator="ML platform team",
         model_card__risk_rating="High",
+        train__imbalance="logit_adjustment",
+        evaluate__top_k="3",
     )
     definition = json.loads(get_pipeline(region=REGION, role=ROLE, config=config).definition())
     content = json.dumps(flatten(definition["Steps"])["RegisterModel"]["Arguments"]["ModelCard"])
@@ -179,6 +181,16 @@ def test_without_resampling_the_card_reads_no_interval(aws):
     )
     assert document["model_overview"]["model_creator"] == "ML platform team"
     assert document["intended_uses"]["risk_rating"] == "High"
+    # the loss the config trains with, and as many top-k figures as the evaluation reports
+    assert document["training_details"]["objective_function"]["condition"] == "Logit-adjusted cross-entropy"
+    hyper = flatten(definition["Steps"])["Train"]["Arguments"]["HyperParameters"]
+    assert hyper["imbalance"] == "logit_adjustment"
+    group = "Top-k accuracy: the right specialty among the first k listed"
+    assert [name for g, name in _metrics(document) if g == group] == [
+        "top_1_accuracy",
+        "top_2_accuracy",
+        "top_3_accuracy",
+    ]
 
 
 def test_without_behaviour_checks_the_card_reads_none(aws):
