@@ -39,9 +39,7 @@ def tilted(traffic: pd.DataFrame, rng: np.random.Generator, towards: str) -> pd.
     """The traffic re-drawn (with replacement, as many rows) with weights that favour its low-score
     (``towards="unsure"``) or high-score (``"sure"``) rows: a shifted mix of notes."""
     rank = traffic["score"].rank(pct=True).to_numpy()
-    weights = (1 - rank if towards == "unsure" else rank) ** 2 + 1e-9
-    drawn = rng.choice(len(traffic), size=len(traffic), replace=True, p=weights / weights.sum())
-    return traffic.iloc[drawn]
+    return redrawn(traffic, rng, (1 - rank if towards == "unsure" else rank) ** 2 + 1e-9)
 
 
 def specialties(traffic: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
@@ -49,7 +47,11 @@ def specialties(traffic: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame
     three times as likely as the rest."""
     labels = traffic["target_label"].unique()
     favoured = set(rng.choice(labels, size=max(len(labels) // 3, 1), replace=False))
-    weights = np.where(traffic["target_label"].isin(favoured), 3.0, 1.0)
+    return redrawn(traffic, rng, np.where(traffic["target_label"].isin(favoured), 3.0, 1.0))
+
+
+def redrawn(traffic: pd.DataFrame, rng: np.random.Generator, weights: np.ndarray) -> pd.DataFrame:
+    """As many rows as ``traffic``, drawn from it with replacement in proportion to ``weights``."""
     drawn = rng.choice(len(traffic), size=len(traffic), replace=True, p=weights / weights.sum())
     return traffic.iloc[drawn]
 

@@ -352,16 +352,21 @@ def merge_history(previous: bytes | None, rows: pd.DataFrame) -> bytes:
     return merged.sort_values(["checked_at", "endpoint", "label"], kind="stable").to_csv(index=False).encode()
 
 
-def write_history(s3: Any, bucket: str, rows: pd.DataFrame) -> str:
-    """Add one check's rows to the history at ``HISTORY_KEY`` in ``bucket``; returns its URI."""
+def _s3_history(s3: Any, bucket: str) -> bytes | None:
+    """The history at ``HISTORY_KEY`` in ``bucket``; None before the first published check."""
     from botocore.exceptions import ClientError
 
     try:
-        previous = s3.get_object(Bucket=bucket, Key=HISTORY_KEY)["Body"].read()
+        return s3.get_object(Bucket=bucket, Key=HISTORY_KEY)["Body"].read()
     except ClientError as err:
         if err.response["Error"]["Code"] not in ("NoSuchKey", "404"):
             raise
-        previous = None
+        return None
+
+
+def write_history(s3: Any, bucket: str, rows: pd.DataFrame) -> str:
+    """Add one check's rows to the history at ``HISTORY_KEY`` in ``bucket``; returns its URI."""
+    previous = _s3_history(s3, bucket)
     s3.put_object(Bucket=bucket, Key=HISTORY_KEY, Body=merge_history(previous, rows), ContentType="text/csv")
     return f"s3://{bucket}/{HISTORY_KEY}"
 
@@ -370,18 +375,8 @@ def upgrade_history(s3: Any, bucket: str) -> str | None:
     """Rewrite a history written before the accuracy estimate with its two columns (empty for those
     checks), as the next published check would; returns its URI when it did. ``medtx quicksight``
     calls it before it gives the dataset those columns, so the dataset never reads the older layout."""
-    from botocore.exceptions import ClientError
-
-    try:
-        body = s3.get_object(Bucket=bucket, Key=HISTORY_KEY)["Body"].read()
-    except ClientError as err:
-        if err.response["Error"]["Code"] not in ("NoSuchKey", "404"):
-            raise
-        return None
-    if (
-        tuple(body.partition(b"\n")[0].decode("utf-8", errors="replace").strip().split(","))
-        != UNESTIMATED_COLUMNS
-    ):
+    body = _s3_history(s3, bucket)
+    if body is None or tuple(pd.read_csv(io.BytesIO(body), nrows=0).columns) != UNESTIMATED_COLUMNS:
         return None
     upgraded = parse_history(body).to_csv(index=False).encode()
     s3.put_object(Bucket=bucket, Key=HISTORY_KEY, Body=upgraded, ContentType="text/csv")
