@@ -79,7 +79,8 @@ class ModelCardConfig:
     ``--set model_card__risk_rating=High`` replaces one."""
 
     #: ``ModelCardStatus`` the pipeline registers the card with: the card is complete when it is
-    #: registered, so it waits for the same review as the version itself.
+    #: registered, so it waits for the same review as the version itself (``medtx models approve``
+    #: approves a ``PendingReview`` card with its version; ``Draft`` stays a draft).
     status: str = "PendingReview"
     #: Who made the model (empty: not stated).
     creator: str = ""

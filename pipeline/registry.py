@@ -17,6 +17,11 @@ import re
 from typing import Any
 
 STATUSES = ("PendingManualApproval", "Approved", "Rejected")
+#: Approving a version approves its model card when the card waits for review (the pipeline registers
+#: it ``PendingReview``: version and card are reviewed together); a ``Draft`` card is still being
+#: written, and an ``Approved`` or ``Archived`` one was settled apart, so those stay as they are, as
+#: every card does when a version is rejected (a turned-down version's card still describes it).
+CARD_REVIEW = ("PendingReview", "Approved")
 #: Where this project's executions write their artifacts: ``s3://<bucket>/executions/<id>/...``.
 _EXECUTION = re.compile(r"/executions/([^/]+)/")
 
@@ -28,6 +33,16 @@ class RegistryError(ValueError):
 def check_status(status: str) -> None:
     if status not in STATUSES:
         raise RegistryError(f"status {status!r} is not one of {', '.join(STATUSES)}")
+
+
+def card_update(package: dict[str, Any], status: str) -> dict[str, str] | None:
+    """The ``ModelCard`` member of the ``UpdateModelPackage`` request that sets ``status`` on
+    ``package`` (its ``DescribeModelPackage``), or None where the card stays as it is."""
+    card = package.get("ModelCard") or {}
+    waiting, approved = CARD_REVIEW
+    if status != "Approved" or card.get("ModelCardStatus") != waiting:
+        return None
+    return {"ModelCardStatus": approved}
 
 
 def missing_version(group: str, version: int, known: list[int]) -> RegistryError:
@@ -226,11 +241,15 @@ def s3_reader(s3: Any) -> Any:
 def set_status(
     sagemaker: Any, group: str, version: int, status: str, description: str = ""
 ) -> dict[str, Any]:
-    """``UpdateModelPackage``: approve or reject one version; returns the package as it is now."""
+    """``UpdateModelPackage``: approve or reject one version (and its model card, per
+    ``card_update``) in one request; returns the package as it is now."""
     check_status(status)
     arn = package_arn(sagemaker, group, version)
     request: dict[str, Any] = {"ModelPackageArn": arn, "ModelApprovalStatus": status}
     if description:
         request["ApprovalDescription"] = description
+    card = card_update(sagemaker.describe_model_package(ModelPackageName=arn), status)
+    if card:
+        request["ModelCard"] = card
     sagemaker.update_model_package(**request)
     return sagemaker.describe_model_package(ModelPackageName=arn)

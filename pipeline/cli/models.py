@@ -426,7 +426,8 @@ def _set_status(
 
             package = local_registry.set_status(Store(store), named_group(group), version, status, note)
     arn = package["ModelPackageArn"]
-    console.print(f"{arn}: {package['ModelApprovalStatus']}", highlight=False)
+    card = (package.get("ModelCard") or {}).get("ModelCardStatus", "none")
+    console.print(f"{arn}: {package['ModelApprovalStatus']} (model card: {card})", highlight=False)
     if not sagemaker:
         return
     name, _, served = _served(client)
@@ -453,7 +454,7 @@ def models_approve(
     sagemaker: SageMakerFlag = False,
     region: Region = None,
 ) -> None:
-    """Approve a model package version."""
+    """Approve a model package version (and its model card, where it waits for review)."""
     _set_status(version, "Approved", group, store, note, sagemaker, region)
 
 

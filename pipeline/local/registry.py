@@ -19,6 +19,7 @@ from pipeline.local.store import Store, write_json_atomic
 from pipeline.registry import (
     STATUSES,
     RegistryError,
+    card_update,
     check_status,
     figures,
     lineage,
@@ -120,13 +121,17 @@ def by_arn(store: Store, arn: str, group: str | None = None) -> dict[str, Any] |
 
 
 def set_status(store: Store, group: str, version: int, status: str, description: str = "") -> dict[str, Any]:
-    """``UpdateModelPackage``: approve or reject one version."""
+    """``UpdateModelPackage``: approve or reject one version (and its model card, per
+    ``card_update``)."""
     check_status(status)
     path = _path(store, group, version)
     package = json.loads(path.read_text())
     package["ModelApprovalStatus"] = status
     if description:
         package["ApprovalDescription"] = description
+    card = card_update(package, status)
+    if card:
+        package["ModelCard"] = {**package["ModelCard"], **card}
     package["LastModifiedTime"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     write_json_atomic(path, package)
     return package

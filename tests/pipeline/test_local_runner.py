@@ -417,6 +417,32 @@ def test_the_local_registry_checks_the_model_card_as_the_service_does(tmp_path):
     assert registry.register(store, {**request, "ModelCard": card}, "exec-1")["ModelCard"] == card
 
 
+def test_approving_a_version_approves_its_card_only_where_it_waits_for_review(tmp_path):
+    """The pipeline registers the card ``PendingReview`` with the version: approving the version
+    approves that card. A rejection, a ``Draft`` card or no card at all stays as it is."""
+    from pipeline.local import registry
+
+    store = Store(tmp_path)
+    container = {"Image": "hf:1", "ModelDataUrl": "s3://bucket/m/model.tar.gz"}
+    request = {"ModelPackageGroupName": "g", "InferenceSpecification": {"Containers": [container]}}
+    content = '{"intended_uses": {"risk_rating": "Low"}}'
+    for status in ("PendingReview", "PendingReview", "Draft"):
+        card = {"ModelCardContent": content, "ModelCardStatus": status}
+        registry.register(store, {**request, "ModelCard": card}, "exec-1")
+    registry.register(store, request, "exec-1")
+
+    def card_of(version: int, status: str) -> dict | None:
+        return registry.set_status(store, "g", version, status).get("ModelCard")
+
+    assert card_of(1, "Rejected") == {"ModelCardContent": content, "ModelCardStatus": "PendingReview"}
+    assert card_of(1, "Approved") == {"ModelCardContent": content, "ModelCardStatus": "Approved"}
+    assert card_of(1, "Rejected")["ModelCardStatus"] == "Approved"  # settled: a retired version's card
+    assert card_of(2, "Approved")["ModelCardStatus"] == "Approved"
+    assert card_of(3, "Approved")["ModelCardStatus"] == "Draft"
+    assert card_of(4, "Approved") is None
+    assert registry.describe(store, "g", 2)["ModelCard"]["ModelCardStatus"] == "Approved"  # stored
+
+
 _HANDLER = """import json
 def model_fn(model_dir):
     return open(model_dir + "/label.txt").read()

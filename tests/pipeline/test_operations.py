@@ -119,6 +119,41 @@ def test_deploy_refuses_a_package_that_is_not_approved(registry):
         )
 
 
+def test_approving_on_sagemaker_approves_the_card_in_the_same_request(registry):
+    """moto keeps no model card with a package, so DescribeModelPackage answers here with the card the
+    pipeline registers (``PendingReview``), as SageMaker does; the UpdateModelPackage requests are read
+    as sent (botocore checks them against the API model)."""
+    from pipeline import registry as sagemaker_registry
+
+    client, arns = registry
+    arn = arns["PendingManualApproval"]
+    card = {"ModelCardContent": "{}", "ModelCardStatus": "PendingReview"}
+    sent: list[dict] = []
+
+    def with_card(parsed, **_):
+        parsed["ModelCard"] = card
+
+    client.meta.events.register("after-call.sagemaker.DescribeModelPackage", with_card)
+    client.meta.events.register(
+        "provide-client-params.sagemaker.UpdateModelPackage", lambda params, **_: sent.append(dict(params))
+    )
+    version = int(arn.rsplit("/", 1)[1])
+    sagemaker_registry.set_status(client, GROUP, version, "Rejected")
+    sagemaker_registry.set_status(client, GROUP, version, "Approved", "reviewed")
+    card["ModelCardStatus"] = "Draft"
+    sagemaker_registry.set_status(client, GROUP, version, "Approved")
+    assert sent == [
+        {"ModelPackageArn": arn, "ModelApprovalStatus": "Rejected"},
+        {
+            "ModelPackageArn": arn,
+            "ModelApprovalStatus": "Approved",
+            "ApprovalDescription": "reviewed",
+            "ModelCard": {"ModelCardStatus": "Approved"},
+        },
+        {"ModelPackageArn": arn, "ModelApprovalStatus": "Approved"},
+    ]
+
+
 def test_an_existing_endpoint_is_updated_blue_green_with_canary_and_rollback(registry):
     """moto has no update_endpoint: the request the deploy sends is validated against the API model."""
     import boto3
@@ -959,7 +994,8 @@ def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypa
     approved = runner.invoke(app, ["models", "approve", "2", "--sagemaker", "--group", group, "--note", "ok"])
     assert approved.exit_code == 0, approved.output
     arn = f"arn:aws:sagemaker:{REGION}:123456789012:model-package/{group}/2"
-    assert said(approved).startswith(f"{arn}: Approved") and "starts its deploy project" in said(approved)
+    assert said(approved).startswith(f"{arn}: Approved (model card: none)")
+    assert "starts its deploy project" in said(approved)
     (package,) = [
         client.describe_model_package(ModelPackageName=p["ModelPackageArn"])
         for p in client.list_model_packages(ModelPackageGroupName=group)["ModelPackageSummaryList"]
