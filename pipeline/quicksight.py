@@ -1,6 +1,6 @@
 """QuickSight as code: manifests, data sources, datasets and the dashboards (Definition API): the
-data (EDA), the model's performance (with its calibration, behavioural checks, learning curve and
-the figures over retrainings), and once the endpoint's drift checks keep a history
+data (EDA), the model's performance (with its calibration, top-k accuracy, behavioural checks,
+learning curve and the figures over retrainings), and once the endpoint's drift checks keep a history
 (``endpoint predictions --publish``), its predictions in production.
 
 ``requests(...)`` builds every API request from the bucket's stable keys and the label set;
@@ -246,6 +246,10 @@ DATASETS: dict[str, tuple[str, dict[str, str]]] = {
             "macro_f1_change": "DECIMAL",
         },
     ),
+    "top-k": (
+        "preprocess/pre-processed/eval/top-k-accuracy.csv",
+        {"k": "INTEGER", "model": "STRING", "accuracy": "DECIMAL"},
+    ),
     "training": (
         "preprocess/pre-processed/eval/training-history.csv",
         {
@@ -325,6 +329,11 @@ LATER: dict[str, tuple[str, str]] = {
     ),
     "training": (
         "'Training' sheet (the learning curve) on the model-performance dashboard",
+        "the Evaluate step writes it from this version on; run `medtx quicksight` again after the "
+        "next execution",
+    ),
+    "top-k": (
+        "top-k accuracy chart on the model-performance dashboard",
         "the Evaluate step writes it from this version on; run `medtx quicksight` again after the "
         "next execution",
     ),
@@ -687,6 +696,9 @@ def performance_dashboard(target: Target, labels: list[str], missing: Collection
     ]
     visuals.append(reliability_visual())
     datasets = ["performance", "per-class", "confusion"]
+    if "top-k" not in missing:
+        visuals.append(top_k_visual())
+        datasets.append("top-k")
     if "behaviour" not in missing:
         visuals += behaviour_visuals()
         datasets.append("behaviour")
@@ -720,6 +732,23 @@ def reliability_visual() -> dict[str, Any]:
             "NumericalDimensionField": {
                 "FieldId": "performance.score-bin",
                 "Column": {"DataSetIdentifier": "performance", "ColumnName": SCORE_BIN},
+            }
+        },
+    )
+
+
+def top_k_visual() -> dict[str, Any]:
+    """How often the right specialty is among the first k the endpoint lists (``top-k-accuracy.csv``),
+    k = 1 to ``EvalConfig.top_k``: the model beside the TF-IDF baseline."""
+    return _line(
+        "top-k",
+        "Top-k accuracy: the right specialty among the first k listed, the model and the TF-IDF baseline",
+        [_number("top-k", "accuracy", "MAX")],  # one row per k and model
+        [_dim("top-k", "model")],
+        along={
+            "NumericalDimensionField": {
+                "FieldId": "top-k.k",
+                "Column": {"DataSetIdentifier": "top-k", "ColumnName": "k"},
             }
         },
     )
@@ -925,7 +954,8 @@ def requests(target: Target, labels: list[str], missing: Collection[str] = ()) -
     """Everything ``apply`` sends, by kind and name, but for the ``missing`` datasets (of ``LATER``:
     their file is not written yet) and what reads them: without ``predictions``, the production
     dashboard; without ``quality``, the "Over retrainings" sheet; without ``behaviour``, the
-    behavioural checks' charts; without ``training``, the "Training" sheet."""
+    behavioural checks' charts; without ``top-k``, the top-k accuracy chart; without ``training``, the
+    "Training" sheet."""
     names = [name for name in DATASETS if name not in missing]
     dashboards = {
         "eda": eda_dashboard(target),

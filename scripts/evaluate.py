@@ -26,8 +26,8 @@ same probabilities). Writes to the output dir:
   ``MinBehaviourAgreement`` (1 when no check altered a note); and ``calibration``: how far the top
   score (the endpoint's ``score``) is from how often it is right, per score bin and overall;
 - ``per-class-metrics.csv``, ``confusion-matrix.csv``, ``behaviour-checks.csv`` (one row per
-  behavioural check) and ``training-history.csv`` (the learning curve the archive carries) for the
-  dashboards.
+  behavioural check), ``top-k-accuracy.csv`` (the model's top-k accuracy beside the baseline's) and
+  ``training-history.csv`` (the learning curve the archive carries) for the dashboards.
 """
 
 from __future__ import annotations
@@ -86,6 +86,11 @@ BEHAVIOUR_COLUMNS = (
     "macro_f1",
     "macro_f1_change",
 )
+#: ``top_k_accuracy`` as a table, one row per list length and model (``top_k_table``), for QuickSight.
+TOP_K_CSV = "top-k-accuracy.csv"
+TOP_K_COLUMNS = ("k", "model", "accuracy")
+#: How ``top_k_table`` names the two models.
+TOP_K_MODELS = ("model", "TF-IDF baseline")
 #: One row per evaluation (``--history-dir``): the pipeline writes each execution's under its own key
 #: of one prefix, which QuickSight reads as one table, the figures over retrainings. Every file under
 #: the prefix must keep these columns: a change of columns needs a new prefix (``pipeline.config.
@@ -282,6 +287,20 @@ def top_k_accuracy(probs: np.ndarray, y_true: np.ndarray, top_k: int) -> dict[st
     ``top_k_accuracy_score`` gives the same figures without ties, and breaks a tie the other way.)"""
     rank = (ranked_classes(probs) == np.asarray(y_true)[:, None]).argmax(axis=1)
     return {f"top_{k}": float((rank < k).mean()) for k in range(1, top_k + 1)}
+
+
+def top_k_table(report: dict[str, Any]) -> pd.DataFrame:
+    """``evaluation.json``'s ``top_k_accuracy``, the model's and (where it was fitted) the baseline's,
+    as rows of ``TOP_K_COLUMNS``: k, which model, the share of rows whose label is in its first k."""
+    found = [(TOP_K_MODELS[0], report["top_k_accuracy"])]
+    if report.get("baseline"):
+        found.append((TOP_K_MODELS[1], report["baseline"]["top_k_accuracy"]))
+    rows = [
+        {"k": int(key.removeprefix("top_")), "model": name, "accuracy": share}
+        for name, figures in found
+        for key, share in figures.items()
+    ]
+    return pd.DataFrame(rows, columns=list(TOP_K_COLUMNS))
 
 
 def training_table(model_dir: Path) -> pd.DataFrame:
@@ -665,6 +684,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     )
     report = evaluation_report(table, labels, baseline, uncertainty, champion)
     report["top_k_accuracy"] = top_k_accuracy(probs, y_true, cfg.top_k)
+    top_k_table(report).to_csv(output_dir / TOP_K_CSV, index=False)
     report["calibration"] = calibration_figures(probs, y_true, cfg.calibration_bins)
     report["behaviour"] = behaviour
     report["behaviour_agreement"] = lowest_agreement(behaviour)
@@ -673,8 +693,8 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     write_json(output_dir / EVALUATION_JSON, report)
     if args.publish_dir:  # the stable keys dashboards read
         Path(args.publish_dir).mkdir(parents=True, exist_ok=True)
-        published = (MODEL_PERFORMANCE_CSV, PER_CLASS_CSV, CONFUSION_CSV, BEHAVIOUR_CSV, TRAINING_CSV)
-        for name in (*published, EVALUATION_JSON):
+        tables = (MODEL_PERFORMANCE_CSV, PER_CLASS_CSV, CONFUSION_CSV, BEHAVIOUR_CSV, TOP_K_CSV, TRAINING_CSV)
+        for name in (*tables, EVALUATION_JSON):
             shutil.copy2(output_dir / name, Path(args.publish_dir) / name)
     if args.history_dir:  # this evaluation's row of the figures over retrainings
         Path(args.history_dir).mkdir(parents=True, exist_ok=True)

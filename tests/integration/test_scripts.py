@@ -191,6 +191,16 @@ def test_evaluate_figures_equal_what_the_csv_gives(chain):
         table["score"].mean() - table["correct"].mean(), abs=1e-4
     )
     assert calibration["log_loss"] > 0 and 0 <= calibration["brier_score"] <= 2
+    # top-k accuracy as the dashboards read it: the report's figures, the model's and the baseline's
+    top_k = pd.read_csv(out / "top-k-accuracy.csv")
+    for name, figures in (
+        ("model", report["top_k_accuracy"]),
+        ("TF-IDF baseline", report["baseline"]["top_k_accuracy"]),
+    ):
+        rows = top_k[top_k["model"] == name]
+        assert dict(zip(rows["k"], rows["accuracy"], strict=True)) == pytest.approx(
+            {int(k.removeprefix("top_")): v for k, v in figures.items()}
+        )
     # the learning curve the archive carries, as a table: each logged loss, each epoch's evaluation
     trained = json.loads((chain["root"] / "model" / "train_metrics.json").read_text())
     curve = pd.read_csv(out / "training-history.csv")

@@ -149,7 +149,7 @@ def test_apply_creates_then_updates_under_moto(aws):
     second = qs.apply(built, TARGET, s3, quicksight)
     assert second["data-source/eda"] == "updated"  # moto's own update_data_source
     assert second["data-set/performance"] == "updated" and second["dashboard/model-performance"] == "updated"
-    assert updates.count("UpdateDataSet") == len(qs.DATASETS) == 8 and updates.count("UpdateDashboard") == 3
+    assert updates.count("UpdateDataSet") == len(qs.DATASETS) == 9 and updates.count("UpdateDashboard") == 3
 
 
 def test_refresh_starts_an_ingestion_of_every_dataset(aws, monkeypatch):
@@ -238,11 +238,11 @@ def test_the_production_dashboard_reads_the_drift_history_as_the_checks_write_it
     assert used <= set(columns) and {"psi", "traffic_share", "difference", "estimated_accuracy"} <= used
 
     s3 = boto3.client("s3", region_name=REGION)
-    assert qs.not_written(s3, BUCKET) == ["predictions", "quality", "training", "behaviour"]
+    assert qs.not_written(s3, BUCKET) == ["predictions", "quality", "training", "top-k", "behaviour"]
     s3.put_object(Bucket=BUCKET, Key=capture.HISTORY_KEY + ".old", Body=b"checked_at\n")
     assert "predictions" in qs.not_written(s3, BUCKET)  # the file itself, not a name it begins
     s3.put_object(Bucket=BUCKET, Key=capture.HISTORY_KEY, Body=b"checked_at\n")
-    assert qs.not_written(s3, BUCKET) == ["quality", "training", "behaviour"]
+    assert qs.not_written(s3, BUCKET) == ["quality", "training", "top-k", "behaviour"]
 
 
 def test_quicksight_builds_the_production_dashboard_once_a_drift_check_wrote_its_history(aws, monkeypatch):
@@ -291,6 +291,7 @@ def test_quicksight_builds_the_production_dashboard_once_a_drift_check_wrote_its
     assert "behaviour" not in sent[0]["data_sets"] and "behaviour" not in json.dumps(sheets)
     assert "so no behavioural checks' charts on the model-performance dashboard" in said(first)
     assert "so no 'Training' sheet (the learning curve) on the model-performance dashboard" in said(first)
+    assert "so no top-k accuracy chart on the model-performance dashboard" in said(first)
     assert "FilterGroups" not in sent[0]["dashboards"]["model-performance"]["Definition"]
     s3.put_object(Bucket=BUCKET, Key=capture.HISTORY_KEY, Body=b"checked_at\n")
     s3.put_object(
@@ -298,13 +299,14 @@ def test_quicksight_builds_the_production_dashboard_once_a_drift_check_wrote_its
     )
     s3.put_object(Bucket=BUCKET, Key=qs.DATASETS["behaviour"][0], Body=b"check\n")
     s3.put_object(Bucket=BUCKET, Key=qs.DATASETS["training"][0], Body=b"series\n")
+    s3.put_object(Bucket=BUCKET, Key=qs.DATASETS["top-k"][0], Body=b"k\n")
     second = CliRunner().invoke(app, asked)
     assert second.exit_code == 0 and "nothing at" not in said(second)
     assert set(sent[1]["dashboards"]) == {"eda", "model-performance", "production"}
     assert {"predictions", "quality", "behaviour"} <= set(sent[1]["data_sets"])
     sheets = sent[1]["dashboards"]["model-performance"]["Definition"]["Sheets"]
     assert [sheet["SheetId"] for sheet in sheets] == ["performance", "training", "retrainings"]
-    assert {"behaviour", "behaviour-agreement"} <= set(
+    assert {"behaviour", "behaviour-agreement", "top-k"} <= set(
         re.findall(r'"VisualId": "([\w-]+)"', json.dumps(sheets))
     )
     # a history written before the accuracy estimate is rewritten with its columns before the
@@ -436,6 +438,33 @@ def test_the_behavioural_checks_dataset_reads_the_table_evaluation_writes():
     assert used <= set(columns) and {"check", "agreement", "texts_changed"} <= used
 
 
+def test_the_top_k_dataset_reads_the_table_evaluation_writes():
+    """``top-k-accuracy.csv``: evaluation.json's top-k figures, the model's and the baseline's, one
+    row per k and model with the script's columns, under the stable key the chart reads; without a
+    baseline, the model's rows alone. Until an execution writes it, no chart reads it."""
+    from evaluate import TOP_K_COLUMNS, TOP_K_CSV, top_k_table
+
+    key, columns = qs.DATASETS["top-k"]
+    assert key.endswith(f"/eval/{TOP_K_CSV}") and tuple(columns) == TOP_K_COLUMNS
+    report = {
+        "top_k_accuracy": {"top_1": 0.4, "top_2": 0.6},
+        "baseline": {"macro_f1": 0.5, "top_k_accuracy": {"top_1": 0.45, "top_2": 0.7}},
+    }
+    assert top_k_table(report).to_csv(index=False).splitlines() == [
+        "k,model,accuracy",
+        "1,model,0.4",
+        "2,model,0.6",
+        "1,TF-IDF baseline,0.45",
+        "2,TF-IDF baseline,0.7",
+    ]
+    assert list(top_k_table({"top_k_accuracy": {"top_1": 1.0}})["model"]) == ["model"]
+    dashboard = json.dumps(qs.requests(TARGET, LABELS)["dashboards"]["model-performance"])
+    used = set(re.findall(r'"DataSetIdentifier": "top-k", "ColumnName": "(\w+)"', dashboard))
+    assert used == set(columns)
+    later = json.dumps(qs.requests(TARGET, LABELS, missing=["top-k"])["dashboards"]["model-performance"])
+    assert '"top-k"' not in later
+
+
 def test_the_learning_curve_dataset_reads_the_table_evaluation_writes(tmp_path):
     """``training-history.csv``: the ``train_metrics.json`` the model archive carries as rows of the
     script's columns, under the stable key the dataset reads; the macro-F1 chart keeps to the
@@ -496,7 +525,11 @@ def test_the_reliability_diagram_bins_scores_in_tenths_as_evaluation_does():
         assert found["low"] == pytest.approx(quicksight_bin(score)), score
     performance = qs.requests(TARGET, LABELS)["dashboards"]["model-performance"]["Definition"]
     (sheet,) = [s for s in performance["Sheets"] if s["SheetId"] == "performance"]
-    (chart,) = [v["LineChartVisual"] for v in sheet["Visuals"] if "LineChartVisual" in v]
+    (chart,) = [
+        v["LineChartVisual"]
+        for v in sheet["Visuals"]
+        if v.get("LineChartVisual", {}).get("VisualId") == "calibration"
+    ]
     wells = chart["ChartConfiguration"]["FieldWells"]["LineChartAggregatedFieldWells"]
     assert wells["Category"][0]["NumericalDimensionField"]["Column"]["ColumnName"] == qs.SCORE_BIN
     assert {v["NumericalMeasureField"]["Column"]["ColumnName"] for v in wells["Values"]} == {
