@@ -40,6 +40,9 @@ _HOUR = re.compile(r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/[^/]+$")
 SMOOTHING = 0.5
 #: Below this many predictions the shares of 23 classes (and so the PSI) are mostly noise.
 FEW = 200
+#: The accuracy estimate's interval: its level, and the bootstrap resamples of the validation notes
+#: it is read from (``estimate_accuracy``).
+ESTIMATE_LEVEL, ESTIMATE_RESAMPLES = 0.95, 200
 #: The usual reading of the PSI: below ``STABLE`` stable, above ``MAJOR`` a major shift.
 STABLE, MAJOR = 0.1, 0.25
 #: CloudWatch namespace of the figures ``endpoint predictions --publish`` puts (dimension EndpointName);
@@ -242,24 +245,51 @@ def drift(answers: pd.DataFrame, validation: pd.DataFrame | None) -> dict[str, A
     return result
 
 
-def estimate_accuracy(scores: np.ndarray, validation: pd.DataFrame) -> dict[str, float]:
+def estimate_accuracy(
+    scores: np.ndarray, validation: pd.DataFrame, resamples: int = ESTIMATE_RESAMPLES, seed: int = 0
+) -> dict[str, float]:
     """The traffic's accuracy estimated from its top ``scores`` (CBPE, see the module's docstring),
-    beside the accuracy on ``validation`` (``model-performance.csv``: a row per note and specialty,
-    as the evaluation counts accuracy, so a note filed under two specialties is one right row and one
-    wrong). How often a score was right is fitted on the validation rows by isotonic regression
-    (right more often at a higher score); a traffic score beyond the validation scores takes the
-    nearest one's rate."""
-    from sklearn.isotonic import IsotonicRegression
+    with an interval, beside the accuracy on ``validation`` (``model-performance.csv``: a row per note
+    and specialty, as the evaluation counts accuracy, so a note filed under two specialties is one
+    right row and one wrong). How often a score was right is fitted on the validation rows by isotonic
+    regression (right more often at a higher score); a traffic score beyond the validation scores
+    takes the nearest one's rate.
 
+    The interval (``ESTIMATE_LEVEL``) is where the accuracy of these predictions lies if each score is
+    as often right as on validation, allowing for both what the fit does not know and chance: per
+    bootstrap resample of the validation notes (a note's rows together), the fit again, and the share
+    of the traffic's predictions right when each is right with its fitted rate; the percentiles of
+    those shares. Seeded, so one check gives one interval."""
     if validation.empty:
         raise CaptureError("the validation predictions hold no rows")
+    score = validation["score"].to_numpy(float)
     right = (validation["pred_label"] == validation["target_label"]).to_numpy(float)
-    fitted = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
-    fitted.fit(validation["score"].to_numpy(float), right)
+    rates = _right_by_score(score, right).predict(scores)
+    rng = np.random.default_rng(seed)
+    notes = pd.factorize(validation["text"] if "text" in validation else np.arange(len(validation)))[0]
+    rows_of = pd.Series(np.arange(len(validation))).groupby(notes).apply(np.asarray).tolist()
+    shares = np.empty(resamples)
+    for i in range(resamples):
+        drawn = np.concatenate([rows_of[j] for j in rng.integers(len(rows_of), size=len(rows_of))])
+        resampled = _right_by_score(score[drawn], right[drawn]).predict(scores)
+        shares[i] = (rng.random(len(scores)) < resampled).mean()
+    tail = (1 - ESTIMATE_LEVEL) / 2 * 100
+    low, high = np.percentile(shares, [tail, 100 - tail])
     return {
-        "estimated_accuracy": float(fitted.predict(scores).mean()),
+        "estimated_accuracy": float(rates.mean()),
+        "estimated_accuracy_low": float(low),
+        "estimated_accuracy_high": float(high),
         "validation_accuracy": float(right.mean()),
     }
+
+
+def _right_by_score(score: np.ndarray, right: np.ndarray) -> Any:
+    """How often a top score was right, as a non-decreasing function of the score fitted to
+    validation rows (scikit-learn's isotonic regression, clipped to the rows' scores)."""
+    from sklearn.isotonic import IsotonicRegression
+
+    fitted = IsotonicRegression(y_min=0.0, y_max=1.0, increasing=True, out_of_bounds="clip")
+    return fitted.fit(score, right)
 
 
 def reading(result: dict[str, Any]) -> str:

@@ -218,7 +218,8 @@ def endpoint_predictions(
         out.print(capture.reading(result), highlight=False)
         out.print(f"total variation distance {result['total_variation']:.3f}; {confidence}", highlight=False)
         out.print(
-            f"estimated accuracy {result['estimated_accuracy']:.3f} (validation: "
+            f"estimated accuracy {result['estimated_accuracy']:.3f} ({100 * capture.ESTIMATE_LEVEL:.0f}%: "
+            f"{result['estimated_accuracy_low']:.3f}-{result['estimated_accuracy_high']:.3f}; validation: "
             f"{result['validation_accuracy']:.3f}), from how often each score was right on validation",
             highlight=False,
         )

@@ -31,7 +31,16 @@ def test_the_estimate_follows_the_real_accuracy_of_a_calibrated_model(tmp_path):
     performance = tmp_path / "model-performance.csv"
     table.to_csv(performance, index=False)
     done = subprocess.run(
-        [sys.executable, "bench/accuracy_estimate.py", "--performance", str(performance), "--trials", "20"],
+        [
+            sys.executable,
+            "bench/accuracy_estimate.py",
+            "--performance",
+            str(performance),
+            "--trials",
+            "20",
+            "--resamples",
+            "50",
+        ],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -40,7 +49,13 @@ def test_the_estimate_follows_the_real_accuracy_of_a_calibrated_model(tmp_path):
     report = json.loads(done.stdout)
     assert report["rows"] == report["notes"] == notes
     traffic = report["traffic"]
-    assert set(traffic) == {"same mix", "more unsure notes", "more sure notes", "another specialty mix"}
+    assert set(traffic) == {
+        "same mix",
+        "same mix, one row per note",
+        "more unsure notes",
+        "more sure notes",
+        "another specialty mix",
+    }
     for name, figures in traffic.items():
         assert figures["trials"] == 20
         assert abs(figures["estimate_error_mean"]) < 0.02, name
@@ -49,3 +64,6 @@ def test_the_estimate_follows_the_real_accuracy_of_a_calibrated_model(tmp_path):
         traffic[k]["real_accuracy_mean"] for k in ("more unsure notes", "same mix", "more sure notes")
     )
     assert unsure < same - 0.1 and sure > same + 0.1
+    # where nothing shifted, the interval holds the real accuracy about as often as it says (95%)
+    assert traffic["same mix"]["interval_coverage"] >= 0.85
+    assert 0 < traffic["same mix"]["interval_width_mean"] < 0.2
