@@ -267,7 +267,7 @@ def estimate_accuracy(
     rates = _right_by_score(score, right).predict(scores)
     rng = np.random.default_rng(seed)
     notes = pd.factorize(validation["text"] if "text" in validation else np.arange(len(validation)))[0]
-    rows_of = pd.Series(np.arange(len(validation))).groupby(notes).apply(np.asarray).tolist()
+    rows_of = np.split(np.argsort(notes, kind="stable"), np.cumsum(np.bincount(notes))[:-1])
     shares = np.empty(resamples)
     for i in range(resamples):
         drawn = np.concatenate([rows_of[j] for j in rng.integers(len(rows_of), size=len(rows_of))])

@@ -132,6 +132,7 @@ def test_the_model_is_registered_and_can_be_approved(local_run):
     assert serving in " ".join(listed.stderr.split())
     approved = medtx("models", "approve", "1", "--store", str(store))
     assert approved.returncode == 0, approved.stderr
+    assert "Approved (model card: Approved)" in " ".join(approved.stderr.split())  # reviewed together
     package = json.loads(
         (store / "_sagemaker" / "registry" / "medtx-specialty-classifier" / "1.json").read_text()
     )
@@ -157,7 +158,7 @@ def test_the_model_is_registered_and_can_be_approved(local_run):
     assert "Most frequent confusions" in shown.stdout
     assert f"trained on data: {package['InputDataVersion']}" in shown.stdout
     assert f"BaseModel {made_of['BaseModel']}; CodeBundle {made_of['CodeBundle']}" in shown.stdout
-    assert "model card: PendingReview, risk rating Medium, 1 evaluation(s)" in " ".join(shown.stdout.split())
+    assert "model card: Approved, risk rating Medium, 1 evaluation(s)" in " ".join(shown.stdout.split())
     # the model card, its Join resolved with this run's figures and names (and checked when registered)
     card = medtx("models", "show", "1", "--card", "--store", str(store))
     assert card.returncode == 0, card.stderr
