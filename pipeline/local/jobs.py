@@ -113,6 +113,8 @@ def run_process(
         except BaseException:
             _stop_group(process)
             raise
+        finally:
+            process.stdout.close()  # the pipe, read to its end or abandoned with the stopped job
 
 
 def _stop_group(process: subprocess.Popen) -> None:
