@@ -17,6 +17,12 @@ three ways (``macro_f1_by_window_pooling``: the mean of their logits, as the pro
 mean of their probabilities, the most confident window per class), each against the first on the
 same bootstrap draws. ``--rescore MODEL --split DIR`` runs both checks on a trained model alone.
 
+Every configuration's model is also re-scored with its logits shifted by ``tau`` times the log of each
+class's training share (``macro_f1_by_prior_correction``, tau in ``PRIOR_TAUS``; 0 is the product):
+the class-weighted loss trains the model as if the classes were balanced, and a tau above 0 takes
+part of that back at prediction, so rare specialties are predicted less often. Each against tau 0 on
+the same bootstrap draws.
+
 Results go to ``--out`` (JSON) after every configuration, so a run cut short keeps what it finished;
 ``--deadline`` skips configurations that would start after that many seconds.
 
@@ -405,6 +411,7 @@ def run_config(
         result["bootstrap"] = {
             k: v for k, v in report["bootstrap"].items() if k in ("interval", "share_above_baseline")
         }
+    result["macro_f1_by_prior_correction"] = prior_correction(work / name / "model", data_dir)
     if config["pre"].get("long-text") == "chunks":
         result["macro_f1_by_predicted_windows"] = window_coverage(work / name / "model", data_dir / "eval")
         result["macro_f1_by_window_pooling"] = window_pooling(work / name / "model", data_dir / "eval")
@@ -480,6 +487,39 @@ def window_pooling(model_dir: Path, eval_dir: Path) -> dict[str, Any]:
             ]
             figures[how]["share_above_mean_logits"] = round(paired["share_above_baseline"], 4)
             figures[how]["predictions_changed"] = int((pred != predicted[WINDOW_POOLINGS[0]]).sum())
+    return figures
+
+
+#: Shares of the log class prior added back to the logits in the prior-correction check (0: none).
+PRIOR_TAUS = (0.0, 0.1, 0.25, 0.5)
+
+
+def prior_correction(model_dir: Path, split: Path) -> dict[str, Any]:
+    """Macro-F1 (and accuracy, macro precision and recall) of the trained model on the validation rows
+    with ``tau * log(class share)`` added to its log-probabilities for each ``PRIOR_TAUS``; the class
+    shares are those the balanced weights of ``preprocess.py`` came from (a share is proportional to
+    one over the weight). Each tau above 0 against tau 0 on the same bootstrap draws."""
+    validation = evaluate.read_table(split / "eval", "validation.csv", ["text", "target"])
+    texts, targets = validation["text"].tolist(), validation["target"].astype(int).to_numpy()
+    cfg = evaluate.EvalConfig()
+    probs = predict_proba(load_classifier(model_dir), texts, cfg.batch_size)
+    shares = 1 / np.asarray(read_json(split / "train" / "class_weights.json")["weights"])
+    shares /= shares.sum()
+    log_probs, labels = np.log(np.clip(probs, 1e-12, None)), probs.shape[1]
+    predicted = {tau: (log_probs + tau * np.log(shares)).argmax(axis=1) for tau in PRIOR_TAUS}
+    figures: dict[str, Any] = {}
+    for tau, pred in predicted.items():
+        found = classification_metrics(targets, pred, labels)
+        figures[str(tau)] = {
+            k: round(found[k], 4) for k in ("macro_f1", "accuracy", "macro_precision", "macro_recall")
+        }
+        if tau:
+            none = predicted[0.0]
+            paired = evaluate.bootstrap_figures(targets, pred, texts, labels, cfg, baseline_pred=none)
+            figures[str(tau)]["minus_none_interval"] = [
+                round(v, 4) for v in paired["interval"]["macro_f1_minus_baseline"]
+            ]
+            figures[str(tau)]["share_above_none"] = round(paired["share_above_baseline"], 4)
     return figures
 
 
@@ -610,6 +650,7 @@ def main() -> None:
             "model": str(cli.rescore),
             "macro_f1_by_predicted_windows": window_coverage(cli.rescore, cli.split / "eval"),
             "macro_f1_by_window_pooling": window_pooling(cli.rescore, cli.split / "eval"),
+            "macro_f1_by_prior_correction": prior_correction(cli.rescore, cli.split),
         }
         print(json.dumps(checks, indent=2))
         cli.out.write_text(json.dumps(checks, indent=2) + "\n")

@@ -64,6 +64,10 @@ def test_gpu_run_script_brings_back_every_figure(tmp_path: Path):
     for row in quality["results"]:
         assert "error" not in row, row
         assert 0.0 <= row["macro_f1"] <= 1.0 and row["epoch_macro_f1"], row
+        # the prior correction re-scored the trained model; tau 0 is the product's prediction
+        corrected = row["macro_f1_by_prior_correction"]
+        assert set(corrected) == {str(tau) for tau in (0.0, 0.1, 0.25, 0.5)}, row
+        assert corrected["0.0"]["macro_f1"] == pytest.approx(row["macro_f1"], abs=1e-4), row
         if row["preprocess"].get("long-text") == "chunks":  # the window checks ran on the trained model
             assert row["macro_f1_by_predicted_windows"], row
             pooling = row["macro_f1_by_window_pooling"]
