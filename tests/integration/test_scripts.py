@@ -333,6 +333,30 @@ def test_inference_handler_serves_the_trained_model(chain):
         assert item["top_k"][0]["label"] == item["label"] and len(item["top_k"]) == 2
 
 
+def test_serving_parity_compares_two_stacks_answers(chain, tmp_path, capsys):
+    """``bench/serving_parity.py``: the same stack twice agrees; a changed label or score is caught."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    import serving_parity
+
+    files = [tmp_path / "a.json", tmp_path / "b.json"]
+    score = ["score", "--model", str(chain["root"] / "model"), "--data", str(BUNDLED_CSV), "--rows", "9"]
+    for out in files:
+        assert serving_parity.main([*score, "--batch", "4", "--top-k", "3", "--out", str(out)]) == 0
+    first = json.loads(files[0].read_text())
+    assert first["texts"] == len(first["answers"]) == 9 and first["versions"]["transformers"]
+    assert serving_parity.main(["compare", *map(str, files)]) == 0
+
+    other = json.loads(files[1].read_text())
+    other["answers"][4]["label"] = "not the same"
+    other["answers"][7]["top_k"][1]["score"] += 0.01
+    files[1].write_text(json.dumps(other))
+    capsys.readouterr()
+    assert serving_parity.main(["compare", *map(str, files)]) == 1
+    said = json.loads(capsys.readouterr().out)
+    assert said["same_label"] == 8
+    assert said["largest_score_difference"] == pytest.approx(0.01)
+
+
 @pytest.mark.parametrize("pooling", ["cls", "mean"])
 def test_train_resumes_from_last_checkpoint(chain, tmp_path, pooling):
     import shutil
