@@ -142,6 +142,7 @@ def check_records(text: str, path: str | Path, shown: int = 5) -> None:
             ) from exc
         if header is None:
             header = record
+            check_delimiter(header, path)
         elif record:  # a blank line is no record, for pandas too
             row += 1
             if len(record) != len(header):
@@ -153,6 +154,25 @@ def check_records(text: str, path: str | Path, shown: int = 5) -> None:
         raise InputError(
             f"{path}: {count} row(s) without the header's {len(header or [])} fields: "
             f"{'; '.join(uneven)}{more} (a broken quote or line break?)"
+        )
+
+
+#: Separators a spreadsheet may save a "CSV" with instead of the comma this reads.
+OTHER_DELIMITERS = {";": "semicolons", "\t": "tabs", "|": "pipes"}
+
+
+def check_delimiter(header: list[str], path: str | Path) -> None:
+    """One ``InputError`` when the header is a single field that another separator would split into
+    several (a spreadsheet's ``;``-separated export): every row would otherwise be reported as
+    having the wrong number of fields."""
+    if len(header) != 1:
+        return
+    counts = {sep: header[0].count(sep) for sep in OTHER_DELIMITERS}
+    sep = max(counts, key=counts.__getitem__)
+    if counts[sep]:
+        raise InputError(
+            f"{path}: the header is one field split by {OTHER_DELIMITERS[sep]} ({header[0][:80]!r}); "
+            "the file must be comma-separated: re-save it as CSV with commas"
         )
 
 

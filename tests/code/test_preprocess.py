@@ -77,6 +77,23 @@ def test_read_raw_csv_names_a_stray_quote(tmp_path):
         read_raw_csv(path)
 
 
+@pytest.mark.parametrize(("sep", "named"), [(";", "semicolons"), ("\t", "tabs"), ("|", "pipes")])
+def test_read_raw_csv_names_another_separator(tmp_path, sep, named):
+    path = tmp_path / "export.csv"
+    path.write_text(HEADER.replace(",", sep) + sep.join(["0", "d", "Surgery", "s", "t, u", "k"]) + "\n")
+    with pytest.raises(InputError) as caught:
+        read_raw_csv(path)
+    assert str(caught.value).startswith(f"{path}: the header is one field split by {named} (")
+    assert str(caught.value).endswith("the file must be comma-separated: re-save it as CSV with commas")
+
+
+def test_read_raw_csv_takes_a_one_column_header_without_other_separators(tmp_path):
+    path = tmp_path / "one.csv"
+    path.write_text("transcription\na note\n")
+    with pytest.raises(InputError, match=r"missing column\(s\) description, medical_specialty"):
+        read_raw_csv(path)
+
+
 def test_read_raw_csv_ignores_a_byte_order_mark(tmp_path):
     path = tmp_path / "excel.csv"
     path.write_bytes(b"\xef\xbb\xbf" + HEADER[1:].encode() + b"d,Surgery,s,t,k\n")
