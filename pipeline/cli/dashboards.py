@@ -24,7 +24,7 @@ from pipeline.local import DEFAULT_STORE
 @app.command()
 def dashboard(
     store: StoreDir = Path(DEFAULT_STORE),
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="default: <store>/dashboard.html")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="default: `<store>/dashboard.html`")] = None,
     execution: Annotated[
         str | None, typer.Option(help="execution id (default: the latest evaluated)")
     ] = None,

@@ -33,7 +33,8 @@ def predict(
     column: Annotated[str, typer.Option(help="the column holding the text")] = "transcription",
     id_column: Annotated[str | None, typer.Option(help="a column to copy to each output row")] = None,
     out: Annotated[
-        Path | None, typer.Option("--out", "-o", help="output CSV (default: <csv>-predictions.csv beside it)")
+        Path | None,
+        typer.Option("--out", "-o", help="output CSV (default: `<csv>-predictions.csv` beside it)"),
     ] = None,
     top_k: Annotated[int, typer.Option(min=1, help="also write the k best labels")] = 1,
     batch_size: Annotated[

@@ -371,7 +371,7 @@ def deploy(
             min=0,
             max=100,
             help="capture this share of the endpoint's answers (never the requests) to "
-            "s3://<bucket>/endpoint-capture/ (default: the config's, 0: none)",
+            "`s3://<bucket>/endpoint-capture/` (default: the config's, 0: none)",
             envvar="MEDTX_ENDPOINT_CAPTURE_PERCENT",
         ),
     ] = None,

@@ -507,3 +507,29 @@ def test_invoke_names_a_missing_body_file_and_an_empty_request(tmp_path):
     assert missing.exit_code == 2 and "nope.json' does not exist" in said(missing)
     empty = runner.invoke(app, ["invoke", "--store", str(tmp_path)])
     assert empty.exit_code == 2 and "give text(s) to classify or --body FILE" in said(empty)
+
+
+def _commands(command, path=()):
+    """Every leaf command of the click tree under ``command``, with the words that invoke it."""
+    children = getattr(command, "commands", None)
+    if not children:
+        yield path, command
+        return
+    for name, child in children.items():
+        yield from _commands(child, (*path, name))
+
+
+def test_help_keeps_every_placeholder_it_names():
+    """The help is rendered as markdown, where a bare ``<csv>`` is an HTML tag and vanishes; each
+    ``<...>`` an option's or command's help names must reach the rendered page."""
+    checked = 0
+    for path, command in _commands(typer.main.get_command(app)):
+        texts = [command.help or "", *(getattr(p, "help", None) or "" for p in command.params)]
+        wanted = {m for text in texts for m in re.findall(r"<[A-Za-z][\w -]*>", text)}
+        if not wanted:
+            continue
+        page = runner.invoke(app, [*path, "--help"], env={"COLUMNS": "400", "TERM": "dumb"}).output
+        missing = sorted(w for w in wanted if w not in page)
+        assert not missing, f"medtx {' '.join(path)} --help drops {missing}"
+        checked += 1
+    assert checked >= 3
