@@ -58,6 +58,7 @@ from medtx_common import (
     ranked_classes,
     resolve_file,
     run_cli,
+    scoring_stack,
     setup_logging,
     write_json,
 )
@@ -631,6 +632,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             raise InputError(f"validation labels not known to the model: {', '.join(unknown)}")
         LOG.info("scoring %d validation rows in batches of %d", len(validation), cfg.batch_size)
         probs = predict_proba(classifier, validation["text"].tolist(), cfg.batch_size)
+        stack = scoring_stack(classifier)
         behaviour = behaviour_checks(classifier, validation, probs.argmax(axis=1), labels, cfg)
         del classifier
         champion = (
@@ -690,6 +692,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     report["behaviour_agreement"] = lowest_agreement(behaviour)
     # what was evaluated: the archive, and the data it was trained on (read back by the registries)
     report.update(model_data=args.model_data or None, input_version=args.input_version or None)
+    report["scored_with"] = stack  # device, arithmetic and versions: what the endpoint logs when it loads
     write_json(output_dir / EVALUATION_JSON, report)
     if args.publish_dir:  # the stable keys dashboards read
         Path(args.publish_dir).mkdir(parents=True, exist_ok=True)

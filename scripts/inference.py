@@ -17,7 +17,7 @@ import logging
 import os
 from typing import Any
 
-from medtx_common import InputError, load_classifier, predict_proba, ranked_classes
+from medtx_common import InputError, load_classifier, predict_proba, ranked_classes, scoring_stack
 from medtx_config import InferenceConfig
 
 LOG = logging.getLogger("medtx.inference")
@@ -40,7 +40,12 @@ class ClientError(InputError):
 
 def model_fn(model_dir: str, context: Any = None) -> dict[str, Any]:
     classifier = load_classifier(model_dir, precision=CONFIG.precision)
-    LOG.info("loaded model with %d labels on %s", len(classifier["labels"]), classifier["device"])
+    stack = scoring_stack(classifier)
+    LOG.info(
+        "loaded model with %d labels on %s in %s (torch %s, transformers %s)",
+        len(classifier["labels"]),
+        *(stack[key] for key in ("device", "arithmetic", "torch", "transformers")),
+    )
     return classifier
 
 

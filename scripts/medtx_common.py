@@ -359,6 +359,22 @@ def load_classifier(
     }
 
 
+def scoring_stack(classifier: dict[str, Any]) -> dict[str, str]:
+    """What a loaded classifier scores with: device, arithmetic, and the torch and transformers
+    versions. Evaluate records it in ``evaluation.json`` and the endpoint logs it when it loads, so the
+    held-out figures can be set against what is served (float32 scores alike across the training and
+    inference DLCs; bfloat16 differs by its rounding, see README "Versions")."""
+    import torch
+    import transformers
+
+    return {
+        "device": str(classifier["device"]),
+        "arithmetic": "bfloat16" if classifier["autocast"] is not None else "float32",
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+    }
+
+
 def predict_proba(classifier: dict[str, Any], texts: Sequence[str], batch_size: int) -> np.ndarray:
     """Class probabilities for ``texts`` (rows in input order).
 

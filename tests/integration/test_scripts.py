@@ -177,6 +177,19 @@ def test_evaluate_figures_equal_what_the_csv_gives(chain):
         assert report["multiclass_classification_metrics"][name]["value"] == pytest.approx(value)
     assert 0.0 <= report["baseline"]["macro_f1"] <= 1.0 and report["baseline"]["train_rows"] > 0
     assert (out / "per-class-metrics.csv").exists() and (out / "confusion-matrix.csv").exists()
+    # what scored it, as the endpoint logs it: `auto` is bfloat16 only where the CPU has it natively
+    import torch
+    import transformers
+
+    from medtx_common import native_bf16
+
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    assert report["scored_with"] == {
+        "device": device,
+        "arithmetic": "bfloat16" if native_bf16(device) else "float32",
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+    }
     # calibration: the bins hold every row, and their gaps are the table's own scores and hits
     calibration = report["calibration"]
     bins = calibration["bins"]
@@ -317,10 +330,19 @@ def test_evaluate_scores_the_champion_on_the_same_rows(chain, tmp_path):
     assert other["macro_f1"] < macro_f1
 
 
-def test_inference_handler_serves_the_trained_model(chain):
-    import inference
+def test_inference_handler_serves_the_trained_model(chain, caplog, monkeypatch):
+    import transformers
 
-    handler = inference.model_fn(str(chain["root"] / "model"))
+    import inference
+    from medtx_config import InferenceConfig
+
+    monkeypatch.setattr(inference, "CONFIG", InferenceConfig(precision="fp32"))
+    with caplog.at_level("INFO", logger="medtx"):
+        handler = inference.model_fn(str(chain["root"] / "model"))
+    loaded = f"with {len(handler['labels'])} labels on {handler['device']} in float32 (torch "
+    said = [line for line in caplog.messages if loaded in line and transformers.__version__ in line]
+    assert said, caplog.messages
+    assert handler["autocast"] is None
     request = inference.input_fn(
         json.dumps({"inputs": ["colonoscopy polyp", "knee fracture", "x"], "parameters": {"top_k": 2}}),
         "application/json",
