@@ -159,7 +159,16 @@ def content(ctx: StepContext, card: Splice, preprocess: Any, train: Any, evaluat
                 "evaluation_observation": card.text(
                     "Batched inference on the ",
                     reported(evaluate, "validation_rows"),
-                    " rows of the validation split. The TF-IDF + logistic regression baseline is fitted on "
+                    " rows of the validation split, in ",
+                    reported(evaluate, "scored_with.arithmetic"),
+                    " on ",
+                    reported(evaluate, "scored_with.device"),
+                    " (torch ",
+                    reported(evaluate, "scored_with.torch"),
+                    ", transformers ",
+                    reported(evaluate, "scored_with.transformers"),
+                    "; the endpoint logs what it serves with when it loads the model)."
+                    " The TF-IDF + logistic regression baseline is fitted on "
                     "the same training split and scored on the same rows; so is the model the endpoint "
                     "served (macro-F1 0 when none was). "
                     + (

@@ -48,6 +48,12 @@ def _report(bootstrap: bool) -> dict:
         name: invariance(name, texts, perturb(name, texts, 0.05), y_true, y_pred, after, LABELS)
         for name in BEHAVIOUR_CHECKS
     }
+    report["scored_with"] = {
+        "device": "cpu",
+        "arithmetic": "float32",
+        "torch": "2.9.0",
+        "transformers": "5.3.0",
+    }
     return report
 
 
@@ -126,7 +132,10 @@ def test_the_card_renders_to_a_valid_card_with_the_runs_figures(built):
     assert evaluation["evaluation_job_arn"] == EVALUATE_ARN
     assert evaluation["datasets"] == ["s3://bucket/Preprocess/eval"]
     assert evaluation["metadata"]["evaluation_report"] == "s3://bucket/Evaluate/evaluation/evaluation.json"
-    assert f"the {report['validation_rows']} rows" in evaluation["evaluation_observation"]
+    assert (
+        f"the {report['validation_rows']} rows of the validation split, in float32 on cpu (torch 2.9.0, "
+        "transformers 5.3.0; the endpoint logs" in evaluation["evaluation_observation"]
+    )
     assert "MinMacroF1" not in evaluation["evaluation_observation"]  # the value, not the name
     assert evaluation["evaluation_observation"].endswith(
         " (-1: not compared), and every behavioural check to keep the label of >= 0.0 of the notes it "
