@@ -1,5 +1,5 @@
 """Serving: ``deploy`` (a model package to the endpoint, in SageMaker or locally), ``invoke``, and
-``medtx endpoint`` (status, stop, delete, predictions); ``medtx predict`` is in ``predict``."""
+``medtx endpoint`` (status, start, stop, delete, predictions); ``medtx predict`` is in ``predict``."""
 
 from __future__ import annotations
 
@@ -63,6 +63,20 @@ def endpoint_status(
     with failing(endpoint.EndpointError, code=1):
         record = endpoint.status(Store(store), named_endpoint(name))
     print(json.dumps(record, indent=2))
+
+
+@endpoint_app.command("start")
+def endpoint_start(name: EndpointName = None, store: StoreDir = Path(DEFAULT_STORE)) -> None:
+    """Start a stopped local endpoint again: the model it served, with its settings and data
+    capture, after a smoke request (one that answers is left as it is)."""
+    from pipeline.local import endpoint
+    from pipeline.local.store import Store
+
+    with failing(endpoint.EndpointError, code=1):
+        record = endpoint.restart(Store(store), named_endpoint(name))
+    served = record.get("ModelPackageArn") or record["ModelName"]
+    said = f"{record['EndpointName']}: {record['Action']} ({served} at {record['Url']})"
+    console.print(said, highlight=False)
 
 
 @endpoint_app.command("stop")

@@ -385,6 +385,8 @@ def start(
         "CreationTime": (previous or {}).get("CreationTime", now),
         "LastModifiedTime": now,
     }
+    if environment:
+        record["Environment"] = {k: str(v) for k, v in environment.items()}
     if model_package:
         record["ModelPackageArn"] = model_package
     if smoke is not None:
@@ -510,6 +512,36 @@ def stop(store: Store, name: str) -> dict[str, Any]:
     return record
 
 
+def restart(store: Store, name: str) -> dict[str, Any]:
+    """``medtx endpoint start``: serve a stopped (or crashed) endpoint's model again, as its record
+    says (endpoint config, model archive, the container's environment, data capture), with the smoke
+    request a deploy sends. One that answers is left as it is. Returns the record with ``Action``."""
+    record = store.read_record(KIND, name)
+    if record is None:
+        raise EndpointError(f"no local endpoint {name!r} in {store.root} (medtx run --local makes one)")
+    if _serving(record):
+        return {**record, "Action": "unchanged: it is serving"}
+    model_data = Path(record["ModelDataUrl"])
+    if not model_data.exists():
+        raise EndpointError(f"endpoint {name}: its model archive {model_data} is gone; deploy a version")
+    environment = record.get("Environment")
+    if environment is None:  # a record written before the environment was kept: the model's own
+        model = store.read_record("models", record["ModelName"]) or {}
+        environment = (model.get("PrimaryContainer") or {}).get("Environment")
+    started = start(
+        store,
+        name,
+        record["EndpointConfigName"],
+        record["ModelName"],
+        model_data,
+        environment,
+        model_package=record.get("ModelPackageArn"),
+        check=smoke,
+        capture=record.get("DataCaptureConfig"),
+    )
+    return {**started, "Action": "started"}
+
+
 def invoke(
     store: Store,
     name: str,
@@ -522,7 +554,8 @@ def invoke(
     record = status(store, name)
     if record["EndpointStatus"] != "InService":
         raise EndpointError(
-            f"endpoint {name!r} is {record['EndpointStatus']}; run `medtx run --local` to deploy"
+            f"endpoint {name!r} is {record['EndpointStatus']}; `medtx endpoint start` serves its model "
+            "again (`medtx run --local` deploys a new one)"
         )
     return post(record["Url"], body, content_type, timeout, inference_id)
 

@@ -455,7 +455,7 @@ def output_fn(prediction, accept):
 """
 
 
-def _package(store: Store, key: str, label: str, predict: str) -> dict:
+def _package(store: Store, key: str, label: str, predict: str, environment: dict | None = None) -> dict:
     """An Approved package of the local registry whose archive carries a handler of its own."""
     from pipeline.local import registry
 
@@ -468,7 +468,11 @@ def _package(store: Store, key: str, label: str, predict: str) -> dict:
     with tarfile.open(store.path(uri), "w:gz") as tar:
         for path in folder.rglob("*"):
             tar.add(path, arcname=str(path.relative_to(folder)))
-    container = {"Image": "hf:1", "ModelDataUrl": uri}
+    container = {
+        "Image": "hf:1",
+        "ModelDataUrl": uri,
+        **({"Environment": environment} if environment else {}),
+    }
     request = {"ModelPackageGroupName": "g", "InferenceSpecification": {"Containers": [container]}}
     package = registry.register(store, request, f"exec-{key}")
     return registry.set_status(store, "g", int(package["ModelPackageArn"].rsplit("/", 1)[1]), "Approved")
@@ -508,6 +512,55 @@ def test_deploy_local_switches_only_to_a_server_that_answers_its_smoke_request(t
         with pytest.raises(endpoint.EndpointError, match=r"stopped: .*Nothing was deployed\."):
             endpoint.deploy_package(store, "fresh", broken)
         assert store.read_record(endpoint.KIND, "fresh") is None and _servers(store) == 1
+    finally:
+        if store.read_record(endpoint.KIND, "ep"):
+            endpoint.stop(store, "ep")
+
+
+def test_a_stopped_endpoint_starts_again_with_its_model_and_settings(tmp_path, monkeypatch):
+    """``medtx endpoint start``: the stopped endpoint's model, with its container's environment and
+    its data capture, behind a smoke request; a serving one is left alone."""
+    from typer.testing import CliRunner
+
+    from pipeline import deploy as contract
+    from pipeline.cli import app
+    from pipeline.local import endpoint
+
+    store = Store(tmp_path)
+    answer = (
+        "    import os\n"
+        '    return [{"label": model + os.environ["MEDTX_TEST_SUFFIX"], "class_id": 0, "score": 0.9}]'
+    )
+    good = _package(store, "good", "Cardiology", answer, environment={"MEDTX_TEST_SUFFIX": " (env)"})
+    destination = "s3://bucket/endpoint-capture"
+    monkeypatch.setenv("COLUMNS", "200")
+
+    def start():
+        return CliRunner().invoke(app, ["endpoint", "start", "--name", "ep", "--store", str(tmp_path)])
+
+    def label():
+        return json.loads(endpoint.invoke(store, "ep", b'{"inputs": ["x"]}')[1])[0]["label"]
+
+    try:
+        missing = start()
+        assert missing.exit_code == 1 and "no local endpoint 'ep'" in missing.output
+        endpoint.deploy_package(store, "ep", good, capture=contract.capture_request(100, destination))
+        first = endpoint.current(store, "ep")
+        endpoint.stop(store, "ep")
+        with pytest.raises(endpoint.EndpointError, match="is OutOfService; `medtx endpoint start` serves"):
+            label()
+        started = start()
+        assert started.exit_code == 0, started.output
+        again = endpoint.current(store, "ep")
+        assert f"ep: started ({good['ModelPackageArn']} at {again['Url']})" in started.output
+        assert again["Pid"] != first["Pid"] and again["EndpointConfigName"] == first["EndpointConfigName"]
+        assert again["SmokeTest"] == {"label": "Cardiology (env)", "score": 0.9}
+        assert label() == "Cardiology (env)" and _servers(store) == 1
+        captured = sorted(store.path(f"{destination}/ep/AllTraffic").rglob("*.jsonl"))
+        assert sum(len(p.read_text().splitlines()) for p in captured) == 3  # two smoke requests, one call
+        unchanged = start()
+        assert unchanged.exit_code == 0 and "ep: unchanged: it is serving" in unchanged.output
+        assert endpoint.current(store, "ep")["Pid"] == again["Pid"] and _servers(store) == 1
     finally:
         if store.read_record(endpoint.KIND, "ep"):
             endpoint.stop(store, "ep")
