@@ -175,7 +175,8 @@ def models_show(
     out.print(
         f"{package['ModelPackageArn']}: {package['ModelApprovalStatus']}{note}\nevaluation: {uri}\n"
         f"archive: {made_of['ModelDataUrl'] or 'not recorded'}\n"
-        f"trained on data: {made_of['InputDataVersion'] or 'not recorded'}",
+        f"trained on data: {made_of['InputDataVersion'] or 'not recorded'}\n"
+        f"scored with: {scored_with(report)}",
         highlight=False,
     )
     recorded = package.get("CustomerMetadataProperties") or {}
@@ -188,6 +189,16 @@ def models_show(
         console.print(f"no per-class table: {per_class}", highlight=False)
     else:
         print_classes(out, per_class, report)
+
+
+def scored_with(report: dict[str, Any]) -> str:
+    """``float32 on cpu (torch 2.9.0, transformers 5.3.0)``: what scored the held-out rows, from
+    ``evaluation.json``'s ``scored_with`` (an evaluation before it was recorded says so)."""
+    stack = report.get("scored_with")
+    if not stack:
+        return "not recorded"
+    versions = f"torch {stack['torch']}, transformers {stack['transformers']}"
+    return f"{stack['arithmetic']} on {stack['device']} ({versions})"
 
 
 def _print_card(package: dict[str, Any]) -> None:

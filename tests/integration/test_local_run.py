@@ -157,6 +157,8 @@ def test_the_model_is_registered_and_can_be_approved(local_run):
     assert "Held-out evaluation" in shown.stdout and "Per class, weakest F1 first" in shown.stdout
     assert "Most frequent confusions" in shown.stdout
     assert f"trained on data: {package['InputDataVersion']}" in shown.stdout
+    scored = r"scored with: (float32|bfloat16) on (cpu|cuda) \(torch \S+, transformers \S+\)"
+    assert re.search(scored, shown.stdout)
     assert f"BaseModel {made_of['BaseModel']}; CodeBundle {made_of['CodeBundle']}" in shown.stdout
     assert "model card: Approved, risk rating Medium, 1 evaluation(s)" in " ".join(shown.stdout.split())
     # the model card, its Join resolved with this run's figures and names (and checked when registered)

@@ -969,6 +969,7 @@ def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypa
     first = said(runner.invoke(app, ["models", "show", "1", "--sagemaker", "--group", group]))
     assert "archive: s3://b/a.tar.gz trained on data: sha256-0123456789abcdef" in first
     assert "trained on data: sha256-fedcba9876543210" in review  # the package's, the report has none
+    assert "scored with: not recorded" in review  # an evaluation.json from before scored_with
     assert "made of: BaseModel distilbert-base-uncased; PipelineExecutionId exec-b" in review
     assert "made of" not in first  # a package without CustomerMetadataProperties
     assert "model card: none" in first  # nor a model card
