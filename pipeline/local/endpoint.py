@@ -527,7 +527,8 @@ def restart(store: Store, name: str) -> dict[str, Any]:
     environment = record.get("Environment")
     if environment is None:  # a record written before the environment was kept: the model's own
         model = store.read_record("models", record["ModelName"]) or {}
-        environment = (model.get("PrimaryContainer") or {}).get("Environment")
+        container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
+        environment = container.get("Environment")
     started = start(
         store,
         name,

@@ -561,6 +561,16 @@ def test_a_stopped_endpoint_starts_again_with_its_model_and_settings(tmp_path, m
         unchanged = start()
         assert unchanged.exit_code == 0 and "ep: unchanged: it is serving" in unchanged.output
         assert endpoint.current(store, "ep")["Pid"] == again["Pid"] and _servers(store) == 1
+
+        # a record from before the environment was kept: the model record's container has it
+        endpoint.stop(store, "ep")
+        older = {k: v for k, v in store.read_record(endpoint.KIND, "ep").items() if k != "Environment"}
+        store.write_record(endpoint.KIND, "ep", older)
+        container = {"Image": "hf:1", "Environment": {"MEDTX_TEST_SUFFIX": " (model)"}}
+        store.write_record(
+            "models", older["ModelName"], {"ModelName": older["ModelName"], "Containers": [container]}
+        )
+        assert start().exit_code == 0 and label() == "Cardiology (model)"
     finally:
         if store.read_record(endpoint.KIND, "ep"):
             endpoint.stop(store, "ep")
