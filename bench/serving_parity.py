@@ -10,9 +10,11 @@ rows, then ``compare`` the two files:
 
 ``score`` sends the transcriptions through ``scripts/inference.py``'s handler (``model_fn``,
 ``input_fn``, ``predict_fn``, ``output_fn``), as the endpoint does, and records the versions it ran
-on. ``compare`` prints how many top labels agree and the largest difference between the scores of
-a text's top-k classes, and exits 1 when a label differs or a score by more than ``--tolerance``.
-No timing.
+on. The handler takes its settings from the endpoint's variables: ``MEDTX_INFERENCE_PRECISION=fp32``
+(or ``bf16``) fixes the arithmetic, which ``auto`` picks by the CPU (bfloat16 where it is native, as on
+this development machine; float32 on ml.m5), so compare runs of one arithmetic. ``compare`` prints
+how many top labels agree and the largest difference between the scores of a text's top-k classes,
+and exits 1 when a label differs or a score by more than ``--tolerance``. No timing.
 """
 
 from __future__ import annotations
