@@ -512,6 +512,12 @@ def stop(store: Store, name: str) -> dict[str, Any]:
     return record
 
 
+def model_container(model: dict[str, Any]) -> dict[str, Any] | None:
+    """A CreateModel request's (or a local model record's) one container: ``PrimaryContainer``, else
+    the first of ``Containers``; None when it has neither."""
+    return model.get("PrimaryContainer") or (model.get("Containers") or [None])[0]
+
+
 def restart(store: Store, name: str) -> dict[str, Any]:
     """``medtx endpoint start``: serve a stopped (or crashed) endpoint's model again, as its record
     says (endpoint config, model archive, the container's environment, data capture), with the smoke
@@ -527,8 +533,7 @@ def restart(store: Store, name: str) -> dict[str, Any]:
     environment = record.get("Environment")
     if environment is None:  # a record written before the environment was kept: the model's own
         model = store.read_record("models", record["ModelName"]) or {}
-        container = model.get("PrimaryContainer") or (model.get("Containers") or [{}])[0]
-        environment = container.get("Environment")
+        environment = (model_container(model) or {}).get("Environment")
     started = start(
         store,
         name,

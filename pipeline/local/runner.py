@@ -509,7 +509,7 @@ class LocalRun:
     def _model(self, step: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
         prefix = args.get("ModelName") or f"pipelines-{self.execution['PipelineExecutionId']}-{step['Name']}"
         name = _job_name(prefix)
-        container = args.get("PrimaryContainer") or (args.get("Containers") or [None])[0]
+        container = endpoint.model_container(args)
         if not container or "ModelDataUrl" not in container:
             raise jobs.UnsupportedError(
                 f"model {name}: only a model with one container and ModelDataUrl runs locally"
@@ -537,7 +537,7 @@ class LocalRun:
         if config is None:
             raise ExecutionFailedError(f"endpoint {name}: no endpoint config {config_name!r}")
         model = self.store.read_record("models", config["ProductionVariants"][0]["ModelName"])
-        container = model.get("PrimaryContainer") or model["Containers"][0]
+        container = endpoint.model_container(model)
         record = endpoint.start(
             self.store,
             name,
