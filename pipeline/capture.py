@@ -63,6 +63,8 @@ HISTORY_COLUMNS = (
     "mean_score",
     "validation_mean_score",
     "estimated_accuracy",
+    "estimated_accuracy_low",
+    "estimated_accuracy_high",
     "validation_accuracy",
     "label",
     "traffic",
@@ -72,11 +74,14 @@ HISTORY_COLUMNS = (
 )
 #: The columns that differ between a check's rows: one row per predicted class.
 CLASS_COLUMNS = HISTORY_COLUMNS[HISTORY_COLUMNS.index("label") :]
-#: A history written before the accuracy estimate: read as one whose checks had none (the next
-#: published check rewrites it with the columns).
-UNESTIMATED_COLUMNS = tuple(
-    c for c in HISTORY_COLUMNS if c not in ("estimated_accuracy", "validation_accuracy")
+#: The columns each earlier layout of the history lacks, oldest first: before the accuracy estimate,
+#: then before its interval. A history in one of them reads as one whose checks had none of those
+#: figures (empty), and the next published check (or ``medtx quicksight``) rewrites it in this layout.
+ADDED_COLUMNS = (
+    ("estimated_accuracy", "estimated_accuracy_low", "estimated_accuracy_high", "validation_accuracy"),
+    ("estimated_accuracy_low", "estimated_accuracy_high"),
 )
+OLDER_LAYOUTS = {tuple(c for c in HISTORY_COLUMNS if c not in added): added for added in ADDED_COLUMNS}
 
 
 class CaptureError(ValueError):
@@ -345,6 +350,8 @@ def history_rows(result: dict[str, Any], at: datetime) -> pd.DataFrame:
         "mean_score": result.get("mean_score"),
         "validation_mean_score": result.get("validation_mean_score"),
         "estimated_accuracy": result.get("estimated_accuracy"),
+        "estimated_accuracy_low": result.get("estimated_accuracy_low"),
+        "estimated_accuracy_high": result.get("estimated_accuracy_high"),
         "validation_accuracy": result.get("validation_accuracy"),
     }
     classes = result.get("classes") or [{"label": "", "traffic": 0}]
@@ -353,13 +360,13 @@ def history_rows(result: dict[str, Any], at: datetime) -> pd.DataFrame:
 
 
 def parse_history(data: bytes, where: str = "the drift history") -> pd.DataFrame:
-    """A history CSV as text columns, refused (``CaptureError``) when it is not one of ours; one
-    written before the accuracy estimate gains its two columns, empty."""
+    """A history CSV as text columns, refused (``CaptureError``) when it is not one of ours; one in
+    an earlier layout (``OLDER_LAYOUTS``) gains the columns it lacks, empty."""
     try:
         kept = pd.read_csv(io.BytesIO(data), keep_default_na=False, dtype=str)
     except ValueError as err:
         raise CaptureError(f"{where} is not a CSV: {err}") from err
-    if tuple(kept.columns) == UNESTIMATED_COLUMNS:
+    if tuple(kept.columns) in OLDER_LAYOUTS:
         kept = kept.reindex(columns=list(HISTORY_COLUMNS), fill_value="")
     if tuple(kept.columns) != HISTORY_COLUMNS:
         raise CaptureError(
@@ -401,16 +408,20 @@ def write_history(s3: Any, bucket: str, rows: pd.DataFrame) -> str:
     return f"s3://{bucket}/{HISTORY_KEY}"
 
 
-def upgrade_history(s3: Any, bucket: str) -> str | None:
-    """Rewrite a history written before the accuracy estimate with its two columns (empty for those
-    checks), as the next published check would; returns its URI when it did. ``medtx quicksight``
-    calls it before it gives the dataset those columns, so the dataset never reads the older layout."""
+def upgrade_history(s3: Any, bucket: str) -> tuple[str, tuple[str, ...]] | None:
+    """Rewrite a history in an earlier layout with the columns it lacks (empty for its checks), as
+    the next published check would; returns its URI and those columns when it did. ``medtx
+    quicksight`` calls it before it gives the dataset those columns, so the dataset never reads an
+    older layout."""
     body = _s3_history(s3, bucket)
-    if body is None or tuple(pd.read_csv(io.BytesIO(body), nrows=0).columns) != UNESTIMATED_COLUMNS:
+    if body is None:
+        return None
+    added = OLDER_LAYOUTS.get(tuple(pd.read_csv(io.BytesIO(body), nrows=0).columns))
+    if added is None:
         return None
     upgraded = parse_history(body).to_csv(index=False).encode()
     s3.put_object(Bucket=bucket, Key=HISTORY_KEY, Body=upgraded, ContentType="text/csv")
-    return f"s3://{bucket}/{HISTORY_KEY}"
+    return f"s3://{bucket}/{HISTORY_KEY}", added
 
 
 def store_history(store: Any, bucket: str, rows: pd.DataFrame) -> str:

@@ -509,9 +509,14 @@ def production_figures(drift: pd.DataFrame) -> list[tuple[str, Any]]:
     """The drift checks over time, one line per endpoint (per class for the shares)."""
     import plotly.express as px
 
-    def over_time(frame: pd.DataFrame, y: str, by: str = "endpoint", **labels: str) -> Any:
-        """A line per ``by`` over the checks (dashed by endpoint when ``by`` is something else)."""
+    def over_time(
+        frame: pd.DataFrame, y: str, by: str = "endpoint", bars: tuple[str, str] | None = None, **labels: str
+    ) -> Any:
+        """A line per ``by`` over the checks (dashed by endpoint when ``by`` is something else), with
+        error bars from ``bars`` (the columns of the distance above and below) where given."""
         dashed = {} if by == "endpoint" else {"line_dash": "endpoint"}
+        if bars:
+            dashed.update(error_y=bars[0], error_y_minus=bars[1])
         labels = {"checked_at": "check (UTC)", **labels}
         return px.line(frame, x="checked_at", y=y, color=by, markers=True, labels=labels, **dashed)
 
@@ -541,22 +546,34 @@ def production_figures(drift: pd.DataFrame) -> list[tuple[str, Any]]:
     )
     volume = over_time(checks, "predictions")
 
-    def beside_validation(figure: str, columns: dict[str, str]) -> Any:
+    def beside_validation(figure: str, columns: dict[str, str], interval: str | None = None) -> Any:
         """A traffic figure and its validation counterpart over the checks (``columns``: column ->
-        line name), a line each."""
-        both = checks.rename(columns=columns).melt(
-            id_vars=["checked_at", "endpoint"],
+        line name), a line each; the column named ``interval`` with error bars from its ``_low`` and
+        ``_high`` columns (none where a check has none)."""
+        frame, bars = checks, None
+        if interval:
+            bars = ("above", "below")
+            frame = checks.assign(
+                above=checks[f"{interval}_high"] - checks[interval],
+                below=checks[interval] - checks[f"{interval}_low"],
+            )
+        both = frame.rename(columns=columns).melt(
+            id_vars=["checked_at", "endpoint", *(bars or ())],
             value_vars=list(columns.values()),
             var_name="on",
             value_name=figure,
         )
-        return over_time(both.dropna(subset=[figure]), figure, by="on")
+        if bars:  # the validation line is not an estimate
+            both.loc[both["on"] != columns[interval], list(bars)] = float("nan")
+        return over_time(both.dropna(subset=[figure]), figure, by="on", bars=bars)
 
     confidence = beside_validation(
         "mean top score", {"mean_score": "traffic", "validation_mean_score": "validation"}
     )
     accuracy = beside_validation(
-        "accuracy", {"estimated_accuracy": "traffic (estimated)", "validation_accuracy": "validation"}
+        "accuracy",
+        {"estimated_accuracy": "traffic (estimated)", "validation_accuracy": "validation"},
+        interval="estimated_accuracy",
     )
     # at least a day wide: a single check otherwise gets an axis of milliseconds
     first, last = checks["checked_at"].min(), checks["checked_at"].max()
@@ -575,7 +592,11 @@ def production_figures(drift: pd.DataFrame) -> list[tuple[str, Any]]:
         ("Traffic share minus validation share per class, latest check", difference),
         ("Predictions each check read", volume),
         ("Mean top score: traffic against validation", confidence),
-        ("Accuracy: estimated from the traffic's scores against validation", accuracy),
+        (
+            f"Accuracy: estimated from the traffic's scores (with its {100 * capture.ESTIMATE_LEVEL:.0f}% "
+            "interval) against validation",
+            accuracy,
+        ),
     ]
 
 

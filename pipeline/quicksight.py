@@ -27,7 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from pipeline.capture import HISTORY_KEY
+from pipeline.capture import ESTIMATE_LEVEL, HISTORY_KEY
 from pipeline.config import EVALUATION_HISTORY_PREFIX
 
 DASHBOARD_ACTIONS = [
@@ -298,6 +298,8 @@ DATASETS: dict[str, tuple[str, dict[str, str]]] = {
             "mean_score": "DECIMAL",
             "validation_mean_score": "DECIMAL",
             "estimated_accuracy": "DECIMAL",
+            "estimated_accuracy_low": "DECIMAL",
+            "estimated_accuracy_high": "DECIMAL",
             "validation_accuracy": "DECIMAL",
             "label": "STRING",
             "traffic": "INTEGER",
@@ -934,9 +936,12 @@ def production_dashboard(target: Target) -> dict[str, Any]:
         ),
         _line(
             "accuracy",
-            "Accuracy: estimated from the traffic's scores against validation",
+            f"Accuracy: estimated from the traffic's scores (with its {100 * ESTIMATE_LEVEL:.0f}% interval) "
+            "against validation",
             [
                 _number("predictions", "estimated_accuracy", "MAX"),
+                _number("predictions", "estimated_accuracy_low", "MAX"),
+                _number("predictions", "estimated_accuracy_high", "MAX"),
                 _number("predictions", "validation_accuracy", "MAX"),
             ],
         ),

@@ -122,9 +122,10 @@ def quicksight(
     s3 = boto3.client("s3", region_name=region)
     missing = qs.not_written(s3, bucket)
     if "predictions" not in missing and (upgraded := capture.upgrade_history(s3, bucket)):
+        uri, added = upgraded
         console.print(
-            f"rewrote {upgraded} with the columns estimated_accuracy and validation_accuracy "
-            "(empty for the checks before them), which the predictions dataset now reads",
+            f"rewrote {uri} with the columns {', '.join(added)} (empty for the checks before them), "
+            "which the predictions dataset now reads",
             highlight=False,
         )
     for name in missing:

@@ -790,18 +790,22 @@ def test_the_local_dashboard_charts_the_drift_history(tmp_path):
             "mean_score": 0.7,
             "validation_mean_score": 0.8,
             "estimated_accuracy": 1 - urology / 2,
+            "estimated_accuracy_low": 0.9 - urology / 2,
+            "estimated_accuracy_high": 1.05 - urology / 2,
             "validation_accuracy": 0.6,
             "classes": classes,
         }
         capture.store_history(store, "bucket", capture.history_rows(result, at + timedelta(hours=hour)))
 
-    # a history written before the accuracy estimate: read with the two columns empty, and the next
-    # check rewrites it with them
+    # a history in an earlier layout (before the accuracy estimate, or before its interval): read with
+    # the columns it lacks empty, and the next check rewrites it with them
     older = capture.history_rows({"endpoint": "ep", "hours": 24, "predictions": 0}, at - timedelta(days=1))
     written = store.path(f"s3://bucket/{capture.HISTORY_KEY}")
     written.parent.mkdir(parents=True)
-    written.write_text(older.drop(columns=["estimated_accuracy", "validation_accuracy"]).to_csv(index=False))
-    assert capture.read_history(store)["estimated_accuracy"].isna().all()
+    assert len(capture.ADDED_COLUMNS) == 2
+    for added in capture.ADDED_COLUMNS:
+        written.write_text(older.drop(columns=list(added)).to_csv(index=False))
+        assert capture.read_history(store)[list(added)].isna().all().all()
     check(capture.FEW, 0.9, 0)
     assert written.read_text().startswith(",".join(capture.HISTORY_COLUMNS) + "\n")
     check(capture.FEW - 1, 0.6, 24)  # too few for a PSI
@@ -817,9 +821,15 @@ def test_the_local_dashboard_charts_the_drift_history(tmp_path):
     (psi_title,) = [t for t in figures if t.startswith("PSI")]
     assert "5 checks; 2 checks with fewer than 200 predictions: no PSI" in psi_title
     assert list(figures[psi_title].data[0].y) == [0.9, 0.7, 0.5]
-    estimated, validation = figures["Accuracy: estimated from the traffic's scores against validation"].data
+    estimated, validation = figures[
+        "Accuracy: estimated from the traffic's scores (with its 95% interval) against validation"
+    ].data
     assert (estimated.name, validation.name) == ("traffic (estimated), ep", "validation, ep")
-    assert list(estimated.y) == [0.55, 0.65, 0.75, 0.7]  # the older check had none
+    assert list(estimated.y) == pytest.approx([0.55, 0.65, 0.75, 0.7])  # the older check had none
+    # the estimate's interval as error bars: 0.1 below it, 0.05 above; none on the validation line
+    assert list(estimated.error_y.arrayminus) == pytest.approx([0.1] * 4)
+    assert list(estimated.error_y.array) == pytest.approx([0.05] * 4)
+    assert validation.error_y.array is None or all(v != v for v in validation.error_y.array)
     assert list(validation.y) == [0.6] * 4
     shares = figures["Share of the traffic per predicted class"]
     assert sorted(trace.name for trace in shares.data) == ["Radiology, ep", "Urology, ep"]

@@ -1562,6 +1562,8 @@ def test_the_scheduled_drift_check_puts_its_figures_in_cloudwatch(registry, iam_
     assert (kept[kept["endpoint"] == "medtx-few"]["psi"] == "").all()  # too few: no PSI, as in CloudWatch
     accuracies = busy_rows[["estimated_accuracy", "validation_accuracy"]].astype(float)
     assert (accuracies == 0.5).all().all()
+    interval = busy_rows[["estimated_accuracy_low", "estimated_accuracy_high"]].astype(float).iloc[0]
+    assert interval["estimated_accuracy_low"] < 0.5 < interval["estimated_accuracy_high"]
     assert kept.loc[kept["endpoint"] == "medtx-quiet", "predictions"].astype(int).tolist() == [0]
     published("medtx-busy")
     assert history().equals(kept)

@@ -309,22 +309,26 @@ def test_quicksight_builds_the_production_dashboard_once_a_drift_check_wrote_its
     assert {"behaviour", "behaviour-agreement", "top-k"} <= set(
         re.findall(r'"VisualId": "([\w-]+)"', json.dumps(sheets))
     )
-    # a history written before the accuracy estimate is rewritten with its columns before the
-    # dataset that reads them is sent; a current one is left as it is
+    # a history in an earlier layout (before the accuracy estimate, or before its interval) is
+    # rewritten with the columns it lacks before the dataset that reads them is sent; a current one is
+    # left as it is
     from datetime import UTC, datetime
 
     check = {"endpoint": "e", "hours": 24, "predictions": 0}
-    older = capture.history_rows(check, datetime(2026, 12, 1, tzinfo=UTC)).drop(
-        columns=["estimated_accuracy", "validation_accuracy"]
-    )
-    s3.put_object(Bucket=BUCKET, Key=capture.HISTORY_KEY, Body=older.to_csv(index=False).encode())
-    third = CliRunner().invoke(app, asked)
-    assert third.exit_code == 0 and f"rewrote s3://{BUCKET}/{capture.HISTORY_KEY}" in said(third)
-    rewritten = s3.get_object(Bucket=BUCKET, Key=capture.HISTORY_KEY)["Body"].read()
-    assert capture.parse_history(rewritten).equals(capture.parse_history(older.to_csv(index=False).encode()))
-    assert rewritten.startswith(",".join(capture.HISTORY_COLUMNS).encode() + b"\n")
-    fourth = CliRunner().invoke(app, asked)
-    assert fourth.exit_code == 0 and "rewrote" not in said(fourth)
+    for added in capture.ADDED_COLUMNS:
+        older = capture.history_rows(check, datetime(2026, 12, 1, tzinfo=UTC)).drop(columns=list(added))
+        s3.put_object(Bucket=BUCKET, Key=capture.HISTORY_KEY, Body=older.to_csv(index=False).encode())
+        third = CliRunner().invoke(app, asked)
+        assert third.exit_code == 0
+        rewrote = f"rewrote s3://{BUCKET}/{capture.HISTORY_KEY} with the columns {', '.join(added)}"
+        assert rewrote in said(third)
+        rewritten = s3.get_object(Bucket=BUCKET, Key=capture.HISTORY_KEY)["Body"].read()
+        assert capture.parse_history(rewritten).equals(
+            capture.parse_history(older.to_csv(index=False).encode())
+        )
+        assert rewritten.startswith(",".join(capture.HISTORY_COLUMNS).encode() + b"\n")
+        fourth = CliRunner().invoke(app, asked)
+        assert fourth.exit_code == 0 and "rewrote" not in said(fourth)
 
 
 def test_cli_dry_run_writes_the_requests(tmp_path):
