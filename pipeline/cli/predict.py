@@ -1,6 +1,6 @@
 """``medtx predict``: a CSV of transcripts scored through the endpoint (local, or the deployed one), or
-with ``--batch-transform`` through a SageMaker Batch Transform job of the endpoint's model
-(``pipeline.batch_predict``, ``pipeline.batch_transform``)."""
+with ``--batch-transform`` through a Batch Transform job of the endpoint's model, SageMaker's or the
+local runner's (``pipeline.batch_predict``, ``pipeline.batch_transform``, ``pipeline.local.transform``)."""
 
 from __future__ import annotations
 
@@ -47,8 +47,9 @@ def predict(
         bool,
         typer.Option(
             "--batch-transform",
-            help="with --sagemaker: a Batch Transform job scores the rows with the endpoint's model on "
-            "its own instances (large backlogs; the endpoint's traffic is untouched)",
+            help="a Batch Transform job scores the rows with the endpoint's model on its own instances "
+            "(large backlogs; the endpoint's traffic is untouched); without --sagemaker the local "
+            "runner's transform job, with the local endpoint's model",
         ),
     ] = False,
     instance_type: Annotated[
@@ -56,7 +57,8 @@ def predict(
     ] = None,
     instance_count: Annotated[int, typer.Option(min=1, help="--batch-transform: instances")] = 1,
     model_name: Annotated[
-        str | None, typer.Option(help="--batch-transform: a SageMaker model (default: the endpoint's)")
+        str | None,
+        typer.Option(help="--batch-transform: a SageMaker (or local) model (default: the endpoint's)"),
     ] = None,
     job: Annotated[
         str | None,
@@ -78,7 +80,8 @@ def predict(
     with --top-k, and a note for a row without text (kept, not sent). Each request carries an
     InferenceId the endpoint's data capture keeps, so the prediction-drift check leaves a scored
     backlog out of the endpoint's traffic. With --batch-transform the same requests go, one a line,
-    to a SageMaker Batch Transform job running the endpoint's model: the output is the same CSV."""
+    to a SageMaker Batch Transform job running the endpoint's model (without --sagemaker, to the local
+    runner's transform job): the output is the same CSV."""
     import itertools
     import uuid
 
@@ -105,12 +108,17 @@ def predict(
             )
         if job and not wait:
             raise bp.PredictError("--job collects a job's answers, which needs --wait")
-        if batch_transform and not sagemaker:
+        if batch_transform and not sagemaker and (job or instance_type or not wait):
             raise bp.PredictError(
-                "--batch-transform starts a SageMaker job: add --sagemaker (locally, predict scores "
-                "through the local endpoint)"
+                "--job, --instance-type and --no-wait go with --sagemaker: a local transform job runs "
+                "to its end here, in this command"
             )
     endpoint_name = named_endpoint(name)
+    if batch_transform and not sagemaker:
+        _predict_by_local_transform(
+            rows, target, top_k, batch_size, endpoint_name, model_name, instance_count, Store(store)
+        )
+        return
     if batch_transform:
         _predict_by_transform(
             rows,
@@ -274,6 +282,69 @@ def _predict_by_transform(
         top_k,
         target,
         f"by transform job {at.job} ({bt.summary(described)}; requests and answers kept under {at.folder})",
+    )
+
+
+def _predict_by_local_transform(
+    rows: Any,
+    target: Path,
+    top_k: int,
+    batch_size: int,
+    endpoint_name: str,
+    model_name: str | None,
+    instance_count: int,
+    store: Any,
+) -> None:
+    """``medtx predict --batch-transform`` without --sagemaker: the same requests and job request as in
+    an account, run by the local runner's transform job (``pipeline.local.transform``) with the local
+    endpoint's model (or ``model_name``'s), the files in the store."""
+    from pipeline import batch_predict as bp
+    from pipeline import batch_transform as bt
+    from pipeline.config import ENV_BUCKET, from_env
+    from pipeline.local import transform
+    from pipeline.local.jobs import UnsupportedError
+
+    cfg = config()
+    limits = cfg.container.inference
+    texts = rows["text"].tolist()
+    at = bt.Location(from_env(ENV_BUCKET, None) or cfg.bucket, cfg.batch_transform_prefix, bt.job_name())
+    with failing(bp.PredictError, bt.TransformError, transform.TransformJobError, UnsupportedError, code=1):
+        staged = bt.stage(
+            texts, batch_size, limits.max_texts, limits.max_payload_bytes, top_k, instance_count
+        )
+        if not staged.requests:
+            raise bp.PredictError("no row has text: nothing to score")
+        model, model_data, environment = transform.model_source(store, endpoint_name, model_name)
+        for name, body in staged.files.items():
+            kept = store.path(f"s3://{at.bucket}/{at.key('input', name)}")
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            kept.write_bytes(body)
+        request = bt.transform_request(
+            at.job,
+            model,
+            at.uri("input"),
+            at.uri("output").rstrip("/"),
+            "local",
+            instance_count,
+            limits.max_payload_bytes,
+        )
+        with console.status(f"local transform job {at.job}: {bt.input_note(staged)} to model {model}"):
+            described = transform.run(store, request, model_data, environment)
+        if described["TransformJobStatus"] != "Completed":
+            raise bt.TransformError(
+                f"transform job {at.job} failed: {described['FailureReason']} (the model server's log: "
+                f"{described['Log']})"
+            )
+        found = bt.predictions(
+            staged, len(texts), lambda name: store.path(f"{at.uri('output')}{name}.out").read_bytes()
+        )
+    _write(
+        rows,
+        found,
+        top_k,
+        target,
+        f"by local transform job {at.job} (model {model}, {bt.summary(described)}; requests and answers "
+        f"kept under {store.path(at.folder)})",
     )
 
 

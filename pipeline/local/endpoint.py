@@ -288,6 +288,51 @@ def ping(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
+def launch(
+    what: str,
+    model_data: Path,
+    workdir: Path,
+    log: Path,
+    environment: dict[str, str] | None = None,
+    wait_seconds: float = 600,
+    arguments: list[str] | None = None,
+) -> tuple[subprocess.Popen, str]:
+    """A server process for ``model_data`` (``serve``, in its own session, unpacking into ``workdir``,
+    writing ``log``) with the model container's ``environment`` on top of this process's, as the
+    container would; returns it and its URL once it answers ``/ping``. ``what`` names it in errors."""
+    port = free_port()
+    with log.open("a") as sink:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "pipeline.local.endpoint",
+                "--model-data",
+                str(model_data),
+                "--workdir",
+                str(workdir),
+                "--port",
+                str(port),
+                *(arguments or []),
+            ],
+            stdout=sink,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env={**os.environ, **{k: str(v) for k, v in (environment or {}).items()}},
+            start_new_session=True,  # outlives the run that started it, like an endpoint
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + wait_seconds
+    while not ping(url):
+        if process.poll() is not None:
+            raise EndpointError(f"{what} did not start (exit status {process.returncode}); see {log}")
+        if time.monotonic() > deadline:
+            process.terminate()
+            raise EndpointError(f"{what} did not answer /ping within {wait_seconds:.0f} s; see {log}")
+        time.sleep(0.5)
+    return process, url
+
+
 def start(
     store: Store,
     name: str,
@@ -311,7 +356,6 @@ def start(
     from pipeline import deploy as contract
 
     previous = store.read_record(KIND, name)
-    port = free_port()
     folder = store.record_dir(KIND) / name / config_name
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / "server.log"
@@ -326,39 +370,7 @@ def start(
             "--capture-percent",
             str(contract.capture_percent_of(capture)),
         ]
-    with log.open("a") as sink:
-        process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "pipeline.local.endpoint",
-                "--model-data",
-                str(model_data),
-                "--workdir",
-                str(folder),
-                "--port",
-                str(port),
-                *captured,
-            ],
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            env={**os.environ, **{k: str(v) for k, v in (environment or {}).items()}},
-            start_new_session=True,  # outlives the run that started it, like an endpoint
-        )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + wait_seconds
-    while not ping(url):
-        if process.poll() is not None:
-            raise EndpointError(
-                f"endpoint {name} did not start (exit status {process.returncode}); see {log}"
-            )
-        if time.monotonic() > deadline:
-            process.terminate()
-            raise EndpointError(
-                f"endpoint {name} did not answer /ping within {wait_seconds:.0f} s; see {log}"
-            )
-        time.sleep(0.5)
+    process, url = launch(f"endpoint {name}", model_data, folder, log, environment, wait_seconds, captured)
     smoke = None
     if check is not None:
         try:

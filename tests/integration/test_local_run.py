@@ -254,6 +254,81 @@ def test_predict_scores_a_csv_through_the_local_endpoint(local_run, tmp_path):
     )
 
 
+def test_a_local_transform_job_answers_as_the_endpoint_does(local_run, tmp_path):
+    """``medtx predict --batch-transform`` without --sagemaker: the requests an account's job would get,
+    one a line over two files, run by the local runner's transform job with the endpoint's model; the
+    CSV is the endpoint's, the job is recorded, and a job whose line the server refuses fails naming
+    the file, the line and the answer."""
+    from pipeline.batch_transform import transform_request
+    from pipeline.local import transform
+    from pipeline.local.store import Store
+
+    store, _ = local_run
+    with BUNDLED_CSV.open(newline="") as f:
+        rows = list(csv.DictReader(f))[:30]
+    rows[3]["transcription"] = ""
+    source = tmp_path / "backlog.csv"
+    with source.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    common = ["predict", str(source), "--top-k", "2", "--batch-size", "8", "--store", str(store)]
+    by_endpoint = medtx(*common, "--out", str(tmp_path / "endpoint.csv"))
+    assert by_endpoint.returncode == 0, by_endpoint.stderr
+    by_job = medtx(*common, "--batch-transform", "--instance-count", "2", "--out", str(tmp_path / "job.csv"))
+    assert by_job.returncode == 0, by_job.stderr
+    told = " ".join(by_job.stderr.split())
+    job = re.search(r"29 row\(s\) scored by local transform job (medtx-predict-[\d-]+) \(model ", told)
+    assert job, told
+    with (tmp_path / "endpoint.csv").open(newline="") as f:
+        served = list(csv.DictReader(f))
+    with (tmp_path / "job.csv").open(newline="") as f:
+        transformed = list(csv.DictReader(f))
+    assert [r.keys() for r in transformed] == [r.keys() for r in served]
+    for a, b in zip(transformed, served, strict=True):
+        assert (a["row"], a["label"], a["label_2"], a["note"]) == (
+            b["row"],
+            b["label"],
+            b["label_2"],
+            b["note"],
+        )
+        assert (float(a["score"]) if a["score"] else None) == pytest.approx(
+            float(b["score"]) if b["score"] else None, abs=1e-6
+        )
+    record = json.loads((store / "_sagemaker" / "transform-jobs" / f"{job[1]}.json").read_text())
+    assert record["TransformJobStatus"] == "Completed" and record["TransformResources"]["InstanceCount"] == 2
+    folder = store / BUCKET / "batch-predict" / job[1]
+    assert sorted(p.name for p in (folder / "input").iterdir()) == [
+        "requests-00001.jsonl",
+        "requests-00002.jsonl",
+    ]
+    for kept in (folder / "input").iterdir():
+        answers = (folder / "output" / f"{kept.name}.out").read_bytes().splitlines()
+        assert len(answers) == len(kept.read_bytes().splitlines())
+
+    # a line the model's server refuses fails the job with the file, the line and the answer
+    bad = store / BUCKET / "batch-predict" / "broken" / "input"
+    bad.mkdir(parents=True)
+    (bad / "requests.jsonl").write_bytes(b'{"inputs": ["fine"]}\n{"inputs": 3}\n')
+    request = transform_request(
+        "medtx-predict-broken",
+        "m",
+        f"s3://{BUCKET}/batch-predict/broken/input/",
+        f"s3://{BUCKET}/batch-predict/broken/output",
+        "local",
+        1,
+        1024,
+    )
+    local = Store(store)
+    _, model_data, environment = transform.model_source(local, "medtx-specialty-classifier", None)
+    failed = transform.run(local, request, model_data, environment)
+    assert failed["TransformJobStatus"] == "Failed"
+    assert failed["FailureReason"].startswith("requests.jsonl line 2: the model's server answered HTTP 400")
+    assert not (store / BUCKET / "batch-predict" / "broken" / "output").exists()
+    with pytest.raises(transform.TransformJobError, match="already exists"):
+        transform.run(local, request, model_data, environment)
+
+
 def test_a_second_run_is_served_from_the_cache(local_run, tmp_path):
     """Endpoint settings change no job, so the jobs come from the cache; the endpoint is updated,
     serves the new version and captures its answers."""

@@ -250,8 +250,10 @@ def test_batch_transform_options_are_refused_where_they_do_not_apply(served, tmp
     pd.DataFrame({"transcription": ["chest pain", ""]}).to_csv(source, index=False)
     runner = CliRunner()
     transform = ["--sagemaker", "--batch-transform", "--region", REGION]
-    local = runner.invoke(app, ["predict", str(source), "--batch-transform"])
-    assert local.exit_code == 2 and "add --sagemaker" in said(local)
+    local = runner.invoke(app, ["predict", str(source), "--batch-transform", "--no-wait"])
+    assert local.exit_code == 2 and "a local transform job runs to its end here" in said(local)
+    nothing = runner.invoke(app, ["predict", str(source), "--batch-transform", "--store", str(tmp_path)])
+    assert nothing.exit_code == 1 and "no local endpoint 'medtx-specialty-classifier'" in said(nothing)
     stray = runner.invoke(app, ["predict", str(source), "--sagemaker", "--job", "x", "--region", REGION])
     assert stray.exit_code == 2 and "go with --batch-transform" in said(stray)
     nowait = runner.invoke(app, ["predict", str(source), *transform, "--job", "x", "--no-wait"])

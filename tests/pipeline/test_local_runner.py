@@ -987,3 +987,29 @@ def test_executions_that_start_in_one_second_keep_their_order(tmp_path):
         {"PipelineExecutionId": "old", "StartTime": "2026-12-04T12:59:59Z", "CreatedAt": 9.0},
     )
     assert [r["PipelineExecutionId"] for r in runner.executions(store)] == ["old", "mmm", "zzz", "aaa"]
+
+
+def test_a_local_transform_job_refuses_what_it_does_not_run_the_services_way(tmp_path):
+    """``pipeline.local.transform``: a setting other than those ``medtx predict`` sends is named before
+    anything runs; a model that is not in the store is named too."""
+    from pipeline.batch_transform import transform_request
+    from pipeline.local import jobs, transform
+
+    store = Store(tmp_path)
+    request = transform_request("j", "m", "s3://b/in/", "s3://b/out", "local", 1, 1024)
+    multi = {**request, "BatchStrategy": "MultiRecord"}
+    gzip = {**request, "TransformInput": {**request["TransformInput"], "CompressionType": "Gzip"}}
+    with pytest.raises(jobs.UnsupportedError, match=r"BatchStrategy='MultiRecord' does not run locally"):
+        transform.run(store, multi, tmp_path / "model.tar.gz")
+    with pytest.raises(jobs.UnsupportedError, match=r"CompressionType='Gzip' does not run locally"):
+        transform.run(store, gzip, tmp_path / "model.tar.gz")
+    assert not (store.service / transform.KIND).exists()
+    with pytest.raises(transform.TransformJobError, match="no local model 'm'"):
+        transform.model_source(store, "ep", "m")
+    with pytest.raises(transform.TransformJobError, match="no local endpoint 'ep'"):
+        transform.model_source(store, "ep", None)
+    # a job whose input names nothing fails (as the service's would), recorded with its reason
+    failed = transform.run(store, request, tmp_path / "model.tar.gz")
+    assert failed["TransformJobStatus"] == "Failed" and "no objects at s3://b/in/" in failed["FailureReason"]
+    assert store.read_record(transform.KIND, "j")["TransformJobStatus"] == "Failed"
+    assert failed["TransformEndTime"] >= failed["TransformStartTime"]

@@ -1,0 +1,158 @@
+"""Local transform jobs: a ``CreateTransformJob`` request run here, as the service runs it.
+
+The service starts the model's container, and for each input file sends each record to its
+``/invocations`` and writes the answers to ``<S3OutputPath>/<file>.out``. Here the container is the
+local endpoint's server (``endpoint.launch``: the archive's ``code/inference.py`` behind the same
+contract), started for the job and stopped after it; the files are the store's. What ``medtx
+predict --batch-transform`` sends runs: ``SplitType=Line`` (a record a line), ``BatchStrategy=
+SingleRecord``, ``AssembleWith=Line``, uncompressed ``S3Prefix`` input; anything else is refused by
+name (``UnsupportedError``). The instances' files are scored one after another.
+
+A job runs to its end in ``run`` and is recorded under ``<store>/_sagemaker/transform-jobs/``: its
+request, status, times and, when it failed, the reason (the file and line, and what the server
+answered); the server's log is beside the record.
+"""
+
+from __future__ import annotations
+
+import datetime
+import time
+from pathlib import Path
+from typing import Any
+
+from pipeline.local import endpoint
+from pipeline.local.jobs import UnsupportedError, arn, stop_group
+from pipeline.local.store import Store
+
+KIND = "transform-jobs"
+
+
+class TransformJobError(RuntimeError):
+    """No model to run, or a job of that name already exists."""
+
+
+def model_source(
+    store: Store, endpoint_name: str, model_name: str | None
+) -> tuple[str, Path, dict[str, str]]:
+    """(model name, archive, container environment) of the model a job runs: ``model_name``'s record
+    (a pipeline's ``CreateModel``), else what local endpoint ``endpoint_name`` serves."""
+    if model_name:
+        model = store.read_record("models", model_name)
+        container = endpoint.model_container(model or {})
+        if not container or "ModelDataUrl" not in container:
+            raise TransformJobError(f"no local model {model_name!r} in {store.root}")
+        return model_name, store.path(container["ModelDataUrl"]), container.get("Environment") or {}
+    record = store.read_record(endpoint.KIND, endpoint_name)
+    if record is None:
+        raise TransformJobError(
+            f"no local endpoint {endpoint_name!r} in {store.root} to take the model from: "
+            "run `medtx run --local`, or pass --model-name"
+        )
+    environment = record.get("Environment")
+    if environment is None:  # a record written before the environment was kept: the model's own
+        model = store.read_record("models", record["ModelName"]) or {}
+        environment = (endpoint.model_container(model) or {}).get("Environment")
+    return record["ModelName"], Path(record["ModelDataUrl"]), environment or {}
+
+
+def _check(request: dict[str, Any]) -> None:
+    """Refuse what this runner does not do the service's way, naming it."""
+    source = request["TransformInput"]["DataSource"]["S3DataSource"]
+    found = {
+        "BatchStrategy": request.get("BatchStrategy", "MultiRecord"),
+        "SplitType": request["TransformInput"].get("SplitType", "None"),
+        "CompressionType": request["TransformInput"].get("CompressionType", "None"),
+        "S3DataType": source.get("S3DataType"),
+        "AssembleWith": request["TransformOutput"].get("AssembleWith", "None"),
+    }
+    wanted = {
+        "BatchStrategy": "SingleRecord",
+        "SplitType": "Line",
+        "CompressionType": "None",
+        "S3DataType": "S3Prefix",
+        "AssembleWith": "Line",
+    }
+    differ = [f"{k}={found[k]!r}" for k in wanted if found[k] != wanted[k]]
+    if differ:
+        raise UnsupportedError(
+            f"transform job {request['TransformJobName']}: {', '.join(differ)} does not run locally "
+            f"(only {', '.join(f'{k}={v}' for k, v in wanted.items())})"
+        )
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def described(record: dict[str, Any]) -> dict[str, Any]:
+    """A job's record as ``DescribeTransformJob`` gives it: times as datetimes."""
+    times = ("CreationTime", "TransformStartTime", "TransformEndTime")
+    return {
+        k: datetime.datetime.fromisoformat(v.replace("Z", "+00:00")) if k in times and v else v
+        for k, v in record.items()
+    }
+
+
+def run(
+    store: Store, request: dict[str, Any], model_data: Path, environment: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Run the job ``request`` describes with the model archive ``model_data``: each line of each
+    input file posted to the model's server, each answer a line of ``<file>.out``. Returns the job's
+    description, ``Completed`` or ``Failed`` (a line the server refused or could not answer, a line
+    over ``MaxPayloadInMB``, a server that did not start): its ``FailureReason`` says which."""
+    name = request["TransformJobName"]
+    _check(request)
+    if store.read_record(KIND, name) is not None:
+        raise TransformJobError(f"transform job {name} already exists in {store.root}")
+    folder = store.record_dir(KIND) / name
+    folder.mkdir(parents=True, exist_ok=True)
+    record = {
+        **request,
+        "TransformJobArn": arn("transform-job", name),
+        "TransformJobStatus": "InProgress",
+        "ModelDataUrl": str(model_data),
+        "CreationTime": _now(),
+        "TransformStartTime": _now(),
+        "Log": str(folder / "server.log"),
+    }
+    store.write_record(KIND, name, record)
+    output = request["TransformOutput"]["S3OutputPath"].rstrip("/")
+    limit = int(request.get("MaxPayloadInMB", 6)) * 1024**2
+    content_type = request["TransformInput"].get("ContentType", "application/json")
+    process = None
+    try:
+        inputs = store.objects(request["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"])
+        process, url = endpoint.launch(
+            f"transform job {name}'s model server", model_data, folder, folder / "server.log", environment
+        )
+        for file, path in inputs:
+            answers = []
+            for number, line in enumerate(path.read_bytes().splitlines(), 1):
+                if not line.strip():
+                    continue
+                if len(line) > limit:
+                    raise TransformJobError(
+                        f"{file} line {number}: a record of {len(line):,} bytes is over MaxPayloadInMB "
+                        f"({limit // 1024**2} MB)"
+                    )
+                status, answer = endpoint.post(url, line, content_type, timeout=600)
+                if status != 200:
+                    shown = answer[:300].decode("utf-8", errors="replace")
+                    raise TransformJobError(
+                        f"{file} line {number}: the model's server answered HTTP {status}: {shown}"
+                    )
+                answers.append(answer.rstrip(b"\n") + b"\n")
+            target = store.path(f"{output}/{file}.out")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            written = target.with_name(target.name + ".partial")  # never half an output
+            written.write_bytes(b"".join(answers))
+            written.replace(target)
+        record["TransformJobStatus"] = "Completed"
+    except (TransformJobError, endpoint.EndpointError, OSError, ValueError) as err:
+        record.update(TransformJobStatus="Failed", FailureReason=str(err))
+    finally:
+        if process is not None:
+            stop_group(process.pid, timeout=10)
+        record["TransformEndTime"] = _now()
+        store.write_record(KIND, name, record)
+    return described(record)
