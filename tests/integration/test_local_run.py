@@ -52,6 +52,19 @@ def executions(store: Path) -> list[dict]:
     return sorted(records, key=lambda r: r["StartTime"])
 
 
+def backlog(folder: Path, count: int, blank: int) -> tuple[list[dict[str, str]], Path]:
+    """The bundled CSV's first ``count`` rows, row ``blank`` (0-based) without text, as ``backlog.csv``."""
+    with BUNDLED_CSV.open(newline="") as f:
+        rows = list(csv.DictReader(f))[:count]
+    rows[blank]["transcription"] = "  "
+    source = folder / "backlog.csv"
+    with source.open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    return rows, source
+
+
 @pytest.fixture(scope="module")
 def local_run(tmp_path_factory):
     store = tmp_path_factory.mktemp("store")
@@ -229,14 +242,7 @@ def test_predict_scores_a_csv_through_the_local_endpoint(local_run, tmp_path):
     with one of the model's labels, the blank one kept with its note."""
     store, _ = local_run
     labels = json.loads((store / BUCKET / "preprocess" / "train" / "label_map.json").read_text())["id2label"]
-    with BUNDLED_CSV.open(newline="") as f:
-        rows = list(csv.DictReader(f))[:40]
-    rows[5]["transcription"] = "  "
-    source = tmp_path / "backlog.csv"
-    with source.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    rows, source = backlog(tmp_path, 40, blank=5)
     done = medtx(
         "predict", str(source), "--id-column", "sample_name", "--batch-size", "16", "--store", str(store)
     )
@@ -264,14 +270,7 @@ def test_a_local_transform_job_answers_as_the_endpoint_does(local_run, tmp_path)
     from pipeline.local.store import Store
 
     store, _ = local_run
-    with BUNDLED_CSV.open(newline="") as f:
-        rows = list(csv.DictReader(f))[:30]
-    rows[3]["transcription"] = ""
-    source = tmp_path / "backlog.csv"
-    with source.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    _, source = backlog(tmp_path, 30, blank=3)
     common = ["predict", str(source), "--top-k", "2", "--batch-size", "8", "--store", str(store)]
     by_endpoint = medtx(*common, "--out", str(tmp_path / "endpoint.csv"))
     assert by_endpoint.returncode == 0, by_endpoint.stderr
