@@ -5,7 +5,7 @@ local runner's (``pipeline.batch_predict``, ``pipeline.batch_transform``, ``pipe
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -23,6 +23,9 @@ from pipeline.cli.common import (
 )
 from pipeline.cli.executions import print_job_log
 from pipeline.local import DEFAULT_STORE
+
+if TYPE_CHECKING:
+    from pipeline.batch_transform import Location, Staged
 
 
 @app.command()
@@ -186,6 +189,28 @@ def predict(
     _write(rows, found, top_k, target, f"by {endpoint_name}")
 
 
+def _stage(
+    rows: Any, batch_size: int, top_k: int, instance_count: int, job: str | None = None
+) -> tuple[list[str], Staged, Location]:
+    """A transform job's input: the rows' texts, the endpoint's requests for them over one file per
+    instance (``batch_transform.stage``), and the job's folder (``job``'s, else a new job's) under the
+    bucket's ``batch_transform_prefix``. Rows without text only: ``PredictError``."""
+    from pipeline import batch_predict as bp
+    from pipeline import batch_transform as bt
+    from pipeline.config import ENV_BUCKET, from_env
+
+    cfg = config()
+    limits = cfg.container.inference
+    texts = rows["text"].tolist()
+    staged = bt.stage(texts, batch_size, limits.max_texts, limits.max_payload_bytes, top_k, instance_count)
+    if not staged.requests:
+        raise bp.PredictError("no row has text: nothing to score")
+    at = bt.Location(
+        from_env(ENV_BUCKET, None) or cfg.bucket, cfg.batch_transform_prefix, job or bt.job_name()
+    )
+    return texts, staged, at
+
+
 def _predict_by_transform(
     rows: Any,
     target: Path,
@@ -207,22 +232,14 @@ def _predict_by_transform(
     from pipeline import batch_predict as bp
     from pipeline import batch_transform as bt
     from pipeline import deploy as dep
-    from pipeline.config import ENV_BUCKET, ENV_KMS, from_env
+    from pipeline.config import ENV_KMS, from_env
 
     cfg = config()
     limits = cfg.container.inference
     region = resolve_region(region)
     sagemaker, s3 = boto3.client("sagemaker", region_name=region), boto3.client("s3", region_name=region)
-    texts = rows["text"].tolist()
-    at = bt.Location(
-        from_env(ENV_BUCKET, None) or cfg.bucket, cfg.batch_transform_prefix, job or bt.job_name()
-    )
     with failing(bp.PredictError, dep.DeployError, bt.TransformError, ClientError, code=1):
-        staged = bt.stage(
-            texts, batch_size, limits.max_texts, limits.max_payload_bytes, top_k, instance_count
-        )
-        if not staged.requests:
-            raise bp.PredictError("no row has text: nothing to score")
+        texts, staged, at = _stage(rows, batch_size, top_k, instance_count, job)
         if job:
             bt.check_input(s3, staged, at)
             console.print(
@@ -300,20 +317,12 @@ def _predict_by_local_transform(
     endpoint's model (or ``model_name``'s), the files in the store."""
     from pipeline import batch_predict as bp
     from pipeline import batch_transform as bt
-    from pipeline.config import ENV_BUCKET, from_env
     from pipeline.local import transform
     from pipeline.local.jobs import UnsupportedError
 
-    cfg = config()
-    limits = cfg.container.inference
-    texts = rows["text"].tolist()
-    at = bt.Location(from_env(ENV_BUCKET, None) or cfg.bucket, cfg.batch_transform_prefix, bt.job_name())
+    limits = config().container.inference
     with failing(bp.PredictError, bt.TransformError, transform.TransformJobError, UnsupportedError, code=1):
-        staged = bt.stage(
-            texts, batch_size, limits.max_texts, limits.max_payload_bytes, top_k, instance_count
-        )
-        if not staged.requests:
-            raise bp.PredictError("no row has text: nothing to score")
+        texts, staged, at = _stage(rows, batch_size, top_k, instance_count)
         model, model_data, environment = transform.model_source(store, endpoint_name, model_name)
         for name, body in staged.files.items():
             kept = store.path(f"s3://{at.bucket}/{at.key('input', name)}")
