@@ -367,3 +367,48 @@ def test_what_needs_a_person_reaches_the_alarm_topic(template, name):
     text = json.loads(message)  # a JSON string: SNS sends it as the message
     assert not re.search(r"<[a-z]+>", text) and text.startswith("medtx: ")
     assert "medtx " in text.removeprefix("medtx: ") or "log: https://" in text  # what to run or read
+
+
+def test_the_operations_dashboard_charts_what_sagemaker_and_the_drift_check_put(template):
+    """The CloudWatch dashboard's body is JSON once the stack's names are in; its medtx charts read
+    every figure ``capture.metric_data`` puts (namespace, dimension), its SageMaker charts the
+    metrics ``medtx deploy``'s rollback alarms watch (same dimensions), the PSI chart marks the
+    thresholds ``capture`` reads, and the widgets tile the grid without overlapping."""
+    from pipeline import capture, deploy
+
+    dashboard = template["Resources"]["OperationsDashboard"]["Properties"]
+    assert _concrete(dashboard["DashboardName"], template) == "medtx-operations"
+    body = json.loads(_concrete(dashboard["DashboardBody"], template))
+    endpoint = str(template["Parameters"]["EndpointName"]["Default"])
+    charted: dict[str, set[str]] = {}
+    for widget in body["widgets"]:
+        for row in widget["properties"].get("metrics", []):
+            names = [part for part in row if isinstance(part, str)]
+            namespace, metric, dimensions = names[0], names[1], names[2:]
+            charted.setdefault(namespace, set()).add(metric)
+            if namespace == capture.NAMESPACE:
+                assert dimensions == ["EndpointName", endpoint]
+            else:
+                assert dimensions == ["EndpointName", endpoint, "VariantName", deploy.VARIANT]
+    checked = {"predictions": capture.FEW, "mean_score": 1, "psi": 1, "total_variation": 1}
+    figures = capture.metric_data("e", {**checked, "estimated_accuracy": 0.5}, None)
+    assert charted[capture.NAMESPACE] == {f["MetricName"] for f in figures}
+    settings = deploy.DeploySettings(endpoint_name=endpoint, role_arn="r", instance_type="ml.m5.xlarge")
+    assert {a["MetricName"] for a in deploy.alarm_requests(settings)} <= charted["AWS/SageMaker"]
+    assert {"Invocations", "CPUUtilization", "MemoryUtilization"} <= set().union(*charted.values())
+    (psi,) = [w for w in body["widgets"] if "PredictionPSI" in json.dumps(w)]
+    marks = [line["value"] for line in psi["properties"]["annotations"]["horizontal"]]
+    assert marks == [capture.STABLE, capture.MAJOR]
+    text = " ".join(w["properties"]["markdown"] for w in body["widgets"] if w["type"] == "text")
+    assert all(f"`{name}`" in text for name in deploy.alarm_names(endpoint))
+    cells = set()
+    for widget in body["widgets"]:
+        assert widget["x"] + widget["width"] <= 24
+        area = {
+            (x, y)
+            for x in range(widget["x"], widget["x"] + widget["width"])
+            for y in range(widget["y"], widget["y"] + widget["height"])
+        }
+        assert not cells & area, widget
+        cells |= area
+    assert template["Outputs"]["OperationsDashboardName"]["Value"] == {"Ref": "OperationsDashboard"}
