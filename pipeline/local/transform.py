@@ -99,7 +99,8 @@ def run(
     """Run the job ``request`` describes with the model archive ``model_data``: each line of each
     input file posted to the model's server, each answer a line of ``<file>.out``. Returns the job's
     description, ``Completed`` or ``Failed`` (a line the server refused or could not answer, a line
-    over ``MaxPayloadInMB``, a server that did not start): its ``FailureReason`` says which."""
+    over ``MaxPayloadInMB``, a server that did not start): its ``FailureReason`` says which. A job
+    interrupted (Ctrl-C) is recorded ``Stopped``, its server stopped, and the interruption goes on."""
     name = request["TransformJobName"]
     _check(request)
     if store.read_record(KIND, name) is not None:
@@ -153,6 +154,8 @@ def run(
     finally:
         if process is not None:
             stop_group(process.pid, timeout=10)
+        if record["TransformJobStatus"] == "InProgress":  # Ctrl-C, or an error nobody expected
+            record.update(TransformJobStatus="Stopped", FailureReason="the command running it stopped")
         record["TransformEndTime"] = _now()
         store.write_record(KIND, name, record)
     return described(record)

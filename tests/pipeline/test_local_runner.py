@@ -1013,3 +1013,25 @@ def test_a_local_transform_job_refuses_what_it_does_not_run_the_services_way(tmp
     assert failed["TransformJobStatus"] == "Failed" and "no objects at s3://b/in/" in failed["FailureReason"]
     assert store.read_record(transform.KIND, "j")["TransformJobStatus"] == "Failed"
     assert failed["TransformEndTime"] >= failed["TransformStartTime"]
+
+
+def test_an_interrupted_local_transform_job_is_recorded_stopped(tmp_path, monkeypatch):
+    """Ctrl-C while the job runs: the job is recorded ``Stopped`` with its end time, and the
+    interruption goes on to the command."""
+    from pipeline.batch_transform import transform_request
+    from pipeline.local import transform
+
+    store = Store(tmp_path)
+    (tmp_path / "b" / "in").mkdir(parents=True)
+    (tmp_path / "b" / "in" / "requests.jsonl").write_text('{"inputs": "a note"}\n')
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(transform.endpoint, "launch", interrupted)
+    request = transform_request("j", "m", "s3://b/in/", "s3://b/out", "local", 1, 1024)
+    with pytest.raises(KeyboardInterrupt):
+        transform.run(store, request, tmp_path / "model.tar.gz")
+    record = store.read_record(transform.KIND, "j")
+    assert record["TransformJobStatus"] == "Stopped" and record["TransformEndTime"]
+    assert not (tmp_path / "b" / "out").exists()
