@@ -310,9 +310,10 @@ def reading(result: dict[str, Any]) -> str:
 def metric_data(endpoint: str, result: dict[str, Any], at: datetime) -> list[dict[str, Any]]:
     """The figures of ``drift`` as CloudWatch ``MetricData`` (``NAMESPACE``, dimension EndpointName):
     ``CapturedPredictions`` always (0 when the window held none); ``PredictionMeanScore`` when there
-    were predictions; ``PredictionPSI``, ``PredictionTotalVariation`` and
-    ``PredictionEstimatedAccuracy`` only from ``FEW`` predictions on and with validation predictions
-    to compare with, so an alarm on them never fires on a handful of requests."""
+    were predictions; ``PredictionPSI``, ``PredictionTotalVariation``, ``PredictionEstimatedAccuracy``
+    and the ends of its interval (``...Low``, ``...High``) only from ``FEW`` predictions on and with
+    validation predictions to compare with, so an alarm on them never fires on a handful of
+    requests."""
     dimensions = [{"Name": "EndpointName", "Value": endpoint}]
     figures = [("CapturedPredictions", result.get("predictions", 0), "Count")]
     if result.get("predictions"):
@@ -322,6 +323,8 @@ def metric_data(endpoint: str, result: dict[str, Any], at: datetime) -> list[dic
             ("PredictionPSI", result["psi"], "None"),
             ("PredictionTotalVariation", result["total_variation"], "None"),
             ("PredictionEstimatedAccuracy", result["estimated_accuracy"], "None"),
+            ("PredictionEstimatedAccuracyLow", result["estimated_accuracy_low"], "None"),
+            ("PredictionEstimatedAccuracyHigh", result["estimated_accuracy_high"], "None"),
         ]
     return [
         {"MetricName": name, "Dimensions": dimensions, "Timestamp": at, "Value": float(value), "Unit": unit}

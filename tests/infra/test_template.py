@@ -21,6 +21,10 @@ NO_RESOURCE_LEVEL = {
 }
 
 
+#: A drift check's accuracy estimate with its interval, as ``capture.drift`` gives it.
+_ESTIMATE = {"estimated_accuracy": 0.5, "estimated_accuracy_low": 0.4, "estimated_accuracy_high": 0.6}
+
+
 def _tool(name: str) -> str:
     found = TOOLS / name if (TOOLS / name).exists() else shutil.which(name)
     if not found:
@@ -217,7 +221,7 @@ def test_a_capturing_stack_checks_prediction_drift_on_a_schedule(template):
     assert alarm["Condition"] == "Captures"
     watched = alarm["Properties"]
     checked = {"predictions": capture.FEW, "mean_score": 1, "psi": 1, "total_variation": 1}
-    figures = capture.metric_data("e", {**checked, "estimated_accuracy": 0.5}, None)
+    figures = capture.metric_data("e", {**checked, **_ESTIMATE}, None)
     published = {f["MetricName"] for f in figures}
     assert watched["MetricName"] in published and watched["MetricName"] == "PredictionPSI"
     assert watched["Namespace"] == capture.NAMESPACE and watched["Threshold"] == capture.MAJOR
@@ -391,7 +395,7 @@ def test_the_operations_dashboard_charts_what_sagemaker_and_the_drift_check_put(
             else:
                 assert dimensions == ["EndpointName", endpoint, "VariantName", deploy.VARIANT]
     checked = {"predictions": capture.FEW, "mean_score": 1, "psi": 1, "total_variation": 1}
-    figures = capture.metric_data("e", {**checked, "estimated_accuracy": 0.5}, None)
+    figures = capture.metric_data("e", {**checked, **_ESTIMATE}, None)
     assert charted[capture.NAMESPACE] == {f["MetricName"] for f in figures}
     settings = deploy.DeploySettings(endpoint_name=endpoint, role_arn="r", instance_type="ml.m5.xlarge")
     assert {a["MetricName"] for a in deploy.alarm_requests(settings)} <= charted["AWS/SageMaker"]

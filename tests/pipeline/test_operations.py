@@ -1534,6 +1534,7 @@ def test_the_scheduled_drift_check_puts_its_figures_in_cloudwatch(registry, iam_
     assert busy["PredictionPSI"] > capture.MAJOR and busy["PredictionTotalVariation"] == pytest.approx(0.5)
     # validation: every row scored 0.8 and half of them right, so any traffic score estimates 0.5
     assert busy["PredictionEstimatedAccuracy"] == pytest.approx(0.5)
+    assert busy["PredictionEstimatedAccuracyLow"] < 0.5 < busy["PredictionEstimatedAccuracyHigh"]
     few = published("medtx-few")
     assert few.keys() == {"CapturedPredictions", "PredictionMeanScore"}  # too few for a PSI to alarm on
     assert published("medtx-quiet") == {"CapturedPredictions": 0}
