@@ -35,24 +35,30 @@ def model_source(
     store: Store, endpoint_name: str, model_name: str | None
 ) -> tuple[str, Path, dict[str, str]]:
     """(model name, archive, container environment) of the model a job runs: ``model_name``'s record
-    (a pipeline's ``CreateModel``), else what local endpoint ``endpoint_name`` serves."""
+    (a pipeline's ``CreateModel``), else what local endpoint ``endpoint_name`` serves. An archive no
+    longer in the store is named."""
     if model_name:
         model = store.read_record("models", model_name)
         container = endpoint.model_container(model or {})
         if not container or "ModelDataUrl" not in container:
             raise TransformJobError(f"no local model {model_name!r} in {store.root}")
-        return model_name, store.path(container["ModelDataUrl"]), container.get("Environment") or {}
-    record = store.read_record(endpoint.KIND, endpoint_name)
-    if record is None:
-        raise TransformJobError(
-            f"no local endpoint {endpoint_name!r} in {store.root} to take the model from: "
-            "run `medtx run --local`, or pass --model-name"
-        )
-    environment = record.get("Environment")
-    if environment is None:  # a record written before the environment was kept: the model's own
-        model = store.read_record("models", record["ModelName"]) or {}
-        environment = (endpoint.model_container(model) or {}).get("Environment")
-    return record["ModelName"], Path(record["ModelDataUrl"]), environment or {}
+        name, archive = model_name, store.path(container["ModelDataUrl"])
+        environment = container.get("Environment")
+    else:
+        record = store.read_record(endpoint.KIND, endpoint_name)
+        if record is None:
+            raise TransformJobError(
+                f"no local endpoint {endpoint_name!r} in {store.root} to take the model from: "
+                "run `medtx run --local`, or pass --model-name"
+            )
+        name, archive = record["ModelName"], Path(record["ModelDataUrl"])
+        environment = record.get("Environment")
+        if environment is None:  # a record written before the environment was kept: the model's own
+            model = store.read_record("models", name) or {}
+            environment = (endpoint.model_container(model) or {}).get("Environment")
+    if not archive.is_file():
+        raise TransformJobError(f"model {name}: its archive {archive} is no longer in the store")
+    return name, archive, environment or {}
 
 
 def _check(request: dict[str, Any]) -> None:

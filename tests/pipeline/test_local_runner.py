@@ -1008,6 +1008,13 @@ def test_a_local_transform_job_refuses_what_it_does_not_run_the_services_way(tmp
         transform.model_source(store, "ep", "m")
     with pytest.raises(transform.TransformJobError, match="no local endpoint 'ep'"):
         transform.model_source(store, "ep", None)
+    gone = {"ModelName": "m", "PrimaryContainer": {"ModelDataUrl": "s3://b/m/model.tar.gz"}}
+    store.write_record("models", "m", gone)
+    with pytest.raises(transform.TransformJobError, match=r"model m: its archive .* is no longer"):
+        transform.model_source(store, "ep", "m")
+    (tmp_path / "model.tar.gz").write_bytes(b"an archive")
+    store.put_file(tmp_path / "model.tar.gz", "s3://b/m/model.tar.gz")
+    assert transform.model_source(store, "ep", "m")[:2] == ("m", store.path("s3://b/m/model.tar.gz"))
     # a job whose input names nothing fails (as the service's would), recorded with its reason
     failed = transform.run(store, request, tmp_path / "model.tar.gz")
     assert failed["TransformJobStatus"] == "Failed" and "no objects at s3://b/in/" in failed["FailureReason"]
