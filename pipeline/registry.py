@@ -45,6 +45,13 @@ def card_update(package: dict[str, Any], status: str) -> dict[str, str] | None:
     return {"ModelCardStatus": approved}
 
 
+def card_left_waiting(package: dict[str, Any]) -> bool:
+    """An Approved version whose card still waits for review: approved without it (the Model
+    Registry's approval in Studio sets the version's status alone). Approving the version again with
+    ``medtx models approve`` approves the card (``card_update``)."""
+    return package.get("ModelApprovalStatus") == "Approved" and card_update(package, "Approved") is not None
+
+
 def missing_version(group: str, version: int, known: list[int]) -> RegistryError:
     return RegistryError(
         f"no version {version} in model package group {group!r} (versions: {known or 'none'})"

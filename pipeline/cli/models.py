@@ -184,6 +184,13 @@ def models_show(
     if made:  # the rest of what the pipeline's RegisterModel step recorded on the package
         out.print("made of: " + "; ".join(made), highlight=False)
     out.print(model_card.summary(package.get("ModelCard")), highlight=False)
+    if registry.card_left_waiting(package):
+        where = " --sagemaker" if sagemaker else ""
+        out.print(
+            f"the version is Approved but its card still waits for review (approved where the card is "
+            f"not, e.g. in Studio): `medtx models approve {version}{where}` approves the card with it",
+            highlight=False,
+        )
     print_figures(out, report)
     if isinstance(per_class, str):
         console.print(f"no per-class table: {per_class}", highlight=False)

@@ -174,6 +174,17 @@ def test_the_model_is_registered_and_can_be_approved(local_run):
     assert re.search(scored, shown.stdout)
     assert f"BaseModel {made_of['BaseModel']}; CodeBundle {made_of['CodeBundle']}" in shown.stdout
     assert "model card: Approved, risk rating Medium, 1 evaluation(s)" in " ".join(shown.stdout.split())
+    assert "still waits for review" not in shown.stdout
+    # a version approved where its card is not (Studio sets the version's status alone): show says so,
+    # and approving the version again approves the card
+    record = store / "_sagemaker" / "registry" / "medtx-specialty-classifier" / "1.json"
+    waiting = {**package, "ModelCard": {**package["ModelCard"], "ModelCardStatus": "PendingReview"}}
+    record.write_text(json.dumps(waiting))
+    hinted = " ".join(medtx("models", "show", "1", "--store", str(store)).stdout.split())
+    assert "its card still waits for review" in hinted
+    assert "`medtx models approve 1` approves the card" in hinted
+    again = medtx("models", "approve", "1", "--store", str(store))
+    assert "Approved (model card: Approved)" in " ".join(again.stderr.split())
     # the model card, its Join resolved with this run's figures and names (and checked when registered)
     card = medtx("models", "show", "1", "--card", "--store", str(store))
     assert card.returncode == 0, card.stderr

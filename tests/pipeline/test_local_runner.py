@@ -441,6 +441,13 @@ def test_approving_a_version_approves_its_card_only_where_it_waits_for_review(tm
     assert card_of(3, "Approved")["ModelCardStatus"] == "Draft"
     assert card_of(4, "Approved") is None
     assert registry.describe(store, "g", 2)["ModelCard"]["ModelCardStatus"] == "Approved"  # stored
+    # approved where the card is not (Studio sets the version's status alone): the card left waiting
+    from pipeline.registry import card_left_waiting
+
+    waiting = {"ModelApprovalStatus": "Approved", "ModelCard": {"ModelCardStatus": "PendingReview"}}
+    assert card_left_waiting(waiting)
+    assert not card_left_waiting({**waiting, "ModelApprovalStatus": "PendingManualApproval"})
+    assert not any(card_left_waiting(registry.describe(store, "g", v)) for v in (1, 2, 3, 4))
 
 
 _HANDLER = """import json
