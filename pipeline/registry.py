@@ -138,11 +138,10 @@ def _summaries(sagemaker: Any, group: str) -> list[dict[str, Any]]:
 
 def packages(sagemaker: Any, s3: Any, group: str, last: int = 10) -> tuple[list[dict[str, Any]], int]:
     """The newest ``last`` versions of a group, oldest first, and how many versions the group has.
-    The packages have the local registry's shape
-    (``ModelPackageVersion``, ``ModelApprovalStatus``, ``CreationTime``, ``Figures``,
-    ``PipelineExecutionId`` of the execution the figures came from). A package whose statistics cannot
-    be read keeps empty figures and says why in ``FiguresError``; a group that does not exist is an
-    error."""
+    The packages have the local registry's shape (``ModelPackageVersion``, ``ModelApprovalStatus``,
+    ``CreationTime``, ``Figures``, ``PipelineExecutionId`` of the execution the figures came from, the
+    ``ModelCard``'s status). A package whose statistics cannot be read keeps empty figures and says
+    why in ``FiguresError``; a group that does not exist is an error."""
     from botocore.exceptions import ClientError
 
     try:
@@ -169,6 +168,8 @@ def packages(sagemaker: Any, s3: Any, group: str, last: int = 10) -> tuple[list[
         for key in ("ApprovalDescription", "CustomerMetadataProperties"):
             if described.get(key):
                 package[key] = described[key]
+        if described.get("ModelCard"):  # its status (the content is the card itself: `models show --card`)
+            package["ModelCard"] = {"ModelCardStatus": described["ModelCard"].get("ModelCardStatus")}
         report = None
         if uri is None:
             package["FiguresError"] = "the package records no model-quality statistics"

@@ -125,6 +125,12 @@ def models_list(
     for package in found:
         if "FiguresError" in package:
             console.print(f"version {package['ModelPackageVersion']}: no figures: {package['FiguresError']}")
+    for version in (p["ModelPackageVersion"] for p in found if registry.card_left_waiting(p)):
+        console.print(
+            f"version {version}: Approved, its model card still waits for review "
+            f"(`medtx models approve {version}{' --sagemaker' if sagemaker else ''}` approves it)",
+            highlight=False,
+        )
     for version, earlier in registry.same_archives(found).items():
         console.print(
             f"version {version}: the same model archive as version {earlier} (a retraining whose Train "

@@ -183,6 +183,8 @@ def test_the_model_is_registered_and_can_be_approved(local_run):
     hinted = " ".join(medtx("models", "show", "1", "--store", str(store)).stdout.split())
     assert "its card still waits for review" in hinted
     assert "`medtx models approve 1` approves the card" in hinted
+    listed = " ".join(medtx("models", "list", "--store", str(store)).stderr.split())
+    assert "version 1: Approved, its model card still waits for review (`medtx models approve 1`" in listed
     again = medtx("models", "approve", "1", "--store", str(store))
     assert "Approved (model card: Approved)" in " ".join(again.stderr.split())
     # the model card, its Join resolved with this run's figures and names (and checked when registered)

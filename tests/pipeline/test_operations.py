@@ -152,6 +152,12 @@ def test_approving_on_sagemaker_approves_the_card_in_the_same_request(registry):
         },
         {"ModelPackageArn": arn, "ModelApprovalStatus": "Approved"},
     ]
+    # the registry's list carries each version's card status (not its content)
+    import boto3
+
+    card["ModelCardStatus"] = "PendingReview"
+    listed, _ = sagemaker_registry.packages(client, boto3.client("s3", region_name=REGION), GROUP)
+    assert {p["ModelPackageArn"]: p["ModelCard"] for p in listed}[arn] == {"ModelCardStatus": "PendingReview"}
 
 
 def test_an_existing_endpoint_is_updated_blue_green_with_canary_and_rollback(registry):
