@@ -550,10 +550,11 @@ def production_figures(drift: pd.DataFrame) -> list[tuple[str, Any]]:
         """A traffic figure and its validation counterpart over the checks (``columns``: column ->
         line name), a line each; the column named ``interval`` with error bars from its ``_low`` and
         ``_high`` columns (none where a check has none)."""
-        frame, bars = checks, None
+        # only these columns: a line's name may be a history column's too (``traffic``, a class's count)
+        frame, bars = checks[["checked_at", "endpoint", *columns]], None
         if interval:
             bars = ("above", "below")
-            frame = checks.assign(
+            frame = frame.assign(
                 above=checks[f"{interval}_high"] - checks[interval],
                 below=checks[interval] - checks[f"{interval}_low"],
             )

@@ -838,6 +838,10 @@ def test_the_local_dashboard_charts_the_drift_history(tmp_path):
     assert list(estimated.error_y.array) == pytest.approx([0.05] * 4)
     assert validation.error_y.array is None or all(v != v for v in validation.error_y.array)
     assert list(validation.y) == [0.6] * 4
+    # the mean top score beside validation's: one point per check each (a line named "traffic" once
+    # took in the history's per-class "traffic" counts too)
+    traffic, validation = figures["Mean top score: traffic against validation"].data
+    assert list(traffic.y) == [0.7] * 4 and list(validation.y) == [0.8] * 4
     shares = figures["Share of the traffic per predicted class"]
     assert sorted(trace.name for trace in shares.data) == ["Radiology, ep", "Urology, ep"]
     latest = figures["Traffic share minus validation share per class, latest check"]
