@@ -576,9 +576,10 @@ def production_figures(drift: pd.DataFrame) -> list[tuple[str, Any]]:
         {"estimated_accuracy": "traffic (estimated)", "validation_accuracy": "validation"},
         interval="estimated_accuracy",
     )
-    # at least a day wide: a single check otherwise gets an axis of milliseconds
+    # at least a day wide (a single check otherwise gets an axis of milliseconds), and a margin on each
+    # side, so the first and last checks' markers and error bars are not cut in half at the edges
     first, last = checks["checked_at"].min(), checks["checked_at"].max()
-    pad = max(pd.Timedelta(hours=12) - (last - first) / 2, pd.Timedelta(0))
+    pad = max(pd.Timedelta(hours=12) - (last - first) / 2, (last - first) / 40)
     for figure in (psi, shares, volume, confidence, accuracy):
         figure.update_layout(height=340)
         figure.update_xaxes(type="date", range=[first - pad, last + pad])

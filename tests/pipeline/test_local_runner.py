@@ -842,6 +842,12 @@ def test_the_local_dashboard_charts_the_drift_history(tmp_path):
     # took in the history's per-class "traffic" counts too)
     traffic, validation = figures["Mean top score: traffic against validation"].data
     assert list(traffic.y) == [0.7] * 4 and list(validation.y) == [0.8] * 4
+    # a margin beyond the first and last checks, so their markers are drawn whole
+    import pandas as pd
+
+    low, high = (pd.Timestamp(t) for t in figures[psi_title].layout.xaxis.range)
+    checked = capture.read_history(store)["checked_at"]
+    assert low < checked.min() and high > checked.max()
     shares = figures["Share of the traffic per predicted class"]
     assert sorted(trace.name for trace in shares.data) == ["Radiology, ep", "Urology, ep"]
     latest = figures["Traffic share minus validation share per class, latest check"]
