@@ -389,8 +389,14 @@ def performance_figures(data: RunData) -> list[tuple[str, Any]]:
                 text=served["execution_id"],
             ),
         ],
-        layout={"height": 340, "yaxis": {"range": [0, 1]}, "xaxis": {"title": "evaluated (UTC)"}},
+        layout={
+            "height": 340,
+            "yaxis": {"range": [0, 1]},
+            "xaxis": {"title": "evaluated (UTC)", "type": "date"},
+        },
     )
+    if not hist.empty:
+        history.update_xaxes(range=time_range(pd.to_datetime(when, utc=True)))
     n = data.evaluation.get("validation_rows", len(perf))
     against = "the TF-IDF baseline and the served model" if champion.get("served") else "the TF-IDF baseline"
     return [
@@ -505,6 +511,15 @@ def behaviour_figures(evaluation: dict[str, Any]) -> list[tuple[str, Any]]:
     return [("Behavioural checks: predicted label kept when a note is rewritten", figure)]
 
 
+def time_range(times: pd.Series) -> list[pd.Timestamp]:
+    """An x range for points in time: at least a day wide (a single point otherwise gets an axis of
+    milliseconds), with a margin on each side so the first and last markers and their error bars are
+    drawn whole."""
+    first, last = times.min(), times.max()
+    pad = max(pd.Timedelta(hours=12) - (last - first) / 2, (last - first) / 40)
+    return [first - pad, last + pad]
+
+
 def production_figures(drift: pd.DataFrame) -> list[tuple[str, Any]]:
     """The drift checks over time, one line per endpoint (per class for the shares)."""
     import plotly.express as px
@@ -576,13 +591,9 @@ def production_figures(drift: pd.DataFrame) -> list[tuple[str, Any]]:
         {"estimated_accuracy": "traffic (estimated)", "validation_accuracy": "validation"},
         interval="estimated_accuracy",
     )
-    # at least a day wide (a single check otherwise gets an axis of milliseconds), and a margin on each
-    # side, so the first and last checks' markers and error bars are not cut in half at the edges
-    first, last = checks["checked_at"].min(), checks["checked_at"].max()
-    pad = max(pd.Timedelta(hours=12) - (last - first) / 2, (last - first) / 40)
     for figure in (psi, shares, volume, confidence, accuracy):
         figure.update_layout(height=340)
-        figure.update_xaxes(type="date", range=[first - pad, last + pad])
+        figure.update_xaxes(type="date", range=time_range(checks["checked_at"]))
     difference.update_layout(height=26 * max(latest["label"].nunique(), 1) + 120)
     without_psi = int(checks["psi"].isna().sum())
     note = (

@@ -1059,3 +1059,16 @@ def test_an_interrupted_local_transform_job_is_recorded_stopped(tmp_path, monkey
     record = store.read_record(transform.KIND, "j")
     assert record["TransformJobStatus"] == "Stopped" and record["TransformEndTime"]
     assert not (tmp_path / "b" / "out").exists()
+
+
+def test_time_axes_are_a_day_wide_at_least_and_keep_the_edge_points_whole():
+    """``dashboard.time_range``: one point gets a day around it (not an axis of milliseconds); a span
+    gets a fortieth of itself on each side."""
+    import pandas as pd
+
+    from pipeline.dashboard import time_range
+
+    at = pd.Timestamp("2026-12-05T10:57:12Z")
+    assert time_range(pd.Series([at])) == [at - pd.Timedelta(hours=12), at + pd.Timedelta(hours=12)]
+    later = at + pd.Timedelta(days=10)
+    assert time_range(pd.Series([later, at])) == [at - pd.Timedelta(hours=6), later + pd.Timedelta(hours=6)]
