@@ -100,6 +100,9 @@ def prefix(destination: str, endpoint: str, variant: str = VARIANT) -> tuple[str
 #: (``eventMetadata.inferenceId``): a scored backlog is not the endpoint's traffic, so the drift check
 #: leaves those records out (and counts them).
 BATCH_INFERENCE_PREFIX = "medtx-predict-"
+#: ``medtx deploy`` (and ``deploy --local``, ``endpoint start``) sends its smoke request with an
+#: ``InferenceId`` of this prefix: a check of the deployment, not traffic, left out the same way.
+SMOKE_INFERENCE_PREFIX = "medtx-smoke-"
 
 
 def _parse(line: str) -> dict[str, Any]:
@@ -111,10 +114,18 @@ def _parse(line: str) -> dict[str, Any]:
     return record
 
 
+def _inference_id(record: dict[str, Any]) -> str:
+    return (record.get("eventMetadata") or {}).get("inferenceId") or ""
+
+
 def from_batch(record: dict[str, Any]) -> bool:
     """Whether a capture record answers a ``medtx predict`` request."""
-    inference_id = (record.get("eventMetadata") or {}).get("inferenceId") or ""
-    return inference_id.startswith(BATCH_INFERENCE_PREFIX)
+    return _inference_id(record).startswith(BATCH_INFERENCE_PREFIX)
+
+
+def from_smoke(record: dict[str, Any]) -> bool:
+    """Whether a capture record answers a deployment's smoke request."""
+    return _inference_id(record).startswith(SMOKE_INFERENCE_PREFIX)
 
 
 def answers_from_line(line: str) -> list[dict[str, Any]]:
@@ -171,11 +182,12 @@ def store_files(store: Any, destination: str, endpoint: str) -> Files:
 def read_answers(files: Files, since: datetime) -> dict[str, Any]:
     """Every captured prediction in the files (``s3_files``, ``store_files``) of the hours since
     ``since`` (UTC): a frame of ``label, score``, with how many files and records were read, how
-    many records held no prediction and how many answered ``medtx predict`` (left out)."""
+    many records held no prediction and how many answered ``medtx predict`` or a deployment's smoke
+    request (both left out)."""
     names, read, location = files
     first_hour = since.astimezone(UTC).strftime("%Y%m%d%H")
     rows: list[dict[str, Any]] = []
-    count = records = empty = batch = 0
+    count = records = empty = batch = smoke = 0
     for name in names:
         hour = _HOUR.search(name)
         if not hour or "".join(hour.groups()) < first_hour:
@@ -187,6 +199,9 @@ def read_answers(files: Files, since: datetime) -> dict[str, Any]:
             if from_batch(record):
                 batch += 1
                 continue
+            if from_smoke(record):
+                smoke += 1
+                continue
             found = _answers(record)
             empty += not found
             rows.extend(found)
@@ -196,6 +211,7 @@ def read_answers(files: Files, since: datetime) -> dict[str, Any]:
         "records": records,
         "records_without_prediction": empty,
         "batch_records": batch,
+        "smoke_records": smoke,
         "location": location,
     }
 

@@ -545,8 +545,12 @@ def smoke_prediction(body: bytes) -> dict[str, Any]:
 def smoke_test(runtime: Any, endpoint: str, text: str = SMOKE_TEXT) -> dict[str, Any]:
     """One request through the serving contract; returns the prediction, raises ``DeployError``
     when the endpoint refuses it or answers with anything but a prediction."""
+    from pipeline.capture import SMOKE_INFERENCE_PREFIX  # data capture keeps it: not counted as traffic
+
     try:
-        return smoke_prediction(invoke(runtime, endpoint, request_body([text])))
+        return smoke_prediction(
+            invoke(runtime, endpoint, request_body([text]), f"{SMOKE_INFERENCE_PREFIX}{name_suffix()}")
+        )
     except DeployError as err:
         raise DeployError(f"endpoint {endpoint} is InService but failed its smoke request: {err}") from err
 

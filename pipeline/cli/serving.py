@@ -201,6 +201,7 @@ def endpoint_predictions(
         f"endpoint {name}, the last {hours} h: {result['predictions']} predictions in {read['records']} "
         f"captured records ({read['records_without_prediction']} without one"
         + (f", {read['batch_records']} from medtx predict left out" if read["batch_records"] else "")
+        + (f", {read['smoke_records']} deploy smoke request(s) left out" if read["smoke_records"] else "")
         + f"), {read['location']}",
         highlight=False,
     )

@@ -609,15 +609,21 @@ def test_the_local_endpoint_captures_its_answers_as_sagemaker_does(tmp_path, mon
         lines = [line for path in written for line in path.read_text().splitlines()]
         assert len(lines) == 4  # the two deploys' smoke requests, then two
         assert all("a note" not in line and "endpointInput" not in line for line in lines)
+        smoke = [json.loads(line)["eventMetadata"].get("inferenceId", "") for line in lines[:2]]
+        assert all(mark.startswith(capture.SMOKE_INFERENCE_PREFIX) for mark in smoke)
         assert capture.answers_from_line(lines[2]) == [{"label": "Cardiology", "score": 0.9}]
 
         monkeypatch.setenv("COLUMNS", "200")
         asked = ["endpoint", "predictions", "--name", "ep", "--store", str(tmp_path)]
         shown = CliRunner().invoke(app, asked)
         assert shown.exit_code == 0, shown.output
-        assert "4 predictions in 4 captured records (0 without one)" in " ".join(shown.output.split())
+        # the smoke requests check the deployments: not the endpoint's traffic
+        told = " ".join(shown.output.split())
+        assert (
+            "2 predictions in 4 captured records (0 without one, 2 deploy smoke request(s) left out)" in told
+        )
         assert "records no evaluation: no validation predictions to compare with" in shown.output
-        few = "4 predictions are few for shares, a PSI and an accuracy estimate"
+        few = "2 predictions are few for shares, a PSI and an accuracy estimate"
         assert few in " ".join(shown.output.split())
         # a backlog scored with `medtx predict` is captured with its InferenceId, and left out
         backlog = tmp_path / "backlog.csv"
@@ -629,12 +635,13 @@ def test_the_local_endpoint_captures_its_answers_as_sagemaker_does(tmp_path, mon
         assert len(marked) == 1 and marked[0].startswith(capture.BATCH_INFERENCE_PREFIX)
         shown = CliRunner().invoke(app, [*asked, "--json"])
         read = json.loads(shown.stdout)
-        assert (read["predictions"], read["records"], read["batch_records"]) == (4, 5, 1)
+        counted = (read["predictions"], read["records"], read["batch_records"], read["smoke_records"])
+        assert counted == (2, 5, 1, 2)
         # --publish: the check joins the drift history in the store (no CloudWatch locally)
         published = CliRunner().invoke(app, [*asked, "--publish"])
         assert published.exit_code == 0, published.output
         kept = capture.read_history(store)
-        assert kept[["endpoint", "label", "predictions"]].values.tolist() == [["ep", "Cardiology", 4.0]]
+        assert kept[["endpoint", "label", "predictions"]].values.tolist() == [["ep", "Cardiology", 2.0]]
         assert store.path(f"s3://bucket/{capture.HISTORY_KEY}").is_file()
         assert "CloudWatch" not in published.output and "medtx dashboard" in published.output
         off = endpoint.deploy_package(store, "ep", good)

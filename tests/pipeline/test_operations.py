@@ -501,8 +501,16 @@ def test_deploy_sends_a_smoke_request_once_in_service(registry):
     runtime = boto3.client("sagemaker-runtime", region_name=REGION)
     settings = deploy.DeploySettings(endpoint_name="medtx-smoke-endpoint", role_arn=ROLE)
     _answers(PREDICTION)
+    sent: list[dict] = []
+    event = "provide-client-params.sagemaker-runtime.InvokeEndpoint"
+    runtime.meta.events.register(event, lambda params, **_: sent.append(dict(params)))
     done = deploy.deploy(client, cloudwatch, settings, arns["Approved"], wait=True, runtime=runtime)
     assert done["smoke_test"] == {"label": "Cardiovascular / Pulmonary", "score": 0.91}
+    # marked, so the endpoint's data capture keeps it apart from traffic (the drift check leaves it out)
+    from pipeline import capture
+
+    (smoke,) = sent
+    assert smoke["InferenceId"].startswith(capture.SMOKE_INFERENCE_PREFIX) and len(smoke["InferenceId"]) <= 64
 
     _fake_update(client, [])
     served = arns["Approved"]  # what the advice names: the package served before each update
