@@ -449,6 +449,11 @@ def run(
         raise typer.BadParameter("give --data or --param InputDataUri=..., not both", param_hint="--data")
     if data is not None and not data.is_file():
         raise typer.BadParameter(f"{data} is not a file", param_hint="--data")
+    if data is not None:  # the file's faults named now, by its own name, not minutes later in a job's log
+        from pipeline.compare import container_module
+
+        with failing(ValueError, code=2):  # preprocessing's own check: encoding, records, columns
+            container_module("preprocess", "medtx_preprocess").read_raw_csv(data)
     local_store = Store(store)
     if "InputDataUri" not in given:  # the raw CSV goes where the pipeline reads it by default
         local_store.put_file(data or BUNDLED_CSV, cfg.input_data_uri)

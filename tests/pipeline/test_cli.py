@@ -469,6 +469,27 @@ def test_local_run_refuses_a_bad_number_parameter_before_any_step(tmp_path):
     assert not (tmp_path / "_sagemaker").exists()  # no execution was started
 
 
+def test_local_run_names_a_broken_data_file_before_any_step(tmp_path):
+    """``--data``'s faults (columns, separator, encoding, records) come from preprocessing's own check,
+    by the file's name, before anything is copied or run."""
+    header = "description,medical_specialty,sample_name,transcription\n"
+    broken = {
+        "columns.csv": (b"a,b\n1,2\n", "missing column(s) description, medical_specialty"),
+        "semicolons.csv": (header.replace(",", ";").encode(), "split by semicolons"),
+        "latin1.csv": ((header + "Caf\xe9,a,b,c\n").encode("latin-1"), "not UTF-8"),
+        "quote.csv": ((header + 'a,"b,c,d\n').encode(), "a stray or unclosed quote"),
+    }
+    for name, (body, told) in broken.items():
+        data = tmp_path / name
+        data.write_bytes(body)
+        store = tmp_path / f"store-{name}"
+        result = runner.invoke(app, ["run", "--local", "--store", str(store), "--data", str(data)])
+        assert result.exit_code == 2, result.output
+        squeezed = re.sub(r"\s+", "", result.output)  # rich folds a long path anywhere
+        assert f"{data}:" in squeezed and told.replace(" ", "") in squeezed, result.output
+        assert not store.exists()  # nothing copied, no execution started
+
+
 def test_an_aws_refusal_is_one_line_not_a_traceback(aws, monkeypatch, capsys):
     from pipeline.cli import main
 
