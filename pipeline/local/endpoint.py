@@ -535,6 +535,15 @@ def model_container(model: dict[str, Any]) -> dict[str, Any] | None:
     return model.get("PrimaryContainer") or (model.get("Containers") or [None])[0]
 
 
+def served_environment(store: Store, record: dict[str, Any]) -> dict[str, str] | None:
+    """The container environment an endpoint's record serves with; a record written before the
+    environment was kept takes its model's own (None: neither has one)."""
+    if "Environment" in record:
+        return record["Environment"]
+    model = store.read_record("models", record["ModelName"]) or {}
+    return (model_container(model) or {}).get("Environment")
+
+
 def restart(store: Store, name: str) -> dict[str, Any]:
     """``medtx endpoint start``: serve a stopped (or crashed) endpoint's model again, as its record
     says (endpoint config, model archive, the container's environment, data capture), with the smoke
@@ -547,17 +556,13 @@ def restart(store: Store, name: str) -> dict[str, Any]:
     model_data = Path(record["ModelDataUrl"])
     if not model_data.exists():
         raise EndpointError(f"endpoint {name}: its model archive {model_data} is gone; deploy a version")
-    environment = record.get("Environment")
-    if environment is None:  # a record written before the environment was kept: the model's own
-        model = store.read_record("models", record["ModelName"]) or {}
-        environment = (model_container(model) or {}).get("Environment")
     started = start(
         store,
         name,
         record["EndpointConfigName"],
         record["ModelName"],
         model_data,
-        environment,
+        served_environment(store, record),
         model_package=record.get("ModelPackageArn"),
         check=smoke,
         capture=record.get("DataCaptureConfig"),

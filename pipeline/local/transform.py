@@ -52,10 +52,7 @@ def model_source(
                 "run `medtx run --local`, or pass --model-name"
             )
         name, archive = record["ModelName"], Path(record["ModelDataUrl"])
-        environment = record.get("Environment")
-        if environment is None:  # a record written before the environment was kept: the model's own
-            model = store.read_record("models", name) or {}
-            environment = (endpoint.model_container(model) or {}).get("Environment")
+        environment = endpoint.served_environment(store, record)
     if not archive.is_file():
         raise TransformJobError(f"model {name}: its archive {archive} is no longer in the store")
     return name, archive, environment or {}
