@@ -127,7 +127,12 @@ def run(
     try:
         inputs = store.objects(request["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"])
         process, url = endpoint.launch(
-            f"transform job {name}'s model server", model_data, folder, folder / "server.log", environment
+            f"transform job {name}'s model server",
+            model_data,
+            folder,
+            folder / "server.log",
+            environment,
+            arguments=["--batching", "off"],  # one request at a time: nothing arrives together to batch
         )
         for file, path in inputs:
             answers = []
