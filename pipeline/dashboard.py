@@ -260,12 +260,19 @@ def eda_figures(data: RunData) -> list[tuple[str, Any]]:
         [go.Bar(name=col, y=counts.index, x=counts[col], orientation="h") for col in counts.columns],
         layout={"barmode": "group", "height": 26 * len(counts) + 120},
     )
-    removed = {
-        **report.get("dropped", {}),
-        "texts with conflicting labels (kept once per label)": report.get("conflicting_texts", 0),
-    }
-    cleaning = go.Figure(go.Bar(x=list(removed.values()), y=list(removed), orientation="h"))
-    cleaning.update_layout(xaxis_title="rows", height=300)
+    removed = {reason.replace("_", " "): count for reason, count in report.get("dropped", {}).items()}
+    cleaning = go.Figure(
+        [
+            go.Bar(name="rows removed", x=list(removed.values()), y=list(removed), orientation="h"),
+            go.Bar(  # not removed: a text filed under several specialties stays, once under each
+                name="texts kept once per label",
+                x=[report.get("conflicting_texts", 0)],
+                y=["conflicting labels"],
+                orientation="h",
+            ),
+        ]
+    )
+    cleaning.update_layout(xaxis_title="rows / texts", height=300)
     length = px.box(eda, x="text_words", y="medical_specialty", points=False, labels={"text_words": "words"})
     length.update_layout(height=26 * eda["medical_specialty"].nunique() + 120)
     groups = (
@@ -289,7 +296,11 @@ def eda_figures(data: RunData) -> list[tuple[str, Any]]:
     table.update_layout(height=32 * len(terms) + 100)
     return [
         ("Class counts before and after cleaning (the 23-class rule)", classes),
-        (f"Rows removed: {report['rows_in']} in, {report['rows_out']} out", cleaning),
+        (
+            f"Rows removed by reason ({report['rows_in']} in, {report['rows_out']} out), and the texts "
+            "filed under several specialties (kept)",
+            cleaning,
+        ),
         ("Text length by specialty", length),
         ("Sample-name sub-groups per specialty (top 10 each)", subgroups),
         ("Top terms per specialty", table),

@@ -422,6 +422,21 @@ def test_a_second_run_is_served_from_the_cache(local_run, tmp_path):
     assert loaded["errors"] == [] and loaded["charts"] == loaded["rendered"] == 21, loaded
 
 
+def test_the_dashboards_cleaning_chart_accounts_for_every_row_removed(local_run):
+    """The EDA's cleaning chart: its removed rows add up to the rows in minus the rows out (nothing
+    dropped unreported), and the texts filed under several specialties, which stay, are a bar apart."""
+    from pipeline import dashboard
+    from pipeline.local.store import Store
+
+    store, _ = local_run
+    data = dashboard.load(Store(store))
+    (figure,) = [f for title, f in dashboard.eda_figures(data) if title.startswith("Rows removed by reason")]
+    removed, kept = figure.data
+    assert removed.name == "rows removed" and "class below rule" in removed.y
+    assert sum(removed.x) == data.report["rows_in"] - data.report["rows_out"] > 0
+    assert kept.name == "texts kept once per label" and list(kept.x) == [data.report["conflicting_texts"]]
+
+
 def test_the_quality_gate_fails_the_execution_with_its_reason(local_run):
     store, _ = local_run
     gated = medtx("run", "--local", "--store", str(store), *TINY, "--param", "MinMacroF1=0.99")
