@@ -293,7 +293,8 @@ def eda_figures(data: RunData) -> list[tuple[str, Any]]:
             columnwidth=[1, 3],
         )
     )
-    table.update_layout(height=32 * len(terms) + 100)
+    # A cell is 20 px tall unless its text wraps (the table then scrolls): no blank band below it.
+    table.update_layout(height=21 * (len(terms) + 1) + 30, margin={"t": 10, "b": 10})
     return [
         ("Class counts before and after cleaning (the 23-class rule)", classes),
         (
