@@ -88,6 +88,11 @@ CONFIGS: list[dict[str, Any]] = [
         "pre": CHUNKS_256,
         "train": {"epochs": 6, "learning-rate": 2e-4},
     },
+    {  # CPU scale: the note's section headings as one more input beside its windows
+        "name": "chunks-256-lr2e-4-headings",
+        "pre": {**CHUNKS_256, "headings-window": "true"},
+        "train": {"epochs": 6, "learning-rate": 2e-4},
+    },
     {  # task-adaptive pretraining first; the GPU affords the longer masked-token schedules it calls for
         "name": "chunks-256-lr2e-4-mlm20",
         "pre": CHUNKS_256,
@@ -291,6 +296,18 @@ CPU_CONFIGS += [  # shorter windows: 256 scored under 128, and all-MiniLM-L6-v2 
         "name": "cpu-chunks-128-3ep-mean-lr2e-4-bf16-llrd0.8-seed7",
         "pre": CHUNKS_128,
         "train": {**BEST_128, "precision": "bf16", "layer-lr-decay": 0.8, "seed": 7},
+    },
+]
+CPU_CONFIGS += [  # a fourth input per note: its section headings, which say what kind of document it is
+    {
+        "name": "cpu-chunks-128-3ep-mean-lr2e-4-bf16-headings",
+        "pre": {**CHUNKS_128, "headings-window": "true"},
+        "train": {**BEST_128, "precision": "bf16"},
+    },
+    {
+        "name": "cpu-chunks-128-3ep-mean-lr2e-4-bf16-headings-seed7",
+        "pre": {**CHUNKS_128, "headings-window": "true"},
+        "train": {**BEST_128, "precision": "bf16", "seed": 7},
     },
 ]
 #: The CPU configurations were measured while ``cls`` was ``TrainConfig``'s default and training ran

@@ -46,6 +46,9 @@ _WHITESPACE = re.compile(r"\s+")
 #: or a section heading (``cm.,2.``, ``HISTORY:,``), in comma-only runs (``: , ,1.``), at the start.
 _LINE_BREAK_COMMAS = re.compile(r"(?<=[.:;?!])(?:\s*,)+|^(?:\s*,)+")
 _COMMA_RUNS = re.compile(r",(?:\s*,)+")
+#: A section heading of a clinical note: an upper-case label of three or more characters before a
+#: colon (``HISTORY OF PRESENT ILLNESS:``, ``ESTIMATED BLOOD LOSS:``).
+_HEADING = re.compile(r"\b([A-Z][A-Z /&\-]{2,60}):")
 
 
 class InputError(ValueError):
@@ -75,6 +78,12 @@ def clean_text(value: object) -> str:
 def drop_line_break_commas(text: str) -> str:
     """``text`` without the scrape's line-break commas (``TrainConfig.drop_line_break_commas``)."""
     return clean_text(_COMMA_RUNS.sub(",", _LINE_BREAK_COMMAS.sub(" ", text)))
+
+
+def section_headings(text: str) -> str:
+    """The note's section headings in order, each once, joined by `` ; `` (``TrainConfig.headings_window``);
+    the empty string for a note without any."""
+    return " ; ".join(dict.fromkeys(h.strip() for h in _HEADING.findall(text)))
 
 
 def parse_bool(value: str) -> bool:
@@ -188,6 +197,7 @@ class TextEncoding:
     chunk_stride: int = TrainConfig.chunk_stride
     max_chunks: int = TrainConfig.max_chunks
     drop_line_break_commas: bool = TrainConfig.drop_line_break_commas
+    headings_window: bool = TrainConfig.headings_window
 
     def __post_init__(self) -> None:
         if self.long_text not in LONG_TEXT_MODES:
@@ -202,6 +212,11 @@ class TextEncoding:
             raise InputError(
                 f"chunks need 0 <= chunk_stride <= max_length / 2 and max_chunks >= 1; got stride "
                 f"{self.chunk_stride} at max_length {self.max_length}, max_chunks {self.max_chunks}"
+            )
+        if self.headings_window and self.long_text != "chunks":
+            raise InputError(
+                f"headings_window adds a model input to a note's windows: it needs long_text=chunks, "
+                f"got {self.long_text!r}"
             )
 
     def prepare(self, text: str) -> str:
@@ -218,6 +233,7 @@ class TextEncoding:
             chunk_stride=int(cfg.chunk_stride),
             max_chunks=int(cfg.max_chunks),
             drop_line_break_commas=bool(cfg.drop_line_break_commas),
+            headings_window=bool(cfg.headings_window),
         )
 
     def save(self, folder: str | Path) -> Path:
@@ -239,7 +255,8 @@ def encode_texts(tokenizer: Any, texts: Sequence[str], encoding: TextEncoding) -
     per model input, and ``doc``: the index in ``texts`` each input came from. The text is first
     cleaned as ``encoding`` says (``drop_line_break_commas``). ``truncate`` and
     ``head_tail`` give one input per text; ``chunks`` one per window (the fast tokenizer's overflow
-    windows, ``chunk_stride`` tokens shared between neighbours).
+    windows, ``chunk_stride`` tokens shared between neighbours), and with ``headings_window`` one
+    more per text that has section headings (``section_headings``), after all the windows.
     """
     texts = [encoding.prepare(t) for t in texts]
     n = encoding.max_length
@@ -264,6 +281,11 @@ def encode_texts(tokenizer: Any, texts: Sequence[str], encoding: TextEncoding) -
         keep = _spread_chunks(mapping, encoding.max_chunks)
         out = {k: [v[i] for i in keep] for k, v in enc.items() if k != "overflow_to_sample_mapping"}
         out["doc"] = [mapping[i] for i in keep]
+        if encoding.headings_window:  # after the windows: one more input per note that has headings
+            headings = [section_headings(t) for t in texts]
+            noted = [i for i, h in enumerate(headings) if h]
+            extra = tokenizer([headings[i] for i in noted], truncation=True, max_length=n)
+            out = {k: v + list(extra[k]) for k, v in out.items() if k != "doc"} | {"doc": out["doc"] + noted}
     out.setdefault("doc", list(range(len(texts))))  # one input per text
     out["length"] = [len(i) for i in out["input_ids"]]
     return out

@@ -97,6 +97,12 @@ class TrainConfig:
     #: preprocessing, evaluation and the endpoint treat text alike (it travels in
     #: ``tokenization.json`` too).
     drop_line_break_commas: bool = False
+    #: With ``chunks``, one more model input per note: its section headings in order, each once
+    #: (``PREOPERATIVE DIAGNOSIS ; PROCEDURE ; ANESTHESIA ; ...``: the upper-case labels that end in a
+    #: colon), trained with the note's label and pooled with its windows. The headings say what kind
+    #: of document a note is (operative report, SOAP note, discharge summary) wherever they stand in it,
+    #: where three spread windows read only the ones inside them. A note without headings gets none.
+    headings_window: bool = False
     head_tokens: int = 128
     chunk_stride: int = 64
     max_chunks: int = 8
@@ -160,6 +166,8 @@ class TrainConfig:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}; got {self.pooling!r}")
         if self.chunk_loss not in CHUNK_LOSSES:
             raise ValueError(f"chunk_loss must be one of {', '.join(CHUNK_LOSSES)}; got {self.chunk_loss!r}")
+        if self.headings_window and self.long_text != "chunks":
+            raise ValueError(f"headings_window needs long_text=chunks; got {self.long_text!r}")
         if self.precision not in TRAIN_PRECISIONS:
             choices = ", ".join(TRAIN_PRECISIONS)
             raise ValueError(f"precision must be one of {choices}; got {self.precision!r}")

@@ -439,6 +439,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=train.drop_line_break_commas,
         help="drop the commas the scrape left where the notes had line breaks (true/false)",
     )
+    parser.add_argument(
+        "--headings-window",
+        type=parse_bool,
+        default=train.headings_window,
+        help="chunks: one more model input per note listing its section headings (true/false)",
+    )
     parser.add_argument("--min-class-samples", type=int, default=data.min_class_samples)
     parser.add_argument(
         "--num-classes", type=int, default=data.num_classes, help="0 keeps every class that passes"

@@ -133,7 +133,9 @@ def content(ctx: StepContext, card: Splice, preprocess: Any, train: Any, evaluat
                 p.train_batch_size,
                 ", ",
                 p.max_length,
-                f"-token windows (long notes: {t.long_text}), on the training split of ",
+                f"-token windows (long notes: {t.long_text}"
+                f"{', with the section headings as one more input' if t.headings_window else ''}), on the "
+                "training split of ",
                 p.input_data_uri,
                 " (data version ",
                 p.input_data_version,

@@ -61,6 +61,8 @@ def build(ctx: StepContext) -> ProcessingStep:
             str(t.max_chunks),
             "--drop-line-break-commas",
             str(t.drop_line_break_commas).lower(),
+            "--headings-window",
+            str(t.headings_window).lower(),
             "--min-class-samples",
             p.min_class_samples,
             "--num-classes",

@@ -17,6 +17,7 @@ from medtx_common import (
     drop_line_break_commas,
     encode_texts,
     resolve_model_path,
+    section_headings,
 )
 
 pytest.importorskip("transformers")
@@ -94,6 +95,7 @@ def test_spread_chunks_keeps_first_and_last_of_each_text():
         ({"long_text": "chunks", "max_chunks": 0}, "max_chunks"),
         ({"long_text": "head_tail", "head_tokens": -1}, "head_tokens"),
         ({"max_length": 4}, "max_length"),
+        ({"headings_window": True}, "needs long_text=chunks"),
     ],
 )
 def test_bad_encoding_settings_are_one_clear_error(settings, message):
@@ -138,6 +140,38 @@ def test_line_break_commas_are_dropped_when_the_encoding_says_so(tokenizer, tmp_
     assert kept["length"][0] > out["length"][0]
     dropped.save(tmp_path)
     assert TextEncoding.load(tmp_path, 128).drop_line_break_commas is True
+
+
+@pytest.mark.parametrize(
+    ("text", "headings"),
+    [
+        (
+            "PREOPERATIVE DIAGNOSIS:,  Hernia.,PROCEDURE:,  Repair. ESTIMATED BLOOD LOSS: Minimal. "
+            "PROCEDURE: see above. The patient tolerated it well.",
+            "PREOPERATIVE DIAGNOSIS ; PROCEDURE ; ESTIMATED BLOOD LOSS",
+        ),
+        ("S: Cough. HEENT: Clear. Follow-up in 2 weeks: stable.", "HEENT"),
+        ("The patient is a 54-year-old man with chest pain: no fever.", ""),
+    ],
+)
+def test_section_headings_lists_each_heading_once_in_order(text, headings):
+    assert section_headings(text) == headings
+
+
+def test_headings_window_adds_one_input_per_note_that_has_headings(tokenizer, tmp_path):
+    """After every note's windows, one input holding the note's headings, with the note's index."""
+    headed = "HISTORY: Knee pain. " + LONG + " IMPRESSION: Sprain. PLAN: Rest."
+    notes = [headed, "short note without headings", LONG]
+    windows = TextEncoding(max_length=32, long_text="chunks", chunk_stride=0, max_chunks=3)
+    both = TextEncoding(max_length=32, long_text="chunks", chunk_stride=0, max_chunks=3, headings_window=True)
+    plain, out = encode_texts(tokenizer, notes, windows), encode_texts(tokenizer, notes, both)
+    count = len(plain["input_ids"])
+    assert out["doc"] == plain["doc"] + [0]
+    assert out["input_ids"][:count] == plain["input_ids"]
+    assert out["input_ids"][count] == tokenizer("HISTORY ; IMPRESSION ; PLAN")["input_ids"]
+    assert set(out) == set(plain) and out["length"] == [len(i) for i in out["input_ids"]]
+    both.save(tmp_path)
+    assert TextEncoding.load(tmp_path, 128).headings_window is True
 
 
 @pytest.fixture(scope="module")

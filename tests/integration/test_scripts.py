@@ -512,7 +512,7 @@ def test_chunked_notes_train_and_evaluate_as_one_prediction_per_row(tmp_path):
     from medtx_common import InputError, TextEncoding, load_classifier
 
     encoding = ["--long-text", "chunks", "--max-length", "32", "--chunk-stride", "8", "--max-chunks", "4",
-                "--drop-line-break-commas", "true"]  # fmt: skip
+                "--drop-line-break-commas", "true", "--headings-window", "true"]  # fmt: skip
     report = preprocess.main(
         [
             "--input",
@@ -525,8 +525,9 @@ def test_chunked_notes_train_and_evaluate_as_one_prediction_per_row(tmp_path):
         ]
     )
     rows = report.split["train_rows"]
-    assert rows < report.model_inputs["train"] <= 4 * rows
+    assert rows < report.model_inputs["train"] <= 5 * rows  # four windows and the headings
     assert report.encoding["long_text"] == "chunks" and report.encoding["drop_line_break_commas"] is True
+    assert report.encoding["headings_window"] is True
     dataset = load_from_disk(str(tmp_path / "pp" / "train"))
     assert sorted(set(dataset["doc"])) == list(range(rows)) and max(dataset["length"]) <= 32
     eda = pd.read_csv(tmp_path / "pp" / "pre-processed" / "pre-processed.csv", keep_default_na=False)
@@ -542,7 +543,7 @@ def test_chunked_notes_train_and_evaluate_as_one_prediction_per_row(tmp_path):
     with pytest.raises(InputError, match=r"needs preprocess\.py --max-length 16"):
         train.main([*args, "--max-length", "16"])
     train.main([*args, "--max-length", "32"])
-    assert TextEncoding.load(tmp_path / "model", 512) == TextEncoding(32, "chunks", 128, 8, 4, True)
+    assert TextEncoding.load(tmp_path / "model", 512) == TextEncoding(32, "chunks", 128, 8, 4, True, True)
 
     # chunk_loss=note: a training row is a note (its windows pooled), in training and its evaluation
     note_args = [
@@ -564,6 +565,7 @@ def test_chunked_notes_train_and_evaluate_as_one_prediction_per_row(tmp_path):
     assert len(table) == evaluation["validation_rows"] == report.split["validation_rows"]
     handler = load_classifier(tmp_path / "model", precision="fp32")  # as evaluated: same arithmetic
     assert handler["encoding"].long_text == "chunks" and handler["encoding"].drop_line_break_commas
+    assert handler["encoding"].headings_window
     answer = inference.predict_fn({"texts": table["text"].tolist()[:3], "top_k": 1}, handler)
     assert [a["class_id"] for a in answer] == table["pred"].tolist()[:3]
 

@@ -403,6 +403,7 @@ def test_long_text_settings_reach_preprocess_and_training(aws):
             train__chunk_stride="32",
             train__max_chunks="6",
             train__drop_line_break_commas="true",
+            train__headings_window="true",
             train__lr_scheduler="cosine",
             train__layer_lr_decay="0.8",
             train__chunk_loss="note",
@@ -413,7 +414,7 @@ def test_long_text_settings_reach_preprocess_and_training(aws):
     given = container_flags(steps["Preprocess"])
     assert given["--long-text"] == "chunks" and given["--chunk-stride"] == "32"
     assert given["--max-chunks"] == "6" and given["--head-tokens"] == "128"
-    assert given["--drop-line-break-commas"] == "true"
+    assert given["--drop-line-break-commas"] == "true" and given["--headings-window"] == "true"
     assert given["--max-length"] == {"Get": "Parameters.MaxLength"}
     hyper = steps["Train"]["Arguments"]["HyperParameters"]
     assert hyper["lr-scheduler"] == "cosine" and hyper["pad-to-multiple-of"] == "64"
@@ -429,6 +430,8 @@ def test_long_text_settings_reach_preprocess_and_training(aws):
         get_pipeline(region=REGION, role=ROLE, train__pooling="max")
     with pytest.raises(ValueError, match="chunk_loss must be one of"):
         get_pipeline(region=REGION, role=ROLE, train__chunk_loss="doc")
+    with pytest.raises(ValueError, match="headings_window needs long_text=chunks; got 'truncate'"):
+        get_pipeline(region=REGION, role=ROLE, train__headings_window="true")
 
 
 def test_bootstrap_settings_reach_evaluation(aws):

@@ -179,6 +179,8 @@ def test_without_resampling_the_card_reads_no_interval(aws):
         model_card__creator="ML platform team",
         model_card__risk_rating="High",
         train__imbalance="logit_adjustment",
+        train__long_text="chunks",
+        train__headings_window="true",
         evaluate__top_k="3",
     )
     definition = json.loads(get_pipeline(region=REGION, role=ROLE, config=config).definition())
@@ -190,8 +192,9 @@ def test_without_resampling_the_card_reads_no_interval(aws):
     )
     assert document["model_overview"]["model_creator"] == "ML platform team"
     assert document["intended_uses"]["risk_rating"] == "High"
-    # the loss the config trains with, and as many top-k figures as the evaluation reports
+    # the loss and encoding the config trains with, and as many top-k figures as the evaluation reports
     assert document["training_details"]["objective_function"]["condition"] == "Logit-adjusted cross-entropy"
+    assert "(long notes: chunks, with the section headings as one more input)" in json.dumps(document)
     hyper = flatten(definition["Steps"])["Train"]["Arguments"]["HyperParameters"]
     assert hyper["imbalance"] == "logit_adjustment"
     group = "Top-k accuracy: the right specialty among the first k listed"
