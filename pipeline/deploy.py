@@ -536,6 +536,14 @@ def invoke(runtime: Any, endpoint: str, body: bytes, inference_id: str | None = 
     return response["Body"].read()
 
 
+def smoke_inference_id() -> str:
+    """The ``InferenceId`` of a smoke request: data capture keeps it, and the drift check leaves it out
+    as a check of the deployment, not traffic (``capture.from_smoke``)."""
+    from pipeline.capture import SMOKE_INFERENCE_PREFIX
+
+    return f"{SMOKE_INFERENCE_PREFIX}{name_suffix()}"
+
+
 def smoke_prediction(body: bytes) -> dict[str, Any]:
     """The answer to the smoke request (one text), checked: its label and score."""
     (prediction,) = check_answer(body, 1)
@@ -545,12 +553,8 @@ def smoke_prediction(body: bytes) -> dict[str, Any]:
 def smoke_test(runtime: Any, endpoint: str, text: str = SMOKE_TEXT) -> dict[str, Any]:
     """One request through the serving contract; returns the prediction, raises ``DeployError``
     when the endpoint refuses it or answers with anything but a prediction."""
-    from pipeline.capture import SMOKE_INFERENCE_PREFIX  # data capture keeps it: not counted as traffic
-
     try:
-        return smoke_prediction(
-            invoke(runtime, endpoint, request_body([text]), f"{SMOKE_INFERENCE_PREFIX}{name_suffix()}")
-        )
+        return smoke_prediction(invoke(runtime, endpoint, request_body([text]), smoke_inference_id()))
     except DeployError as err:
         raise DeployError(f"endpoint {endpoint} is InService but failed its smoke request: {err}") from err
 

@@ -489,12 +489,9 @@ def smoke(url: str) -> dict[str, Any]:
     """One request through the handler's JSON contract to the server at ``url``; its prediction, or
     ``DeployError`` saying what came back instead."""
     from pipeline import deploy as contract
-    from pipeline.capture import SMOKE_INFERENCE_PREFIX  # its capture record is not traffic
 
     code, body = post(
-        url,
-        contract.request_body([contract.SMOKE_TEXT]),
-        inference_id=f"{SMOKE_INFERENCE_PREFIX}{contract.name_suffix()}",
+        url, contract.request_body([contract.SMOKE_TEXT]), inference_id=contract.smoke_inference_id()
     )
     if code != 200:
         raise contract.DeployError(f"HTTP {code}: {body[:200].decode(errors='replace')}")
