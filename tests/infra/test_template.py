@@ -373,27 +373,57 @@ def test_what_needs_a_person_reaches_the_alarm_topic(template, name):
     assert "medtx " in text.removeprefix("medtx: ") or "log: https://" in text  # what to run or read
 
 
-def test_the_operations_dashboard_charts_what_sagemaker_and_the_drift_check_put(template):
+#: SageMaker Pipelines' CloudWatch metrics: their namespace (spelled so) and names.
+PIPELINE_NAMESPACE = "AWS/Sagemaker/ModelBuildingPipeline"
+PIPELINE_METRICS = {
+    "ExecutionStarted", "ExecutionSucceeded", "ExecutionFailed", "ExecutionStopped", "ExecutionDuration",
+    "StepStarted", "StepSucceeded", "StepFailed", "StepStopped", "StepDuration",
+}  # fmt: skip
+
+
+def test_the_operations_dashboard_charts_what_sagemaker_and_the_drift_check_put(template, monkeypatch):
     """The CloudWatch dashboard's body is JSON once the stack's names are in; its medtx charts read
     every figure ``capture.metric_data`` puts (namespace, dimension), its SageMaker charts the
-    metrics ``medtx deploy``'s rollback alarms watch (same dimensions), the PSI chart marks the
-    thresholds ``capture`` reads, and the widgets tile the grid without overlapping."""
+    metrics ``medtx deploy``'s rollback alarms watch (same dimensions), its pipeline charts the
+    pipeline's executions and its three jobs by their step names, every metric-math expression reads
+    ids the widget has, the PSI chart marks the thresholds ``capture`` reads, and the widgets tile the
+    grid without overlapping."""
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # the SDK makes a boto3 client on import
     from pipeline import capture, deploy
+    from pipeline.config import PipelineConfig
+    from steps import evaluate, preprocess, train
 
     dashboard = template["Resources"]["OperationsDashboard"]["Properties"]
     assert _concrete(dashboard["DashboardName"], template) == "medtx-operations"
     body = json.loads(_concrete(dashboard["DashboardBody"], template))
     endpoint = str(template["Parameters"]["EndpointName"]["Default"])
+    pipeline = str(template["Parameters"]["PipelineName"]["Default"])
+    assert pipeline == PipelineConfig().pipeline_name
     charted: dict[str, set[str]] = {}
+    steps_charted: set[str] = set()
     for widget in body["widgets"]:
-        for row in widget["properties"].get("metrics", []):
+        rows = widget["properties"].get("metrics", [])
+        ids = {part["id"] for row in rows for part in row if isinstance(part, dict) and "id" in part}
+        for row in rows:
             names = [part for part in row if isinstance(part, str)]
+            if not names:  # a metric-math row: what it computes from reads ids of this widget
+                (expression,) = row
+                assert set(re.findall(r"\b[a-z]\w*", expression["expression"])) <= ids, expression
+                continue
             namespace, metric, dimensions = names[0], names[1], names[2:]
             charted.setdefault(namespace, set()).add(metric)
             if namespace == capture.NAMESPACE:
                 assert dimensions == ["EndpointName", endpoint]
+            elif namespace == PIPELINE_NAMESPACE:
+                assert metric in PIPELINE_METRICS
+                assert dimensions[:2] == ["PipelineName", pipeline]
+                assert len(dimensions) == 2 if metric.startswith("Execution") else dimensions[2] == "StepName"
+                steps_charted.update(dimensions[3:])
             else:
                 assert dimensions == ["EndpointName", endpoint, "VariantName", deploy.VARIANT]
+    assert steps_charted == {preprocess.NAME, train.NAME, evaluate.NAME}
+    executions = {"ExecutionStarted", "ExecutionSucceeded", "ExecutionFailed", "ExecutionStopped"}
+    assert executions | {"ExecutionDuration", "StepDuration"} == charted[PIPELINE_NAMESPACE]
     checked = {"predictions": capture.FEW, "mean_score": 1, "psi": 1, "total_variation": 1}
     figures = capture.metric_data("e", {**checked, **_ESTIMATE}, None)
     assert charted[capture.NAMESPACE] == {f["MetricName"] for f in figures}
