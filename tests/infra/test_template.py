@@ -385,9 +385,9 @@ def test_the_operations_dashboard_charts_what_sagemaker_and_the_drift_check_put(
     """The CloudWatch dashboard's body is JSON once the stack's names are in; its medtx charts read
     every figure ``capture.metric_data`` puts (namespace, dimension), its SageMaker charts the
     metrics ``medtx deploy``'s rollback alarms watch (same dimensions), its pipeline charts the
-    pipeline's executions and its three jobs by their step names, every metric-math expression reads
-    ids the widget has, the PSI chart marks the thresholds ``capture`` reads, and the widgets tile the
-    grid without overlapping."""
+    pipeline's executions and its three jobs by their step names, ids and statistics follow
+    GetMetricData's rules, every metric-math expression reads ids its widget has, the PSI chart marks
+    the thresholds ``capture`` reads, and the widgets tile the grid without overlapping."""
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # the SDK makes a boto3 client on import
     from pipeline import capture, deploy
     from pipeline.config import PipelineConfig
@@ -403,12 +403,17 @@ def test_the_operations_dashboard_charts_what_sagemaker_and_the_drift_check_put(
     steps_charted: set[str] = set()
     for widget in body["widgets"]:
         rows = widget["properties"].get("metrics", [])
-        ids = {part["id"] for row in rows for part in row if isinstance(part, dict) and "id" in part}
+        options = [part for row in rows for part in row if isinstance(part, dict)]
+        # GetMetricData's rules (botocore's MetricDataQuery.Id, Statistic / extended statistics)
+        ids = [part["id"] for part in options if "id" in part]
+        assert len(ids) == len(set(ids)) and all(re.fullmatch(r"[a-z]\w*", i) for i in ids), ids
+        stats = [part["stat"] for part in [widget["properties"], *options] if "stat" in part]
+        assert all(re.fullmatch(r"SampleCount|Average|Sum|Minimum|Maximum|p\d\d?(\.\d+)?", s) for s in stats)
         for row in rows:
             names = [part for part in row if isinstance(part, str)]
             if not names:  # a metric-math row: what it computes from reads ids of this widget
                 (expression,) = row
-                assert set(re.findall(r"\b[a-z]\w*", expression["expression"])) <= ids, expression
+                assert set(re.findall(r"\b[a-z]\w*", expression["expression"])) <= set(ids), expression
                 continue
             namespace, metric, dimensions = names[0], names[1], names[2:]
             charted.setdefault(namespace, set()).add(metric)
