@@ -24,18 +24,25 @@ part of that back at prediction, so rare specialties are predicted less often. E
 the same bootstrap draws.
 
 Results go to ``--out`` (JSON) after every configuration, so a run cut short keeps what it finished;
-``--deadline`` skips configurations that would start after that many seconds.
+``--deadline`` skips configurations that would start after that many seconds. Each result keeps its
+validation predictions (``validation_predictions``: each row's target and predicted class, and a
+short hash of its text), so two configurations run apart, on the same split, can be compared paired:
+``--compare A.json:NAME B.json:NAME`` scores both on the same bootstrap draws of the validation texts
+and prints the difference's interval, which is narrower than the two runs' intervals side by side.
 
     python bench/quality_sweep.py --data mtsamples.csv --model DIR --out quality.json
+    python bench/quality_sweep.py --compare quality.json:chunks-256 other.json:chunks-256-headings
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import hashlib
 import json
 import lzma
 import platform
+import re
 import shutil
 import sys
 import tempfile
@@ -55,6 +62,7 @@ import train  # noqa: E402
 from medtx_common import (  # noqa: E402
     classification_metrics,
     load_classifier,
+    load_labels,
     mean_by_text,
     predict_proba,
     read_json,
@@ -324,6 +332,11 @@ CPU_CONFIGS += [  # a fourth input per note: its section headings, which say wha
         "pre": {**CHUNKS_128, "max-chunks": 1, "headings-window": "true"},
         "train": {**BEST_128, "precision": "bf16", "seed": 7},
     },
+    {  # twice the rate: 1e-4 -> 2e-4 helped every CPU setting; does the small model take more?
+        "name": "cpu-chunks-128-3ep-mean-lr4e-4-bf16-headings",
+        "pre": {**CHUNKS_128, "headings-window": "true"},
+        "train": {**BEST_128, "precision": "bf16", "learning-rate": 4e-4},
+    },
 ]
 #: The CPU configurations were measured while ``cls`` was ``TrainConfig``'s default and training ran
 #: in float32 on a CPU; they keep both unless they say otherwise, so each reruns as recorded.
@@ -447,7 +460,85 @@ def run_config(
     if config["pre"].get("long-text") == "chunks":
         result["macro_f1_by_predicted_windows"] = window_coverage(work / name / "model", data_dir / "eval")
         result["macro_f1_by_window_pooling"] = window_pooling(work / name / "model", data_dir / "eval")
+    result["validation_predictions"] = validation_predictions(
+        work / name / "evaluation", work / name / "model"
+    )
     return result
+
+
+def validation_predictions(evaluation: Path, model_dir: Path) -> dict[str, list[Any]]:
+    """The model's classes, and each validation row of the evaluation's ``model-performance.csv``: its
+    id, a short hash of its text (the bootstrap's unit: a note's rows stand or fall together), its
+    target and predicted class by name. What ``--compare`` pairs two runs on; the texts themselves
+    stay out of the results."""
+    table = evaluate.read_table(
+        evaluation, evaluate.MODEL_PERFORMANCE_CSV, ["row_id", "text", "target_label"]
+    )
+    return {
+        "labels": load_labels(model_dir),
+        "row_id": table["row_id"].astype(int).tolist(),
+        "text_sha1": [hashlib.sha1(str(t).encode()).hexdigest()[:12] for t in table["text"]],
+        "target": table["target_label"].astype(str).tolist(),
+        "pred": table["pred_label"].astype(str).tolist(),
+    }
+
+
+def compare(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    """Two results' macro-F1 on the same validation rows (over the models' classes, as the evaluation
+    step scores), and their difference (first minus second) with its paired bootstrap interval and
+    the share of draws in which the first is ahead: both scored on each draw of the validation texts
+    (``evaluate.bootstrap_figures``, the evaluation's resamples and confidence level). Results of
+    different splits or label sets are refused."""
+    runs = []
+    for result in (first, second):
+        if "validation_predictions" not in result:
+            raise ValueError(f"{result['name']}: no validation_predictions (kept from 2026-12-05 on)")
+        runs.append(result["validation_predictions"])
+    a, b = runs
+    for key in ("labels", "row_id", "text_sha1", "target"):
+        if a[key] != b[key]:
+            raise ValueError(f"{first['name']} and {second['name']} differ in their validation {key}")
+    index = {label: i for i, label in enumerate(a["labels"])}
+    y_true, pred_a, pred_b = (
+        np.asarray([index[v] for v in run]) for run in (a["target"], a["pred"], b["pred"])
+    )
+    cfg, labels = evaluate.EvalConfig(), len(index)
+    paired = evaluate.bootstrap_figures(y_true, pred_a, a["text_sha1"], labels, cfg, baseline_pred=pred_b)
+    if paired is None:
+        raise ValueError("fewer than two distinct validation texts: nothing to compare")
+    figures = [classification_metrics(y_true, pred, labels)["macro_f1"] for pred in (pred_a, pred_b)]
+    return {
+        "first": first["name"],
+        "second": second["name"],
+        "rows": len(y_true),
+        "texts": paired["texts"],
+        "macro_f1": [round(f, 4) for f in figures],
+        "difference": round(figures[0] - figures[1], 4),
+        "interval": [round(v, 4) for v in paired["interval"]["macro_f1_minus_baseline"]],
+        "confidence_level": paired["confidence_level"],
+        "share_first_ahead": round(paired["share_above_baseline"], 4),
+        "predictions_changed": int(np.sum(pred_a != pred_b)),
+    }
+
+
+def load_result(spec: str) -> dict[str, Any]:
+    """``FILE.json:NAME``: that configuration's result in a sweep's output (``FILE.json`` alone: its
+    only result)."""
+    path, _, name = spec.partition(".json:")
+    path = path if path.endswith(".json") else f"{path}.json"
+    found = [r for r in read_json(Path(path))["results"] if not name or r["name"] == name]
+    if len(found) != 1:
+        raise ValueError(f"{spec}: {len(found)} results match (name one as FILE.json:NAME)")
+    return found[0]
+
+
+def dumps(summary: dict[str, Any]) -> str:
+    """The summary as indented JSON with each list of plain values on one line (the predictions would
+    otherwise take a line per row)."""
+    text = json.dumps(summary, indent=2)
+    scalar = r'(?:"[^"\\\n]*"|-?[\d.]+(?:[eE][-+]?\d+)?|null|true|false)'
+    inline = rf"\[\s*{scalar}(?:,\s*{scalar})*\s*\]"
+    return re.sub(inline, lambda m: json.dumps(json.loads(m[0])), text) + "\n"
 
 
 #: Windows per note that prediction reads in the coverage check of window configurations (0: all).
@@ -674,7 +765,16 @@ def main() -> None:
     parser.add_argument("--baseline-only", action="store_true", help="only the baselines, no training")
     parser.add_argument("--smoke", action="store_true", help="tiny settings on CPU (checks the code)")
     parser.add_argument("--cpu", action="store_true", help="the quick-profile-scale configurations")
+    parser.add_argument(
+        "--compare", nargs=2, metavar="FILE.json:NAME", help="two kept results: their paired difference"
+    )
     cli = parser.parse_args()
+    if cli.compare:
+        try:
+            print(json.dumps(compare(*(load_result(spec) for spec in cli.compare)), indent=2))
+        except (ValueError, OSError, KeyError) as err:
+            parser.error(str(err))
+        return
     if cli.rescore:
         if not cli.split:
             parser.error("--rescore needs --split (the folder preprocess.py wrote, with eval/)")
@@ -715,7 +815,7 @@ def main() -> None:
         }
         if cli.baseline_only:
             summary["baselines"] = baseline_only(data, model, work)
-            cli.out.write_text(json.dumps(summary, indent=2) + "\n")
+            cli.out.write_text(dumps(summary))
             return
         configs, base = configurations(cli.cpu)
         chosen = [c for c in configs if not cli.only or c["name"] in cli.only.split(",")]
@@ -736,11 +836,12 @@ def main() -> None:
             except Exception as exc:  # keep the other configurations' figures
                 result = {"name": config["name"], "error": repr(exc)[:500]}
             summary["results"].append(result)
-            print("[quality]", json.dumps(result), flush=True)
-            cli.out.write_text(json.dumps(summary, indent=2) + "\n")
+            shown = {k: v for k, v in result.items() if k != "validation_predictions"}
+            print("[quality]", json.dumps(shown), flush=True)
+            cli.out.write_text(dumps(summary))
             shutil.rmtree(work / config["name"], ignore_errors=True)
         summary["wall_seconds"] = round(time.perf_counter() - started, 1)
-        cli.out.write_text(json.dumps(summary, indent=2) + "\n")
+        cli.out.write_text(dumps(summary))
     for row in summary["results"]:
         if "error" in row:
             print(f"{row['name']:32s} error {row['error']}")

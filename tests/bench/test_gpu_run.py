@@ -20,6 +20,8 @@ pytest.importorskip("torch")
 
 from helpers import BUNDLED_CSV, ROOT
 
+from bench import quality_sweep
+
 # the windows path (every window of a note trained, predictions pooled per note): it runs all the
 # code the first-window configurations run, and more; tests/bench/test_quality_sweep.py parses the rest
 QUALITY_ONLY = ("chunks-256-lr2e-4",)
@@ -74,6 +76,9 @@ def test_gpu_run_script_brings_back_every_figure(tmp_path: Path):
             assert set(pooling) == {"mean_logits", "mean_probs", "max_probs"}, row
             # the product's pooling scores as the evaluation step did
             assert pooling["mean_logits"]["macro_f1"] == pytest.approx(row["macro_f1"], abs=1e-4), row
+        # the validation predictions it keeps score as the evaluation step did (what --compare pairs)
+        kept = quality_sweep.compare(row, row)
+        assert kept["macro_f1"][0] == pytest.approx(row["macro_f1"], abs=1e-4) and kept["difference"] == 0
 
     inference = json.loads((out / "inference-throughput.json").read_text())
     assert inference["model"] == "DistilBERT-base shape, random" and inference["smoke"]

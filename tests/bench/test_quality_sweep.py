@@ -69,3 +69,50 @@ def test_window_pooling_pools_each_note_its_own_way():
     assert mean_probs[0].argmax() == 0 and max_probs[0, 1] > mean_probs[0, 1]
     with pytest.raises(ValueError, match="unknown window pooling 'median'"):
         quality_sweep.pool_windows(logits, docs, 2, "median")
+
+
+def _result(name: str, pred: list[str], target: list[str], texts: list[str]) -> dict:
+    kept = {"labels": ["a", "b", "c", "d"], "row_id": list(range(len(target)))}
+    return {
+        "name": name,
+        "validation_predictions": {**kept, "text_sha1": texts, "target": target, "pred": pred},
+    }
+
+
+def test_compare_scores_two_runs_on_the_same_draws():
+    target = ["a", "b", "c"] * 20
+    texts = [f"{i // 2:012x}" for i in range(60)]  # two rows a text: they are drawn together
+    right = _result("right", target, target, texts)
+    half = _result("half", target[:30] + ["b", "c", "a"] * 10, target, texts)
+    found = quality_sweep.compare(right, half)
+    # over the four classes of the label map, as the evaluation step scores ("d": 0 in both)
+    assert found["macro_f1"][0] == pytest.approx(0.75) and found["macro_f1"][1] < 0.75
+    assert found["rows"] == 60 and found["texts"] == 30 and found["predictions_changed"] == 30
+    low, high = found["interval"]
+    assert 0 < low <= found["difference"] <= high and found["share_first_ahead"] == 1.0
+    assert quality_sweep.compare(half, right)["share_first_ahead"] == 0.0
+    same = quality_sweep.compare(half, half)
+    assert same["difference"] == 0 and same["interval"] == [0, 0] and same["predictions_changed"] == 0
+    # another split, or a result from before the predictions were kept, is refused by name
+    moved = _result("moved", target, target, texts[::-1])
+    with pytest.raises(ValueError, match="right and moved differ in their validation text_sha1"):
+        quality_sweep.compare(right, moved)
+    with pytest.raises(ValueError, match="old: no validation_predictions"):
+        quality_sweep.compare(right, {"name": "old"})
+
+
+def test_results_keep_plain_lists_on_one_line(tmp_path: Path):
+    import json
+
+    row = {"name": "x", "epochs": [0.1, 0.2], "kept": {"pred": ["a / b", "c"]}, "checks": [{"k": 1}]}
+    summary = {"results": [row, {"name": "y", "quoted": ['say "x"', "z"]}]}
+    text = quality_sweep.dumps(summary)
+    assert json.loads(text) == summary
+    assert '"epochs": [0.1, 0.2]' in text and '"pred": ["a / b", "c"]' in text
+    path = tmp_path / "sweep.json"
+    path.write_text(text)
+    assert quality_sweep.load_result(f"{path}:y")["quoted"] == ['say "x"', "z"]
+    with pytest.raises(ValueError, match="2 results match"):
+        quality_sweep.load_result(str(path))
+    with pytest.raises(ValueError, match="0 results match"):
+        quality_sweep.load_result(f"{path}:nope")
