@@ -27,8 +27,9 @@ Results go to ``--out`` (JSON) after every configuration, so a run cut short kee
 ``--deadline`` skips configurations that would start after that many seconds. Each result keeps its
 validation predictions (``validation_predictions``: each row's target and predicted class, and a
 short hash of its text), so two configurations run apart, on the same split, can be compared paired:
-``--compare A.json:NAME B.json:NAME`` scores both on the same bootstrap draws of the validation texts
-and prints the difference's interval, which is narrower than the two runs' intervals side by side.
+``--compare A.json:NAME B.json:NAME`` sets them side by side as ``medtx models compare`` sets two
+registered versions (``pipeline.compare``): both scored on the same bootstrap draws of the validation
+texts, the difference's interval, narrower than the two runs' intervals side by side, and each class.
 
     python bench/quality_sweep.py --data mtsamples.csv --model DIR --out quality.json
     python bench/quality_sweep.py --compare quality.json:chunks-256 other.json:chunks-256-headings
@@ -52,6 +53,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -484,40 +486,46 @@ def validation_predictions(evaluation: Path, model_dir: Path) -> dict[str, list[
 
 
 def compare(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
-    """Two results' macro-F1 on the same validation rows (over the models' classes, as the evaluation
-    step scores), and their difference (first minus second) with its paired bootstrap interval and
-    the share of draws in which the first is ahead: both scored on each draw of the validation texts
-    (``evaluate.bootstrap_figures``, the evaluation's resamples and confidence level). Results of
-    different splits or label sets are refused."""
-    runs = []
+    """Two results as ``medtx models compare`` sets two registered versions side by side
+    (``pipeline.compare``): each one's figures, and when they were scored on the same validation rows
+    the difference of their macro-F1 (first minus second) with its paired bootstrap interval and the
+    share of draws in which the first is ahead, the rows where only one is right and each class's F1
+    in both, with a one-sentence ``verdict``. Results of different splits or label sets are not
+    paired (``reason`` says why)."""
+    if str(ROOT) not in sys.path:
+        sys.path.append(str(ROOT))
+    from pipeline.compare import compare as compare_versions
+    from pipeline.compare import verdict
+
+    reports, tables = [], []
     for result in (first, second):
-        if "validation_predictions" not in result:
+        kept = result.get("validation_predictions")
+        if kept is None:
             raise ValueError(f"{result['name']}: no validation_predictions (kept from 2026-12-05 on)")
-        runs.append(result["validation_predictions"])
-    a, b = runs
-    for key in ("labels", "row_id", "text_sha1", "target"):
-        if a[key] != b[key]:
-            raise ValueError(f"{first['name']} and {second['name']} differ in their validation {key}")
-    index = {label: i for i, label in enumerate(a["labels"])}
-    y_true, pred_a, pred_b = (
-        np.asarray([index[v] for v in run]) for run in (a["target"], a["pred"], b["pred"])
-    )
-    cfg, labels = evaluate.EvalConfig(), len(index)
-    paired = evaluate.bootstrap_figures(y_true, pred_a, a["text_sha1"], labels, cfg, baseline_pred=pred_b)
-    if paired is None:
-        raise ValueError("fewer than two distinct validation texts: nothing to compare")
-    figures = [classification_metrics(y_true, pred, labels)["macro_f1"] for pred in (pred_a, pred_b)]
+        index = {label: i for i, label in enumerate(kept["labels"])}
+        target, pred = ([index[v] for v in kept[key]] for key in ("target", "pred"))
+        figures = classification_metrics(np.asarray(target), np.asarray(pred), len(index))
+        baseline = result.get("baseline_macro_f1")
+        reports.append(
+            {
+                "labels": kept["labels"],
+                "multiclass_classification_metrics": {k: {"value": v} for k, v in figures.items()},
+                **({"baseline": {"macro_f1": baseline}} if baseline is not None else {}),
+                **(
+                    {"macro_f1_minus_baseline": figures["macro_f1"] - baseline}
+                    if baseline is not None
+                    else {}
+                ),
+            }
+        )
+        columns = {"row_id": kept["row_id"], "text": kept["text_sha1"], "target_label": kept["target"]}
+        tables.append(pd.DataFrame({**columns, "target": target, "pred": pred}))
+    found = compare_versions(reports[0], tables[0], reports[1], tables[1], evaluate.EvalConfig())
     return {
         "first": first["name"],
         "second": second["name"],
-        "rows": len(y_true),
-        "texts": paired["texts"],
-        "macro_f1": [round(f, 4) for f in figures],
-        "difference": round(figures[0] - figures[1], 4),
-        "interval": [round(v, 4) for v in paired["interval"]["macro_f1_minus_baseline"]],
-        "confidence_level": paired["confidence_level"],
-        "share_first_ahead": round(paired["share_above_baseline"], 4),
-        "predictions_changed": int(np.sum(pred_a != pred_b)),
+        **found,
+        "verdict": verdict(found, first["name"], second["name"]),
     }
 
 

@@ -78,7 +78,8 @@ def test_gpu_run_script_brings_back_every_figure(tmp_path: Path):
             assert pooling["mean_logits"]["macro_f1"] == pytest.approx(row["macro_f1"], abs=1e-4), row
         # the validation predictions it keeps score as the evaluation step did (what --compare pairs)
         kept = quality_sweep.compare(row, row)
-        assert kept["macro_f1"][0] == pytest.approx(row["macro_f1"], abs=1e-4) and kept["difference"] == 0
+        assert kept["a"]["macro_f1"] == pytest.approx(row["macro_f1"], abs=1e-4), row["name"]
+        assert kept["paired"] and kept["macro_f1_difference"] == 0
 
     inference = json.loads((out / "inference-throughput.json").read_text())
     assert inference["model"] == "DistilBERT-base shape, random" and inference["smoke"]

@@ -79,24 +79,28 @@ def _result(name: str, pred: list[str], target: list[str], texts: list[str]) -> 
     }
 
 
-def test_compare_scores_two_runs_on_the_same_draws():
+def test_compare_sets_two_runs_side_by_side_as_models_compare_does():
     target = ["a", "b", "c"] * 20
     texts = [f"{i // 2:012x}" for i in range(60)]  # two rows a text: they are drawn together
     right = _result("right", target, target, texts)
     half = _result("half", target[:30] + ["b", "c", "a"] * 10, target, texts)
     found = quality_sweep.compare(right, half)
     # over the four classes of the label map, as the evaluation step scores ("d": 0 in both)
-    assert found["macro_f1"][0] == pytest.approx(0.75) and found["macro_f1"][1] < 0.75
-    assert found["rows"] == 60 and found["texts"] == 30 and found["predictions_changed"] == 30
-    low, high = found["interval"]
-    assert 0 < low <= found["difference"] <= high and found["share_first_ahead"] == 1.0
-    assert quality_sweep.compare(half, right)["share_first_ahead"] == 0.0
+    assert found["a"]["macro_f1"] == pytest.approx(0.75) and found["b"]["macro_f1"] < 0.75
+    assert found["paired"] and found["rows"] == 60 and found["texts"] == 30
+    assert found["disagreements"] == {"rows": 30, "only_a_right": 30, "only_b_right": 0}
+    low, high = found["bootstrap"]["interval"]
+    assert 0 < low <= found["macro_f1_difference"] <= high and found["bootstrap"]["share_a_ahead"] == 1.0
+    assert found["verdict"].startswith("right is ahead of half")
+    assert {c["label"] for c in found["classes"]} == {"a", "b", "c"}
+    assert quality_sweep.compare(half, right)["bootstrap"]["share_a_ahead"] == 0.0
     same = quality_sweep.compare(half, half)
-    assert same["difference"] == 0 and same["interval"] == [0, 0] and same["predictions_changed"] == 0
-    # another split, or a result from before the predictions were kept, is refused by name
-    moved = _result("moved", target, target, texts[::-1])
-    with pytest.raises(ValueError, match="right and moved differ in their validation text_sha1"):
-        quality_sweep.compare(right, moved)
+    assert same["macro_f1_difference"] == 0 and same["bootstrap"]["interval"] == [0, 0]
+    assert same["verdict"].startswith("no difference between half and half")
+    # rows of another split are not paired; a result from before the predictions were kept is refused
+    other = _result("other", target, target, [f"{i:012x}" for i in range(100, 160)])
+    unpaired = quality_sweep.compare(right, other)
+    assert not unpaired["paired"] and "different validation rows" in unpaired["reason"]
     with pytest.raises(ValueError, match="old: no validation_predictions"):
         quality_sweep.compare(right, {"name": "old"})
 
