@@ -471,17 +471,17 @@ def run_config(
 def validation_predictions(evaluation: Path, model_dir: Path) -> dict[str, list[Any]]:
     """The model's classes, and each validation row of the evaluation's ``model-performance.csv``: its
     id, a short hash of its text (the bootstrap's unit: a note's rows stand or fall together), its
-    target and predicted class by name. What ``--compare`` pairs two runs on; the texts themselves
-    stay out of the results."""
+    target and predicted class (their index in ``labels``). What ``--compare`` pairs two runs on; the
+    texts themselves stay out of the results."""
     table = evaluate.read_table(
-        evaluation, evaluate.MODEL_PERFORMANCE_CSV, ["row_id", "text", "target_label"]
+        evaluation, evaluate.MODEL_PERFORMANCE_CSV, ["row_id", "text", "target", "pred"]
     )
     return {
         "labels": load_labels(model_dir),
         "row_id": table["row_id"].astype(int).tolist(),
         "text_sha1": [hashlib.sha1(str(t).encode()).hexdigest()[:12] for t in table["text"]],
-        "target": table["target_label"].astype(str).tolist(),
-        "pred": table["pred_label"].astype(str).tolist(),
+        "target": table["target"].astype(int).tolist(),
+        "pred": table["pred"].astype(int).tolist(),
     }
 
 
@@ -502,9 +502,8 @@ def compare(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
         kept = result.get("validation_predictions")
         if kept is None:
             raise ValueError(f"{result['name']}: no validation_predictions (kept from 2026-12-05 on)")
-        index = {label: i for i, label in enumerate(kept["labels"])}
-        target, pred = ([index[v] for v in kept[key]] for key in ("target", "pred"))
-        figures = classification_metrics(np.asarray(target), np.asarray(pred), len(index))
+        target, pred = kept["target"], kept["pred"]
+        figures = classification_metrics(np.asarray(target), np.asarray(pred), len(kept["labels"]))
         baseline = result.get("baseline_macro_f1")
         reports.append(
             {
@@ -518,7 +517,8 @@ def compare(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
                 ),
             }
         )
-        columns = {"row_id": kept["row_id"], "text": kept["text_sha1"], "target_label": kept["target"]}
+        labels = [kept["labels"][i] for i in target]
+        columns = {"row_id": kept["row_id"], "text": kept["text_sha1"], "target_label": labels}
         tables.append(pd.DataFrame({**columns, "target": target, "pred": pred}))
     found = compare_versions(reports[0], tables[0], reports[1], tables[1], evaluate.EvalConfig())
     return {

@@ -72,11 +72,11 @@ def test_window_pooling_pools_each_note_its_own_way():
 
 
 def _result(name: str, pred: list[str], target: list[str], texts: list[str]) -> dict:
-    kept = {"labels": ["a", "b", "c", "d"], "row_id": list(range(len(target)))}
-    return {
-        "name": name,
-        "validation_predictions": {**kept, "text_sha1": texts, "target": target, "pred": pred},
-    }
+    """A kept result over the classes a-d: each row's target and prediction by index."""
+    labels = ["a", "b", "c", "d"]
+    kept = {"labels": labels, "row_id": list(range(len(target))), "text_sha1": texts}
+    index = {"target": [labels.index(v) for v in target], "pred": [labels.index(v) for v in pred]}
+    return {"name": name, "validation_predictions": {**kept, **index}}
 
 
 def test_compare_sets_two_runs_side_by_side_as_models_compare_does():
