@@ -504,19 +504,16 @@ def compare(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"{result['name']}: no validation_predictions (kept from 2026-12-05 on)")
         target, pred = kept["target"], kept["pred"]
         figures = classification_metrics(np.asarray(target), np.asarray(pred), len(kept["labels"]))
+        report = {
+            "labels": kept["labels"],
+            "multiclass_classification_metrics": {k: {"value": v} for k, v in figures.items()},
+        }
         baseline = result.get("baseline_macro_f1")
-        reports.append(
-            {
-                "labels": kept["labels"],
-                "multiclass_classification_metrics": {k: {"value": v} for k, v in figures.items()},
-                **({"baseline": {"macro_f1": baseline}} if baseline is not None else {}),
-                **(
-                    {"macro_f1_minus_baseline": figures["macro_f1"] - baseline}
-                    if baseline is not None
-                    else {}
-                ),
-            }
-        )
+        if baseline is not None:  # as evaluation.json has it: the TF-IDF fit on the same rows
+            report.update(
+                baseline={"macro_f1": baseline}, macro_f1_minus_baseline=figures["macro_f1"] - baseline
+            )
+        reports.append(report)
         labels = [kept["labels"][i] for i in target]
         columns = {"row_id": kept["row_id"], "text": kept["text_sha1"], "target_label": labels}
         tables.append(pd.DataFrame({**columns, "target": target, "pred": pred}))
