@@ -46,7 +46,7 @@ class DataConfig:
     num_classes: int | None = 23
     #: Drop the document-type labels (``DOCUMENT_TYPE_LABELS``) before applying the class rule.
     drop_document_types: bool = False
-    #: Share of distinct texts held out for validation (the split is grouped by text).
+    #: Share of distinct notes held out for validation (the split is grouped by transcription).
     validation_fraction: float = 0.2
     #: Seed for the grouped, stratified split.
     split_seed: int = 42

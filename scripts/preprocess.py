@@ -13,8 +13,9 @@ Policy, in order (every removed row is counted in ``report/data-report.json``):
 4. Duplicates: repeated (text, label) pairs are dropped, one row kept. The same text filed under
    several labels is *kept once per label*: these are genuine multi-label notes (a note filed under
    Surgery and Orthopedic), and choosing one label would invent information the data lacks.
-5. Split: ``StratifiedGroupKFold`` grouped by text, so no transcription text appears on both sides
-   (all of a text's labels land on the same side), stratified as far as grouping allows, seeded.
+5. Split: ``StratifiedGroupKFold`` grouped by transcription, so no transcription appears on both
+   sides (all of a note's labels land on the same side; with ``text_fields`` that add the description
+   or sample name, all of its rows whatever those say), stratified as far as grouping allows, seeded.
 
 ``keywords`` is never used as an input: it spells out the label.
 """
@@ -280,18 +281,22 @@ def split_key(text: str) -> str:
 
 def split_frame(df: pd.DataFrame, cfg: DataConfig, report: DataReport) -> pd.DataFrame:
     """Add a ``split`` column (train/validation); a class that cannot be on both sides is an error."""
-    texts_per_class = df.groupby("label_name")["text"].nunique()
+    # The groups are the transcriptions, not the model input: with ``text_fields`` that put the
+    # description (or sample name) in front, one note filed with two descriptions is two texts, and
+    # grouping by text could put it on both sides. With the transcription alone the two are the same.
+    notes = df["transcription"]
+    texts_per_class = df.groupby("label_name")["transcription"].nunique()
     too_small = texts_per_class[texts_per_class < 2]
     if not too_small.empty:
         raise InputError(
-            "class(es) too small to split (fewer than 2 distinct texts): "
+            "class(es) too small to split (fewer than 2 distinct transcriptions): "
             + ", ".join(f"{k} ({v})" for k, v in too_small.items())
         )
-    is_val = grouped_split(df["label"].to_numpy(), df["text"], cfg.validation_fraction, cfg.split_seed)
-    # Texts a model reads alike (they differ in case, spacing or the scrape's line-break commas) are
-    # one group too; the splitter's groups stay the exact texts, so the split of every other row does
-    # not depend on this, and such a text's validation rows join its training rows.
-    key = df["text"].map(split_key)
+    is_val = grouped_split(df["label"].to_numpy(), notes, cfg.validation_fraction, cfg.split_seed)
+    # Notes a model reads alike (they differ in case, spacing or the scrape's line-break commas) are
+    # one group too; the splitter's groups stay the exact transcriptions, so the split of every other
+    # row does not depend on this, and such a note's validation rows join its training rows.
+    key = notes.map(split_key)
     straddling = key.isin(set(key[is_val]) & set(key[~is_val]))
     moved = int((straddling & is_val).sum())
     is_val = is_val & ~straddling.to_numpy()
@@ -305,11 +310,12 @@ def split_frame(df: pd.DataFrame, cfg: DataConfig, report: DataReport) -> pd.Dat
             + "; add data, raise --min-class-samples or lower --validation-fraction"
         )
     shared = set(key[is_val]) & set(key[~is_val])
-    assert not shared, "grouped split put a text on both sides"  # guaranteed above
+    assert not shared, "grouped split put a transcription on both sides"  # guaranteed above
     report.split = {
         "method": f"StratifiedGroupKFold(n_splits={max(2, round(1 / cfg.validation_fraction))}, "
-        f"shuffle=True, random_state={cfg.split_seed}), first fold, grouped by text; validation rows "
-        "whose text differs from a training text only in case, spacing or line-break commas moved to train",
+        f"shuffle=True, random_state={cfg.split_seed}), first fold, grouped by transcription; validation "
+        "rows whose transcription differs from a training one only in case, spacing or line-break commas "
+        "moved to train",
         "near_duplicate_rows_moved_to_train": moved,
         "train_rows": int((~is_val).sum()),
         "validation_rows": int(is_val.sum()),

@@ -181,6 +181,22 @@ def test_split_keeps_texts_that_differ_only_in_case_spacing_or_scrape_commas_tog
     assert found - {0}  # some seed split a pair, and the pair was joined
 
 
+def test_split_groups_by_transcription_when_the_description_leads_the_text():
+    """With the description in front, a note filed under two labels with two descriptions is two model
+    texts; it is still one note, and never on both sides of the split."""
+    rows = [(label, f"shared note {i}") for i in range(12) for label in ("A", "B")] + _rows(
+        {"A": 12, "B": 12}
+    )
+    cfg = DataConfig(min_class_samples=2, num_classes=None, text_fields=("description", "transcription"))
+    for seed in range(6):
+        report = DataReport()
+        df = split_frame(clean(kaggle_frame(rows), cfg, report), replace(cfg, split_seed=seed), report)
+        assert df["text"].nunique() == len(rows)  # every row's description differs
+        sides = df.groupby("transcription")["split"].nunique()
+        assert (sides == 1).all(), sides[sides > 1].index.tolist()
+        assert set(df.loc[df["split"] == "validation", "label_name"]) == {"A", "B"}
+
+
 def test_clean_can_drop_document_types_first():
     rows = _rows({"Surgery": 5, "Neurology": 3, "Urology": 3})
     report = DataReport()
