@@ -321,7 +321,7 @@ def split_frame(df: pd.DataFrame, cfg: DataConfig, report: DataReport) -> pd.Dat
         "validation_rows": int(is_val.sum()),
         "train_texts": int(df.loc[~is_val, "text"].nunique()),
         "validation_texts": int(df.loc[is_val, "text"].nunique()),
-        "texts_on_both_sides": 0,
+        "texts_on_both_sides": len(shared),  # 0: asserted above
         "validation_counts": df.loc[is_val, "label_name"].value_counts().sort_index().astype(int).to_dict(),
     }
     return df
@@ -495,7 +495,7 @@ def main(argv: Sequence[str] | None = None) -> DataReport:
         publish(Path(args.output_dir), Path(args.publish_dir))
     LOG.info(
         "rows in %d, out %d (%d classes); dropped %s; %d texts with conflicting labels kept per label; "
-        "train %d / validation %d rows, no text on both sides; model inputs %s (%s)",
+        "train %d / validation %d rows, no transcription on both sides; model inputs %s (%s)",
         report.rows_in,
         report.rows_out,
         len(report.class_counts_kept),

@@ -81,7 +81,7 @@ def build(ctx: StepContext) -> ProcessingStep:
         name=NAME,
         description=(
             "Clean the raw CSV (every removed row counted by reason), keep the classes with enough rows, "
-            "split train/validation with no text on both sides, tokenize, class weights; data report and "
+            "split train/validation with no note on both sides, tokenize, class weights; data report and "
             "EDA dataset."
         ),
         step_args=step_args,
