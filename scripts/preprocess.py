@@ -10,7 +10,8 @@ Policy, in order (every removed row is counted in ``report/data-report.json``):
 3. Class rule: keep classes with at least ``min_class_samples`` rows, counted on the rows left after
    steps 1-2 and before duplicate handling (the reference design's counting: on mtsamples 23
    classes, 4,694 rows). ``num_classes`` must be met; extra classes beyond it keep the largest.
-4. Duplicates: repeated (text, label) pairs are dropped, one row kept. The same text filed under
+4. Duplicates: repeated (transcription, label) pairs are dropped, the first row kept (with the
+   description or sample name among ``text_fields``, whatever those say). The same note filed under
    several labels is *kept once per label*: these are genuine multi-label notes (a note filed under
    Surgery and Orthopedic), and choosing one label would invent information the data lacks.
 5. Split: ``StratifiedGroupKFold`` grouped by transcription, so no transcription appears on both
@@ -240,14 +241,17 @@ def clean(frame: pd.DataFrame, cfg: DataConfig, report: DataReport) -> pd.DataFr
     report.dropped_classes = counts[~counts.index.isin(kept)].sort_index().astype(int).to_dict()
     df = df[~rare]
 
-    duplicated = df.duplicated(subset=["text", LABEL_COLUMN], keep="first")
+    # A note is its transcription: with text_fields that add the description or sample name, the same
+    # note and label under another description is still a repeat (the first row's fields are kept),
+    # so every choice of fields keeps the same rows and, grouped by transcription, the same split.
+    duplicated = df.duplicated(subset=["transcription", LABEL_COLUMN], keep="first")
     report.duplicate_rows_dropped = int(duplicated.sum())
     report.drop("duplicate_text_and_label", duplicated.sum())
     df = df[~duplicated]
 
-    labels_per_text = df.groupby("text")[LABEL_COLUMN].transform("nunique")
+    labels_per_text = df.groupby("transcription")[LABEL_COLUMN].transform("nunique")
     report.conflicting_rows = int((labels_per_text > 1).sum())
-    report.conflicting_texts = int(df.loc[labels_per_text > 1, "text"].nunique())
+    report.conflicting_texts = int(df.loc[labels_per_text > 1, "transcription"].nunique())
     report.distinct_texts = int(df["text"].nunique())
 
     label_names = sorted(kept)

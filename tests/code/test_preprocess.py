@@ -181,20 +181,30 @@ def test_split_keeps_texts_that_differ_only_in_case_spacing_or_scrape_commas_tog
     assert found - {0}  # some seed split a pair, and the pair was joined
 
 
-def test_split_groups_by_transcription_when_the_description_leads_the_text():
-    """With the description in front, a note filed under two labels with two descriptions is two model
-    texts; it is still one note, and never on both sides of the split."""
-    rows = [(label, f"shared note {i}") for i in range(12) for label in ("A", "B")] + _rows(
-        {"A": 12, "B": 12}
-    )
-    cfg = DataConfig(min_class_samples=2, num_classes=None, text_fields=("description", "transcription"))
+def test_every_choice_of_text_fields_keeps_the_same_rows_and_split():
+    """A note is its transcription. With the description in front, a note filed under two labels with
+    two descriptions is two model texts, and a note repeated under one label with another description
+    is still a repeat: the rows kept and the split are those of the transcription alone, and no note
+    is on both sides."""
+    shared = [(label, f"shared note {i}") for i in range(12) for label in ("A", "B")]
+    rows = [*shared, ("A", "shared note 0"), ("B", "shared note 5"), *_rows({"A": 12, "B": 12})]
+    plain = DataConfig(min_class_samples=2, num_classes=None)
     for seed in range(6):
-        report = DataReport()
-        df = split_frame(clean(kaggle_frame(rows), cfg, report), replace(cfg, split_seed=seed), report)
-        assert df["text"].nunique() == len(rows)  # every row's description differs
-        sides = df.groupby("transcription")["split"].nunique()
-        assert (sides == 1).all(), sides[sides > 1].index.tolist()
-        assert set(df.loc[df["split"] == "validation", "label_name"]) == {"A", "B"}
+        splits = {}
+        for fields in (
+            ("transcription",),
+            ("description", "transcription"),
+            ("sample_name", "transcription"),
+        ):
+            cfg = replace(plain, text_fields=fields, split_seed=seed)
+            report = DataReport()
+            df = split_frame(clean(kaggle_frame(rows), cfg, report), cfg, report)
+            assert report.dropped["duplicate_text_and_label"] == 2 and report.conflicting_texts == 12
+            sides = df.groupby("transcription")["split"].nunique()
+            assert (sides == 1).all(), sides[sides > 1].index.tolist()
+            splits[fields] = df[["transcription", "label_name", "split"]].to_dict("list")
+        assert len({str(v) for v in splits.values()}) == 1, seed
+        assert df["text"].nunique() == len(df)  # every row's sample name differs
 
 
 def test_clean_can_drop_document_types_first():
