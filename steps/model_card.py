@@ -141,8 +141,8 @@ def content(ctx: StepContext, card: Splice, preprocess: Any, train: Any, evaluat
                 p.input_data_version,
                 "). The classes with fewer than ",
                 p.min_class_samples,
-                " notes are removed, and the split keeps each distinct text on one side, so no note is "
-                "both trained on and evaluated.",
+                " notes are removed, and the split keeps each note (its transcription) on one side, so "
+                "no note is both trained on and evaluated.",
             ),
             "training_job_details": {
                 "training_arn": card.text(train.properties.TrainingJobArn),
