@@ -289,7 +289,7 @@ def split_frame(df: pd.DataFrame, cfg: DataConfig, report: DataReport) -> pd.Dat
     # description (or sample name) in front, one note filed with two descriptions is two texts, and
     # grouping by text could put it on both sides. With the transcription alone the two are the same.
     notes = df["transcription"]
-    texts_per_class = df.groupby("label_name")["transcription"].nunique()
+    texts_per_class = notes.groupby(df["label_name"]).nunique()
     too_small = texts_per_class[texts_per_class < 2]
     if not too_small.empty:
         raise InputError(
