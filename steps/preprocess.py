@@ -63,6 +63,8 @@ def build(ctx: StepContext) -> ProcessingStep:
             str(t.drop_line_break_commas).lower(),
             "--headings-window",
             str(t.headings_window).lower(),
+            "--fields-window",
+            str(t.fields_window).lower(),
             "--min-class-samples",
             p.min_class_samples,
             "--num-classes",

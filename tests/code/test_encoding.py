@@ -16,8 +16,10 @@ from medtx_common import (
     _spread_chunks,
     drop_line_break_commas,
     encode_texts,
+    join_fields,
     resolve_model_path,
     section_headings,
+    split_fields,
 )
 
 pytest.importorskip("transformers")
@@ -96,6 +98,22 @@ def test_spread_chunks_keeps_first_and_last_of_each_text():
         ({"long_text": "head_tail", "head_tokens": -1}, "head_tokens"),
         ({"max_length": 4}, "max_length"),
         ({"headings_window": True}, "needs long_text=chunks"),
+        ({"fields_window": True, "text_fields": ("description", "transcription")}, "needs long_text=chunks"),
+        (
+            {"long_text": "chunks", "chunk_stride": 8, "fields_window": True},
+            "must end with transcription and name another",
+        ),
+        (
+            {
+                "long_text": "chunks",
+                "chunk_stride": 8,
+                "fields_window": True,
+                "text_fields": ("transcription", "description"),
+            },
+            "must end with transcription",
+        ),
+        ({"text_fields": ("transcription", "keywords")}, "keywords leak the label"),
+        ({"text_fields": ("transcription", "transcription")}, "names a field twice"),
     ],
 )
 def test_bad_encoding_settings_are_one_clear_error(settings, message):
@@ -104,7 +122,14 @@ def test_bad_encoding_settings_are_one_clear_error(settings, message):
 
 
 def test_encoding_file_round_trip_and_default(tmp_path):
-    encoding = TextEncoding(max_length=256, long_text="chunks", chunk_stride=32, max_chunks=4)
+    encoding = TextEncoding(
+        max_length=256,
+        long_text="chunks",
+        chunk_stride=32,
+        max_chunks=4,
+        text_fields=("description", "transcription"),
+        fields_window=True,
+    )
     encoding.save(tmp_path)
     assert json.loads((tmp_path / ENCODING_FILE).read_text())["long_text"] == "chunks"
     assert TextEncoding.load(tmp_path, 128) == encoding
@@ -172,6 +197,59 @@ def test_headings_window_adds_one_input_per_note_that_has_headings(tokenizer, tm
     assert set(out) == set(plain) and out["length"] == [len(i) for i in out["input_ids"]]
     both.save(tmp_path)
     assert TextEncoding.load(tmp_path, 128).headings_window is True
+
+
+@pytest.mark.parametrize(
+    ("values", "joined", "lead", "note"),
+    [
+        (
+            ["Knee pain.", "HISTORY: a note | with a pipe"],
+            "Knee pain. | HISTORY: a note | with a pipe",
+            "Knee pain.",
+            "HISTORY: a note | with a pipe",
+        ),
+        ([" a | b ", "note"], "a / b | note", "a / b", "note"),  # a pipe in a leading field is written /
+        ([None, "  the   note "], " | the note", "", "the note"),  # a missing field is empty
+        (["Spine", float("nan"), "note"], "Spine |  | note", "Spine", "note"),
+    ],
+)
+def test_join_fields_and_split_fields_give_back_the_fields(values, joined, lead, note):
+    assert join_fields(values) == joined
+    assert split_fields(joined, len(values)) == (lead, note)
+
+
+def test_fields_window_reads_the_fields_before_the_note_as_an_input_of_their_own(tokenizer, tmp_path):
+    """The note alone is windowed (as with text_fields=transcription); its description is one more
+    input after all the windows and before the headings; a note with an empty description gets none."""
+    headed = "HISTORY: Knee pain. " + LONG + " IMPRESSION: Sprain."
+    fields = [("Knee sprain.", headed), ("", "short note"), ("Long | odd description.", LONG)]
+    texts = [join_fields(f) for f in fields]
+    plain = encode_texts(
+        tokenizer,
+        [note for _, note in fields],
+        TextEncoding(max_length=32, long_text="chunks", chunk_stride=0, max_chunks=3, headings_window=True),
+    )
+    encoding = TextEncoding(
+        max_length=32,
+        long_text="chunks",
+        chunk_stride=0,
+        max_chunks=3,
+        headings_window=True,
+        text_fields=("description", "transcription"),
+        fields_window=True,
+    )
+    out = encode_texts(tokenizer, texts, encoding)
+    windows = len(plain["doc"]) - 1  # the plain encoding's last input: note 0's headings
+    assert out["doc"] == [*plain["doc"][:windows], 0, 2, 0]  # descriptions of notes 0 and 2, then headings
+    assert out["input_ids"][:windows] == plain["input_ids"][:windows]
+    assert out["input_ids"][windows] == tokenizer("Knee sprain.")["input_ids"]
+    assert out["input_ids"][windows + 1] == tokenizer("Long / odd description.")["input_ids"]
+    assert out["input_ids"][-1] == plain["input_ids"][-1] == tokenizer("HISTORY ; IMPRESSION")["input_ids"]
+    # without the window, the same texts put the description in front of the note's first window
+    front = encode_texts(tokenizer, texts, TextEncoding(max_length=32, long_text="chunks", chunk_stride=0))
+    assert front["input_ids"][0][1:4] == _body(tokenizer, "Knee sprain. |")[:3]
+    encoding.save(tmp_path)
+    assert TextEncoding.load(tmp_path, 128) == encoding
 
 
 @pytest.fixture(scope="module")

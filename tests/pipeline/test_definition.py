@@ -434,6 +434,30 @@ def test_long_text_settings_reach_preprocess_and_training(aws):
         get_pipeline(region=REGION, role=ROLE, train__headings_window="true")
 
 
+def test_the_description_as_an_input_of_its_own_is_set_with_the_text_fields(aws):
+    """``fields_window`` needs text fields before the transcription: the two settings belong to two
+    groups, are given in one call and checked together; preprocessing gets both."""
+    from pipeline import get_pipeline
+
+    definition = json.loads(
+        get_pipeline(
+            region=REGION,
+            role=ROLE,
+            train__long_text="chunks",
+            train__fields_window="true",
+            data__text_fields="description,transcription",
+        ).definition()
+    )
+    given = container_flags(flatten(definition["Steps"])["Preprocess"])
+    assert given["--fields-window"] == "true" and given["--text-fields"] == "description,transcription"
+    with pytest.raises(ValueError, match="text_fields must end with transcription and name another field"):
+        get_pipeline(region=REGION, role=ROLE, train__long_text="chunks", train__fields_window="true")
+    with pytest.raises(ValueError, match="fields_window needs long_text=chunks"):
+        PipelineConfig().replace(train__fields_window="true", data__text_fields="description,transcription")
+    with pytest.raises(ValueError, match="keywords leak the label"):
+        PipelineConfig().replace(data__text_fields="keywords,transcription")
+
+
 def test_bootstrap_settings_reach_evaluation(aws):
     """Evaluation's resampling is set in the config like the rest of the container settings."""
     from pipeline import get_pipeline

@@ -288,3 +288,24 @@ def test_the_dashboard_says_why_an_execution_has_no_card():
         }
     )
     assert "Status Draft, risk rating not stated" in shown and "<td>a &lt; b</td>" in shown
+
+
+@pytest.mark.parametrize(
+    ("settings", "phrase"),
+    [
+        ({}, ""),
+        ({"train__headings_window": "true"}, ", with the section headings as one more input"),
+        ({"train__fields_window": "true"}, ", with the description as one more input"),
+        (
+            {"train__fields_window": "true", "train__headings_window": "true"},
+            ", with the description and the section headings as inputs of their own",
+        ),
+    ],
+)
+def test_the_card_names_the_inputs_a_note_gets_beside_its_windows(settings, phrase):
+    from steps.model_card import extra_inputs
+
+    config = PipelineConfig().replace(
+        train__long_text="chunks", data__text_fields="description,transcription", **settings
+    )
+    assert extra_inputs(config.container) == phrase
