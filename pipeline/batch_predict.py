@@ -5,20 +5,23 @@ texts and ``max_payload_bytes`` bytes a request. ``requests`` cuts the rows into
 limits (and the batch size asked for), ``score`` sends each through the serving contract
 (``deploy.request_body`` / ``deploy.check_answer``: the same requests the local and the SageMaker
 endpoint answer) and ``table`` writes one output row per input row, in input order: a row without
-text is kept, with no label and the reason, never dropped.
+text is kept, with no label and the reason, never dropped. For a model trained on more fields than
+the transcription (``DataConfig.text_fields``), ``read_texts`` also takes a column per field and each
+request names the fields of each note (``inputs``).
 """
 
 from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from pipeline.deploy import check_answer, request_body
+from scripts.medtx_config import NOTE_FIELD, TEXT_FIELDS
 
 #: Output columns, before any ``top_k`` alternatives.
 COLUMNS = ("row", "label", "score", "note")
@@ -37,13 +40,22 @@ class ScoringStoppedError(Exception):
         self.found, self.error = found, error
 
 
-def read_texts(path: Path, column: str, id_column: str | None = None) -> pd.DataFrame:
+def read_texts(
+    path: Path, column: str, id_column: str | None = None, fields: Mapping[str, str] | None = None
+) -> pd.DataFrame:
     """The CSV's rows as ``row`` (1-based, as a spreadsheet counts data rows), ``id`` (``id_column``,
-    if given) and ``text`` (``column``; empty when missing). Every record is checked first as
-    preprocessing checks the training CSV (``check_records``): a stray quote or a broken line would
-    otherwise merge or split rows, and the output would no longer be one row per input row."""
+    if given), ``text`` (``column``, the transcription; empty when missing) and one column per other
+    text field the model reads (``fields``: field -> the CSV column holding it, e.g. ``{"description":
+    "summary"}``). Every record is checked first as preprocessing checks the training CSV
+    (``check_records``): a stray quote or a broken line would otherwise merge or split rows, and the
+    output would no longer be one row per input row."""
     from pipeline.compare import container_module
 
+    fields = dict(fields or {})
+    wrong = [f for f in fields if f not in TEXT_FIELDS or f == NOTE_FIELD]
+    if wrong:
+        others = ", ".join(f for f in TEXT_FIELDS if f != NOTE_FIELD)
+        raise PredictError(f"--field {', '.join(wrong)}: the fields beside --column are {others}")
     try:
         text = Path(path).read_text(encoding="utf-8-sig")  # a spreadsheet's byte-order mark dropped
     except (OSError, UnicodeDecodeError) as err:
@@ -53,7 +65,7 @@ def read_texts(path: Path, column: str, id_column: str | None = None) -> pd.Data
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except ValueError as err:  # the check's InputError, pandas' ParserError and EmptyDataError
         raise PredictError(f"cannot read {path} as CSV: {err}") from err
-    for name in (column, id_column):
+    for name in (column, id_column, *fields.values()):
         if name and name not in frame.columns:
             columns = ", ".join(str(c) for c in frame.columns)
             raise PredictError(f"{path} has no column {name!r}; its columns: {columns}")
@@ -62,14 +74,29 @@ def read_texts(path: Path, column: str, id_column: str | None = None) -> pd.Data
     rows = pd.DataFrame({"row": range(1, len(frame) + 1), "text": frame[column].str.strip()})
     if id_column:
         rows.insert(1, "id", frame[id_column])
+    for name, source in fields.items():
+        rows[name] = frame[source].str.strip()
     return rows
 
 
+def inputs(rows: pd.DataFrame) -> list[str | dict[str, str]]:
+    """What each row sends (``requests``): its text, or, with other text fields (``read_texts``), an
+    object naming them and the text as the transcription; ``""`` for a row without text (not sent)."""
+    fields = [c for c in rows.columns if c in TEXT_FIELDS]
+    if not fields:
+        return rows["text"].tolist()
+    return [
+        {NOTE_FIELD: text, **{f: row[f] for f in fields}} if text else ""
+        for text, (_, row) in zip(rows["text"], rows[fields].iterrows(), strict=True)
+    ]
+
+
 def requests(
-    texts: list[str], batch_size: int, max_texts: int, max_bytes: int, top_k: int
+    texts: list[str | dict[str, str]], batch_size: int, max_texts: int, max_bytes: int, top_k: int
 ) -> Iterator[tuple[list[int], bytes]]:
-    """(positions, request body) of consecutive non-empty texts: at most ``min(batch_size,
-    max_texts)`` texts and ``max_bytes`` bytes a request."""
+    """(positions, request body) of consecutive non-empty texts (``inputs``: strings, or objects
+    naming a note's fields): at most ``min(batch_size, max_texts)`` texts and ``max_bytes`` bytes a
+    request."""
     size = min(batch_size, max_texts)
     empty = len(request_body([], top_k))
     batch: list[int] = []
@@ -77,7 +104,7 @@ def requests(
     for position, text in enumerate(texts):
         if not text:
             continue
-        added = len(json.dumps(text))  # ASCII: json.dumps escapes the rest
+        added = len(json.dumps(text))  # ASCII: json.dumps escapes the rest (as request_body writes it)
         if empty + added > max_bytes:
             raise PredictError(f"text {position + 1} is longer than one request may be ({max_bytes:,} bytes)")
         if batch and (len(batch) == size or length + 2 + added > max_bytes):
@@ -90,7 +117,7 @@ def requests(
 
 
 def score(
-    texts: list[str],
+    texts: list[str | dict[str, str]],
     send: Callable[[bytes], bytes],
     batch_size: int,
     max_texts: int,
@@ -120,7 +147,7 @@ def table(
     """One output row per input row: its row number (and id), label, score and, with ``top_k`` > 1,
     the alternatives as ``label_2``, ``score_2``...; ``note`` says why a row has no label (no text,
     or ``stopped``: the scoring stopped before it)."""
-    out = rows.drop(columns="text").copy()
+    out = rows[[c for c in ("row", "id") if c in rows.columns]].copy()
     out["label"] = [p["label"] if p else "" for p in predictions]
     out["score"] = [round(float(p["score"]), 6) if p else None for p in predictions]
     for rank in range(2, top_k + 1):

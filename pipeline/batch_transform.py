@@ -53,7 +53,7 @@ def job_name(now: float | None = None) -> str:
 
 
 def stage(
-    texts: list[str], batch_size: int, max_texts: int, max_bytes: int, top_k: int, files: int
+    texts: list[str | dict[str, str]], batch_size: int, max_texts: int, max_bytes: int, top_k: int, files: int
 ) -> Staged:
     """The endpoint's requests for ``texts`` (empty texts are not sent), one a line, in consecutive
     runs over at most ``files`` files (``requests-00001.jsonl``...; no file without a request)."""

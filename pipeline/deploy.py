@@ -489,8 +489,9 @@ def wait_until_in_service(sagemaker: Any, name: str, poll_seconds: int, timeout_
         raise DeployError(f"endpoint {name} did not reach InService: {reason}") from err
 
 
-def request_body(texts: list[str], top_k: int = 1) -> bytes:
-    """A request as ``scripts/inference.py`` reads it."""
+def request_body(texts: list[str | dict[str, str]], top_k: int = 1) -> bytes:
+    """A request as ``scripts/inference.py`` reads it: each note a string (its transcription) or an
+    object naming its text fields."""
     return json.dumps({"inputs": texts, "parameters": {"top_k": top_k}}).encode()
 
 

@@ -1,9 +1,12 @@
 """Endpoint handler for the Hugging Face inference DLC (``model_fn/input_fn/predict_fn/output_fn``).
 
 Request: ``application/json`` with ``{"inputs": "one note"}`` or ``{"inputs": ["note", ...]}`` and
-optionally ``{"parameters": {"top_k": 3}}``. Response: one object per text, in input order:
-``{"label": name, "class_id": id, "score": p}`` (plus ``top_k`` alternatives when asked).
-Texts are truncated to the model's max length and scored in batches.
+optionally ``{"parameters": {"top_k": 3}}``. A note is its transcription; a model trained on more
+fields (``DataConfig.text_fields``, e.g. the description) also takes an object per note naming them,
+``{"inputs": [{"description": "...", "transcription": "..."}]}`` (a field left out is empty, as a
+missing CSV value was in training; a plain string is the transcription alone). Response: one object
+per note, in input order: ``{"label": name, "class_id": id, "score": p}`` (plus ``top_k``
+alternatives when asked). Notes are encoded as the model was trained and scored in batches.
 
 Bad requests (malformed JSON, wrong content type, unknown fields, empty or oversized input) raise
 ``ClientError`` with an HTTP status (400, 413, 415); the serving layer answers with it instead of crashing.
@@ -17,8 +20,15 @@ import logging
 import os
 from typing import Any
 
-from medtx_common import InputError, load_classifier, predict_proba, ranked_classes, scoring_stack
-from medtx_config import InferenceConfig
+from medtx_common import (
+    InputError,
+    join_fields,
+    load_classifier,
+    predict_proba,
+    ranked_classes,
+    scoring_stack,
+)
+from medtx_config import NOTE_FIELD, InferenceConfig
 
 LOG = logging.getLogger("medtx.inference")
 #: The pipeline's settings, from the model's environment (``MEDTX_INFERENCE_*``); defaults without it.
@@ -28,6 +38,9 @@ JSON = "application/json"
 #: misspelt or misplaced option (``{"inputs": ..., "top_k": 3}``) is not silently ignored.
 REQUEST_FIELDS = frozenset({"inputs", "parameters"})
 REQUEST_PARAMETERS = frozenset({"top_k"})
+#: The text fields of the loaded model (its ``tokenization.json``), set by ``model_fn``: ``input_fn``
+#: joins each request's fields in this order, before any batching.
+MODEL_TEXT_FIELDS: tuple[str, ...] = (NOTE_FIELD,)
 
 
 class ClientError(InputError):
@@ -39,7 +52,9 @@ class ClientError(InputError):
 
 
 def model_fn(model_dir: str, context: Any = None) -> dict[str, Any]:
+    global MODEL_TEXT_FIELDS
     classifier = load_classifier(model_dir, precision=CONFIG.precision)
+    MODEL_TEXT_FIELDS = classifier["encoding"].text_fields
     stack = scoring_stack(classifier)
     LOG.info(
         "loaded model with %d labels on %s in %s (torch %s, transformers %s)",
@@ -50,9 +65,13 @@ def model_fn(model_dir: str, context: Any = None) -> dict[str, Any]:
 
 
 def parse_request(
-    body: bytes | str, content_type: str | None, cfg: InferenceConfig = CONFIG
+    body: bytes | str,
+    content_type: str | None,
+    cfg: InferenceConfig = CONFIG,
+    text_fields: tuple[str, ...] = (NOTE_FIELD,),
 ) -> dict[str, Any]:
-    """Validate a request body; returns ``{"texts": [...], "top_k": int, "single": bool}``."""
+    """Validate a request body; returns ``{"texts": [...], "top_k": int, "single": bool}``, each text
+    the note's ``text_fields`` joined as preprocessing joined them (``model_texts``)."""
     media_type = (content_type or "").split(";")[0].strip().lower()
     if media_type != JSON:
         raise ClientError(f"content type must be {JSON}, got {content_type or 'none'!r}", 415)
@@ -72,17 +91,15 @@ def parse_request(
             '"parameters" (e.g. {"inputs": "...", "parameters": {"top_k": 3}})'
         )
     inputs = payload["inputs"]
-    single = isinstance(inputs, str)
-    texts = [inputs] if single else inputs
-    if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
-        raise ClientError('"inputs" must be a string or a list of strings')
-    if not texts:
+    single = isinstance(inputs, str | dict)
+    notes = [inputs] if single else inputs
+    if not isinstance(notes, list) or not all(isinstance(t, str | dict) for t in notes):
+        raise ClientError('"inputs" must be a string, an object of text fields, or a list of them')
+    if not notes:
         raise ClientError('"inputs" is empty')
-    if len(texts) > cfg.max_texts:
-        raise ClientError(f'"inputs" has {len(texts)} texts; the limit is {cfg.max_texts}', 413)
-    blank = [i for i, t in enumerate(texts) if not t.strip()]
-    if blank:
-        raise ClientError(f'"inputs" has empty text at position(s) {blank[:10]}')
+    if len(notes) > cfg.max_texts:
+        raise ClientError(f'"inputs" has {len(notes)} texts; the limit is {cfg.max_texts}', 413)
+    texts = model_texts(notes, text_fields)
     parameters = payload.get("parameters")
     parameters = {} if parameters is None else parameters
     if not isinstance(parameters, dict):
@@ -99,8 +116,41 @@ def parse_request(
     return {"texts": texts, "top_k": top_k, "single": single}
 
 
+def model_texts(notes: list[str | dict[str, Any]], text_fields: tuple[str, ...]) -> list[str]:
+    """Each note as the model text preprocessing built (``join_fields`` over ``text_fields``): a
+    string is the transcription, other fields empty; an object names its fields, each a string, those
+    left out empty. A field the model was not trained on, a note without text, or a string for a model
+    that does not read the transcription is refused, naming the position."""
+    texts, blank = [], []
+    for position, note in enumerate(notes):
+        if isinstance(note, str):
+            if NOTE_FIELD not in text_fields:
+                raise ClientError(
+                    f'"inputs"[{position}] is a string, read as the {NOTE_FIELD}; this model reads '
+                    f"{', '.join(text_fields)}: send an object naming them"
+                )
+            note = {NOTE_FIELD: note}
+        unknown = sorted(set(note) - set(text_fields))
+        if unknown:
+            raise ClientError(
+                f'"inputs"[{position}] names field(s) {", ".join(map(json.dumps, unknown))}; this model '
+                f"reads {', '.join(map(json.dumps, text_fields))}"
+            )
+        wrong = sorted(k for k, v in note.items() if not isinstance(v, str))
+        if wrong:
+            raise ClientError(
+                f'"inputs"[{position}] field(s) {", ".join(map(json.dumps, wrong))} must be strings'
+            )
+        if not any(v.strip() for v in note.values()):
+            blank.append(position)
+        texts.append(join_fields([note.get(f, "") for f in text_fields]))
+    if blank:
+        raise ClientError(f'"inputs" has empty text at position(s) {blank[:10]}')
+    return texts
+
+
 def input_fn(input_data: bytes | str, content_type: str, context: Any = None) -> dict[str, Any]:
-    return parse_request(input_data, content_type)
+    return parse_request(input_data, content_type, text_fields=MODEL_TEXT_FIELDS)
 
 
 def predict_fn(data: dict[str, Any], classifier: dict[str, Any], context: Any = None) -> list[dict[str, Any]]:

@@ -33,7 +33,17 @@ def predict(
     csv: Annotated[
         Path, typer.Argument(help="CSV of transcripts", exists=True, dir_okay=False, readable=True)
     ],
-    column: Annotated[str, typer.Option(help="the column holding the text")] = "transcription",
+    column: Annotated[
+        str, typer.Option(help="the column holding the text (the transcription)")
+    ] = "transcription",
+    field: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--field",
+            help="another text field the model was trained on, as FIELD=COLUMN (e.g. "
+            "description=description); repeat for each",
+        ),
+    ] = None,
     id_column: Annotated[str | None, typer.Option(help="a column to copy to each output row")] = None,
     out: Annotated[
         Path | None,
@@ -101,7 +111,7 @@ def predict(
     with failing(bp.PredictError, code=2):
         if target.resolve() == csv.resolve():
             raise bp.PredictError(f"--out {target} is the input CSV: name another file")
-        rows = bp.read_texts(csv, column, id_column)
+        rows = bp.read_texts(csv, column, id_column, _fields(field or []))
         if top_k > limits.max_top_k:
             raise bp.PredictError(f"--top-k must be at most {limits.max_top_k} (the endpoint's limit)")
         if (job or instance_type or model_name or instance_count > 1 or not wait) and not batch_transform:
@@ -161,7 +171,7 @@ def predict(
                 raise dep.DeployError(f"endpoint {endpoint_name} answered HTTP {status_code}: {shown}")
             return answer
 
-    texts = rows["text"].tolist()
+    texts = bp.inputs(rows)
     with failing(bp.PredictError, code=1), Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"scoring {len(texts):,} rows", total=sum(1 for t in texts if t))
         try:
@@ -189,9 +199,24 @@ def predict(
     _write(rows, found, top_k, target, f"by {endpoint_name}")
 
 
+def _fields(given: list[str]) -> dict[str, str]:
+    """``--field FIELD=COLUMN`` options as {field: column}; a malformed or repeated one is refused."""
+    from pipeline import batch_predict as bp
+
+    fields: dict[str, str] = {}
+    for item in given:
+        name, sep, source = (part.strip() for part in item.partition("="))
+        if not (sep and name and source):
+            raise bp.PredictError(f"--field {item!r}: expected FIELD=COLUMN, e.g. description=description")
+        if name in fields:
+            raise bp.PredictError(f"--field {name} is given twice")
+        fields[name] = source
+    return fields
+
+
 def _stage(
     rows: Any, batch_size: int, top_k: int, instance_count: int, job: str | None = None
-) -> tuple[list[str], Staged, Location]:
+) -> tuple[list[str | dict[str, str]], Staged, Location]:
     """A transform job's input: the rows' texts, the endpoint's requests for them over one file per
     instance (``batch_transform.stage``), and the job's folder (``job``'s, else a new job's) under the
     bucket's ``batch_transform_prefix``. Rows without text only: ``PredictError``."""
@@ -201,7 +226,7 @@ def _stage(
 
     cfg = config()
     limits = cfg.container.inference
-    texts = rows["text"].tolist()
+    texts = bp.inputs(rows)
     staged = bt.stage(texts, batch_size, limits.max_texts, limits.max_payload_bytes, top_k, instance_count)
     if not staged.requests:
         raise bp.PredictError("no row has text: nothing to score")

@@ -19,8 +19,8 @@ JSON = "application/json"
         (b"\xff\xfe", JSON, 400, "not valid UTF-8 JSON"),
         (b'["no", "object"]', JSON, 400, 'JSON object with an "inputs" field'),
         (b'{"text": "x"}', JSON, 400, '"inputs" field'),
-        (b'{"inputs": 5}', JSON, 400, "string or a list of strings"),
-        (b'{"inputs": ["ok", 3]}', JSON, 400, "string or a list of strings"),
+        (b'{"inputs": 5}', JSON, 400, "a string, an object of text fields, or a list of them"),
+        (b'{"inputs": ["ok", 3]}', JSON, 400, "a string, an object of text fields, or a list of them"),
         (b'{"inputs": []}', JSON, 400, "is empty"),
         (b'{"inputs": ["ok", "  "]}', JSON, 400, r"empty text at position\(s\) \[1\]"),
         (b'{"inputs": "x", "parameters": {"top_k": 0}}', JSON, 400, "top_k"),
@@ -76,3 +76,58 @@ def test_endpoint_settings_come_from_the_model_environment():
         InferenceConfig.from_environment({"MEDTX_INFERENCE_PRECISION": "int8"})
     with pytest.raises(ValueError, match="max_top_k must be at least 1"):
         InferenceConfig(max_top_k=0)
+
+
+DESCRIBED = ("description", "transcription")
+
+
+def test_a_note_is_its_transcription_or_an_object_of_the_models_text_fields():
+    """Each note becomes the text preprocessing built from its CSV row (``join_fields``): a string is
+    the transcription alone, an object names its fields, one left out is empty as a missing CSV value
+    was."""
+    parsed = parse_request(
+        json.dumps(
+            {
+                "inputs": [
+                    {"description": "Knee sprain.", "transcription": "HISTORY:  Knee   pain."},
+                    {"transcription": "note only"},
+                    "a plain note",
+                    {"description": "a | b", "transcription": "x"},
+                ]
+            }
+        ),
+        JSON,
+        text_fields=DESCRIBED,
+    )
+    assert parsed["texts"] == [
+        "Knee sprain. | HISTORY: Knee pain.",
+        " | note only",
+        " | a plain note",
+        "a / b | x",
+    ]
+    one = parse_request(json.dumps({"inputs": {"transcription": " chest  pain "}}), JSON)
+    assert one == {"texts": ["chest pain"], "top_k": 1, "single": True}
+
+
+@pytest.mark.parametrize(
+    ("inputs", "text_fields", "message"),
+    [
+        ([{"transcription": "x", "keywords": "k"}], DESCRIBED, r'"inputs"\[0\] names field\(s\) "keywords"'),
+        (
+            [{"description": "d"}],
+            ("transcription",),
+            r'names field\(s\) "description"; this model reads "transcription"',
+        ),
+        (
+            ["ok", {"transcription": 3}],
+            DESCRIBED,
+            r'"inputs"\[1\] field\(s\) "transcription" must be strings',
+        ),
+        (["ok", {"description": " ", "transcription": ""}], DESCRIBED, r"empty text at position\(s\) \[1\]"),
+        (["a note"], ("description",), r'"inputs"\[0\] is a string, read as the transcription'),
+    ],
+)
+def test_a_field_the_model_was_not_trained_on_is_refused_by_position(inputs, text_fields, message):
+    with pytest.raises(ClientError, match=message) as info:
+        parse_request(json.dumps({"inputs": inputs}), JSON, text_fields=text_fields)
+    assert info.value.status_code == 400

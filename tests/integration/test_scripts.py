@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import tarfile
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -500,19 +501,22 @@ def test_model_archive_carries_the_endpoint_handler(chain):
     assert {p.name for p in code.iterdir()} >= handler
 
 
-def test_chunked_notes_train_and_evaluate_as_one_prediction_per_row(tmp_path):
+def test_chunked_notes_train_and_evaluate_as_one_prediction_per_row(tmp_path, monkeypatch):
     """``--long-text chunks``: several training rows per long note, the encoding travels with the
-    model, and evaluation pools the windows back to one prediction per validation row."""
+    model, and evaluation pools the windows back to one prediction per validation row. With the
+    description as an input of its own (``--fields-window``), the endpoint joins a request's fields as
+    preprocessing joined the CSV's and answers as evaluation scored."""
     from datasets import load_from_disk
 
     import evaluate
     import inference
     import preprocess
     import train
-    from medtx_common import InputError, TextEncoding, load_classifier
+    from medtx_common import InputError, TextEncoding, load_classifier, split_fields
 
     encoding = ["--long-text", "chunks", "--max-length", "32", "--chunk-stride", "8", "--max-chunks", "4",
-                "--drop-line-break-commas", "true", "--headings-window", "true"]  # fmt: skip
+                "--drop-line-break-commas", "true", "--headings-window", "true",
+                "--text-fields", "description,transcription", "--fields-window", "true"]  # fmt: skip
     report = preprocess.main(
         [
             "--input",
@@ -525,9 +529,9 @@ def test_chunked_notes_train_and_evaluate_as_one_prediction_per_row(tmp_path):
         ]
     )
     rows = report.split["train_rows"]
-    assert rows < report.model_inputs["train"] <= 5 * rows  # four windows and the headings
+    assert rows < report.model_inputs["train"] <= 6 * rows  # four windows, the description, the headings
     assert report.encoding["long_text"] == "chunks" and report.encoding["drop_line_break_commas"] is True
-    assert report.encoding["headings_window"] is True
+    assert report.encoding["headings_window"] is True and report.encoding["fields_window"] is True
     dataset = load_from_disk(str(tmp_path / "pp" / "train"))
     assert sorted(set(dataset["doc"])) == list(range(rows)) and max(dataset["length"]) <= 32
     eda = pd.read_csv(tmp_path / "pp" / "pre-processed" / "pre-processed.csv", keep_default_na=False)
@@ -543,7 +547,9 @@ def test_chunked_notes_train_and_evaluate_as_one_prediction_per_row(tmp_path):
     with pytest.raises(InputError, match=r"needs preprocess\.py --max-length 16"):
         train.main([*args, "--max-length", "16"])
     train.main([*args, "--max-length", "32"])
-    assert TextEncoding.load(tmp_path / "model", 512) == TextEncoding(32, "chunks", 128, 8, 4, True, True)
+    assert TextEncoding.load(tmp_path / "model", 512) == TextEncoding(
+        32, "chunks", 128, 8, 4, True, True, ("description", "transcription"), True
+    )
 
     # chunk_loss=note: a training row is a note (its windows pooled), in training and its evaluation
     note_args = [
@@ -565,9 +571,21 @@ def test_chunked_notes_train_and_evaluate_as_one_prediction_per_row(tmp_path):
     assert len(table) == evaluation["validation_rows"] == report.split["validation_rows"]
     handler = load_classifier(tmp_path / "model", precision="fp32")  # as evaluated: same arithmetic
     assert handler["encoding"].long_text == "chunks" and handler["encoding"].drop_line_break_commas
-    assert handler["encoding"].headings_window
+    assert handler["encoding"].headings_window and handler["encoding"].fields_window
     answer = inference.predict_fn({"texts": table["text"].tolist()[:3], "top_k": 1}, handler)
     assert [a["class_id"] for a in answer] == table["pred"].tolist()[:3]
+    # a request names the note's fields; the handler joins them as preprocessing did
+    monkeypatch.setattr(inference, "CONFIG", replace(inference.CONFIG, precision="fp32"))
+    monkeypatch.setattr(inference, "MODEL_TEXT_FIELDS", inference.MODEL_TEXT_FIELDS)
+    served = inference.model_fn(str(tmp_path / "model"))
+    notes = [
+        dict(zip(("description", "transcription"), split_fields(t, 2), strict=True)) for t in table["text"]
+    ]
+    body = json.dumps({"inputs": [*notes[:3], {"transcription": notes[3]["transcription"]}]})
+    data = inference.input_fn(body, "application/json")
+    assert data["texts"][:3] == table["text"].tolist()[:3]
+    answer = inference.predict_fn(data, served)
+    assert [a["class_id"] for a in answer[:3]] == table["pred"].tolist()[:3]
 
 
 def test_domain_adaptation_trains_the_encoder_on_the_training_split_before_fine_tuning(chain, tmp_path):

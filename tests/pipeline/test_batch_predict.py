@@ -15,6 +15,7 @@ from pipeline.batch_predict import (
     NO_TEXT,
     PredictError,
     ScoringStoppedError,
+    inputs,
     read_texts,
     requests,
     score,
@@ -80,6 +81,31 @@ def test_every_row_comes_out_in_order_with_its_label_and_alternatives(tmp_path):
     with pytest.raises(ScoringStoppedError, match="should be a list of 2 prediction") as stopped:
         score(["a", "b"], lambda body: b"[]", 8, 8, 10_000)
     assert isinstance(stopped.value.error, DeployError) and stopped.value.found == [None, None]
+
+
+def test_a_model_trained_on_more_fields_gets_each_note_as_an_object_naming_them(tmp_path):
+    """``--field description=summary``: each request names the note's fields (the text as the
+    transcription); a row without text is still not sent, and the output keeps only row and id."""
+    source = tmp_path / "notes.csv"
+    source.write_text('id,summary,note\na,Knee pain.,one\nb,Headache.,\nc,,"three, three"\n')
+    rows = read_texts(source, "note", "id", {"description": "summary"})
+    sent = inputs(rows)
+    assert sent == [
+        {"transcription": "one", "description": "Knee pain."},
+        "",
+        {"transcription": "three, three", "description": ""},
+    ]
+    bodies = [json.loads(body) for _, body in requests(sent, 8, 8, 10_000, 1)]
+    assert bodies == [{"inputs": [sent[0], sent[2]], "parameters": {"top_k": 1}}]
+    found = score(sent, _answer, batch_size=8, max_texts=8, max_bytes=10_000)
+    assert list(table(rows, found).columns) == ["row", "id", "label", "score", "note"]
+    assert inputs(read_texts(source, "note")) == ["one", "", "three, three"]
+    with pytest.raises(PredictError, match="has no column 'description'; its columns: id, summary, note"):
+        read_texts(source, "note", fields={"description": "description"})
+    with pytest.raises(
+        PredictError, match="--field keywords: the fields beside --column are description, sample_name"
+    ):
+        read_texts(source, "note", fields={"keywords": "summary"})
 
 
 @pytest.mark.parametrize(
@@ -186,3 +212,24 @@ def test_predict_scores_a_csv_through_the_sagemaker_endpoint(tmp_path, monkeypat
     over = runner.invoke(app, ["predict", str(source), "--out", str(source), "--sagemaker"])
     assert over.exit_code == 2 and "is the input CSV" in said(over)
     assert len(pd.read_csv(source)) == 4  # untouched
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (["description"], "--field 'description': expected FIELD=COLUMN"),
+        (["description=summary", "description=other"], "--field description is given twice"),
+        (["description=missing"], "has no column 'missing'"),
+    ],
+)
+def test_predict_names_a_bad_field_option(tmp_path, given, message):
+    from helpers import said
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    source = tmp_path / "notes.csv"
+    source.write_text("summary,transcription\nKnee pain.,one\n")
+    options = [item for value in given for item in ("--field", value)]
+    done = CliRunner().invoke(app, ["predict", str(source), *options], env={"COLUMNS": "200"})
+    assert done.exit_code == 2 and message in said(done), said(done)
