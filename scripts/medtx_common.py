@@ -92,8 +92,10 @@ def join_fields(values: Sequence[object]) -> str:
 
 def split_fields(text: str, count: int) -> tuple[str, str]:
     """A ``join_fields`` text of ``count`` fields as (the fields before the last, joined by
-    ``FIELD_SEPARATOR`` without the empty ones; the last field)."""
-    *lead, last = text.split(FIELD_SEPARATOR, count - 1)
+    ``FIELD_SEPARATOR`` without the empty ones; the last field). It cuts at the first ``count - 1``
+    pipes, which only the separators can be, so a text whose spaces were stripped or collapsed since
+    (``clean_text``, a behavioural rewrite) splits alike."""
+    *lead, last = text.split(FIELD_SEPARATOR.strip(), count - 1)
     return FIELD_SEPARATOR.join(f for f in (part.strip() for part in lead) if f), last.strip()
 
 

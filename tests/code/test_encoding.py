@@ -216,6 +216,7 @@ def test_headings_window_adds_one_input_per_note_that_has_headings(tokenizer, tm
 def test_join_fields_and_split_fields_give_back_the_fields(values, joined, lead, note):
     assert join_fields(values) == joined
     assert split_fields(joined, len(values)) == (lead, note)
+    assert split_fields(joined.strip(), len(values)) == (lead, note)  # as clean_text leaves it
 
 
 def test_fields_window_reads_the_fields_before_the_note_as_an_input_of_their_own(tokenizer, tmp_path):
