@@ -23,9 +23,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from medtx_common import clean_text, resolve_model_path  # noqa: E402
-from medtx_config import OFFLINE_MODEL_NAME  # noqa: E402
-from preprocess import ALLOWED_TEXT_FIELDS, read_raw_csv  # noqa: E402
+from medtx_common import FIELD_SEPARATOR, clean_text, resolve_model_path  # noqa: E402
+from medtx_config import OFFLINE_MODEL_NAME, TEXT_FIELDS  # noqa: E402
+from preprocess import read_raw_csv  # noqa: E402
 
 TOKENIZER_FILES = (
     "config.json",
@@ -54,7 +54,8 @@ def main() -> None:
 
     tokenizer = AutoTokenizer.from_pretrained(source)
     frame = read_raw_csv(cli.data)
-    texts = [clean_text(t) for field in ALLOWED_TEXT_FIELDS for t in frame[field]] + [" | "]
+    # every field a model text may join, its separator, and the / a pipe in a leading field becomes
+    texts = [clean_text(t) for field in TEXT_FIELDS for t in frame[field]] + [FIELD_SEPARATOR, "/"]
     used = set(tokenizer.all_special_ids)
     for ids in tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]:
         used.update(ids)

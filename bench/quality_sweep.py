@@ -62,12 +62,14 @@ import evaluate  # noqa: E402
 import preprocess  # noqa: E402
 import train  # noqa: E402
 from medtx_common import (  # noqa: E402
+    TextEncoding,
     classification_metrics,
     load_classifier,
     load_labels,
     mean_by_text,
     predict_proba,
     read_json,
+    split_fields,
     window_logits,
 )
 
@@ -495,16 +497,20 @@ def run_config(
 
 def validation_predictions(evaluation: Path, model_dir: Path) -> dict[str, list[Any]]:
     """The model's classes, and each validation row of the evaluation's ``model-performance.csv``: its
-    id, a short hash of its text (the bootstrap's unit: a note's rows stand or fall together), its
-    target and predicted class (their index in ``labels``). What ``--compare`` pairs two runs on; the
-    texts themselves stay out of the results."""
+    id, a short hash of its note (the transcription, without the description or sample name that
+    ``text_fields`` may join to it: the bootstrap's unit, a note's rows stand or fall together, and
+    the same on every choice of fields, so runs that differ in them pair), its target and predicted
+    class (their index in ``labels``). What ``--compare`` pairs two runs on; the texts themselves stay
+    out of the results."""
     table = evaluate.read_table(
         evaluation, evaluate.MODEL_PERFORMANCE_CSV, ["row_id", "text", "target", "pred"]
     )
+    fields = len(TextEncoding.load(model_dir, 512).text_fields)
+    notes = [split_fields(str(t), fields)[1] if fields > 1 else str(t) for t in table["text"]]
     return {
         "labels": load_labels(model_dir),
         "row_id": table["row_id"].astype(int).tolist(),
-        "text_sha1": [hashlib.sha1(str(t).encode()).hexdigest()[:12] for t in table["text"]],
+        "text_sha1": [hashlib.sha1(n.encode()).hexdigest()[:12] for n in notes],
         "target": table["target"].astype(int).tolist(),
         "pred": table["pred"].astype(int).tolist(),
     }

@@ -105,6 +105,27 @@ def test_compare_sets_two_runs_side_by_side_as_models_compare_does():
         quality_sweep.compare(right, {"name": "old"})
 
 
+def test_kept_predictions_hash_the_note_so_runs_of_other_text_fields_pair(tmp_path: Path):
+    """The bootstrap's unit is the note (its transcription): a run that joins the description to it
+    keeps the same hashes as one that does not, so the two pair row for row."""
+    import pandas as pd
+
+    from medtx_common import TextEncoding, join_fields, save_label_map
+
+    notes, descriptions = ["HISTORY: knee pain.", "EXAM: normal | fine."], ["Knee sprain.", ""]
+    kept = {}
+    for name, fields in (("note", ("transcription",)), ("both", ("description", "transcription"))):
+        folder = tmp_path / name
+        save_label_map(folder, ["a", "b"])
+        TextEncoding(max_length=32, text_fields=fields).save(folder)
+        texts = [join_fields([d, n][-len(fields) :]) for d, n in zip(descriptions, notes, strict=True)]
+        table = pd.DataFrame({"row_id": [3, 7], "text": texts, "target": [0, 1], "pred": [0, 0]})
+        table.to_csv(folder / "model-performance.csv", index=False)
+        kept[name] = quality_sweep.validation_predictions(folder, folder)
+    assert kept["note"] == kept["both"] and kept["note"]["labels"] == ["a", "b"]
+    assert len(set(kept["note"]["text_sha1"])) == 2
+
+
 def test_results_keep_plain_lists_on_one_line(tmp_path: Path):
     import json
 
