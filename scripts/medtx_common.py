@@ -281,8 +281,9 @@ class TextEncoding:
 
     @classmethod
     def load(cls, folder: str | Path, default_max_length: int) -> TextEncoding:
-        """The folder's ``tokenization.json``; models trained before it existed truncate (those
-        from before ``text_fields`` were recorded read a request's text as it comes)."""
+        """The folder's ``tokenization.json``; models trained before it existed truncate. One
+        written before ``text_fields`` were recorded reads as the transcription alone: a request's
+        string is then the whole model text, as it was for those models."""
         path = Path(folder) / ENCODING_FILE
         if not path.exists():
             return cls(max_length=default_max_length)
