@@ -22,6 +22,7 @@ from medtx_config import (
     LONG_TEXT_MODES,
     NOTE_FIELD,
     OFFLINE_MODEL_NAME,
+    WINDOW_INPUTS,
     InferenceConfig,
     TrainConfig,
     text_fields_problem,
@@ -242,16 +243,12 @@ class TextEncoding:
                 f"chunks need 0 <= chunk_stride <= max_length / 2 and max_chunks >= 1; got stride "
                 f"{self.chunk_stride} at max_length {self.max_length}, max_chunks {self.max_chunks}"
             )
-        if self.headings_window and self.long_text != "chunks":
-            raise InputError(
-                f"headings_window adds a model input to a note's windows: it needs long_text=chunks, "
-                f"got {self.long_text!r}"
-            )
-        if self.fields_window and self.long_text != "chunks":
-            raise InputError(
-                f"fields_window adds a model input to a note's windows: it needs long_text=chunks, "
-                f"got {self.long_text!r}"
-            )
+        for name in WINDOW_INPUTS:
+            if getattr(self, name) and self.long_text != "chunks":
+                raise InputError(
+                    f"{name} adds a model input to a note's windows: it needs long_text=chunks, "
+                    f"got {self.long_text!r}"
+                )
         problem = text_fields_problem(self.text_fields, self.fields_window)
         if problem:
             raise InputError(problem)

@@ -90,6 +90,8 @@ def text_fields_problem(text_fields: tuple[str, ...] | list[str], fields_window:
 LONG_TEXT_MODES: tuple[str, ...] = ("truncate", "head_tail", "chunks")
 #: Values of ``TrainConfig.pooling``.
 POOLINGS: tuple[str, ...] = ("cls", "mean")
+#: The ``TrainConfig`` switches that add a model input beside a note's windows (``chunks`` only).
+WINDOW_INPUTS: tuple[str, ...] = ("headings_window", "fields_window")
 #: Values of ``TrainConfig.chunk_loss``.
 CHUNK_LOSSES: tuple[str, ...] = ("window", "note")
 #: Values of ``InferenceConfig.precision``.
@@ -205,10 +207,9 @@ class TrainConfig:
             raise ValueError(f"pooling must be one of {', '.join(POOLINGS)}; got {self.pooling!r}")
         if self.chunk_loss not in CHUNK_LOSSES:
             raise ValueError(f"chunk_loss must be one of {', '.join(CHUNK_LOSSES)}; got {self.chunk_loss!r}")
-        if self.headings_window and self.long_text != "chunks":
-            raise ValueError(f"headings_window needs long_text=chunks; got {self.long_text!r}")
-        if self.fields_window and self.long_text != "chunks":
-            raise ValueError(f"fields_window needs long_text=chunks; got {self.long_text!r}")
+        for name in WINDOW_INPUTS:
+            if getattr(self, name) and self.long_text != "chunks":
+                raise ValueError(f"{name} needs long_text=chunks; got {self.long_text!r}")
         if self.precision not in TRAIN_PRECISIONS:
             choices = ", ".join(TRAIN_PRECISIONS)
             raise ValueError(f"precision must be one of {choices}; got {self.precision!r}")
