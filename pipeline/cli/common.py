@@ -89,6 +89,21 @@ def parse_sets(sets: list[str] | None, hint: str = "--set") -> dict[str, str]:
     return result
 
 
+def named_values(given: list[str] | None, option: str, shape: str) -> dict[str, str]:
+    """Repeated ``option NAME=VALUE`` options as {name: value} (``shape`` shows their form, e.g.
+    ``FIELD=COLUMN``); one without a name or a value, or a name given twice, is refused."""
+    found: dict[str, str] = {}
+    for item in given or []:
+        name, sep, value = item.partition("=")
+        name = name.strip()
+        if not (sep and name and value.strip()):
+            raise typer.BadParameter(f"{item!r} is not {shape}", param_hint=option)
+        if name in found:
+            raise typer.BadParameter(f"{name} is given twice", param_hint=option)
+        found[name] = value
+    return found
+
+
 def settings(sets: list[str] | None = None) -> dict[str, str]:
     """A command's config overrides: ``MEDTX_SETTINGS``, then its ``--set`` options (which win)."""
     given = parse_sets(os.environ.get(ENV_SETTINGS, "").split(), ENV_SETTINGS)

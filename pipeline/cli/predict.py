@@ -19,6 +19,7 @@ from pipeline.cli.common import (
     console,
     failing,
     named_endpoint,
+    named_values,
     resolve_region,
 )
 from pipeline.cli.executions import print_job_log
@@ -108,10 +109,13 @@ def predict(
 
     limits = config().container.inference
     target = out or csv.with_name(f"{csv.stem}-predictions.csv")
+    columns = {
+        name: source.strip() for name, source in named_values(field, "--field", "FIELD=COLUMN").items()
+    }
     with failing(bp.PredictError, code=2):
         if target.resolve() == csv.resolve():
             raise bp.PredictError(f"--out {target} is the input CSV: name another file")
-        rows = bp.read_texts(csv, column, id_column, _fields(field or []))
+        rows = bp.read_texts(csv, column, id_column, columns)
         if top_k > limits.max_top_k:
             raise bp.PredictError(f"--top-k must be at most {limits.max_top_k} (the endpoint's limit)")
         if (job or instance_type or model_name or instance_count > 1 or not wait) and not batch_transform:
@@ -197,21 +201,6 @@ def predict(
             )
             raise typer.Exit(1) from stop
     _write(rows, found, top_k, target, f"by {endpoint_name}")
-
-
-def _fields(given: list[str]) -> dict[str, str]:
-    """``--field FIELD=COLUMN`` options as {field: column}; a malformed or repeated one is refused."""
-    from pipeline import batch_predict as bp
-
-    fields: dict[str, str] = {}
-    for item in given:
-        name, sep, source = (part.strip() for part in item.partition("="))
-        if not (sep and name and source):
-            raise bp.PredictError(f"--field {item!r}: expected FIELD=COLUMN, e.g. description=description")
-        if name in fields:
-            raise bp.PredictError(f"--field {name} is given twice")
-        fields[name] = source
-    return fields
 
 
 def _stage(

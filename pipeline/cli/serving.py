@@ -23,9 +23,11 @@ from pipeline.cli.common import (
     console,
     failing,
     named_endpoint,
+    named_values,
     resolve_region,
 )
 from pipeline.local import DEFAULT_STORE
+from scripts.medtx_config import NOTE_FIELD
 
 endpoint_app = typer.Typer(
     help="Local endpoints started by `medtx run --local`; with --sagemaker, the deployed one."
@@ -303,6 +305,14 @@ def _validation_predictions(package: str | None, opened: Any) -> tuple[Any, str 
 def invoke(
     texts: Annotated[list[str] | None, typer.Argument(help="transcript text(s) to classify")] = None,
     top_k: Annotated[int, typer.Option(help="also return the k best labels")] = 1,
+    field: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--field",
+            help='another text field of the note, as NAME=VALUE (e.g. description="Chest pain."), for a '
+            "model trained on several; TEXT is then the one note's transcription. Repeat for each",
+        ),
+    ] = None,
     body: Annotated[
         Path | None,
         typer.Option(
@@ -323,10 +333,17 @@ def invoke(
     from pipeline.local import endpoint
     from pipeline.local.store import Store
 
+    fields = named_values(field, "--field", "NAME=VALUE")
     if body is not None:
+        if texts or fields:
+            raise typer.BadParameter(
+                "it is the whole request: give no TEXT or --field with it", param_hint="--body"
+            )
         payload = body.read_bytes()
+    elif fields:
+        payload = dep.request_body([_note(texts or [], fields)], top_k)
     elif texts:
-        payload = dep.request_body(texts, top_k)
+        payload = dep.request_body(list(texts), top_k)
     else:
         raise typer.BadParameter("give text(s) to classify or --body FILE", param_hint="TEXTS")
     if sagemaker:
@@ -343,6 +360,21 @@ def invoke(
     if status_code != 200:
         console.print(f"[red]HTTP {status_code}[/red]")
         raise typer.Exit(1)
+
+
+def _note(texts: list[str], fields: dict[str, str]) -> dict[str, str]:
+    """One note as the endpoint reads an object: ``--field`` values, with TEXT as its transcription."""
+    if len(texts) > 1:
+        raise typer.BadParameter(
+            f"names the fields of one note: give it one TEXT (the transcription), not {len(texts)}",
+            param_hint="--field",
+        )
+    if texts and NOTE_FIELD in fields:
+        raise typer.BadParameter(
+            f"TEXT is the note's {NOTE_FIELD}: give it or --field {NOTE_FIELD}=..., not both",
+            param_hint="--field",
+        )
+    return {**fields, NOTE_FIELD: texts[0]} if texts else fields
 
 
 @app.command()

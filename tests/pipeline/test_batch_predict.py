@@ -217,8 +217,8 @@ def test_predict_scores_a_csv_through_the_sagemaker_endpoint(tmp_path, monkeypat
 @pytest.mark.parametrize(
     ("given", "message"),
     [
-        (["description"], "--field 'description': expected FIELD=COLUMN"),
-        (["description=summary", "description=other"], "--field description is given twice"),
+        (["description"], "'description' is not FIELD=COLUMN"),
+        (["description=summary", "description=other"], "description is given twice"),
         (["description=missing"], "has no column 'missing'"),
     ],
 )

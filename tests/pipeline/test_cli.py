@@ -530,6 +530,54 @@ def test_invoke_names_a_missing_body_file_and_an_empty_request(tmp_path):
     assert empty.exit_code == 2 and "give text(s) to classify or --body FILE" in said(empty)
 
 
+def test_invoke_sends_field_options_as_one_note(tmp_path, monkeypatch):
+    from pipeline.local import endpoint
+
+    sent = []
+
+    def answer(store, name, payload):
+        sent.append(json.loads(payload))
+        return 200, b'[{"label": "Urology", "class_id": 0, "score": 0.9}]'
+
+    monkeypatch.setattr(endpoint, "invoke", answer)
+    store = ["--store", str(tmp_path)]
+    one = runner.invoke(
+        app, ["invoke", "Cystoscopy.", "--field", "description=Hematuria.", "--top-k", "2", *store]
+    )
+    assert one.exit_code == 0, one.output
+    assert sent.pop() == {
+        "inputs": [{"description": "Hematuria.", "transcription": "Cystoscopy."}],
+        "parameters": {"top_k": 2},
+    }
+    named = runner.invoke(
+        app, ["invoke", "--field", "transcription=Cystoscopy.", "--field", "sample_name=A = B", *store]
+    )
+    assert named.exit_code == 0, named.output
+    assert sent.pop()["inputs"] == [{"transcription": "Cystoscopy.", "sample_name": "A = B"}]
+    plain = runner.invoke(app, ["invoke", "Cystoscopy.", "Chest pain.", *store])
+    assert plain.exit_code == 0 and sent.pop()["inputs"] == ["Cystoscopy.", "Chest pain."]
+    body = tmp_path / "request.json"
+    body.write_text('{"inputs": ["Chest pain."]}')
+    refused = {
+        "'description' is not NAME=VALUE": ["invoke", "A.", "--field", "description"],
+        "description is given twice": [
+            "invoke",
+            "A.",
+            "--field",
+            "description=B",
+            "--field",
+            "description=C",
+        ],
+        "give it one TEXT (the transcription), not 2": ["invoke", "A.", "B.", "--field", "description=C"],
+        "give it or --field transcription=..., not both": ["invoke", "A.", "--field", "transcription=B"],
+        "give no TEXT or --field with it": ["invoke", "A.", "--body", str(body)],
+    }
+    for message, args in refused.items():
+        result = runner.invoke(app, [*args, *store])
+        assert result.exit_code == 2 and message in said(result), (args, said(result))
+    assert sent == []  # nothing went out for a refused command
+
+
 def _commands(command, path=()):
     """Every leaf command of the click tree under ``command``, with the words that invoke it."""
     children = getattr(command, "commands", None)
