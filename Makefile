@@ -37,11 +37,13 @@ run: install
 
 test: install $(INFRA_VENV)/.installed
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest -q
 
 lint: install
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 # What `bench/gpu_run.sh` needs on a device machine, which has torch but other versions of the rest and
 # no network: the venv's own versions of transformers, datasets and what the device lacks or has in

@@ -29,6 +29,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -186,7 +187,7 @@ def main() -> None:
             "--group-by-length", "false", "--dataloader-workers", "0",
         ]  # fmt: skip
         project_flags = ["--dataloader-workers", str(cli.workers)]
-        results: dict[str, dict[str, float]] = {}
+        results: dict[str, dict[str, Any]] = {}  # figures, or an error
 
         def measure(name: str, steps: int, flags: list[str]) -> dict[str, float]:
             """A short untimed run first, so one-time CUDA and kernel set-up is not billed to it."""
@@ -217,7 +218,7 @@ def main() -> None:
                 results["project_compiled"] = {"error": repr(exc)[:500]}
 
     project = results["project"]["samples_per_second"]
-    summary = {
+    summary: dict[str, Any] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d"),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else "none (CPU smoke run)",
         "torch": torch.__version__,

@@ -48,6 +48,7 @@ def container_module(name: str, as_name: str) -> ModuleType:
     if str(folder) not in sys.path:
         sys.path.append(str(folder))
     spec = importlib.util.spec_from_file_location(as_name, folder / f"{name}.py")
+    assert spec is not None and spec.loader is not None, as_name
     module = importlib.util.module_from_spec(spec)
     sys.modules[as_name] = module
     spec.loader.exec_module(module)

@@ -591,7 +591,7 @@ def production_figures(drift: pd.DataFrame) -> list[tuple[str, Any]]:
             var_name="on",
             value_name=figure,
         )
-        if bars:  # the validation line is not an estimate
+        if interval and bars:  # the validation line is not an estimate
             both.loc[both["on"] != columns[interval], list(bars)] = float("nan")
         return over_time(both.dropna(subset=[figure]), figure, by="on", bars=bars)
 

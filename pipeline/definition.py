@@ -183,10 +183,12 @@ def resolve_target(
     region = from_env(ENV_REGION, region)
     role = from_env(ENV_ROLE, role)
     bucket = from_env(ENV_BUCKET, default_bucket) or cfg.bucket
-    missing = [
-        name for name, value in (("region (AWS_REGION)", region), (f"role ({ENV_ROLE})", role)) if not value
-    ]
-    if missing:
+    if not (region and role):
+        missing = [
+            name
+            for name, value in (("region (AWS_REGION)", region), (f"role ({ENV_ROLE})", role))
+            if not value
+        ]
         raise ValueError(f"missing {', '.join(missing)}: pass it as an argument or set the variable")
     return region, role, bucket
 

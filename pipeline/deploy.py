@@ -661,7 +661,13 @@ def deploy(
     for alarm in alarm_requests(settings):
         cloudwatch.put_metric_alarm(**alarm)
     scaling: dict[str, Any] = {"deregistered": False}
-    if target and (not settings.autoscales or current.instance_type != settings.instance_type):
+    # (a target is only looked up with an endpoint and an autoscaling client)
+    if (
+        target
+        and current
+        and autoscaling
+        and (not settings.autoscales or current.instance_type != settings.instance_type)
+    ):
         # UpdateEndpoint refuses a new instance type on a registered variant; without autoscaling in
         # the settings the target goes for good (its policies go with it)
         autoscaling.deregister_scalable_target(

@@ -112,8 +112,10 @@ def same_archives(found: list[dict[str, Any]]) -> dict[int, int]:
     for package in sorted(found, key=lambda p: p["ModelPackageVersion"]):
         # a local package registered before the key existed still holds its request's archive
         url = package.get("ModelDataUrl") or model_data_url(package)
+        if not url:
+            continue
         version = package["ModelPackageVersion"]
-        if url and url in first:
+        if url in first:
             repeats[version] = first[url]
         first.setdefault(url, version)
     return repeats

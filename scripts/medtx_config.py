@@ -14,6 +14,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from typing import Any
 
 #: Model used on SageMaker, where the training DLC downloads it from the Hugging Face hub.
 SAGEMAKER_MODEL_NAME = "distilbert-base-uncased"
@@ -309,7 +310,7 @@ class InferenceConfig:
         unknown = sorted(k for k in environ if k.startswith(INFERENCE_ENV_PREFIX) and k not in known)
         if unknown:
             raise ValueError(f"unknown endpoint settings {', '.join(unknown)}; known: {', '.join(known)}")
-        values: dict[str, str | int] = {}
+        values: dict[str, Any] = {}
         for variable, name in known.items():
             if variable not in environ:
                 continue

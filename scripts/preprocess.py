@@ -99,9 +99,9 @@ class DataReport:
         self.dropped[reason] = self.dropped.get(reason, 0) + int(count)
 
 
-def read_raw_csv(path: str | Path) -> pd.DataFrame:
+def read_raw_csv(given: str | Path) -> pd.DataFrame:
     """Read a Kaggle-layout CSV; one clear ``InputError`` for anything unreadable or incomplete."""
-    path = resolve_file(path, "*.csv")
+    path = resolve_file(given, "*.csv")
     raw = path.read_bytes()
     try:
         text = raw.decode("utf-8").removeprefix("\ufeff")  # a spreadsheet's byte-order mark

@@ -22,7 +22,7 @@ import shutil
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -33,6 +33,7 @@ from transformers import (
     AutoTokenizer,
     DataCollatorForLanguageModeling,
     DataCollatorWithPadding,
+    PreTrainedModel,
     Trainer,
     TrainerCallback,
     TrainingArguments,
@@ -80,7 +81,7 @@ class LengthGroupedTrainer(Trainer):
         The stock sampler only sees the dataset after unused columns are removed, so it measures every
         row again on start-up; that costs more than the padding it saves.
         """
-        dataset = self.train_dataset
+        dataset: Any = self.train_dataset  # a datasets.Dataset (build_trainer's), typed as torch's
         if self.args.train_sampling_strategy == "group_by_length" and "length" in dataset.column_names:
             return LengthGroupedSampler(
                 self.args.train_batch_size * self.args.gradient_accumulation_steps,
@@ -122,6 +123,7 @@ class WeightedLossTrainer(LengthGroupedTrainer):
         if self.layer_lr_decay == 1.0 or self.optimizer is not None:
             return super().create_optimizer(model)
         opt_model = self.model if model is None else model
+        assert opt_model is not None  # the Trainer holds its model from the start
         decayed = set(self.get_decay_parameter_names(opt_model))
         depths = layer_depths(opt_model)
         top = max(depths.values())
@@ -130,7 +132,8 @@ class WeightedLossTrainer(LengthGroupedTrainer):
             if param.requires_grad:
                 groups.setdefault((depths[name], name in decayed), []).append(param)
         optimizer_cls, kwargs = self.optimizer_cls_and_kwargs or self.get_optimizer_cls_and_kwargs(
-            self.args, opt_model
+            self.args,
+            cast(PreTrainedModel, opt_model),  # typed so; the Trainer passes any module too
         )
         self.optimizer = optimizer_cls(
             [
@@ -549,6 +552,7 @@ def build_trainer(args: argparse.Namespace) -> WeightedLossTrainer:
     if args.mlm_epochs > 0:
         model_path = str(adapt_encoder(args, model_path, tokenizer))
     model = build_classifier(model_path, args.pooling, labels, args.attn_implementation)
+    collator: DataCollatorWithPadding | NoteCollator
     if args.pad_to_max_length:  # the reference design's padding, kept for benchmarks
         collator = DataCollatorWithPadding(tokenizer, padding="max_length", max_length=args.max_length)
     else:
@@ -597,8 +601,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     """Fine-tune and save; returns the metrics written to ``train_metrics.json``."""
     train_dir, model_dir = Path(args.train_dir), Path(args.model_dir)
     trainer = build_trainer(args)
-    id2label = trainer.model.config.id2label  # set from the label map by build_trainer
-    labels, tokenizer = [id2label[i] for i in range(len(id2label))], trainer.processing_class
+    labels, tokenizer = load_labels(train_dir), trainer.processing_class  # build_trainer's label map
+    assert tokenizer is not None  # build_trainer passes it
     last = last_complete_checkpoint(args.checkpoint_dir)
     if last:
         LOG.info("resuming from %s", last)

@@ -41,7 +41,8 @@ def _build(region: str | None, role: str | None, bucket: str | None, sets: list[
     from pipeline.definition import get_pipeline
 
     with failing(ValueError, code=2):
-        return get_pipeline(region=region, role=role, default_bucket=bucket, **settings(sets))
+        overrides: dict[str, Any] = settings(sets)  # PipelineConfig.replace's settings
+        return get_pipeline(region=region, role=role, default_bucket=bucket, **overrides)
 
 
 @app.command()

@@ -340,12 +340,14 @@ def _print_comparison(out: Console, result: dict, names: tuple[str, str]) -> Non
     out.print(table)
     spread = result.get("bootstrap")
     if spread:
+        low, high = spread["interval"]
         out.print(
             "macro-F1 difference: {:+.4f} ({:.0f}% interval {:+.4f} to {:+.4f}, paired, over {} resamples; "
             "{} ahead in {:.0%} of them)".format(
                 result["macro_f1_difference"],
                 100 * spread["confidence_level"],
-                *spread["interval"],
+                low,
+                high,
                 spread["resamples"],
                 names[0],
                 spread["share_a_ahead"],

@@ -14,11 +14,13 @@ import importlib.util
 import json
 import runpy
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 
 def _load(name: str, path: Path):
     spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None, name
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -53,4 +55,5 @@ def run(drivers: str, driver_script: str, failure_file: str) -> None:
 
 if __name__ == "__main__":
     command, *arguments = sys.argv[1:]
-    {"environment": environment, "run": run}[command](*arguments)
+    commands: dict[str, Callable[..., None]] = {"environment": environment, "run": run}
+    commands[command](*arguments)

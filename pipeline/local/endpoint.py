@@ -64,6 +64,7 @@ def load_handler(model_data: Path, workdir: Path):
         raise EndpointError(f"{model_data} has no code/inference.py: the archive carries no handler")
     sys.path.insert(0, str(code))
     spec = importlib.util.spec_from_file_location("inference", code / "inference.py")
+    assert spec is not None and spec.loader is not None, "inference"
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module, module.model_fn(str(model_dir))
@@ -360,7 +361,7 @@ def start(
     folder.mkdir(parents=True, exist_ok=True)
     log = folder / "server.log"
     captured = []
-    if contract.capture_percent_of(capture):
+    if capture and contract.capture_percent_of(capture):
         from pipeline import capture as capture_files
 
         bucket, key = capture_files.prefix(capture["DestinationS3Uri"], name)
@@ -442,7 +443,13 @@ def deploy_package(
     same_capture = contract.capture_percent_of((before or {}).get("DataCaptureConfig")) == (
         contract.capture_percent_of(capture)
     )
-    if running and before.get("ModelPackageArn") == served and same_capture and not force:
+    if (
+        before is not None
+        and running
+        and before.get("ModelPackageArn") == served
+        and same_capture
+        and not force
+    ):
         try:
             checked = smoke(before["Url"])
         except contract.DeployError as err:

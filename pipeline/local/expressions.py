@@ -53,9 +53,9 @@ def split_path(path: str) -> list[str | int]:
 def walk(value: Any, parts: list[str | int], what: str) -> Any:
     """Follow ``parts`` into dicts/lists; a list of named items is indexed by name too."""
     for part in parts:
-        if (isinstance(value, dict) and part in value) or (
-            isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value)
-        ):
+        if isinstance(value, dict) and part in value:  # noqa: SIM114 (mypy narrows `part` per branch)
+            value = value[part]
+        elif isinstance(value, list) and isinstance(part, int) and 0 <= part < len(value):
             value = value[part]
         elif isinstance(value, list) and isinstance(part, str):
             named = [v for v in value if isinstance(v, dict) and part in _names(v)]

@@ -101,6 +101,7 @@ def run_process(
             errors="replace",
             start_new_session=True,  # its own process group: stopped as a whole
         )
+        assert process.stdout is not None  # stdout=PIPE
         if on_start:
             on_start(process.pid)
         try:

@@ -536,8 +536,11 @@ class LocalRun:
         config = self.store.read_record("endpoint-configs", config_name)
         if config is None:
             raise ExecutionFailedError(f"endpoint {name}: no endpoint config {config_name!r}")
-        model = self.store.read_record("models", config["ProductionVariants"][0]["ModelName"])
-        container = endpoint.model_container(model)
+        model_name = config["ProductionVariants"][0]["ModelName"]
+        model = self.store.read_record("models", model_name)
+        container = endpoint.model_container(model) if model else None
+        if model is None or container is None:
+            raise ExecutionFailedError(f"endpoint {name}: no model {model_name!r} with a container")
         record = endpoint.start(
             self.store,
             name,

@@ -186,7 +186,7 @@ def summary(console: Console, store: Store, execution: dict[str, Any]) -> None:
         print_figures(console, json.loads(eval_file.read_text()))
 
     lines = [f"Store: {store.root}"]
-    if eval_file:
+    if eval_uri and eval_file:
         lines.append(f"  evaluation:        {eval_file}")
         performance = _uri_file(store, eval_uri, "model-performance.csv")
         if performance:
