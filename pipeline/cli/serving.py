@@ -172,9 +172,8 @@ def endpoint_predictions(
         read = capture.read_answers(served["files"](served["destination"]), now - timedelta(hours=hours))
         validation, note = _validation_predictions(served["package"], served["registry"])
         if read["answers"].empty and publish:
-            result: dict[str, Any] = {
-                "predictions": 0
-            }  # a quiet day is a figure to publish, not a failed check
+            # a quiet day is a figure to publish, not a failed check
+            result: dict[str, Any] = {"predictions": 0}
         else:
             result = capture.drift(read["answers"], validation)
     summary = {k: v for k, v in read.items() if k != "answers"}
