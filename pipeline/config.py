@@ -289,7 +289,8 @@ class PipelineConfig:
         unknown = set(top) - {f.name for f in dataclasses.fields(self)}
         if unknown:
             raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        model_card, groups = self.model_card, dict[str, Any]()
+        model_card = self.model_card
+        groups: dict[str, Any] = {}
         for group, values in nested.items():
             if group not in _GROUPS:
                 raise ValueError(f"unknown settings group {group!r} ({', '.join(_GROUPS)})")
