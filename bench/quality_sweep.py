@@ -391,6 +391,16 @@ CPU_CONFIGS += [  # the description as an input of its own (``fields_window``): 
         },
         "train": {**BEST_128, "precision": "bf16", "seed": 7},
     },
+    {  # the title alone in that input: what the description adds beside it
+        "name": "cpu-chunks-128-3ep-mean-lr2e-4-bf16-title-headings",
+        "pre": {
+            **CHUNKS_128,
+            **DESC_WINDOW,
+            "text-fields": "sample_name,transcription",
+            "headings-window": "true",
+        },
+        "train": {**BEST_128, "precision": "bf16"},
+    },
 ]
 #: The CPU configurations were measured while ``cls`` was ``TrainConfig``'s default and training ran
 #: in float32 on a CPU; they keep both unless they say otherwise, so each reruns as recorded.
