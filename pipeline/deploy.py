@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -489,10 +490,10 @@ def wait_until_in_service(sagemaker: Any, name: str, poll_seconds: int, timeout_
         raise DeployError(f"endpoint {name} did not reach InService: {reason}") from err
 
 
-def request_body(texts: list[str | dict[str, str]], top_k: int = 1) -> bytes:
+def request_body(texts: Sequence[str | dict[str, str]], top_k: int = 1) -> bytes:
     """A request as ``scripts/inference.py`` reads it: each note a string (its transcription) or an
     object naming its text fields."""
-    return json.dumps({"inputs": texts, "parameters": {"top_k": top_k}}).encode()
+    return json.dumps({"inputs": list(texts), "parameters": {"top_k": top_k}}).encode()
 
 
 def check_answer(body: bytes, texts: int) -> list[dict[str, Any]]:

@@ -344,7 +344,7 @@ def invoke(
     elif fields:
         payload = dep.request_body([_note(texts or [], fields)], top_k)
     elif texts:
-        payload = dep.request_body(list(texts), top_k)
+        payload = dep.request_body(texts, top_k)
     else:
         raise typer.BadParameter("give text(s) to classify or --body FILE", param_hint="TEXTS")
     if sagemaker:
