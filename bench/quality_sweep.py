@@ -81,7 +81,8 @@ DESC = {"text-fields": "description,transcription"}
 DESC_WINDOW = {**DESC, "fields-window": "true"}
 #: The sample's title (``sample_name``) and the description together as that input; the title alone.
 TITLE_DESC_WINDOW = {**DESC_WINDOW, "text-fields": "sample_name,description,transcription"}
-TITLE_WINDOW = {**DESC_WINDOW, "text-fields": "sample_name,transcription"}
+TITLE = {"text-fields": "sample_name,transcription"}
+TITLE_WINDOW = {**TITLE, "fields-window": "true"}
 TRUNCATE = {"long-text": "truncate"}
 
 #: Preprocess settings (the encoding and the text fields) and training settings per configuration,
@@ -407,7 +408,7 @@ CPU_CONFIGS += [  # the description as an input of its own (``fields_window``): 
     },
     {  # the title in front of the note's first window instead (a few tokens: little of the note pushed out)
         "name": "cpu-chunks-128-3ep-mean-lr2e-4-bf16-title-front-headings",
-        "pre": {**CHUNKS_128, "text-fields": "sample_name,transcription", "headings-window": "true"},
+        "pre": {**CHUNKS_128, **TITLE, "headings-window": "true"},
         "train": {**BEST_128, "precision": "bf16"},
     },
 ]
