@@ -85,6 +85,25 @@ TITLE = {"text-fields": "sample_name,transcription"}
 TITLE_WINDOW = {**TITLE, "fields-window": "true"}
 TRUNCATE = {"long-text": "truncate"}
 
+
+def with_seed(config: dict[str, Any], seed: int = 7) -> dict[str, Any]:
+    """``config`` trained on another seed, under the name its results carry (``<name>-seed<seed>``)."""
+    train_args = {**config["train"], "seed": seed}
+    return {"name": f"{config['name']}-seed{seed}", "pre": config["pre"], "train": train_args}
+
+
+def on_two_seeds(config: dict[str, Any]) -> list[dict[str, Any]]:
+    """``config`` and its seed-7 twin, in that order: a pair splices into a list with ``*``."""
+    return [config, with_seed(config)]
+
+
+#: The best CPU-scale truncation at 512 tokens (six epochs at 128 tokens: 0.439; cls at 1e-4: 0.426).
+TRUNCATE_512_BEST = {
+    "name": "truncate-512-mean-lr2e-4",
+    "pre": TRUNCATE,
+    "train": {"epochs": 10, "learning-rate": 2e-4},
+}
+
 #: Preprocess settings (the encoding and the text fields) and training settings per configuration,
 #: in the order they run (a device call's deadline may stop the list early, so the likeliest levers
 #: come first). Keys are the scripts' own flags. The TF-IDF baseline reading only the first 512 word
@@ -92,11 +111,7 @@ TRUNCATE = {"long-text": "truncate"}
 #: and the schedule come first; of the long-text modes, windows trained one by one come third: at CPU
 #: scale they beat the first window alone by 0.041 (and six epochs of it, at like cost, by 0.017).
 CONFIGS: list[dict[str, Any]] = [
-    {  # the best CPU-scale setting (six epochs at 128 tokens: 0.439; cls at 1e-4: 0.426)
-        "name": "truncate-512-mean-lr2e-4",
-        "pre": TRUNCATE,
-        "train": {"epochs": 10, "learning-rate": 2e-4},
-    },
+    TRUNCATE_512_BEST,
     {  # transformers' head: the plain fine-tune baselines.md reports (0.431)
         "name": "truncate-512-cls",
         "pre": TRUNCATE,
@@ -139,11 +154,7 @@ CONFIGS: list[dict[str, Any]] = [
         "train": {"epochs": 6, "learning-rate": 2e-4, "mlm-epochs": 20},
     },
     {"name": "truncate-512-mean", "pre": TRUNCATE, "train": {"epochs": 10}},
-    {
-        "name": "truncate-512-mean-lr2e-4-seed7",
-        "pre": TRUNCATE,
-        "train": {"epochs": 10, "learning-rate": 2e-4, "seed": 7},
-    },
+    with_seed(TRUNCATE_512_BEST),
     {  # CPU scale: 0.460 on three windows (0.441-0.462 without); first 128 tokens, two seeds: +0.002
         "name": "chunks-256-lr2e-4-llrd0.8",
         "pre": CHUNKS_256,
@@ -213,16 +224,13 @@ CPU_CONFIGS += [  # two epochs: does seeing the whole note pay once the model is
         "pre": {"max-length": 128},
         "train": {"epochs": 6, "learning-rate": 2e-4},
     },
-    {  # fine-tuning at 1e-4 ends barely above the frozen encoder's linear probe (0.421)
-        "name": "cpu-truncate-128-6ep-mean-lr2e-4",
-        "pre": {"max-length": 128},
-        "train": {"epochs": 6, "learning-rate": 2e-4, "pooling": "mean"},
-    },
-    {
-        "name": "cpu-truncate-128-6ep-mean-lr2e-4-seed7",
-        "pre": {"max-length": 128},
-        "train": {"epochs": 6, "learning-rate": 2e-4, "pooling": "mean", "seed": 7},
-    },
+    *on_two_seeds(
+        {  # fine-tuning at 1e-4 ends barely above the frozen encoder's linear probe (0.421)
+            "name": "cpu-truncate-128-6ep-mean-lr2e-4",
+            "pre": {"max-length": 128},
+            "train": {"epochs": 6, "learning-rate": 2e-4, "pooling": "mean"},
+        }
+    ),
     {  # 6 notes ~ 16 windows per step (2.9 windows per note), so as many steps as per-window loss
         "name": "cpu-chunks-128-note-2ep",
         "pre": CHUNKS_128,
@@ -237,8 +245,7 @@ CPU_CONFIGS += [  # three windows spread over the note against its first 128 tok
         "pre": CHUNKS_128,
         "train": {**BEST_128, "chunk-loss": "note", "train-batch-size": 6},
     },
-    {"name": "cpu-chunks-128-3ep-mean-lr2e-4", "pre": CHUNKS_128, "train": BEST_128},
-    {"name": "cpu-chunks-128-3ep-mean-lr2e-4-seed7", "pre": CHUNKS_128, "train": {**BEST_128, "seed": 7}},
+    *on_two_seeds({"name": "cpu-chunks-128-3ep-mean-lr2e-4", "pre": CHUNKS_128, "train": BEST_128}),
     # six epochs of windows: does the schedule that took truncation from 0.415 to 0.439 add to windows?
     {"name": "cpu-chunks-128-6ep-mean-lr2e-4", "pre": CHUNKS_128, "train": {**BEST_128, "epochs": 6}},
     # a window need not carry its note's specialty: soften the targets it is trained on
@@ -277,39 +284,27 @@ CPU_CONFIGS += [  # three windows spread over the note against its first 128 tok
         "pre": {"max-length": 128},
         "train": {**BEST_128, "layer-lr-decay": 0.8},
     },
-    # a second seed of that pair: 0.418 without decay, 0.417 with it
-    {
-        "name": "cpu-truncate-128-3ep-mean-lr2e-4-seed7",
-        "pre": {"max-length": 128},
-        "train": {**BEST_128, "seed": 7},
-    },
-    {
-        "name": "cpu-truncate-128-3ep-mean-lr2e-4-llrd0.8-seed7",
-        "pre": {"max-length": 128},
-        "train": {**BEST_128, "layer-lr-decay": 0.8, "seed": 7},
-    },
+]
+CPU_CONFIGS += [  # a second seed of that pair: 0.418 without decay, 0.417 with it
+    with_seed(config)
+    for config in CPU_CONFIGS
+    if config["name"] in {"cpu-truncate-128-3ep-mean-lr2e-4", "cpu-truncate-128-3ep-mean-lr2e-4-llrd0.8"}
 ]
 CPU_CONFIGS += [  # bf16 autocast, native on this CPU (AMX): the same two seeds as the fp32 pair above
-    {
-        "name": "cpu-truncate-128-3ep-mean-lr2e-4-bf16",
-        "pre": {"max-length": 128},
-        "train": {**BEST_128, "precision": "bf16"},
-    },
-    {
-        "name": "cpu-truncate-128-3ep-mean-lr2e-4-bf16-seed7",
-        "pre": {"max-length": 128},
-        "train": {**BEST_128, "precision": "bf16", "seed": 7},
-    },
-    {  # the best CPU-scale setting (three 128-token windows) in bf16, now the CPU default there
-        "name": "cpu-chunks-128-3ep-mean-lr2e-4-bf16",
-        "pre": CHUNKS_128,
-        "train": {**BEST_128, "precision": "bf16"},
-    },
-    {
-        "name": "cpu-chunks-128-3ep-mean-lr2e-4-bf16-seed7",
-        "pre": CHUNKS_128,
-        "train": {**BEST_128, "precision": "bf16", "seed": 7},
-    },
+    *on_two_seeds(
+        {
+            "name": "cpu-truncate-128-3ep-mean-lr2e-4-bf16",
+            "pre": {"max-length": 128},
+            "train": {**BEST_128, "precision": "bf16"},
+        }
+    ),
+    *on_two_seeds(
+        {  # the best CPU-scale setting (three 128-token windows) in bf16, now the CPU default there
+            "name": "cpu-chunks-128-3ep-mean-lr2e-4-bf16",
+            "pre": CHUNKS_128,
+            "train": {**BEST_128, "precision": "bf16"},
+        }
+    ),
 ]
 CPU_CONFIGS += [  # shorter windows: 256 scored under 128, and all-MiniLM-L6-v2 was trained on 128-token
     # inputs; six windows of 64 tokens read as much of a note as three of 128 (about 380 word pieces)
@@ -327,38 +322,29 @@ CPU_CONFIGS += [  # shorter windows: 256 scored under 128, and all-MiniLM-L6-v2 
     },
     # layer-wise decay 0.8 on the windows, now beside the bf16 pair of the same split (its fp32 run,
     # 0.460, was set against runs of an older split)
-    {
-        "name": "cpu-chunks-128-3ep-mean-lr2e-4-bf16-llrd0.8",
-        "pre": CHUNKS_128,
-        "train": {**BEST_128, "precision": "bf16", "layer-lr-decay": 0.8},
-    },
-    {
-        "name": "cpu-chunks-128-3ep-mean-lr2e-4-bf16-llrd0.8-seed7",
-        "pre": CHUNKS_128,
-        "train": {**BEST_128, "precision": "bf16", "layer-lr-decay": 0.8, "seed": 7},
-    },
+    *on_two_seeds(
+        {
+            "name": "cpu-chunks-128-3ep-mean-lr2e-4-bf16-llrd0.8",
+            "pre": CHUNKS_128,
+            "train": {**BEST_128, "precision": "bf16", "layer-lr-decay": 0.8},
+        }
+    ),
 ]
 CPU_CONFIGS += [  # a fourth input per note: its section headings, which say what kind of document it is
-    {
-        "name": "cpu-chunks-128-3ep-mean-lr2e-4-bf16-headings",
-        "pre": {**CHUNKS_128, "headings-window": "true"},
-        "train": {**BEST_128, "precision": "bf16"},
-    },
-    {
-        "name": "cpu-chunks-128-3ep-mean-lr2e-4-bf16-headings-seed7",
-        "pre": {**CHUNKS_128, "headings-window": "true"},
-        "train": {**BEST_128, "precision": "bf16", "seed": 7},
-    },
-    {  # the first window and the headings only: the coverage check's 1-window figure, trained that way
-        "name": "cpu-chunks-128x1-3ep-mean-lr2e-4-bf16-headings",
-        "pre": {**CHUNKS_128, "max-chunks": 1, "headings-window": "true"},
-        "train": {**BEST_128, "precision": "bf16"},
-    },
-    {
-        "name": "cpu-chunks-128x1-3ep-mean-lr2e-4-bf16-headings-seed7",
-        "pre": {**CHUNKS_128, "max-chunks": 1, "headings-window": "true"},
-        "train": {**BEST_128, "precision": "bf16", "seed": 7},
-    },
+    *on_two_seeds(
+        {
+            "name": "cpu-chunks-128-3ep-mean-lr2e-4-bf16-headings",
+            "pre": {**CHUNKS_128, "headings-window": "true"},
+            "train": {**BEST_128, "precision": "bf16"},
+        }
+    ),
+    *on_two_seeds(
+        {  # the first window and the headings only: the coverage check's 1-window figure, trained that way
+            "name": "cpu-chunks-128x1-3ep-mean-lr2e-4-bf16-headings",
+            "pre": {**CHUNKS_128, "max-chunks": 1, "headings-window": "true"},
+            "train": {**BEST_128, "precision": "bf16"},
+        }
+    ),
     {  # twice the rate: 1e-4 -> 2e-4 helped every CPU setting; does the small model take more?
         "name": "cpu-chunks-128-3ep-mean-lr4e-4-bf16-headings",
         "pre": {**CHUNKS_128, "headings-window": "true"},
@@ -366,41 +352,32 @@ CPU_CONFIGS += [  # a fourth input per note: its section headings, which say wha
     },
 ]
 CPU_CONFIGS += [  # the description as an input of its own (``fields_window``): a prototype, 0.480 / 0.477
-    {
-        "name": "cpu-chunks-128-3ep-mean-lr2e-4-bf16-desc-headings",
-        "pre": {**CHUNKS_128, **DESC_WINDOW, "headings-window": "true"},
-        "train": {**BEST_128, "precision": "bf16"},
-    },
-    {
-        "name": "cpu-chunks-128-3ep-mean-lr2e-4-bf16-desc-headings-seed7",
-        "pre": {**CHUNKS_128, **DESC_WINDOW, "headings-window": "true"},
-        "train": {**BEST_128, "precision": "bf16", "seed": 7},
-    },
+    *on_two_seeds(
+        {
+            "name": "cpu-chunks-128-3ep-mean-lr2e-4-bf16-desc-headings",
+            "pre": {**CHUNKS_128, **DESC_WINDOW, "headings-window": "true"},
+            "train": {**BEST_128, "precision": "bf16"},
+        }
+    ),
     {  # the description without the headings: what each adds beside the windows
         "name": "cpu-chunks-128-3ep-mean-lr2e-4-bf16-desc",
         "pre": {**CHUNKS_128, **DESC_WINDOW},
         "train": {**BEST_128, "precision": "bf16"},
     },
-    {  # the sample's title in front of the description, in the same input
-        "name": "cpu-chunks-128-3ep-mean-lr2e-4-bf16-title-desc-headings",
-        "pre": {**CHUNKS_128, **TITLE_DESC_WINDOW, "headings-window": "true"},
-        "train": {**BEST_128, "precision": "bf16"},
-    },
-    {
-        "name": "cpu-chunks-128-3ep-mean-lr2e-4-bf16-title-desc-headings-seed7",
-        "pre": {**CHUNKS_128, **TITLE_DESC_WINDOW, "headings-window": "true"},
-        "train": {**BEST_128, "precision": "bf16", "seed": 7},
-    },
-    {  # the title alone in that input: what the description adds beside it
-        "name": "cpu-chunks-128-3ep-mean-lr2e-4-bf16-title-headings",
-        "pre": {**CHUNKS_128, **TITLE_WINDOW, "headings-window": "true"},
-        "train": {**BEST_128, "precision": "bf16"},
-    },
-    {
-        "name": "cpu-chunks-128-3ep-mean-lr2e-4-bf16-title-headings-seed7",
-        "pre": {**CHUNKS_128, **TITLE_WINDOW, "headings-window": "true"},
-        "train": {**BEST_128, "precision": "bf16", "seed": 7},
-    },
+    *on_two_seeds(
+        {  # the sample's title in front of the description, in the same input
+            "name": "cpu-chunks-128-3ep-mean-lr2e-4-bf16-title-desc-headings",
+            "pre": {**CHUNKS_128, **TITLE_DESC_WINDOW, "headings-window": "true"},
+            "train": {**BEST_128, "precision": "bf16"},
+        }
+    ),
+    *on_two_seeds(
+        {  # the title alone in that input: what the description adds beside it
+            "name": "cpu-chunks-128-3ep-mean-lr2e-4-bf16-title-headings",
+            "pre": {**CHUNKS_128, **TITLE_WINDOW, "headings-window": "true"},
+            "train": {**BEST_128, "precision": "bf16"},
+        }
+    ),
     {  # the title without the headings: what the headings add once the title is there
         "name": "cpu-chunks-128-3ep-mean-lr2e-4-bf16-title",
         "pre": {**CHUNKS_128, **TITLE_WINDOW},

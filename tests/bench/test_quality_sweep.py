@@ -37,6 +37,16 @@ def test_names_are_unique(sweep):
     assert len(names) == len(set(names)), sorted(n for n in names if names.count(n) > 1)
 
 
+@pytest.mark.parametrize("sweep", sorted(SWEEPS))
+def test_a_seed_twin_is_its_configuration_on_another_seed(sweep):
+    # the paired comparisons read a "-seed7" result as the same setting: nothing else may differ
+    configs = {config["name"]: config for config in SWEEPS[sweep][0]}
+    twins = [name for name in configs if name.endswith("-seed7") and name.removesuffix("-seed7") in configs]
+    assert twins
+    for name in twins:
+        assert configs[name] == quality_sweep.with_seed(configs[name.removesuffix("-seed7")]), name
+
+
 @pytest.mark.parametrize(("sweep", "config"), CASES, ids=[f"{s}:{c['name']}" for s, c in CASES])
 def test_configuration_parses_as_the_scripts_arguments(sweep, config, tmp_path: Path):
     _, base = SWEEPS[sweep]
