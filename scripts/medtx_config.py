@@ -145,8 +145,9 @@ class TrainConfig:
     #: the note it takes some of the first window's tokens, on its own it is read whole and pooled
     #: with the windows. A note whose fields are all empty gets none. The best setting measured so far
     #: (README, "Long notes") is this input holding the sample's title alone
-    #: (``text_fields=("sample_name", "transcription")``) beside three windows and the headings; the
-    #: defaults stay as they are until a GPU run measures it at the production model's scale.
+    #: (``text_fields=("sample_name", "transcription")``) beside the note's first window
+    #: (``max_chunks=1``) and the headings; the defaults stay as they are until a GPU run measures it
+    #: at the production model's scale.
     fields_window: bool = False
     head_tokens: int = 128
     chunk_stride: int = 64
