@@ -83,6 +83,8 @@ DESC_WINDOW = {**DESC, "fields-window": "true"}
 TITLE_DESC_WINDOW = {**DESC_WINDOW, "text-fields": "sample_name,description,transcription"}
 TITLE = {"text-fields": "sample_name,transcription"}
 TITLE_WINDOW = {**TITLE, "fields-window": "true"}
+#: The best measured inputs beside the note's windows: its title as an input of its own, and its headings.
+TITLE_HEADINGS = {**TITLE_WINDOW, "headings-window": "true"}
 TRUNCATE = {"long-text": "truncate"}
 
 
@@ -125,12 +127,12 @@ CONFIGS: list[dict[str, Any]] = [
     {  # CPU scale: the sample's title as an input of its own (``fields_window``) beside the windows and
         # headings, 0.497 and 0.500: +0.021 and +0.025 over TF-IDF on its text, both intervals clear
         "name": "chunks-256-lr2e-4-title-headings",
-        "pre": {**CHUNKS_256, **TITLE_WINDOW, "headings-window": "true"},
+        "pre": {**CHUNKS_256, **TITLE_HEADINGS},
         "train": {"epochs": 6, "learning-rate": 2e-4},
     },
     {  # CPU scale: the same inputs beside the first window alone, as good (0.504 and 0.498) at half the cost
         "name": "first-512-lr2e-4-title-headings",
-        "pre": {"long-text": "chunks", "max-chunks": 1, **TITLE_WINDOW, "headings-window": "true"},
+        "pre": {"long-text": "chunks", "max-chunks": 1, **TITLE_HEADINGS},
         "train": {"epochs": 10, "learning-rate": 2e-4},
     },
     {  # CPU scale: the note's section headings as one more input beside its windows
@@ -379,7 +381,7 @@ CPU_CONFIGS += [  # the description as an input of its own (``fields_window``): 
     *on_two_seeds(
         {  # the title alone in that input: what the description adds beside it
             "name": "cpu-chunks-128-3ep-mean-lr2e-4-bf16-title-headings",
-            "pre": {**CHUNKS_128, **TITLE_WINDOW, "headings-window": "true"},
+            "pre": {**CHUNKS_128, **TITLE_HEADINGS},
             "train": {**BEST_128, "precision": "bf16"},
         }
     ),
@@ -395,19 +397,19 @@ CPU_CONFIGS += [  # the description as an input of its own (``fields_window``): 
     },
     {  # the recipe for a fourth epoch: training's own per-input F1 still rose from epoch 2 to 3
         "name": "cpu-chunks-128-4ep-mean-lr2e-4-bf16-title-headings",
-        "pre": {**CHUNKS_128, **TITLE_WINDOW, "headings-window": "true"},
+        "pre": {**CHUNKS_128, **TITLE_HEADINGS},
         "train": {**BEST_128, "precision": "bf16", "epochs": 4},
     },
     *on_two_seeds(
         {  # the recipe on the first window alone: with the title, prediction reading it alone scored as well
             "name": "cpu-chunks-128x1-3ep-mean-lr2e-4-bf16-title-headings",
-            "pre": {**CHUNKS_128, "max-chunks": 1, **TITLE_WINDOW, "headings-window": "true"},
+            "pre": {**CHUNKS_128, "max-chunks": 1, **TITLE_HEADINGS},
             "train": {**BEST_128, "precision": "bf16"},
         }
     ),
     {  # that first window at 256 tokens: TF-IDF reading a note's first 128 word pieces lost 0.024
         "name": "cpu-chunks-256x1-3ep-mean-lr2e-4-bf16-title-headings",
-        "pre": {**CHUNKS_128, "max-length": 256, "max-chunks": 1, **TITLE_WINDOW, "headings-window": "true"},
+        "pre": {**CHUNKS_128, "max-length": 256, "max-chunks": 1, **TITLE_HEADINGS},
         "train": {**BEST_128, "precision": "bf16"},
     },
 ]
