@@ -7,6 +7,7 @@ catches it on any machine.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -39,12 +40,16 @@ def test_names_are_unique(sweep):
 
 @pytest.mark.parametrize("sweep", sorted(SWEEPS))
 def test_a_seed_twin_is_its_configuration_on_another_seed(sweep):
-    # the paired comparisons read a "-seed7" result as the same setting: nothing else may differ
+    # the paired comparisons read a "-seed<N>" result as the same setting: nothing else may differ
     configs = {config["name"]: config for config in SWEEPS[sweep][0]}
-    twins = [name for name in configs if name.endswith("-seed7") and name.removesuffix("-seed7") in configs]
+    twins = {
+        name: (match["base"], int(match["seed"]))
+        for name in configs
+        if (match := re.fullmatch(r"(?P<base>.+)-seed(?P<seed>\d+)", name)) and match["base"] in configs
+    }
     assert twins
-    for name in twins:
-        assert configs[name] == quality_sweep.with_seed(configs[name.removesuffix("-seed7")]), name
+    for name, (base, seed) in twins.items():
+        assert configs[name] == quality_sweep.with_seed(configs[base], seed=seed), name
 
 
 @pytest.mark.parametrize(("sweep", "config"), CASES, ids=[f"{s}:{c['name']}" for s, c in CASES])
