@@ -411,8 +411,8 @@ CPU_CONFIGS += [  # the description as an input of its own (``fields_window``): 
     *on_two_seeds(CPU_RECIPE),
     {  # that first window at 256 tokens: TF-IDF reading a note's first 128 word pieces lost 0.024
         "name": "cpu-chunks-256x1-3ep-mean-lr2e-4-bf16-title-headings",
-        "pre": {**CHUNKS_128, "max-length": 256, "max-chunks": 1, **TITLE_HEADINGS},
-        "train": {**BEST_128, "precision": "bf16"},
+        "pre": {**CPU_RECIPE["pre"], "max-length": 256},
+        "train": CPU_RECIPE["train"],
     },
     with_seed(CPU_RECIPE, seed=3),  # a third seed for the recipe's mean
     {  # the recipe's three inputs scored together: a title alone ("Wound Debridement") need not name
@@ -424,7 +424,7 @@ CPU_CONFIGS += [  # the description as an input of its own (``fields_window``): 
     {  # the recipe without the headings: do they still add beside the first window and the title?
         "name": "cpu-chunks-128x1-3ep-mean-lr2e-4-bf16-title",
         "pre": {**CHUNKS_128, "max-chunks": 1, **TITLE_WINDOW},
-        "train": {**BEST_128, "precision": "bf16"},
+        "train": CPU_RECIPE["train"],
     },
     {  # a title or an outline alone often fits several specialties: softer targets for every input
         "name": "cpu-chunks-128x1-3ep-mean-lr2e-4-bf16-title-headings-ls0.1",
