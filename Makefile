@@ -28,7 +28,7 @@ $(INFRA_VENV)/.installed: infra/requirements.txt
 	touch $@
 
 # The pipeline definition run step by step on this machine (`medtx run --local`): bundled synthetic
-# data, offline model, quick profile (a few minutes on 2 CPU cores). Then one call to the local
+# data, offline model, quick profile (about 4 minutes on 2 CPU cores). Then one call to the local
 # endpoint it started (`medtx endpoint stop --store $(STORE)` stops it). Everything is under $(STORE)/.
 run: install
 	$(VENV)/bin/medtx run --local --store $(STORE)

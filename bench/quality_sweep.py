@@ -187,8 +187,9 @@ CONFIGS: list[dict[str, Any]] = [
         "train": {"epochs": 8},
     },
 ]
-#: The same comparison at the local ``quick`` profile's scale (128 tokens, one epoch), which 2 CPU cores
-#: finish in minutes per configuration: the direction of each change, not the GPU-scale figures.
+#: The same comparison at the local ``quick`` profile's scale (all-MiniLM-L6-v2, 128 tokens; one epoch
+#: at 1e-4 unless a configuration says otherwise, the profile's schedule until 2026-12-06), which 2 CPU
+#: cores finish in minutes per configuration: the direction of each change, not the GPU-scale figures.
 CPU_CONFIGS: list[dict[str, Any]] = [
     {"name": "cpu-truncate-128", "pre": {"max-length": 128}, "train": {}},
     {"name": "cpu-truncate-128-desc", "pre": {"max-length": 128, **DESC}, "train": {}},
