@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +92,7 @@ def inputs(rows: pd.DataFrame) -> list[str | dict[str, str]]:
 
 
 def requests(
-    texts: list[str | dict[str, str]], batch_size: int, max_texts: int, max_bytes: int, top_k: int
+    texts: Sequence[str | dict[str, str]], batch_size: int, max_texts: int, max_bytes: int, top_k: int
 ) -> Iterator[tuple[list[int], bytes]]:
     """(positions, request body) of consecutive non-empty texts (``inputs``: strings, or objects
     naming a note's fields): at most ``min(batch_size, max_texts)`` texts and ``max_bytes`` bytes a
@@ -117,7 +117,7 @@ def requests(
 
 
 def score(
-    texts: list[str | dict[str, str]],
+    texts: Sequence[str | dict[str, str]],
     send: Callable[[bytes], bytes],
     batch_size: int,
     max_texts: int,

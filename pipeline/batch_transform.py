@@ -16,7 +16,7 @@ from __future__ import annotations
 import io
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,7 +53,12 @@ def job_name(now: float | None = None) -> str:
 
 
 def stage(
-    texts: list[str | dict[str, str]], batch_size: int, max_texts: int, max_bytes: int, top_k: int, files: int
+    texts: Sequence[str | dict[str, str]],
+    batch_size: int,
+    max_texts: int,
+    max_bytes: int,
+    top_k: int,
+    files: int,
 ) -> Staged:
     """The endpoint's requests for ``texts`` (empty texts are not sent), one a line, in consecutive
     runs over at most ``files`` files (``requests-00001.jsonl``...; no file without a request)."""

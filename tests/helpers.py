@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 
@@ -12,6 +13,14 @@ BUNDLED_CSV = ROOT / "pipeline" / "data" / "mtsamples-synthetic.csv"
 REAL_CSV = ROOT.parent / "shared" / "data" / "mtsamples.csv"
 OFFLINE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 TEMPLATE = ROOT / "infra" / "template.yaml"
+
+T = TypeVar("T")
+
+
+def present(found: T | None) -> T:
+    """``found`` (a record, a regular expression's match), which the test expects to be there."""
+    assert found is not None
+    return found
 
 
 def said(result) -> str:

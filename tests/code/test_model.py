@@ -24,17 +24,18 @@ LABELS = ["alpha", "beta", "gamma"]
 def encoder_dir(request, tmp_path_factory):
     """A tiny random encoder saved as a pretrained model folder: BERT (the offline all-MiniLM-L6-v2's
     architecture) and DistilBERT (the SageMaker default's, which takes no ``token_type_ids``)."""
-    from transformers import BertConfig, BertModel, DistilBertConfig, DistilBertModel
+    from transformers import BertConfig, BertModel, DistilBertConfig, DistilBertModel, PreTrainedModel
 
     torch.manual_seed(0)
+    encoder: PreTrainedModel
     if request.param == "bert":
-        config = BertConfig(
+        bert = BertConfig(
             vocab_size=100, hidden_size=16, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32
         )
-        encoder = BertModel(config)
+        encoder = BertModel(bert)
     else:
-        config = DistilBertConfig(vocab_size=100, dim=16, n_layers=1, n_heads=2, hidden_dim=32)
-        encoder = DistilBertModel(config)
+        distilbert = DistilBertConfig(vocab_size=100, dim=16, n_layers=1, n_heads=2, hidden_dim=32)
+        encoder = DistilBertModel(distilbert)
     folder = tmp_path_factory.mktemp(request.param)
     encoder.save_pretrained(folder)
     return folder

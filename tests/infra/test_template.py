@@ -8,6 +8,8 @@ import os
 import re
 import shutil
 import subprocess
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from helpers import ROOT, TEMPLATE, load_template
@@ -175,11 +177,14 @@ def test_the_deploy_project_configures_medtx_deploy_through_its_environment(temp
     """Each MEDTX_* variable the deploy project sets is one that ``medtx deploy`` reads, from the stack
     parameter of that name; the build waits for the outcome."""
     pytest.importorskip("typer")
+    import typer.core
     import typer.main
 
     from pipeline.cli import app
 
-    command = typer.main.get_command(app).commands["deploy"]
+    group = typer.main.get_command(app)
+    assert isinstance(group, typer.core.TyperGroup)
+    command = group.commands["deploy"]
     reads = {p.envvar: p.name for p in command.params if p.envvar}
     project = template["Resources"]["DeployProject"]["Properties"]
     sets = {v["Name"]: v["Value"] for v in project["Environment"]["EnvironmentVariables"]}
@@ -221,7 +226,7 @@ def test_a_capturing_stack_checks_prediction_drift_on_a_schedule(template):
     assert alarm["Condition"] == "Captures"
     watched = alarm["Properties"]
     checked = {"predictions": capture.FEW, "mean_score": 1, "psi": 1, "total_variation": 1}
-    figures = capture.metric_data("e", {**checked, **_ESTIMATE}, None)
+    figures = capture.metric_data("e", {**checked, **_ESTIMATE}, datetime.now(UTC))
     published = {f["MetricName"] for f in figures}
     assert watched["MetricName"] in published and watched["MetricName"] == "PredictionPSI"
     assert watched["Namespace"] == capture.NAMESPACE and watched["Threshold"] == capture.MAJOR
@@ -264,7 +269,7 @@ _PIPELINE = "arn:aws:sagemaker:us-east-1:123456789012:pipeline/medtx-specialty-c
 _PACKAGES = "arn:aws:sagemaker:us-east-1:123456789012:model-package/medtx-specialty-classifier"
 #: Events as the services send them (the fields the rules read; SageMaker's and CodeBuild's
 #: documented event layouts), each with a near miss the rule must not match.
-_EVENTS = {
+_EVENTS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "ExecutionEndedBadlyRule": (
         {
             "source": "aws.sagemaker",
@@ -361,8 +366,10 @@ def test_what_needs_a_person_reaches_the_alarm_topic(template, name):
     pattern = EventPattern.load(json.dumps(_concrete(rule["Properties"]["EventPattern"], template)))
     event, miss = _EVENTS[name]
     base = {"id": "1", "account": "123456789012", "time": "2026-12-04T03:00:00Z", "region": "us-east-1"}
-    assert pattern.matches_event({**base, **event})
-    assert not pattern.matches_event({**base, **event, "detail": {**event["detail"], **miss["detail"]}})
+    sent: Any = {**base, **event}  # moto types the event as its own TypedDict
+    assert pattern.matches_event(sent)
+    missed: Any = {**sent, "detail": {**event["detail"], **miss["detail"]}}
+    assert not pattern.matches_event(missed)
     transformer = target["InputTransformer"]
     message = transformer["InputTemplate"]
     for key, path in transformer["InputPathsMap"].items():
@@ -428,7 +435,7 @@ def test_the_operations_dashboard_charts_what_sagemaker_and_the_drift_check_put(
     executions = {"ExecutionStarted", "ExecutionSucceeded", "ExecutionFailed", "ExecutionStopped"}
     assert executions | {"ExecutionDuration", "StepDuration"} == charted[PIPELINE_NAMESPACE]
     checked = {"predictions": capture.FEW, "mean_score": 1, "psi": 1, "total_variation": 1}
-    figures = capture.metric_data("e", {**checked, **_ESTIMATE}, None)
+    figures = capture.metric_data("e", {**checked, **_ESTIMATE}, datetime.now(UTC))
     assert charted[capture.NAMESPACE] == {f["MetricName"] for f in figures}
     settings = deploy.DeploySettings(endpoint_name=endpoint, role_arn="r", instance_type="ml.m5.xlarge")
     assert {a["MetricName"] for a in deploy.alarm_requests(settings)} <= charted["AWS/SageMaker"]
@@ -438,7 +445,7 @@ def test_the_operations_dashboard_charts_what_sagemaker_and_the_drift_check_put(
     assert marks == [capture.STABLE, capture.MAJOR]
     text = " ".join(w["properties"]["markdown"] for w in body["widgets"] if w["type"] == "text")
     assert all(f"`{name}`" in text for name in deploy.alarm_names(endpoint))
-    cells = set()
+    cells: set[tuple[int, int]] = set()
     for widget in body["widgets"]:
         assert widget["x"] + widget["width"] <= 24
         area = {

@@ -18,6 +18,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import BUNDLED_CSV, ROOT
@@ -131,7 +132,9 @@ def test_the_store_holds_the_keys_a_cloud_run_writes(local_run):
     found = execution["Steps"]["Train"]["Properties"]["FinalMetricDataList"]
     reported = {m["MetricName"]: m["Value"] for m in found}
     assert {"validation:loss", "validation:macro_f1", "train:samples_per_second"} <= set(reported)
-    final = json.loads(re.search(r"saved model to .*; metrics (\{.*\})", train_log).group(1))
+    saved = re.search(r"saved model to .*; metrics (\{.*\})", train_log)
+    assert saved, train_log[-2000:]
+    final = json.loads(saved.group(1))
     assert reported["validation:macro_f1"] == pytest.approx(final["eval_macro_f1"], rel=1e-5)
     assert all(step["StepStatus"] == "Succeeded" for step in execution["Steps"].values())
 
@@ -183,8 +186,8 @@ def test_the_model_is_registered_and_can_be_approved(local_run):
     hinted = " ".join(medtx("models", "show", "1", "--store", str(store)).stdout.split())
     assert "its card still waits for review" in hinted
     assert "`medtx models approve 1` approves the card" in hinted
-    listed = " ".join(medtx("models", "list", "--store", str(store)).stderr.split())
-    assert "version 1: Approved, its model card still waits for review (`medtx models approve 1`" in listed
+    listing = " ".join(medtx("models", "list", "--store", str(store)).stderr.split())
+    assert "version 1: Approved, its model card still waits for review (`medtx models approve 1`" in listing
     again = medtx("models", "approve", "1", "--store", str(store))
     assert "Approved (model card: Approved)" in " ".join(again.stderr.split())
     # the model card, its Join resolved with this run's figures and names (and checked when registered)
@@ -223,7 +226,7 @@ def test_the_model_is_registered_and_can_be_approved(local_run):
     assert result["macro_f1_difference"] == 0 and result["disagreements"]["rows"] == 0
 
 
-def _post(url: str, body: bytes, content_type: str = "application/json") -> tuple[int, object]:
+def _post(url: str, body: bytes, content_type: str = "application/json") -> tuple[int, Any]:
     request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": content_type})
     try:
         with urllib.request.urlopen(request, timeout=60) as response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+from typing import Any
 
 import pytest
 from aws_helpers import BUCKET, INPUT_KEY, REGION, ROLE
@@ -39,7 +40,7 @@ def _list_pipeline_execution_steps(self):
     if self._get_param("SortOrder", "Descending") == "Descending":
         names.reverse()
     start = int(self._get_param("NextToken") or 0)
-    page = {
+    page: dict[str, Any] = {
         "PipelineExecutionSteps": [
             {"StepName": n, "StepStatus": "Succeeded"} for n in names[start:][:STEPS_PER_PAGE]
         ]

@@ -68,7 +68,7 @@ def test_a_failed_job_is_named_with_the_services_reason_and_its_logs():
         def describe_transform_job(self, TransformJobName):  # noqa: N803 - boto3's argument name
             return {"TransformJobStatus": self.states.pop(0), "FailureReason": "ClientError: 413"}
 
-    seen = []
+    seen: list[dict] = []
     done = bt.wait(Jobs(["InProgress", "Completed"]), "job-1", poll_seconds=0, on_poll=seen.append)
     assert done["TransformJobStatus"] == "Completed" and len(seen) == 2
     with pytest.raises(bt.TransformError, match=r"job-2 failed: ClientError: 413 \(logs: .*TransformJobs"):

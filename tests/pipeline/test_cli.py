@@ -65,13 +65,13 @@ def test_upsert_twice_then_start_with_params_and_status(aws):
     assert [s["name"] for s in state["steps"]] == steps
     waited = runner.invoke(app, ["start", "--region", REGION, "--wait", "--poll-seconds", "0"])
     assert waited.exit_code == 0 and all(f"{step} Succeeded" in said(waited) for step in steps)
-    second = waited.stdout.strip().splitlines()[0]
+    waited_arn = waited.stdout.strip().splitlines()[0]
     listed = runner.invoke(app, ["status", "--region", REGION, "--last", "5"])
     recent = json.loads(listed.stdout)
-    assert [e["arn"] for e in recent] == [second, arn] and recent[0]["status"] == "Succeeded"
+    assert [e["arn"] for e in recent] == [waited_arn, arn] and recent[0]["status"] == "Succeeded"
     assert recent[1]["id"] == arn.rsplit("/", 1)[-1] and recent[1]["id"] in said(listed)
     newest = json.loads(runner.invoke(app, ["status", "--region", REGION, "--last", "1"]).stdout)
-    assert [e["arn"] for e in newest] == [second]
+    assert [e["arn"] for e in newest] == [waited_arn]
     assert "note:" not in said(started)  # the upserted definition runs this checkout's scripts
 
 

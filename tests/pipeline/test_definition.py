@@ -124,8 +124,10 @@ def test_train_reports_its_metrics_to_sagemaker(built):
     # a log of the Trainer's, as train.py prints it, gives each metric its own value back
     logs = {key: (i + 1) / 4 for i, key in enumerate(TRAINING_METRICS)} | {"epoch": 2.0, "eval_runtime": 9}
     line = metric_line(logs, TRAINING_METRICS)
+    assert line is not None
     for key, name in TRAINING_METRICS.items():
-        assert float(re.search(metrics[name], line).group(1)) == logs[key], name
+        found = re.search(metrics[name], line)
+        assert found and float(found.group(1)) == logs[key], name
     assert re.search(metrics["mlm:loss"], line) is None
     assert metric_line({"eval_runtime": 9.0, "eval_loss": float("nan")}, TRAINING_METRICS) is None
 

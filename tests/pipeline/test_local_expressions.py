@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from aws_helpers import REGION, ROLE, flatten
@@ -15,7 +16,7 @@ from pipeline.local.expressions import (
     split_path,
 )
 
-STEP_PROPS = {
+STEP_PROPS: dict[str, Any] = {
     "Preprocess": {
         "ProcessingOutputConfig": {
             "Outputs": [

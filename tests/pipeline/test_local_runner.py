@@ -12,8 +12,10 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 import pytest
+from helpers import present
 
 from pipeline.local import jobs, runner
 from pipeline.local.endpoint import Batcher, make_server
@@ -351,7 +353,7 @@ def test_sigterm_stops_the_job_marks_the_execution_stopped_and_the_next_run_resu
     process = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
     while not marker.exists():
-        assert process.poll() is None and time.monotonic() < deadline, process.stderr.read()
+        assert process.poll() is None and time.monotonic() < deadline, present(process.stderr).read()
         time.sleep(0.1)
     process.send_signal(signal.SIGTERM)
     _, err = process.communicate(timeout=60)
@@ -436,9 +438,10 @@ def test_approving_a_version_approves_its_card_only_where_it_waits_for_review(tm
 
     assert card_of(1, "Rejected") == {"ModelCardContent": content, "ModelCardStatus": "PendingReview"}
     assert card_of(1, "Approved") == {"ModelCardContent": content, "ModelCardStatus": "Approved"}
-    assert card_of(1, "Rejected")["ModelCardStatus"] == "Approved"  # settled: a retired version's card
-    assert card_of(2, "Approved")["ModelCardStatus"] == "Approved"
-    assert card_of(3, "Approved")["ModelCardStatus"] == "Draft"
+    # settled: a retired version's card
+    assert present(card_of(1, "Rejected"))["ModelCardStatus"] == "Approved"
+    assert present(card_of(2, "Approved"))["ModelCardStatus"] == "Approved"
+    assert present(card_of(3, "Approved"))["ModelCardStatus"] == "Draft"
     assert card_of(4, "Approved") is None
     assert registry.describe(store, "g", 2)["ModelCard"]["ModelCardStatus"] == "Approved"  # stored
     # approved where the card is not (Studio sets the version's status alone): the card left waiting
@@ -511,7 +514,7 @@ def test_deploy_local_switches_only_to_a_server_that_answers_its_smoke_request(t
         assert "the new server for endpoint ep failed its smoke request, so it was stopped" in message
         assert "HTTP 500" in message and "the handler broke" in message
         assert f"The endpoint still serves {good['ModelPackageArn']}." in message
-        kept = endpoint.current(store, "ep")
+        kept = present(endpoint.current(store, "ep"))
         assert kept["EndpointStatus"] == "InService" and kept["ModelPackageArn"] == good["ModelPackageArn"]
         assert json.loads(endpoint.invoke(store, "ep", b'{"inputs": ["x"]}')[1])[0]["label"] == "Cardiology"
         assert _servers(store) == 1  # the failed server was stopped, the serving one was not
@@ -552,13 +555,13 @@ def test_a_stopped_endpoint_starts_again_with_its_model_and_settings(tmp_path, m
         missing = start()
         assert missing.exit_code == 1 and "no local endpoint 'ep'" in missing.output
         endpoint.deploy_package(store, "ep", good, capture=contract.capture_request(100, destination))
-        first = endpoint.current(store, "ep")
+        first = present(endpoint.current(store, "ep"))
         endpoint.stop(store, "ep")
         with pytest.raises(endpoint.EndpointError, match="is OutOfService; `medtx endpoint start` serves"):
             label()
         started = start()
         assert started.exit_code == 0, started.output
-        again = endpoint.current(store, "ep")
+        again = present(endpoint.current(store, "ep"))
         assert f"ep: started ({good['ModelPackageArn']} at {again['Url']})" in started.output
         assert again["Pid"] != first["Pid"] and again["EndpointConfigName"] == first["EndpointConfigName"]
         assert again["SmokeTest"] == {"label": "Cardiology (env)", "score": 0.9}
@@ -567,11 +570,12 @@ def test_a_stopped_endpoint_starts_again_with_its_model_and_settings(tmp_path, m
         assert sum(len(p.read_text().splitlines()) for p in captured) == 3  # two smoke requests, one call
         unchanged = start()
         assert unchanged.exit_code == 0 and "ep: unchanged: it is serving" in unchanged.output
-        assert endpoint.current(store, "ep")["Pid"] == again["Pid"] and _servers(store) == 1
+        assert present(endpoint.current(store, "ep"))["Pid"] == again["Pid"] and _servers(store) == 1
 
         # a record from before the environment was kept: the model record's container has it
         endpoint.stop(store, "ep")
-        older = {k: v for k, v in store.read_record(endpoint.KIND, "ep").items() if k != "Environment"}
+        stored = present(store.read_record(endpoint.KIND, "ep"))
+        older = {k: v for k, v in stored.items() if k != "Environment"}
         store.write_record(endpoint.KIND, "ep", older)
         container = {"Image": "hf:1", "Environment": {"MEDTX_TEST_SUFFIX": " (model)"}}
         store.write_record(
@@ -729,7 +733,7 @@ def test_the_behavioural_checks_read_on_the_terminal_and_on_the_dashboard():
 def test_the_top_k_accuracy_reads_on_the_terminal_and_on_the_dashboard():
     from pipeline import dashboard, report
 
-    found = {"top_k_accuracy": {"top_1": 0.357, "top_2": 0.52, "top_3": 0.6114}}
+    found: dict[str, Any] = {"top_k_accuracy": {"top_1": 0.357, "top_2": 0.52, "top_3": 0.6114}}
     assert report.top_k_line(found) == (
         "Right specialty among the first k listed (top-k accuracy): k=1 0.357, k=2 0.520, k=3 0.611"
     )
@@ -1042,7 +1046,7 @@ def test_a_local_transform_job_refuses_what_it_does_not_run_the_services_way(tmp
     # a job whose input names nothing fails (as the service's would), recorded with its reason
     failed = transform.run(store, request, tmp_path / "model.tar.gz")
     assert failed["TransformJobStatus"] == "Failed" and "no objects at s3://b/in/" in failed["FailureReason"]
-    assert store.read_record(transform.KIND, "j")["TransformJobStatus"] == "Failed"
+    assert present(store.read_record(transform.KIND, "j"))["TransformJobStatus"] == "Failed"
     assert failed["TransformEndTime"] >= failed["TransformStartTime"]
 
 
@@ -1063,7 +1067,7 @@ def test_an_interrupted_local_transform_job_is_recorded_stopped(tmp_path, monkey
     request = transform_request("j", "m", "s3://b/in/", "s3://b/out", "local", 1, 1024)
     with pytest.raises(KeyboardInterrupt):
         transform.run(store, request, tmp_path / "model.tar.gz")
-    record = store.read_record(transform.KIND, "j")
+    record = present(store.read_record(transform.KIND, "j"))
     assert record["TransformJobStatus"] == "Stopped" and record["TransformEndTime"]
     assert not (tmp_path / "b" / "out").exists()
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+from typing import Any
 
 import pytest
 from aws_helpers import BUCKET, REGION, ROLE, approver_actions, codebuild_actions, policy_actions
+from helpers import present
 
 from pipeline import deploy, schedule
 
@@ -170,8 +172,13 @@ def test_an_existing_endpoint_is_updated_blue_green_with_canary_and_rollback(reg
         endpoint_name="medtx-bg-endpoint", role_arn=ROLE, kms_key_id="alias/medtx"
     )
     deploy.deploy(client, cloudwatch, settings, arns["Approved"])
-    sent = []
-    client.update_endpoint = lambda **request: sent.append(request) or {}
+    sent: list[dict] = []
+
+    def update_endpoint(**request):
+        sent.append(request)
+        return {}
+
+    client.update_endpoint = update_endpoint
     done = deploy.deploy(client, cloudwatch, settings, _newer(client, arns["Approved"]))
     assert done["action"].startswith("updated")
     (request,) = sent
@@ -255,7 +262,7 @@ def test_deploy_autoscales_and_an_update_keeps_the_capacity_it_scaled_to(registr
         "max": 4,
         "invocations_per_instance": 600,
     }
-    target = deploy.registered_target(autoscaling, name)
+    target = present(deploy.registered_target(autoscaling, name))
     assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 4)
     (policy,) = autoscaling.describe_scaling_policies(
         ServiceNamespace="sagemaker", ResourceId=deploy.scaling_resource_id(name)
@@ -272,7 +279,7 @@ def test_deploy_autoscales_and_an_update_keeps_the_capacity_it_scaled_to(registr
         EndpointName=name,
         DesiredWeightsAndCapacities=[{"VariantName": "AllTraffic", "DesiredInstanceCount": 3}],
     )
-    sent = []
+    sent: list[dict] = []
     _fake_update(client, sent, autoscaling=autoscaling)
     updated = deploy.deploy(
         client,
@@ -286,7 +293,7 @@ def test_deploy_autoscales_and_an_update_keeps_the_capacity_it_scaled_to(registr
     new_config = client.describe_endpoint_config(EndpointConfigName=updated["endpoint_config"])
     assert new_config["ProductionVariants"][0]["InitialInstanceCount"] == 3
     assert updated["autoscaling"]["deregistered"] is False  # same instance type: the target stays
-    assert deploy.registered_target(autoscaling, name)["MaxCapacity"] == 4
+    assert present(deploy.registered_target(autoscaling, name))["MaxCapacity"] == 4
 
     # a new instance type: deregistered before the update (the fake refuses otherwise), registered after
     bigger = _scaled(settings, instance_type="ml.m5.2xlarge", max_instance_count=6)
@@ -294,7 +301,7 @@ def test_deploy_autoscales_and_an_update_keeps_the_capacity_it_scaled_to(registr
         client, cloudwatch, bigger, arns["Approved"], autoscaling=autoscaling, poll_seconds=1
     )
     assert moved["autoscaling"]["deregistered"] is True and len(sent) == 2
-    assert deploy.registered_target(autoscaling, name)["MaxCapacity"] == 6
+    assert present(deploy.registered_target(autoscaling, name))["MaxCapacity"] == 6
 
     # autoscaling taken out of the settings: the target goes, the fleet is the settings' fixed size
     fixed = deploy.deploy(
@@ -347,7 +354,7 @@ def test_the_deploy_role_allows_every_call_medtx_deploy_makes(registry):
     calls.discard("sagemaker:UpdateEndpoint")  # replaced by the fake above; recorded from the request
     calls.add("sagemaker:UpdateEndpoint")
     role = load_template()["Resources"]["CodeBuildRole"]["Properties"]["Policies"]
-    allowed = set()
+    allowed: set[str] = set()
     for policy in role:
         for statement in policy["PolicyDocument"]["Statement"]:
             actions = statement["Action"]
@@ -378,7 +385,7 @@ def test_deploying_the_served_package_again_changes_no_fleet(registry, monkeypat
     name, package = "medtx-again", arns["Approved"]
     scaled = deploy.DeploySettings(name, ROLE, max_instance_count=3, invocations_per_instance=400)
     first = deploy.deploy(client, cloudwatch, scaled, package, autoscaling=autoscaling)
-    sent = []
+    sent: list[dict] = []
     _fake_update(client, sent, autoscaling=autoscaling)
     models = len(client.list_models()["Models"])
 
@@ -394,7 +401,7 @@ def test_deploying_the_served_package_again_changes_no_fleet(registry, monkeypat
     )
     assert again["endpoint_config"] == first["endpoint_config"] and again["model_package"] == package
     assert again["smoke_test"]["label"] == "Cardiovascular / Pulmonary"  # still checked when waiting
-    assert deploy.registered_target(autoscaling, name)["MaxCapacity"] == 5  # the settings applied
+    assert present(deploy.registered_target(autoscaling, name))["MaxCapacity"] == 5  # the settings applied
     (policy,) = autoscaling.describe_scaling_policies(
         ServiceNamespace="sagemaker", ResourceId=deploy.scaling_resource_id(name)
     )["ScalingPolicies"]
@@ -418,7 +425,7 @@ def test_deploying_the_served_package_again_changes_no_fleet(registry, monkeypat
     assert pending.exit_code == 2 and "is PendingManualApproval; only Approved" in said(pending)
     nowhere = CliRunner().invoke(app, ["deploy", "--version", "999", "--endpoint-name", "medtx-v999"])
     assert nowhere.exit_code == 2 and f"no version 999 in model package group '{GROUP}'" in said(nowhere)
-    given = {}
+    given: dict[str, Any] = {}
     monkeypatch.setattr(
         deploy, "deploy", lambda *args, **kwargs: given.update(kwargs) or json.loads(unchanged.stdout)
     )
@@ -455,10 +462,10 @@ def test_deploy_captures_answers_only_when_asked(registry, monkeypatch):
     created = deploy.deploy(client, cloudwatch, settings, package)
     config = client.describe_endpoint_config(EndpointConfigName=created["endpoint_config"])
     assert config["DataCaptureConfig"]["InitialSamplingPercentage"] == 20
-    assert deploy.serving(client, name).capture_percent == 20
+    assert present(deploy.serving(client, name)).capture_percent == 20
     assert deploy.describe(client, name)["capture_percent"] == 20  # what endpoint status shows
     assert deploy.deploy(client, cloudwatch, settings, package)["action"].startswith("unchanged")
-    sent = []
+    sent: list[dict] = []
     _fake_update(client, sent)
     off = deploy.deploy(client, cloudwatch, uncaptured, package)
     assert off["action"].startswith("updated") and len(sent) == 1  # a new config, without capture
@@ -467,7 +474,7 @@ def test_deploy_captures_answers_only_when_asked(registry, monkeypatch):
     monkeypatch.setenv("SAGEMAKER_PIPELINE_ROLE_ARN", ROLE)
     monkeypatch.setenv("ARTIFACT_BUCKET", "medtx-artifacts")
     monkeypatch.setenv("MEDTX_ENDPOINT_CAPTURE_PERCENT", "5")  # as the deploy project sets it
-    given = {}
+    given: dict[str, Any] = {}
     monkeypatch.setattr(deploy, "deploy", lambda *args, **kwargs: given.update(settings=args[2]) or {})
     CliRunner().invoke(app, ["deploy", "--model-package-arn", package, "--endpoint-name", name])
     assert given["settings"].capture_percent == 5
@@ -754,8 +761,8 @@ def test_schedule_and_deploy_commands(registry, monkeypatch):
     assert state["Targets"][0].endswith(":pipeline/p")
     assert "cannot name the data's version" in " ".join(created.output.split())
     # a rule that names a version (as the parameter reaches the rule: its name stripped) is not warned
-    named = ["schedule", "create", "rate(7 days)", "--role-arn", ROLE, "--pipeline-name", "p"]
-    named = runner.invoke(app, [*named, "--param", " InputDataVersion=drop-2026-12"])
+    asked = ["schedule", "create", "rate(7 days)", "--role-arn", ROLE, "--pipeline-name", "p"]
+    named = runner.invoke(app, [*asked, "--param", " InputDataVersion=drop-2026-12"])
     assert named.exit_code == 0 and "cannot name" not in named.output
     versioned = json.loads(runner.invoke(app, ["schedule", "show", "--pipeline-name", "p"]).stdout)
     assert versioned["Parameters"] == {"InputDataVersion": "drop-2026-12"}
@@ -887,7 +894,7 @@ def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypa
     s3 = own.client("s3")
     group = "medtx-review"
     client.create_model_package_group(ModelPackageGroupName=group)
-    spec = {
+    spec: dict[str, Any] = {
         "Containers": [{"Image": "123.dkr.ecr.us-east-1.amazonaws.com/hf:1", "ModelDataUrl": "s3://b/m"}],
         "SupportedContentTypes": ["application/json"],
         "SupportedResponseMIMETypes": ["application/json"],
@@ -913,7 +920,11 @@ def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypa
         None: None,  # registered without metrics
     }
     # version 3 registers version 2's archive again (a retraining whose Train step was a cache hit)
-    archives = {"exec-a": "s3://b/a.tar.gz", "exec-b": "s3://b/b.tar.gz", "exec-gone": "s3://b/b.tar.gz"}
+    archives: dict[str | None, str] = {
+        "exec-a": "s3://b/a.tar.gz",
+        "exec-b": "s3://b/b.tar.gz",
+        "exec-gone": "s3://b/b.tar.gz",
+    }
     for execution, report in reports.items():
         container = {**spec["Containers"][0], "ModelDataUrl": archives.get(execution, "s3://b/d.tar.gz")}
         request = {

@@ -260,7 +260,12 @@ def test_quicksight_builds_the_production_dashboard_once_a_drift_check_wrote_its
     label_map = {"id2label": {str(i): name for i, name in enumerate(LABELS)}}
     s3.put_object(Bucket=BUCKET, Key="preprocess/train/label_map.json", Body=json.dumps(label_map).encode())
     sent = []
-    monkeypatch.setattr(qs, "apply", lambda built, *_: sent.append(built) or {"dashboard/x": "created"})
+
+    def apply(built, *_):
+        sent.append(built)
+        return {"dashboard/x": "created"}
+
+    monkeypatch.setattr(qs, "apply", apply)
     monkeypatch.setenv("AWS_REGION", REGION)
     asked = [
         "quicksight",
