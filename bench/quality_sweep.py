@@ -135,6 +135,12 @@ CONFIGS: list[dict[str, Any]] = [
         "pre": {"long-text": "chunks", "max-chunks": 1, **TITLE_HEADINGS},
         "train": {"epochs": 10, "learning-rate": 2e-4},
     },
+    {  # the same on the split drawn with seed 7, where at CPU scale its margin over TF-IDF (0.478 on
+        # that split's text) fell from +0.028 to +0.003: a margin worth quoting holds on two splits
+        "name": "first-512-lr2e-4-title-headings-split7",
+        "pre": {"long-text": "chunks", "max-chunks": 1, **TITLE_HEADINGS, "split-seed": 7},
+        "train": {"epochs": 10, "learning-rate": 2e-4},
+    },
     {  # CPU scale: the note's section headings as one more input beside its windows
         "name": "chunks-256-lr2e-4-headings",
         "pre": {**CHUNKS_256, "headings-window": "true"},
@@ -437,6 +443,15 @@ CPU_CONFIGS += [  # the description as an input of its own (``fields_window``): 
         "pre": CPU_RECIPE["pre"],
         "train": {**CPU_RECIPE["train"], "epochs": 4},
     },
+    # the recipe on other draws of the validation notes: is its margin over TF-IDF this split's?
+    *(
+        {
+            "name": f"{CPU_RECIPE['name']}-split{split}",
+            "pre": {**CPU_RECIPE["pre"], "split-seed": split},
+            "train": CPU_RECIPE["train"],
+        }
+        for split in (7, 3)
+    ),
 ]
 #: The CPU configurations were measured while ``cls`` was ``TrainConfig``'s default and training ran
 #: in float32 on a CPU; they keep both unless they say otherwise, so each reruns as recorded.
