@@ -443,16 +443,19 @@ CPU_CONFIGS += [  # the description as an input of its own (``fields_window``): 
         "pre": CPU_RECIPE["pre"],
         "train": {**CPU_RECIPE["train"], "epochs": 4},
     },
-    # the recipe on other draws of the validation notes: is its margin over TF-IDF this split's?
-    *(
-        {
-            "name": f"{CPU_RECIPE['name']}-split{split}",
-            "pre": {**CPU_RECIPE["pre"], "split-seed": split},
-            "train": CPU_RECIPE["train"],
-        }
-        for split in (7, 3)
-    ),
 ]
+#: The recipe on other draws of the validation notes (split seeds 7 and 3): is its margin over TF-IDF
+#: the project's split's?
+RECIPE_SPLITS = [
+    {
+        "name": f"{CPU_RECIPE['name']}-split{split}",
+        "pre": {**CPU_RECIPE["pre"], "split-seed": split},
+        "train": CPU_RECIPE["train"],
+    }
+    for split in (7, 3)
+]
+# and split 7's small margin on a second seed: the split's, or the seed's?
+CPU_CONFIGS += [*RECIPE_SPLITS, with_seed(RECIPE_SPLITS[0])]
 #: The CPU configurations were measured while ``cls`` was ``TrainConfig``'s default and training ran
 #: in float32 on a CPU; they keep both unless they say otherwise, so each reruns as recorded.
 CPU_TRAIN = {"epochs": 1, "train-batch-size": 16, "pooling": "cls", "precision": "fp32"}
