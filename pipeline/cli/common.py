@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from pipeline.config import PipelineConfig
+from pipeline.config import SETTING_PRESETS, PipelineConfig
 
 HELP = """medtx: build, upsert, start and watch the SageMaker pipeline, or run it here (``run --local``).
 
@@ -38,7 +38,14 @@ Role = Annotated[
 Bucket = Annotated[
     str | None, typer.Option(help="artifact bucket (default: ARTIFACT_BUCKET, else the config's)")
 ]
-Sets = Annotated[list[str] | None, typer.Option("--set", help="config override name=value (repeatable)")]
+Sets = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--set",
+        help="config override name=value (repeatable); preset=NAME sets a named group of them "
+        f"({', '.join(SETTING_PRESETS)}), the others given winning",
+    ),
+]
 Params = Annotated[
     list[str] | None, typer.Option("--param", help="pipeline parameter Name=Value (repeatable)")
 ]

@@ -340,6 +340,7 @@ def test_medtx_settings_name_the_pipeline_for_every_command(aws, monkeypatch):
     for value, message in (
         ("pipeline_name", "Invalid value for MEDTX_SETTINGS: 'pipeline_name' is not name=value"),
         ("no_such=1", "MEDTX_SETTINGS: unknown setting(s): no_such"),
+        ("preset=best", "MEDTX_SETTINGS: unknown preset 'best' (presets: title-headings)"),
         ("endpoint_capture_percent=lots", "MEDTX_SETTINGS: setting endpoint_capture_percent='lots' is not"),
     ):
         monkeypatch.setenv("MEDTX_SETTINGS", value)

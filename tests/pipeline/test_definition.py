@@ -460,6 +460,24 @@ def test_the_description_as_an_input_of_its_own_is_set_with_the_text_fields(aws)
         PipelineConfig().replace(data__text_fields="keywords,transcription")
 
 
+def test_a_preset_stands_for_its_settings_and_each_given_beside_it_wins(aws):
+    """``preset=title-headings`` is the five settings of the best CPU-scale measurement, in two groups;
+    a setting given with it (from ``--set`` or ``MEDTX_SETTINGS``) replaces the preset's."""
+    from pipeline import get_pipeline
+
+    cfg = PipelineConfig().replace(preset="title-headings")
+    assert (cfg.train.long_text, cfg.train.max_chunks) == ("chunks", 1)
+    assert cfg.train.headings_window and cfg.train.fields_window
+    assert cfg.data.text_fields == ("sample_name", "transcription")
+    assert PipelineConfig().replace(preset="title-headings", train__max_chunks="3").train.max_chunks == 3
+    definition = json.loads(get_pipeline(region=REGION, role=ROLE, preset="title-headings").definition())
+    given = container_flags(flatten(definition["Steps"])["Preprocess"])
+    assert given["--text-fields"] == "sample_name,transcription" and given["--max-chunks"] == "1"
+    assert given["--headings-window"] == "true" and given["--fields-window"] == "true"
+    with pytest.raises(ValueError, match=re.escape("unknown preset 'best' (presets: title-headings)")):
+        PipelineConfig().replace(preset="best")
+
+
 def test_bootstrap_settings_reach_evaluation(aws):
     """Evaluation's resampling is set in the config like the rest of the container settings."""
     from pipeline import get_pipeline
