@@ -744,7 +744,8 @@ PRIOR_TAUS = (0.0, 0.1, 0.25, 0.5)
 
 def prior_correction(model_dir: Path, split: Path) -> dict[str, Any]:
     """Macro-F1 (and accuracy, macro precision and recall) of the trained model on the validation rows
-    with ``tau * log(class share)`` added to its log-probabilities for each ``PRIOR_TAUS``; the class
+    with ``tau * log(class share)`` added to its log-probabilities as served (at the model's fitted
+    temperature, ``TrainConfig.calibrate``; figures before 2026-12-06 at 1) for each ``PRIOR_TAUS``; the class
     shares are those the balanced weights of ``preprocess.py`` came from (a share is proportional to
     one over the weight). Each tau above 0 against tau 0 on the same bootstrap draws."""
     validation = evaluate.read_table(split / "eval", "validation.csv", ["text", "target"])

@@ -486,7 +486,9 @@ def reliability_figures(evaluation: dict[str, Any]) -> list[tuple[str, Any]]:
     )
     title = (
         f"Calibration: accuracy against the top score (ECE {found['expected_calibration_error']:.3f}, "
-        f"mean score minus accuracy {found['overconfidence']:+.3f})"
+        f"mean score minus accuracy {found['overconfidence']:+.3f}"
+        + (f", scores at temperature {found['temperature']:.2f}" if found.get("without_temperature") else "")
+        + ")"
     )
     return [(title, figure)]
 

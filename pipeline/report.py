@@ -103,11 +103,26 @@ def calibration_line(report: dict[str, Any]) -> str:
         return ""
     gap = found["overconfidence"]
     leaning = "overconfident" if gap > 0 else "underconfident" if gap < 0 else "even"
-    return (
+    line = (
         f"Calibration: the top score is {found['expected_calibration_error']:.3f} from the accuracy of its "
         f"score bin on average (ECE, {len(found['bins'])} bins with rows); mean score minus accuracy "
         f"{gap:+.3f} ({leaning}); log loss {found['log_loss']:.3f}, Brier {found['brier_score']:.3f}"
     )
+    before = found.get("without_temperature")
+    if before:
+        line += (
+            f"; scores at temperature {found['temperature']:.2f}, fitted on the validation notes (without "
+            f"it: ECE {before['expected_calibration_error']:.3f}, mean score minus accuracy "
+            f"{before['overconfidence']:+.3f}, log loss {before['log_loss']:.3f})"
+        )
+    held = found.get("held_out")
+    if held:
+        ece, loss = held["expected_calibration_error"], held["log_loss"]
+        line += (
+            f"; held out (each half of the notes at the other half's temperature): ECE {ece:.3f}, "
+            f"log loss {loss:.3f}"
+        )
+    return line
 
 
 def behaviour_line(report: dict[str, Any]) -> str:

@@ -24,7 +24,8 @@ same probabilities). Writes to the output dir:
   again), how many of the notes each altered kept their predicted label, and ``behaviour_agreement``:
   the lowest of those shares and its check, which the quality gate compares with
   ``MinBehaviourAgreement`` (1 when no check altered a note); and ``calibration``: how far the top
-  score (the endpoint's ``score``) is from how often it is right, per score bin and overall;
+  score (the endpoint's ``score``) is from how often it is right, per score bin and overall, at the
+  temperature training fitted (``TrainConfig.calibrate``), with the figures without it and held out;
 - ``per-class-metrics.csv``, ``confusion-matrix.csv``, ``behaviour-checks.csv`` (one row per
   behavioural check), ``top-k-accuracy.csv`` (the model's top-k accuracy beside the baseline's) and
   ``training-history.csv`` (the learning curve the archive carries) for the dashboards.
@@ -53,6 +54,7 @@ from medtx_common import (
     MODEL_PERFORMANCE_CSV,
     InputError,
     classification_metrics,
+    fit_temperature,
     load_classifier,
     predict_proba,
     ranked_classes,
@@ -277,6 +279,40 @@ def calibration_figures(probs: np.ndarray, y_true: np.ndarray, bins: int) -> dic
         "brier_score": float(np.mean(np.sum((probs - np.eye(len(ids))[y_true]) ** 2, axis=1))),
         "bins": table,
     }
+
+
+def tempered_calibration(
+    probs: np.ndarray, y_true: np.ndarray, texts: Sequence[str], bins: int, temperature: float
+) -> dict[str, Any]:
+    """``calibration_figures`` of the scores as served (the model's logits divided by its
+    ``temperature``) and the temperature. When it is not 1 (training fitted it on these validation
+    notes, ``TrainConfig.calibrate``), also the headline figures of the same model's scores without
+    it (``softmax(T * log p)`` undoes the division: the logits are ``log p`` up to a constant per
+    row), and ``held_out``: the figures when each half of the validation texts is scored at the
+    temperature fitted on the other half, which no score's own label helped choose."""
+    found = {**calibration_figures(probs, y_true, bins), "temperature": float(temperature)}
+    if temperature == 1.0:
+        return found
+    logits = temperature * np.log(np.maximum(probs.astype(np.float64), np.finfo(np.float64).tiny))
+    headline = ("expected_calibration_error", "overconfidence", "log_loss", "brier_score")
+    before = calibration_figures(_softmax(logits), y_true, bins)
+    found["without_temperature"] = {k: before[k] for k in headline}
+    _, text_ids = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
+    half = np.random.default_rng(0).integers(0, 2, size=text_ids.max() + 1)[text_ids]
+    if len(np.unique(half)) == 2:  # a text's rows stay together, as the split and the bootstrap keep them
+        crossed = np.zeros_like(logits)
+        fitted = []
+        for side in (0, 1):
+            fitted.append(fit_temperature(logits[half != side], y_true[half != side]))
+            crossed[half == side] = _softmax(logits[half == side] / fitted[-1])
+        held_out = calibration_figures(crossed, y_true, bins)
+        found["held_out"] = {**{k: held_out[k] for k in headline}, "temperatures": fitted}
+    return found
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    e = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
 
 
 def top_k_accuracy(probs: np.ndarray, y_true: np.ndarray, top_k: int) -> dict[str, float]:
@@ -633,6 +669,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         LOG.info("scoring %d validation rows in batches of %d", len(validation), cfg.batch_size)
         probs = predict_proba(classifier, validation["text"].tolist(), cfg.batch_size)
         stack = scoring_stack(classifier)
+        temperature = classifier["temperature"]
         behaviour = behaviour_checks(classifier, validation, probs.argmax(axis=1), labels, cfg)
         del classifier
         champion = (
@@ -687,7 +724,9 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     report = evaluation_report(table, labels, baseline, uncertainty, champion)
     report["top_k_accuracy"] = top_k_accuracy(probs, y_true, cfg.top_k)
     top_k_table(report).to_csv(output_dir / TOP_K_CSV, index=False)
-    report["calibration"] = calibration_figures(probs, y_true, cfg.calibration_bins)
+    report["calibration"] = tempered_calibration(
+        probs, y_true, validation["text"].tolist(), cfg.calibration_bins, temperature
+    )
     report["behaviour"] = behaviour
     report["behaviour_agreement"] = lowest_agreement(behaviour)
     # what was evaluated: the archive, and the data it was trained on (read back by the registries)

@@ -41,6 +41,11 @@ EVALUATION_JSON = "evaluation.json"
 #: How texts were encoded (``TextEncoding``): written by preprocess beside each tokenized split,
 #: carried into the model folder by train, read back by evaluation and the endpoint.
 ENCODING_FILE = "tokenization.json"
+#: The model folder's training facts the scoring reads back: base model, input length, labels, and the
+#: temperature of its scores (``fit_temperature``).
+TRAINING_CONFIG_FILE = "training_config.json"
+#: The temperatures ``fit_temperature`` searches between.
+TEMPERATURE_RANGE = (0.05, 20.0)
 
 OFFLINE_MODEL_ID = OFFLINE_MODEL_NAME
 
@@ -413,8 +418,10 @@ def load_classifier(
     tokenizer = AutoTokenizer.from_pretrained(str(model_dir), use_fast=True)
     id2label = model.config.id2label
     labels = [id2label[i] for i in range(len(id2label))]
-    training = model_dir / "training_config.json"
-    max_length = read_json(training)["max_length"] if training.exists() else tokenizer.model_max_length
+    training = (
+        read_json(model_dir / TRAINING_CONFIG_FILE) if (model_dir / TRAINING_CONFIG_FILE).exists() else {}
+    )
+    max_length = training.get("max_length", tokenizer.model_max_length)
     encoding = TextEncoding.load(model_dir, int(min(max_length, model.config.max_position_embeddings)))
     if encoding.max_length > model.config.max_position_embeddings:
         raise InputError(
@@ -428,6 +435,8 @@ def load_classifier(
         "encoding": encoding,
         "device": device,
         "autocast": inference_dtype(device, precision),
+        # fitted by training on the validation notes (``fit_temperature``); 1 for an archive without one
+        "temperature": float(training.get("temperature") or 1.0),
     }
 
 
@@ -454,7 +463,8 @@ def predict_proba(classifier: dict[str, Any], texts: Sequence[str], batch_size: 
     validation set holds 934 rows but 463 distinct texts). Texts are encoded as the model was trained
     (``TextEncoding``); the model inputs run in length-sorted batches (little padding per batch), in
     bfloat16 where ``load_classifier`` chose it; a text cut into windows gets the mean of its windows'
-    logits. The softmax is computed once and callers take the label and its score from the same array.
+    logits, divided by the model's temperature (``fit_temperature``: the scores, not the ranking, change).
+    The softmax is computed once and callers take the label and its score from the same array.
     """
     import torch
 
@@ -464,9 +474,34 @@ def predict_proba(classifier: dict[str, Any], texts: Sequence[str], batch_size: 
     position: dict[str, int] = {}
     inverse = np.fromiter((position.setdefault(t, len(position)) for t in texts), np.int64, len(texts))
     logits, docs = window_logits(classifier, list(position), batch_size)
-    pooled = mean_by_text(logits, docs, len(position))
+    pooled = mean_by_text(logits, docs, len(position)) / classifier.get("temperature", 1.0)
     probs = torch.softmax(torch.from_numpy(pooled), dim=-1).numpy().astype(np.float32)
     return probs[inverse]
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Temperature scaling (Guo et al., 2017, "On Calibration of Modern Neural Networks"): the one
+    number ``T`` that minimises the mean negative log-likelihood of ``softmax(logits / T)`` on held-out
+    rows. ``T > 1`` softens scores that promise more than the model delivers, ``T < 1`` sharpens timid
+    ones; the order of the classes, and so every prediction, stays as it was. Searched on log ``T``
+    within ``TEMPERATURE_RANGE``."""
+    from scipy.optimize import minimize_scalar
+    from scipy.special import log_softmax
+
+    z, y = np.asarray(logits, dtype=np.float64), np.asarray(labels, dtype=np.int64)
+    if z.ndim != 2 or len(z) != len(y) or not len(y):
+        raise InputError(
+            f"a temperature needs logits and a label for each of some rows; got {z.shape}, {y.shape}"
+        )
+    rows = np.arange(len(y))
+
+    def nll(log_t: float) -> float:
+        return float(-log_softmax(z / np.exp(log_t), axis=1)[rows, y].mean())
+
+    low, high = (np.log(t) for t in TEMPERATURE_RANGE)
+    return float(
+        np.exp(minimize_scalar(nll, bounds=(low, high), method="bounded", options={"xatol": 1e-4}).x)
+    )
 
 
 def ranked_classes(probs: np.ndarray) -> np.ndarray:

@@ -46,10 +46,13 @@ from medtx_common import (
     CLASS_WEIGHTS_FILE,
     LABEL_MAP_FILE,
     LOG,
+    TRAINING_CONFIG_FILE,
     InputError,
     TextEncoding,
     classification_metrics,
+    fit_temperature,
     load_labels,
+    mean_by_text,
     native_bf16,
     parse_bool,
     read_json,
@@ -626,7 +629,12 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
             for entry in trainer.state.log_history
             if "eval_loss" in entry
         ]
-        metrics["eval"] = trainer.evaluate()
+        # what ``trainer.evaluate()`` gives (and logs, for the ``[metrics]`` line), with the logits kept
+        final = trainer.predict(trainer.eval_dataset, metric_key_prefix="eval")  # type: ignore[arg-type]
+        metrics["eval"] = dict(final.metrics or {})
+        trainer.log(metrics["eval"])
+        if args.calibrate:
+            metrics["calibration"] = calibration(final, trainer.eval_dataset)
 
     model_dir.mkdir(parents=True, exist_ok=True)
     model = trainer.accelerator.unwrap_model(trainer.model)
@@ -640,13 +648,51 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
     encoding = split_encoding(train_dir, args.max_length)
     encoding.save(model_dir)  # the endpoint and evaluation encode texts the same way
     write_json(
-        model_dir / "training_config.json",
-        {"model_name": args.model_name, "max_length": encoding.max_length, "labels": labels},
+        model_dir / TRAINING_CONFIG_FILE,
+        {
+            "model_name": args.model_name,
+            "max_length": encoding.max_length,
+            "labels": labels,
+            "temperature": metrics.get("calibration", {}).get("temperature", 1.0),
+        },
     )
     for folder in (Path(args.output_data_dir), model_dir):
         write_json(folder / TRAIN_METRICS_FILE, _finite(metrics))
     LOG.info("saved model to %s; metrics %s", model_dir, json.dumps(_finite(metrics.get("eval", {}))))
     return metrics
+
+
+def calibration(predicted: Any, dataset: Any) -> dict[str, Any]:
+    """The temperature of the model's scores (``fit_temperature``), fitted on the validation notes as
+    the endpoint scores them: a note's windows' logits averaged (``dataset``'s ``doc`` column says
+    whose; a ``chunk_loss=note`` dataset is one row per note already), one row per note and label.
+    Returns it with the notes' log loss before and after."""
+    from scipy.special import log_softmax
+
+    logits = predicted.predictions[0] if isinstance(predicted.predictions, tuple) else predicted.predictions
+    labels = np.asarray(predicted.label_ids)
+    docs = np.asarray(dataset["doc"]) if "doc" in dataset.column_names else np.arange(len(labels))
+    _, first, note = np.unique(docs, return_index=True, return_inverse=True)
+    pooled, note_labels = mean_by_text(np.asarray(logits, dtype=np.float64), note, len(first)), labels[first]
+    temperature = fit_temperature(pooled, note_labels)
+
+    def log_loss(t: float) -> float:
+        return float(-log_softmax(pooled / t, axis=1)[np.arange(len(note_labels)), note_labels].mean())
+
+    found = {
+        "temperature": temperature,
+        "notes": len(note_labels),
+        "log_loss_before": log_loss(1.0),
+        "log_loss_after": log_loss(temperature),
+    }
+    LOG.info(
+        "score temperature %.3f on %d validation notes: log loss %.4f -> %.4f",
+        temperature,
+        found["notes"],
+        found["log_loss_before"],
+        found["log_loss_after"],
+    )
+    return found
 
 
 HANDLER_FILES = ("inference.py", "medtx_common.py", "medtx_config.py", "medtx_model.py")
@@ -702,6 +748,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     _flag(parser, "mlm-epochs", type=float, default=cfg.mlm_epochs, help="task-adaptive pretraining; 0: off")
     _flag(parser, "mlm-learning-rate", type=float, default=cfg.mlm_learning_rate)
     _flag(parser, "mlm-probability", type=float, default=cfg.mlm_probability, help="share of tokens masked")
+    _flag(parser, "calibrate", type=parse_bool, default=cfg.calibrate, help="fit the scores' temperature")
     _flag(parser, "seed", type=int, default=cfg.seed)
     _flag(parser, "gradient-accumulation-steps", type=int, default=cfg.gradient_accumulation_steps)
     _flag(parser, "group-by-length", type=parse_bool, default=cfg.group_by_length)

@@ -97,6 +97,7 @@ def hyperparameters(ctx: StepContext) -> dict[str, Any]:
         "mlm-epochs": str(t.mlm_epochs),
         "mlm-learning-rate": str(t.mlm_learning_rate),
         "mlm-probability": str(t.mlm_probability),
+        "calibrate": str(t.calibrate).lower(),
         "seed": str(t.seed),
         "gradient-accumulation-steps": str(t.gradient_accumulation_steps),
         "group-by-length": str(t.group_by_length).lower(),

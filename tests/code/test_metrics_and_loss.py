@@ -16,9 +16,10 @@ from evaluate import (
     fit_baseline,
     per_class_table,
     performance_table,
+    tempered_calibration,
     top_k_accuracy,
 )
-from medtx_common import classification_metrics
+from medtx_common import InputError, classification_metrics, fit_temperature
 from medtx_config import EvalConfig
 
 LABELS = ["A", "B", "C"]
@@ -209,6 +210,70 @@ def test_calibration_compares_each_score_bin_with_its_accuracy():
     whole = calibration_figures(np.array([[1.0, 0.0], [0.6, 0.4]]), np.array([0, 1]), 1)
     assert whole["bins"] == [{"low": 0.0, "high": 1.0, "rows": 2, "mean_score": 0.8, "accuracy": 0.5}]
     assert whole["expected_calibration_error"] == pytest.approx(0.3)
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def test_the_temperature_undoes_a_known_overconfidence():
+    """Labels drawn from softmax(z): z itself is calibrated, so given 3 z the fitted temperature is
+    about 3, given z / 2 about 0.5; dividing by it lowers the log loss and moves no prediction."""
+    rng = np.random.default_rng(0)
+    z = rng.normal(0.0, 1.5, size=(20_000, 5))
+    y = np.array([rng.choice(5, p=p) for p in _softmax(z)])
+    assert fit_temperature(3 * z, y) == pytest.approx(3.0, rel=0.05)
+    assert fit_temperature(z / 2, y) == pytest.approx(0.5, rel=0.05)
+    t = fit_temperature(3 * z, y)
+    nll = [-np.log(_softmax(3 * z / s)[np.arange(len(y)), y]).mean() for s in (1.0, t)]
+    assert nll[1] < nll[0]
+    assert (np.argmax(3 * z / t, axis=1) == np.argmax(3 * z, axis=1)).all()
+    with pytest.raises(InputError, match="a temperature needs logits and a label for each"):
+        fit_temperature(z[:3], y[:2])
+
+
+def test_calibration_reports_the_scores_as_served_without_their_temperature_and_held_out():
+    """Scores served at temperature 2: the figures are theirs; ``without_temperature`` holds what
+    softmax(z) itself scores; ``held_out`` scores each half of the texts at the temperature fitted on
+    the other half (a text's rows on one side). At temperature 1 there is nothing to undo or hold out."""
+    rng = np.random.default_rng(1)
+    z = rng.normal(0.0, 3.0, size=(400, 4))
+    y = np.array([rng.choice(4, p=p) for p in _softmax(z / 3)])  # z is three times too sharp
+    texts = [f"note {i // 2}" for i in range(400)]  # two rows a text
+    served = _softmax(z / 2).astype(np.float32)
+    found = tempered_calibration(served, y, texts, 10, 2.0)
+    assert found["temperature"] == 2.0
+    assert found["log_loss"] == pytest.approx(calibration_figures(served, y, 10)["log_loss"])
+    raw = calibration_figures(_softmax(z), y, 10)
+    for name in ("expected_calibration_error", "overconfidence", "log_loss", "brier_score"):
+        assert found["without_temperature"][name] == pytest.approx(raw[name], abs=1e-4)
+    # each half's temperature comes near 3 from the other half; the held-out log loss beats the raw one
+    held_out = found["held_out"]
+    assert held_out["temperatures"] == pytest.approx([3.0, 3.0], rel=0.25)
+    assert held_out["log_loss"] < raw["log_loss"] and held_out["overconfidence"] < raw["overconfidence"]
+    plain = tempered_calibration(served, y, texts, 10, 1.0)
+    assert "without_temperature" not in plain and "held_out" not in plain
+
+
+def test_training_fits_the_temperature_on_notes_not_windows():
+    """Five windows of two validation notes (``doc``): the temperature is fitted on the two notes'
+    mean window logits, as the endpoint pools them, each note once with its label."""
+    pytest.importorskip("torch")
+    from types import SimpleNamespace
+
+    from datasets import Dataset
+
+    from train import calibration
+
+    windows = np.array([[2.0, 0.0], [4.0, 0.0], [0.0, 1.0], [0.0, 3.0], [0.0, 5.0]])
+    predicted = SimpleNamespace(predictions=windows, label_ids=np.array([0, 0, 1, 1, 1]))
+    found = calibration(predicted, Dataset.from_dict({"doc": [7, 7, 3, 3, 3]}))
+    notes, labels = np.array([[0.0, 3.0], [3.0, 0.0]]), np.array([1, 0])  # doc 3, then doc 7
+    assert found["notes"] == 2 and found["temperature"] == pytest.approx(fit_temperature(notes, labels))
+    # both notes right: sharper scores lose less, so the temperature is below 1
+    assert found["temperature"] < 1
+    assert found["log_loss_after"] < found["log_loss_before"]
 
 
 def test_top_k_accuracy_counts_the_right_label_among_the_k_most_probable():

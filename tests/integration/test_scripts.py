@@ -134,6 +134,11 @@ def test_train_writes_model_with_label_names_and_metrics(chain):
     assert "eval_macro_f1" in metrics["eval"]
     # the model archive carries the same record, for evaluation and whoever holds the archive
     assert json.loads((model_dir / "train_metrics.json").read_text()) == metrics
+    # the scores' temperature, fitted on the (24) validation notes, travels in the archive
+    found = metrics["calibration"]
+    assert found["notes"] == 24 and found["log_loss_after"] <= found["log_loss_before"] + 1e-9
+    training = json.loads((model_dir / "training_config.json").read_text())
+    assert training["temperature"] == found["temperature"] and 0.05 <= found["temperature"] <= 20
 
 
 def test_one_seed_trains_one_model(chain, tmp_path):
@@ -205,6 +210,12 @@ def test_evaluate_figures_equal_what_the_csv_gives(chain):
         table["score"].mean() - table["correct"].mean(), abs=1e-4
     )
     assert calibration["log_loss"] > 0 and 0 <= calibration["brier_score"] <= 2
+    # scored at the temperature training fitted; the figures without it beside them
+    temperature = json.loads((chain["root"] / "model" / "training_config.json").read_text())["temperature"]
+    assert calibration["temperature"] == temperature != 1.0
+    assert set(calibration["without_temperature"]) == {
+        "expected_calibration_error", "overconfidence", "log_loss", "brier_score"
+    }  # fmt: skip
     # top-k accuracy as the dashboards read it: the report's figures, the model's and the baseline's
     top_k = pd.read_csv(out / "top-k-accuracy.csv")
     for name, figures in (
@@ -560,6 +571,7 @@ def test_chunked_notes_train_and_evaluate_as_one_prediction_per_row(tmp_path, mo
     assert len(trainer.train_dataset) == rows and len(trainer.eval_dataset) == report.split["validation_rows"]
     metrics = train.main(note_args)
     assert 0.0 <= metrics["eval"]["eval_macro_f1"] <= 1.0 and np.isfinite(metrics["eval"]["eval_loss"])
+    assert metrics["calibration"]["notes"] == report.split["validation_rows"]  # a temperature per note
 
     evaluation = evaluate.main(
         [

@@ -773,6 +773,25 @@ def test_the_calibration_reads_on_the_terminal_and_on_the_dashboard():
     diagonal, bins = figure.data
     assert list(diagonal.x) == [0, 1] and list(bins.x) == [0.26, 0.95] and list(bins.y) == [0.35, 0.9]
     assert bins.hovertext[0] == "40 rows scored 0.2-0.3"
+    # scores served at a fitted temperature: both say so, the line with the figures without it
+    before = {"expected_calibration_error": 0.21, "overconfidence": 0.2, "log_loss": 1.72, "brier_score": 0.8}
+    held_out = {
+        "expected_calibration_error": 0.05,
+        "overconfidence": 0.01,
+        "log_loss": 1.5,
+        "brier_score": 0.7,
+    }
+    tempered = {**found, "temperature": 1.8, "without_temperature": before, "held_out": held_out}
+    assert report.calibration_line({"calibration": tempered}).endswith(
+        "Brier 0.710; scores at temperature 1.80, fitted on the validation notes (without it: ECE 0.210, "
+        "mean score minus accuracy +0.200, log loss 1.720); held out (each half of the notes at the other "
+        "half's temperature): ECE 0.050, log loss 1.500"
+    )
+    ((title, _),) = dashboard.reliability_figures({"calibration": tempered})
+    assert title.endswith("mean score minus accuracy -0.042, scores at temperature 1.80)")
+    assert report.calibration_line({"calibration": {**found, "temperature": 1.0}}) == report.calibration_line(
+        {"calibration": found}
+    )
 
 
 def test_the_local_dashboard_charts_the_drift_history(tmp_path):
