@@ -376,6 +376,20 @@ SETTING_PRESETS: dict[str, dict[str, str]] = {
 }
 
 
+def flat_settings(cfg: PipelineConfig) -> dict[str, Any]:
+    """Every setting of ``cfg`` by the name ``--set`` takes (``min_macro_f1``, ``train__epochs``,
+    ``model_card__risk_rating``), top-level fields first, then each group's in ``_GROUPS`` order."""
+    found = {
+        f.name: getattr(cfg, f.name)
+        for f in dataclasses.fields(cfg)
+        if f.name not in ("container", "model_card")
+    }
+    for group in _GROUPS:
+        values = cfg.model_card if group == "model_card" else getattr(cfg.container, group)
+        found.update({f"{group}__{f.name}": getattr(values, f.name) for f in dataclasses.fields(values)})
+    return found
+
+
 def with_preset(overrides: dict[str, Any]) -> dict[str, Any]:
     """``overrides`` with a ``preset`` entry replaced by that preset's settings (the others win)."""
     if "preset" not in overrides:

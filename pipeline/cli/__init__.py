@@ -1,9 +1,9 @@
 """``medtx``: the command line of the project, one module per group of commands.
 
 ``common`` (the app, shared options, how a command fails), ``executions`` (definition, upsert, start,
-status, logs, run), ``models`` (the registry), ``serving`` (deploy, invoke, endpoint), ``predict`` (a
-CSV through the endpoint or a Batch Transform job), ``dashboards`` (dashboard, quicksight),
-``schedule``.
+status, logs, run), ``settings`` (config: every setting and its default), ``serving`` (deploy,
+invoke, endpoint), ``predict`` (a CSV through the endpoint or a Batch Transform job), ``dashboards``
+(dashboard, quicksight), ``models`` (the registry), ``schedule``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sys
 from pipeline.cli.common import app, console
 
 #: The modules whose commands register on ``app``, in the order ``medtx --help`` lists them.
-COMMANDS = ("executions", "serving", "predict", "dashboards", "models", "schedule")
+COMMANDS = ("executions", "settings", "serving", "predict", "dashboards", "models", "schedule")
 for _module in COMMANDS:
     importlib.import_module(f"pipeline.cli.{_module}")
 

@@ -317,6 +317,44 @@ def test_logs_shows_the_last_lines_of_a_steps_job(monkeypatch, capsys):
     assert "[algo-1] ERROR medtx: no label_map.json in the model archive" in waited
 
 
+def test_config_lists_every_setting_by_its_set_name_and_what_differs_from_the_default(monkeypatch):
+    """``medtx config``: every field by the name ``--set`` takes, ``MEDTX_SETTINGS`` and ``--set``
+    applied and a preset expanded; ``--changed`` keeps what differs, ``--json`` prints it for scripts."""
+    from pipeline.config import PipelineConfig, flat_settings
+
+    everything = flat_settings(PipelineConfig())
+    assert "min_macro_f1" in everything and "train__calibrate" in everything
+    assert "model_card__risk_rating" in everything and "container" not in everything
+    assert PipelineConfig().replace(**everything) == PipelineConfig()  # each name is a setting
+
+    monkeypatch.setenv("MEDTX_SETTINGS", "train__epochs=5")
+    listed = runner.invoke(app, ["config", "--set", "preset=title-headings", "--changed", "--json"])
+    assert listed.exit_code == 0, said(listed)
+    assert json.loads(listed.stdout) == {
+        "data__text_fields": ["sample_name", "transcription"],
+        "train__long_text": "chunks",
+        "train__headings_window": True,
+        "train__fields_window": True,
+        "train__max_chunks": 1,
+        "train__epochs": 5.0,
+    }
+    table = runner.invoke(app, ["config", "--set", "min_macro_f1=0.5"])
+    assert table.exit_code == 0, said(table)
+    rows = {line.split("│")[1].strip(): line for line in table.output.splitlines() if line.count("│") == 4}
+    assert set(everything) <= set(rows)  # every setting has its row (a long value folds onto more lines)
+    assert [cell.strip() for cell in rows["min_macro_f1"].split("│")[2:4]] == ["0.5", "0.4"]
+    assert [cell.strip() for cell in rows["train__epochs"].split("│")[2:4]] == ["5.0", "3.0"]
+    assert [cell.strip() for cell in rows["pipeline_name"].split("│")[2:4]] == [
+        PipelineConfig().pipeline_name,
+        "",
+    ]
+    monkeypatch.delenv("MEDTX_SETTINGS")
+    unchanged = runner.invoke(app, ["config", "--changed"])
+    assert unchanged.exit_code == 0 and "every setting is at its default" in said(unchanged)
+    refused = runner.invoke(app, ["config", "--set", "preset=best"])
+    assert refused.exit_code == 2 and "unknown preset 'best' (presets: title-headings)" in said(refused)
+
+
 def test_medtx_settings_name_the_pipeline_for_every_command(aws, monkeypatch):
     """``MEDTX_SETTINGS`` (as the stack's build project sets it) reaches every command: upsert builds
     and names the pipeline with it, start starts that pipeline, and ``--set`` wins over it."""

@@ -1,0 +1,56 @@
+"""``config``: the settings a command builds the pipeline with, each by the name ``--set`` takes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from pipeline.cli.common import ENV_SETTINGS, Sets, app, config, console
+from pipeline.config import PipelineConfig, flat_settings
+
+#: Longer values (the model card's texts) are cut in the table; ``--json`` gives them whole.
+SHOWN_CHARS = 60
+
+
+def shown(value: Any) -> str:
+    """A setting as ``--set`` would give it: a list comma-separated, true/false, nothing for None."""
+    if isinstance(value, tuple):
+        text = ",".join(map(str, value))
+    elif isinstance(value, bool):
+        text = str(value).lower()
+    else:
+        text = "" if value is None else str(value)
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + "..."
+
+
+@app.command("config")
+def show_config(
+    sets: Sets = None,
+    changed: Annotated[
+        bool, typer.Option("--changed", help="only the settings that differ from the defaults")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="name -> value as JSON on stdout")] = False,
+) -> None:
+    """Every setting the pipeline is built with (``MEDTX_SETTINGS`` and ``--set`` applied, a preset
+    expanded), by the name ``--set`` takes, with the default beside each one that differs."""
+    found, defaults = flat_settings(config(sets)), flat_settings(PipelineConfig())
+    if changed:
+        found = {k: v for k, v in found.items() if v != defaults[k]}
+    if as_json:
+        sys.stdout.write(
+            json.dumps({k: list(v) if isinstance(v, tuple) else v for k, v in found.items()}, indent=2) + "\n"
+        )
+        return
+    table = Table(title=f"settings ({ENV_SETTINGS} and --set applied)", title_justify="left")
+    table.add_column("setting", no_wrap=True)
+    table.add_column("value", overflow="fold")
+    table.add_column("default", overflow="fold", style="dim")
+    for name, value in found.items():
+        table.add_row(name, shown(value), "" if value == defaults[name] else shown(defaults[name]))
+    console.print(table)
+    if changed and not found:
+        console.print("every setting is at its default")
