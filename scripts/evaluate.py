@@ -290,12 +290,14 @@ def tempered_calibration(
     it (``softmax(T * log p)`` undoes the division: the logits are ``log p`` up to a constant per
     row), and ``held_out``: the figures when each half of the validation texts is scored at the
     temperature fitted on the other half, which no score's own label helped choose."""
+    from scipy.special import softmax
+
     found = {**calibration_figures(probs, y_true, bins), "temperature": float(temperature)}
     if temperature == 1.0:
         return found
     logits = temperature * np.log(np.maximum(probs.astype(np.float64), np.finfo(np.float64).tiny))
     headline = ("expected_calibration_error", "overconfidence", "log_loss", "brier_score")
-    before = calibration_figures(_softmax(logits), y_true, bins)
+    before = calibration_figures(softmax(logits, axis=1), y_true, bins)
     found["without_temperature"] = {k: before[k] for k in headline}
     _, text_ids = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
     half = np.random.default_rng(0).integers(0, 2, size=text_ids.max() + 1)[text_ids]
@@ -304,15 +306,10 @@ def tempered_calibration(
         fitted = []
         for side in (0, 1):
             fitted.append(fit_temperature(logits[half != side], y_true[half != side]))
-            crossed[half == side] = _softmax(logits[half == side] / fitted[-1])
+            crossed[half == side] = softmax(logits[half == side] / fitted[-1], axis=1)
         held_out = calibration_figures(crossed, y_true, bins)
         found["held_out"] = {**{k: held_out[k] for k in headline}, "temperatures": fitted}
     return found
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    e = np.exp(logits - logits.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def top_k_accuracy(probs: np.ndarray, y_true: np.ndarray, top_k: int) -> dict[str, float]:

@@ -479,29 +479,34 @@ def predict_proba(classifier: dict[str, Any], texts: Sequence[str], batch_size: 
     return probs[inverse]
 
 
+def tempered_log_loss(logits: np.ndarray, labels: np.ndarray, temperature: float) -> float:
+    """The mean negative log-likelihood of ``labels`` under ``softmax(logits / temperature)``."""
+    from scipy.special import log_softmax
+
+    z, y = np.asarray(logits, dtype=np.float64), np.asarray(labels, dtype=np.int64)
+    return float(-log_softmax(z / temperature, axis=1)[np.arange(len(y)), y].mean())
+
+
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
     """Temperature scaling (Guo et al., 2017, "On Calibration of Modern Neural Networks"): the one
-    number ``T`` that minimises the mean negative log-likelihood of ``softmax(logits / T)`` on held-out
-    rows. ``T > 1`` softens scores that promise more than the model delivers, ``T < 1`` sharpens timid
-    ones; the order of the classes, and so every prediction, stays as it was. Searched on log ``T``
-    within ``TEMPERATURE_RANGE``."""
+    number ``T`` that minimises ``tempered_log_loss`` on held-out rows. ``T > 1`` softens scores that
+    promise more than the model delivers, ``T < 1`` sharpens timid ones; the order of the classes, and
+    so every prediction, stays as it was. Searched on log ``T`` within ``TEMPERATURE_RANGE``."""
     from scipy.optimize import minimize_scalar
-    from scipy.special import log_softmax
 
     z, y = np.asarray(logits, dtype=np.float64), np.asarray(labels, dtype=np.int64)
     if z.ndim != 2 or len(z) != len(y) or not len(y):
         raise InputError(
             f"a temperature needs logits and a label for each of some rows; got {z.shape}, {y.shape}"
         )
-    rows = np.arange(len(y))
-
-    def nll(log_t: float) -> float:
-        return float(-log_softmax(z / np.exp(log_t), axis=1)[rows, y].mean())
-
     low, high = (np.log(t) for t in TEMPERATURE_RANGE)
-    return float(
-        np.exp(minimize_scalar(nll, bounds=(low, high), method="bounded", options={"xatol": 1e-4}).x)
+    found = minimize_scalar(
+        lambda log_t: tempered_log_loss(z, y, np.exp(log_t)),
+        bounds=(low, high),
+        method="bounded",
+        options={"xatol": 1e-4},
     )
+    return float(np.exp(found.x))
 
 
 def ranked_classes(probs: np.ndarray) -> np.ndarray:

@@ -59,6 +59,7 @@ from medtx_common import (
     resolve_model_path,
     run_cli,
     setup_logging,
+    tempered_log_loss,
     write_json,
 )
 from medtx_config import (
@@ -635,6 +636,8 @@ def train(args: argparse.Namespace) -> dict[str, Any]:
         trainer.log(metrics["eval"])
         if args.calibrate:
             metrics["calibration"] = calibration(final, trainer.eval_dataset)
+    elif args.calibrate:
+        LOG.warning("no validation split in %s: the scores are served at temperature 1", args.test_dir)
 
     model_dir.mkdir(parents=True, exist_ok=True)
     model = trainer.accelerator.unwrap_model(trainer.model)
@@ -667,23 +670,17 @@ def calibration(predicted: Any, dataset: Any) -> dict[str, Any]:
     the endpoint scores them: a note's windows' logits averaged (``dataset``'s ``doc`` column says
     whose; a ``chunk_loss=note`` dataset is one row per note already), one row per note and label.
     Returns it with the notes' log loss before and after."""
-    from scipy.special import log_softmax
-
     logits = predicted.predictions[0] if isinstance(predicted.predictions, tuple) else predicted.predictions
     labels = np.asarray(predicted.label_ids)
     docs = np.asarray(dataset["doc"]) if "doc" in dataset.column_names else np.arange(len(labels))
     _, first, note = np.unique(docs, return_index=True, return_inverse=True)
     pooled, note_labels = mean_by_text(np.asarray(logits, dtype=np.float64), note, len(first)), labels[first]
     temperature = fit_temperature(pooled, note_labels)
-
-    def log_loss(t: float) -> float:
-        return float(-log_softmax(pooled / t, axis=1)[np.arange(len(note_labels)), note_labels].mean())
-
     found = {
         "temperature": temperature,
         "notes": len(note_labels),
-        "log_loss_before": log_loss(1.0),
-        "log_loss_after": log_loss(temperature),
+        "log_loss_before": tempered_log_loss(pooled, note_labels, 1.0),
+        "log_loss_after": tempered_log_loss(pooled, note_labels, temperature),
     }
     LOG.info(
         "score temperature %.3f on %d validation notes: log loss %.4f -> %.4f",

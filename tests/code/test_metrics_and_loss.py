@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.special import softmax
 from sklearn.metrics import f1_score, precision_score, recall_score
 
 from evaluate import (
@@ -212,21 +213,16 @@ def test_calibration_compares_each_score_bin_with_its_accuracy():
     assert whole["expected_calibration_error"] == pytest.approx(0.3)
 
 
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
 def test_the_temperature_undoes_a_known_overconfidence():
     """Labels drawn from softmax(z): z itself is calibrated, so given 3 z the fitted temperature is
     about 3, given z / 2 about 0.5; dividing by it lowers the log loss and moves no prediction."""
     rng = np.random.default_rng(0)
     z = rng.normal(0.0, 1.5, size=(20_000, 5))
-    y = np.array([rng.choice(5, p=p) for p in _softmax(z)])
+    y = np.array([rng.choice(5, p=p) for p in softmax(z, axis=1)])
     assert fit_temperature(3 * z, y) == pytest.approx(3.0, rel=0.05)
     assert fit_temperature(z / 2, y) == pytest.approx(0.5, rel=0.05)
     t = fit_temperature(3 * z, y)
-    nll = [-np.log(_softmax(3 * z / s)[np.arange(len(y)), y]).mean() for s in (1.0, t)]
+    nll = [-np.log(softmax(3 * z / s, axis=1)[np.arange(len(y)), y]).mean() for s in (1.0, t)]
     assert nll[1] < nll[0]
     assert (np.argmax(3 * z / t, axis=1) == np.argmax(3 * z, axis=1)).all()
     with pytest.raises(InputError, match="a temperature needs logits and a label for each"):
@@ -239,13 +235,13 @@ def test_calibration_reports_the_scores_as_served_without_their_temperature_and_
     the other half (a text's rows on one side). At temperature 1 there is nothing to undo or hold out."""
     rng = np.random.default_rng(1)
     z = rng.normal(0.0, 3.0, size=(400, 4))
-    y = np.array([rng.choice(4, p=p) for p in _softmax(z / 3)])  # z is three times too sharp
+    y = np.array([rng.choice(4, p=p) for p in softmax(z / 3, axis=1)])  # z is three times too sharp
     texts = [f"note {i // 2}" for i in range(400)]  # two rows a text
-    served = _softmax(z / 2).astype(np.float32)
+    served = softmax(z / 2, axis=1).astype(np.float32)
     found = tempered_calibration(served, y, texts, 10, 2.0)
     assert found["temperature"] == 2.0
     assert found["log_loss"] == pytest.approx(calibration_figures(served, y, 10)["log_loss"])
-    raw = calibration_figures(_softmax(z), y, 10)
+    raw = calibration_figures(softmax(z, axis=1), y, 10)
     for name in ("expected_calibration_error", "overconfidence", "log_loss", "brier_score"):
         assert found["without_temperature"][name] == pytest.approx(raw[name], abs=1e-4)
     # each half's temperature comes near 3 from the other half; the held-out log loss beats the raw one
