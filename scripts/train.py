@@ -5,8 +5,9 @@ for several GPUs: the Trainer does the DDP) and as plain Python on a laptop.
 
 Inputs are the ``train`` and ``test`` folders written by ``preprocess.py`` (tokenized datasets, label
 map, class weights). Writes the model, tokenizer and label map to the model dir (``id2label`` in the
-config, so the endpoint answers with names) and ``train_metrics.json`` (figures and learning curve)
-to the output data dir and into the model dir.
+config, so the endpoint answers with names) with ``training_config.json`` (input length, labels, and
+the scores' temperature fitted on the validation notes, ``TrainConfig.calibrate``), and
+``train_metrics.json`` (figures and learning curve) to the output data dir and into the model dir.
 Resumes from the newest checkpoint in the checkpoint dir, so managed spot training can be enabled.
 """
 
