@@ -159,7 +159,10 @@ def _headline(report: dict[str, Any]) -> dict[str, Any]:
     found["baseline_macro_f1"] = report.get("baseline", {}).get("macro_f1")
     found["minus_baseline"] = report.get("macro_f1_minus_baseline")
     found["top_3_accuracy"] = (report.get("top_k_accuracy") or {}).get("top_3")
-    found["calibration_error"] = (report.get("calibration") or {}).get("expected_calibration_error")
+    calibration = report.get("calibration") or {}
+    found["calibration_error"] = calibration.get("expected_calibration_error")
+    # what the scores are divided by (TrainConfig.calibrate); absent from evaluations before it
+    found["score_temperature"] = calibration.get("temperature")
     # the behavioural checks: the share of the notes each rewrote that kept their label (None: the
     # check altered no note; absent: the evaluation ran no such check)
     found["label_kept"] = {name: f.get("agreement") for name, f in (report.get("behaviour") or {}).items()}

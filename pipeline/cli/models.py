@@ -314,20 +314,28 @@ def _print_comparison(out: Console, result: dict, names: tuple[str, str]) -> Non
     table = Table(title="Held-out figures")
     for column in ("figure", *names, *(["difference"] if result["paired"] else [])):
         table.add_column(column, justify="left" if column == "figure" else "right")
-    shown = [*cmp.FIGURES, "top_3_accuracy", "baseline_macro_f1", "minus_baseline", "calibration_error"]
+    shown = [
+        *cmp.FIGURES,
+        "top_3_accuracy",
+        "baseline_macro_f1",
+        "minus_baseline",
+        "calibration_error",
+        "score_temperature",
+    ]
     shown_as = {
         "top_3_accuracy": "top-3 accuracy",
         "baseline_macro_f1": "TF-IDF baseline macro_f1",
         "minus_baseline": "macro_f1 - baseline",
         "calibration_error": "calibration error (ECE)",
+        "score_temperature": "score temperature",
     }
+    # not a figure of the rows: no difference of these
+    unpaired = ("baseline_macro_f1", "minus_baseline", "score_temperature")
     for name in shown:
         a, b = result["a"].get(name), result["b"].get(name)
         cells = [f"{v:.4f}" if isinstance(v, int | float) else "-" for v in (a, b)]
         if result["paired"]:  # figures of the same rows
-            same_rows = (
-                name not in ("baseline_macro_f1", "minus_baseline") and a is not None and b is not None
-            )
+            same_rows = name not in unpaired and a is not None and b is not None
             cells.append(f"{a - b:+.4f}" if same_rows else "")
         table.add_row(shown_as.get(name, name), *cells)
     kept_a, kept_b = result["a"].get("label_kept", {}), result["b"].get("label_kept", {})

@@ -1197,7 +1197,8 @@ def _evaluation(
         "baseline": {"macro_f1": 0.4},
         "macro_f1_minus_baseline": figures["macro_f1"] - 0.4,
         "behaviour": {"typos": {"agreement": kept}},
-        "calibration": {"expected_calibration_error": 0.1 if kept > 0.9 else 0.08},
+        "calibration": {"expected_calibration_error": 0.1 if kept > 0.9 else 0.08}
+        | ({} if kept > 0.9 else {"temperature": 1.25}),  # version 1 evaluated before temperatures
         "top_k_accuracy": {"top_1": 0.5, "top_3": 0.75 if kept > 0.9 else 0.8},
     }
     rows = "".join(
@@ -1270,6 +1271,7 @@ def test_models_compare_pairs_a_version_with_the_served_one(registry, iam_calls,
     assert "macro_f1 0.8857 0.5556 +0.3302" in text and "TF-IDF baseline macro_f1 0.4000 0.4000" in text
     assert "label kept: typos 90.0% 95.0% -5.0 pt" in text  # the behavioural checks, side by side
     assert "calibration error (ECE) 0.0800 0.1000 -0.0200" in text
+    assert "score temperature 1.2500 - " in text  # none recorded for version 1, and no difference
     assert "top-3 accuracy 0.8000 0.7500 +0.0500" in text
     assert (
         "macro-F1 difference: +0.3302 (95% interval +0." in text and "version 2 ahead in 100% of them" in text
