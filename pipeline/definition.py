@@ -48,6 +48,30 @@ INPUT_VERSION = "InputDataVersion"
 UNVERSIONED = "unversioned"
 
 
+#: The settings (by their ``--set`` names) whose values are pipeline parameters' defaults
+#: (``Parameters.from_config``): an execution's ``--param Name=Value``, or a local run's profile,
+#: overrides them without a new definition.
+PARAMETER_OF_SETTING: dict[str, str] = {
+    "processing_instance_type": "ProcessingInstanceType",
+    "training_instance_type": "TrainingInstanceType",
+    "training_instance_count": "TrainingInstanceCount",
+    "evaluation_instance_type": "EvaluationInstanceType",
+    "train__model_name": "ModelName",
+    "train__max_length": "MaxLength",
+    "train__epochs": "Epochs",
+    "train__learning_rate": "LearningRate",
+    "train__train_batch_size": "TrainBatchSize",
+    "data__min_class_samples": "MinClassSamples",
+    "min_macro_f1": "MinMacroF1",
+    "min_baseline_margin": "MinBaselineMargin",
+    "min_champion_margin": "MinChampionMargin",
+    "min_behaviour_agreement": "MinBehaviourAgreement",
+    "model_approval_status": "ModelApprovalStatus",
+    "deploy_model": "DeployModel",
+    "endpoint_instance_type": "EndpointInstanceType",
+}
+
+
 @dataclass
 class Parameters:
     """The pipeline parameters an engineer changes between executions (defaults from the config)."""

@@ -10,7 +10,8 @@ import typer
 from rich.table import Table
 
 from pipeline.cli.common import ENV_SETTINGS, Sets, app, config, console
-from pipeline.config import PipelineConfig, flat_settings
+from pipeline.config import LOCAL_PROFILES, PipelineConfig, flat_settings
+from pipeline.definition import PARAMETER_OF_SETTING
 
 #: Longer values (the model card's texts) are cut in the table; ``--json`` gives them whole.
 SHOWN_CHARS = 60
@@ -36,7 +37,9 @@ def show_config(
     as_json: Annotated[bool, typer.Option("--json", help="name -> value as JSON on stdout")] = False,
 ) -> None:
     """Every setting the pipeline is built with (``MEDTX_SETTINGS`` and ``--set`` applied, a preset
-    expanded), by the name ``--set`` takes, with the default beside each one that differs."""
+    expanded), by the name ``--set`` takes, with the default beside each one that differs and the
+    pipeline parameter it is the default of, which an execution can set (``--param``, a local
+    run's profile)."""
     found, defaults = flat_settings(config(sets)), flat_settings(PipelineConfig())
     if changed:
         found = {k: v for k, v in found.items() if v != defaults[k]}
@@ -49,8 +52,19 @@ def show_config(
     table.add_column("setting", no_wrap=True)
     table.add_column("value", overflow="fold")
     table.add_column("default", overflow="fold", style="dim")
+    table.add_column("parameter", no_wrap=True)
     for name, value in found.items():
-        table.add_row(name, shown(value), "" if value == defaults[name] else shown(defaults[name]))
+        default = "" if value == defaults[name] else shown(defaults[name])
+        table.add_row(name, shown(value), default, PARAMETER_OF_SETTING.get(name, ""))
     console.print(table)
     if changed and not found:
         console.print("every setting is at its default")
+    profiles = "; ".join(
+        f"{name}: " + ", ".join(f"{k}={v}" for k, v in profile.parameters().items())
+        for name, profile in LOCAL_PROFILES.items()
+    )
+    console.print(
+        "A setting with a parameter is that pipeline parameter's default: medtx start --param "
+        f"Name=Value sets it for one execution, and medtx run --local takes its profile's ({profiles})",
+        highlight=False,
+    )

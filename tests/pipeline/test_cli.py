@@ -338,16 +338,19 @@ def test_config_lists_every_setting_by_its_set_name_and_what_differs_from_the_de
         "train__max_chunks": 1,
         "train__epochs": 5.0,
     }
+    monkeypatch.setenv("COLUMNS", "200")  # one line a setting
     table = runner.invoke(app, ["config", "--set", "min_macro_f1=0.5"])
     assert table.exit_code == 0, said(table)
-    rows = {line.split("│")[1].strip(): line for line in table.output.splitlines() if line.count("│") == 4}
-    assert set(everything) <= set(rows)  # every setting has its row (a long value folds onto more lines)
-    assert [cell.strip() for cell in rows["min_macro_f1"].split("│")[2:4]] == ["0.5", "0.4"]
-    assert [cell.strip() for cell in rows["train__epochs"].split("│")[2:4]] == ["5.0", "3.0"]
-    assert [cell.strip() for cell in rows["pipeline_name"].split("│")[2:4]] == [
-        PipelineConfig().pipeline_name,
-        "",
-    ]
+    rows = {
+        line.split("│")[1].strip(): [cell.strip() for cell in line.split("│")[2:5]]
+        for line in table.output.splitlines()
+        if line.count("│") == 5
+    }
+    assert set(everything) <= set(rows)  # every setting has its row
+    assert rows["min_macro_f1"] == ["0.5", "0.4", "MinMacroF1"]  # value, default, parameter
+    assert rows["train__epochs"] == ["5.0", "3.0", "Epochs"]
+    assert rows["pipeline_name"] == [PipelineConfig().pipeline_name, "", ""]
+    assert "medtx run --local takes its profile's (quick: ModelName=" in said(table)
     monkeypatch.delenv("MEDTX_SETTINGS")
     unchanged = runner.invoke(app, ["config", "--changed"])
     assert unchanged.exit_code == 0 and "every setting is at its default" in said(unchanged)

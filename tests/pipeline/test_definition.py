@@ -460,6 +460,42 @@ def test_the_description_as_an_input_of_its_own_is_set_with_the_text_fields(aws)
         PipelineConfig().replace(data__text_fields="keywords,transcription")
 
 
+def test_each_setting_named_as_a_parameters_default_is_that_parameters_default(aws):
+    """``PARAMETER_OF_SETTING`` (what ``medtx config`` shows): every setting it names, given a value of
+    its own, becomes the default of that parameter in the definition; it names every parameter but
+    the two ``medtx start`` fills in (the data's URI, from bucket and key, and its version)."""
+    from pipeline import get_pipeline
+    from pipeline.definition import INPUT_VERSION, PARAMETER_OF_SETTING
+
+    given = {
+        "processing_instance_type": "ml.c5.large",
+        "training_instance_type": "ml.g6.xlarge",
+        "training_instance_count": "2",
+        "evaluation_instance_type": "ml.c5.xlarge",
+        "train__model_name": "bert-base-uncased",
+        "train__max_length": "256",
+        "train__epochs": "7",
+        "train__learning_rate": "3e-05",
+        "train__train_batch_size": "12",
+        "data__min_class_samples": "31",
+        "min_macro_f1": "0.37",
+        "min_baseline_margin": "0.02",
+        "min_champion_margin": "-0.01",
+        "min_behaviour_agreement": "0.9",
+        "model_approval_status": "Approved",
+        "deploy_model": "true",
+        "endpoint_instance_type": "ml.c5.2xlarge",
+    }
+    assert set(given) == set(PARAMETER_OF_SETTING)
+    definition = json.loads(get_pipeline(region=REGION, role=ROLE, **given).definition())
+    defaults = {p["Name"]: p["DefaultValue"] for p in definition["Parameters"]}
+    assert set(defaults) - set(PARAMETER_OF_SETTING.values()) == {"InputDataUri", INPUT_VERSION}
+    for setting, parameter in PARAMETER_OF_SETTING.items():
+        found, wanted = str(defaults[parameter]), given[setting]
+        numbers = re.fullmatch(r"-?[\d.e-]+", wanted) is not None
+        assert float(found) == float(wanted) if numbers else found == wanted, (setting, found)
+
+
 def test_a_preset_stands_for_its_settings_and_each_given_beside_it_wins(aws):
     """``preset=title-headings`` is the five settings of the best CPU-scale measurement, in two groups;
     a setting given with it (from ``--set`` or ``MEDTX_SETTINGS``) replaces the preset's."""
