@@ -434,6 +434,7 @@ def run(
         start(params=params, wait=True, poll_seconds=30.0, pipeline_name=None, region=region)
         return
     from pipeline import aws
+    from pipeline.cli.settings import changed_settings
     from pipeline.definition import INPUT_VERSION
     from pipeline.local.runner import ExecutionFailedError, ExecutionStoppedError, LocalRun, build
     from pipeline.local.show import LiveReporter, summary
@@ -463,7 +464,8 @@ def run(
             digest = local_store.digest(given.get("InputDataUri", cfg.input_data_uri))
         given[INPUT_VERSION] = aws.short_version(digest)
     console.print(
-        f"Local run: profile {profile}, data {data or BUNDLED_CSV.name}, store {local_store.root}",
+        f"Local run: profile {profile}, data {data or BUNDLED_CSV.name}, store {local_store.root}, "
+        f"settings: {changed_settings(cfg)}",
         highlight=False,
     )
     with console.status("building the pipeline definition"):

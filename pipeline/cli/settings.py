@@ -28,6 +28,14 @@ def shown(value: Any) -> str:
     return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + "..."
 
 
+def changed_settings(cfg: PipelineConfig) -> str:
+    """The settings of ``cfg`` that differ from the defaults, as ``name=value`` pairs (a local run's
+    header line names them), or ``the defaults``."""
+    defaults = flat_settings(PipelineConfig())
+    found = [f"{k}={shown(v)}" for k, v in flat_settings(cfg).items() if v != defaults[k]]
+    return ", ".join(found) or "the defaults"
+
+
 @app.command("config")
 def show_config(
     sets: Sets = None,

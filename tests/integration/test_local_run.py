@@ -81,6 +81,7 @@ def test_the_default_run_succeeds_and_prints_times_figures_and_next_steps(local_
     for step in ("Preprocess", "Train", "Evaluate", "CheckQuality", "RegisterModel", "Endpoint"):
         assert step in out
     assert "macro_f1" in out and "TF-IDF baseline" in out and "medtx invoke" in out
+    assert ", settings: the defaults" in out  # the header names what the definition was built with
     assert "95% interval" in out and "macro-F1 minus the baseline's" in out  # bootstrap over texts
 
 

@@ -352,6 +352,12 @@ def test_config_lists_every_setting_by_its_set_name_and_what_differs_from_the_de
     assert rows["pipeline_name"] == [PipelineConfig().pipeline_name, "", ""]
     assert "medtx run --local takes its profile's (quick: ModelName=" in said(table)
     monkeypatch.delenv("MEDTX_SETTINGS")
+    from pipeline.cli.settings import changed_settings  # the local run's header line
+
+    assert changed_settings(PipelineConfig()) == "the defaults"
+    assert changed_settings(PipelineConfig().replace(train__max_chunks="2", train__long_text="chunks")) == (
+        "train__long_text=chunks, train__max_chunks=2"
+    )
     unchanged = runner.invoke(app, ["config", "--changed"])
     assert unchanged.exit_code == 0 and "every setting is at its default" in said(unchanged)
     refused = runner.invoke(app, ["config", "--set", "preset=best"])
