@@ -276,6 +276,10 @@ class PipelineConfig:
         ARTIFACT_BUCKET) or the config's."""
         return f"s3://{bucket or self.bucket}/{self.endpoint_capture_prefix}"
 
+    def settings_group(self, group: str) -> Any:
+        """The settings of ``group`` (one of ``_GROUPS``): the model card's, or a container group's."""
+        return self.model_card if group == "model_card" else getattr(self.container, group)
+
     def replace(self, **overrides: Any) -> PipelineConfig:
         """A copy with fields replaced; ``train__epochs=5`` reaches into the container settings.
         ``preset=NAME`` stands for the settings of ``SETTING_PRESETS[NAME]``; any given beside it wins."""
@@ -296,7 +300,7 @@ class PipelineConfig:
         for group, values in nested.items():
             if group not in _GROUPS:
                 raise ValueError(f"unknown settings group {group!r} ({', '.join(_GROUPS)})")
-            current = model_card if group == "model_card" else getattr(self.container, group)
+            current = self.settings_group(group)
             bad = set(values) - {f.name for f in dataclasses.fields(current)}
             if bad:
                 raise ValueError(f"unknown {group} setting(s): {', '.join(sorted(bad))}")
@@ -385,7 +389,7 @@ def flat_settings(cfg: PipelineConfig) -> dict[str, Any]:
         if f.name not in ("container", "model_card")
     }
     for group in _GROUPS:
-        values = cfg.model_card if group == "model_card" else getattr(cfg.container, group)
+        values = cfg.settings_group(group)
         found.update({f"{group}__{f.name}": getattr(values, f.name) for f in dataclasses.fields(values)})
     return found
 

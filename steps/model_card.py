@@ -34,9 +34,8 @@ MODEL_FIGURES = ("macro_f1", "accuracy", "macro_precision", "macro_recall", "wei
 BASELINE_FIGURES = ("macro_f1", "accuracy", "weighted_f1")
 #: The training loss the card names, by ``TrainConfig.imbalance``.
 LOSS_NAMES = {"weights": "Class-weighted cross-entropy", "logit_adjustment": "Logit-adjusted cross-entropy"}
-#: ``evaluation.json``'s ``calibration`` figures the card shows: how far a score reads as a probability.
-#: ``evaluation.json``'s calibration figures on the card: those of the scores as served, and the
-#: temperature they are served at (``TrainConfig.calibrate``; 1 without).
+#: ``evaluation.json``'s ``calibration`` figures the card shows: how far a score reads as a probability
+#: as served, and the temperature it is served at (``TrainConfig.calibrate``; 1 without).
 CALIBRATION_FIGURES = (
     "expected_calibration_error",
     "overconfidence",

@@ -28,12 +28,16 @@ def shown(value: Any) -> str:
     return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + "..."
 
 
+def differing(cfg: PipelineConfig) -> dict[str, Any]:
+    """The settings of ``cfg`` (``flat_settings``) whose values are not the defaults'."""
+    defaults = flat_settings(PipelineConfig())
+    return {k: v for k, v in flat_settings(cfg).items() if v != defaults[k]}
+
+
 def changed_settings(cfg: PipelineConfig) -> str:
     """The settings of ``cfg`` that differ from the defaults, as ``name=value`` pairs (a local run's
     header line names them), or ``the defaults``."""
-    defaults = flat_settings(PipelineConfig())
-    found = [f"{k}={shown(v)}" for k, v in flat_settings(cfg).items() if v != defaults[k]]
-    return ", ".join(found) or "the defaults"
+    return ", ".join(f"{k}={shown(v)}" for k, v in differing(cfg).items()) or "the defaults"
 
 
 @app.command("config")
@@ -48,9 +52,8 @@ def show_config(
     expanded), by the name ``--set`` takes, with the default beside each one that differs and the
     pipeline parameter it is the default of, which an execution can set (``--param``, a local
     run's profile)."""
-    found, defaults = flat_settings(config(sets)), flat_settings(PipelineConfig())
-    if changed:
-        found = {k: v for k, v in found.items() if v != defaults[k]}
+    cfg, defaults = config(sets), flat_settings(PipelineConfig())
+    found = differing(cfg) if changed else flat_settings(cfg)
     if as_json:
         sys.stdout.write(
             json.dumps({k: list(v) if isinstance(v, tuple) else v for k, v in found.items()}, indent=2) + "\n"
