@@ -23,7 +23,7 @@ import pandas as pd
 from pipeline.deploy import check_answer, request_body
 from scripts.medtx_config import NOTE_FIELD, TEXT_FIELDS
 
-#: Output columns, before any ``top_k`` alternatives.
+#: Output columns, before any ``review`` column and ``top_k`` alternatives.
 COLUMNS = ("row", "label", "score", "note")
 NO_TEXT = "no text: not sent"
 
@@ -142,14 +142,25 @@ def score(
 
 
 def table(
-    rows: pd.DataFrame, predictions: list[dict[str, Any] | None], top_k: int = 1, stopped: str = ""
+    rows: pd.DataFrame,
+    predictions: list[dict[str, Any] | None],
+    top_k: int = 1,
+    stopped: str = "",
+    review_below: float | None = None,
 ) -> pd.DataFrame:
     """One output row per input row: its row number (and id), label, score and, with ``top_k`` > 1,
     the alternatives as ``label_2``, ``score_2``...; ``note`` says why a row has no label (no text,
-    or ``stopped``: the scoring stopped before it)."""
+    or ``stopped``: the scoring stopped before it). With ``review_below`` (a score threshold, e.g.
+    the one evaluation's ``selective`` figures give for a target accuracy), ``review`` is 1 for a row
+    scored below it and 0 for one at or above it (empty for a row without a label: its ``note``
+    says why)."""
     out = rows[[c for c in ("row", "id") if c in rows.columns]].copy()
     out["label"] = [p["label"] if p else "" for p in predictions]
     out["score"] = [round(float(p["score"]), 6) if p else None for p in predictions]
+    if review_below is not None:  # compared with the answer's score, before any rounding
+        out["review"] = pd.array(
+            [int(float(p["score"]) < review_below) if p else None for p in predictions], dtype="Int64"
+        )
     for rank in range(2, top_k + 1):
         out[f"label_{rank}"] = [_alternative(p, rank, "label", "") for p in predictions]
         out[f"score_{rank}"] = [_alternative(p, rank, "score", None) for p in predictions]

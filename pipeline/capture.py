@@ -17,6 +17,10 @@ each top score (an isotonic fit of right/wrong on the score, so each validation 
 often such a score was right, not for what it claims) averaged over the traffic's scores. It holds
 while a score is as often right on the traffic as it was on validation: it sees a model growing less
 sure of itself, not notes whose specialty moved while the model stays sure.
+
+Where the served version's evaluation gives a review threshold (selective prediction: the lowest
+score whose validation notes reached the target accuracy), the share of the traffic scored below it
+is the share of notes a person reviews when the model answers the rest, set against validation's.
 """
 
 from __future__ import annotations
@@ -66,6 +70,9 @@ HISTORY_COLUMNS = (
     "estimated_accuracy_low",
     "estimated_accuracy_high",
     "validation_accuracy",
+    "review_threshold",
+    "review_share",
+    "validation_review_share",
     "label",
     "traffic",
     "traffic_share",
@@ -74,12 +81,22 @@ HISTORY_COLUMNS = (
 )
 #: The columns that differ between a check's rows: one row per predicted class.
 CLASS_COLUMNS = HISTORY_COLUMNS[HISTORY_COLUMNS.index("label") :]
+#: The review share's columns (``review_figures``).
+REVIEW_COLUMNS = ("review_threshold", "review_share", "validation_review_share")
 #: The columns each earlier layout of the history lacks, oldest first: before the accuracy estimate,
-#: then before its interval. A history in one of them reads as one whose checks had none of those
-#: figures (empty), and the next published check (or ``medtx quicksight``) rewrites it in this layout.
+#: before its interval, before the review share. A history in one of them reads as one whose checks
+#: had none of those figures (empty), and the next published check (or ``medtx quicksight``)
+#: rewrites it in this layout.
 ADDED_COLUMNS = (
-    ("estimated_accuracy", "estimated_accuracy_low", "estimated_accuracy_high", "validation_accuracy"),
-    ("estimated_accuracy_low", "estimated_accuracy_high"),
+    (
+        "estimated_accuracy",
+        "estimated_accuracy_low",
+        "estimated_accuracy_high",
+        "validation_accuracy",
+        *REVIEW_COLUMNS,
+    ),
+    ("estimated_accuracy_low", "estimated_accuracy_high", *REVIEW_COLUMNS),
+    REVIEW_COLUMNS,
 )
 OLDER_LAYOUTS = {tuple(c for c in HISTORY_COLUMNS if c not in added): added for added in ADDED_COLUMNS}
 
@@ -216,11 +233,13 @@ def read_answers(files: Files, since: datetime) -> dict[str, Any]:
     }
 
 
-def drift(answers: pd.DataFrame, validation: pd.DataFrame | None) -> dict[str, Any]:
+def drift(
+    answers: pd.DataFrame, validation: pd.DataFrame | None, review_below: float | None = None
+) -> dict[str, Any]:
     """The traffic's predicted classes and confidence, beside the served version's validation
     predictions (``model-performance.csv``: ``pred_label``, ``score``) when given, each validation
     text once (a note filed under several specialties is a row per specialty there, and one request
-    here)."""
+    here); with ``review_below`` too, the review share (``review_figures``)."""
     if answers.empty:
         raise CaptureError("no captured predictions in that time")
     traffic = answers["label"].value_counts()
@@ -256,6 +275,8 @@ def drift(answers: pd.DataFrame, validation: pd.DataFrame | None) -> dict[str, A
         }
         for i, label in enumerate(labels)
     ]
+    if review_below is not None:
+        result.update(review_figures(answers["score"].to_numpy(float), validation, review_below))
     result.update(
         validation_texts=len(validation),
         validation_mean_score=float(validation["score"].mean()),
@@ -304,6 +325,20 @@ def estimate_accuracy(
     }
 
 
+def review_figures(scores: np.ndarray, validation: pd.DataFrame, threshold: float) -> dict[str, float]:
+    """The share of the traffic's predictions scored below ``threshold`` (the served version's
+    selective-prediction threshold: the lowest score whose validation notes reached the target
+    accuracy, ``evaluation.json``'s ``selective.at_accuracy``), the notes a person reviews when the
+    model answers the rest, beside the same share of the validation notes (``validation``: each text
+    once, as the traffic sends a note once). A larger share in the traffic is more work and, with a
+    lower mean score, notes the model is less sure of than it was on validation."""
+    return {
+        "review_threshold": float(threshold),
+        "review_share": float(np.mean(scores < threshold)),
+        "validation_review_share": float(np.mean(validation["score"].to_numpy(float) < threshold)),
+    }
+
+
 def _right_by_score(score: np.ndarray, right: np.ndarray) -> Any:
     """How often a top score was right, as a non-decreasing function of the score fitted to
     validation rows (scikit-learn's isotonic regression, clipped to the rows' scores)."""
@@ -327,9 +362,9 @@ def metric_data(endpoint: str, result: dict[str, Any], at: datetime) -> list[dic
     """The figures of ``drift`` as CloudWatch ``MetricData`` (``NAMESPACE``, dimension EndpointName):
     ``CapturedPredictions`` always (0 when the window held none); ``PredictionMeanScore`` when there
     were predictions; ``PredictionPSI``, ``PredictionTotalVariation``, ``PredictionEstimatedAccuracy``
-    and the ends of its interval (``...Low``, ``...High``) only from ``FEW`` predictions on and with
-    validation predictions to compare with, so an alarm on them never fires on a handful of
-    requests."""
+    and the ends of its interval (``...Low``, ``...High``), and ``PredictionReviewShare`` where the
+    served version has a review threshold, only from ``FEW`` predictions on and with validation
+    predictions to compare with, so an alarm on them never fires on a handful of requests."""
     dimensions = [{"Name": "EndpointName", "Value": endpoint}]
     figures = [("CapturedPredictions", result.get("predictions", 0), "Count")]
     if result.get("predictions"):
@@ -342,6 +377,8 @@ def metric_data(endpoint: str, result: dict[str, Any], at: datetime) -> list[dic
             ("PredictionEstimatedAccuracyLow", result["estimated_accuracy_low"], "None"),
             ("PredictionEstimatedAccuracyHigh", result["estimated_accuracy_high"], "None"),
         ]
+        if "review_share" in result:
+            figures.append(("PredictionReviewShare", result["review_share"], "None"))
     return [
         {"MetricName": name, "Dimensions": dimensions, "Timestamp": at, "Value": float(value), "Unit": unit}
         for name, value, unit in figures
@@ -372,6 +409,7 @@ def history_rows(result: dict[str, Any], at: datetime) -> pd.DataFrame:
         "estimated_accuracy_low": result.get("estimated_accuracy_low"),
         "estimated_accuracy_high": result.get("estimated_accuracy_high"),
         "validation_accuracy": result.get("validation_accuracy"),
+        **{column: result.get(column) for column in REVIEW_COLUMNS},
     }
     classes = result.get("classes") or [{"label": "", "traffic": 0}]
     rows = [{**check, **{k: c.get(k) for k in CLASS_COLUMNS}} for c in classes]

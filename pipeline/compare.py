@@ -163,6 +163,11 @@ def _headline(report: dict[str, Any]) -> dict[str, Any]:
     found["calibration_error"] = calibration.get("expected_calibration_error")
     # what the scores are divided by (TrainConfig.calibrate); absent from evaluations before it
     found["score_temperature"] = calibration.get("temperature")
+    # selective prediction: the share answered at the target accuracy, and the risk-coverage area
+    selective = report.get("selective") or {}
+    found["answered_at_target"] = (selective.get("at_accuracy") or {}).get("coverage")
+    found["selective_target"] = selective.get("accuracy_target")
+    found["risk_coverage_area"] = selective.get("area_under_risk_coverage")
     # the behavioural checks: the share of the notes each rewrote that kept their label (None: the
     # check altered no note; absent: the evaluation ran no such check)
     found["label_kept"] = {name: f.get("agreement") for name, f in (report.get("behaviour") or {}).items()}

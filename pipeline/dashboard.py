@@ -6,14 +6,15 @@ removed by reason with duplicates and conflicting labels, text length by special
 sub-groups per specialty, top terms per specialty. Model performance (from ``evaluation.json``,
 ``model-performance.csv``, ``per-class-metrics.csv``, ``confusion-matrix.csv``): headline figures
 against the TF-IDF baseline, correctness, target vs predicted distribution, per-class precision,
-recall and F1, the confusion matrix, the reliability diagram and the behavioural checks, and every
-local run's evaluation over time (the rows of
+recall and F1, the confusion matrix, top-k accuracy, the reliability diagram, selective prediction
+and the behavioural checks, and every local run's evaluation over time (the rows of
 QuickSight's "Over retrainings" sheet: ``evaluate.summary_row``). Training (from the Train job's
 ``train_metrics.json``, in its output archive): the learning curve. Predictions in production (from
 the drift history that ``medtx endpoint predictions --publish`` keeps, ``capture.HISTORY_KEY``), once
 a check was published: the PSI against validation, each class's share of the traffic, the shares'
-difference to validation, the traffic each check read, and the model's confidence: the production
-QuickSight dashboard's charts. Last, the model card of the version the execution registered.
+difference to validation, the traffic each check read, the model's confidence, the estimated
+accuracy and the share to review: the production QuickSight dashboard's charts. Last, the model
+card of the version the execution registered.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from pipeline.compare import container_module
 from pipeline.local.jobs import training_archive
 from pipeline.local.runner import executions, output_uri
 from pipeline.local.store import Store
+from pipeline.report import selective_reach
 from scripts.medtx_config import TRAIN_METRICS_FILE
 
 HEADLINE = ("accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_f1")
@@ -419,6 +421,7 @@ def performance_figures(data: RunData) -> list[tuple[str, Any]]:
         ("Confusion matrix (rows: target, columns: predicted)", heatmap),
         *top_k_figures(data.evaluation),
         *reliability_figures(data.evaluation),
+        *selective_figures(data.evaluation),
         *behaviour_figures(data.evaluation),
         (f"Over retrainings: every local run's evaluation ({len(hist)})", history),
     ]
@@ -491,6 +494,55 @@ def reliability_figures(evaluation: dict[str, Any]) -> list[tuple[str, Any]]:
         + ")"
     )
     return [(title, figure)]
+
+
+def selective_figures(evaluation: dict[str, Any]) -> list[tuple[str, Any]]:
+    """What a score threshold buys when the notes scored below it go to a person (``evaluation.json``'s
+    ``selective``): the accuracy of the notes answered against the share answered, the model's and the
+    baseline's, each point's threshold on hover, beside the target accuracy; none for an evaluation
+    that predates it."""
+    import plotly.graph_objects as go
+
+    found = evaluation.get("selective")
+    if not found:
+        return []
+    sides = [("model", found), ("TF-IDF baseline", (evaluation.get("baseline") or {}).get("selective"))]
+    target = found["accuracy_target"]
+    figure = go.Figure(
+        [
+            go.Scatter(
+                name=f"target {target:.0%}",
+                x=[0, 1],
+                y=[target, target],
+                mode="lines",
+                line={"dash": "dot", "color": "grey"},
+            ),
+            *(
+                go.Scatter(
+                    name=name,
+                    x=[p["coverage"] for p in figures["curve"]],
+                    y=[p["accuracy"] for p in figures["curve"]],
+                    mode="lines+markers",
+                    hovertext=[
+                        f"score >= {p['threshold']:.3f}: {p['notes']} notes" for p in figures["curve"]
+                    ],
+                )
+                for name, figures in sides
+                if figures
+            ),
+        ],
+        layout={
+            "height": 380,
+            "xaxis": {"title": "share of notes answered (score at or above the threshold)", "range": [0, 1]},
+            "yaxis": {"title": "accuracy of the notes answered", "range": [0, 1]},
+        },
+    )
+    return [
+        (
+            f"Selective prediction, {target:.0%} accuracy on the notes answered: {selective_reach(found)}",
+            figure,
+        )
+    ]
 
 
 def behaviour_figures(evaluation: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -605,7 +657,10 @@ def production_figures(drift: pd.DataFrame) -> list[tuple[str, Any]]:
         {"estimated_accuracy": "traffic (estimated)", "validation_accuracy": "validation"},
         interval="estimated_accuracy",
     )
-    for figure in (psi, shares, volume, confidence, accuracy):
+    review = beside_validation(
+        "share to review", {"review_share": "traffic", "validation_review_share": "validation"}
+    )
+    for figure in (psi, shares, volume, confidence, accuracy, review):
         figure.update_layout(height=340)
         figure.update_xaxes(type="date", range=time_range(checks["checked_at"]))
     difference.update_layout(height=26 * max(latest["label"].nunique(), 1) + 120)
@@ -623,6 +678,11 @@ def production_figures(drift: pd.DataFrame) -> list[tuple[str, Any]]:
             f"Accuracy: estimated from the traffic's scores (with its {100 * capture.ESTIMATE_LEVEL:.0f}% "
             "interval) against validation",
             accuracy,
+        ),
+        (
+            "To review: the share of predictions scored below the served version's threshold for its target "
+            "accuracy, traffic against validation",
+            review,
         ),
     ]
 

@@ -250,6 +250,16 @@ DATASETS: dict[str, tuple[str, dict[str, str]]] = {
         "preprocess/pre-processed/eval/top-k-accuracy.csv",
         {"k": "INTEGER", "model": "STRING", "accuracy": "DECIMAL"},
     ),
+    "selective": (
+        "preprocess/pre-processed/eval/selective-prediction.csv",
+        {
+            "model": "STRING",
+            "threshold": "DECIMAL",
+            "coverage": "DECIMAL",
+            "notes": "INTEGER",
+            "accuracy": "DECIMAL",
+        },
+    ),
     "training": (
         "preprocess/pre-processed/eval/training-history.csv",
         {
@@ -301,6 +311,9 @@ DATASETS: dict[str, tuple[str, dict[str, str]]] = {
             "estimated_accuracy_low": "DECIMAL",
             "estimated_accuracy_high": "DECIMAL",
             "validation_accuracy": "DECIMAL",
+            "review_threshold": "DECIMAL",
+            "review_share": "DECIMAL",
+            "validation_review_share": "DECIMAL",
             "label": "STRING",
             "traffic": "INTEGER",
             "traffic_share": "DECIMAL",
@@ -336,6 +349,11 @@ LATER: dict[str, tuple[str, str]] = {
     ),
     "top-k": (
         "top-k accuracy chart on the model-performance dashboard",
+        "the Evaluate step writes it from this version on; run `medtx quicksight` again after the "
+        "next execution",
+    ),
+    "selective": (
+        "accuracy/coverage chart (selective prediction) on the model-performance dashboard",
         "the Evaluate step writes it from this version on; run `medtx quicksight` again after the "
         "next execution",
     ),
@@ -701,6 +719,9 @@ def performance_dashboard(target: Target, labels: list[str], missing: Collection
     if "top-k" not in missing:
         visuals.append(top_k_visual())
         datasets.append("top-k")
+    if "selective" not in missing:
+        visuals.append(selective_visual())
+        datasets.append("selective")
     if "behaviour" not in missing:
         visuals += behaviour_visuals()
         datasets.append("behaviour")
@@ -751,6 +772,25 @@ def top_k_visual() -> dict[str, Any]:
             "NumericalDimensionField": {
                 "FieldId": "top-k.k",
                 "Column": {"DataSetIdentifier": "top-k", "ColumnName": "k"},
+            }
+        },
+    )
+
+
+def selective_visual() -> dict[str, Any]:
+    """What a score threshold buys when the notes scored below it go to a person
+    (``selective-prediction.csv``): the accuracy of the notes answered against the share answered,
+    the model beside the TF-IDF baseline (each point is one threshold; its value is in the table)."""
+    return _line(
+        "selective",
+        "Selective prediction: accuracy of the notes answered at or above a score threshold, by the "
+        "share answered",
+        [_number("selective", "accuracy", "MAX")],  # one row per threshold and model
+        [_dim("selective", "model")],
+        along={
+            "NumericalDimensionField": {
+                "FieldId": "selective.coverage",
+                "Column": {"DataSetIdentifier": "selective", "ColumnName": "coverage"},
             }
         },
     )
@@ -899,7 +939,8 @@ def production_dashboard(target: Target) -> dict[str, Any]:
     """The endpoint's predictions over time, from the drift checks' history: the PSI (the alarm's
     figure, 0.25 a major shift), each class's share of the traffic, how far each class's share is
     from validation, the traffic the checks read, the model's confidence against validation, and
-    the traffic's accuracy estimated from its scores against the validation accuracy."""
+    the traffic's accuracy estimated from its scores against the validation accuracy, and the share
+    of the traffic scored below the review threshold against validation's."""
     by_endpoint = [_dim("predictions", "endpoint")]
     visuals = [
         _line(
@@ -943,6 +984,15 @@ def production_dashboard(target: Target) -> dict[str, Any]:
                 _number("predictions", "estimated_accuracy_low", "MAX"),
                 _number("predictions", "estimated_accuracy_high", "MAX"),
                 _number("predictions", "validation_accuracy", "MAX"),
+            ],
+        ),
+        _line(
+            "review",
+            "To review: the share of predictions scored below the served version's threshold for its "
+            "target accuracy, traffic against validation",
+            [
+                _number("predictions", "review_share", "MAX"),
+                _number("predictions", "validation_review_share", "MAX"),
             ],
         ),
     ]

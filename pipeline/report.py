@@ -1,8 +1,8 @@
 """How an evaluation reads on a terminal: the held-out figures with their bootstrap intervals beside
-the TF-IDF baseline's, the difference between the two, the top-k accuracies, the calibration, the
-behavioural checks, and, from ``per-class-metrics.csv``, every class weakest first with the most
-frequent confusions. The local run's summary and ``medtx models show`` print it; the files are what
-``scripts/evaluate.py`` writes.
+the TF-IDF baseline's, the difference between the two, the top-k accuracies, the calibration,
+selective prediction, the behavioural checks, and, from ``per-class-metrics.csv``, every class
+weakest first with the most frequent confusions. The local run's summary and ``medtx models show``
+print it; the files are what ``scripts/evaluate.py`` writes.
 """
 
 from __future__ import annotations
@@ -75,7 +75,12 @@ def print_figures(console: Console, report: dict[str, Any]) -> None:
             f"{champion['rows_only_the_champion_gets_right']}",
             highlight=False,
         )
-    for line in (top_k_line(report), calibration_line(report), behaviour_line(report)):
+    for line in (
+        top_k_line(report),
+        calibration_line(report),
+        selective_line(report),
+        behaviour_line(report),
+    ):
         if line:
             console.print(line, highlight=False)
 
@@ -123,6 +128,30 @@ def calibration_line(report: dict[str, Any]) -> str:
             f"log loss {loss:.3f}"
         )
     return line
+
+
+def selective_reach(figures: dict[str, Any]) -> str:
+    """``selective``'s ``at_accuracy`` in words: the share of notes the threshold answers, and it."""
+    at = figures["at_accuracy"]
+    if at["threshold"] is None:
+        return "no score threshold gets there"
+    return f"{at['coverage']:.0%} of the notes answered at score >= {at['threshold']:.3f}"
+
+
+def selective_line(report: dict[str, Any]) -> str:
+    """What a score threshold buys when the notes scored below it go to a person (``evaluation.json``'s
+    ``selective``), the baseline's beside it, in one line; empty for an evaluation that predates it."""
+    found = report.get("selective")
+    if not found:
+        return ""
+    theirs = (report.get("baseline") or {}).get("selective")
+    return (
+        f"Selective prediction, to reach {found['accuracy_target']:.0%} accuracy on the notes answered "
+        f"(right: one of the note's specialties; the rest to review): {selective_reach(found)}"
+        + (f" (baseline: {selective_reach(theirs)})" if theirs else "")
+        + f"; area under the risk-coverage curve {found['area_under_risk_coverage']:.3f}"
+        + (f" (baseline {theirs['area_under_risk_coverage']:.3f})" if theirs else "")
+    )
 
 
 def behaviour_line(report: dict[str, Any]) -> str:

@@ -26,9 +26,14 @@ same probabilities). Writes to the output dir:
   ``MinBehaviourAgreement`` (1 when no check altered a note); and ``calibration``: how far the top
   score (the endpoint's ``score``) is from how often it is right, per score bin and overall, at the
   temperature training fitted (``TrainConfig.calibrate``), with the figures without it and held out;
+  and ``selective``: what a score threshold buys when the notes scored below it go to a person (the
+  lowest threshold whose answered notes reach ``EvalConfig.selective_accuracy`` and the share of notes
+  it answers, the accuracy/coverage curve; a note is right when the answer is one of the specialties
+  it is filed under), the model's and the baseline's;
 - ``per-class-metrics.csv``, ``confusion-matrix.csv``, ``behaviour-checks.csv`` (one row per
-  behavioural check), ``top-k-accuracy.csv`` (the model's top-k accuracy beside the baseline's) and
-  ``training-history.csv`` (the learning curve the archive carries) for the dashboards.
+  behavioural check), ``top-k-accuracy.csv`` (the model's top-k accuracy beside the baseline's),
+  ``selective-prediction.csv`` (the accuracy/coverage curves) and ``training-history.csv`` (the
+  learning curve the archive carries) for the dashboards.
 """
 
 from __future__ import annotations
@@ -92,8 +97,14 @@ BEHAVIOUR_COLUMNS = (
 #: ``top_k_accuracy`` as a table, one row per list length and model (``top_k_table``), for QuickSight.
 TOP_K_CSV = "top-k-accuracy.csv"
 TOP_K_COLUMNS = ("k", "model", "accuracy")
-#: How ``top_k_table`` names the two models.
+#: How ``top_k_table`` and ``selective_table`` name the two models.
 TOP_K_MODELS = ("model", "TF-IDF baseline")
+#: ``selective``'s accuracy/coverage curve as a table, one row per threshold and model
+#: (``selective_table``), for QuickSight.
+SELECTIVE_CSV = "selective-prediction.csv"
+SELECTIVE_COLUMNS = ("model", "threshold", "coverage", "notes", "accuracy")
+#: The curve's points: the thresholds that answer 5%, 10%, ... 100% of the notes.
+SELECTIVE_STEPS = 20
 #: One row per evaluation (``--history-dir``): the pipeline writes each execution's under its own key
 #: of one prefix, which QuickSight reads as one table, the figures over retrainings. Every file under
 #: the prefix must keep these columns: a change of columns needs a new prefix (``pipeline.config.
@@ -323,6 +334,80 @@ def top_k_accuracy(probs: np.ndarray, y_true: np.ndarray, top_k: int) -> dict[st
     return {f"top_{k}": float((rank < k).mean()) for k in range(1, top_k + 1)}
 
 
+def note_outcomes(
+    probs: np.ndarray, y_true: np.ndarray, texts: Sequence[str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each distinct validation text once: its top score and whether the answer is right, that is one
+    of the specialties the note is filed under. A note filed under several specialties is a row per
+    specialty, all scored alike, and wrong on all but one of them whatever the model answers; the
+    endpoint answers it once, and a person routing it takes any of its specialties as right."""
+    _, note = np.unique(np.asarray(texts, dtype=object), return_inverse=True)
+    score = np.zeros(note.max() + 1)
+    right = np.zeros(note.max() + 1, dtype=bool)
+    np.maximum.at(score, note, probs.max(axis=1).astype(np.float64))
+    np.logical_or.at(right, note, probs.argmax(axis=1) == np.asarray(y_true))
+    return score, right
+
+
+def selective_figures(score: np.ndarray, right: np.ndarray, accuracy: float) -> dict[str, Any]:
+    """Selective prediction over notes (``note_outcomes``: each one's top score, the endpoint's
+    ``score``, and whether it is right): the notes scored at or above a threshold are answered by the
+    model, the rest go to a person. A threshold answers every note scored at or above it, so notes of
+    equal score are answered or not together.
+
+    ``at_accuracy``: the lowest threshold whose answered notes reach ``accuracy``, the share of notes
+    it answers (``coverage``; the rest is the review workload) and their accuracy; no threshold and
+    coverage 0 when even the highest-scored notes fall short. ``curve``: for the thresholds that answer
+    5%, 10%, ... 100% of the notes (``SELECTIVE_STEPS``), each one's coverage and accuracy.
+    ``area_under_risk_coverage`` (AURC; Geifman and El-Yaniv, 2017, "Selective Classification for Deep
+    Neural Networks"): the error rate of the answered notes averaged over every coverage, lower is
+    better; a score that says nothing about being right gives ``full_coverage_error``, the error rate
+    of all notes."""
+    order = np.argsort(-score, kind="stable")
+    score, right = score[order].astype(np.float64), np.asarray(right)[order]
+    notes = len(score)
+    ends = np.append(np.flatnonzero(np.diff(score) != 0), notes - 1)  # each run of equal scores' last
+    answered = ends + 1
+    accurate = np.cumsum(right)[ends] / answered
+    # every note at the cut that answers its whole run of equal scores
+    aurc = float(np.mean(1 - np.repeat(accurate, np.diff(answered, prepend=0))))
+
+    def point(cut: int) -> dict[str, Any]:
+        return {
+            "threshold": float(score[ends[cut]]),
+            "coverage": float(answered[cut] / notes),
+            "notes": int(answered[cut]),
+            "accuracy": float(accurate[cut]),
+        }
+
+    reaching = np.flatnonzero(accurate >= accuracy)
+    at_accuracy = (
+        point(int(reaching[-1]))
+        if reaching.size
+        else {"threshold": None, "coverage": 0.0, "notes": 0, "accuracy": None}
+    )
+    wanted = np.ceil(np.arange(1, SELECTIVE_STEPS + 1) * notes / SELECTIVE_STEPS)
+    cuts = sorted(set(np.searchsorted(answered, wanted).tolist()))
+    return {
+        "accuracy_target": float(accuracy),
+        "notes": notes,
+        "at_accuracy": at_accuracy,
+        "area_under_risk_coverage": aurc,
+        "full_coverage_error": float(1 - right.mean()),
+        "curve": [point(cut) for cut in cuts],
+    }
+
+
+def selective_table(report: dict[str, Any]) -> pd.DataFrame:
+    """``evaluation.json``'s ``selective`` curves, the model's and (where it was fitted) the
+    baseline's, as rows of ``SELECTIVE_COLUMNS``."""
+    found = [(TOP_K_MODELS[0], report["selective"])]
+    if report.get("baseline"):
+        found.append((TOP_K_MODELS[1], report["baseline"]["selective"]))
+    rows = [{"model": name, **point} for name, figures in found for point in figures["curve"]]
+    return pd.DataFrame(rows, columns=list(SELECTIVE_COLUMNS))
+
+
 def top_k_table(report: dict[str, Any]) -> pd.DataFrame:
     """``evaluation.json``'s ``top_k_accuracy``, the model's and (where it was fitted) the baseline's,
     as rows of ``TOP_K_COLUMNS``: k, which model, the share of rows whose label is in its first k."""
@@ -419,6 +504,9 @@ def fit_baseline(
         "train_rows": len(train_texts),
         **figures,
         "top_k_accuracy": top_k_accuracy(probs, test_labels, cfg.top_k),
+        "selective": selective_figures(
+            *note_outcomes(probs, test_labels, test_texts), cfg.selective_accuracy
+        ),
     }
     return summary, predictions
 
@@ -652,6 +740,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         typo_rate=args.typo_rate,
         calibration_bins=args.calibration_bins,
         top_k=args.top_k,
+        selective_accuracy=args.selective_accuracy,
     )
     validation = read_table(args.validation, "validation.csv", ["row_id", "text", "target", "target_label"])
     output_dir = Path(args.output_dir)
@@ -721,6 +810,9 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     report = evaluation_report(table, labels, baseline, uncertainty, champion)
     report["top_k_accuracy"] = top_k_accuracy(probs, y_true, cfg.top_k)
     top_k_table(report).to_csv(output_dir / TOP_K_CSV, index=False)
+    outcomes = note_outcomes(probs, y_true, validation["text"].tolist())
+    report["selective"] = selective_figures(*outcomes, cfg.selective_accuracy)
+    selective_table(report).to_csv(output_dir / SELECTIVE_CSV, index=False)
     report["calibration"] = tempered_calibration(
         probs, y_true, validation["text"].tolist(), cfg.calibration_bins, temperature
     )
@@ -732,7 +824,15 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     write_json(output_dir / EVALUATION_JSON, report)
     if args.publish_dir:  # the stable keys dashboards read
         Path(args.publish_dir).mkdir(parents=True, exist_ok=True)
-        tables = (MODEL_PERFORMANCE_CSV, PER_CLASS_CSV, CONFUSION_CSV, BEHAVIOUR_CSV, TOP_K_CSV, TRAINING_CSV)
+        tables = (
+            MODEL_PERFORMANCE_CSV,
+            PER_CLASS_CSV,
+            CONFUSION_CSV,
+            BEHAVIOUR_CSV,
+            TOP_K_CSV,
+            SELECTIVE_CSV,
+            TRAINING_CSV,
+        )
         for name in (*tables, EVALUATION_JSON):
             shutil.copy2(output_dir / name, Path(args.publish_dir) / name)
     if args.history_dir:  # this evaluation's row of the figures over retrainings
@@ -842,6 +942,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=int,
         default=cfg.top_k,
         help="top-k accuracies from k=1 to this (the right specialty among the first k)",
+    )
+    parser.add_argument(
+        "--selective-accuracy",
+        type=float,
+        default=cfg.selective_accuracy,
+        help="the accuracy the notes answered at or above a score threshold must reach (selective figures)",
     )
     parser.add_argument(
         "--precision",

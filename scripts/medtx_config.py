@@ -268,8 +268,16 @@ class EvalConfig:
     #: right specialty is among the first k the endpoint lists (``parameters.top_k``), for a coder
     #: who picks from a short list rather than taking the first answer.
     top_k: int = 5
+    #: Selective prediction (``evaluation.json``'s ``selective``): a note whose top score is at or above
+    #: a threshold is taken as the model's answer, the rest go to a person. The figures give the lowest
+    #: threshold whose answered notes reach this accuracy (a note is right when the answer is one of
+    #: the specialties it is filed under) and the share of notes it answers (the rest is the review
+    #: workload), the model's and the baseline's, beside the whole accuracy/coverage curve.
+    selective_accuracy: float = 0.9
 
     def __post_init__(self) -> None:
+        if not 0 < self.selective_accuracy <= 1:
+            raise ValueError(f"selective_accuracy must lie in (0, 1]; got {self.selective_accuracy}")
         if self.top_k < 1:
             raise ValueError(f"top_k must be 1 or more; got {self.top_k}")
         if self.bootstrap_resamples < 0:

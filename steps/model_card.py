@@ -3,7 +3,8 @@
 What the model is for and not for, its risk rating and caveats (``PipelineConfig.model_card``); how it
 was trained (the base model, the objective, every hyperparameter, the training job, image and data);
 how it did on the held-out split (its figures from ``evaluation.json`` beside the TF-IDF baseline's
-and the served model's, the quality gate it passed, its behavioural checks) and what it is made of
+and the served model's, the quality gate it passed, its calibration, selective prediction and
+behavioural checks) and what it is made of
 (the package's lineage).
 The execution's figures and names are pipeline variables, spliced into the card's JSON text
 (``pipeline.model_card.Splice``). Checked on sagemaker 3.27: ``ModelPackageModelCard``'s content is a
@@ -80,6 +81,31 @@ def _figure(card: Splice, evaluate: Any, path: str, name: str, interval: str | N
         low, high = (reported(evaluate, f"bootstrap.interval.{interval}[{i}]") for i in (0, 1))
         metric["notes"] = card.text("bootstrap interval ", low, " to ", high)
     return metric
+
+
+def selective_group(card: Splice, evaluate: Any, accuracy: float) -> dict[str, Any]:
+    """Selective prediction (``evaluation.json``'s ``selective``): the share of notes the model answers
+    at the lowest score threshold whose answered notes reach ``EvalConfig.selective_accuracy``, and the
+    area under the risk-coverage curve, the model's and the baseline's. The threshold itself is left
+    to the report: it is null when no threshold reaches the accuracy, and the card's figures are
+    numbers."""
+    answered = (
+        f"share of notes answered at the lowest score threshold whose answered notes reach {accuracy:.0%} "
+        "accuracy (right: one of the note's specialties; the rest go to review; 0: none does)"
+    )
+    aurc = "error rate of the notes answered, averaged over every share answered (lower is better)"
+    return {
+        "name": "Selective prediction: notes answered at or above a score threshold",
+        "metric_data": [
+            {"name": name, "type": "number", "value": card.number(reported(evaluate, path)), "notes": notes}
+            for name, path, notes in (
+                ("answered_at_target_accuracy", "selective.at_accuracy.coverage", answered),
+                ("area_under_risk_coverage", "selective.area_under_risk_coverage", aurc),
+                ("baseline_answered_at_target_accuracy", "baseline.selective.at_accuracy.coverage", answered),
+                ("baseline_area_under_risk_coverage", "baseline.selective.area_under_risk_coverage", aurc),
+            )
+        ],
+    }
 
 
 def behaviour_group(card: Splice, evaluate: Any, checks: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -248,6 +274,7 @@ def content(ctx: StepContext, card: Splice, preprocess: Any, train: Any, evaluat
                         "name": "Calibration of the top score",
                         "metric_data": [figure(f"calibration.{name}", name) for name in CALIBRATION_FIGURES],
                     },
+                    selective_group(card, evaluate, cfg.container.evaluate.selective_accuracy),
                     *behaviour_group(card, evaluate, cfg.container.evaluate.behaviour_checks),
                 ],
             }

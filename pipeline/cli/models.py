@@ -321,16 +321,27 @@ def _print_comparison(out: Console, result: dict, names: tuple[str, str]) -> Non
         "minus_baseline",
         "calibration_error",
         "score_temperature",
+        "answered_at_target",
+        "risk_coverage_area",
     ]
+    targets = {result[side].get("selective_target") for side in ("a", "b")} - {None}
     shown_as = {
         "top_3_accuracy": "top-3 accuracy",
         "baseline_macro_f1": "TF-IDF baseline macro_f1",
         "minus_baseline": "macro_f1 - baseline",
         "calibration_error": "calibration error (ECE)",
         "score_temperature": "score temperature",
+        "answered_at_target": (
+            f"notes answered at {min(targets):.0%} accuracy"
+            if len(targets) == 1
+            else "notes answered at target accuracy"
+        ),
+        "risk_coverage_area": "risk-coverage area (AURC)",
     }
-    # not a figure of the rows: no difference of these
-    unpaired = ("baseline_macro_f1", "minus_baseline", "score_temperature")
+    # not a figure of the rows: no difference of these (nor of shares answered at different targets)
+    unpaired = ["baseline_macro_f1", "minus_baseline", "score_temperature"]
+    if len(targets) > 1:
+        unpaired.append("answered_at_target")
     for name in shown:
         a, b = result["a"].get(name), result["b"].get(name)
         cells = [f"{v:.4f}" if isinstance(v, int | float) else "-" for v in (a, b)]

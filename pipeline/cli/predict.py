@@ -51,6 +51,15 @@ def predict(
         typer.Option("--out", "-o", help="output CSV (default: `<csv>-predictions.csv` beside it)"),
     ] = None,
     top_k: Annotated[int, typer.Option(min=1, help="also write the k best labels")] = 1,
+    review_below: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="mark each row scored below this score for review (a `review` column of 1 or 0), e.g. "
+            "the threshold `medtx models show` gives for the target accuracy (selective prediction)",
+        ),
+    ] = None,
     batch_size: Annotated[
         int, typer.Option(min=1, help="texts per request (within the endpoint's limits)")
     ] = 32,
@@ -91,7 +100,8 @@ def predict(
 
     The rows go in requests within the endpoint's limits (texts and bytes per request); the output
     CSV has one row per input row, in order: row number (and --id-column), label, score, the k best
-    with --top-k, and a note for a row without text (kept, not sent). Each request carries an
+    with --top-k, a review flag with --review-below, and a note for a row without text (kept, not
+    sent). Each request carries an
     InferenceId the endpoint's data capture keeps, so the prediction-drift check leaves a scored
     backlog out of the endpoint's traffic. With --batch-transform the same requests go, one a line,
     to a SageMaker Batch Transform job running the endpoint's model (without --sagemaker, to the local
@@ -133,7 +143,15 @@ def predict(
     endpoint_name = named_endpoint(name)
     if batch_transform and not sagemaker:
         _predict_by_local_transform(
-            rows, target, top_k, batch_size, endpoint_name, model_name, instance_count, Store(store)
+            rows,
+            target,
+            top_k,
+            batch_size,
+            endpoint_name,
+            model_name,
+            instance_count,
+            Store(store),
+            review_below,
         )
         return
     if batch_transform:
@@ -149,6 +167,7 @@ def predict(
             job,
             wait,
             region,
+            review_below,
         )
         return
     numbers, run = itertools.count(1), uuid.uuid4().hex[:12]
@@ -190,9 +209,8 @@ def predict(
             )
         except bp.ScoringStoppedError as stop:  # what was scored is kept: a rerun needs only the rest
             progress.stop()
-            bp.table(rows, stop.found, top_k, stopped="the endpoint refused a request").to_csv(
-                target, index=False
-            )
+            stopped = "the endpoint refused a request"
+            bp.table(rows, stop.found, top_k, stopped, review_below).to_csv(target, index=False)
             scored = sum(1 for p in stop.found if p is not None)
             console.print(
                 f"[red]error:[/red] {stop.error}\nwrote {target} with the {scored:,} row(s) scored before "
@@ -200,7 +218,7 @@ def predict(
                 highlight=False,
             )
             raise typer.Exit(1) from stop
-    _write(rows, found, top_k, target, f"by {endpoint_name}")
+    _write(rows, found, top_k, target, f"by {endpoint_name}", review_below)
 
 
 def _stage(
@@ -237,6 +255,7 @@ def _predict_by_transform(
     job: str | None,
     wait: bool,
     region: str | None,
+    review_below: float | None = None,
 ) -> None:
     """``medtx predict --sagemaker --batch-transform``: stage the requests, start the job (or take
     ``job``), wait, join the answers to the rows (``pipeline.batch_transform``)."""
@@ -313,6 +332,7 @@ def _predict_by_transform(
         top_k,
         target,
         f"by transform job {at.job} ({bt.summary(described)}; requests and answers kept under {at.folder})",
+        review_below,
     )
 
 
@@ -325,6 +345,7 @@ def _predict_by_local_transform(
     model_name: str | None,
     instance_count: int,
     store: Any,
+    review_below: float | None = None,
 ) -> None:
     """``medtx predict --batch-transform`` without --sagemaker: the same requests and job request as in
     an account, run by the local runner's transform job (``pipeline.local.transform``) with the local
@@ -368,18 +389,33 @@ def _predict_by_local_transform(
         target,
         f"by local transform job {at.job} (model {model}, {bt.summary(described)}; requests and answers "
         f"kept under {store.path(at.folder)})",
+        review_below,
     )
 
 
-def _write(rows: Any, found: list[dict[str, Any] | None], top_k: int, target: Path, by: str) -> None:
-    """The output CSV (``batch_predict.table``), and a line on what was scored ``by`` and what was
-    kept without text."""
+def _write(
+    rows: Any,
+    found: list[dict[str, Any] | None],
+    top_k: int,
+    target: Path,
+    by: str,
+    review_below: float | None = None,
+) -> None:
+    """The output CSV (``batch_predict.table``), and a line on what was scored ``by``, what was kept
+    without text and, with ``review_below``, how many rows it marked for review."""
     from pipeline import batch_predict as bp
 
-    bp.table(rows, found, top_k).to_csv(target, index=False)
+    written = bp.table(rows, found, top_k, review_below=review_below)
+    written.to_csv(target, index=False)
     empty = sum(1 for p in found if p is None)
+    scored = len(found) - empty
+    review = (
+        f"; {int(written['review'].sum()):,} of them scored below {review_below:g}, marked for review"
+        if review_below is not None
+        else ""
+    )
     console.print(
-        f"wrote {target}: {len(found) - empty:,} row(s) scored {by}"
+        f"wrote {target}: {scored:,} row(s) scored {by}{review}"
         + (f"; {empty:,} row(s) without text kept with the note {bp.NO_TEXT!r}" if empty else ""),
         highlight=False,
     )

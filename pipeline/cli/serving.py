@@ -170,12 +170,12 @@ def endpoint_predictions(
                 "the stack parameter EndpointCapturePercent)"
             )
         read = capture.read_answers(served["files"](served["destination"]), now - timedelta(hours=hours))
-        validation, note = _validation_predictions(served["package"], served["registry"])
+        validation, note, review_below = _validation_predictions(served["package"], served["registry"])
         if read["answers"].empty and publish:
             # a quiet day is a figure to publish, not a failed check
             result: dict[str, Any] = {"predictions": 0}
         else:
-            result = capture.drift(read["answers"], validation)
+            result = capture.drift(read["answers"], validation, review_below)
     summary = {k: v for k, v in read.items() if k != "answers"}
     result = {"endpoint": name, "hours": hours, "model_package": served["package"], **summary, **result}
     if publish:
@@ -241,6 +241,13 @@ def endpoint_predictions(
             f"{result['validation_accuracy']:.3f}), from how often each score was right on validation",
             highlight=False,
         )
+        if "review_share" in result:
+            out.print(
+                f"to review: {result['review_share']:.1%} of the predictions scored below "
+                f"{result['review_threshold']:.3f}, the served version's threshold for its target accuracy "
+                f"(validation notes: {result['validation_review_share']:.1%})",
+                highlight=False,
+            )
     else:
         out.print(confidence, highlight=False)
 
@@ -285,21 +292,28 @@ def _served_capture(name: str, store: Path, sagemaker: bool, region: str | None)
     }
 
 
-def _validation_predictions(package: str | None, opened: Any) -> tuple[Any, str | None]:
-    """The served version's ``model-performance.csv``, or None and why it is not there."""
+def _validation_predictions(package: str | None, opened: Any) -> tuple[Any, str | None, float | None]:
+    """The served version's ``model-performance.csv`` (or None and why it is not there), and its
+    review threshold: the lowest score whose validation notes reached the target accuracy
+    (``evaluation.json``'s ``selective.at_accuracy.threshold``; None for an evaluation without one)."""
     from pipeline import compare, registry
 
     if not package:
-        return None, "the endpoint serves no model package: no validation predictions to compare with"
+        return None, "the endpoint serves no model package: no validation predictions to compare with", None
     described = opened.by_arn(package)
     uri = registry.statistics_uri(described) if described else None
     if uri is None:
-        return None, f"{package} records no evaluation: no validation predictions to compare with"
+        return None, f"{package} records no evaluation: no validation predictions to compare with", None
     rows = registry.beside(uri, compare.PERFORMANCE_CSV)
     try:
-        return compare.read_performance(opened.read(rows)), None
+        validation = compare.read_performance(opened.read(rows))
     except (OSError, ValueError) as err:
-        return None, f"cannot read {rows}: {err}"
+        return None, f"cannot read {rows}: {err}", None
+    try:
+        selective = json.loads(opened.read(uri)).get("selective") or {}
+    except (OSError, ValueError) as err:
+        return validation, f"cannot read {uri}: {err}; no review share", None
+    return validation, None, (selective.get("at_accuracy") or {}).get("threshold")
 
 
 @app.command()

@@ -15,8 +15,11 @@ from evaluate import (
     confusion_table,
     evaluation_report,
     fit_baseline,
+    note_outcomes,
     per_class_table,
     performance_table,
+    selective_figures,
+    selective_table,
     tempered_calibration,
     top_k_accuracy,
 )
@@ -306,6 +309,70 @@ def test_ties_rank_as_argmax_in_the_figures_and_at_the_endpoint(monkeypatch):
         assert value == pytest.approx(top_k_accuracy_score(y_true, probs, k=k, labels=range(6)))
 
 
+def test_selective_figures_answer_the_notes_scored_at_or_above_a_threshold():
+    """Against the definition, threshold by threshold: the notes scored at or above it, their share
+    and accuracy; the lowest threshold whose notes reach the target; AURC the mean error rate of the
+    answered notes over every cut, notes of equal score answered together."""
+    rng = np.random.default_rng(3)
+    score = rng.random(400)
+    right = rng.random(400) < score  # calibrated: higher scores, righter
+    score[1::7] = score[::7][: len(score[1::7])]  # runs of equal scores
+    found = selective_figures(score, right, 0.8)
+    by_threshold = {t: (float(np.mean(score >= t)), float(right[score >= t].mean())) for t in set(score)}
+    lowest = min(t for t, (_, accuracy) in by_threshold.items() if accuracy >= 0.8)
+    assert found["at_accuracy"] == pytest.approx(
+        {
+            "threshold": lowest,
+            "coverage": by_threshold[lowest][0],
+            "notes": int(np.sum(score >= lowest)),
+            "accuracy": by_threshold[lowest][1],
+        }
+    )
+    assert 0.1 < found["at_accuracy"]["coverage"] < 0.9 and found["notes"] == 400  # a cut to find
+    aurc = np.mean([1 - by_threshold[t][1] for t in score])  # each note at its own score's cut
+    assert found["area_under_risk_coverage"] == pytest.approx(aurc)
+    assert found["full_coverage_error"] == pytest.approx(1 - right.mean())
+    assert found["area_under_risk_coverage"] < found["full_coverage_error"]  # the score knows something
+    curve = found["curve"]
+    assert len(curve) == 20 and curve[-1]["coverage"] == 1.0
+    assert curve[-1]["accuracy"] == pytest.approx(right.mean())
+    for point, share in zip(curve, np.arange(1, 21) / 20, strict=True):
+        assert point["coverage"] >= share - 1e-9
+        assert (point["coverage"], point["accuracy"]) == pytest.approx(by_threshold[point["threshold"]])
+    assert [p["threshold"] for p in curve] == sorted((p["threshold"] for p in curve), reverse=True)
+
+
+def test_a_note_filed_under_several_specialties_is_one_note_right_on_any_of_them():
+    """The validation rows of one text are one note, scored once; it is right when the answer is one
+    of its specialties (a row-level count would hold each such note wrong on all but one row)."""
+    probs = np.array([[0.7, 0.2, 0.1], [0.7, 0.2, 0.1], [0.1, 0.3, 0.6], [0.5, 0.4, 0.1]])
+    y_true = np.array([1, 0, 1, 1])  # "a" filed under B and A: right on its second row
+    score, right = note_outcomes(probs, y_true, ["a", "a", "b", "c"])
+    assert score.tolist() == [0.7, 0.6, 0.5] and right.tolist() == [True, False, False]
+    found = selective_figures(score, right, 0.9)
+    assert found["at_accuracy"] == pytest.approx(
+        {"threshold": 0.7, "coverage": 1 / 3, "notes": 1, "accuracy": 1.0}
+    )
+
+
+def test_selective_figures_with_no_threshold_reaching_the_target_and_with_one_score():
+    """Scores that say nothing: every note is answered at the one threshold, AURC is the error rate;
+    a target no cut reaches gives no threshold and coverage 0."""
+    flat, right = np.full(4, 1 / 3), np.array([True, False, True, False])
+    found = selective_figures(flat, right, 0.9)
+    assert found["at_accuracy"] == {"threshold": None, "coverage": 0.0, "notes": 0, "accuracy": None}
+    assert found["area_under_risk_coverage"] == found["full_coverage_error"] == 0.5
+    assert found["curve"] == [
+        {"threshold": pytest.approx(1 / 3), "coverage": 1.0, "notes": 4, "accuracy": 0.5}
+    ]
+    report = {"selective": found, "baseline": {"selective": selective_figures(flat, np.ones(4, bool), 0.9)}}
+    table = selective_table(report)
+    assert table["model"].tolist() == ["model", "TF-IDF baseline"]
+    assert table["accuracy"].tolist() == [0.5, 1.0]
+    with pytest.raises(ValueError, match="selective_accuracy must lie in"):
+        EvalConfig(selective_accuracy=0)
+
+
 def test_the_baseline_reports_its_top_k_accuracy_over_every_class():
     """A class the training split lacks still has a column (probability 0), so the baseline's top-k
     counts ranks among every class, as the model's do."""
@@ -322,3 +389,4 @@ def test_the_baseline_reports_its_top_k_accuracy_over_every_class():
     assert list(predictions[:2]) == [0, 1]
     # class 2 is never trained on: its probability is 0, so it ranks last for the skin-rash note
     assert summary["top_k_accuracy"] == pytest.approx({"top_1": 2 / 3, "top_2": 2 / 3, "top_3": 1.0})
+    assert summary["selective"]["full_coverage_error"] == pytest.approx(1 / 3)

@@ -423,7 +423,7 @@ def test_a_second_run_is_served_from_the_cache(local_run, tmp_path):
     assert drawn.returncode == 0, drawn.stderr
     assert "Predictions in production" in (tmp_path / "production.html").read_text()
     loaded = browser_check(tmp_path / "production.html", tmp_path / "production.png")
-    assert loaded["errors"] == [] and loaded["charts"] == loaded["rendered"] == 21, loaded
+    assert loaded["errors"] == [] and loaded["charts"] == loaded["rendered"] == 23, loaded
 
 
 def test_the_dashboards_cleaning_chart_accounts_for_every_row_removed(local_run):
@@ -508,11 +508,12 @@ def test_the_run_writes_an_offline_dashboard_that_renders_in_chromium(local_run,
     assert html.escape(PipelineConfig().model_card.purpose) in card and "Fine-tuned from " in card
     loaded = browser_check(page, tmp_path / "dashboard.png")
     assert loaded["errors"] == [], loaded["errors"]
-    assert loaded["charts"] == loaded["rendered"] == 15
+    assert loaded["charts"] == loaded["rendered"] == 16
     assert "<h3>Learning curve: " in text  # from the Train job's train_metrics.json
     assert "<h3>Behavioural checks: " in text  # from evaluation.json
     assert "<h3>Calibration: accuracy against the top score (ECE " in text  # from evaluation.json
     assert "<h3>Top-k accuracy: the right specialty among the first k listed</h3>" in text
+    assert "<h3>Selective prediction, 90% accuracy on the notes answered: " in text
     assert loaded["colours"] > 50, "the screenshot is blank"
 
 

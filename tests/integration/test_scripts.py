@@ -226,6 +226,15 @@ def test_evaluate_figures_equal_what_the_csv_gives(chain):
         assert dict(zip(rows["k"], rows["accuracy"], strict=True)) == pytest.approx(
             {int(k.removeprefix("top_")): v for k, v in figures.items()}
         )
+    # the accuracy/coverage curves as the dashboards read them, the model's and the baseline's
+    selective = pd.read_csv(out / "selective-prediction.csv")
+    for name, figures in (
+        ("model", report["selective"]),
+        ("TF-IDF baseline", report["baseline"]["selective"]),
+    ):
+        rows = selective[selective["model"] == name].drop(columns="model").reset_index(drop=True)
+        pd.testing.assert_frame_equal(rows, pd.DataFrame(figures["curve"])[list(rows.columns)], rtol=1e-9)
+        assert rows["coverage"].iloc[-1] == 1.0 and figures["accuracy_target"] == 0.9
     # the learning curve the archive carries, as a table: each logged loss, each epoch's evaluation
     trained = json.loads((chain["root"] / "model" / "train_metrics.json").read_text())
     curve = pd.read_csv(out / "training-history.csv")

@@ -171,13 +171,28 @@ def test_predict_scores_a_csv_through_the_sagemaker_endpoint(tmp_path, monkeypat
     runner = CliRunner()
     with stub:
         done = runner.invoke(
-            app, ["predict", str(source), "--sagemaker", "--region", REGION, "--batch-size", "2"]
+            app,
+            [
+                "predict",
+                str(source),
+                "--sagemaker",
+                "--region",
+                REGION,
+                "--batch-size",
+                "2",
+                "--review-below",
+                "0.75",
+            ],
         )
         stub.assert_no_pending_responses()
     assert done.exit_code == 0, said(done)
     out = pd.read_csv(tmp_path / "notes-predictions.csv", keep_default_na=False)
     assert out["label"].tolist() == [LABELS[10 % 3], "", LABELS[17 % 3], LABELS[12 % 3]]
-    assert "3 row(s) scored by medtx-specialty-classifier; 1 row(s) without text kept" in said(done)
+    assert (
+        "3 row(s) scored by medtx-specialty-classifier; 3 of them scored below 0.75, marked for review; "
+        "1 row(s) without text kept"
+    ) in said(done)
+    assert out["review"].tolist() == ["1", "", "1", "1"]  # every answer scored 0.7; no flag without a label
     # each request marked for the endpoint's data capture: the drift check leaves a backlog out
     assert len(set(marks)) == 2 and all(m.startswith(BATCH_INFERENCE_PREFIX) and len(m) <= 64 for m in marks)
 
@@ -199,7 +214,18 @@ def test_predict_scores_a_csv_through_the_sagemaker_endpoint(tmp_path, monkeypat
     )
     with refused:
         failed = runner.invoke(
-            app, ["predict", str(source), "--sagemaker", "--region", REGION, "--batch-size", "2"]
+            app,
+            [
+                "predict",
+                str(source),
+                "--sagemaker",
+                "--region",
+                REGION,
+                "--batch-size",
+                "2",
+                "--review-below",
+                "0.7",
+            ],
         )
     assert failed.exit_code == 1
     assert 'medtx-specialty-classifier answered HTTP 400: {"error": "inputs must be text"}' in said(failed)
@@ -207,6 +233,9 @@ def test_predict_scores_a_csv_through_the_sagemaker_endpoint(tmp_path, monkeypat
     kept = pd.read_csv(tmp_path / "notes-predictions.csv", keep_default_na=False)
     assert kept["label"].tolist() == [LABELS[10 % 3], "", LABELS[17 % 3], ""]
     assert kept["note"].tolist() == ["", NO_TEXT, "", "not scored: the endpoint refused a request"]
+    assert kept["review"].tolist() == ["0", "", "0", ""]  # a score at the threshold is answered, not reviewed
+    beyond = runner.invoke(app, ["predict", str(source), "--review-below", "1.5", "--sagemaker"])
+    assert beyond.exit_code == 2 and "--review-below" in said(beyond)
     missing = runner.invoke(app, ["predict", str(source), "--column", "text", "--sagemaker"])
     assert missing.exit_code == 2 and "has no column 'text'; its columns: transcription" in said(missing)
     over = runner.invoke(app, ["predict", str(source), "--out", str(source), "--sagemaker"])

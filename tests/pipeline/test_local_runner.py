@@ -748,6 +748,46 @@ def test_the_top_k_accuracy_reads_on_the_terminal_and_on_the_dashboard():
     assert dashboard.top_k_figures({}) == []
 
 
+def test_selective_prediction_reads_on_the_terminal_and_on_the_dashboard():
+    from pipeline import dashboard, report
+
+    curve = [
+        {"threshold": 0.81, "coverage": 0.4, "notes": 40, "accuracy": 0.93},
+        {"threshold": 0.2, "coverage": 1.0, "notes": 100, "accuracy": 0.6},
+    ]
+    found: dict[str, Any] = {
+        "selective": {
+            "accuracy_target": 0.9,
+            "at_accuracy": {"threshold": 0.7612, "coverage": 0.46, "notes": 46, "accuracy": 0.9},
+            "area_under_risk_coverage": 0.1834,
+            "full_coverage_error": 0.4,
+            "curve": curve,
+        }
+    }
+    assert report.selective_line(found) == (
+        "Selective prediction, to reach 90% accuracy on the notes answered (right: one of the note's "
+        "specialties; the rest to review): 46% of the notes answered at score >= 0.761; area under the "
+        "risk-coverage curve 0.183"
+    )
+    none = {"threshold": None, "coverage": 0.0, "notes": 0, "accuracy": None}
+    found["baseline"] = {
+        "selective": {**found["selective"], "at_accuracy": none, "area_under_risk_coverage": 0.3}
+    }
+    assert report.selective_line(found).endswith(
+        "(baseline: no score threshold gets there); area under the risk-coverage curve 0.183 (baseline 0.300)"
+    )
+    assert report.selective_line({}) == "" and dashboard.selective_figures({}) == []
+    ((title, figure),) = dashboard.selective_figures(found)
+    assert title == (
+        "Selective prediction, 90% accuracy on the notes answered: 46% of the notes answered at score "
+        ">= 0.761"
+    )
+    target, model, baseline = figure.data
+    assert list(target.y) == [0.9, 0.9] and (model.name, baseline.name) == ("model", "TF-IDF baseline")
+    assert list(model.x) == [0.4, 1.0] and list(model.y) == [0.93, 0.6]
+    assert model.hovertext[0] == "score >= 0.810: 40 notes"
+
+
 def test_the_calibration_reads_on_the_terminal_and_on_the_dashboard():
     from pipeline import dashboard, report
 
@@ -830,6 +870,9 @@ def test_the_local_dashboard_charts_the_drift_history(tmp_path):
             "estimated_accuracy_low": 0.9 - urology / 2,
             "estimated_accuracy_high": 1.05 - urology / 2,
             "validation_accuracy": 0.6,
+            "review_threshold": 0.5,
+            "review_share": urology / 2,
+            "validation_review_share": 0.3,
             "classes": classes,
         }
         capture.store_history(store, "bucket", capture.history_rows(result, at + timedelta(hours=hour)))
@@ -839,7 +882,7 @@ def test_the_local_dashboard_charts_the_drift_history(tmp_path):
     older = capture.history_rows({"endpoint": "ep", "hours": 24, "predictions": 0}, at - timedelta(days=1))
     written = store.path(f"s3://bucket/{capture.HISTORY_KEY}")
     written.parent.mkdir(parents=True)
-    assert len(capture.ADDED_COLUMNS) == 2
+    assert len(capture.ADDED_COLUMNS) == 3
     for added in capture.ADDED_COLUMNS:
         written.write_text(older.drop(columns=list(added)).to_csv(index=False))
         assert capture.read_history(store)[list(added)].isna().all().all()
@@ -854,7 +897,7 @@ def test_the_local_dashboard_charts_the_drift_history(tmp_path):
     assert psi.isna().tolist() == [True, False, False, False] and psi.iloc[1:].tolist() == [0.9, 0.7, 0.5]
     check(capture.FEW - 1, 0.6, 72)
     figures = dict(dashboard.production_figures(capture.read_history(store)))
-    assert len(figures) == 6
+    assert len(figures) == 7
     (psi_title,) = [t for t in figures if t.startswith("PSI")]
     assert "5 checks; 2 checks with fewer than 200 predictions: no PSI" in psi_title
     assert list(figures[psi_title].data[0].y) == [0.9, 0.7, 0.5]
@@ -872,6 +915,9 @@ def test_the_local_dashboard_charts_the_drift_history(tmp_path):
     # took in the history's per-class "traffic" counts too)
     traffic, validation = figures["Mean top score: traffic against validation"].data
     assert list(traffic.y) == [0.7] * 4 and list(validation.y) == [0.8] * 4
+    (review,) = [t for t in figures if t.startswith("To review:")]
+    traffic, validation = figures[review].data
+    assert list(traffic.y) == pytest.approx([0.45, 0.35, 0.25, 0.3]) and list(validation.y) == [0.3] * 4
     # a margin beyond the first and last checks, so their markers are drawn whole
     import pandas as pd
 

@@ -12,7 +12,14 @@ from aws_helpers import REGION, ROLE, flatten
 from pipeline.config import PipelineConfig
 from pipeline.local.expressions import Scope, resolve
 from pipeline.model_card import ModelCardError, Splice, check, summary
-from scripts.evaluate import bootstrap_figures, evaluation_report, tempered_calibration, top_k_accuracy
+from scripts.evaluate import (
+    bootstrap_figures,
+    evaluation_report,
+    note_outcomes,
+    selective_figures,
+    tempered_calibration,
+    top_k_accuracy,
+)
 from scripts.medtx_behaviour import invariance, perturb
 from scripts.medtx_config import BEHAVIOUR_CHECKS, EvalConfig
 
@@ -31,7 +38,14 @@ def _report(bootstrap: bool) -> dict:
     y_pred = np.where(rng.random(60) < 0.7, y_true, (y_true + 1) % 3)
     texts = [f"note {i // 2}" for i in range(60)]
     table = pd.DataFrame({"target": y_true, "pred": y_pred, "text": texts})
-    baseline = {"macro_f1": 0.41, "accuracy": 0.5, "weighted_f1": 0.45}
+    baseline = {
+        "macro_f1": 0.41,
+        "accuracy": 0.5,
+        "weighted_f1": 0.45,
+        "selective": selective_figures(
+            *note_outcomes(rng.dirichlet(np.ones(3), size=60), y_true, texts), 0.9
+        ),
+    }
     resamples = EvalConfig(bootstrap_resamples=50)
     spread = (
         bootstrap_figures(y_true, y_pred, texts, 3, resamples, baseline_pred=y_true) if bootstrap else None
@@ -44,6 +58,9 @@ def _report(bootstrap: bool) -> dict:
     probs[np.arange(60), y_pred] = 0.7
     report["calibration"] = tempered_calibration(probs, y_true, texts, 10, 1.5)
     report["top_k_accuracy"] = top_k_accuracy(probs, y_true, EvalConfig().top_k)
+    report["selective"] = selective_figures(
+        *note_outcomes(probs, y_true, texts), EvalConfig().selective_accuracy
+    )
     report["behaviour"] = {
         name: invariance(name, texts, perturb(name, texts, 0.05), y_true, y_pred, after, LABELS)
         for name in BEHAVIOUR_CHECKS
@@ -121,6 +138,14 @@ def test_the_card_renders_to_a_valid_card_with_the_runs_figures(built):
     for name, value in report["top_k_accuracy"].items():
         assert metrics[(group, f"{name}_accuracy")]["value"] == pytest.approx(value)
     assert metrics[(group, "top_3_accuracy")]["value"] == 1  # three classes: every one listed
+    group = "Selective prediction: notes answered at or above a score threshold"
+    for side, prefix in ((report["selective"], ""), (report["baseline"]["selective"], "baseline_")):
+        answered = metrics[(group, f"{prefix}answered_at_target_accuracy")]
+        assert answered["value"] == pytest.approx(side["at_accuracy"]["coverage"])
+        assert "reach 90% accuracy" in answered["notes"]
+        aurc = metrics[(group, f"{prefix}area_under_risk_coverage")]["value"]
+        assert aurc == pytest.approx(side["area_under_risk_coverage"])
+    assert report["baseline"]["selective"]["at_accuracy"]["coverage"] == 0  # a null threshold: still a card
     for name, found in report["behaviour"].items():  # counts always, so a null agreement cannot break it
         metric = metrics[("Behavioural checks", f"{name}: notes whose label changed")]
         assert metric["value"] == found["texts_changed"]
@@ -187,9 +212,9 @@ def test_without_resampling_the_card_reads_no_interval(aws):
     content = json.dumps(flatten(definition["Steps"])["RegisterModel"]["Arguments"]["ModelCard"])
     assert "bootstrap" not in content and "behaviour.typos" in content
     _, document = _render(definition, _report(bootstrap=False))
-    assert all(
-        "notes" not in m for (group, _), m in _metrics(document).items() if group != "Behavioural checks"
-    )
+    with_notes = {"Behavioural checks", "Selective prediction: notes answered at or above a score threshold"}
+    assert all("bootstrap" not in m.get("notes", "") for m in _metrics(document).values())
+    assert all("notes" not in m for (group, _), m in _metrics(document).items() if group not in with_notes)
     assert document["model_overview"]["model_creator"] == "ML platform team"
     assert document["intended_uses"]["risk_rating"] == "High"
     # the loss and encoding the config trains with, and as many top-k figures as the evaluation reports

@@ -1200,6 +1200,11 @@ def _evaluation(
         "calibration": {"expected_calibration_error": 0.1 if kept > 0.9 else 0.08}
         | ({} if kept > 0.9 else {"temperature": 1.25}),  # version 1 evaluated before temperatures
         "top_k_accuracy": {"top_1": 0.5, "top_3": 0.75 if kept > 0.9 else 0.8},
+        "selective": {
+            "accuracy_target": 0.9,
+            "at_accuracy": {"coverage": 0.3 if kept > 0.9 else 0.45},
+            "area_under_risk_coverage": 0.25 if kept > 0.9 else 0.2,
+        },
     }
     rows = "".join(
         f"{first_row + i},note {(first_row + i) // 2},{t},{p},{labels[t]}\n"
@@ -1273,6 +1278,8 @@ def test_models_compare_pairs_a_version_with_the_served_one(registry, iam_calls,
     assert "calibration error (ECE) 0.0800 0.1000 -0.0200" in text
     assert "score temperature 1.2500 - " in text  # none recorded for version 1, and no difference
     assert "top-3 accuracy 0.8000 0.7500 +0.0500" in text
+    assert "notes answered at 90% accuracy 0.4500 0.3000 +0.1500" in text  # selective prediction
+    assert "risk-coverage area (AURC) 0.2000 0.2500 -0.0500" in text
     assert (
         "macro-F1 difference: +0.3302 (95% interval +0." in text and "version 2 ahead in 100% of them" in text
     )
@@ -1355,6 +1362,16 @@ def test_drift_figures_by_hand():
     assert result["validation_accuracy"] == pytest.approx(3 / 5)
     assert [(c["label"], c["difference"]) for c in result["classes"]] == [("A", 0.25), ("B", -0.25)]
     assert capture.reading(result).startswith(f"PSI {psi:.3f}: a moderate shift")
+    assert not set(capture.REVIEW_COLUMNS) & set(result)  # no threshold, no review share
+    # the share below a review threshold of 0.75: traffic 0.7 and 0.6 of four; validation, each text
+    # once, 0.2, 0.4 and 0.6 of four
+    reviewed = capture.drift(answers, validation, 0.75)
+    assert {k: reviewed[k] for k in capture.REVIEW_COLUMNS} == {
+        "review_threshold": 0.75,
+        "review_share": 0.5,
+        "validation_review_share": 0.75,
+    }
+    assert capture.drift(answers, validation, 0.6)["review_share"] == 0  # a score at the threshold: answered
     alone = capture.drift(answers, None)
     assert "psi" not in alone and alone["classes"][0] == {"label": "A", "traffic": 3, "traffic_share": 0.75}
     with pytest.raises(capture.CaptureError, match="no captured predictions"):
@@ -1415,14 +1432,15 @@ def test_the_accuracy_estimates_interval_holds_the_real_accuracy_of_calibrated_t
 
 def _evaluated_package(client, s3, arns: dict, group: str, execution: str) -> str:
     """An Approved package of ``group`` whose evaluation lies in S3: ten validation notes, Urology
-    and Radiology predicted five times each (score 0.8)."""
+    and Radiology predicted five times each (score 0.8), and a review threshold of 0.7."""
     from aws_helpers import BUCKET
 
     key = f"executions/{execution}/evaluation/"
     performance = "row_id,text,target,pred,target_label,pred_label,score\n" + "".join(
         f"{i},note {i},0,0,Urology,{'Urology' if i % 2 else 'Radiology'},0.8\n" for i in range(10)
     )
-    s3.put_object(Bucket=BUCKET, Key=key + "evaluation.json", Body=b"{}")
+    selective = {"selective": {"accuracy_target": 0.9, "at_accuracy": {"threshold": 0.7, "coverage": 0.4}}}
+    s3.put_object(Bucket=BUCKET, Key=key + "evaluation.json", Body=json.dumps(selective).encode())
     s3.put_object(Bucket=BUCKET, Key=key + "model-performance.csv", Body=performance.encode())
     spec = client.describe_model_package(ModelPackageName=arns["Approved"])["InferenceSpecification"]
     metrics = {"ContentType": "application/json", "S3Uri": f"s3://{BUCKET}/{key}evaluation.json"}
@@ -1494,6 +1512,10 @@ def test_endpoint_predictions_reads_the_capture_against_validation(registry, iam
         f"estimated accuracy {result['estimated_accuracy']:.3f} (95%: {low:.3f}-{high:.3f}; validation: "
         f"{result['validation_accuracy']:.3f})" in text
     )
+    assert (
+        "to review: 100.0% of the predictions scored below 0.700, the served version's threshold for its "
+        "target accuracy (validation notes: 0.0%)"
+    ) in text
     older = json.loads(runner.invoke(app, [*asked[:-1], "96", "--json"]).stdout)
     assert older["predictions"] == 54
     assert "s3:ListBucket" in iam_calls and not iam_calls - approver_actions(), sorted(iam_calls)
@@ -1562,6 +1584,8 @@ def test_the_scheduled_drift_check_puts_its_figures_in_cloudwatch(registry, iam_
     # validation: every row scored 0.8 and half of them right, so any traffic score estimates 0.5
     assert busy["PredictionEstimatedAccuracy"] == pytest.approx(0.5)
     assert busy["PredictionEstimatedAccuracyLow"] < 0.5 < busy["PredictionEstimatedAccuracyHigh"]
+    # the served version's review threshold is 0.7: every traffic score (0.6) below it, no validation one
+    assert busy["PredictionReviewShare"] == 1
     few = published("medtx-few")
     assert few.keys() == {"CapturedPredictions", "PredictionMeanScore"}  # too few for a PSI to alarm on
     assert published("medtx-quiet") == {"CapturedPredictions": 0}
@@ -1592,6 +1616,8 @@ def test_the_scheduled_drift_check_puts_its_figures_in_cloudwatch(registry, iam_
     assert (accuracies == 0.5).all().all()
     interval = busy_rows[["estimated_accuracy_low", "estimated_accuracy_high"]].astype(float).iloc[0]
     assert interval["estimated_accuracy_low"] < 0.5 < interval["estimated_accuracy_high"]
+    review = busy_rows[list(capture.REVIEW_COLUMNS)].astype(float).iloc[0].tolist()
+    assert review == [0.7, 1.0, 0.0]
     assert kept.loc[kept["endpoint"] == "medtx-quiet", "predictions"].astype(int).tolist() == [0]
     published("medtx-busy")
     assert history().equals(kept)

@@ -149,7 +149,7 @@ def test_apply_creates_then_updates_under_moto(aws):
     second = qs.apply(built, TARGET, s3, quicksight)
     assert second["data-source/eda"] == "updated"  # moto's own update_data_source
     assert second["data-set/performance"] == "updated" and second["dashboard/model-performance"] == "updated"
-    assert updates.count("UpdateDataSet") == len(qs.DATASETS) == 9 and updates.count("UpdateDashboard") == 3
+    assert updates.count("UpdateDataSet") == len(qs.DATASETS) == 10 and updates.count("UpdateDashboard") == 3
 
 
 def test_refresh_starts_an_ingestion_of_every_dataset(aws, monkeypatch):
@@ -238,11 +238,18 @@ def test_the_production_dashboard_reads_the_drift_history_as_the_checks_write_it
     assert used <= set(columns) and {"psi", "traffic_share", "difference", "estimated_accuracy"} <= used
 
     s3 = boto3.client("s3", region_name=REGION)
-    assert qs.not_written(s3, BUCKET) == ["predictions", "quality", "training", "top-k", "behaviour"]
+    assert qs.not_written(s3, BUCKET) == [
+        "predictions",
+        "quality",
+        "training",
+        "top-k",
+        "selective",
+        "behaviour",
+    ]
     s3.put_object(Bucket=BUCKET, Key=capture.HISTORY_KEY + ".old", Body=b"checked_at\n")
     assert "predictions" in qs.not_written(s3, BUCKET)  # the file itself, not a name it begins
     s3.put_object(Bucket=BUCKET, Key=capture.HISTORY_KEY, Body=b"checked_at\n")
-    assert qs.not_written(s3, BUCKET) == ["quality", "training", "top-k", "behaviour"]
+    assert qs.not_written(s3, BUCKET) == ["quality", "training", "top-k", "selective", "behaviour"]
 
 
 def test_quicksight_builds_the_production_dashboard_once_a_drift_check_wrote_its_history(aws, monkeypatch):
@@ -297,6 +304,7 @@ def test_quicksight_builds_the_production_dashboard_once_a_drift_check_wrote_its
     assert "so no behavioural checks' charts on the model-performance dashboard" in said(first)
     assert "so no 'Training' sheet (the learning curve) on the model-performance dashboard" in said(first)
     assert "so no top-k accuracy chart on the model-performance dashboard" in said(first)
+    assert "so no accuracy/coverage chart (selective prediction) on the model-performance" in said(first)
     assert "FilterGroups" not in sent[0]["dashboards"]["model-performance"]["Definition"]
     s3.put_object(Bucket=BUCKET, Key=capture.HISTORY_KEY, Body=b"checked_at\n")
     s3.put_object(
@@ -305,13 +313,14 @@ def test_quicksight_builds_the_production_dashboard_once_a_drift_check_wrote_its
     s3.put_object(Bucket=BUCKET, Key=qs.DATASETS["behaviour"][0], Body=b"check\n")
     s3.put_object(Bucket=BUCKET, Key=qs.DATASETS["training"][0], Body=b"series\n")
     s3.put_object(Bucket=BUCKET, Key=qs.DATASETS["top-k"][0], Body=b"k\n")
+    s3.put_object(Bucket=BUCKET, Key=qs.DATASETS["selective"][0], Body=b"model\n")
     second = CliRunner().invoke(app, asked)
     assert second.exit_code == 0 and "nothing at" not in said(second)
     assert set(sent[1]["dashboards"]) == {"eda", "model-performance", "production"}
     assert {"predictions", "quality", "behaviour"} <= set(sent[1]["data_sets"])
     sheets = sent[1]["dashboards"]["model-performance"]["Definition"]["Sheets"]
     assert [sheet["SheetId"] for sheet in sheets] == ["performance", "training", "retrainings"]
-    assert {"behaviour", "behaviour-agreement", "top-k"} <= set(
+    assert {"behaviour", "behaviour-agreement", "top-k", "selective"} <= set(
         re.findall(r'"VisualId": "([\w-]+)"', json.dumps(sheets))
     )
     # a history in an earlier layout (before the accuracy estimate, or before its interval) is
@@ -472,6 +481,32 @@ def test_the_top_k_dataset_reads_the_table_evaluation_writes():
     assert used == set(columns)
     later = json.dumps(qs.requests(TARGET, LABELS, missing=["top-k"])["dashboards"]["model-performance"])
     assert '"top-k"' not in later
+
+
+def test_the_selective_dataset_reads_the_curves_evaluation_writes():
+    """``selective-prediction.csv``: evaluation.json's accuracy/coverage curves (per note), the
+    model's and the baseline's, with the script's columns, under the stable key the chart reads; the
+    chart plots the accuracy along the coverage, one line per model. Until an execution writes it, no
+    chart reads it."""
+    from evaluate import SELECTIVE_COLUMNS, SELECTIVE_CSV, note_outcomes, selective_figures, selective_table
+
+    key, columns = qs.DATASETS["selective"]
+    assert key.endswith(f"/eval/{SELECTIVE_CSV}") and tuple(columns) == SELECTIVE_COLUMNS
+    probs = np.array([[0.9, 0.1], [0.7, 0.3], [0.4, 0.6]])
+    report = {
+        "selective": selective_figures(*note_outcomes(probs, np.array([0, 1, 1]), ["a", "b", "c"]), 0.9)
+    }
+    assert selective_table(report).to_csv(index=False).splitlines() == [
+        "model,threshold,coverage,notes,accuracy",
+        "model,0.9,0.3333333333333333,1,1.0",
+        "model,0.7,0.6666666666666666,2,0.5",
+        "model,0.6,1.0,3,0.6666666666666666",
+    ]
+    dashboard = json.dumps(qs.requests(TARGET, LABELS)["dashboards"]["model-performance"])
+    used = set(re.findall(r'"DataSetIdentifier": "selective", "ColumnName": "(\w+)"', dashboard))
+    assert used == {"accuracy", "coverage", "model"} and used <= set(columns)
+    later = json.dumps(qs.requests(TARGET, LABELS, missing=["selective"])["dashboards"]["model-performance"])
+    assert '"selective"' not in later
 
 
 def test_the_learning_curve_dataset_reads_the_table_evaluation_writes(tmp_path):
