@@ -25,6 +25,7 @@ from pipeline.config import (
     ENV_ROLE,
     GATE_THRESHOLDS,
     PipelineConfig,
+    flat_settings,
     from_env,
 )
 
@@ -48,33 +49,50 @@ INPUT_VERSION = "InputDataVersion"
 UNVERSIONED = "unversioned"
 
 
-#: The settings (by their ``--set`` names) whose values are pipeline parameters' defaults
-#: (``Parameters.from_config``): an execution's ``--param Name=Value``, or a local run's profile,
-#: overrides them without a new definition.
-PARAMETER_OF_SETTING: dict[str, str] = {
-    "processing_instance_type": "ProcessingInstanceType",
-    "training_instance_type": "TrainingInstanceType",
-    "training_instance_count": "TrainingInstanceCount",
-    "evaluation_instance_type": "EvaluationInstanceType",
-    "train__model_name": "ModelName",
-    "train__max_length": "MaxLength",
-    "train__epochs": "Epochs",
-    "train__learning_rate": "LearningRate",
-    "train__train_batch_size": "TrainBatchSize",
-    "data__min_class_samples": "MinClassSamples",
-    "min_macro_f1": "MinMacroF1",
-    "min_baseline_margin": "MinBaselineMargin",
-    "min_champion_margin": "MinChampionMargin",
-    "min_behaviour_agreement": "MinBehaviourAgreement",
-    "model_approval_status": "ModelApprovalStatus",
-    "deploy_model": "DeployModel",
-    "endpoint_instance_type": "EndpointInstanceType",
+@dataclass(frozen=True)
+class SettingParameter:
+    """A pipeline parameter whose default is a setting (by its ``--set`` name): its type in the
+    definition (``String`` reaches the jobs as hyperparameters and script arguments, which SageMaker
+    passes as strings) and, for a string, the values it allows (none: any)."""
+
+    setting: str
+    kind: str = "String"
+    allowed: tuple[str, ...] = ()
+
+
+#: The parameters whose defaults are settings, in the definition's order (``Parameters.from_config``):
+#: an execution's ``--param Name=Value``, or a local run's profile, overrides them without a new
+#: definition. ``medtx config`` shows which setting each one is the default of.
+SETTING_PARAMETERS: dict[str, SettingParameter] = {
+    "ProcessingInstanceType": SettingParameter("processing_instance_type"),
+    "TrainingInstanceType": SettingParameter("training_instance_type"),
+    "TrainingInstanceCount": SettingParameter("training_instance_count", "Integer"),
+    "EvaluationInstanceType": SettingParameter("evaluation_instance_type"),
+    "ModelName": SettingParameter("train__model_name"),
+    "MaxLength": SettingParameter("train__max_length"),
+    "Epochs": SettingParameter("train__epochs"),
+    "LearningRate": SettingParameter("train__learning_rate"),
+    "TrainBatchSize": SettingParameter("train__train_batch_size"),
+    "MinClassSamples": SettingParameter("data__min_class_samples"),
+    "MinMacroF1": SettingParameter("min_macro_f1", "Float"),
+    "MinBaselineMargin": SettingParameter("min_baseline_margin", "Float"),
+    "MinChampionMargin": SettingParameter("min_champion_margin", "Float"),
+    "MinBehaviourAgreement": SettingParameter("min_behaviour_agreement", "Float"),
+    "ModelApprovalStatus": SettingParameter(
+        "model_approval_status", allowed=("PendingManualApproval", "Approved", "Rejected")
+    ),
+    "DeployModel": SettingParameter("deploy_model", allowed=("true", "false")),
+    "EndpointInstanceType": SettingParameter("endpoint_instance_type"),
 }
+#: Each of those settings and the parameter it is the default of.
+PARAMETER_OF_SETTING: dict[str, str] = {spec.setting: name for name, spec in SETTING_PARAMETERS.items()}
 
 
 @dataclass
 class Parameters:
-    """The pipeline parameters an engineer changes between executions (defaults from the config)."""
+    """The pipeline parameters an engineer changes between executions (defaults from the config):
+    the input's URI and version, and one per ``SETTING_PARAMETERS`` entry, named as its setting
+    without the group (``train__epochs``: ``epochs``)."""
 
     input_data_uri: Any
     input_data_version: Any
@@ -100,32 +118,24 @@ class Parameters:
     def from_config(cls, cfg: PipelineConfig) -> Parameters:
         from sagemaker.core.workflow.parameters import ParameterFloat, ParameterInteger, ParameterString
 
-        s, t = ParameterString, cfg.train
+        values = flat_settings(cfg)
+
+        def parameter(name: str, spec: SettingParameter) -> Any:
+            value = values[spec.setting]
+            if spec.kind == "Integer":
+                return ParameterInteger(name, value)
+            if spec.kind == "Float":
+                return ParameterFloat(name, value)
+            return ParameterString(name, _text(value), enum_values=list(spec.allowed) or None)
+
         return cls(
-            input_data_uri=s("InputDataUri", cfg.input_data_uri),
+            input_data_uri=ParameterString("InputDataUri", cfg.input_data_uri),
             # filled in by ``medtx start``/``run`` (``aws.input_data_version``) unless given
-            input_data_version=s(INPUT_VERSION, UNVERSIONED),
-            processing_instance_type=s("ProcessingInstanceType", cfg.processing_instance_type),
-            training_instance_type=s("TrainingInstanceType", cfg.training_instance_type),
-            training_instance_count=ParameterInteger("TrainingInstanceCount", cfg.training_instance_count),
-            evaluation_instance_type=s("EvaluationInstanceType", cfg.evaluation_instance_type),
-            model_name=s("ModelName", t.model_name),
-            max_length=s("MaxLength", str(t.max_length)),
-            epochs=s("Epochs", _num(t.epochs)),
-            learning_rate=s("LearningRate", _num(t.learning_rate)),
-            train_batch_size=s("TrainBatchSize", str(t.train_batch_size)),
-            min_class_samples=s("MinClassSamples", str(cfg.data.min_class_samples)),
-            min_macro_f1=ParameterFloat("MinMacroF1", cfg.min_macro_f1),
-            min_baseline_margin=ParameterFloat("MinBaselineMargin", cfg.min_baseline_margin),
-            min_champion_margin=ParameterFloat("MinChampionMargin", cfg.min_champion_margin),
-            min_behaviour_agreement=ParameterFloat("MinBehaviourAgreement", cfg.min_behaviour_agreement),
-            model_approval_status=s(
-                "ModelApprovalStatus",
-                cfg.model_approval_status,
-                enum_values=["PendingManualApproval", "Approved", "Rejected"],
-            ),
-            deploy_model=s("DeployModel", str(cfg.deploy_model).lower(), enum_values=["true", "false"]),
-            endpoint_instance_type=s("EndpointInstanceType", cfg.endpoint_instance_type),
+            input_data_version=ParameterString(INPUT_VERSION, UNVERSIONED),
+            **{
+                spec.setting.split("__")[-1]: parameter(name, spec)
+                for name, spec in SETTING_PARAMETERS.items()
+            },
         )
 
     def as_list(self) -> list:
@@ -195,9 +205,14 @@ def check_parameter_values(values: dict[str, str]) -> None:
         raise ValueError(f"pipeline parameter value(s) not valid: {'; '.join(bad)}")
 
 
-def _num(value: float) -> str:
-    """``3.0`` -> ``"3"``, ``5e-05`` stays: a readable string default."""
-    return str(int(value)) if float(value).is_integer() else repr(value)
+def _text(value: Any) -> str:
+    """A setting as a string parameter's default: ``True`` -> ``"true"``, ``3.0`` -> ``"3"``, ``5e-05``
+    stays (a readable number), anything else as ``str`` gives it."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    return str(value)
 
 
 def resolve_target(
