@@ -545,6 +545,17 @@ def _line(
     }
 
 
+def _along(dataset: str, column: str, field_id: str | None = None) -> dict[str, Any]:
+    """A numerical column as a line chart's x axis (``_line``'s ``along``), its field id by default
+    ``<dataset>.<column>``."""
+    return {
+        "NumericalDimensionField": {
+            "FieldId": field_id or f"{dataset}.{column}",
+            "Column": {"DataSetIdentifier": dataset, "ColumnName": column},
+        }
+    }
+
+
 def _dashboard(
     target: Target,
     name: str,
@@ -751,12 +762,7 @@ def reliability_visual() -> dict[str, Any]:
         "calibration",
         "Calibration: accuracy and mean top score per score bin (equal when scores are probabilities)",
         [_number("performance", "correct", "AVERAGE"), _number("performance", "score", "AVERAGE")],
-        along={
-            "NumericalDimensionField": {
-                "FieldId": "performance.score-bin",
-                "Column": {"DataSetIdentifier": "performance", "ColumnName": SCORE_BIN},
-            }
-        },
+        along=_along("performance", SCORE_BIN, "performance.score-bin"),
     )
 
 
@@ -768,12 +774,7 @@ def top_k_visual() -> dict[str, Any]:
         "Top-k accuracy: the right specialty among the first k listed, the model and the TF-IDF baseline",
         [_number("top-k", "accuracy", "MAX")],  # one row per k and model
         [_dim("top-k", "model")],
-        along={
-            "NumericalDimensionField": {
-                "FieldId": "top-k.k",
-                "Column": {"DataSetIdentifier": "top-k", "ColumnName": "k"},
-            }
-        },
+        along=_along("top-k", "k"),
     )
 
 
@@ -787,12 +788,7 @@ def selective_visual() -> dict[str, Any]:
         "share answered",
         [_number("selective", "accuracy", "MAX")],  # one row per threshold and model
         [_dim("selective", "model")],
-        along={
-            "NumericalDimensionField": {
-                "FieldId": "selective.coverage",
-                "Column": {"DataSetIdentifier": "selective", "ColumnName": "coverage"},
-            }
-        },
+        along=_along("selective", "coverage"),
     )
 
 
@@ -831,12 +827,7 @@ def training_visuals() -> list[dict[str, Any]]:
     """The learning curve of the latest evaluated model (``training-history.csv``): the training loss
     at each logging step beside the validation loss at each epoch's end, by epoch, and the
     validation macro-F1 by epoch."""
-    epoch = {
-        "NumericalDimensionField": {
-            "FieldId": "training.epoch",
-            "Column": {"DataSetIdentifier": "training", "ColumnName": "epoch"},
-        }
-    }
+    epoch = _along("training", "epoch")
 
     by_epoch = lambda column: [_number("training", column, "MAX")]  # noqa: E731  (a row per series and epoch)
     return [

@@ -169,21 +169,9 @@ def test_predict_scores_a_csv_through_the_sagemaker_endpoint(tmp_path, monkeypat
         lambda params, **_: marks.append(params["InferenceId"]),
     )
     runner = CliRunner()
+    asked = ["predict", str(source), "--sagemaker", "--region", REGION, "--batch-size", "2", "--review-below"]
     with stub:
-        done = runner.invoke(
-            app,
-            [
-                "predict",
-                str(source),
-                "--sagemaker",
-                "--region",
-                REGION,
-                "--batch-size",
-                "2",
-                "--review-below",
-                "0.75",
-            ],
-        )
+        done = runner.invoke(app, [*asked, "0.75"])
         stub.assert_no_pending_responses()
     assert done.exit_code == 0, said(done)
     out = pd.read_csv(tmp_path / "notes-predictions.csv", keep_default_na=False)
@@ -213,20 +201,7 @@ def test_predict_scores_a_csv_through_the_sagemaker_endpoint(tmp_path, monkeypat
         modeled_fields={"OriginalStatusCode": 400, "OriginalMessage": '{"error": "inputs must be text"}'},
     )
     with refused:
-        failed = runner.invoke(
-            app,
-            [
-                "predict",
-                str(source),
-                "--sagemaker",
-                "--region",
-                REGION,
-                "--batch-size",
-                "2",
-                "--review-below",
-                "0.7",
-            ],
-        )
+        failed = runner.invoke(app, [*asked, "0.7"])
     assert failed.exit_code == 1
     assert 'medtx-specialty-classifier answered HTTP 400: {"error": "inputs must be text"}' in said(failed)
     assert "with the 2 row(s) scored before it" in said(failed)  # kept: a rerun needs only the rest
