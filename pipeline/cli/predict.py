@@ -101,11 +101,11 @@ def predict(
     The rows go in requests within the endpoint's limits (texts and bytes per request); the output
     CSV has one row per input row, in order: row number (and --id-column), label, score, the k best
     with --top-k, a review flag with --review-below, and a note for a row without text (kept, not
-    sent). Each request carries an
-    InferenceId the endpoint's data capture keeps, so the prediction-drift check leaves a scored
-    backlog out of the endpoint's traffic. With --batch-transform the same requests go, one a line,
-    to a SageMaker Batch Transform job running the endpoint's model (without --sagemaker, to the local
-    runner's transform job): the output is the same CSV."""
+    sent). Each request carries an InferenceId the endpoint's data capture keeps, so the
+    prediction-drift check leaves a scored backlog out of the endpoint's traffic. With
+    --batch-transform the same requests go, one a line, to a SageMaker Batch Transform job running the
+    endpoint's model (without --sagemaker, to the local runner's transform job): the output is the
+    same CSV."""
     import itertools
     import uuid
 

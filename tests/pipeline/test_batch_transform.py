@@ -154,6 +154,7 @@ def test_predict_scores_a_csv_with_a_transform_job_of_the_endpoints_model(
     pd.DataFrame({"note_id": [f"n{i}" for i in range(6)], "transcription": texts}).to_csv(source, index=False)
     args = ["predict", str(source), "--sagemaker", "--batch-transform", "--region", REGION]
     args += ["--batch-size", "2", "--top-k", "2", "--id-column", "note_id", "--instance-count", "2"]
+    args += ["--review-below", "0.7"]  # every answer scored 0.7: at the threshold, answered
     runner = CliRunner()
     done = runner.invoke(app, args)
     assert done.exit_code == 0, said(done)
@@ -165,8 +166,10 @@ def test_predict_scores_a_csv_with_a_transform_job_of_the_endpoints_model(
     assert out["label"].tolist() == [LABELS[len(t) % 3] if t else "" for t in texts]
     assert out["label_2"].tolist() == [LABELS[(len(t) + 1) % 3] if t else "" for t in texts]
     assert out["note"].tolist() == ["", NO_TEXT, "", "", "", ""]
+    assert out["review"].tolist() == ["0", "", "0", "0", "0", "0"]
     name = job["TransformJobName"]
     assert f"5 row(s) scored by transform job {name} (2 x ml.m5.xlarge" in said(done)
+    assert "0 of them scored below 0.7, marked for review" in said(done)
     assert f"s3://{BUCKET}/batch-predict/{name}/" in said(done)
     own = boto3.Session(region_name=REGION)  # the test's own calls: not recorded
     described = own.client("sagemaker").describe_transform_job(TransformJobName=name)
