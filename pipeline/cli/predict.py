@@ -4,6 +4,7 @@ local runner's (``pipeline.batch_predict``, ``pipeline.batch_transform``, ``pipe
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -27,6 +28,18 @@ from pipeline.local import DEFAULT_STORE
 
 if TYPE_CHECKING:
     from pipeline.batch_transform import Location, Staged
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What every way of scoring a CSV shares: its rows (``batch_predict.read_texts``), the output
+    CSV, the alternatives and review flag each row gets, and the texts per request."""
+
+    rows: Any
+    target: Path
+    top_k: int
+    batch_size: int
+    review_below: float | None
 
 
 @app.command()
@@ -141,33 +154,13 @@ def predict(
                 "to its end here, in this command"
             )
     endpoint_name = named_endpoint(name)
+    backlog = Backlog(rows, target, top_k, batch_size, review_below)
     if batch_transform and not sagemaker:
-        _predict_by_local_transform(
-            rows,
-            target,
-            top_k,
-            batch_size,
-            endpoint_name,
-            model_name,
-            instance_count,
-            Store(store),
-            review_below,
-        )
+        _predict_by_local_transform(backlog, endpoint_name, model_name, instance_count, Store(store))
         return
     if batch_transform:
         _predict_by_transform(
-            rows,
-            target,
-            top_k,
-            batch_size,
-            endpoint_name,
-            model_name,
-            instance_type,
-            instance_count,
-            job,
-            wait,
-            region,
-            review_below,
+            backlog, endpoint_name, model_name, instance_type, instance_count, job, wait, region
         )
         return
     numbers, run = itertools.count(1), uuid.uuid4().hex[:12]
@@ -218,13 +211,13 @@ def predict(
                 highlight=False,
             )
             raise typer.Exit(1) from stop
-    _write(rows, found, top_k, target, f"by {endpoint_name}", review_below)
+    _write(backlog, found, f"by {endpoint_name}")
 
 
 def _stage(
-    rows: Any, batch_size: int, top_k: int, instance_count: int, job: str | None = None
+    backlog: Backlog, instance_count: int, job: str | None = None
 ) -> tuple[list[str | dict[str, str]], Staged, Location]:
-    """A transform job's input: the rows' texts, the endpoint's requests for them over one file per
+    """A transform job's input: the backlog's texts, the endpoint's requests for them over one file per
     instance (``batch_transform.stage``), and the job's folder (``job``'s, else a new job's) under the
     bucket's ``batch_transform_prefix``. Rows without text only: ``PredictError``."""
     from pipeline import batch_predict as bp
@@ -233,8 +226,10 @@ def _stage(
 
     cfg = config()
     limits = cfg.container.inference
-    texts = bp.inputs(rows)
-    staged = bt.stage(texts, batch_size, limits.max_texts, limits.max_payload_bytes, top_k, instance_count)
+    texts = bp.inputs(backlog.rows)
+    staged = bt.stage(
+        texts, backlog.batch_size, limits.max_texts, limits.max_payload_bytes, backlog.top_k, instance_count
+    )
     if not staged.requests:
         raise bp.PredictError("no row has text: nothing to score")
     at = bt.Location(
@@ -244,10 +239,7 @@ def _stage(
 
 
 def _predict_by_transform(
-    rows: Any,
-    target: Path,
-    top_k: int,
-    batch_size: int,
+    backlog: Backlog,
     endpoint_name: str,
     model_name: str | None,
     instance_type: str | None,
@@ -255,7 +247,6 @@ def _predict_by_transform(
     job: str | None,
     wait: bool,
     region: str | None,
-    review_below: float | None = None,
 ) -> None:
     """``medtx predict --sagemaker --batch-transform``: stage the requests, start the job (or take
     ``job``), wait, join the answers to the rows (``pipeline.batch_transform``)."""
@@ -272,7 +263,7 @@ def _predict_by_transform(
     region = resolve_region(region)
     sagemaker, s3 = boto3.client("sagemaker", region_name=region), boto3.client("s3", region_name=region)
     with failing(bp.PredictError, dep.DeployError, bt.TransformError, ClientError, code=1):
-        texts, staged, at = _stage(rows, batch_size, top_k, instance_count, job)
+        texts, staged, at = _stage(backlog, instance_count, job)
         if job:
             bt.check_input(s3, staged, at)
             console.print(
@@ -327,25 +318,14 @@ def _predict_by_transform(
             raise typer.Exit(1) from err
         found = bt.collect(s3, staged, len(texts), at)
     _write(
-        rows,
+        backlog,
         found,
-        top_k,
-        target,
         f"by transform job {at.job} ({bt.summary(described)}; requests and answers kept under {at.folder})",
-        review_below,
     )
 
 
 def _predict_by_local_transform(
-    rows: Any,
-    target: Path,
-    top_k: int,
-    batch_size: int,
-    endpoint_name: str,
-    model_name: str | None,
-    instance_count: int,
-    store: Any,
-    review_below: float | None = None,
+    backlog: Backlog, endpoint_name: str, model_name: str | None, instance_count: int, store: Any
 ) -> None:
     """``medtx predict --batch-transform`` without --sagemaker: the same requests and job request as in
     an account, run by the local runner's transform job (``pipeline.local.transform``) with the local
@@ -357,7 +337,7 @@ def _predict_by_local_transform(
 
     limits = config().container.inference
     with failing(bp.PredictError, bt.TransformError, transform.TransformJobError, UnsupportedError, code=1):
-        texts, staged, at = _stage(rows, batch_size, top_k, instance_count)
+        texts, staged, at = _stage(backlog, instance_count)
         model, model_data, environment = transform.model_source(store, endpoint_name, model_name)
         for name, body in staged.files.items():
             kept = store.path(f"s3://{at.bucket}/{at.key('input', name)}")
@@ -383,39 +363,29 @@ def _predict_by_local_transform(
             staged, len(texts), lambda name: store.path(f"{at.uri('output')}{name}.out").read_bytes()
         )
     _write(
-        rows,
+        backlog,
         found,
-        top_k,
-        target,
         f"by local transform job {at.job} (model {model}, {bt.summary(described)}; requests and answers "
         f"kept under {store.path(at.folder)})",
-        review_below,
     )
 
 
-def _write(
-    rows: Any,
-    found: list[dict[str, Any] | None],
-    top_k: int,
-    target: Path,
-    by: str,
-    review_below: float | None = None,
-) -> None:
+def _write(backlog: Backlog, found: list[dict[str, Any] | None], by: str) -> None:
     """The output CSV (``batch_predict.table``), and a line on what was scored ``by``, what was kept
     without text and, with ``review_below``, how many rows it marked for review."""
     from pipeline import batch_predict as bp
 
-    written = bp.table(rows, found, top_k, review_below=review_below)
-    written.to_csv(target, index=False)
+    written = bp.table(backlog.rows, found, backlog.top_k, review_below=backlog.review_below)
+    written.to_csv(backlog.target, index=False)
     empty = sum(1 for p in found if p is None)
     scored = len(found) - empty
     review = (
-        f"; {int(written['review'].sum()):,} of them scored below {review_below:g}, marked for review"
-        if review_below is not None
+        f"; {int(written['review'].sum()):,} of them scored below {backlog.review_below:g}, marked for review"
+        if backlog.review_below is not None
         else ""
     )
     console.print(
-        f"wrote {target}: {scored:,} row(s) scored {by}{review}"
+        f"wrote {backlog.target}: {scored:,} row(s) scored {by}{review}"
         + (f"; {empty:,} row(s) without text kept with the note {bp.NO_TEXT!r}" if empty else ""),
         highlight=False,
     )
