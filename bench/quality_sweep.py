@@ -570,6 +570,11 @@ def run_config(
     if "baseline" in report:
         result["baseline_macro_f1"] = report["baseline"]["macro_f1"]
         result["baseline_accuracy"] = report["baseline"]["accuracy"]
+    # per note, as the endpoint answers one (right when the answer is any specialty the note is filed
+    # under), and the share answered at the review target (evaluation.json's ``selective``)
+    for key, found in (("selective", report), ("baseline_selective", report.get("baseline"))):
+        if found:
+            result[key] = {k: v for k, v in found["selective"].items() if k != "curve"}
     if "bootstrap" in report:  # intervals over the validation texts (paired with the baseline's)
         result["bootstrap"] = {
             k: v for k, v in report["bootstrap"].items() if k in ("interval", "share_above_baseline")

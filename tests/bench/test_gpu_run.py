@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 pytest.importorskip("torch")
@@ -76,6 +77,13 @@ def test_gpu_run_script_brings_back_every_figure(tmp_path: Path):
             assert set(pooling) == {"mean_logits", "mean_probs", "max_probs"}, row
             # the product's pooling scores as the evaluation step did
             assert pooling["mean_logits"]["macro_f1"] == pytest.approx(row["macro_f1"], abs=1e-4), row
+        # per note: right when the answer is any of the note's specialties, as the kept rows give it
+        kept_rows = pd.DataFrame({k: v for k, v in row["validation_predictions"].items() if k != "labels"})
+        kept_rows = kept_rows.assign(right=kept_rows["target"] == kept_rows["pred"])
+        by_note = kept_rows.groupby("text_sha1")["right"].any()
+        selective = row["selective"]
+        assert selective["notes"] == len(by_note) and "curve" not in selective, row["name"]
+        assert 1 - selective["full_coverage_error"] == pytest.approx(by_note.mean()), row["name"]
         # the validation predictions it keeps score as the evaluation step did (what --compare pairs)
         kept = quality_sweep.compare(row, row)
         assert kept["a"]["macro_f1"] == pytest.approx(row["macro_f1"], abs=1e-4), row["name"]
