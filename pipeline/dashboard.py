@@ -427,6 +427,12 @@ def performance_figures(data: RunData) -> list[tuple[str, Any]]:
     ]
 
 
+def _by_model(evaluation: dict[str, Any], key: str) -> list[tuple[str, Any]]:
+    """``evaluation[key]`` as the model's line and the baseline's own ``key`` as the TF-IDF
+    baseline's (``None`` where evaluation fitted none, or before it computed ``key``)."""
+    return [("model", evaluation[key]), ("TF-IDF baseline", (evaluation.get("baseline") or {}).get(key))]
+
+
 def top_k_figures(evaluation: dict[str, Any]) -> list[tuple[str, Any]]:
     """How often the right specialty is among the first k listed (``evaluation.json``'s
     ``top_k_accuracy``), the model's and the baseline's, k on the axis; none for an evaluation that
@@ -436,7 +442,7 @@ def top_k_figures(evaluation: dict[str, Any]) -> list[tuple[str, Any]]:
     found = evaluation.get("top_k_accuracy")
     if not found:
         return []
-    sides = [("model", found), ("TF-IDF baseline", (evaluation.get("baseline") or {}).get("top_k_accuracy"))]
+    sides = _by_model(evaluation, "top_k_accuracy")
     figure = go.Figure(
         [
             go.Scatter(
@@ -506,7 +512,7 @@ def selective_figures(evaluation: dict[str, Any]) -> list[tuple[str, Any]]:
     found = evaluation.get("selective")
     if not found:
         return []
-    sides = [("model", found), ("TF-IDF baseline", (evaluation.get("baseline") or {}).get("selective"))]
+    sides = _by_model(evaluation, "selective")
     target = found["accuracy_target"]
     figure = go.Figure(
         [

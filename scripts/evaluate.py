@@ -398,12 +398,19 @@ def selective_figures(score: np.ndarray, right: np.ndarray, accuracy: float) -> 
     }
 
 
+def by_model(report: dict[str, Any], key: str) -> list[tuple[str, Any]]:
+    """``report[key]`` named as the model's, and the baseline's own ``key`` where a baseline was
+    fitted, as ``(name, figures)`` in ``TOP_K_MODELS``' order: the rows of the tables for QuickSight."""
+    found = [(TOP_K_MODELS[0], report[key])]
+    if report.get("baseline"):
+        found.append((TOP_K_MODELS[1], report["baseline"][key]))
+    return found
+
+
 def selective_table(report: dict[str, Any]) -> pd.DataFrame:
     """``evaluation.json``'s ``selective`` curves, the model's and (where it was fitted) the
     baseline's, as rows of ``SELECTIVE_COLUMNS``."""
-    found = [(TOP_K_MODELS[0], report["selective"])]
-    if report.get("baseline"):
-        found.append((TOP_K_MODELS[1], report["baseline"]["selective"]))
+    found = by_model(report, "selective")
     rows = [{"model": name, **point} for name, figures in found for point in figures["curve"]]
     return pd.DataFrame(rows, columns=list(SELECTIVE_COLUMNS))
 
@@ -411,9 +418,7 @@ def selective_table(report: dict[str, Any]) -> pd.DataFrame:
 def top_k_table(report: dict[str, Any]) -> pd.DataFrame:
     """``evaluation.json``'s ``top_k_accuracy``, the model's and (where it was fitted) the baseline's,
     as rows of ``TOP_K_COLUMNS``: k, which model, the share of rows whose label is in its first k."""
-    found = [(TOP_K_MODELS[0], report["top_k_accuracy"])]
-    if report.get("baseline"):
-        found.append((TOP_K_MODELS[1], report["baseline"]["top_k_accuracy"]))
+    found = by_model(report, "top_k_accuracy")
     rows = [
         {"k": int(key.removeprefix("top_")), "model": name, "accuracy": share}
         for name, figures in found
