@@ -83,20 +83,19 @@ HISTORY_COLUMNS = (
 CLASS_COLUMNS = HISTORY_COLUMNS[HISTORY_COLUMNS.index("label") :]
 #: The review share's columns (``review_figures``).
 REVIEW_COLUMNS = ("review_threshold", "review_share", "validation_review_share")
-#: The columns each earlier layout of the history lacks, oldest first: before the accuracy estimate,
-#: before its interval, before the review share. A history in one of them reads as one whose checks
-#: had none of those figures (empty), and the next published check (or ``medtx quicksight``)
-#: rewrites it in this layout.
-ADDED_COLUMNS = (
-    (
-        "estimated_accuracy",
-        "estimated_accuracy_low",
-        "estimated_accuracy_high",
-        "validation_accuracy",
-        *REVIEW_COLUMNS,
-    ),
-    ("estimated_accuracy_low", "estimated_accuracy_high", *REVIEW_COLUMNS),
+#: The columns each change of the history's layout added, oldest first: the accuracy estimate, its
+#: interval, the review share.
+ADDITIONS = (
+    ("estimated_accuracy", "validation_accuracy"),
+    ("estimated_accuracy_low", "estimated_accuracy_high"),
     REVIEW_COLUMNS,
+)
+#: The columns each earlier layout lacks (all it did not have yet, in ``HISTORY_COLUMNS`` order), oldest
+#: layout first. A history in one of them reads as one whose checks had none of those figures (empty),
+#: and the next published check (or ``medtx quicksight``) rewrites it in this layout.
+ADDED_COLUMNS = tuple(
+    tuple(c for c in HISTORY_COLUMNS if any(c in added for added in ADDITIONS[since:]))
+    for since in range(len(ADDITIONS))
 )
 OLDER_LAYOUTS = {tuple(c for c in HISTORY_COLUMNS if c not in added): added for added in ADDED_COLUMNS}
 
