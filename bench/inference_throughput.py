@@ -8,6 +8,10 @@
 2. A load test of the local endpoint (``pipeline.local.endpoint``, the server ``medtx run --local``
    starts): C concurrent clients on 127.0.0.1 send single-text requests for a fixed time, once with
    request batching off and once on; requests/s, p50/p95/p99 latency, and the count of 5xx answers.
+3. The local transform job (``pipeline.local.transform``, what ``medtx predict --batch-transform``
+   runs without ``--sagemaker``) on the same rows, with one instance and with ``--instances``: rows/s
+   from the job's start to its end (its servers' start included) and the ratio. Here the instances
+   share this machine's cores, so the ratio says what running them at once buys on it.
 
     .venv/bin/python bench/inference_throughput.py [--model runs/store/.../model.tar.gz] [--data CSV]
 
@@ -239,6 +243,55 @@ def load_test(
     }
 
 
+def transform_jobs(archive: Path, work: Path, texts: list[str], instances: int, batch_size: int) -> dict:
+    """The same rows through a local transform job with one instance, then with ``instances``: the
+    requests ``medtx predict --batch-transform`` stages (one file per instance), rows/s per job."""
+    from pipeline.batch_transform import stage, transform_request
+    from pipeline.config import PipelineConfig
+    from pipeline.local import transform
+    from pipeline.local.store import Store
+
+    limits = PipelineConfig().container.inference
+    store = Store(work / "store")
+    jobs = []
+    for count in (1, instances):
+        staged = stage(texts, batch_size, limits.max_texts, limits.max_payload_bytes, 1, count)
+        name = f"bench-{count}"
+        for file, body in staged.files.items():
+            kept = store.path(f"s3://bench/{name}/input/{file}")
+            kept.parent.mkdir(parents=True, exist_ok=True)
+            kept.write_bytes(body)
+        request = transform_request(
+            name,
+            "bench",
+            f"s3://bench/{name}/input/",
+            f"s3://bench/{name}/output",
+            "local",
+            count,
+            6 * 1024**2,
+        )
+        started = time.perf_counter()
+        done = transform.run(store, request, archive)
+        elapsed = time.perf_counter() - started
+        if done["TransformJobStatus"] != "Completed":
+            raise RuntimeError(f"transform job {name}: {done.get('FailureReason')}")
+        jobs.append(
+            {
+                "instances": count,
+                "files": len(staged.files),
+                "requests": staged.requests,
+                "seconds": round(elapsed, 1),
+                "rows_per_s": round(len(texts) / elapsed, 1),
+            }
+        )
+    return {
+        "rows": len(texts),
+        "batch_size": batch_size,
+        "jobs": jobs,
+        "ratio": round(jobs[1]["rows_per_s"] / jobs[0]["rows_per_s"], 2),
+    }
+
+
 def _machine() -> str:
     import torch
 
@@ -260,6 +313,8 @@ def main() -> None:
         help="build a random-weight DistilBERT-base with this tokenizer (device runs)",
     )
     parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--instances", type=int, default=2, help="of the second local transform job")
+    parser.add_argument("--transform-batch-size", type=int, default=32, help="texts per transform request")
     parser.add_argument("--seconds", type=float, default=30.0, help="per load-test mode")
     parser.add_argument(
         "--out", type=Path, default=ROOT / "bench" / "results" / f"inference-{time.strftime('%Y-%m-%d')}.json"
@@ -298,6 +353,7 @@ def main() -> None:
                 load_test(archive, work, texts, args.clients, args.seconds, batching=False),
                 load_test(archive, work, texts, args.clients, args.seconds, batching=True),
             ],
+            "transform": transform_jobs(archive, work, texts, args.instances, args.transform_batch_size),
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -308,6 +364,11 @@ def main() -> None:
     print(
         f"batch evaluation ({ev['batch_precision']}) {ev['batch_rows_per_s']} rows/s = {ev['speedup']}x "
         f"the reference pattern (target >= 20x); in fp32 {ev['speedup_fp32']}x"
+    )
+    tj = results["transform"]
+    print(
+        f"local transform job: {tj['jobs'][1]['instances']} instances {tj['jobs'][1]['rows_per_s']} rows/s, "
+        f"one {tj['jobs'][0]['rows_per_s']} rows/s = {tj['ratio']}x"
     )
 
 

@@ -355,10 +355,7 @@ def _predict_by_local_transform(
         with console.status(f"local transform job {at.job}: {bt.input_note(staged)} to model {model}"):
             described = transform.run(store, request, model_data, environment)
         if described["TransformJobStatus"] != "Completed":
-            raise bt.TransformError(
-                f"transform job {at.job} failed: {described['FailureReason']} (the model server's log: "
-                f"{described['Log']})"
-            )
+            raise bt.TransformError(f"transform job {at.job} failed: {described['FailureReason']}")
         found = bt.predictions(
             staged, len(texts), lambda name: store.path(f"{at.uri('output')}{name}.out").read_bytes()
         )

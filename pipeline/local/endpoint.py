@@ -289,18 +289,16 @@ def ping(url: str, timeout: float = 2.0) -> bool:
         return False
 
 
-def launch(
-    what: str,
+def spawn(
     model_data: Path,
     workdir: Path,
     log: Path,
     environment: dict[str, str] | None = None,
-    wait_seconds: float = 600,
     arguments: list[str] | None = None,
 ) -> tuple[subprocess.Popen, str]:
-    """A server process for ``model_data`` (``serve``, in its own session, unpacking into ``workdir``,
-    writing ``log``) with the model container's ``environment`` on top of this process's, as the
-    container would; returns it and its URL once it answers ``/ping``. ``what`` names it in errors."""
+    """Start a server process for ``model_data`` (``serve``, in its own session, unpacking into
+    ``workdir``, writing ``log``) with the model container's ``environment`` on top of this process's,
+    as the container would; returns it and its URL at once (``ready`` waits for it to answer)."""
     port = free_port()
     with log.open("a") as sink:
         process = subprocess.Popen(
@@ -322,15 +320,39 @@ def launch(
             env={**os.environ, **{k: str(v) for k, v in (environment or {}).items()}},
             start_new_session=True,  # outlives the run that started it, like an endpoint
         )
-    url = f"http://127.0.0.1:{port}"
+    return process, f"http://127.0.0.1:{port}"
+
+
+def ready(process: subprocess.Popen, url: str, what: str, log: Path, wait_seconds: float = 600) -> None:
+    """Wait until the server ``spawn`` started answers ``/ping``; ``EndpointError`` (the server
+    stopped) when it exits or does not answer within ``wait_seconds``. ``what`` names it."""
     deadline = time.monotonic() + wait_seconds
     while not ping(url):
         if process.poll() is not None:
             raise EndpointError(f"{what} did not start (exit status {process.returncode}); see {log}")
         if time.monotonic() > deadline:
-            process.terminate()
+            stop_group(process.pid, timeout=10)
             raise EndpointError(f"{what} did not answer /ping within {wait_seconds:.0f} s; see {log}")
         time.sleep(0.5)
+
+
+def launch(
+    what: str,
+    model_data: Path,
+    workdir: Path,
+    log: Path,
+    environment: dict[str, str] | None = None,
+    wait_seconds: float = 600,
+    arguments: list[str] | None = None,
+) -> tuple[subprocess.Popen, str]:
+    """``spawn`` a server and wait until it is ``ready``; returns it and its URL. Interrupted while
+    it starts (Ctrl-C), the server is stopped before the interruption goes on."""
+    process, url = spawn(model_data, workdir, log, environment, arguments)
+    try:
+        ready(process, url, what, log, wait_seconds)
+    except KeyboardInterrupt:
+        stop_group(process.pid, timeout=10)
+        raise
     return process, url
 
 

@@ -3,19 +3,24 @@
 The service starts the model's container, and for each input file sends each record to its
 ``/invocations`` and writes the answers to ``<S3OutputPath>/<file>.out``. Here the container is the
 local endpoint's server (``endpoint.launch``: the archive's ``code/inference.py`` behind the same
-contract), started for the job and stopped after it; the files are the store's. What ``medtx
+contract), one per instance, started for the job and stopped after it; the files are the store's. What ``medtx
 predict --batch-transform`` sends runs: ``SplitType=Line`` (a record a line), ``BatchStrategy=
 SingleRecord``, ``AssembleWith=Line``, uncompressed ``S3Prefix`` input; anything else is refused by
-name (``UnsupportedError``). The instances' files are scored one after another.
+name (``UnsupportedError``). As on the service, each instance scores whole files, the instances at
+the same time (here on this machine's cores, shared between them).
 
 A job runs to its end in ``run`` and is recorded under ``<store>/_sagemaker/transform-jobs/``: its
 request, status, times and, when it failed, the reason (the file and line, and what the server
-answered); the server's log is beside the record.
+answered); each instance's server log is beside the record.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import datetime
+import os
+import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -96,14 +101,72 @@ def described(record: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def shares(inputs: list[tuple[str, Path]], instances: int) -> list[list[tuple[str, Path]]]:
+    """The input files each instance scores, as the service hands them out: whole files, the k-th to
+    instance k mod ``instances``; an instance with no file is not started."""
+    count = max(1, instances)
+    return [share for share in (inputs[i::count] for i in range(count)) if share]
+
+
+def server_environment(environment: dict[str, str] | None, servers: int) -> dict[str, str]:
+    """The container environment of each of ``servers`` servers sharing this machine: each instance of
+    the service has CPUs of its own, here they share them, so unless the model or this process sets
+    ``OMP_NUM_THREADS``, each server's torch gets its part of the cores rather than all of them."""
+    environment = dict(environment or {})
+    if servers > 1 and "OMP_NUM_THREADS" not in environment and "OMP_NUM_THREADS" not in os.environ:
+        environment["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // servers))
+    return environment
+
+
+def _score(
+    store: Store,
+    url: str,
+    files: list[tuple[str, Path]],
+    output: str,
+    limit: int,
+    content_type: str,
+    stop: threading.Event,
+) -> None:
+    """One instance's work: each line of each of its ``files`` posted to its server at ``url``, the
+    answers written, a file at a time, to ``<output>/<file>.out``; returns early once ``stop`` is set
+    (another instance failed, or the job was interrupted)."""
+    for file, path in files:
+        answers = []
+        for number, line in enumerate(path.read_bytes().splitlines(), 1):
+            if stop.is_set():
+                return
+            if not line.strip():
+                continue
+            if len(line) > limit:
+                raise TransformJobError(
+                    f"{file} line {number}: a record of {len(line):,} bytes is over MaxPayloadInMB "
+                    f"({limit // 1024**2} MB)"
+                )
+            status, answer = endpoint.post(url, line, content_type, timeout=600)
+            if status != 200:
+                shown = answer[:300].decode("utf-8", errors="replace")
+                raise TransformJobError(
+                    f"{file} line {number}: the model's server answered HTTP {status}: {shown}"
+                )
+            answers.append(answer.rstrip(b"\n") + b"\n")
+        target = store.path(f"{output}/{file}.out")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        written = target.with_name(target.name + ".partial")  # never half an output
+        written.write_bytes(b"".join(answers))
+        written.replace(target)
+
+
 def run(
     store: Store, request: dict[str, Any], model_data: Path, environment: dict[str, str] | None = None
 ) -> dict[str, Any]:
-    """Run the job ``request`` describes with the model archive ``model_data``: each line of each
-    input file posted to the model's server, each answer a line of ``<file>.out``. Returns the job's
-    description, ``Completed`` or ``Failed`` (a line the server refused or could not answer, a line
-    over ``MaxPayloadInMB``, a server that did not start): its ``FailureReason`` says which. A job
-    interrupted (Ctrl-C) is recorded ``Stopped``, its server stopped, and the interruption goes on."""
+    """Run the job ``request`` describes with the model archive ``model_data``: one server process per
+    instance (``TransformResources.InstanceCount``, no more than there are input files), each scoring
+    its share of the files (``shares``) at the same time as the others, each line posted to its
+    ``/invocations`` and each answer a line of ``<file>.out``. Returns the job's description,
+    ``Completed`` or ``Failed`` (a line a server refused or could not answer, a line over
+    ``MaxPayloadInMB``, a server that did not start: its ``FailureReason`` says which, and which
+    instance's log to read; the other instances stop). A job interrupted (Ctrl-C) is recorded
+    ``Stopped``, its servers stopped, and the interruption goes on."""
     name = request["TransformJobName"]
     _check(request)
     if store.read_record(KIND, name) is not None:
@@ -117,51 +180,53 @@ def run(
         "ModelDataUrl": str(model_data),
         "CreationTime": _now(),
         "TransformStartTime": _now(),
-        "Log": str(folder / "server.log"),
     }
     store.write_record(KIND, name, record)
     output = request["TransformOutput"]["S3OutputPath"].rstrip("/")
     limit = int(request.get("MaxPayloadInMB", 6)) * 1024**2
     content_type = request["TransformInput"].get("ContentType", "application/json")
-    process = None
+    instances = max(1, int(request["TransformResources"].get("InstanceCount", 1)))
+    stop = threading.Event()
+    servers: list[subprocess.Popen] = []
+    pool = concurrent.futures.ThreadPoolExecutor(instances, thread_name_prefix=f"transform-{name}")
     try:
         inputs = store.objects(request["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"])
-        process, url = endpoint.launch(
-            f"transform job {name}'s model server",
-            model_data,
-            folder,
-            folder / "server.log",
-            environment,
-            arguments=["--batching", "off"],  # one request at a time: nothing arrives together to batch
-        )
-        for file, path in inputs:
-            answers = []
-            for number, line in enumerate(path.read_bytes().splitlines(), 1):
-                if not line.strip():
-                    continue
-                if len(line) > limit:
-                    raise TransformJobError(
-                        f"{file} line {number}: a record of {len(line):,} bytes is over MaxPayloadInMB "
-                        f"({limit // 1024**2} MB)"
-                    )
-                status, answer = endpoint.post(url, line, content_type, timeout=600)
-                if status != 200:
-                    shown = answer[:300].decode("utf-8", errors="replace")
-                    raise TransformJobError(
-                        f"{file} line {number}: the model's server answered HTTP {status}: {shown}"
-                    )
-                answers.append(answer.rstrip(b"\n") + b"\n")
-            target = store.path(f"{output}/{file}.out")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            written = target.with_name(target.name + ".partial")  # never half an output
-            written.write_bytes(b"".join(answers))
-            written.replace(target)
+        work = shares(inputs, instances)
+        logs = [folder / f"instance-{n}.log" for n in range(1, len(work) + 1)]
+        record["Logs"] = [str(log) for log in logs]
+        environment = server_environment(environment, len(work))
+        started = []
+        for n, log in enumerate(logs, 1):  # every server loads its model at once
+            process, url = endpoint.spawn(
+                model_data,
+                folder / f"instance-{n}",
+                log,
+                environment,
+                arguments=["--batching", "off"],  # one request at a time: nothing arrives together to batch
+            )
+            servers.append(process)
+            started.append(url)
+        for n, (process, url, log) in enumerate(zip(servers, started, logs, strict=True), 1):
+            endpoint.ready(process, url, f"transform job {name}'s model server (instance {n})", log)
+        futures = [
+            pool.submit(_score, store, url, files, output, limit, content_type, stop)
+            for url, files in zip(started, work, strict=True)
+        ]
+        concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_EXCEPTION)
+        for n, (future, log) in enumerate(zip(futures, logs, strict=True), 1):
+            failure = future.exception() if future.done() else None
+            if failure is not None:
+                stop.set()
+                kind = "" if isinstance(failure, TransformJobError) else f"{type(failure).__name__}: "
+                raise TransformJobError(f"{kind}{failure} (instance {n}; its server's log: {log})")
         record["TransformJobStatus"] = "Completed"
     except (TransformJobError, endpoint.EndpointError, OSError, ValueError) as err:
         record.update(TransformJobStatus="Failed", FailureReason=str(err))
     finally:
-        if process is not None:
+        stop.set()
+        for process in servers:  # the others' requests in flight end with their servers
             stop_group(process.pid, timeout=10)
+        pool.shutdown(wait=True, cancel_futures=True)
         if record["TransformJobStatus"] == "InProgress":  # Ctrl-C, or an error nobody expected
             record.update(TransformJobStatus="Stopped", FailureReason="the command running it stopped")
         record["TransformEndTime"] = _now()

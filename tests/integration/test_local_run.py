@@ -277,14 +277,20 @@ def test_predict_scores_a_csv_through_the_local_endpoint(local_run, tmp_path):
     )
 
 
-def test_a_local_transform_job_answers_as_the_endpoint_does(local_run, tmp_path):
+def test_a_local_transform_job_answers_as_the_endpoint_does(local_run, tmp_path, monkeypatch):
     """``medtx predict --batch-transform`` without --sagemaker: the requests an account's job would get,
-    one a line over two files, run by the local runner's transform job with the endpoint's model; the
-    CSV is the endpoint's, the job is recorded, and a job whose line the server refuses fails naming
-    the file, the line and the answer."""
+    one a line over two files, run by the local runner's transform job with the endpoint's model, one
+    server per instance; the CSV is the endpoint's, the job is recorded, and a job whose line the
+    server refuses fails naming the file, the line and the answer."""
+    import torch
+
     from pipeline.batch_transform import transform_request
     from pipeline.local import transform
     from pipeline.local.store import Store
+
+    # the endpoint's torch thread count for the job's servers too (they would split the cores
+    # otherwise): bf16 sums taken with another count move a score in its fourth decimal
+    monkeypatch.setenv("OMP_NUM_THREADS", str(torch.get_num_threads()))
 
     store, _ = local_run
     _, source = backlog(tmp_path, 30, blank=3)
@@ -313,6 +319,8 @@ def test_a_local_transform_job_answers_as_the_endpoint_does(local_run, tmp_path)
         )
     record = json.loads((store / "_sagemaker" / "transform-jobs" / f"{job[1]}.json").read_text())
     assert record["TransformJobStatus"] == "Completed" and record["TransformResources"]["InstanceCount"] == 2
+    assert [Path(log).name for log in record["Logs"]] == ["instance-1.log", "instance-2.log"]
+    assert all("loaded model with" in Path(log).read_text() for log in record["Logs"])  # each its own server
     folder = store / BUCKET / "batch-predict" / job[1]
     assert sorted(p.name for p in (folder / "input").iterdir()) == [
         "requests-00001.jsonl",

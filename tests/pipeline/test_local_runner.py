@@ -1128,13 +1128,122 @@ def test_an_interrupted_local_transform_job_is_recorded_stopped(tmp_path, monkey
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(transform.endpoint, "launch", interrupted)
+    monkeypatch.setattr(transform.endpoint, "spawn", interrupted)
     request = transform_request("j", "m", "s3://b/in/", "s3://b/out", "local", 1, 1024)
     with pytest.raises(KeyboardInterrupt):
         transform.run(store, request, tmp_path / "model.tar.gz")
     record = present(store.read_record(transform.KIND, "j"))
     assert record["TransformJobStatus"] == "Stopped" and record["TransformEndTime"]
     assert not (tmp_path / "b" / "out").exists()
+
+
+class _Servers:
+    """Stand-ins for a transform job's model servers: ``spawn`` starts an idle process in its own
+    session (so the job's stop_group has a real group to stop) and gives it a URL of its own;
+    ``post`` answers from the test's ``answer`` and keeps which URL got which line."""
+
+    def __init__(self, answer):
+        self.answer, self.spawned, self.posted, self.lock = answer, [], [], threading.Lock()
+
+    def spawn(self, model_data, workdir, log, environment=None, arguments=None):
+        process = subprocess.Popen(["sleep", "60"], start_new_session=True)
+        self.spawned.append((workdir, log, dict(environment or {}), process))
+        return process, f"http://instance-{len(self.spawned)}"
+
+    def post(self, url, body, content_type="application/json", timeout=120):
+        with self.lock:
+            self.posted.append((url, body))
+        return self.answer(url, body)
+
+
+def _transform_input(tmp_path: Path, files: int) -> None:
+    (tmp_path / "b" / "in").mkdir(parents=True)
+    for n in range(1, files + 1):
+        lines = "".join(f'{{"inputs": "note {n}.{i}"}}\n' for i in range(3))
+        (tmp_path / "b" / "in" / f"requests-{n:05d}.jsonl").write_text(lines)
+
+
+def test_a_local_transform_jobs_instances_score_their_files_at_the_same_time(tmp_path, monkeypatch):
+    """``InstanceCount`` servers (no more than files), each handed whole files as the service hands
+    them out and each scoring at the same time as the others (each instance's first request waits
+    for the other's: run one after another, they would never meet); the cores are shared out, and
+    every server is stopped at the end."""
+    from pipeline.batch_transform import transform_request
+    from pipeline.local import transform
+
+    store = Store(tmp_path)
+    _transform_input(tmp_path, 3)
+    met = threading.Barrier(3, timeout=20)
+
+    def answer(url, body):
+        if body.endswith(b'.0"}'):  # each file's first line waits for the other instances' first
+            met.wait()
+        return 200, b'[{"label": "A", "score": 0.9}]'
+
+    servers = _Servers(answer)
+    monkeypatch.setattr(transform.endpoint, "spawn", servers.spawn)
+    monkeypatch.setattr(transform.endpoint, "ready", lambda *args, **kwargs: None)
+    monkeypatch.setattr(transform.endpoint, "post", servers.post)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(transform.os, "cpu_count", lambda: 8)
+    request = transform_request("j", "m", "s3://b/in/", "s3://b/out", "local", 4, 1024)
+    done = transform.run(store, request, tmp_path / "model.tar.gz", {"MODEL_ENV": "kept"})
+    assert done["TransformJobStatus"] == "Completed", done.get("FailureReason")
+    assert not met.broken  # the two instances' first requests met
+    folder = store.record_dir(transform.KIND) / "j"
+    assert [(w, log, e) for w, log, e, _ in servers.spawned] == [
+        (
+            folder / f"instance-{n}",
+            folder / f"instance-{n}.log",
+            {"MODEL_ENV": "kept", "OMP_NUM_THREADS": "2"},
+        )
+        for n in (1, 2, 3)
+    ]
+    assert done["Logs"] == [str(folder / f"instance-{n}.log") for n in (1, 2, 3)]
+    notes = {(url, json.loads(body)["inputs"].split(".")[0]) for url, body in servers.posted}
+    assert notes == {(f"http://instance-{n}", f"note {n}") for n in (1, 2, 3)}
+    for n in (1, 2, 3):
+        assert (tmp_path / "b" / "out" / f"requests-{n:05d}.jsonl.out").read_bytes().count(b"\n") == 3
+    assert all(process.poll() is not None for *_, process in servers.spawned)
+    assert [[f for f, _ in share] for share in transform.shares([(str(i), Path()) for i in range(5)], 2)] == [
+        ["0", "2", "4"],
+        ["1", "3"],
+    ]
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert transform.server_environment({}, 3) == {}
+    assert transform.server_environment({"A": "b"}, 1) == {"A": "b"}
+
+
+def test_a_failing_instance_fails_the_local_transform_job_and_stops_the_others(tmp_path, monkeypatch):
+    """A line one instance's server refuses fails the job, naming the file, the line, the answer,
+    the instance and its server's log; the other instance stops and every server is stopped."""
+    from pipeline.batch_transform import transform_request
+    from pipeline.local import transform
+
+    store = Store(tmp_path)
+    _transform_input(tmp_path, 2)
+
+    def answer(url, body):
+        if url.endswith("-2") and body.endswith(b'.1"}'):
+            return 400, b"inputs: expected a note"
+        if url.endswith("-1"):
+            time.sleep(0.2)
+        return 200, b'[{"label": "A", "score": 0.9}]'
+
+    servers = _Servers(answer)
+    monkeypatch.setattr(transform.endpoint, "spawn", servers.spawn)
+    monkeypatch.setattr(transform.endpoint, "ready", lambda *args, **kwargs: None)
+    monkeypatch.setattr(transform.endpoint, "post", servers.post)
+    request = transform_request("j", "m", "s3://b/in/", "s3://b/out", "local", 2, 1024)
+    failed = transform.run(store, request, tmp_path / "model.tar.gz")
+    log = store.record_dir(transform.KIND) / "j" / "instance-2.log"
+    assert failed["TransformJobStatus"] == "Failed"
+    assert failed["FailureReason"] == (
+        "requests-00002.jsonl line 2: the model's server answered HTTP 400: inputs: expected a note "
+        f"(instance 2; its server's log: {log})"
+    )
+    assert not (tmp_path / "b" / "out" / "requests-00002.jsonl.out").exists()
+    assert all(process.poll() is not None for *_, process in servers.spawned)
 
 
 def test_time_axes_are_a_day_wide_at_least_and_keep_the_edge_points_whole():
