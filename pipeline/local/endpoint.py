@@ -324,36 +324,20 @@ def spawn(
 
 
 def ready(process: subprocess.Popen, url: str, what: str, log: Path, wait_seconds: float = 600) -> None:
-    """Wait until the server ``spawn`` started answers ``/ping``; ``EndpointError`` (the server
-    stopped) when it exits or does not answer within ``wait_seconds``. ``what`` names it."""
+    """Wait until the server ``spawn`` started answers ``/ping``; ``EndpointError`` when it exits or
+    does not answer within ``wait_seconds`` (``what`` names it). A server that does not answer in time,
+    or whose wait is interrupted (Ctrl-C), is stopped before the error or the interruption goes on."""
     deadline = time.monotonic() + wait_seconds
-    while not ping(url):
-        if process.poll() is not None:
-            raise EndpointError(f"{what} did not start (exit status {process.returncode}); see {log}")
-        if time.monotonic() > deadline:
-            stop_group(process.pid, timeout=10)
-            raise EndpointError(f"{what} did not answer /ping within {wait_seconds:.0f} s; see {log}")
-        time.sleep(0.5)
-
-
-def launch(
-    what: str,
-    model_data: Path,
-    workdir: Path,
-    log: Path,
-    environment: dict[str, str] | None = None,
-    wait_seconds: float = 600,
-    arguments: list[str] | None = None,
-) -> tuple[subprocess.Popen, str]:
-    """``spawn`` a server and wait until it is ``ready``; returns it and its URL. Interrupted while
-    it starts (Ctrl-C), the server is stopped before the interruption goes on."""
-    process, url = spawn(model_data, workdir, log, environment, arguments)
     try:
-        ready(process, url, what, log, wait_seconds)
-    except KeyboardInterrupt:
+        while not ping(url):
+            if process.poll() is not None:
+                raise EndpointError(f"{what} did not start (exit status {process.returncode}); see {log}")
+            if time.monotonic() > deadline:
+                raise EndpointError(f"{what} did not answer /ping within {wait_seconds:.0f} s; see {log}")
+            time.sleep(0.5)
+    except BaseException:
         stop_group(process.pid, timeout=10)
         raise
-    return process, url
 
 
 def start(
@@ -393,7 +377,8 @@ def start(
             "--capture-percent",
             str(contract.capture_percent_of(capture)),
         ]
-    process, url = launch(f"endpoint {name}", model_data, folder, log, environment, wait_seconds, captured)
+    process, url = spawn(model_data, folder, log, environment, captured)
+    ready(process, url, f"endpoint {name}", log, wait_seconds)
     smoke = None
     if check is not None:
         try:

@@ -2,7 +2,7 @@
 
 The service starts the model's container, and for each input file sends each record to its
 ``/invocations`` and writes the answers to ``<S3OutputPath>/<file>.out``. Here the container is the
-local endpoint's server (``endpoint.launch``: the archive's ``code/inference.py`` behind the same
+local endpoint's server (``endpoint.spawn``: the archive's ``code/inference.py`` behind the same
 contract), one per instance, started for the job and stopped after it; the files are the store's. What ``medtx
 predict --batch-transform`` sends runs: ``SplitType=Line`` (a record a line), ``BatchStrategy=
 SingleRecord``, ``AssembleWith=Line``, uncompressed ``S3Prefix`` input; anything else is refused by

@@ -1246,6 +1246,33 @@ def test_a_failing_instance_fails_the_local_transform_job_and_stops_the_others(t
     assert all(process.poll() is not None for *_, process in servers.spawned)
 
 
+def test_a_server_that_does_not_come_up_is_stopped(tmp_path, monkeypatch):
+    """``endpoint.ready``: a server that exits is named with its exit status and log; one that does not
+    answer in time, or whose wait is interrupted, is stopped before the error or the interruption."""
+    from pipeline.local import endpoint
+
+    log = tmp_path / "server.log"
+    exited = subprocess.Popen(["sh", "-c", "exit 3"], start_new_session=True)
+    exited.wait()
+    with pytest.raises(
+        endpoint.EndpointError, match=rf"model server did not start \(exit status 3\); see {log}"
+    ):
+        endpoint.ready(exited, "http://127.0.0.1:9", "model server", log)
+    silent = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    with pytest.raises(endpoint.EndpointError, match="did not answer /ping within 0 s"):
+        endpoint.ready(silent, "http://127.0.0.1:9", "model server", log, wait_seconds=0)
+    assert silent.wait(timeout=15) is not None
+
+    def interrupted(url, timeout=2.0):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(endpoint, "ping", interrupted)
+    waiting = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    with pytest.raises(KeyboardInterrupt):
+        endpoint.ready(waiting, "http://127.0.0.1:9", "model server", log)
+    assert waiting.wait(timeout=15) is not None
+
+
 def test_time_axes_are_a_day_wide_at_least_and_keep_the_edge_points_whole():
     """``dashboard.time_range``: one point gets a day around it (not an axis of milliseconds); a span
     gets a fortieth of itself on each side."""
