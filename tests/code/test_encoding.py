@@ -7,7 +7,7 @@ import json
 
 import numpy as np
 import pytest
-from helpers import OFFLINE_MODEL
+from helpers import BUNDLED_CSV, OFFLINE_MODEL
 
 from medtx_common import (
     ENCODING_FILE,
@@ -20,6 +20,7 @@ from medtx_common import (
     resolve_model_path,
     section_headings,
     split_fields,
+    truncated,
 )
 
 pytest.importorskip("transformers")
@@ -42,6 +43,37 @@ def test_truncate_keeps_the_first_tokens(tokenizer):
     out = encode_texts(tokenizer, ["short note", LONG], TextEncoding(max_length=32))
     assert out["doc"] == [0, 1] and out["length"][1] == 32
     assert out["input_ids"][1][1:-1] == _body(tokenizer, LONG)[:30]
+
+
+class _Seen:
+    """A tokenizer that keeps the texts it is given."""
+
+    def __init__(self, tokenizer):
+        self.tokenizer, self.texts = tokenizer, []
+
+    def __call__(self, texts, **kwargs):
+        self.texts += list(texts)
+        return self.tokenizer(texts, **kwargs)
+
+
+@pytest.mark.parametrize("max_length", [32, 128, 512])
+def test_truncate_tokenizes_a_long_texts_head_and_gets_the_whole_texts_input(tokenizer, max_length):
+    """``truncated`` gives what tokenizing each whole text gives, having tokenized of a long note only
+    its head; words too long for the head's allowance (one token of eight characters each) and a text
+    without whitespace to cut at are tokenized whole."""
+    import pandas as pd
+
+    notes = pd.read_csv(BUNDLED_CSV)["transcription"].dropna().tolist()
+    dense = "patient " * 2000  # ~8 characters a token: the head falls short of the window
+    texts = [*notes, dense, "x" * 20_000, "short note", ""]
+    seen = _Seen(tokenizer)
+    out = truncated(seen, texts, max_length)
+    whole = tokenizer(texts, truncation=True, max_length=max_length)
+    assert {k: list(v) for k, v in out.items()} == {k: list(v) for k, v in whole.items()}
+    heads = seen.texts[: len(texts)]
+    cut = [(h, t) for h, t in zip(heads, texts, strict=True) if h != t]
+    assert cut and all(t.startswith(h) and t[len(h)].isspace() for h, t in cut)
+    assert seen.texts[len(texts) :] == [dense]  # the one text whose head gave too few tokens
 
 
 def test_head_tail_keeps_the_start_and_the_end(tokenizer):

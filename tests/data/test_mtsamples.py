@@ -45,3 +45,18 @@ def test_preprocess_on_mtsamples_keeps_23_classes_without_leaks(tmp_path):
     assert eda.groupby("medical_specialty")["split"].nunique().min() == 2
     written = json.loads((tmp_path / "report" / "data-report.json").read_text())
     assert written["split"]["validation_rows"] == len(eda[eda.split == "validation"])
+
+
+@pytest.mark.parametrize("max_length", [128, 512])
+def test_truncating_the_head_of_each_note_gives_the_whole_notes_input(max_length):
+    """``truncated`` tokenizes a long note's head only; on every mtsamples note it gives what the whole
+    note gives, with the offline model's tokenizer."""
+    pytest.importorskip("transformers")
+    from transformers import AutoTokenizer
+
+    from medtx_common import resolve_model_path, truncated
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(OFFLINE_MODEL), use_fast=True)
+    notes = pd.read_csv(REAL_CSV)["transcription"].dropna().astype(str).tolist()
+    whole = tokenizer(notes, truncation=True, max_length=max_length)
+    assert truncated(tokenizer, notes, max_length)["input_ids"] == whole["input_ids"]
