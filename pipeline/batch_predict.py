@@ -12,6 +12,7 @@ request names the fields of each note (``inputs``).
 
 from __future__ import annotations
 
+import concurrent.futures
 import io
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -124,20 +125,49 @@ def score(
     max_bytes: int,
     top_k: int = 1,
     progress: Callable[[int], None] | None = None,
+    concurrency: int = 1,
 ) -> list[dict[str, Any] | None]:
     """Each text's prediction (``None`` for an empty text), in order; ``send`` posts one request body
-    and returns the answer's body (raising on a refusal). ``progress`` gets each request's count. A
-    refusal or a wrong answer midway raises ``ScoringStoppedError`` with what was scored before it."""
+    and returns the answer's body (raising on a refusal). Up to ``concurrency`` requests are in flight
+    at once (``send`` is then called from that many threads): an endpoint of several instances, or
+    one that batches concurrent requests, answers them together. ``progress`` gets each answered
+    request's count. A refusal or a wrong answer raises ``ScoringStoppedError`` with what was scored:
+    no request is sent after it, and those already in flight are waited for and kept."""
     found: list[dict[str, Any] | None] = [None] * len(texts)
-    for positions, body in requests(texts, batch_size, max_texts, max_bytes, top_k):
+    failure: list[Exception] = []
+
+    def ask(positions: list[int], body: bytes) -> tuple[list[int], list[dict[str, Any]]]:
+        return positions, check_answer(send(body), len(positions))
+
+    def land(done: set[concurrent.futures.Future]) -> None:
+        for future in done:
+            try:
+                positions, answer = future.result()
+            except Exception as err:
+                failure.append(err)
+                continue
+            for position, prediction in zip(positions, answer, strict=True):
+                found[position] = prediction
+            if progress:
+                progress(len(positions))
+
+    limit = max(1, concurrency)
+    with concurrent.futures.ThreadPoolExecutor(limit, thread_name_prefix="medtx-predict") as pool:
+        in_flight: set[concurrent.futures.Future] = set()
         try:
-            answer = check_answer(send(body), len(positions))
-        except Exception as err:
-            raise ScoringStoppedError(found, err) from err
-        for position, prediction in zip(positions, answer, strict=True):
-            found[position] = prediction
-        if progress:
-            progress(len(positions))
+            for positions, body in requests(texts, batch_size, max_texts, max_bytes, top_k):
+                if failure:
+                    break
+                in_flight.add(pool.submit(ask, positions, body))
+                if len(in_flight) >= limit:
+                    done, in_flight = concurrent.futures.wait(
+                        in_flight, return_when=concurrent.futures.FIRST_COMPLETED
+                    )
+                    land(done)
+        finally:  # what is in flight is answered (or refused) and kept, whatever stopped the loop
+            land(concurrent.futures.wait(in_flight)[0])
+    if failure:
+        raise ScoringStoppedError(found, failure[0]) from failure[0]
     return found
 
 

@@ -76,6 +76,15 @@ def predict(
     batch_size: Annotated[
         int, typer.Option(min=1, help="texts per request (within the endpoint's limits)")
     ] = 32,
+    concurrency: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            help="requests in flight at once (an endpoint of several instances answers them side by "
+            "side); the endpoint's live traffic shares it",
+        ),
+    ] = 1,
     name: EndpointName = None,
     store: StoreDir = Path(DEFAULT_STORE),
     sagemaker: SageMakerFlag = False,
@@ -141,6 +150,11 @@ def predict(
         rows = bp.read_texts(csv, column, id_column, columns)
         if top_k > limits.max_top_k:
             raise bp.PredictError(f"--top-k must be at most {limits.max_top_k} (the endpoint's limit)")
+        if batch_transform and concurrency > 1:
+            raise bp.PredictError(
+                "--concurrency is for requests to the endpoint: a transform job's instances take one "
+                "request each at a time (--instance-count)"
+            )
         if (job or instance_type or model_name or instance_count > 1 or not wait) and not batch_transform:
             raise bp.PredictError(
                 "--job, --instance-type, --instance-count, --model-name and --no-wait go with "
@@ -199,6 +213,7 @@ def predict(
                 limits.max_payload_bytes,
                 top_k,
                 progress=lambda n: progress.advance(task, n),
+                concurrency=concurrency,
             )
         except bp.ScoringStoppedError as stop:  # what was scored is kept: a rerun needs only the rest
             progress.stop()

@@ -255,13 +255,23 @@ def test_the_local_endpoint_answers_over_http(local_run):
 
 
 def test_predict_scores_a_csv_through_the_local_endpoint(local_run, tmp_path):
-    """``medtx predict`` on rows of the bundled CSV (one blanked): one output row per input row, each
-    with one of the model's labels, the blank one kept with its note."""
+    """``medtx predict`` on rows of the bundled CSV (one blanked), three requests in flight at once
+    (the endpoint batches them together): one output row per input row, each with one of the
+    model's labels, the blank one kept with its note."""
     store, _ = local_run
     labels = json.loads((store / BUCKET / "preprocess" / "train" / "label_map.json").read_text())["id2label"]
     rows, source = backlog(tmp_path, 40, blank=5)
     done = medtx(
-        "predict", str(source), "--id-column", "sample_name", "--batch-size", "16", "--store", str(store)
+        "predict",
+        str(source),
+        "--id-column",
+        "sample_name",
+        "--batch-size",
+        "8",
+        "--concurrency",
+        "3",
+        "--store",
+        str(store),
     )
     assert done.returncode == 0, done.stderr
     assert "39 row(s) scored by medtx-specialty-classifier; 1 row(s) without text kept" in " ".join(

@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 import random
+import threading
+import time
 
 import pandas as pd
 import pytest
@@ -81,6 +83,53 @@ def test_every_row_comes_out_in_order_with_its_label_and_alternatives(tmp_path):
     with pytest.raises(ScoringStoppedError, match="should be a list of 2 prediction") as stopped:
         score(["a", "b"], lambda body: b"[]", 8, 8, 10_000)
     assert isinstance(stopped.value.error, DeployError) and stopped.value.found == [None, None]
+
+
+def test_requests_in_flight_at_once_land_in_order():
+    """``concurrency``: that many requests are sent at once (the first three meet; sent one after
+    another they never would), no more, and every answer lands at its rows; progress counts them all."""
+    texts = [f"note {'x' * i}" if i % 7 else "" for i in range(40)]
+    met, lock = threading.Barrier(3, timeout=20), threading.Lock()
+    calls, now, most = [0], [0], [0]
+    counted: list[int] = []
+
+    def send(body):
+        with lock:
+            calls[0], now[0] = calls[0] + 1, now[0] + 1
+            most[0], first = max(most[0], now[0]), calls[0] <= 3
+        if first:
+            met.wait()
+        time.sleep(0.01)
+        with lock:
+            now[0] -= 1
+        return _answer(body)
+
+    found = score(texts, send, 4, 256, 10_000, 2, progress=counted.append, concurrency=3)
+    assert not met.broken and most[0] == 3
+    assert found == score(texts, _answer, 4, 256, 10_000, 2)  # the serial answers, at the same rows
+    assert sum(counted) == sum(1 for t in texts if t)
+
+
+def test_a_refusal_among_requests_in_flight_stops_the_sending_and_keeps_what_was_answered():
+    """The request holding text 9 is refused: the requests in flight beside it are waited for and
+    kept, none is sent after the refusal is seen, and the error is the endpoint's."""
+    texts = [f"note {i}" for i in range(30)]
+    sent = []
+
+    def send(body):
+        inputs = json.loads(body)["inputs"]
+        sent.extend(inputs)
+        time.sleep(0.02 if "note 8" in inputs else 0.005)  # the request beside the refused one is slow
+        if "note 9" in inputs:
+            raise DeployError("endpoint answered HTTP 400: no")
+        return _answer(body)
+
+    with pytest.raises(ScoringStoppedError, match="HTTP 400: no") as stopped:
+        score(texts, send, 1, 256, 10_000, concurrency=3)
+    found = stopped.value.found
+    assert found[9] is None and found[8] is not None  # in flight beside the refusal: answered and kept
+    assert all(found[int(t.split()[1])] is not None for t in sent if t != "note 9")
+    assert len(sent) <= 12 and all(found[i] is None for i in range(len(texts)) if texts[i] not in sent)
 
 
 def test_a_model_trained_on_more_fields_gets_each_note_as_an_object_naming_them(tmp_path):
