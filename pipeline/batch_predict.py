@@ -27,6 +27,9 @@ from scripts.medtx_config import NOTE_FIELD, TEXT_FIELDS
 #: Output columns, before any ``review`` column and ``top_k`` alternatives.
 COLUMNS = ("row", "label", "score", "note")
 NO_TEXT = "no text: not sent"
+#: The note of a row with text that a stopped run did not score starts with this (``--resume``
+#: sends those rows).
+NOT_SCORED = "not scored: "
 
 
 class PredictError(ValueError):
@@ -34,10 +37,11 @@ class PredictError(ValueError):
 
 
 class ScoringStoppedError(Exception):
-    """The endpoint refused a request midway: ``found`` holds what was scored before it."""
+    """The endpoint refused a request midway, or the scoring was interrupted (``error`` is then the
+    ``KeyboardInterrupt``): ``found`` holds what was scored."""
 
-    def __init__(self, found: list[dict[str, Any] | None], error: Exception) -> None:
-        super().__init__(str(error))
+    def __init__(self, found: list[dict[str, Any] | None], error: BaseException) -> None:
+        super().__init__(str(error) or type(error).__name__)
         self.found, self.error = found, error
 
 
@@ -132,9 +136,10 @@ def score(
     at once (``send`` is then called from that many threads): an endpoint of several instances, or
     one that batches concurrent requests, answers them together. ``progress`` gets each answered
     request's count. A refusal or a wrong answer raises ``ScoringStoppedError`` with what was scored:
-    no request is sent after it, and those already in flight are waited for and kept."""
+    no request is sent after it, and those already in flight are waited for and kept; so does an
+    interruption (Ctrl-C), with the ``KeyboardInterrupt`` as its error."""
     found: list[dict[str, Any] | None] = [None] * len(texts)
-    failure: list[Exception] = []
+    failure: list[BaseException] = []
 
     def ask(positions: list[int], body: bytes) -> tuple[list[int], list[dict[str, Any]]]:
         return positions, check_answer(send(body), len(positions))
@@ -164,6 +169,8 @@ def score(
                         in_flight, return_when=concurrent.futures.FIRST_COMPLETED
                     )
                     land(done)
+        except KeyboardInterrupt as interrupted:
+            failure.insert(0, interrupted)
         finally:  # what is in flight is answered (or refused) and kept, whatever stopped the loop
             land(concurrent.futures.wait(in_flight)[0])
     if failure:
@@ -195,7 +202,7 @@ def table(
         out[f"label_{rank}"] = [_alternative(p, rank, "label", "") for p in predictions]
         out[f"score_{rank}"] = [_alternative(p, rank, "score", None) for p in predictions]
     out["note"] = [
-        "" if p else (NO_TEXT if not text else f"not scored: {stopped}")
+        "" if p else (NO_TEXT if not text else f"{NOT_SCORED}{stopped}")
         for p, text in zip(predictions, rows["text"], strict=True)
     ]
     return out
@@ -208,3 +215,41 @@ def _alternative(prediction: dict[str, Any] | None, rank: int, field: str, missi
         return missing
     value = alternatives[rank - 1][field]
     return round(float(value), 6) if field == "score" else value
+
+
+def earlier_output(
+    target: Path, rows: pd.DataFrame, columns: Sequence[str]
+) -> tuple[pd.DataFrame, list[int]]:
+    """For ``medtx predict --resume``: the output CSV ``target`` that a stopped run of the same CSV and
+    options wrote (as text, as written) and the positions of its rows noted ``NOT_SCORED``. One that
+    is missing, unreadable, or written from another CSV or with other options (``columns``: what
+    these options write) is named."""
+    if not target.is_file():
+        raise PredictError(f"--resume: there is no {target} to resume (run without --resume first)")
+    try:
+        earlier = pd.read_csv(target, dtype=str, keep_default_na=False)
+    except (ValueError, UnicodeDecodeError) as err:
+        raise PredictError(f"--resume: cannot read {target} as this command's output: {err}") from err
+    if list(earlier.columns) != list(columns):
+        raise PredictError(
+            f"--resume: {target} has the columns {', '.join(earlier.columns)}; these options write "
+            f"{', '.join(columns)}: resume with the options it was written with"
+        )
+    if len(earlier) != len(rows) or any(
+        earlier[c].tolist() != rows[c].astype(str).tolist() for c in ("row", "id") if c in rows.columns
+    ):
+        raise PredictError(
+            f"--resume: {target} has {len(earlier):,} row(s) whose numbers or ids are not this CSV's "
+            f"{len(rows):,}: it was written from another CSV"
+        )
+    pending = [i for i, note in enumerate(earlier["note"]) if note.startswith(NOT_SCORED)]
+    return earlier, pending
+
+
+def fill_in(earlier: pd.DataFrame, fresh: pd.DataFrame, positions: Sequence[int]) -> pd.DataFrame:
+    """``earlier`` (``earlier_output``) with its rows at ``positions`` taken from ``fresh`` (a ``table``
+    of the same rows and options), written as ``to_csv`` writes them."""
+    taken = fresh.iloc[list(positions)]
+    out = earlier.copy()
+    out.iloc[list(positions)] = taken.astype(object).where(taken.notna(), "").astype(str).to_numpy()
+    return out

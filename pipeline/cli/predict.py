@@ -85,6 +85,14 @@ def predict(
             "side); the endpoint's live traffic shares it",
         ),
     ] = 1,
+    resume: Annotated[
+        bool,
+        typer.Option(
+            "--resume",
+            help="send only the rows the output CSV notes 'not scored' (a run stopped by a refusal or "
+            "Ctrl-C) and fill them in; the same CSV and options as the run that wrote it",
+        ),
+    ] = False,
     name: EndpointName = None,
     store: StoreDir = Path(DEFAULT_STORE),
     sagemaker: SageMakerFlag = False,
@@ -150,10 +158,10 @@ def predict(
         rows = bp.read_texts(csv, column, id_column, columns)
         if top_k > limits.max_top_k:
             raise bp.PredictError(f"--top-k must be at most {limits.max_top_k} (the endpoint's limit)")
-        if batch_transform and concurrency > 1:
+        if batch_transform and (concurrency > 1 or resume):
             raise bp.PredictError(
-                "--concurrency is for requests to the endpoint: a transform job's instances take one "
-                "request each at a time (--instance-count)"
+                "--concurrency and --resume are for requests to the endpoint: a transform job's "
+                "instances take one request each at a time (--instance-count), and it runs whole"
             )
         if (job or instance_type or model_name or instance_count > 1 or not wait) and not batch_transform:
             raise bp.PredictError(
@@ -202,6 +210,17 @@ def predict(
             return answer
 
     texts = bp.inputs(rows)
+    earlier: Any = None
+    pending: list[int] = []
+    if resume:  # the rows a stopped run left: only those are sent
+        with failing(bp.PredictError, code=2):
+            columns = bp.table(rows.head(0), [], top_k, review_below=review_below).columns
+            earlier, pending = bp.earlier_output(target, rows, list(columns))
+        if not pending:
+            console.print(f"nothing to resume: every row of {target} with text is scored", highlight=False)
+            return
+        left = set(pending)
+        texts = [t if i in left else "" for i, t in enumerate(texts)]
     with failing(bp.PredictError, code=1), Progress(console=console, transient=True) as progress:
         task = progress.add_task(f"scoring {len(texts):,} rows", total=sum(1 for t in texts if t))
         try:
@@ -215,18 +234,22 @@ def predict(
                 progress=lambda n: progress.advance(task, n),
                 concurrency=concurrency,
             )
-        except bp.ScoringStoppedError as stop:  # what was scored is kept: a rerun needs only the rest
+        except bp.ScoringStoppedError as stop:  # what was scored is kept: --resume sends the rest
             progress.stop()
-            stopped = "the endpoint refused a request"
-            bp.table(rows, stop.found, top_k, stopped, review_below).to_csv(target, index=False)
-            scored = sum(1 for p in stop.found if p is not None)
+            interrupted = isinstance(stop.error, KeyboardInterrupt)
+            stopped = "interrupted" if interrupted else "the endpoint refused a request"
+            written = bp.table(rows, stop.found, top_k, stopped, review_below)
+            if earlier is not None:
+                written = bp.fill_in(earlier, written, pending)
+            written.to_csv(target, index=False)
+            said = "[red]interrupted[/red]" if interrupted else f"[red]error:[/red] {stop.error}"
             console.print(
-                f"[red]error:[/red] {stop.error}\nwrote {target} with the {scored:,} row(s) scored before "
-                "it; the rest have the note 'not scored: ...'",
+                f"{said}\nwrote {target} with the {int((written['label'] != '').sum()):,} row(s) scored; "
+                f"the rest have the note '{bp.NOT_SCORED}...' (the same command with --resume sends them)",
                 highlight=False,
             )
-            raise typer.Exit(1) from stop
-    _write(backlog, found, f"by {endpoint_name}")
+            raise typer.Exit(130 if interrupted else 1) from stop
+    _write(backlog, found, f"by {endpoint_name}", earlier, pending)
 
 
 def _stage(
@@ -382,22 +405,34 @@ def _predict_by_local_transform(
     )
 
 
-def _write(backlog: Backlog, found: list[dict[str, Any] | None], by: str) -> None:
+def _write(
+    backlog: Backlog,
+    found: list[dict[str, Any] | None],
+    by: str,
+    earlier: Any = None,
+    pending: list[int] | None = None,
+) -> None:
     """The output CSV (``batch_predict.table``), and a line on what was scored ``by``, what was kept
-    without text and, with ``review_below``, how many rows it marked for review."""
+    without text and, with ``review_below``, how many rows it marked for review. ``earlier``: the
+    output a stopped run wrote (``--resume``), whose rows at ``pending`` are the ones scored now."""
     from pipeline import batch_predict as bp
 
     written = bp.table(backlog.rows, found, backlog.top_k, review_below=backlog.review_below)
+    fresh = written if earlier is None else written.iloc[pending or []]
+    if earlier is not None:
+        written = bp.fill_in(earlier, written, pending or [])
     written.to_csv(backlog.target, index=False)
-    empty = sum(1 for p in found if p is None)
-    scored = len(found) - empty
+    scored = int((fresh["label"] != "").sum())
+    empty = int((fresh["note"] == bp.NO_TEXT).sum())
     review = (
-        f"; {int(written['review'].sum()):,} of them scored below {backlog.review_below:g}, marked for review"
+        f"; {int(fresh['review'].sum()):,} of them scored below {backlog.review_below:g}, marked for review"
         if backlog.review_below is not None
         else ""
     )
+    kept = f" (resumed: the other {len(written) - len(fresh):,} row(s) kept as the earlier run wrote them)"
     console.print(
         f"wrote {backlog.target}: {scored:,} row(s) scored {by}{review}"
-        + (f"; {empty:,} row(s) without text kept with the note {bp.NO_TEXT!r}" if empty else ""),
+        + (f"; {empty:,} row(s) without text kept with the note {bp.NO_TEXT!r}" if empty else "")
+        + (kept if earlier is not None else ""),
         highlight=False,
     )

@@ -132,6 +132,48 @@ def test_a_refusal_among_requests_in_flight_stops_the_sending_and_keeps_what_was
     assert len(sent) <= 12 and all(found[i] is None for i in range(len(texts)) if texts[i] not in sent)
 
 
+def test_an_interruption_keeps_what_was_answered():
+    """Ctrl-C while answers come in (here: in the progress callback, which runs where the
+    interruption would arrive): the scoring stops with the ``KeyboardInterrupt`` as its error and
+    every answer received before it."""
+    texts = [f"note {i}" for i in range(10)]
+    counted: list[int] = []
+
+    def progress(n):
+        counted.append(n)
+        if len(counted) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(ScoringStoppedError) as stopped:
+        score(texts, _answer, 2, 256, 10_000, progress=progress)
+    assert isinstance(stopped.value.error, KeyboardInterrupt) and str(stopped.value) == "KeyboardInterrupt"
+    assert [p is not None for p in stopped.value.found] == [True] * 4 + [False] * 6
+
+
+def test_predict_interrupted_writes_what_was_scored_and_exits_130(tmp_path, monkeypatch):
+    from helpers import said
+    from typer.testing import CliRunner
+
+    from pipeline import batch_predict
+    from pipeline.cli import app
+
+    source = tmp_path / "notes.csv"
+    pd.DataFrame({"transcription": ["chest pain", "kidney stone"]}).to_csv(source, index=False)
+    first = json.loads(_answer(request_body(["chest pain"])))[0]
+
+    def interrupted(texts, *args, **kwargs):
+        raise ScoringStoppedError([first, None], KeyboardInterrupt())
+
+    monkeypatch.setattr(batch_predict, "score", interrupted)
+    done = CliRunner().invoke(
+        app, ["predict", str(source), "--sagemaker", "--region", REGION], env={"COLUMNS": "200"}
+    )
+    assert done.exit_code == 130 and "interrupted" in said(done) and "with --resume sends them" in said(done)
+    kept = pd.read_csv(tmp_path / "notes-predictions.csv", keep_default_na=False)
+    assert kept["label"].tolist() == [first["label"], ""]
+    assert kept["note"].tolist() == ["", "not scored: interrupted"]
+
+
 def test_a_model_trained_on_more_fields_gets_each_note_as_an_object_naming_them(tmp_path):
     """``--field description=summary``: each request names the note's fields (the text as the
     transcription); a row without text is still not sent, and the output keeps only row and id."""
@@ -253,11 +295,49 @@ def test_predict_scores_a_csv_through_the_sagemaker_endpoint(tmp_path, monkeypat
         failed = runner.invoke(app, [*asked, "0.7"])
     assert failed.exit_code == 1
     assert 'medtx-specialty-classifier answered HTTP 400: {"error": "inputs must be text"}' in said(failed)
-    assert "with the 2 row(s) scored before it" in said(failed)  # kept: a rerun needs only the rest
+    assert "with the 2 row(s) scored; the rest have the note 'not scored: ...'" in said(failed)
     kept = pd.read_csv(tmp_path / "notes-predictions.csv", keep_default_na=False)
     assert kept["label"].tolist() == [LABELS[10 % 3], "", LABELS[17 % 3], ""]
     assert kept["note"].tolist() == ["", NO_TEXT, "", "not scored: the endpoint refused a request"]
     assert kept["review"].tolist() == ["0", "", "0", ""]  # a score at the threshold is answered, not reviewed
+
+    # --resume sends the row left, only it, and fills it in; the rows kept stay as written
+    left = Stubber(runtime)
+    rest = request_body(["kidney stone"])
+    left.add_response(
+        "invoke_endpoint",
+        {
+            "Body": StreamingBody(io.BytesIO(_answer(rest)), len(_answer(rest))),
+            "ContentType": "application/json",
+        },
+        {"EndpointName": ANY, "ContentType": ANY, "Accept": ANY, "Body": rest, "InferenceId": ANY},
+    )
+    with left:
+        resumed = runner.invoke(app, [*asked, "0.7", "--resume"])
+        left.assert_no_pending_responses()
+    assert resumed.exit_code == 0, said(resumed)
+    assert "1 row(s) scored by medtx-specialty-classifier; 0 of them scored below 0.7" in said(resumed)
+    assert "(resumed: the other 3 row(s) kept as the earlier run wrote them)" in said(resumed)
+    whole = pd.read_csv(tmp_path / "notes-predictions.csv", keep_default_na=False)
+    assert whole["label"].tolist() == [LABELS[10 % 3], "", LABELS[17 % 3], LABELS[12 % 3]]
+    assert whole["note"].tolist() == ["", NO_TEXT, "", ""] and whole["review"].tolist() == ["0", "", "0", "0"]
+    assert whole["score"].tolist() == ["0.7", "", "0.7", "0.7"]
+    done_already = runner.invoke(app, [*asked, "0.7", "--resume"])
+    assert done_already.exit_code == 0 and "nothing to resume: every row of" in said(done_already)
+    other = runner.invoke(app, [*asked, "0.7", "--resume", "--top-k", "2"])
+    assert other.exit_code == 2 and "resume with the options it was written with" in said(other)
+    (tmp_path / "short.csv").write_text("transcription\nchest pain\n")
+    shorter = ["predict", str(tmp_path / "short.csv"), "--out", str(tmp_path / "notes-predictions.csv")]
+    wrong = runner.invoke(
+        app, [*shorter, "--sagemaker", "--region", REGION, "--review-below", "0.7", "--resume"]
+    )
+    assert wrong.exit_code == 2 and "it was written from another CSV" in said(wrong)
+    nothing = runner.invoke(app, [*shorter[:2], "--sagemaker", "--region", REGION, "--resume"])
+    assert (
+        nothing.exit_code == 2
+        and "there is no" in said(nothing)
+        and "run without --resume first" in said(nothing)
+    )
     beyond = runner.invoke(app, ["predict", str(source), "--review-below", "1.5", "--sagemaker"])
     assert beyond.exit_code == 2 and "--review-below" in said(beyond)
     missing = runner.invoke(app, ["predict", str(source), "--column", "text", "--sagemaker"])

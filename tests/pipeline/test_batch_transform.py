@@ -254,7 +254,7 @@ def test_batch_transform_options_are_refused_where_they_do_not_apply(served, tmp
     runner = CliRunner()
     transform = ["--sagemaker", "--batch-transform", "--region", REGION]
     both = runner.invoke(app, ["predict", str(source), *transform, "--concurrency", "4"])
-    assert both.exit_code == 2 and "--concurrency is for requests to the endpoint" in said(both)
+    assert both.exit_code == 2 and "--concurrency and --resume are for requests to the endpoint" in said(both)
     local = runner.invoke(app, ["predict", str(source), "--batch-transform", "--no-wait"])
     assert local.exit_code == 2 and "a local transform job runs to its end here" in said(local)
     nothing = runner.invoke(app, ["predict", str(source), "--batch-transform", "--store", str(tmp_path)])
