@@ -238,10 +238,7 @@ def predict(
             progress.stop()
             interrupted = isinstance(stop.error, KeyboardInterrupt)
             stopped = "interrupted" if interrupted else "the endpoint refused a request"
-            written = bp.table(rows, stop.found, top_k, stopped, review_below)
-            if earlier is not None:
-                written = bp.fill_in(earlier, written, pending)
-            written.to_csv(target, index=False)
+            written, _ = _output(backlog, stop.found, stopped, earlier, pending)
             said = "[red]interrupted[/red]" if interrupted else f"[red]error:[/red] {stop.error}"
             console.print(
                 f"{said}\nwrote {target} with the {int((written['label'] != '').sum()):,} row(s) scored; "
@@ -405,6 +402,26 @@ def _predict_by_local_transform(
     )
 
 
+def _output(
+    backlog: Backlog,
+    found: list[dict[str, Any] | None],
+    stopped: str = "",
+    earlier: Any = None,
+    pending: list[int] | None = None,
+) -> tuple[Any, Any]:
+    """Write the output CSV (``batch_predict.table``; ``stopped``: why rows with text have no label)
+    and return its rows and the rows this run scored: all of them, or with ``earlier`` (the output a
+    stopped run wrote, ``--resume``) its rows at ``pending``, the rest kept as that run wrote them."""
+    from pipeline import batch_predict as bp
+
+    written = fresh = bp.table(backlog.rows, found, backlog.top_k, stopped, backlog.review_below)
+    if earlier is not None:
+        fresh = written.iloc[pending or []]
+        written = bp.fill_in(earlier, written, pending or [])
+    written.to_csv(backlog.target, index=False)
+    return written, fresh
+
+
 def _write(
     backlog: Backlog,
     found: list[dict[str, Any] | None],
@@ -417,11 +434,7 @@ def _write(
     output a stopped run wrote (``--resume``), whose rows at ``pending`` are the ones scored now."""
     from pipeline import batch_predict as bp
 
-    written = bp.table(backlog.rows, found, backlog.top_k, review_below=backlog.review_below)
-    fresh = written if earlier is None else written.iloc[pending or []]
-    if earlier is not None:
-        written = bp.fill_in(earlier, written, pending or [])
-    written.to_csv(backlog.target, index=False)
+    written, fresh = _output(backlog, found, earlier=earlier, pending=pending)
     scored = int((fresh["label"] != "").sum())
     empty = int((fresh["note"] == bp.NO_TEXT).sum())
     review = (
