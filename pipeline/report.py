@@ -131,11 +131,24 @@ def calibration_line(report: dict[str, Any]) -> str:
 
 
 def selective_reach(figures: dict[str, Any]) -> str:
-    """``selective``'s ``at_accuracy`` in words: the share of notes the threshold answers, and it."""
+    """``selective``'s ``at_accuracy`` in words: the share of notes the threshold answers, and it; and,
+    where the evaluation has it (``held_out``), the accuracy with its interval and the share answered
+    when each fold of the notes is answered at the threshold the other folds fit."""
     at = figures["at_accuracy"]
     if at["threshold"] is None:
-        return "no score threshold gets there"
-    return f"{at['coverage']:.0%} of the notes answered at score >= {at['threshold']:.3f}"
+        reach = "no score threshold gets there"
+    else:
+        reach = f"{at['coverage']:.0%} of the notes answered at score >= {at['threshold']:.3f}"
+    held = figures.get("held_out")
+    if held and held["accuracy"] is not None:
+        low, high = held["accuracy_interval"]
+        reach += (
+            f", held out {held['accuracy']:.1%} right [{held['confidence_level']:.0%} interval "
+            f"{low:.1%}-{high:.1%}] on {held['coverage']:.0%}"
+        )
+    elif held:
+        reach += ", held out none answered"
+    return reach
 
 
 def selective_line(report: dict[str, Any]) -> str:

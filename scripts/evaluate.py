@@ -28,8 +28,9 @@ same probabilities). Writes to the output dir:
   temperature training fitted (``TrainConfig.calibrate``), with the figures without it and held out;
   and ``selective``: what a score threshold buys when the notes scored below it go to a person (the
   lowest threshold whose answered notes reach ``EvalConfig.selective_accuracy`` and the share of notes
-  it answers, the accuracy/coverage curve; a note is right when the answer is one of the specialties
-  it is filed under), the model's and the baseline's;
+  it answers, the same held out (each fold of the notes answered at the threshold the other folds
+  fit, the accuracy with its interval), the accuracy/coverage curve; a note is right when the answer
+  is one of the specialties it is filed under), the model's and the baseline's;
 - ``per-class-metrics.csv``, ``confusion-matrix.csv``, ``behaviour-checks.csv`` (one row per
   behavioural check), ``top-k-accuracy.csv`` (the model's top-k accuracy beside the baseline's),
   ``selective-prediction.csv`` (the accuracy/coverage curves) and ``training-history.csv`` (the
@@ -105,6 +106,8 @@ SELECTIVE_CSV = "selective-prediction.csv"
 SELECTIVE_COLUMNS = ("model", "threshold", "coverage", "notes", "accuracy")
 #: The curve's points: the thresholds that answer 5%, 10%, ... 100% of the notes.
 SELECTIVE_STEPS = 20
+#: ``selective``'s ``held_out``: folds of the notes, each answered at the threshold the others fit.
+SELECTIVE_FOLDS = 5
 #: One row per evaluation (``--history-dir``): the pipeline writes each execution's under its own key
 #: of one prefix, which QuickSight reads as one table, the figures over retrainings. Every file under
 #: the prefix must keep these columns: a change of columns needs a new prefix (``pipeline.config.
@@ -349,7 +352,67 @@ def note_outcomes(
     return score, right
 
 
-def selective_figures(score: np.ndarray, right: np.ndarray, accuracy: float) -> dict[str, Any]:
+def _runs(score: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The notes by descending score, and the cuts between runs of equal scores (a threshold answers
+    a whole run or none of it): the scores, each cut's last note, the notes each cut answers and
+    their accuracy."""
+    order = np.argsort(-score, kind="stable")
+    score, right = score[order].astype(np.float64), np.asarray(right)[order]
+    ends = np.append(np.flatnonzero(np.diff(score) != 0), len(score) - 1)  # each run's last note
+    answered = ends + 1
+    return score, ends, answered, np.cumsum(right)[ends] / answered
+
+
+def lowest_threshold(score: np.ndarray, right: np.ndarray, accuracy: float) -> float | None:
+    """The lowest score threshold whose answered notes (scored at or above it) reach ``accuracy``;
+    None when even the highest-scored notes fall short."""
+    score, ends, _, accurate = _runs(score, right)
+    reaching = np.flatnonzero(accurate >= accuracy)
+    return float(score[ends[reaching[-1]]]) if reaching.size else None
+
+
+def held_out_threshold(
+    score: np.ndarray, right: np.ndarray, accuracy: float, confidence_level: float
+) -> dict[str, Any] | None:
+    """How the threshold does on notes that did not choose it: the notes in ``SELECTIVE_FOLDS``
+    folds (scikit-learn's ``KFold``, a fixed seed), each fold answered at the threshold
+    ``lowest_threshold`` fits on the other folds, and the answered notes of all folds pooled. Their
+    accuracy (with its Wilson interval at ``confidence_level``: the notes answered are independent
+    trials) says whether the accuracy the threshold was chosen for holds on new notes, which the
+    in-sample figure cannot, since the threshold was picked where it reached it. A fold whose
+    threshold is None answers none of its notes; accuracy and interval are None when no fold answers
+    any. None with fewer notes than folds."""
+    from scipy.stats import binomtest
+    from sklearn.model_selection import KFold
+
+    if len(score) < SELECTIVE_FOLDS:
+        return None
+    right = np.asarray(right, dtype=bool)
+    answered = np.zeros(len(score), dtype=bool)
+    thresholds: list[float | None] = []
+    for fit, held in KFold(SELECTIVE_FOLDS, shuffle=True, random_state=0).split(score):
+        thresholds.append(lowest_threshold(score[fit], right[fit], accuracy))
+        if thresholds[-1] is not None:
+            answered[held] = score[held] >= thresholds[-1]
+    notes, hits = int(answered.sum()), int(right[answered].sum())
+    interval = None
+    if notes:
+        found = binomtest(hits, notes).proportion_ci(confidence_level, method="wilson")
+        interval = [float(found.low), float(found.high)]
+    return {
+        "folds": SELECTIVE_FOLDS,
+        "thresholds": thresholds,
+        "coverage": notes / len(score),
+        "notes": notes,
+        "accuracy": hits / notes if notes else None,
+        "accuracy_interval": interval,
+        "confidence_level": float(confidence_level),
+    }
+
+
+def selective_figures(
+    score: np.ndarray, right: np.ndarray, accuracy: float, confidence_level: float = 0.95
+) -> dict[str, Any]:
     """Selective prediction over notes (``note_outcomes``: each one's top score, the endpoint's
     ``score``, and whether it is right): the notes scored at or above a threshold are answered by the
     model, the rest go to a person. A threshold answers every note scored at or above it, so notes of
@@ -357,24 +420,21 @@ def selective_figures(score: np.ndarray, right: np.ndarray, accuracy: float) -> 
 
     ``at_accuracy``: the lowest threshold whose answered notes reach ``accuracy``, the share of notes
     it answers (``coverage``; the rest is the review workload) and their accuracy; no threshold and
-    coverage 0 when even the highest-scored notes fall short. ``curve``: for the thresholds that answer
-    5%, 10%, ... 100% of the notes (``SELECTIVE_STEPS``), each one's coverage and accuracy.
-    ``area_under_risk_coverage`` (AURC; Geifman and El-Yaniv, 2017, "Selective Classification for Deep
-    Neural Networks"): the error rate of the answered notes averaged over every coverage, lower is
-    better; a score that says nothing about being right gives ``full_coverage_error``, the error rate
-    of all notes."""
-    order = np.argsort(-score, kind="stable")
-    score, right = score[order].astype(np.float64), np.asarray(right)[order]
-    notes = len(score)
-    ends = np.append(np.flatnonzero(np.diff(score) != 0), notes - 1)  # each run of equal scores' last
-    answered = ends + 1
-    accurate = np.cumsum(right)[ends] / answered
+    coverage 0 when even the highest-scored notes fall short. ``held_out`` (``held_out_threshold``):
+    the accuracy and coverage of notes answered at a threshold fitted on other notes, with the
+    accuracy's interval. ``curve``: for the thresholds that answer 5%, 10%, ... 100% of the notes
+    (``SELECTIVE_STEPS``), each one's coverage and accuracy. ``area_under_risk_coverage`` (AURC;
+    Geifman and El-Yaniv, 2017, "Selective Classification for Deep Neural Networks"): the error rate
+    of the answered notes averaged over every coverage, lower is better; a score that says nothing
+    about being right gives ``full_coverage_error``, the error rate of all notes."""
+    sorted_score, ends, answered, accurate = _runs(score, right)
+    notes = len(sorted_score)
     # every note at the cut that answers its whole run of equal scores
     aurc = float(np.mean(1 - np.repeat(accurate, np.diff(answered, prepend=0))))
 
     def point(cut: int) -> dict[str, Any]:
         return {
-            "threshold": float(score[ends[cut]]),
+            "threshold": float(sorted_score[ends[cut]]),
             "coverage": float(answered[cut] / notes),
             "notes": int(answered[cut]),
             "accuracy": float(accurate[cut]),
@@ -392,8 +452,9 @@ def selective_figures(score: np.ndarray, right: np.ndarray, accuracy: float) -> 
         "accuracy_target": float(accuracy),
         "notes": notes,
         "at_accuracy": at_accuracy,
+        "held_out": held_out_threshold(np.asarray(score), right, accuracy, confidence_level),
         "area_under_risk_coverage": aurc,
-        "full_coverage_error": float(1 - right.mean()),
+        "full_coverage_error": float(1 - np.mean(right)),
         "curve": [point(cut) for cut in cuts],
     }
 
@@ -510,7 +571,7 @@ def fit_baseline(
         **figures,
         "top_k_accuracy": top_k_accuracy(probs, test_labels, cfg.top_k),
         "selective": selective_figures(
-            *note_outcomes(probs, test_labels, test_texts), cfg.selective_accuracy
+            *note_outcomes(probs, test_labels, test_texts), cfg.selective_accuracy, cfg.confidence_level
         ),
     }
     return summary, predictions
@@ -816,7 +877,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     report["top_k_accuracy"] = top_k_accuracy(probs, y_true, cfg.top_k)
     top_k_table(report).to_csv(output_dir / TOP_K_CSV, index=False)
     outcomes = note_outcomes(probs, y_true, validation["text"].tolist())
-    report["selective"] = selective_figures(*outcomes, cfg.selective_accuracy)
+    report["selective"] = selective_figures(*outcomes, cfg.selective_accuracy, cfg.confidence_level)
     selective_table(report).to_csv(output_dir / SELECTIVE_CSV, index=False)
     report["calibration"] = tempered_calibration(
         probs, y_true, validation["text"].tolist(), cfg.calibration_bins, temperature

@@ -322,6 +322,7 @@ def _print_comparison(out: Console, result: dict, names: tuple[str, str]) -> Non
         "calibration_error",
         "score_temperature",
         "answered_at_target",
+        "held_out_accuracy",
         "risk_coverage_area",
     ]
     targets = {result[side].get("selective_target") for side in ("a", "b")} - {None}
@@ -336,12 +337,13 @@ def _print_comparison(out: Console, result: dict, names: tuple[str, str]) -> Non
             if len(targets) == 1
             else "notes answered at target accuracy"
         ),
+        "held_out_accuracy": "their accuracy, threshold held out",
         "risk_coverage_area": "risk-coverage area (AURC)",
     }
     # not a figure of the rows: no difference of these (nor of shares answered at different targets)
     unpaired = ["baseline_macro_f1", "minus_baseline", "score_temperature"]
     if len(targets) > 1:
-        unpaired.append("answered_at_target")
+        unpaired += ["answered_at_target", "held_out_accuracy"]
     for name in shown:
         a, b = result["a"].get(name), result["b"].get(name)
         cells = [f"{v:.4f}" if isinstance(v, int | float) else "-" for v in (a, b)]

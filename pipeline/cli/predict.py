@@ -65,12 +65,12 @@ def predict(
     ] = None,
     top_k: Annotated[int, typer.Option(min=1, help="also write the k best labels")] = 1,
     review_below: Annotated[
-        float | None,
+        str | None,
         typer.Option(
-            min=0.0,
-            max=1.0,
-            help="mark each row scored below this score for review (a `review` column of 1 or 0), e.g. "
-            "the threshold `medtx models show` gives for the target accuracy (selective prediction)",
+            metavar="SCORE|served",
+            help="mark each row scored below this score (0 to 1) for review (a `review` column of 1 or "
+            "0); `served`: the threshold the endpoint's model version reached its target accuracy at "
+            "on its validation notes (selective prediction, as `medtx models show` gives it)",
         ),
     ] = None,
     batch_size: Annotated[
@@ -176,7 +176,12 @@ def predict(
                 "to its end here, in this command"
             )
     endpoint_name = named_endpoint(name)
-    backlog = Backlog(rows, target, top_k, batch_size, review_below)
+    with failing(bp.PredictError, code=2):
+        threshold = _review_threshold(review_below, model_name)
+    if review_below == SERVED:
+        with failing(bp.PredictError, code=1):
+            threshold = _served_threshold(endpoint_name, store, sagemaker, region)
+    backlog = Backlog(rows, target, top_k, batch_size, threshold)
     if batch_transform and not sagemaker:
         _predict_by_local_transform(backlog, endpoint_name, model_name, instance_count, Store(store))
         return
@@ -214,7 +219,7 @@ def predict(
     pending: list[int] = []
     if resume:  # the rows a stopped run left: only those are sent
         with failing(bp.PredictError, code=2):
-            columns = bp.table(rows.head(0), [], top_k, review_below=review_below).columns
+            columns = bp.table(rows.head(0), [], top_k, review_below=threshold).columns
             earlier, pending = bp.earlier_output(target, rows, list(columns))
         if not pending:
             console.print(f"nothing to resume: every row of {target} with text is scored", highlight=False)
@@ -247,6 +252,78 @@ def predict(
             )
             raise typer.Exit(130 if interrupted else 1) from stop
     _write(backlog, found, f"by {endpoint_name}", earlier, pending)
+
+
+#: ``--review-below served``: the served version's own threshold.
+SERVED = "served"
+
+
+def _review_threshold(value: str | None, model_name: str | None) -> float | None:
+    """``--review-below`` as a score from 0 to 1 (None: no review column; ``SERVED``: resolved later,
+    by ``_served_threshold``). ``PredictError`` for anything else, and for ``served`` with a model of
+    the caller's choosing, whose version the endpoint does not name."""
+    from pipeline import batch_predict as bp
+
+    if value is None or value == SERVED:
+        if value == SERVED and model_name:
+            raise bp.PredictError(
+                "--review-below served reads the endpoint's model version: with --model-name, give the "
+                "threshold as a number"
+            )
+        return None
+    try:
+        threshold = float(value)
+    except ValueError:
+        threshold = float("nan")
+    if not 0 <= threshold <= 1:
+        raise bp.PredictError(f"--review-below takes a score from 0 to 1 or {SERVED!r}; got {value!r}")
+    return threshold
+
+
+def _served_threshold(endpoint_name: str, store: Path, sagemaker: bool, region: str | None) -> float:
+    """The review threshold of the model version endpoint ``endpoint_name`` serves: the lowest score
+    whose validation notes reached the target accuracy (``evaluation.json``'s
+    ``selective.at_accuracy.threshold``), said on the terminal with the held-out figures beside it.
+    ``PredictError`` naming what is missing: a version, its evaluation, or a threshold."""
+    import json
+
+    from pipeline import batch_predict as bp
+    from pipeline import registry
+    from pipeline.cli.sources import open_registry
+    from pipeline.report import selective_reach
+
+    opened = open_registry(store, sagemaker, region)
+    package = opened.served(endpoint_name)
+    if not package:
+        raise bp.PredictError(
+            f"--review-below served: endpoint {endpoint_name} serves no model version of a registry "
+            "(not in service, or deployed from a model of its own): give the threshold as a number"
+        )
+    described = opened.by_arn(package)
+    uri = registry.statistics_uri(described) if described else None
+    if uri is None:
+        raise bp.PredictError(f"--review-below served: {package} records no evaluation")
+    try:
+        selective = json.loads(opened.read(uri)).get("selective")
+    except (OSError, ValueError) as err:
+        raise bp.PredictError(f"--review-below served: cannot read {uri}: {err}") from err
+    threshold = ((selective or {}).get("at_accuracy") or {}).get("threshold")
+    if threshold is None:
+        raise bp.PredictError(
+            f"--review-below served: {package}'s evaluation gives no review threshold "
+            + (
+                "(it predates selective prediction)"
+                if not selective
+                else f"(no score threshold reached {selective['accuracy_target']:.0%} accuracy on its "
+                "validation notes)"
+            )
+        )
+    console.print(
+        f"review below {threshold:g}, the threshold of {package} for {selective['accuracy_target']:.0%} "
+        f"accuracy on its validation notes ({selective_reach(selective)})",
+        highlight=False,
+    )
+    return float(threshold)
 
 
 def _stage(

@@ -355,12 +355,49 @@ def test_a_note_filed_under_several_specialties_is_one_note_right_on_any_of_them
     )
 
 
+def test_the_held_out_threshold_answers_each_fold_at_the_threshold_the_other_folds_fit():
+    """Against the definition: five folds (scikit-learn's KFold, seed 0), each fold's notes answered
+    at the lowest threshold whose notes in the other four folds reach the target, the answered notes
+    pooled; the accuracy's interval is Wilson's score interval, computed here from its formula. On
+    scores that say less than the in-sample cut suggests, the held-out notes fall short of the
+    target the threshold was picked for."""
+    from scipy.stats import norm
+    from sklearn.model_selection import KFold
+
+    rng = np.random.default_rng(5)
+    score = rng.random(300)
+    right = rng.random(300) < 0.55 + 0.4 * score  # righter with the score, though never sure
+    found = selective_figures(score, right, 0.85, confidence_level=0.9)["held_out"]
+    answered = np.zeros(300, dtype=bool)
+    thresholds = []
+    for fit, held in KFold(5, shuffle=True, random_state=0).split(score):
+        reaching = [t for t in set(score[fit]) if right[fit][score[fit] >= t].mean() >= 0.85]
+        thresholds.append(min(reaching))
+        answered[held] = score[held] >= thresholds[-1]
+    n, p = answered.sum(), right[answered].mean()
+    z = norm.ppf(0.95)
+    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
+    half = z / (1 + z**2 / n) * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
+    assert found["thresholds"] == pytest.approx(thresholds)
+    assert found["accuracy_interval"] == pytest.approx([centre - half, centre + half])
+    assert {k: v for k, v in found.items() if k not in ("thresholds", "accuracy_interval")} == pytest.approx(
+        {"folds": 5, "coverage": n / 300, "notes": n, "accuracy": p, "confidence_level": 0.9}
+    )
+    assert 0 < found["coverage"] < 1 and found["accuracy"] < 0.85  # picked where the sample reached it
+    in_sample = selective_figures(score, right, 0.85)["at_accuracy"]
+    assert in_sample["accuracy"] >= 0.85 and found["accuracy"] < in_sample["accuracy"]
+
+
 def test_selective_figures_with_no_threshold_reaching_the_target_and_with_one_score():
     """Scores that say nothing: every note is answered at the one threshold, AURC is the error rate;
     a target no cut reaches gives no threshold and coverage 0."""
     flat, right = np.full(4, 1 / 3), np.array([True, False, True, False])
     found = selective_figures(flat, right, 0.9)
     assert found["at_accuracy"] == {"threshold": None, "coverage": 0.0, "notes": 0, "accuracy": None}
+    assert found["held_out"] is None  # fewer notes than folds
+    held = selective_figures(np.full(10, 0.4), np.arange(10) < 5, 0.9)["held_out"]
+    assert held["thresholds"] == [None] * 5 and held["notes"] == 0  # no fold's threshold: none answered
+    assert held["accuracy"] is None and held["accuracy_interval"] is None
     assert found["area_under_risk_coverage"] == found["full_coverage_error"] == 0.5
     assert found["curve"] == [
         {"threshold": pytest.approx(1 / 3), "coverage": 1.0, "notes": 4, "accuracy": 0.5}

@@ -366,3 +366,89 @@ def test_predict_names_a_bad_field_option(tmp_path, given, message):
     options = [item for value in given for item in ("--field", value)]
     done = CliRunner().invoke(app, ["predict", str(source), *options], env={"COLUMNS": "200"})
     assert done.exit_code == 2 and message in said(done), said(done)
+
+
+def test_review_below_served_reads_the_served_versions_threshold(tmp_path, monkeypatch):
+    """``--review-below served``: the threshold of the version the endpoint serves, from its
+    evaluation; one clear error for an endpoint serving no version, a version without an evaluation,
+    an evaluation that predates selective prediction or whose notes reached no threshold, and for
+    ``served`` beside a model of the caller's choosing. A number outside 0 to 1 is refused."""
+    from helpers import said
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app, predict, sources
+    from pipeline.local import endpoint
+
+    monkeypatch.setenv("COLUMNS", "200")
+    arn = "arn:aws:sagemaker:us-east-1:123456789012:model-package/medtx/3"
+    evaluations = {
+        "predates": {"multiclass_classification_metrics": {}},
+        "unreached": {"selective": {"accuracy_target": 0.9, "at_accuracy": {"threshold": None}}},
+        "reached": {
+            "selective": {
+                "accuracy_target": 0.9,
+                "at_accuracy": {"threshold": 0.6125, "coverage": 0.52, "notes": 240, "accuracy": 0.9},
+                "held_out": {
+                    "coverage": 0.5,
+                    "notes": 231,
+                    "accuracy": 0.8918,
+                    "accuracy_interval": [0.8456, 0.9254],
+                    "confidence_level": 0.95,
+                },
+            }
+        },
+    }
+    state = {"served": arn, "evaluation": "reached"}
+
+    def by_arn(package):
+        if state["evaluation"] is None:
+            return {"ModelPackageArn": package}
+        uri = f"s3://b/{state['evaluation']}/evaluation.json"
+        return {"ModelMetrics": {"ModelQuality": {"Statistics": {"S3Uri": uri}}}}
+
+    opened = sources.Registry(
+        describe=lambda group, version: {},
+        by_arn=by_arn,
+        read=lambda uri: json.dumps(evaluations[uri.split("/")[3]]).encode(),
+        served=lambda name: state["served"],
+    )
+    monkeypatch.setattr(sources, "open_registry", lambda store, sagemaker, region: opened)
+    sent = []
+
+    def invoke(store, name, body, inference_id=None):
+        sent.append(body)
+        answers = [{"label": LABELS[0], "class_id": 0, "score": s} for s in (0.61, 0.62)]
+        return 200, json.dumps(answers).encode()
+
+    monkeypatch.setattr(endpoint, "invoke", invoke)
+    source = tmp_path / "notes.csv"
+    source.write_text("transcription\nchest pain\nknee pain\n")
+    runner = CliRunner()
+    asked = ["predict", str(source), "--store", str(tmp_path / "store"), "--review-below"]
+    done = runner.invoke(app, [*asked, "served"])
+    assert done.exit_code == 0, said(done)
+    assert (
+        f"review below 0.6125, the threshold of {arn} for 90% accuracy on its validation notes (52% of "
+        "the notes answered at score >= 0.613, held out 89.2% right [95% interval 84.6%-92.5%] on 50%)"
+    ) in said(done)
+    out = pd.read_csv(tmp_path / "notes-predictions.csv")
+    assert out["review"].tolist() == [1, 0] and len(sent) == 1  # 0.61 below 0.6125, 0.62 above
+
+    def refused(**changes):
+        state.update(changes)
+        found = runner.invoke(app, [*asked, "served"])
+        state.update(served=arn, evaluation="reached")
+        assert found.exit_code == 1 and len(sent) == 1  # nothing sent
+        return said(found)
+
+    assert "endpoint medtx-specialty-classifier serves no model version of a registry" in refused(served=None)
+    assert f"--review-below served: {arn} records no evaluation" in refused(evaluation=None)
+    assert "gives no review threshold (it predates selective prediction)" in refused(evaluation="predates")
+    unreached = refused(evaluation="unreached")
+    assert "(no score threshold reached 90% accuracy on its validation notes)" in unreached
+    for wrong in ("1.5", "-0.1", "half", "nan"):
+        found = runner.invoke(app, [*asked, wrong])
+        assert found.exit_code == 2 and "--review-below takes a score from 0 to 1 or 'served'" in said(found)
+    chosen = runner.invoke(app, [*asked, "served", "--batch-transform", "--model-name", "m"])
+    assert chosen.exit_code == 2 and "with --model-name, give the threshold as a number" in said(chosen)
+    assert predict.SERVED == "served" and len(sent) == 1

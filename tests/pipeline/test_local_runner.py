@@ -759,6 +759,13 @@ def test_selective_prediction_reads_on_the_terminal_and_on_the_dashboard():
         "selective": {
             "accuracy_target": 0.9,
             "at_accuracy": {"threshold": 0.7612, "coverage": 0.46, "notes": 46, "accuracy": 0.9},
+            "held_out": {
+                "coverage": 0.43,
+                "notes": 43,
+                "accuracy": 0.8837,
+                "accuracy_interval": [0.7553, 0.9493],
+                "confidence_level": 0.95,
+            },
             "area_under_risk_coverage": 0.1834,
             "full_coverage_error": 0.4,
             "curve": curve,
@@ -766,21 +773,28 @@ def test_selective_prediction_reads_on_the_terminal_and_on_the_dashboard():
     }
     assert report.selective_line(found) == (
         "Selective prediction, to reach 90% accuracy on the notes answered (right: one of the note's "
-        "specialties; the rest to review): 46% of the notes answered at score >= 0.761; area under the "
-        "risk-coverage curve 0.183"
+        "specialties; the rest to review): 46% of the notes answered at score >= 0.761, held out 88.4% "
+        "right [95% interval 75.5%-94.9%] on 43%; area under the risk-coverage curve 0.183"
     )
     none = {"threshold": None, "coverage": 0.0, "notes": 0, "accuracy": None}
+    unanswered = {**found["selective"]["held_out"], "notes": 0, "accuracy": None, "accuracy_interval": None}
     found["baseline"] = {
-        "selective": {**found["selective"], "at_accuracy": none, "area_under_risk_coverage": 0.3}
+        "selective": {
+            **found["selective"],
+            "at_accuracy": none,
+            "held_out": unanswered,
+            "area_under_risk_coverage": 0.3,
+        }
     }
     assert report.selective_line(found).endswith(
-        "(baseline: no score threshold gets there); area under the risk-coverage curve 0.183 (baseline 0.300)"
+        "(baseline: no score threshold gets there, held out none answered); area under the risk-coverage "
+        "curve 0.183 (baseline 0.300)"
     )
     assert report.selective_line({}) == "" and dashboard.selective_figures({}) == []
     ((title, figure),) = dashboard.selective_figures(found)
     assert title == (
         "Selective prediction, 90% accuracy on the notes answered: 46% of the notes answered at score "
-        ">= 0.761"
+        ">= 0.761, held out 88.4% right [95% interval 75.5%-94.9%] on 43%"
     )
     target, model, baseline = figure.data
     assert list(target.y) == [0.9, 0.9] and (model.name, baseline.name) == ("model", "TF-IDF baseline")

@@ -915,6 +915,11 @@ def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypa
                 "rows_only_the_champion_gets_right": 1,
             },
             "macro_f1_minus_champion": 0.02,
+            "selective": {
+                "accuracy_target": 0.9,
+                "at_accuracy": {"threshold": 0.95, "coverage": 0.4, "notes": 12, "accuracy": 0.92},
+                "area_under_risk_coverage": 0.12,
+            },
         },
         "exec-gone": None,  # a statistics object deleted since
         None: None,  # registered without metrics
@@ -1037,6 +1042,11 @@ def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypa
 
     # the endpoint of the config's name serves version 2: the list says so, rejecting it warns
     endpoint = PipelineConfig().endpoint_name
+    backlog = tmp_path / "backlog.csv"
+    backlog.write_text("transcription\nChest pain.\n")
+    unserved = runner.invoke(app, ["predict", str(backlog), "--sagemaker", "--review-below", "served"])
+    assert unserved.exit_code == 1
+    assert f"--review-below served: endpoint {endpoint} serves no model version" in said(unserved)
     settings = deploy.DeploySettings(endpoint, ROLE)  # the deploy role's calls, tested above
     deploy.deploy(client, own.client("cloudwatch"), settings, package["ModelPackageArn"])
     listed = said(runner.invoke(app, ["models", "list", "--sagemaker", "--group", group]))
@@ -1066,10 +1076,14 @@ def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypa
     assert status.exit_code == 0 and json.loads(status.stdout)["model_package"] == arn
     _answers(PREDICTION)
     assert runner.invoke(app, ["invoke", "--sagemaker", "Chest pain."]).exit_code == 0
-    backlog = tmp_path / "backlog.csv"
-    backlog.write_text("transcription\nChest pain.\n")
-    _answers(PREDICTION)
-    assert runner.invoke(app, ["predict", str(backlog), "--sagemaker"]).exit_code == 0
+    _answers(PREDICTION)  # scored 0.91: below the served version's threshold, 0.95
+    scored = runner.invoke(app, ["predict", str(backlog), "--sagemaker", "--review-below", "served"])
+    assert scored.exit_code == 0, said(scored)
+    assert f"review below 0.95, the threshold of {arn} for 90% accuracy on its validation notes" in said(
+        scored
+    )
+    assert "1 of them scored below 0.95, marked for review" in said(scored)
+    assert (tmp_path / "backlog-predictions.csv").read_text().splitlines()[1].endswith(",1,")
 
     assert {"s3:GetObject", "sagemaker:UpdateModelPackage", "sagemaker:DescribeModel"} <= iam_calls
     assert {"sagemaker:InvokeEndpoint", "cloudwatch:DescribeAlarms"} <= iam_calls
@@ -1204,7 +1218,8 @@ def _evaluation(
             "accuracy_target": 0.9,
             "at_accuracy": {"coverage": 0.3 if kept > 0.9 else 0.45},
             "area_under_risk_coverage": 0.25 if kept > 0.9 else 0.2,
-        },
+        }
+        | ({} if kept > 0.9 else {"held_out": {"accuracy": 0.88}}),  # version 1 evaluated before it
     }
     rows = "".join(
         f"{first_row + i},note {(first_row + i) // 2},{t},{p},{labels[t]}\n"
@@ -1280,6 +1295,7 @@ def test_models_compare_pairs_a_version_with_the_served_one(registry, iam_calls,
     assert "top-3 accuracy 0.8000 0.7500 +0.0500" in text
     assert "notes answered at 90% accuracy 0.4500 0.3000 +0.1500" in text  # selective prediction
     assert "risk-coverage area (AURC) 0.2000 0.2500 -0.0500" in text
+    assert "their accuracy, threshold held out 0.8800 - " in text  # none for version 1, no difference
     assert (
         "macro-F1 difference: +0.3302 (95% interval +0." in text and "version 2 ahead in 100% of them" in text
     )
