@@ -132,8 +132,8 @@ def calibration_line(report: dict[str, Any]) -> str:
 
 def selective_reach(figures: dict[str, Any]) -> str:
     """``selective``'s ``at_accuracy`` in words: the share of notes the threshold answers, and it; and,
-    where the evaluation has it (``held_out``), the accuracy with its interval and the share answered
-    when each fold of the notes is answered at the threshold the other folds fit."""
+    where the evaluation has it (``held_out``), the accuracy and the share answered, each with its
+    interval, when each fold of the notes is answered at the threshold the other folds fit."""
     at = figures["at_accuracy"]
     if at["threshold"] is None:
         reach = "no score threshold gets there"
@@ -142,9 +142,10 @@ def selective_reach(figures: dict[str, Any]) -> str:
     held = figures.get("held_out")
     if held and held["accuracy"] is not None:
         low, high = held["accuracy_interval"]
+        fewest, most = held["coverage_interval"]
         reach += (
             f", held out {held['accuracy']:.1%} right [{held['confidence_level']:.0%} interval "
-            f"{low:.1%}-{high:.1%}] on {held['coverage']:.0%}"
+            f"{low:.1%}-{high:.1%}] on {held['coverage']:.0%} [{fewest:.0%}-{most:.0%}]"
         )
     elif held:
         reach += ", held out none answered"

@@ -381,7 +381,8 @@ def held_out_threshold(
     trials) says whether the accuracy the threshold was chosen for holds on new notes, which the
     in-sample figure cannot, since the threshold was picked where it reached it. A fold whose
     threshold is None answers none of its notes; accuracy and interval are None when no fold answers
-    any. None with fewer notes than folds."""
+    any. The share answered has its Wilson interval too (each note one trial): the review workload
+    to plan for. None with fewer notes than folds."""
     from scipy.stats import binomtest
     from sklearn.model_selection import KFold
 
@@ -395,17 +396,19 @@ def held_out_threshold(
         if thresholds[-1] is not None:
             answered[held] = score[held] >= thresholds[-1]
     notes, hits = int(answered.sum()), int(right[answered].sum())
-    interval = None
-    if notes:
-        found = binomtest(hits, notes).proportion_ci(confidence_level, method="wilson")
-        interval = [float(found.low), float(found.high)]
+
+    def wilson(successes: int, trials: int) -> list[float]:
+        found = binomtest(successes, trials).proportion_ci(confidence_level, method="wilson")
+        return [float(found.low), float(found.high)]
+
     return {
         "folds": SELECTIVE_FOLDS,
         "thresholds": thresholds,
         "coverage": notes / len(score),
+        "coverage_interval": wilson(notes, len(score)),
         "notes": notes,
         "accuracy": hits / notes if notes else None,
-        "accuracy_interval": interval,
+        "accuracy_interval": wilson(hits, notes) if notes else None,
         "confidence_level": float(confidence_level),
     }
 

@@ -380,7 +380,12 @@ def test_the_held_out_threshold_answers_each_fold_at_the_threshold_the_other_fol
     half = z / (1 + z**2 / n) * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2))
     assert found["thresholds"] == pytest.approx(thresholds)
     assert found["accuracy_interval"] == pytest.approx([centre - half, centre + half])
-    assert {k: v for k, v in found.items() if k not in ("thresholds", "accuracy_interval")} == pytest.approx(
+    share = n / 300  # the share answered: each of the 300 notes one trial
+    centre = (share + z**2 / 600) / (1 + z**2 / 300)
+    half = z / (1 + z**2 / 300) * np.sqrt(share * (1 - share) / 300 + z**2 / (4 * 300**2))
+    assert found["coverage_interval"] == pytest.approx([centre - half, centre + half])
+    intervals = ("thresholds", "accuracy_interval", "coverage_interval")
+    assert {k: v for k, v in found.items() if k not in intervals} == pytest.approx(
         {"folds": 5, "coverage": n / 300, "notes": n, "accuracy": p, "confidence_level": 0.9}
     )
     assert 0 < found["coverage"] < 1 and found["accuracy"] < 0.85  # picked where the sample reached it

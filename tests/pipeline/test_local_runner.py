@@ -761,6 +761,7 @@ def test_selective_prediction_reads_on_the_terminal_and_on_the_dashboard():
             "at_accuracy": {"threshold": 0.7612, "coverage": 0.46, "notes": 46, "accuracy": 0.9},
             "held_out": {
                 "coverage": 0.43,
+                "coverage_interval": [0.3385, 0.5268],
                 "notes": 43,
                 "accuracy": 0.8837,
                 "accuracy_interval": [0.7553, 0.9493],
@@ -774,7 +775,7 @@ def test_selective_prediction_reads_on_the_terminal_and_on_the_dashboard():
     assert report.selective_line(found) == (
         "Selective prediction, to reach 90% accuracy on the notes answered (right: one of the note's "
         "specialties; the rest to review): 46% of the notes answered at score >= 0.761, held out 88.4% "
-        "right [95% interval 75.5%-94.9%] on 43%; area under the risk-coverage curve 0.183"
+        "right [95% interval 75.5%-94.9%] on 43% [34%-53%]; area under the risk-coverage curve 0.183"
     )
     none = {"threshold": None, "coverage": 0.0, "notes": 0, "accuracy": None}
     unanswered = {**found["selective"]["held_out"], "notes": 0, "accuracy": None, "accuracy_interval": None}
@@ -794,7 +795,7 @@ def test_selective_prediction_reads_on_the_terminal_and_on_the_dashboard():
     ((title, figure),) = dashboard.selective_figures(found)
     assert title == (
         "Selective prediction, 90% accuracy on the notes answered: 46% of the notes answered at score "
-        ">= 0.761, held out 88.4% right [95% interval 75.5%-94.9%] on 43%"
+        ">= 0.761, held out 88.4% right [95% interval 75.5%-94.9%] on 43% [34%-53%]"
     )
     target, model, baseline = figure.data
     assert list(target.y) == [0.9, 0.9] and (model.name, baseline.name) == ("model", "TF-IDF baseline")
