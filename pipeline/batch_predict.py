@@ -144,35 +144,38 @@ def score(
     def ask(positions: list[int], body: bytes) -> tuple[list[int], list[dict[str, Any]]]:
         return positions, check_answer(send(body), len(positions))
 
+    in_flight: set[concurrent.futures.Future] = set()
+
     def land(done: set[concurrent.futures.Future]) -> None:
+        """Keep the answers of ``done`` and take each from ``in_flight`` once kept, so an interruption
+        midway leaves the ones not kept yet in flight, for the last ``land`` to keep."""
         for future in done:
             try:
                 positions, answer = future.result()
             except Exception as err:
                 failure.append(err)
+                in_flight.discard(future)
                 continue
             for position, prediction in zip(positions, answer, strict=True):
                 found[position] = prediction
+            in_flight.discard(future)
             if progress:
                 progress(len(positions))
 
     limit = max(1, concurrency)
     with concurrent.futures.ThreadPoolExecutor(limit, thread_name_prefix="medtx-predict") as pool:
-        in_flight: set[concurrent.futures.Future] = set()
         try:
             for positions, body in requests(texts, batch_size, max_texts, max_bytes, top_k):
                 if failure:
                     break
                 in_flight.add(pool.submit(ask, positions, body))
                 if len(in_flight) >= limit:
-                    done, in_flight = concurrent.futures.wait(
-                        in_flight, return_when=concurrent.futures.FIRST_COMPLETED
-                    )
-                    land(done)
+                    first = concurrent.futures.FIRST_COMPLETED
+                    land(concurrent.futures.wait(in_flight, return_when=first)[0])
         except KeyboardInterrupt as interrupted:
             failure.insert(0, interrupted)
         finally:  # what is in flight is answered (or refused) and kept, whatever stopped the loop
-            land(concurrent.futures.wait(in_flight)[0])
+            land(concurrent.futures.wait(set(in_flight))[0])
     if failure:
         raise ScoringStoppedError(found, failure[0]) from failure[0]
     return found
