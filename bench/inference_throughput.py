@@ -258,9 +258,7 @@ def transform_jobs(archive: Path, work: Path, texts: list[str], instances: int, 
         staged = stage(texts, batch_size, limits.max_texts, limits.max_payload_bytes, 1, count)
         name = f"bench-{count}"
         for file, body in staged.files.items():
-            kept = store.path(f"s3://bench/{name}/input/{file}")
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            kept.write_bytes(body)
+            store.put_bytes(f"s3://bench/{name}/input/{file}", body)
         request = transform_request(
             name,
             "bench",

@@ -484,11 +484,7 @@ def store_history(store: Any, bucket: str, rows: pd.DataFrame) -> str:
     """The same in a local store (``endpoint predictions --publish`` of a local endpoint)."""
     path = store.path(f"s3://{bucket}/{HISTORY_KEY}")
     merged = merge_history(path.read_bytes() if path.is_file() else None, rows)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    written = path.with_name(path.name + ".partial")  # a new file, renamed over: never half a history
-    written.write_bytes(merged)
-    written.replace(path)
-    return str(path)
+    return str(store.put_bytes(f"s3://{bucket}/{HISTORY_KEY}", merged))  # never half a history
 
 
 def read_history(store: Any) -> pd.DataFrame:

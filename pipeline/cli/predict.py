@@ -452,9 +452,7 @@ def _predict_by_local_transform(
         texts, staged, at = _stage(backlog, instance_count)
         model, model_data, environment = transform.model_source(store, endpoint_name, model_name)
         for name, body in staged.files.items():
-            kept = store.path(f"s3://{at.bucket}/{at.key('input', name)}")
-            kept.parent.mkdir(parents=True, exist_ok=True)
-            kept.write_bytes(body)
+            store.put_bytes(f"s3://{at.bucket}/{at.key('input', name)}", body)
         request = bt.transform_request(
             at.job,
             model,

@@ -495,7 +495,7 @@ def record_champion(store: Store, package: dict[str, Any], destination: str) -> 
     folder = store.path(destination)
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(store.path(model_data), folder / CHAMPION_ARCHIVE)
-    (folder / CHAMPION_RECORD).write_bytes(record)
+    store.put_bytes(f"{destination}/{CHAMPION_RECORD}", record)
     return f"{destination}/{CHAMPION_ARCHIVE}"
 
 

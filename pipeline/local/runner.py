@@ -71,11 +71,11 @@ def build(store: Store, overrides: dict[str, str] | None = None) -> tuple[str, s
         s3 = boto3.client("s3", region_name=OFFLINE_REGION)
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=cfg.bucket):
             for item in page.get("Contents", []):
-                target = store.path(f"s3://{cfg.bucket}/{item['Key']}")
+                uri = f"s3://{cfg.bucket}/{item['Key']}"
                 body = s3.get_object(Bucket=cfg.bucket, Key=item["Key"])["Body"].read()
+                target = store.path(uri)
                 if not target.exists() or target.read_bytes() != body:
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    target.write_bytes(body)
+                    store.put_bytes(uri, body)
     return text, cfg.bucket
 
 

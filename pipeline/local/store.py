@@ -72,6 +72,16 @@ class Store:
             dest.unlink()
         shutil.copy2(source, dest)
 
+    def put_bytes(self, uri: str, body: bytes) -> Path:
+        """One object from its bytes, as S3's PutObject: a new file renamed over the key, so a reader
+        never sees half of it and a file linked elsewhere is not written through. Its path."""
+        dest = self.path(uri)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        written = dest.with_name(dest.name + ".partial")
+        written.write_bytes(body)
+        written.replace(dest)
+        return dest
+
     def digest(self, uri: str) -> str:
         """A digest of the names and bytes of the objects under ``uri`` (for the step cache, and the
         local run's ``InputDataVersion``)."""

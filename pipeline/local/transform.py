@@ -149,11 +149,7 @@ def _score(
                     f"{file} line {number}: the model's server answered HTTP {status}: {shown}"
                 )
             answers.append(answer.rstrip(b"\n") + b"\n")
-        target = store.path(f"{output}/{file}.out")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        written = target.with_name(target.name + ".partial")  # never half an output
-        written.write_bytes(b"".join(answers))
-        written.replace(target)
+        store.put_bytes(f"{output}/{file}.out", b"".join(answers))  # never half an output
 
 
 def run(

@@ -131,6 +131,13 @@ def test_store_maps_uris_and_refuses_bad_ones(tmp_path):
     before = store.digest("s3://bucket/p")
     (tmp_path / "bucket" / "p" / "x.txt").write_text("2")
     assert store.digest("s3://bucket/p") != before
+    # put_bytes writes a new file over the key: one hard-linked elsewhere keeps its bytes
+    linked = tmp_path / "elsewhere.txt"
+    linked.hardlink_to(tmp_path / "bucket" / "p" / "x.txt")
+    assert store.put_bytes("s3://bucket/p/x.txt", b"3") == tmp_path.resolve() / "bucket" / "p" / "x.txt"
+    assert linked.read_text() == "2" and store.path("s3://bucket/p/x.txt").read_text() == "3"
+    assert store.put_bytes("s3://bucket/new/deep/y", b"4").read_bytes() == b"4"
+    assert [name for name, _ in store.objects("s3://bucket/p")] == ["x.txt"]  # no file left beside it
 
 
 def test_sandbox_maps_container_paths_inside_values(tmp_path):
