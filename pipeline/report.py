@@ -147,6 +147,8 @@ def selective_reach(figures: dict[str, Any]) -> str:
             f", held out {held['accuracy']:.1%} right [{held['confidence_level']:.0%} interval "
             f"{low:.1%}-{high:.1%}] on {held['coverage']:.0%} [{fewest:.0%}-{most:.0%}]"
         )
+        if high < figures["accuracy_target"]:  # new notes answered at the threshold fall short
+            reach += ": the target lies above the interval, new notes at this threshold fall short of it"
     elif held:
         reach += ", held out none answered"
     return reach

@@ -798,6 +798,10 @@ def test_selective_prediction_reads_on_the_terminal_and_on_the_dashboard():
         "(baseline: no score threshold gets there, held out none answered); area under the risk-coverage "
         "curve 0.183 (baseline 0.300)"
     )
+    short = {**found["selective"]["held_out"], "accuracy": 0.8, "accuracy_interval": [0.7, 0.88]}
+    assert report.selective_reach({**found["selective"], "held_out": short}).endswith(
+        "on 43% [34%-53%]: the target lies above the interval, new notes at this threshold fall short of it"
+    )
     assert report.selective_line({}) == "" and dashboard.selective_figures({}) == []
     ((title, figure),) = dashboard.selective_figures(found)
     assert title == (
