@@ -372,8 +372,8 @@ CPU_CONFIGS += [  # a fourth input per note: its section headings, which say wha
         "train": {**BEST_128, "precision": "bf16", "learning-rate": 4e-4},
     },
 ]
-#: The best CPU-scale setting (README "Long notes"): each note's first 128 tokens, its title as an
-#: input of its own and its headings, 3 epochs at 2e-4 in bf16.
+#: The best CPU-scale setting (docs/data-and-training.md, "Long notes"): each note's first 128 tokens,
+#: its title as an input of its own and its headings, 3 epochs at 2e-4 in bf16.
 CPU_RECIPE: dict[str, Any] = {
     "name": "cpu-chunks-128x1-3ep-mean-lr2e-4-bf16-title-headings",
     "pre": {**CHUNKS_128, "max-chunks": 1, **TITLE_HEADINGS},

@@ -143,7 +143,7 @@ class PipelineConfig:
     model_package_group: str = "medtx-specialty-classifier"
     endpoint_name: str = "medtx-specialty-classifier"
 
-    # Hugging Face DLCs (versions known to the SDK's image table; see README "Versions").
+    # Hugging Face DLCs (versions known to the SDK's image table; see docs/versions.md).
     hf_training_version: str = "5.3.0"
     hf_training_pytorch: str = "pytorch2.9.0"
     hf_inference_version: str = "5.5.3"
@@ -159,7 +159,7 @@ class PipelineConfig:
     #: ``medtx deploy`` autoscales the endpoint between ``endpoint_instance_count`` and this many
     #: instances (equal: a fixed fleet), tracking ``endpoint_invocations_per_instance``: invocations
     #: per instance per minute, which depends on the model, MaxLength and the instance type, so it has
-    #: no default (README "Operate it in your account" says how to find it).
+    #: no default (docs/operations.md says how to find it).
     endpoint_max_instance_count: int = 1
     endpoint_invocations_per_instance: int | None = None
     #: ``medtx deploy`` and the pipeline's own deploy step (``DeployModel=true``) capture this share

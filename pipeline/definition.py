@@ -31,7 +31,7 @@ from pipeline.config import (
 
 
 def prepare_sdk_environment(region: str) -> None:
-    """Settings the SDK reads at import or call time (see README "SDK notes").
+    """Settings the SDK reads at import or call time (see docs/pipeline.md, "SDK notes").
 
     Telemetry is left to the user's SDK config: with any config file present the SDK validates it
     against its JSON schema on each of ~80 look-ups while building this pipeline (~30 s), so this

@@ -63,7 +63,8 @@ class DeploySettings:
     #: Autoscaling between ``instance_count`` and this many instances (equal: a fixed fleet).
     max_instance_count: int = 1
     #: Target tracking value: invocations per instance per minute (SageMakerVariantInvocationsPerInstance).
-    #: No default: it depends on the model, its sequence length and the instance type (README).
+    #: No default: it depends on the model, its sequence length and the instance type
+    #: (docs/operations.md, step 5).
     invocations_per_instance: int | None = None
     scale_in_cooldown_seconds: int = 300
     scale_out_cooldown_seconds: int = 60

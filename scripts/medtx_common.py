@@ -476,7 +476,7 @@ def scoring_stack(classifier: dict[str, Any]) -> dict[str, str]:
     """What a loaded classifier scores with: device, arithmetic, and the torch and transformers
     versions. Evaluate records it in ``evaluation.json`` and the endpoint logs it when it loads, so the
     held-out figures can be set against what is served (float32 scores alike across the training and
-    inference DLCs; bfloat16 differs by its rounding, see README "Versions")."""
+    inference DLCs; bfloat16 differs by its rounding, see docs/versions.md)."""
     import torch
     import transformers
 

@@ -144,7 +144,7 @@ class TrainConfig:
     #: description says in a line what the note is about (``Cardiac catheterization.``); in front of
     #: the note it takes some of the first window's tokens, on its own it is read whole and pooled
     #: with the windows. A note whose fields are all empty gets none. The best setting measured so far
-    #: (README, "Long notes") is this input holding the sample's title alone
+    #: (docs/data-and-training.md, "Long notes") is this input holding the sample's title alone
     #: (``text_fields=("sample_name", "transcription")``) beside the note's first window
     #: (``max_chunks=1``) and the headings; the defaults stay as they are until a GPU run measures it
     #: at the production model's scale.

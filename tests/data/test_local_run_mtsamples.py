@@ -2,7 +2,7 @@
 
 Skipped when ``../shared/data/mtsamples.csv`` is absent; CI has it. The run trains one epoch of the
 profile's three (5 to 9 minutes on 2 cores, where the whole profile takes about 12 against its target
-of 15; README "Run it locally" has its figures): what is checked here is what the pipeline writes, not
+of 15; docs/local-run.md has its figures): what is checked here is what the pipeline writes, not
 how well the model learns, and two more epochs would add 7 minutes to every CI run. The per-step times
 are printed (``pytest -s`` or the CI log).
 """
