@@ -233,12 +233,16 @@ def read_answers(files: Files, since: datetime) -> dict[str, Any]:
 
 
 def drift(
-    answers: pd.DataFrame, validation: pd.DataFrame | None, review_below: float | None = None
+    answers: pd.DataFrame,
+    validation: pd.DataFrame | None,
+    review_below: float | None = None,
+    review_held_out: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The traffic's predicted classes and confidence, beside the served version's validation
     predictions (``model-performance.csv``: ``pred_label``, ``score``) when given, each validation
     text once (a note filed under several specialties is a row per specialty there, and one request
-    here); with ``review_below`` too, the review share (``review_figures``)."""
+    here); with ``review_below`` too, the review share (``review_figures``, with the evaluation's
+    ``review_held_out``: its ``selective.held_out``)."""
     if answers.empty:
         raise CaptureError("no captured predictions in that time")
     traffic = answers["label"].value_counts()
@@ -275,7 +279,8 @@ def drift(
         for i, label in enumerate(labels)
     ]
     if review_below is not None:
-        result.update(review_figures(answers["score"].to_numpy(float), validation, review_below))
+        scores = answers["score"].to_numpy(float)
+        result.update(review_figures(scores, validation, review_below, review_held_out))
     result.update(
         validation_texts=len(validation),
         validation_mean_score=float(validation["score"].mean()),
@@ -324,18 +329,32 @@ def estimate_accuracy(
     }
 
 
-def review_figures(scores: np.ndarray, validation: pd.DataFrame, threshold: float) -> dict[str, float]:
+def review_figures(
+    scores: np.ndarray, validation: pd.DataFrame, threshold: float, held_out: dict[str, Any] | None = None
+) -> dict[str, Any]:
     """The share of the traffic's predictions scored below ``threshold`` (the served version's
     selective-prediction threshold: the lowest score whose validation notes reached the target
     accuracy, ``evaluation.json``'s ``selective.at_accuracy``), the notes a person reviews when the
-    model answers the rest, beside the same share of the validation notes (``validation``: each text
-    once, as the traffic sends a note once). A larger share in the traffic is more work and, with a
-    lower mean score, notes the model is less sure of than it was on validation."""
-    return {
+    model answers the rest, with its Wilson interval at ``ESTIMATE_LEVEL`` (each prediction one
+    trial), beside the same share of the validation notes (``validation``: each text once, as the
+    traffic sends a note once) and, given the evaluation's ``selective.held_out``, the range that
+    share took on notes that did not choose the threshold (one minus the held-out share answered,
+    its interval's ends). A larger share in the traffic is more work and, with a lower mean score,
+    notes the model is less sure of than it was on validation."""
+    from scipy.stats import binomtest
+
+    below = int(np.sum(scores < threshold))
+    interval = binomtest(below, len(scores)).proportion_ci(ESTIMATE_LEVEL, method="wilson")
+    found: dict[str, Any] = {
         "review_threshold": float(threshold),
-        "review_share": float(np.mean(scores < threshold)),
+        "review_share": below / len(scores),
+        "review_share_interval": [float(interval.low), float(interval.high)],
         "validation_review_share": float(np.mean(validation["score"].to_numpy(float) < threshold)),
     }
+    if held_out and held_out.get("coverage_interval"):
+        fewest, most = held_out["coverage_interval"]
+        found["held_out_review_share_interval"] = [1 - most, 1 - fewest]
+    return found
 
 
 def _right_by_score(score: np.ndarray, right: np.ndarray) -> Any:

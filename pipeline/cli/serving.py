@@ -170,12 +170,13 @@ def endpoint_predictions(
                 "the stack parameter EndpointCapturePercent)"
             )
         read = capture.read_answers(served["files"](served["destination"]), now - timedelta(hours=hours))
-        validation, note, review_below = _validation_predictions(served["package"], served["registry"])
+        validation, note, selective = _validation_predictions(served["package"], served["registry"])
+        review_below = (selective.get("at_accuracy") or {}).get("threshold")
         if read["answers"].empty and publish:
             # a quiet day is a figure to publish, not a failed check
             result: dict[str, Any] = {"predictions": 0}
         else:
-            result = capture.drift(read["answers"], validation, review_below)
+            result = capture.drift(read["answers"], validation, review_below, selective.get("held_out"))
     summary = {k: v for k, v in read.items() if k != "answers"}
     result = {"endpoint": name, "hours": hours, "model_package": served["package"], **summary, **result}
     if publish:
@@ -242,10 +243,15 @@ def endpoint_predictions(
             highlight=False,
         )
         if "review_share" in result:
+            low, high = result["review_share_interval"]
+            held = result.get("held_out_review_share_interval")
             out.print(
-                f"to review: {result['review_share']:.1%} of the predictions scored below "
-                f"{result['review_threshold']:.3f}, the served version's threshold for its target accuracy "
-                f"(validation notes: {result['validation_review_share']:.1%})",
+                f"to review: {result['review_share']:.1%} ({100 * capture.ESTIMATE_LEVEL:.0f}%: "
+                f"{low:.1%}-{high:.1%}) of the predictions scored below {result['review_threshold']:.3f}, "
+                f"the served version's threshold for its target accuracy (validation notes: "
+                f"{result['validation_review_share']:.1%}"
+                + (f"; held out {held[0]:.1%}-{held[1]:.1%}" if held else "")
+                + ")",
                 highlight=False,
             )
     else:
@@ -292,28 +298,29 @@ def _served_capture(name: str, store: Path, sagemaker: bool, region: str | None)
     }
 
 
-def _validation_predictions(package: str | None, opened: Any) -> tuple[Any, str | None, float | None]:
+def _validation_predictions(package: str | None, opened: Any) -> tuple[Any, str | None, dict[str, Any]]:
     """The served version's ``model-performance.csv`` (or None and why it is not there), and its
-    review threshold: the lowest score whose validation notes reached the target accuracy
-    (``evaluation.json``'s ``selective.at_accuracy.threshold``; None for an evaluation without one)."""
+    selective-prediction figures, whose ``at_accuracy.threshold`` is the review threshold: the lowest
+    score whose validation notes reached the target accuracy (``evaluation.json``'s ``selective``;
+    empty for an evaluation without them)."""
     from pipeline import compare, registry
 
     if not package:
-        return None, "the endpoint serves no model package: no validation predictions to compare with", None
+        return None, "the endpoint serves no model package: no validation predictions to compare with", {}
     described = opened.by_arn(package)
     uri = registry.statistics_uri(described) if described else None
     if uri is None:
-        return None, f"{package} records no evaluation: no validation predictions to compare with", None
+        return None, f"{package} records no evaluation: no validation predictions to compare with", {}
     rows = registry.beside(uri, compare.PERFORMANCE_CSV)
     try:
         validation = compare.read_performance(opened.read(rows))
     except (OSError, ValueError) as err:
-        return None, f"cannot read {rows}: {err}", None
+        return None, f"cannot read {rows}: {err}", {}
     try:
         selective = json.loads(opened.read(uri)).get("selective") or {}
     except (OSError, ValueError) as err:
-        return validation, f"cannot read {uri}: {err}; no review share", None
-    return validation, None, (selective.get("at_accuracy") or {}).get("threshold")
+        return validation, f"cannot read {uri}: {err}; no review share", {}
+    return validation, None, selective
 
 
 @app.command()

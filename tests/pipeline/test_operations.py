@@ -1387,6 +1387,13 @@ def test_drift_figures_by_hand():
         "review_share": 0.5,
         "validation_review_share": 0.75,
     }
+    # two of four below it: Wilson's interval from its formula (its centre stays at 0.5 here)
+    z = 1.959964
+    half = z / (1 + z**2 / 4) * math.sqrt(0.25 / 4 + z**2 / 64)
+    assert reviewed["review_share_interval"] == pytest.approx([0.5 - half, 0.5 + half])
+    assert "held_out_review_share_interval" not in reviewed  # no held-out figures given
+    held = capture.drift(answers, validation, 0.75, {"coverage": 0.3, "coverage_interval": [0.2, 0.45]})
+    assert held["held_out_review_share_interval"] == pytest.approx([0.55, 0.8])
     assert capture.drift(answers, validation, 0.6)["review_share"] == 0  # a score at the threshold: answered
     alone = capture.drift(answers, None)
     assert "psi" not in alone and alone["classes"][0] == {"label": "A", "traffic": 3, "traffic_share": 0.75}
@@ -1455,7 +1462,13 @@ def _evaluated_package(client, s3, arns: dict, group: str, execution: str) -> st
     performance = "row_id,text,target,pred,target_label,pred_label,score\n" + "".join(
         f"{i},note {i},0,0,Urology,{'Urology' if i % 2 else 'Radiology'},0.8\n" for i in range(10)
     )
-    selective = {"selective": {"accuracy_target": 0.9, "at_accuracy": {"threshold": 0.7, "coverage": 0.4}}}
+    selective = {
+        "selective": {
+            "accuracy_target": 0.9,
+            "at_accuracy": {"threshold": 0.7, "coverage": 0.4},
+            "held_out": {"coverage": 0.4, "coverage_interval": [0.3, 0.5]},
+        }
+    }
     s3.put_object(Bucket=BUCKET, Key=key + "evaluation.json", Body=json.dumps(selective).encode())
     s3.put_object(Bucket=BUCKET, Key=key + "model-performance.csv", Body=performance.encode())
     spec = client.describe_model_package(ModelPackageName=arns["Approved"])["InferenceSpecification"]
@@ -1529,9 +1542,9 @@ def test_endpoint_predictions_reads_the_capture_against_validation(registry, iam
         f"{result['validation_accuracy']:.3f})" in text
     )
     assert (
-        "to review: 100.0% of the predictions scored below 0.700, the served version's threshold for its "
-        "target accuracy (validation notes: 0.0%)"
-    ) in text
+        "to review: 100.0% (95%: 51.0%-100.0%) of the predictions scored below 0.700, the served version's "
+        "threshold for its target accuracy (validation notes: 0.0%; held out 50.0%-70.0%)"
+    ) in text  # four of four below it: Wilson's interval; the held-out share answered was 30-50%
     older = json.loads(runner.invoke(app, [*asked[:-1], "96", "--json"]).stdout)
     assert older["predictions"] == 54
     assert "s3:ListBucket" in iam_calls and not iam_calls - approver_actions(), sorted(iam_calls)
