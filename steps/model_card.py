@@ -91,7 +91,9 @@ def selective_group(card: Splice, evaluate: Any, accuracy: float) -> dict[str, A
     numbers."""
     answered = (
         f"share of notes answered at the lowest score threshold whose answered notes reach {accuracy:.0%} "
-        "accuracy (right: one of the note's specialties; the rest go to review; 0: none does)"
+        "accuracy (right: one of the note's specialties; the rest go to review; 0: none does); "
+        "evaluation.json's selective.held_out gives the accuracy and share of notes answered at a "
+        "threshold fitted on other notes, with their intervals"
     )
     aurc = "error rate of the notes answered, averaged over every share answered (lower is better)"
     return {
