@@ -106,8 +106,6 @@ SELECTIVE_CSV = "selective-prediction.csv"
 SELECTIVE_COLUMNS = ("model", "threshold", "coverage", "notes", "accuracy")
 #: The curve's points: the thresholds that answer 5%, 10%, ... 100% of the notes.
 SELECTIVE_STEPS = 20
-#: ``selective``'s ``held_out``: folds of the notes, each answered at the threshold the others fit.
-SELECTIVE_FOLDS = 5
 #: One row per evaluation (``--history-dir``): the pipeline writes each execution's under its own key
 #: of one prefix, which QuickSight reads as one table, the figures over retrainings. Every file under
 #: the prefix must keep these columns: a change of columns needs a new prefix (``pipeline.config.
@@ -372,11 +370,11 @@ def lowest_threshold(score: np.ndarray, right: np.ndarray, accuracy: float) -> f
 
 
 def held_out_threshold(
-    score: np.ndarray, right: np.ndarray, accuracy: float, confidence_level: float
+    score: np.ndarray, right: np.ndarray, accuracy: float, confidence_level: float, folds: int
 ) -> dict[str, Any] | None:
-    """How the threshold does on notes that did not choose it: the notes in ``SELECTIVE_FOLDS``
-    folds (scikit-learn's ``KFold``, a fixed seed), each fold answered at the threshold
-    ``lowest_threshold`` fits on the other folds, and the answered notes of all folds pooled. Their
+    """How the threshold does on notes that did not choose it: the notes in ``folds`` folds
+    (``EvalConfig.selective_folds``; scikit-learn's ``KFold``, a fixed seed), each fold answered at
+    the threshold ``lowest_threshold`` fits on the other folds, the answered notes pooled. Their
     accuracy (with its Wilson interval at ``confidence_level``: the notes answered are independent
     trials) says whether the accuracy the threshold was chosen for holds on new notes, which the
     in-sample figure cannot, since the threshold was picked where it reached it. A fold whose
@@ -386,12 +384,12 @@ def held_out_threshold(
     from scipy.stats import binomtest
     from sklearn.model_selection import KFold
 
-    if len(score) < SELECTIVE_FOLDS:
+    if len(score) < folds:
         return None
     right = np.asarray(right, dtype=bool)
     answered = np.zeros(len(score), dtype=bool)
     thresholds: list[float | None] = []
-    for fit, held in KFold(SELECTIVE_FOLDS, shuffle=True, random_state=0).split(score):
+    for fit, held in KFold(folds, shuffle=True, random_state=0).split(score):
         thresholds.append(lowest_threshold(score[fit], right[fit], accuracy))
         if thresholds[-1] is not None:
             answered[held] = score[held] >= thresholds[-1]
@@ -402,7 +400,7 @@ def held_out_threshold(
         return [float(found.low), float(found.high)]
 
     return {
-        "folds": SELECTIVE_FOLDS,
+        "folds": folds,
         "thresholds": thresholds,
         "coverage": notes / len(score),
         "coverage_interval": wilson(notes, len(score)),
@@ -414,7 +412,11 @@ def held_out_threshold(
 
 
 def selective_figures(
-    score: np.ndarray, right: np.ndarray, accuracy: float, confidence_level: float = 0.95
+    score: np.ndarray,
+    right: np.ndarray,
+    accuracy: float,
+    confidence_level: float = EvalConfig.confidence_level,
+    folds: int = EvalConfig.selective_folds,
 ) -> dict[str, Any]:
     """Selective prediction over notes (``note_outcomes``: each one's top score, the endpoint's
     ``score``, and whether it is right): the notes scored at or above a threshold are answered by the
@@ -455,7 +457,7 @@ def selective_figures(
         "accuracy_target": float(accuracy),
         "notes": notes,
         "at_accuracy": at_accuracy,
-        "held_out": held_out_threshold(np.asarray(score), right, accuracy, confidence_level),
+        "held_out": held_out_threshold(np.asarray(score), right, accuracy, confidence_level, folds),
         "area_under_risk_coverage": aurc,
         "full_coverage_error": float(1 - np.mean(right)),
         "curve": [point(cut) for cut in cuts],
@@ -574,7 +576,10 @@ def fit_baseline(
         **figures,
         "top_k_accuracy": top_k_accuracy(probs, test_labels, cfg.top_k),
         "selective": selective_figures(
-            *note_outcomes(probs, test_labels, test_texts), cfg.selective_accuracy, cfg.confidence_level
+            *note_outcomes(probs, test_labels, test_texts),
+            cfg.selective_accuracy,
+            cfg.confidence_level,
+            cfg.selective_folds,
         ),
     }
     return summary, predictions
@@ -810,6 +815,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
         calibration_bins=args.calibration_bins,
         top_k=args.top_k,
         selective_accuracy=args.selective_accuracy,
+        selective_folds=args.selective_folds,
     )
     validation = read_table(args.validation, "validation.csv", ["row_id", "text", "target", "target_label"])
     output_dir = Path(args.output_dir)
@@ -880,7 +886,9 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     report["top_k_accuracy"] = top_k_accuracy(probs, y_true, cfg.top_k)
     top_k_table(report).to_csv(output_dir / TOP_K_CSV, index=False)
     outcomes = note_outcomes(probs, y_true, validation["text"].tolist())
-    report["selective"] = selective_figures(*outcomes, cfg.selective_accuracy, cfg.confidence_level)
+    report["selective"] = selective_figures(
+        *outcomes, cfg.selective_accuracy, cfg.confidence_level, cfg.selective_folds
+    )
     selective_table(report).to_csv(output_dir / SELECTIVE_CSV, index=False)
     report["calibration"] = tempered_calibration(
         probs, y_true, validation["text"].tolist(), cfg.calibration_bins, temperature
@@ -1017,6 +1025,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=float,
         default=cfg.selective_accuracy,
         help="the accuracy the notes answered at or above a score threshold must reach (selective figures)",
+    )
+    parser.add_argument(
+        "--selective-folds",
+        type=int,
+        default=cfg.selective_folds,
+        help="folds of the notes behind the held-out selective figures (each at the others' threshold)",
     )
     parser.add_argument(
         "--precision",

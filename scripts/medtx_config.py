@@ -274,10 +274,16 @@ class EvalConfig:
     #: the specialties it is filed under) and the share of notes it answers (the rest is the review
     #: workload), the model's and the baseline's, beside the whole accuracy/coverage curve.
     selective_accuracy: float = 0.9
+    #: ``selective.held_out``: the validation notes in this many folds, each answered at the threshold
+    #: the other folds fit, so the accuracy of the notes answered is measured on notes that did not
+    #: choose it.
+    selective_folds: int = 5
 
     def __post_init__(self) -> None:
         if not 0 < self.selective_accuracy <= 1:
             raise ValueError(f"selective_accuracy must lie in (0, 1]; got {self.selective_accuracy}")
+        if self.selective_folds < 2:
+            raise ValueError(f"selective_folds must be 2 or more; got {self.selective_folds}")
         if self.top_k < 1:
             raise ValueError(f"top_k must be 1 or more; got {self.top_k}")
         if self.bootstrap_resamples < 0:

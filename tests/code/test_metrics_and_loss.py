@@ -391,6 +391,10 @@ def test_the_held_out_threshold_answers_each_fold_at_the_threshold_the_other_fol
     assert 0 < found["coverage"] < 1 and found["accuracy"] < 0.85  # picked where the sample reached it
     in_sample = selective_figures(score, right, 0.85)["at_accuracy"]
     assert in_sample["accuracy"] >= 0.85 and found["accuracy"] < in_sample["accuracy"]
+    three = selective_figures(score, right, 0.85, folds=3)["held_out"]  # EvalConfig.selective_folds
+    assert three["folds"] == 3 and len(three["thresholds"]) == 3
+    with pytest.raises(ValueError, match="selective_folds must be 2 or more"):
+        EvalConfig(selective_folds=1)
 
 
 def test_selective_figures_with_no_threshold_reaching_the_target_and_with_one_score():
