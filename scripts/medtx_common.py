@@ -316,8 +316,7 @@ def encode_texts(tokenizer: Any, texts: Sequence[str], encoding: TextEncoding) -
         prefix, suffix = _special_tokens_around(tokenizer)
         body = n - len(prefix) - len(suffix)
         head, tail = min(encoding.head_tokens, body), body - min(encoding.head_tokens, body)
-        pieces = tokenizer(texts, add_special_tokens=False, verbose=False)["input_ids"]
-        ids = [prefix + (p if len(p) <= body else p[:head] + p[len(p) - tail :]) + suffix for p in pieces]
+        ids = [prefix + p + suffix for p in head_and_tail(tokenizer, texts, head, tail)]
         out = {"input_ids": ids, "attention_mask": [[1] * len(i) for i in ids]}
     else:
         enc = tokenizer(
@@ -352,12 +351,31 @@ def encode_texts(tokenizer: Any, texts: Sequence[str], encoding: TextEncoding) -
 CHARS_PER_TOKEN_KEPT = 6
 
 
+#: Where ``_head`` and ``_tail`` cut a text: the whitespace every tokenizer here splits words at.
+#: (Python's ``\s`` also takes the ASCII separators ``\x1c``-``\x1f``, which BERT's normalizer
+#: deletes as control characters, joining the words around them.)
+_CUT_SPACES = " \t\n\r"
+_CUT = re.compile(f"[{_CUT_SPACES}]")
+
+
 def _head(text: str, chars: int) -> str:
     """``text`` up to the first whitespace at or after ``chars`` characters (all of it if none)."""
     if len(text) <= chars:
         return text
-    cut = _WHITESPACE.search(text, chars)
+    cut = _CUT.search(text, chars)
     return text[: cut.start()] if cut else text
+
+
+def _tail(text: str, chars: int) -> str:
+    """``text`` from the last whitespace at or before ``chars`` characters from its end, that
+    whitespace included (a byte-level BPE token carries the space before its word); all of it if
+    none; nothing for ``chars`` 0."""
+    if chars <= 0:
+        return ""
+    if len(text) <= chars:
+        return text
+    cut = max(text.rfind(space, 0, len(text) - chars + 1) for space in _CUT_SPACES)
+    return text[cut:] if cut >= 0 else text
 
 
 def truncated(tokenizer: Any, texts: Sequence[str], max_length: int) -> dict[str, list]:
@@ -376,6 +394,31 @@ def truncated(tokenizer: Any, texts: Sequence[str], max_length: int) -> dict[str
             for j, i in enumerate(short):
                 values[i] = whole[key][j]
     return out
+
+
+def head_and_tail(tokenizer: Any, texts: Sequence[str], head: int, tail: int) -> list[list[int]]:
+    """Each text's tokens (no special tokens): all of them when there are ``head + tail`` or fewer,
+    else its first ``head`` and its last ``tail``. Of a long text only its two ends are tokenized
+    (``_head`` and ``_tail``, ``CHARS_PER_TOKEN_KEPT`` characters per token kept, cut at
+    whitespace), whose tokens are the whole text's first and last ones for a tokenizer that splits
+    words at whitespace first; a text whose ends do not hold enough tokens, or whose ends meet, is
+    tokenized whole, as every text is for ``head_tail``."""
+    ends = [(_head(t, head * CHARS_PER_TOKEN_KEPT), _tail(t, tail * CHARS_PER_TOKEN_KEPT)) for t in texts]
+    apart = [i for i, (h, t) in enumerate(ends) if len(h) + len(t) < len(texts[i])]
+    found: dict[int, list[int]] = {}
+    if apart:
+        pieces = [piece for i in apart for piece in ends[i]]
+        tokens = tokenizer(pieces, add_special_tokens=False, verbose=False)["input_ids"]
+        for j, i in enumerate(apart):
+            first, last = tokens[2 * j], tokens[2 * j + 1]
+            if len(first) >= head and len(last) >= tail:
+                found[i] = list(first[:head]) + (list(last[len(last) - tail :]) if tail else [])
+    rest = [i for i in range(len(texts)) if i not in found]
+    if rest:
+        whole = tokenizer([texts[i] for i in rest], add_special_tokens=False, verbose=False)["input_ids"]
+        for i, p in zip(rest, whole, strict=True):
+            found[i] = list(p) if len(p) <= head + tail else list(p[:head]) + list(p[len(p) - tail :])
+    return [found[i] for i in range(len(texts))]
 
 
 def _special_tokens_around(tokenizer: Any) -> tuple[list[int], list[int]]:

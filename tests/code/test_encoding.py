@@ -10,6 +10,7 @@ import pytest
 from helpers import BUNDLED_CSV, OFFLINE_MODEL
 
 from medtx_common import (
+    CHARS_PER_TOKEN_KEPT,
     ENCODING_FILE,
     InputError,
     TextEncoding,
@@ -74,6 +75,37 @@ def test_truncate_tokenizes_a_long_texts_head_and_gets_the_whole_texts_input(tok
     cut = [(h, t) for h, t in zip(heads, texts, strict=True) if h != t]
     assert cut and all(t.startswith(h) and t[len(h)].isspace() for h, t in cut)
     assert seen.texts[len(texts) :] == [dense]  # the one text whose head gave too few tokens
+
+
+@pytest.mark.parametrize(("head", "tail"), [(64, 62), (128, 382), (510, 0), (0, 126)])
+def test_head_and_tail_tokenizes_a_long_texts_two_ends_and_gets_the_whole_texts_tokens(tokenizer, head, tail):
+    """``head_and_tail`` gives each text's first ``head`` and last ``tail`` tokens as tokenizing the
+    whole text gives them, having tokenized of a long note its two ends only; a text whose ends hold
+    too few tokens (dense words, no whitespace) or meet is tokenized whole."""
+    import pandas as pd
+
+    from medtx_common import head_and_tail
+
+    notes = pd.read_csv(BUNDLED_CSV)["transcription"].dropna().tolist()
+    notes += ["\n".join(notes[i : i + 8]) for i in range(0, 400, 8)]  # 8-10k characters, as at 512
+    odd = ["patient " * 2000, "x" * 20_000, "short note", "", "ab\x1ccd " * 3000, "word\x0bword " * 2000]
+    texts = [*notes, *odd]
+    calls: list[list[str]] = []
+
+    def seen(pieces, **kwargs):
+        calls.append(list(pieces))
+        return tokenizer(pieces, **kwargs)
+
+    found = head_and_tail(seen, texts, head, tail)
+    whole = tokenizer(texts, add_special_tokens=False)["input_ids"]
+    assert found == [p if len(p) <= head + tail else p[:head] + p[len(p) - tail :] for p in whole]
+    ends, tokenized_whole = calls  # the long texts' two ends, then the texts tokenized whole
+    long_notes = [t for t in notes if len(t) > 1.5 * (head + tail) * CHARS_PER_TOKEN_KEPT]
+    whole_again = set(long_notes) & set(tokenized_whole)  # a head or tail of words too long for 6 a token
+    assert len(long_notes) >= 50 and len(whole_again) <= len(long_notes) // 20
+    assert all(t in tokenized_whole for t in odd[:4])  # too dense, no whitespace, short, empty
+    for first, last in zip(ends[::2], ends[1::2], strict=True):  # a text's head and tail, apart
+        assert any(t.startswith(first) and t.endswith(last) and len(first + last) < len(t) for t in texts)
 
 
 def test_head_tail_keeps_the_start_and_the_end(tokenizer):

@@ -60,3 +60,19 @@ def test_truncating_the_head_of_each_note_gives_the_whole_notes_input(max_length
     notes = pd.read_csv(REAL_CSV)["transcription"].dropna().astype(str).tolist()
     whole = tokenizer(notes, truncation=True, max_length=max_length)
     assert truncated(tokenizer, notes, max_length)["input_ids"] == whole["input_ids"]
+
+
+@pytest.mark.parametrize(("head", "tail"), [(64, 62), (128, 382)])
+def test_the_two_ends_of_each_note_give_the_whole_notes_head_and_tail(head, tail):
+    """``head_and_tail`` (``long_text=head_tail``) tokenizes a long note's two ends only; on every
+    mtsamples note it gives the whole note's first ``head`` and last ``tail`` tokens."""
+    pytest.importorskip("transformers")
+    from transformers import AutoTokenizer
+
+    from medtx_common import head_and_tail, resolve_model_path
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(OFFLINE_MODEL), use_fast=True)
+    notes = pd.read_csv(REAL_CSV)["transcription"].dropna().astype(str).tolist()
+    whole = tokenizer(notes, add_special_tokens=False)["input_ids"]
+    kept = [p if len(p) <= head + tail else p[:head] + p[len(p) - tail :] for p in whole]
+    assert head_and_tail(tokenizer, notes, head, tail) == kept
