@@ -361,12 +361,19 @@ def _runs(score: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     return score, ends, answered, np.cumsum(right)[ends] / answered
 
 
+def _lowest_reaching(accurate: np.ndarray, accuracy: float) -> int | None:
+    """Of ``_runs``' cuts, the one answering the most notes whose accuracy reaches ``accuracy``
+    (the lowest threshold that does); None when none does."""
+    reaching = np.flatnonzero(accurate >= accuracy)
+    return int(reaching[-1]) if reaching.size else None
+
+
 def lowest_threshold(score: np.ndarray, right: np.ndarray, accuracy: float) -> float | None:
     """The lowest score threshold whose answered notes (scored at or above it) reach ``accuracy``;
     None when even the highest-scored notes fall short."""
     score, ends, _, accurate = _runs(score, right)
-    reaching = np.flatnonzero(accurate >= accuracy)
-    return float(score[ends[reaching[-1]]]) if reaching.size else None
+    cut = _lowest_reaching(accurate, accuracy)
+    return None if cut is None else float(score[ends[cut]])
 
 
 def held_out_threshold(
@@ -445,11 +452,9 @@ def selective_figures(
             "accuracy": float(accurate[cut]),
         }
 
-    reaching = np.flatnonzero(accurate >= accuracy)
+    cut = _lowest_reaching(accurate, accuracy)
     at_accuracy = (
-        point(int(reaching[-1]))
-        if reaching.size
-        else {"threshold": None, "coverage": 0.0, "notes": 0, "accuracy": None}
+        point(cut) if cut is not None else {"threshold": None, "coverage": 0.0, "notes": 0, "accuracy": None}
     )
     wanted = np.ceil(np.arange(1, SELECTIVE_STEPS + 1) * notes / SELECTIVE_STEPS)
     cuts = sorted(set(np.searchsorted(answered, wanted).tolist()))

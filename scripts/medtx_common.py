@@ -412,7 +412,7 @@ def head_and_tail(tokenizer: Any, texts: Sequence[str], head: int, tail: int) ->
         for j, i in enumerate(apart):
             first, last = tokens[2 * j], tokens[2 * j + 1]
             if len(first) >= head and len(last) >= tail:
-                found[i] = list(first[:head]) + (list(last[len(last) - tail :]) if tail else [])
+                found[i] = list(first[:head]) + list(last[len(last) - tail :])
     rest = [i for i in range(len(texts)) if i not in found]
     if rest:
         whole = tokenizer([texts[i] for i in rest], add_special_tokens=False, verbose=False)["input_ids"]
