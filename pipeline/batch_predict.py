@@ -13,6 +13,7 @@ request names the fields of each note (``inputs``).
 from __future__ import annotations
 
 import concurrent.futures
+import hashlib
 import io
 import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -220,13 +221,39 @@ def _alternative(prediction: dict[str, Any] | None, rank: int, field: str, missi
     return round(float(value), 6) if field == "score" else value
 
 
+def stop_record(target: Path) -> Path:
+    """Where a stopped run records, beside its output ``target``, what it read (``record_stop``)."""
+    return target.with_name(f"{target.name}.resume.json")
+
+
+def digests(texts: Sequence[str | dict[str, str]]) -> list[str]:
+    """A short SHA-256 of each row's input (``inputs``: its text, or the object naming its fields)."""
+    return [hashlib.sha256(json.dumps(t, sort_keys=True).encode()).hexdigest()[:16] for t in texts]
+
+
+def record_stop(target: Path, texts: Sequence[str | dict[str, str]], settings: Mapping[str, Any]) -> None:
+    """Beside the output a stopped run wrote (``stop_record``): the ``digests`` of the rows it read
+    and the ``settings`` its answers depend on (the endpoint, the review threshold), for ``--resume``
+    to tell a row whose text changed since and a command that asks something else."""
+    record = {"settings": dict(settings), "texts": digests(texts)}
+    stop_record(target).write_text(json.dumps(record), encoding="utf-8")
+
+
 def earlier_output(
-    target: Path, rows: pd.DataFrame, columns: Sequence[str]
-) -> tuple[pd.DataFrame, list[int]]:
+    target: Path,
+    rows: pd.DataFrame,
+    columns: Sequence[str],
+    texts: Sequence[str | dict[str, str]],
+    settings: Mapping[str, Any],
+) -> tuple[pd.DataFrame, list[int], list[int]]:
     """For ``medtx predict --resume``: the output CSV ``target`` that a stopped run of the same CSV and
-    options wrote (as text, as written) and the positions of its rows noted ``NOT_SCORED``. One that
-    is missing, unreadable, or written from another CSV or with other options (``columns``: what
-    these options write) is named."""
+    options wrote (as text, as written), the positions of its rows to score now, and those of them
+    whose input changed since. The rows to score are those noted ``NOT_SCORED`` and those whose input
+    (``texts``: this CSV's ``inputs``) is not what the stopped run read (its ``record_stop``): each
+    kept row then holds the answer to the text it has now. An output written whole (no row noted,
+    no record) leaves none. One that is missing, unreadable, without its record, or written from
+    another CSV, with other options (``columns``: what these options write) or other ``settings``
+    (the endpoint, the review threshold) is named."""
     if not target.is_file():
         raise PredictError(f"--resume: there is no {target} to resume (run without --resume first)")
     try:
@@ -245,8 +272,32 @@ def earlier_output(
             f"--resume: {target} has {len(earlier):,} row(s) whose numbers or ids are not this CSV's "
             f"{len(rows):,}: it was written from another CSV"
         )
-    pending = [i for i, note in enumerate(earlier["note"]) if note.startswith(NOT_SCORED)]
-    return earlier, pending
+    stopped = {i for i, note in enumerate(earlier["note"]) if note.startswith(NOT_SCORED)}
+    record_path = stop_record(target)
+    if not stopped and not record_path.exists():  # an output written whole: nothing left to score
+        return earlier, [], []
+    try:
+        record = json.loads(record_path.read_text(encoding="utf-8"))
+        read, asked = list(record["texts"]), dict(record["settings"])
+    except FileNotFoundError as err:
+        raise PredictError(
+            f"--resume: {record_path} is missing: it records the texts the stopped run read, without "
+            "which a row changed since cannot be told (run without --resume)"
+        ) from err
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        raise PredictError(f"--resume: cannot read {record_path}: {err} (run without --resume)") from err
+    for name, value in settings.items():
+        if asked.get(name) != value:
+            raise PredictError(
+                f"--resume: the stopped run's {name} was {asked.get(name)}, this command's is {value}: "
+                "resume with the same, or run without --resume"
+            )
+    if len(read) != len(rows):
+        raise PredictError(
+            f"--resume: {record_path} records {len(read):,} rows, not this CSV's {len(rows):,}"
+        )
+    changed = [i for i, (was, now) in enumerate(zip(read, digests(texts), strict=True)) if was != now]
+    return earlier, sorted(stopped.union(changed)), [i for i in changed if i not in stopped]
 
 
 def fill_in(earlier: pd.DataFrame, fresh: pd.DataFrame, positions: Sequence[int]) -> pd.DataFrame:

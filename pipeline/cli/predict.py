@@ -214,15 +214,26 @@ def predict(
                 raise dep.DeployError(f"endpoint {endpoint_name} answered HTTP {status_code}: {shown}")
             return answer
 
-    texts = bp.inputs(rows)
+    texts = asked = bp.inputs(rows)
+    settings = {  # what the answers depend on, besides the texts: a resumed run asks the same
+        "endpoint": f"{endpoint_name} ({'SageMaker' if sagemaker else 'local'})",
+        "review threshold": "none" if threshold is None else repr(threshold),
+    }
     earlier: Any = None
     pending: list[int] = []
-    if resume:  # the rows a stopped run left: only those are sent
+    if resume:  # the rows a stopped run left, and those whose text changed since: only those are sent
         with failing(bp.PredictError, code=2):
             columns = bp.table(rows.head(0), [], top_k, review_below=threshold).columns
-            earlier, pending = bp.earlier_output(target, rows, list(columns))
+            earlier, pending, changed = bp.earlier_output(target, rows, list(columns), asked, settings)
+        if changed:
+            shown = ", ".join(str(i + 1) for i in changed[:10]) + (", ..." if len(changed) > 10 else "")
+            console.print(
+                f"{len(changed):,} row(s) changed since the stopped run (rows {shown}): scored again",
+                highlight=False,
+            )
         if not pending:
-            console.print(f"nothing to resume: every row of {target} with text is scored", highlight=False)
+            console.print(f"nothing to resume: {target} holds no row a stopped run left", highlight=False)
+            bp.stop_record(target).unlink(missing_ok=True)
             return
         left = set(pending)
         texts = [t if i in left else "" for i, t in enumerate(texts)]
@@ -244,10 +255,12 @@ def predict(
             interrupted = isinstance(stop.error, KeyboardInterrupt)
             stopped = "interrupted" if interrupted else "the endpoint refused a request"
             written, _ = _output(backlog, stop.found, stopped, earlier, pending)
+            bp.record_stop(target, asked, settings)
             said = "[red]interrupted[/red]" if interrupted else f"[red]error:[/red] {stop.error}"
             console.print(
                 f"{said}\nwrote {target} with the {int((written['label'] != '').sum()):,} row(s) scored; "
-                f"the rest have the note '{bp.NOT_SCORED}...' (the same command with --resume sends them)",
+                f"the rest have the note '{bp.NOT_SCORED}...' (the same command with --resume sends them; "
+                f"{bp.stop_record(target).name} records what it read)",
                 highlight=False,
             )
             raise typer.Exit(130 if interrupted else 1) from stop
@@ -494,6 +507,8 @@ def _output(
         fresh = written.iloc[pending or []]
         written = bp.fill_in(earlier, written, pending or [])
     written.to_csv(backlog.target, index=False)
+    if not stopped:  # a whole output: a stopped run's record beside it is spent
+        bp.stop_record(backlog.target).unlink(missing_ok=True)
     return written, fresh
 
 

@@ -200,6 +200,70 @@ def test_predict_interrupted_writes_what_was_scored_and_exits_130(tmp_path, monk
     assert kept["note"].tolist() == ["", "not scored: interrupted"]
 
 
+def test_resume_scores_again_a_row_whose_text_changed_and_refuses_another_threshold(tmp_path, monkeypatch):
+    """A stopped run records what it read beside its output; ``--resume`` sends the rows left and
+    those whose text changed since (named), refuses a command asking another review threshold or
+    endpoint, names a missing record, and a whole output's record is removed."""
+    from helpers import said
+    from typer.testing import CliRunner
+
+    from pipeline import batch_predict
+    from pipeline.cli import app
+
+    source = tmp_path / "notes.csv"
+    notes = ["chest pain", "kidney stone", "headache", "rash"]
+    pd.DataFrame({"transcription": notes}).to_csv(source, index=False)
+    sent: list[list[str]] = []
+
+    def answers(texts, stop_after=None):
+        asked = [t for t in texts if t]
+        sent.append(asked)
+        found = [json.loads(_answer(request_body([t])))[0] if t else None for t in texts]
+        if stop_after is not None:  # the first ``stop_after`` rows with text answered, then Ctrl-C
+            kept = [i for i, t in enumerate(texts) if t][:stop_after]
+            raise ScoringStoppedError(
+                [f if i in kept else None for i, f in enumerate(found)], KeyboardInterrupt()
+            )
+        return found
+
+    monkeypatch.setattr(batch_predict, "score", lambda texts, *a, **k: answers(texts, stop_after=2))
+    runner = CliRunner(env={"COLUMNS": "200"})
+    asked = ["predict", str(source), "--sagemaker", "--region", REGION, "--review-below", "0.75"]
+    stopped = runner.invoke(app, asked)
+    record = tmp_path / "notes-predictions.csv.resume.json"
+    assert stopped.exit_code == 130 and record.name in said(stopped) and record.is_file()
+
+    monkeypatch.setattr(batch_predict, "score", lambda texts, *a, **k: answers(texts))
+    other = runner.invoke(
+        app, ["predict", str(source), "--sagemaker", "--region", REGION, "--resume", "--review-below", "0.8"]
+    )
+    assert other.exit_code == 2 and "review threshold was 0.75, this command's is 0.8" in said(other)
+    local = runner.invoke(app, [*asked[:2], "--review-below", "0.75", "--resume"])
+    assert (
+        local.exit_code == 2
+        and "(SageMaker), this command's is medtx-specialty-classifier (local)" in said(local)
+    )
+
+    edited = ["chest pain, radiating", "kidney stone", "headache", "rash"]  # row 1 was scored: now changed
+    pd.DataFrame({"transcription": edited}).to_csv(source, index=False)
+    sent.clear()
+    resumed = runner.invoke(app, [*asked, "--resume"])
+    assert resumed.exit_code == 0, said(resumed)
+    assert "1 row(s) changed since the stopped run (rows 1): scored again" in said(resumed)
+    assert sent == [["chest pain, radiating", "headache", "rash"]]  # row 2 kept as written
+    out = pd.read_csv(tmp_path / "notes-predictions.csv", keep_default_na=False)
+    assert out["label"].tolist() == [LABELS[len(t) % 3] for t in edited]
+    assert not record.exists()  # the output is whole: its record is spent
+    again = runner.invoke(app, [*asked, "--resume"])
+    assert again.exit_code == 0 and "nothing to resume" in said(again)
+
+    monkeypatch.setattr(batch_predict, "score", lambda texts, *a, **k: answers(texts, stop_after=1))
+    assert runner.invoke(app, asked).exit_code == 130
+    record.unlink()
+    lost = runner.invoke(app, [*asked, "--resume"])
+    assert lost.exit_code == 2 and f"{record.name} is missing" in said(lost)
+
+
 def test_a_model_trained_on_more_fields_gets_each_note_as_an_object_naming_them(tmp_path):
     """``--field description=summary``: each request names the note's fields (the text as the
     transcription); a row without text is still not sent, and the output keeps only row and id."""
@@ -349,7 +413,7 @@ def test_predict_scores_a_csv_through_the_sagemaker_endpoint(tmp_path, monkeypat
     assert whole["note"].tolist() == ["", NO_TEXT, "", ""] and whole["review"].tolist() == ["0", "", "0", "0"]
     assert whole["score"].tolist() == ["0.7", "", "0.7", "0.7"]
     done_already = runner.invoke(app, [*asked, "0.7", "--resume"])
-    assert done_already.exit_code == 0 and "nothing to resume: every row of" in said(done_already)
+    assert done_already.exit_code == 0 and "holds no row a stopped run left" in said(done_already)
     other = runner.invoke(app, [*asked, "0.7", "--resume", "--top-k", "2"])
     assert other.exit_code == 2 and "resume with the options it was written with" in said(other)
     (tmp_path / "short.csv").write_text("transcription\nchest pain\n")
