@@ -73,6 +73,10 @@ HISTORY_COLUMNS = (
     "review_threshold",
     "review_share",
     "validation_review_share",
+    "review_share_low",
+    "review_share_high",
+    "held_out_review_share_low",
+    "held_out_review_share_high",
     "label",
     "traffic",
     "traffic_share",
@@ -81,14 +85,22 @@ HISTORY_COLUMNS = (
 )
 #: The columns that differ between a check's rows: one row per predicted class.
 CLASS_COLUMNS = HISTORY_COLUMNS[HISTORY_COLUMNS.index("label") :]
+#: The review share's intervals (``review_figures``): the traffic's, and the range on held-out notes.
+REVIEW_INTERVALS = (
+    "review_share_low",
+    "review_share_high",
+    "held_out_review_share_low",
+    "held_out_review_share_high",
+)
 #: The review share's columns (``review_figures``).
-REVIEW_COLUMNS = ("review_threshold", "review_share", "validation_review_share")
+REVIEW_COLUMNS = ("review_threshold", "review_share", "validation_review_share", *REVIEW_INTERVALS)
 #: The columns each change of the history's layout added, oldest first: the accuracy estimate, its
-#: interval, the review share.
+#: interval, the review share, its intervals.
 ADDITIONS = (
     ("estimated_accuracy", "validation_accuracy"),
     ("estimated_accuracy_low", "estimated_accuracy_high"),
-    REVIEW_COLUMNS,
+    ("review_threshold", "review_share", "validation_review_share"),
+    REVIEW_INTERVALS,
 )
 #: The columns each earlier layout lacks (all it did not have yet, in ``HISTORY_COLUMNS`` order), oldest
 #: layout first. A history in one of them reads as one whose checks had none of those figures (empty),
@@ -348,12 +360,13 @@ def review_figures(
     found: dict[str, Any] = {
         "review_threshold": float(threshold),
         "review_share": below / len(scores),
-        "review_share_interval": [float(interval.low), float(interval.high)],
+        "review_share_low": float(interval.low),
+        "review_share_high": float(interval.high),
         "validation_review_share": float(np.mean(validation["score"].to_numpy(float) < threshold)),
     }
     if held_out and held_out.get("coverage_interval"):
         fewest, most = held_out["coverage_interval"]
-        found["held_out_review_share_interval"] = [1 - most, 1 - fewest]
+        found.update(held_out_review_share_low=1 - most, held_out_review_share_high=1 - fewest)
     return found
 
 
@@ -380,9 +393,10 @@ def metric_data(endpoint: str, result: dict[str, Any], at: datetime) -> list[dic
     """The figures of ``drift`` as CloudWatch ``MetricData`` (``NAMESPACE``, dimension EndpointName):
     ``CapturedPredictions`` always (0 when the window held none); ``PredictionMeanScore`` when there
     were predictions; ``PredictionPSI``, ``PredictionTotalVariation``, ``PredictionEstimatedAccuracy``
-    and the ends of its interval (``...Low``, ``...High``), and ``PredictionReviewShare`` where the
-    served version has a review threshold, only from ``FEW`` predictions on and with validation
-    predictions to compare with, so an alarm on them never fires on a handful of requests."""
+    and the ends of its interval (``...Low``, ``...High``), and ``PredictionReviewShare`` and its
+    interval's ends where the served version has a review threshold, only from ``FEW`` predictions on
+    and with validation predictions to compare with, so an alarm on them never fires on a handful of
+    requests."""
     dimensions = [{"Name": "EndpointName", "Value": endpoint}]
     figures = [("CapturedPredictions", result.get("predictions", 0), "Count")]
     if result.get("predictions"):
@@ -396,7 +410,11 @@ def metric_data(endpoint: str, result: dict[str, Any], at: datetime) -> list[dic
             ("PredictionEstimatedAccuracyHigh", result["estimated_accuracy_high"], "None"),
         ]
         if "review_share" in result:
-            figures.append(("PredictionReviewShare", result["review_share"], "None"))
+            figures += [
+                ("PredictionReviewShare", result["review_share"], "None"),
+                ("PredictionReviewShareLow", result["review_share_low"], "None"),
+                ("PredictionReviewShareHigh", result["review_share_high"], "None"),
+            ]
     return [
         {"MetricName": name, "Dimensions": dimensions, "Timestamp": at, "Value": float(value), "Unit": unit}
         for name, value, unit in figures

@@ -651,7 +651,7 @@ def production_figures(drift: pd.DataFrame) -> list[tuple[str, Any]]:
             var_name="on",
             value_name=figure,
         )
-        if interval and bars:  # the validation line is not an estimate
+        if interval and bars:  # only the traffic's line is an estimate
             both.loc[both["on"] != columns[interval], list(bars)] = float("nan")
         return over_time(both.dropna(subset=[figure]), figure, by="on", bars=bars)
 
@@ -664,7 +664,14 @@ def production_figures(drift: pd.DataFrame) -> list[tuple[str, Any]]:
         interval="estimated_accuracy",
     )
     review = beside_validation(
-        "share to review", {"review_share": "traffic", "validation_review_share": "validation"}
+        "share to review",
+        {
+            "review_share": "traffic",
+            "validation_review_share": "validation",
+            "held_out_review_share_low": "held out: low end",
+            "held_out_review_share_high": "held out: high end",
+        },
+        interval="review_share",
     )
     for figure in (psi, shares, volume, confidence, accuracy, review):
         figure.update_layout(height=340)
@@ -687,7 +694,8 @@ def production_figures(drift: pd.DataFrame) -> list[tuple[str, Any]]:
         ),
         (
             "To review: the share of predictions scored below the served version's threshold for its target "
-            "accuracy, traffic against validation",
+            f"accuracy (with its {100 * capture.ESTIMATE_LEVEL:.0f}% interval), traffic against validation "
+            "and the range on held-out notes",
             review,
         ),
     ]

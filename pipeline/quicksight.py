@@ -314,6 +314,10 @@ DATASETS: dict[str, tuple[str, dict[str, str]]] = {
             "review_threshold": "DECIMAL",
             "review_share": "DECIMAL",
             "validation_review_share": "DECIMAL",
+            "review_share_low": "DECIMAL",
+            "review_share_high": "DECIMAL",
+            "held_out_review_share_low": "DECIMAL",
+            "held_out_review_share_high": "DECIMAL",
             "label": "STRING",
             "traffic": "INTEGER",
             "traffic_share": "DECIMAL",
@@ -980,10 +984,15 @@ def production_dashboard(target: Target) -> dict[str, Any]:
         _line(
             "review",
             "To review: the share of predictions scored below the served version's threshold for its "
-            "target accuracy, traffic against validation",
+            f"target accuracy (with its {100 * ESTIMATE_LEVEL:.0f}% interval), traffic against validation "
+            "and the range on held-out notes",
             [
                 _number("predictions", "review_share", "MAX"),
+                _number("predictions", "review_share_low", "MAX"),
+                _number("predictions", "review_share_high", "MAX"),
                 _number("predictions", "validation_review_share", "MAX"),
+                _number("predictions", "held_out_review_share_low", "MAX"),
+                _number("predictions", "held_out_review_share_high", "MAX"),
             ],
         ),
     ]

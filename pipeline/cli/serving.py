@@ -243,14 +243,18 @@ def endpoint_predictions(
             highlight=False,
         )
         if "review_share" in result:
-            low, high = result["review_share_interval"]
-            held = result.get("held_out_review_share_interval")
+            held = "held_out_review_share_low" in result
             out.print(
                 f"to review: {result['review_share']:.1%} ({100 * capture.ESTIMATE_LEVEL:.0f}%: "
-                f"{low:.1%}-{high:.1%}) of the predictions scored below {result['review_threshold']:.3f}, "
-                f"the served version's threshold for its target accuracy (validation notes: "
-                f"{result['validation_review_share']:.1%}"
-                + (f"; held out {held[0]:.1%}-{held[1]:.1%}" if held else "")
+                f"{result['review_share_low']:.1%}-{result['review_share_high']:.1%}) of the predictions "
+                f"scored below {result['review_threshold']:.3f}, the served version's threshold for its "
+                f"target accuracy (validation notes: {result['validation_review_share']:.1%}"
+                + (
+                    f"; held out {result['held_out_review_share_low']:.1%}-"
+                    f"{result['held_out_review_share_high']:.1%}"
+                    if held
+                    else ""
+                )
                 + ")",
                 highlight=False,
             )

@@ -435,7 +435,8 @@ def test_the_operations_dashboard_charts_what_sagemaker_and_the_drift_check_put(
     executions = {"ExecutionStarted", "ExecutionSucceeded", "ExecutionFailed", "ExecutionStopped"}
     assert executions | {"ExecutionDuration", "StepDuration"} == charted[PIPELINE_NAMESPACE]
     checked = {"predictions": capture.FEW, "mean_score": 1, "psi": 1, "total_variation": 1}
-    figures = capture.metric_data("e", {**checked, **_ESTIMATE, "review_share": 0.3}, datetime.now(UTC))
+    review = {"review_share": 0.3, "review_share_low": 0.2, "review_share_high": 0.4}
+    figures = capture.metric_data("e", {**checked, **_ESTIMATE, **review}, datetime.now(UTC))
     assert charted[capture.NAMESPACE] == {f["MetricName"] for f in figures}
     settings = deploy.DeploySettings(endpoint_name=endpoint, role_arn="r", instance_type="ml.m5.xlarge")
     assert {a["MetricName"] for a in deploy.alarm_requests(settings)} <= charted["AWS/SageMaker"]

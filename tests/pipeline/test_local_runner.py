@@ -898,7 +898,11 @@ def test_the_local_dashboard_charts_the_drift_history(tmp_path):
             "validation_accuracy": 0.6,
             "review_threshold": 0.5,
             "review_share": urology / 2,
+            "review_share_low": urology / 2 - 0.04,
+            "review_share_high": urology / 2 + 0.06,
             "validation_review_share": 0.3,
+            "held_out_review_share_low": 0.2,
+            "held_out_review_share_high": 0.4,
             "classes": classes,
         }
         capture.store_history(store, "bucket", capture.history_rows(result, at + timedelta(hours=hour)))
@@ -908,7 +912,7 @@ def test_the_local_dashboard_charts_the_drift_history(tmp_path):
     older = capture.history_rows({"endpoint": "ep", "hours": 24, "predictions": 0}, at - timedelta(days=1))
     written = store.path(f"s3://bucket/{capture.HISTORY_KEY}")
     written.parent.mkdir(parents=True)
-    assert len(capture.ADDED_COLUMNS) == 3
+    assert len(capture.ADDED_COLUMNS) == 4
     for added in capture.ADDED_COLUMNS:
         written.write_text(older.drop(columns=list(added)).to_csv(index=False))
         assert capture.read_history(store)[list(added)].isna().all().all()
@@ -942,8 +946,15 @@ def test_the_local_dashboard_charts_the_drift_history(tmp_path):
     traffic, validation = figures["Mean top score: traffic against validation"].data
     assert list(traffic.y) == [0.7] * 4 and list(validation.y) == [0.8] * 4
     (review,) = [t for t in figures if t.startswith("To review:")]
-    traffic, validation = figures[review].data
+    assert "(with its 95% interval)" in review
+    traffic, validation, fewest, most = figures[review].data
     assert list(traffic.y) == pytest.approx([0.45, 0.35, 0.25, 0.3]) and list(validation.y) == [0.3] * 4
+    # the traffic's interval as error bars (0.04 below, 0.06 above); the held-out range's two ends
+    assert list(traffic.error_y.arrayminus) == pytest.approx([0.04] * 4)
+    assert list(traffic.error_y.array) == pytest.approx([0.06] * 4)
+    assert (fewest.name, most.name) == ("held out: low end, ep", "held out: high end, ep")
+    assert list(fewest.y) == [0.2] * 4 and list(most.y) == [0.4] * 4
+    assert most.error_y.array is None or all(v != v for v in most.error_y.array)
     # a margin beyond the first and last checks, so their markers are drawn whole
     import pandas as pd
 

@@ -1382,18 +1382,24 @@ def test_drift_figures_by_hand():
     # the share below a review threshold of 0.75: traffic 0.7 and 0.6 of four; validation, each text
     # once, 0.2, 0.4 and 0.6 of four
     reviewed = capture.drift(answers, validation, 0.75)
-    assert {k: reviewed[k] for k in capture.REVIEW_COLUMNS} == {
-        "review_threshold": 0.75,
-        "review_share": 0.5,
-        "validation_review_share": 0.75,
-    }
     # two of four below it: Wilson's interval from its formula (its centre stays at 0.5 here)
     z = 1.959964
     half = z / (1 + z**2 / 4) * math.sqrt(0.25 / 4 + z**2 / 64)
-    assert reviewed["review_share_interval"] == pytest.approx([0.5 - half, 0.5 + half])
-    assert "held_out_review_share_interval" not in reviewed  # no held-out figures given
+    assert {k: reviewed.get(k) for k in capture.REVIEW_COLUMNS} == pytest.approx(
+        {
+            "review_threshold": 0.75,
+            "review_share": 0.5,
+            "validation_review_share": 0.75,
+            "review_share_low": 0.5 - half,
+            "review_share_high": 0.5 + half,
+            "held_out_review_share_low": None,  # no held-out figures given
+            "held_out_review_share_high": None,
+        }
+    )
     held = capture.drift(answers, validation, 0.75, {"coverage": 0.3, "coverage_interval": [0.2, 0.45]})
-    assert held["held_out_review_share_interval"] == pytest.approx([0.55, 0.8])
+    assert (held["held_out_review_share_low"], held["held_out_review_share_high"]) == pytest.approx(
+        (0.55, 0.8)
+    )
     assert capture.drift(answers, validation, 0.6)["review_share"] == 0  # a score at the threshold: answered
     alone = capture.drift(answers, None)
     assert "psi" not in alone and alone["classes"][0] == {"label": "A", "traffic": 3, "traffic_share": 0.75}
@@ -1645,8 +1651,22 @@ def test_the_scheduled_drift_check_puts_its_figures_in_cloudwatch(registry, iam_
     assert (accuracies == 0.5).all().all()
     interval = busy_rows[["estimated_accuracy_low", "estimated_accuracy_high"]].astype(float).iloc[0]
     assert interval["estimated_accuracy_low"] < 0.5 < interval["estimated_accuracy_high"]
-    review = busy_rows[list(capture.REVIEW_COLUMNS)].astype(float).iloc[0].tolist()
-    assert review == [0.7, 1.0, 0.0]
+    review = busy_rows[list(capture.REVIEW_COLUMNS)].astype(float).iloc[0].to_dict()
+    # all 200 below the threshold: Wilson's interval is [n / (n + z^2), 1]; held out, 1 - [0.3, 0.5]
+    assert review == pytest.approx(
+        {
+            "review_threshold": 0.7,
+            "review_share": 1.0,
+            "validation_review_share": 0.0,
+            "review_share_low": capture.FEW / (capture.FEW + 1.959964**2),
+            "review_share_high": 1.0,
+            "held_out_review_share_low": 0.5,
+            "held_out_review_share_high": 0.7,
+        }
+    )
+    assert (busy["PredictionReviewShareLow"], busy["PredictionReviewShareHigh"]) == pytest.approx(
+        (review["review_share_low"], 1.0)
+    )
     assert kept.loc[kept["endpoint"] == "medtx-quiet", "predictions"].astype(int).tolist() == [0]
     published("medtx-busy")
     assert history().equals(kept)
