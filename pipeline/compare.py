@@ -168,6 +168,8 @@ def _headline(report: dict[str, Any]) -> dict[str, Any]:
     found["answered_at_target"] = (selective.get("at_accuracy") or {}).get("coverage")
     # their accuracy when each fold of the notes is answered at the threshold the others fit
     found["held_out_accuracy"] = (selective.get("held_out") or {}).get("accuracy")
+    # the share answered at the threshold that guarantees the target (absent before it)
+    found["answered_guaranteed"] = (selective.get("guaranteed") or {}).get("coverage")
     found["selective_target"] = selective.get("accuracy_target")
     found["risk_coverage_area"] = selective.get("area_under_risk_coverage")
     # the behavioural checks: the share of the notes each rewrote that kept their label (None: the

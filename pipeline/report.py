@@ -132,8 +132,9 @@ def calibration_line(report: dict[str, Any]) -> str:
 
 def selective_reach(figures: dict[str, Any]) -> str:
     """``selective``'s ``at_accuracy`` in words: the share of notes the threshold answers, and it; and,
-    where the evaluation has it (``held_out``), the accuracy and the share answered, each with its
-    interval, when each fold of the notes is answered at the threshold the other folds fit."""
+    where the evaluation has them, the accuracy and the share answered, each with its interval, when
+    each fold of the notes is answered at the threshold the other folds fit (``held_out``), and the
+    threshold that guarantees the target at a confidence (``guaranteed``), with its share answered."""
     at = figures["at_accuracy"]
     if at["threshold"] is None:
         reach = "no score threshold gets there"
@@ -151,6 +152,14 @@ def selective_reach(figures: dict[str, Any]) -> str:
             reach += ": the target lies above the interval, new notes at this threshold fall short of it"
     elif held:
         reach += ", held out none answered"
+    sure = figures.get("guaranteed")
+    if sure and sure["threshold"] is not None:
+        reach += (
+            f"; guaranteed ({sure['confidence_level']:.0%} confidence): {sure['coverage']:.0%} answered at "
+            f"score >= {sure['threshold']:.3f}, their accuracy's bound {sure['accuracy_bound']:.1%}"
+        )
+    elif sure:
+        reach += f"; no threshold found that guarantees it at {sure['confidence_level']:.0%} confidence"
     return reach
 
 

@@ -418,6 +418,58 @@ def held_out_threshold(
     }
 
 
+def guaranteed_threshold(
+    score: np.ndarray, right: np.ndarray, accuracy: float, confidence_level: float
+) -> dict[str, Any]:
+    """A threshold with a guarantee: selection with guaranteed risk (Geifman and El-Yaniv, 2017,
+    "Selective Classification for Deep Neural Networks", Algorithm 1). A binary search over the cuts
+    between runs of equal scores (``_runs``) tests at most ``tests`` of them; at each, the one-sided
+    Clopper-Pearson lower bound of the answered notes' accuracy (scipy's ``binomtest(...,
+    alternative="greater").proportion_ci(method="exact")``) at confidence ``1 - (1 -
+    confidence_level) / tests`` (the union bound over the tests), and the search goes on to more
+    notes where the bound reaches ``accuracy`` and to fewer where it does not. The threshold is the
+    lowest tested one whose bound reached it: with probability ``confidence_level`` over the draw of
+    the validation notes, notes drawn as they were and answered at that threshold are right at least
+    ``accuracy`` of the time. Fewer notes answered than ``at_accuracy``'s, the price of the guarantee;
+    no threshold and coverage 0 when no tested cut's bound reaches ``accuracy``. The search takes the
+    bound to fall as more notes are answered; where it rises first (a few notes bound loosely) it can
+    step past a narrow band of cuts that reach ``accuracy``: a miss that answers fewer notes (none),
+    never one that breaks the guarantee, which holds for whichever tested cut is returned."""
+    from scipy.stats import binomtest
+
+    sorted_score, ends, answered, accurate = _runs(score, right)
+    cuts, notes = len(ends), len(sorted_score)
+    # a binary search over ``cuts`` candidates tests at most this many
+    tests = max(1, int(np.ceil(np.log2(cuts + 1))))
+    level = 1 - (1 - confidence_level) / tests
+    hits = np.rint(accurate * answered).astype(int)
+
+    def bound(cut: int) -> float:
+        found = binomtest(int(hits[cut]), int(answered[cut]), alternative="greater")
+        return float(found.proportion_ci(level, method="exact").low)
+
+    best: tuple[int, float] | None = None
+    fewest, most = 0, cuts - 1
+    while fewest <= most:
+        cut = (fewest + most) // 2
+        reached = bound(cut)
+        if reached >= accuracy:
+            best, fewest = (cut, reached), cut + 1
+        else:
+            most = cut - 1
+    found: dict[str, Any] = {"threshold": None, "coverage": 0.0, "notes": 0, "accuracy": None}
+    if best is not None:
+        cut, reached = best
+        found = {
+            "threshold": float(sorted_score[ends[cut]]),
+            "coverage": float(answered[cut] / notes),
+            "notes": int(answered[cut]),
+            "accuracy": float(accurate[cut]),
+            "accuracy_bound": reached,
+        }
+    return {**found, "confidence_level": float(confidence_level), "tests": tests}
+
+
 def selective_figures(
     score: np.ndarray,
     right: np.ndarray,
@@ -434,8 +486,10 @@ def selective_figures(
     it answers (``coverage``; the rest is the review workload) and their accuracy; no threshold and
     coverage 0 when even the highest-scored notes fall short. ``held_out`` (``held_out_threshold``):
     the accuracy and coverage of notes answered at a threshold fitted on other notes, with the
-    accuracy's interval. ``curve``: for the thresholds that answer 5%, 10%, ... 100% of the notes
-    (``SELECTIVE_STEPS``), each one's coverage and accuracy. ``area_under_risk_coverage`` (AURC;
+    accuracy's interval. ``guaranteed`` (``guaranteed_threshold``): the lowest threshold whose
+    answered notes reach ``accuracy`` with probability ``confidence_level``. ``curve``: for the
+    thresholds that answer 5%, 10%, ... 100% of the notes (``SELECTIVE_STEPS``), each one's coverage
+    and accuracy. ``area_under_risk_coverage`` (AURC;
     Geifman and El-Yaniv, 2017, "Selective Classification for Deep Neural Networks"): the error rate
     of the answered notes averaged over every coverage, lower is better; a score that says nothing
     about being right gives ``full_coverage_error``, the error rate of all notes."""
@@ -463,6 +517,7 @@ def selective_figures(
         "notes": notes,
         "at_accuracy": at_accuracy,
         "held_out": held_out_threshold(np.asarray(score), right, accuracy, confidence_level, folds),
+        "guaranteed": guaranteed_threshold(np.asarray(score), right, accuracy, confidence_level),
         "area_under_risk_coverage": aurc,
         "full_coverage_error": float(1 - np.mean(right)),
         "curve": [point(cut) for cut in cuts],

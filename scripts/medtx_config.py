@@ -272,7 +272,9 @@ class EvalConfig:
     #: a threshold is taken as the model's answer, the rest go to a person. The figures give the lowest
     #: threshold whose answered notes reach this accuracy (a note is right when the answer is one of
     #: the specialties it is filed under) and the share of notes it answers (the rest is the review
-    #: workload), the model's and the baseline's, beside the whole accuracy/coverage curve.
+    #: workload), the model's and the baseline's, beside the whole accuracy/coverage curve, and the
+    #: lowest threshold that guarantees it with probability ``confidence_level`` (``selective.guaranteed``:
+    #: selection with guaranteed risk).
     selective_accuracy: float = 0.9
     #: ``selective.held_out``: the validation notes in this many folds, each answered at the threshold
     #: the other folds fit, so the accuracy of the notes answered is measured on notes that did not

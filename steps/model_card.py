@@ -85,8 +85,9 @@ def _figure(card: Splice, evaluate: Any, path: str, name: str, interval: str | N
 
 def selective_group(card: Splice, evaluate: Any, accuracy: float) -> dict[str, Any]:
     """Selective prediction (``evaluation.json``'s ``selective``): the share of notes the model answers
-    at the lowest score threshold whose answered notes reach ``EvalConfig.selective_accuracy``, and the
-    area under the risk-coverage curve, the model's and the baseline's. The threshold itself is left
+    at the lowest score threshold whose answered notes reach ``EvalConfig.selective_accuracy``, the
+    share at the one that guarantees it, and the area under the risk-coverage curve, the model's and
+    the baseline's. The threshold itself is left
     to the report: it is null when no threshold reaches the accuracy, and the card's figures are
     numbers."""
     answered = (
@@ -95,6 +96,11 @@ def selective_group(card: Splice, evaluate: Any, accuracy: float) -> dict[str, A
         "evaluation.json's selective.held_out gives the accuracy and share of notes answered at a "
         "threshold fitted on other notes, with their intervals"
     )
+    guaranteed = (
+        f"share of notes answered at the lowest score threshold whose answered notes reach {accuracy:.0%} "
+        "accuracy with the confidence of EvalConfig.confidence_level (selection with guaranteed risk: an "
+        "exact binomial bound over a binary search's tests; 0: none does)"
+    )
     aurc = "error rate of the notes answered, averaged over every share answered (lower is better)"
     return {
         "name": "Selective prediction: notes answered at or above a score threshold",
@@ -102,8 +108,10 @@ def selective_group(card: Splice, evaluate: Any, accuracy: float) -> dict[str, A
             {"name": name, "type": "number", "value": card.number(reported(evaluate, path)), "notes": notes}
             for name, path, notes in (
                 ("answered_at_target_accuracy", "selective.at_accuracy.coverage", answered),
+                ("answered_with_guarantee", "selective.guaranteed.coverage", guaranteed),
                 ("area_under_risk_coverage", "selective.area_under_risk_coverage", aurc),
                 ("baseline_answered_at_target_accuracy", "baseline.selective.at_accuracy.coverage", answered),
+                ("baseline_answered_with_guarantee", "baseline.selective.guaranteed.coverage", guaranteed),
                 ("baseline_area_under_risk_coverage", "baseline.selective.area_under_risk_coverage", aurc),
             )
         ],

@@ -323,6 +323,7 @@ def _print_comparison(out: Console, result: dict, names: tuple[str, str]) -> Non
         "score_temperature",
         "answered_at_target",
         "held_out_accuracy",
+        "answered_guaranteed",
         "risk_coverage_area",
     ]
     targets = {result[side].get("selective_target") for side in ("a", "b")} - {None}
@@ -338,12 +339,13 @@ def _print_comparison(out: Console, result: dict, names: tuple[str, str]) -> Non
             else "notes answered at target accuracy"
         ),
         "held_out_accuracy": "their accuracy, threshold held out",
+        "answered_guaranteed": "notes answered, target guaranteed",
         "risk_coverage_area": "risk-coverage area (AURC)",
     }
     # not a figure of the rows: no difference of these (nor of shares answered at different targets)
     unpaired = ["baseline_macro_f1", "minus_baseline", "score_temperature"]
     if len(targets) > 1:
-        unpaired += ["answered_at_target", "held_out_accuracy"]
+        unpaired += ["answered_at_target", "held_out_accuracy", "answered_guaranteed"]
     for name in shown:
         a, b = result["a"].get(name), result["b"].get(name)
         cells = [f"{v:.4f}" if isinstance(v, int | float) else "-" for v in (a, b)]

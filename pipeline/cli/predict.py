@@ -67,10 +67,12 @@ def predict(
     review_below: Annotated[
         str | None,
         typer.Option(
-            metavar="SCORE|served",
+            metavar="SCORE|served|guaranteed",
             help="mark each row scored below this score (0 to 1) for review (a `review` column of 1 or "
             "0); `served`: the threshold the endpoint's model version reached its target accuracy at "
-            "on its validation notes (selective prediction, as `medtx models show` gives it)",
+            "on its validation notes (selective prediction, as `medtx models show` gives it); "
+            "`guaranteed`: its threshold that reaches the target with the evaluation's confidence "
+            "(fewer notes answered)",
         ),
     ] = None,
     batch_size: Annotated[
@@ -178,9 +180,9 @@ def predict(
     endpoint_name = named_endpoint(name)
     with failing(bp.PredictError, code=2):
         threshold = _review_threshold(review_below, model_name)
-    if review_below == SERVED:
+    if review_below in SERVED_THRESHOLDS:
         with failing(bp.PredictError, code=1):
-            threshold = _served_threshold(endpoint_name, store, sagemaker, region)
+            threshold = _served_threshold(endpoint_name, store, sagemaker, region, review_below)
     backlog = Backlog(rows, target, top_k, batch_size, threshold)
     if batch_transform and not sagemaker:
         _predict_by_local_transform(backlog, endpoint_name, model_name, instance_count, Store(store))
@@ -267,20 +269,22 @@ def predict(
     _write(backlog, found, f"by {endpoint_name}", earlier, pending)
 
 
-#: ``--review-below served``: the served version's own threshold.
-SERVED = "served"
+#: ``--review-below served``: the served version's own threshold; ``guaranteed``: the one that
+#: guarantees its target accuracy. Each reads ``evaluation.json``'s ``selective``, at this key.
+SERVED_THRESHOLDS = {"served": "at_accuracy", "guaranteed": "guaranteed"}
 
 
 def _review_threshold(value: str | None, model_name: str | None) -> float | None:
-    """``--review-below`` as a score from 0 to 1 (None: no review column; ``SERVED``: resolved later,
-    by ``_served_threshold``). ``PredictError`` for anything else, and for ``served`` with a model of
-    the caller's choosing, whose version the endpoint does not name."""
+    """``--review-below`` as a score from 0 to 1 (None: no review column, or one of
+    ``SERVED_THRESHOLDS``, resolved later by ``_served_threshold``). ``PredictError`` for anything
+    else, and for ``served`` or ``guaranteed`` with a model of the caller's choosing, whose version
+    the endpoint does not name."""
     from pipeline import batch_predict as bp
 
-    if value is None or value == SERVED:
-        if value == SERVED and model_name:
+    if value is None or value in SERVED_THRESHOLDS:
+        if value and model_name:
             raise bp.PredictError(
-                "--review-below served reads the endpoint's model version: with --model-name, give the "
+                f"--review-below {value} reads the endpoint's model version: with --model-name, give the "
                 "threshold as a number"
             )
         return None
@@ -289,15 +293,21 @@ def _review_threshold(value: str | None, model_name: str | None) -> float | None
     except ValueError:
         threshold = float("nan")
     if not 0 <= threshold <= 1:
-        raise bp.PredictError(f"--review-below takes a score from 0 to 1 or {SERVED!r}; got {value!r}")
+        raise bp.PredictError(
+            f"--review-below takes a score from 0 to 1, served or guaranteed; got {value!r}"
+        )
     return threshold
 
 
-def _served_threshold(endpoint_name: str, store: Path, sagemaker: bool, region: str | None) -> float:
-    """The review threshold of the model version endpoint ``endpoint_name`` serves: the lowest score
-    whose validation notes reached the target accuracy (``evaluation.json``'s
-    ``selective.at_accuracy.threshold``), said on the terminal with the held-out figures beside it.
-    ``PredictError`` naming what is missing: a version, its evaluation, or a threshold."""
+def _served_threshold(
+    endpoint_name: str, store: Path, sagemaker: bool, region: str | None, kind: str = "served"
+) -> float:
+    """The review threshold of the model version endpoint ``endpoint_name`` serves (``kind``, a key of
+    ``SERVED_THRESHOLDS``): the lowest score whose validation notes reached the target accuracy
+    (``served``: ``evaluation.json``'s ``selective.at_accuracy.threshold``) or reach it with the
+    evaluation's confidence (``guaranteed``: ``selective.guaranteed.threshold``), said on the terminal
+    with the held-out figures beside it. ``PredictError`` naming what is missing: a version, its
+    evaluation, or a threshold."""
     import json
 
     from pipeline import batch_predict as bp
@@ -305,35 +315,46 @@ def _served_threshold(endpoint_name: str, store: Path, sagemaker: bool, region: 
     from pipeline.cli.sources import open_registry
     from pipeline.report import selective_reach
 
+    asked = f"--review-below {kind}"
     opened = open_registry(store, sagemaker, region)
     package = opened.served(endpoint_name)
     if not package:
         raise bp.PredictError(
-            f"--review-below served: endpoint {endpoint_name} serves no model version of a registry "
+            f"{asked}: endpoint {endpoint_name} serves no model version of a registry "
             "(not in service, or deployed from a model of its own): give the threshold as a number"
         )
     described = opened.by_arn(package)
     uri = registry.statistics_uri(described) if described else None
     if uri is None:
-        raise bp.PredictError(f"--review-below served: {package} records no evaluation")
+        raise bp.PredictError(f"{asked}: {package} records no evaluation")
     try:
         selective = json.loads(opened.read(uri)).get("selective")
     except (OSError, ValueError) as err:
-        raise bp.PredictError(f"--review-below served: cannot read {uri}: {err}") from err
-    threshold = ((selective or {}).get("at_accuracy") or {}).get("threshold")
+        raise bp.PredictError(f"{asked}: cannot read {uri}: {err}") from err
+    found = (selective or {}).get(SERVED_THRESHOLDS[kind]) or {}
+    threshold = found.get("threshold")
     if threshold is None:
-        raise bp.PredictError(
-            f"--review-below served: {package}'s evaluation gives no review threshold "
-            + (
-                "(it predates selective prediction)"
-                if not selective
-                else f"(no score threshold reached {selective['accuracy_target']:.0%} accuracy on its "
+        if not selective or not found:
+            why = "(it predates selective prediction)" if not selective else "(it predates that threshold)"
+        elif kind == "guaranteed":
+            why = (
+                f"(no score threshold reaches {selective['accuracy_target']:.0%} accuracy with "
+                f"{found['confidence_level']:.0%} confidence on its validation notes)"
+            )
+        else:
+            why = (
+                f"(no score threshold reached {selective['accuracy_target']:.0%} accuracy on its "
                 "validation notes)"
             )
-        )
+        raise bp.PredictError(f"{asked}: {package}'s evaluation gives no review threshold {why}")
+    how = (
+        f"with {found['confidence_level']:.0%} confidence"
+        if kind == "guaranteed"
+        else "on its validation notes"
+    )
     console.print(
         f"review below {threshold:g}, the threshold of {package} for {selective['accuracy_target']:.0%} "
-        f"accuracy on its validation notes ({selective_reach(selective)})",
+        f"accuracy {how} ({selective_reach(selective)})",
         highlight=False,
     )
     return float(threshold)

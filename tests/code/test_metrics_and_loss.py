@@ -397,6 +397,72 @@ def test_the_held_out_threshold_answers_each_fold_at_the_threshold_the_other_fol
         EvalConfig(selective_folds=1)
 
 
+def test_the_guaranteed_threshold_is_a_tested_cut_whose_exact_lower_bound_reaches_the_target():
+    """Against the definition: a binary search over the cuts between runs of equal scores, at most
+    ceil(log2(cuts + 1)) tests, each the one-sided Clopper-Pearson lower bound (the Beta quantile,
+    computed here) at confidence 1 - (1 - level) / tests; the threshold returned is the tested cut
+    answering the most notes whose bound reaches the target, and no untested one."""
+    from scipy.stats import beta
+
+    rng = np.random.default_rng(11)
+    score = np.round(rng.random(600), 3)  # runs of equal scores
+    right = rng.random(600) < 0.6 + 0.4 * score
+    found = selective_figures(score, right, 0.85, confidence_level=0.9)
+    guaranteed = found["guaranteed"]
+    cuts = np.unique(score)[::-1]  # each cut answers the notes scored at or above it
+    tests = int(np.ceil(np.log2(len(cuts) + 1)))
+
+    def bound(threshold: float) -> float:
+        answered = right[score >= threshold]
+        k, n = int(answered.sum()), len(answered)
+        return 0.0 if k == 0 else float(beta.ppf((1 - 0.9) / tests, k, n - k + 1))
+
+    tested, fewest, most, best = [], 0, len(cuts) - 1, None
+    while fewest <= most:
+        cut = (fewest + most) // 2
+        tested.append(cut)
+        if bound(cuts[cut]) >= 0.85:
+            best, fewest = cut, cut + 1
+        else:
+            most = cut - 1
+    assert best is not None and len(tested) <= tests
+    threshold = cuts[best]
+    assert guaranteed == pytest.approx(
+        {
+            "threshold": threshold,
+            "coverage": float(np.mean(score >= threshold)),
+            "notes": int(np.sum(score >= threshold)),
+            "accuracy": float(right[score >= threshold].mean()),
+            "accuracy_bound": bound(threshold),
+            "confidence_level": 0.9,
+            "tests": tests,
+        }
+    )
+    # the guarantee's price: fewer notes answered than at the in-sample threshold
+    assert 0 < guaranteed["coverage"] < found["at_accuracy"]["coverage"]
+    none = selective_figures(score, right, 0.99)["guaranteed"]
+    assert none["threshold"] is None and none["coverage"] == 0 and "accuracy_bound" not in none
+
+
+def test_the_guaranteed_threshold_holds_its_accuracy_on_new_notes_as_often_as_it_says():
+    """Validity, by simulation: scores uniform on [0, 1], right with probability 0.5 + 0.5 * score,
+    so the notes answered at threshold t are right 0.75 + 0.25 * t of the time, and 85% needs t >=
+    0.4. Over 300 draws of 400 validation notes, the guaranteed threshold (95%) falls below 0.4 in
+    at most 5% of them; the in-sample threshold, picked where the sample reached 85%, about half
+    the time."""
+    rng = np.random.default_rng(2)
+    short = {"guaranteed": 0, "at_accuracy": 0}
+    for _ in range(300):
+        score = rng.random(400)
+        right = rng.random(400) < 0.5 + 0.5 * score
+        found = selective_figures(score, right, 0.85, confidence_level=0.95, folds=2)
+        for kind in short:
+            threshold = found[kind]["threshold"]
+            short[kind] += threshold is not None and threshold < 0.4
+    assert short["guaranteed"] <= 0.05 * 300
+    assert short["at_accuracy"] > 0.3 * 300
+
+
 def test_selective_figures_with_no_threshold_reaching_the_target_and_with_one_score():
     """Scores that say nothing: every note is answered at the one threshold, AURC is the error rate;
     a target no cut reaches gives no threshold and coverage 0."""

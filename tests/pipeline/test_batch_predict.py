@@ -486,8 +486,25 @@ def test_review_below_served_reads_the_served_versions_threshold(tmp_path, monke
                     "accuracy_interval": [0.8456, 0.9254],
                     "confidence_level": 0.95,
                 },
+                "guaranteed": {
+                    "threshold": 0.625,
+                    "coverage": 0.31,
+                    "notes": 143,
+                    "accuracy": 0.958,
+                    "accuracy_bound": 0.9021,
+                    "confidence_level": 0.95,
+                    "tests": 9,
+                },
             }
         },
+        "unguaranteed": {
+            "selective": {
+                "accuracy_target": 0.9,
+                "at_accuracy": {"threshold": 0.6125},
+                "guaranteed": {"threshold": None, "confidence_level": 0.95},
+            }
+        },
+        "before": {"selective": {"accuracy_target": 0.9, "at_accuracy": {"threshold": 0.6125}}},
     }
     state = {"served": arn, "evaluation": "reached"}
 
@@ -521,16 +538,22 @@ def test_review_below_served_reads_the_served_versions_threshold(tmp_path, monke
     assert (
         f"review below 0.6125, the threshold of {arn} for 90% accuracy on its validation notes (52% of "
         "the notes answered at score >= 0.613, held out 89.2% right [95% interval 84.6%-92.5%] on 50% "
-        "[45%-55%])"
+        "[45%-55%]; guaranteed (95% confidence): 31% answered at score >= 0.625, their accuracy's bound "
+        "90.2%)"
     ) in said(done)
     out = pd.read_csv(tmp_path / "notes-predictions.csv")
     assert out["review"].tolist() == [1, 0] and len(sent) == 1  # 0.61 below 0.6125, 0.62 above
+    sure = runner.invoke(app, [*asked, "guaranteed"])
+    assert sure.exit_code == 0, said(sure)
+    assert f"review below 0.625, the threshold of {arn} for 90% accuracy with 95% confidence (" in said(sure)
+    out = pd.read_csv(tmp_path / "notes-predictions.csv")
+    assert out["review"].tolist() == [1, 1] and len(sent) == 2  # 0.62 below 0.625 too
 
-    def refused(**changes):
+    def refused(kind="served", **changes):
         state.update(changes)
-        found = runner.invoke(app, [*asked, "served"])
+        found = runner.invoke(app, [*asked, kind])
         state.update(served=arn, evaluation="reached")
-        assert found.exit_code == 1 and len(sent) == 1  # nothing sent
+        assert found.exit_code == 1 and len(sent) == 2  # nothing sent
         return said(found)
 
     assert "endpoint medtx-specialty-classifier serves no model version of a registry" in refused(served=None)
@@ -538,9 +561,23 @@ def test_review_below_served_reads_the_served_versions_threshold(tmp_path, monke
     assert "gives no review threshold (it predates selective prediction)" in refused(evaluation="predates")
     unreached = refused(evaluation="unreached")
     assert "(no score threshold reached 90% accuracy on its validation notes)" in unreached
+    unguaranteed = refused("guaranteed", evaluation="unguaranteed")
+    assert (
+        "(no score threshold reaches 90% accuracy with 95% confidence on its validation notes)"
+        in unguaranteed
+    )
+    assert "gives no review threshold (it predates that threshold)" in refused(
+        "guaranteed", evaluation="before"
+    )
     for wrong in ("1.5", "-0.1", "half", "nan"):
         found = runner.invoke(app, [*asked, wrong])
-        assert found.exit_code == 2 and "--review-below takes a score from 0 to 1 or 'served'" in said(found)
-    chosen = runner.invoke(app, [*asked, "served", "--batch-transform", "--model-name", "m"])
-    assert chosen.exit_code == 2 and "with --model-name, give the threshold as a number" in said(chosen)
-    assert predict.SERVED == "served" and len(sent) == 1
+        assert (
+            found.exit_code == 2
+            and "--review-below takes a score from 0 to 1, served or guaranteed" in said(found)
+        )
+    for kind in predict.SERVED_THRESHOLDS:
+        chosen = runner.invoke(app, [*asked, kind, "--batch-transform", "--model-name", "m"])
+        assert chosen.exit_code == 2 and f"--review-below {kind} reads the endpoint's model version" in said(
+            chosen
+        )
+    assert len(sent) == 2

@@ -774,6 +774,15 @@ def test_selective_prediction_reads_on_the_terminal_and_on_the_dashboard():
                 "accuracy_interval": [0.7553, 0.9493],
                 "confidence_level": 0.95,
             },
+            "guaranteed": {
+                "threshold": 0.8799,
+                "coverage": 0.25,
+                "notes": 25,
+                "accuracy": 1.0,
+                "accuracy_bound": 0.9042,
+                "confidence_level": 0.95,
+                "tests": 7,
+            },
             "area_under_risk_coverage": 0.1834,
             "full_coverage_error": 0.4,
             "curve": curve,
@@ -782,7 +791,8 @@ def test_selective_prediction_reads_on_the_terminal_and_on_the_dashboard():
     assert report.selective_line(found) == (
         "Selective prediction, to reach 90% accuracy on the notes answered (right: one of the note's "
         "specialties; the rest to review): 46% of the notes answered at score >= 0.761, held out 88.4% "
-        "right [95% interval 75.5%-94.9%] on 43% [34%-53%]; area under the risk-coverage curve 0.183"
+        "right [95% interval 75.5%-94.9%] on 43% [34%-53%]; guaranteed (95% confidence): 25% answered at "
+        "score >= 0.880, their accuracy's bound 90.4%; area under the risk-coverage curve 0.183"
     )
     none = {"threshold": None, "coverage": 0.0, "notes": 0, "accuracy": None}
     unanswered = {**found["selective"]["held_out"], "notes": 0, "accuracy": None, "accuracy_interval": None}
@@ -791,22 +801,24 @@ def test_selective_prediction_reads_on_the_terminal_and_on_the_dashboard():
             **found["selective"],
             "at_accuracy": none,
             "held_out": unanswered,
+            "guaranteed": {**none, "confidence_level": 0.95, "tests": 7},
             "area_under_risk_coverage": 0.3,
         }
     }
     assert report.selective_line(found).endswith(
-        "(baseline: no score threshold gets there, held out none answered); area under the risk-coverage "
-        "curve 0.183 (baseline 0.300)"
+        "(baseline: no score threshold gets there, held out none answered; no threshold found that "
+        "guarantees it at 95% confidence); area under the risk-coverage curve 0.183 (baseline 0.300)"
     )
     short = {**found["selective"]["held_out"], "accuracy": 0.8, "accuracy_interval": [0.7, 0.88]}
-    assert report.selective_reach({**found["selective"], "held_out": short}).endswith(
+    assert report.selective_reach({**found["selective"], "held_out": short, "guaranteed": None}).endswith(
         "on 43% [34%-53%]: the target lies above the interval, new notes at this threshold fall short of it"
     )
     assert report.selective_line({}) == "" and dashboard.selective_figures({}) == []
     ((title, figure),) = dashboard.selective_figures(found)
     assert title == (
         "Selective prediction, 90% accuracy on the notes answered: 46% of the notes answered at score "
-        ">= 0.761, held out 88.4% right [95% interval 75.5%-94.9%] on 43% [34%-53%]"
+        ">= 0.761, held out 88.4% right [95% interval 75.5%-94.9%] on 43% [34%-53%]; guaranteed (95% "
+        "confidence): 25% answered at score >= 0.880, their accuracy's bound 90.4%"
     )
     target, model, baseline = figure.data
     assert list(target.y) == [0.9, 0.9] and (model.name, baseline.name) == ("model", "TF-IDF baseline")

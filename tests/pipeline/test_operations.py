@@ -1217,6 +1217,7 @@ def _evaluation(
         "selective": {
             "accuracy_target": 0.9,
             "at_accuracy": {"coverage": 0.3 if kept > 0.9 else 0.45},
+            "guaranteed": {"coverage": 0.1 if kept > 0.9 else 0.25},
             "area_under_risk_coverage": 0.25 if kept > 0.9 else 0.2,
         }
         | ({} if kept > 0.9 else {"held_out": {"accuracy": 0.88}}),  # version 1 evaluated before it
@@ -1296,6 +1297,7 @@ def test_models_compare_pairs_a_version_with_the_served_one(registry, iam_calls,
     assert "notes answered at 90% accuracy 0.4500 0.3000 +0.1500" in text  # selective prediction
     assert "risk-coverage area (AURC) 0.2000 0.2500 -0.0500" in text
     assert "their accuracy, threshold held out 0.8800 - " in text  # none for version 1, no difference
+    assert "notes answered, target guaranteed 0.2500 0.1000 +0.1500" in text
     assert (
         "macro-F1 difference: +0.3302 (95% interval +0." in text and "version 2 ahead in 100% of them" in text
     )
