@@ -180,9 +180,10 @@ def predict(
     endpoint_name = named_endpoint(name)
     with failing(bp.PredictError, code=2):
         threshold = _review_threshold(review_below, model_name)
+    served: str | None = None  # the model version whose threshold it is
     if review_below in SERVED_THRESHOLDS:
         with failing(bp.PredictError, code=1):
-            threshold = _served_threshold(endpoint_name, store, sagemaker, region, review_below)
+            threshold, served = _served_threshold(endpoint_name, store, sagemaker, region, review_below)
     backlog = Backlog(rows, target, top_k, batch_size, threshold)
     if batch_transform and not sagemaker:
         _predict_by_local_transform(backlog, endpoint_name, model_name, instance_count, Store(store))
@@ -220,6 +221,8 @@ def predict(
     settings = {  # what the answers depend on, besides the texts: a resumed run asks the same
         "endpoint": f"{endpoint_name} ({'SageMaker' if sagemaker else 'local'})",
         "review threshold": "none" if threshold is None else repr(threshold),
+        # read from the served version's evaluation: a redeploy in between is refused, whatever its threshold
+        **({"model version": served} if served else {}),
     }
     earlier: Any = None
     pending: list[int] = []
@@ -301,13 +304,13 @@ def _review_threshold(value: str | None, model_name: str | None) -> float | None
 
 def _served_threshold(
     endpoint_name: str, store: Path, sagemaker: bool, region: str | None, kind: str = "served"
-) -> float:
+) -> tuple[float, str]:
     """The review threshold of the model version endpoint ``endpoint_name`` serves (``kind``, a key of
     ``SERVED_THRESHOLDS``): the lowest score whose validation notes reached the target accuracy
     (``served``: ``evaluation.json``'s ``selective.at_accuracy.threshold``) or reach it with the
     evaluation's confidence (``guaranteed``: ``selective.guaranteed.threshold``), said on the terminal
-    with the held-out figures beside it. ``PredictError`` naming what is missing: a version, its
-    evaluation, or a threshold."""
+    with the held-out figures beside it, and the version's package ARN. ``PredictError`` naming what
+    is missing: a version, its evaluation, or a threshold."""
     import json
 
     from pipeline import batch_predict as bp
@@ -357,7 +360,7 @@ def _served_threshold(
         f"accuracy {how} ({selective_reach(selective)})",
         highlight=False,
     )
-    return float(threshold)
+    return float(threshold), package
 
 
 def _stage(

@@ -8,6 +8,7 @@ import json
 import random
 import threading
 import time
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -506,7 +507,7 @@ def test_review_below_served_reads_the_served_versions_threshold(tmp_path, monke
         },
         "before": {"selective": {"accuracy_target": 0.9, "at_accuracy": {"threshold": 0.6125}}},
     }
-    state = {"served": arn, "evaluation": "reached"}
+    state: dict[str, Any] = {"served": arn, "evaluation": "reached"}
 
     def by_arn(package):
         if state["evaluation"] is None:
@@ -525,6 +526,8 @@ def test_review_below_served_reads_the_served_versions_threshold(tmp_path, monke
 
     def invoke(store, name, body, inference_id=None):
         sent.append(body)
+        if state.get("refuse"):
+            return 500, b'{"error": "busy"}'
         answers = [{"label": LABELS[0], "class_id": 0, "score": s} for s in (0.61, 0.62)]
         return 200, json.dumps(answers).encode()
 
@@ -581,3 +584,14 @@ def test_review_below_served_reads_the_served_versions_threshold(tmp_path, monke
             chosen
         )
     assert len(sent) == 2
+    # a stopped run records the version it read the threshold from: a redeploy before --resume is
+    # refused even where the new version's threshold is the same
+    state["refuse"] = True
+    assert runner.invoke(app, [*asked, "served"]).exit_code == 1
+    state.update(refuse=False, served=arn.replace("/3", "/4"))
+    redeployed = runner.invoke(app, [*asked, "served", "--resume"])
+    assert redeployed.exit_code == 2, said(redeployed)
+    assert f"the stopped run's model version was {arn}, this command's is {arn[:-1]}4" in said(redeployed)
+    state["served"] = arn
+    resumed = runner.invoke(app, [*asked, "served", "--resume"])
+    assert resumed.exit_code == 0 and len(sent) == 4, said(resumed)
