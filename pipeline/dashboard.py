@@ -505,7 +505,8 @@ def reliability_figures(evaluation: dict[str, Any]) -> list[tuple[str, Any]]:
 def selective_figures(evaluation: dict[str, Any]) -> list[tuple[str, Any]]:
     """What a score threshold buys when the notes scored below it go to a person (``evaluation.json``'s
     ``selective``): the accuracy of the notes answered against the share answered, the model's and the
-    baseline's, each point's threshold on hover, beside the target accuracy; none for an evaluation
+    baseline's, each point's threshold on hover, beside the target accuracy, and the model's review
+    thresholds marked on its curve (the in-sample one, and the guaranteed one); none for an evaluation
     that predates it."""
     import plotly.graph_objects as go
 
@@ -514,6 +515,13 @@ def selective_figures(evaluation: dict[str, Any]) -> list[tuple[str, Any]]:
         return []
     sides = _by_model(evaluation, "selective")
     target = found["accuracy_target"]
+    # the model's review thresholds: the one its validation notes reached the target at, and the one
+    # that guarantees it (``guaranteed``, absent before it), where there is one
+    marked = [
+        (kind, found[key], f"score >= {found[key]['threshold']:.3f}: {found[key]['notes']} notes")
+        for kind, key in (("in sample", "at_accuracy"), ("guaranteed", "guaranteed"))
+        if (found.get(key) or {}).get("threshold") is not None
+    ]
     figure = go.Figure(
         [
             go.Scatter(
@@ -535,6 +543,16 @@ def selective_figures(evaluation: dict[str, Any]) -> list[tuple[str, Any]]:
                 )
                 for name, figures in sides
                 if figures
+            ),
+            go.Scatter(
+                name="model's review thresholds",
+                x=[point["coverage"] for _, point, _ in marked],
+                y=[point["accuracy"] for _, point, _ in marked],
+                mode="markers+text",
+                text=[kind for kind, _, _ in marked],
+                textposition="bottom center",
+                marker={"symbol": "diamond", "size": 11},
+                hovertext=[hover for _, _, hover in marked],
             ),
         ],
         layout={

@@ -820,8 +820,12 @@ def test_selective_prediction_reads_on_the_terminal_and_on_the_dashboard():
         ">= 0.761, held out 88.4% right [95% interval 75.5%-94.9%] on 43% [34%-53%]; guaranteed (95% "
         "confidence): 25% answered at score >= 0.880, their accuracy's bound 90.4%"
     )
-    target, model, baseline = figure.data
+    target, model, baseline, marked = figure.data
     assert list(target.y) == [0.9, 0.9] and (model.name, baseline.name) == ("model", "TF-IDF baseline")
+    # the model's two review thresholds on its curve: in sample, and guaranteed
+    assert list(marked.text) == ["in sample", "guaranteed"]
+    assert list(marked.x) == [0.46, 0.25] and list(marked.y) == [0.9, 1.0]
+    assert list(marked.hovertext) == ["score >= 0.761: 46 notes", "score >= 0.880: 25 notes"]
     assert list(model.x) == [0.4, 1.0] and list(model.y) == [0.93, 0.6]
     assert model.hovertext[0] == "score >= 0.810: 40 notes"
 
