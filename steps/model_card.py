@@ -83,7 +83,7 @@ def _figure(card: Splice, evaluate: Any, path: str, name: str, interval: str | N
     return metric
 
 
-def selective_group(card: Splice, evaluate: Any, accuracy: float) -> dict[str, Any]:
+def selective_group(card: Splice, evaluate: Any, accuracy: float, confidence: float) -> dict[str, Any]:
     """Selective prediction (``evaluation.json``'s ``selective``): the share of notes the model answers
     at the lowest score threshold whose answered notes reach ``EvalConfig.selective_accuracy``, the
     share at the one that guarantees it, and the area under the risk-coverage curve, the model's and
@@ -98,8 +98,8 @@ def selective_group(card: Splice, evaluate: Any, accuracy: float) -> dict[str, A
     )
     guaranteed = (
         f"share of notes answered at the lowest score threshold whose answered notes reach {accuracy:.0%} "
-        "accuracy with the confidence of EvalConfig.confidence_level (selection with guaranteed risk: an "
-        "exact binomial bound over a binary search's tests; 0: none does)"
+        f"accuracy with {confidence:.0%} confidence (selection with guaranteed risk: an exact binomial "
+        "bound over a binary search's tests; 0: none found)"
     )
     aurc = "error rate of the notes answered, averaged over every share answered (lower is better)"
     return {
@@ -284,7 +284,12 @@ def content(ctx: StepContext, card: Splice, preprocess: Any, train: Any, evaluat
                         "name": "Calibration of the top score",
                         "metric_data": [figure(f"calibration.{name}", name) for name in CALIBRATION_FIGURES],
                     },
-                    selective_group(card, evaluate, cfg.container.evaluate.selective_accuracy),
+                    selective_group(
+                        card,
+                        evaluate,
+                        cfg.container.evaluate.selective_accuracy,
+                        cfg.container.evaluate.confidence_level,
+                    ),
                     *behaviour_group(card, evaluate, cfg.container.evaluate.behaviour_checks),
                 ],
             }

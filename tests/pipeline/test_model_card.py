@@ -145,7 +145,7 @@ def test_the_card_renders_to_a_valid_card_with_the_runs_figures(built):
         assert "reach 90% accuracy" in answered["notes"]
         guaranteed = metrics[(group, f"{prefix}answered_with_guarantee")]
         assert guaranteed["value"] == pytest.approx(side["guaranteed"]["coverage"])
-        assert "with the confidence of EvalConfig.confidence_level" in guaranteed["notes"]
+        assert "reach 90% accuracy with 95% confidence" in guaranteed["notes"]
         aurc = metrics[(group, f"{prefix}area_under_risk_coverage")]["value"]
         assert aurc == pytest.approx(side["area_under_risk_coverage"])
     assert report["baseline"]["selective"]["at_accuracy"]["coverage"] == 0  # a null threshold: still a card
