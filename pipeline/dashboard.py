@@ -544,15 +544,21 @@ def selective_figures(evaluation: dict[str, Any]) -> list[tuple[str, Any]]:
                 for name, figures in sides
                 if figures
             ),
-            go.Scatter(
-                name="model's review thresholds",
-                x=[point["coverage"] for _, point, _ in marked],
-                y=[point["accuracy"] for _, point, _ in marked],
-                mode="markers+text",
-                text=[kind for kind, _, _ in marked],
-                textposition="bottom center",
-                marker={"symbol": "diamond", "size": 11},
-                hovertext=[hover for _, _, hover in marked],
+            *(
+                [
+                    go.Scatter(
+                        name="model's review thresholds",
+                        x=[point["coverage"] for _, point, _ in marked],
+                        y=[point["accuracy"] for _, point, _ in marked],
+                        mode="markers+text",
+                        text=[kind for kind, _, _ in marked],
+                        textposition="bottom center",
+                        marker={"symbol": "diamond", "size": 11},
+                        hovertext=[hover for _, _, hover in marked],
+                    )
+                ]
+                if marked
+                else []
             ),
         ],
         layout={

@@ -826,6 +826,8 @@ def test_selective_prediction_reads_on_the_terminal_and_on_the_dashboard():
     assert list(marked.text) == ["in sample", "guaranteed"]
     assert list(marked.x) == [0.46, 0.25] and list(marked.y) == [0.9, 1.0]
     assert list(marked.hovertext) == ["score >= 0.761: 46 notes", "score >= 0.880: 25 notes"]
+    unmarked = {**found, "selective": {**found["selective"], "at_accuracy": none, "guaranteed": None}}
+    assert len(dashboard.selective_figures(unmarked)[0][1].data) == 3  # no threshold: nothing marked
     assert list(model.x) == [0.4, 1.0] and list(model.y) == [0.93, 0.6]
     assert model.hovertext[0] == "score >= 0.810: 40 notes"
 
