@@ -431,10 +431,15 @@ def guaranteed_threshold(
     lowest tested one whose bound reached it: with probability ``confidence_level`` over the draw of
     the validation notes, notes drawn as they were and answered at that threshold are right at least
     ``accuracy`` of the time. Fewer notes answered than ``at_accuracy``'s, the price of the guarantee;
-    no threshold and coverage 0 when no tested cut's bound reaches ``accuracy``. The search takes the
-    bound to fall as more notes are answered; where it rises first (a few notes bound loosely) it can
-    step past a narrow band of cuts that reach ``accuracy``: a miss that answers fewer notes (none),
-    never one that breaks the guarantee, which holds for whichever tested cut is returned."""
+    no threshold and coverage 0 when no tested cut's bound reaches ``accuracy``.
+
+    The search takes the bound to fall as more notes are answered, but over the first few notes it
+    rises (n notes all right bound the accuracy at ``alpha ** (1 / n)`` only, ``alpha`` the level's
+    complement), and a search through them can step past the cuts that reach ``accuracy``. It starts
+    at the first cut answering enough notes for the bound to reach ``accuracy`` at all (``accuracy ** n
+    <= alpha``): cuts that cannot pass whatever their notes, so leaving them out spends no test. A
+    miss can still happen where the bound is not monotone further on; it answers fewer notes (none),
+    never breaks the guarantee, which holds for whichever tested cut is returned."""
     from scipy.stats import binomtest
 
     sorted_score, ends, answered, accurate = _runs(score, right)
@@ -448,8 +453,10 @@ def guaranteed_threshold(
         found = binomtest(int(hits[cut]), int(answered[cut]), alternative="greater")
         return float(found.proportion_ci(level, method="exact").low)
 
+    # below this many notes answered, even all of them right bound the accuracy under the target
+    enough = np.log(1 - level) / np.log(accuracy) if accuracy < 1 else np.inf
     best: tuple[int, float] | None = None
-    fewest, most = 0, cuts - 1
+    fewest, most = int(np.searchsorted(answered, enough)), cuts - 1
     while fewest <= most:
         cut = (fewest + most) // 2
         reached = bound(cut)
