@@ -341,7 +341,7 @@ def _served_threshold(
             why = "(it predates selective prediction)" if not selective else "(it predates that threshold)"
         elif kind == "guaranteed":
             why = (
-                f"(no score threshold reaches {selective['accuracy_target']:.0%} accuracy with "
+                f"(no score threshold found that reaches {selective['accuracy_target']:.0%} accuracy with "
                 f"{found['confidence_level']:.0%} confidence on its validation notes)"
             )
         else:

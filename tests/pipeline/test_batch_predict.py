@@ -566,7 +566,7 @@ def test_review_below_served_reads_the_served_versions_threshold(tmp_path, monke
     assert "(no score threshold reached 90% accuracy on its validation notes)" in unreached
     unguaranteed = refused("guaranteed", evaluation="unguaranteed")
     assert (
-        "(no score threshold reaches 90% accuracy with 95% confidence on its validation notes)"
+        "(no score threshold found that reaches 90% accuracy with 95% confidence on its validation notes)"
         in unguaranteed
     )
     assert "gives no review threshold (it predates that threshold)" in refused(
