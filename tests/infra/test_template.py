@@ -247,6 +247,26 @@ def test_a_capturing_stack_checks_prediction_drift_on_a_schedule(template):
     assert watched["Threshold"] == {"Ref": "EstimatedAccuracyAlarmThreshold"}
     assert watched["ComparisonOperator"] == "LessThanThreshold" and watched["Statistic"] == "Minimum"
     assert watched["Namespace"] == capture.NAMESPACE and watched["TreatMissingData"] == "notBreaching"
+    # the review-share alarm: the same way, on the share to review above its own stack parameter
+    review = resources["ReviewShareAlarm"]
+    assert review["Condition"] == "WatchesReviewShare"
+    assert template["Conditions"]["WatchesReviewShare"] == {
+        "Fn::And": [
+            {"Condition": "Captures"},
+            {"Fn::Not": [{"Fn::Equals": [{"Ref": "ReviewShareAlarmThreshold"}, "0"]}]},
+        ]
+    }
+    watched = review["Properties"]
+    shares = {"review_share": 0.3, "review_share_low": 0.2, "review_share_high": 0.4}
+    with_review = capture.metric_data("e", {**checked, **_ESTIMATE, **shares}, datetime.now(UTC))
+    assert watched["MetricName"] in {f["MetricName"] for f in with_review} - published
+    assert watched["MetricName"] == "PredictionReviewShare"
+    assert watched["Threshold"] == {"Ref": "ReviewShareAlarmThreshold"}
+    assert watched["ComparisonOperator"] == "GreaterThanThreshold" and watched["Statistic"] == "Maximum"
+    assert watched["Namespace"] == capture.NAMESPACE and watched["TreatMissingData"] == "notBreaching"
+    assert watched["AlarmName"] == {"Fn::Sub": "${EndpointName}-review-share"}
+    parameter = template["Parameters"]["ReviewShareAlarmThreshold"]
+    assert (parameter["Default"], parameter["MinValue"], parameter["MaxValue"]) == (0, 0, 1)
     statements = resources["CodeBuildRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     (put,) = [s for s in statements if s["Action"] == "cloudwatch:PutMetricData"]
     assert put["Condition"] == {"StringEquals": {"cloudwatch:namespace": capture.NAMESPACE}}
