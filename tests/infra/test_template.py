@@ -232,41 +232,44 @@ def test_a_capturing_stack_checks_prediction_drift_on_a_schedule(template):
     assert watched["Namespace"] == capture.NAMESPACE and watched["Threshold"] == capture.MAJOR
     assert watched["Dimensions"] == [{"Name": "EndpointName", "Value": {"Ref": "EndpointName"}}]
     assert watched["TreatMissingData"] == "notBreaching"
-    # the estimated-accuracy alarm: only with captures and a threshold above 0, on the figure the
-    # check publishes, below the stack parameter
-    accuracy = resources["EstimatedAccuracyAlarm"]
-    assert accuracy["Condition"] == "WatchesAccuracy"
-    assert template["Conditions"]["WatchesAccuracy"] == {
-        "Fn::And": [
-            {"Condition": "Captures"},
-            {"Fn::Not": [{"Fn::Equals": [{"Ref": "EstimatedAccuracyAlarmThreshold"}, "0"]}]},
-        ]
-    }
-    watched = accuracy["Properties"]
-    assert watched["MetricName"] in published and watched["MetricName"] == "PredictionEstimatedAccuracy"
-    assert watched["Threshold"] == {"Ref": "EstimatedAccuracyAlarmThreshold"}
-    assert watched["ComparisonOperator"] == "LessThanThreshold" and watched["Statistic"] == "Minimum"
-    assert watched["Namespace"] == capture.NAMESPACE and watched["TreatMissingData"] == "notBreaching"
-    # the review-share alarm: the same way, on the share to review above its own stack parameter
-    review = resources["ReviewShareAlarm"]
-    assert review["Condition"] == "WatchesReviewShare"
-    assert template["Conditions"]["WatchesReviewShare"] == {
-        "Fn::And": [
-            {"Condition": "Captures"},
-            {"Fn::Not": [{"Fn::Equals": [{"Ref": "ReviewShareAlarmThreshold"}, "0"]}]},
-        ]
-    }
-    watched = review["Properties"]
+    # the estimated-accuracy and review-share alarms: only with captures and a threshold above 0 (a
+    # stack parameter from 0 to 1), on a figure the check publishes (the share only with a review
+    # threshold), beyond that parameter
     shares = {"review_share": 0.3, "review_share_low": 0.2, "review_share_high": 0.4}
     with_review = capture.metric_data("e", {**checked, **_ESTIMATE, **shares}, datetime.now(UTC))
-    assert watched["MetricName"] in {f["MetricName"] for f in with_review} - published
-    assert watched["MetricName"] == "PredictionReviewShare"
-    assert watched["Threshold"] == {"Ref": "ReviewShareAlarmThreshold"}
-    assert watched["ComparisonOperator"] == "GreaterThanThreshold" and watched["Statistic"] == "Maximum"
-    assert watched["Namespace"] == capture.NAMESPACE and watched["TreatMissingData"] == "notBreaching"
-    assert watched["AlarmName"] == {"Fn::Sub": "${EndpointName}-review-share"}
-    parameter = template["Parameters"]["ReviewShareAlarmThreshold"]
-    assert (parameter["Default"], parameter["MinValue"], parameter["MaxValue"]) == (0, 0, 1)
+    for alarm, condition, parameter, metric, comparison, statistic, name in (
+        (
+            "EstimatedAccuracyAlarm",
+            "WatchesAccuracy",
+            "EstimatedAccuracyAlarmThreshold",
+            "PredictionEstimatedAccuracy",
+            "LessThanThreshold",
+            "Minimum",
+            "estimated-accuracy",
+        ),
+        (
+            "ReviewShareAlarm",
+            "WatchesReviewShare",
+            "ReviewShareAlarmThreshold",
+            "PredictionReviewShare",
+            "GreaterThanThreshold",
+            "Maximum",
+            "review-share",
+        ),
+    ):
+        assert resources[alarm]["Condition"] == condition
+        assert template["Conditions"][condition] == {
+            "Fn::And": [{"Condition": "Captures"}, {"Fn::Not": [{"Fn::Equals": [{"Ref": parameter}, "0"]}]}]
+        }
+        watched = resources[alarm]["Properties"]
+        assert watched["MetricName"] == metric and metric in {f["MetricName"] for f in with_review}
+        assert watched["Threshold"] == {"Ref": parameter}
+        assert watched["ComparisonOperator"] == comparison and watched["Statistic"] == statistic
+        assert watched["Namespace"] == capture.NAMESPACE and watched["TreatMissingData"] == "notBreaching"
+        assert watched["AlarmName"] == {"Fn::Sub": f"${{EndpointName}}-{name}"}
+        given = template["Parameters"][parameter]
+        assert (given["Default"], given["MinValue"], given["MaxValue"]) == (0, 0, 1)
+    assert "PredictionReviewShare" not in published  # without a review threshold: no share, no breach
     statements = resources["CodeBuildRole"]["Properties"]["Policies"][0]["PolicyDocument"]["Statement"]
     (put,) = [s for s in statements if s["Action"] == "cloudwatch:PutMetricData"]
     assert put["Condition"] == {"StringEquals": {"cloudwatch:namespace": capture.NAMESPACE}}
