@@ -92,14 +92,16 @@ REVIEW_INTERVALS = (
     "held_out_review_share_low",
     "held_out_review_share_high",
 )
+#: The review share and its threshold (``review_figures``), beside validation's.
+REVIEW_SHARE = ("review_threshold", "review_share", "validation_review_share")
 #: The review share's columns (``review_figures``).
-REVIEW_COLUMNS = ("review_threshold", "review_share", "validation_review_share", *REVIEW_INTERVALS)
+REVIEW_COLUMNS = (*REVIEW_SHARE, *REVIEW_INTERVALS)
 #: The columns each change of the history's layout added, oldest first: the accuracy estimate, its
 #: interval, the review share, its intervals.
 ADDITIONS = (
     ("estimated_accuracy", "validation_accuracy"),
     ("estimated_accuracy_low", "estimated_accuracy_high"),
-    ("review_threshold", "review_share", "validation_review_share"),
+    REVIEW_SHARE,
     REVIEW_INTERVALS,
 )
 #: The columns each earlier layout lacks (all it did not have yet, in ``HISTORY_COLUMNS`` order), oldest

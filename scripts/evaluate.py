@@ -368,6 +368,22 @@ def _lowest_reaching(accurate: np.ndarray, accuracy: float) -> int | None:
     return int(reaching[-1]) if reaching.size else None
 
 
+#: A selective point (``_point``) where no threshold gets there.
+_NO_THRESHOLD: dict[str, Any] = {"threshold": None, "coverage": 0.0, "notes": 0, "accuracy": None}
+
+
+def _point(runs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], cut: int) -> dict[str, Any]:
+    """One of ``_runs``' cuts as a selective point: its threshold, the share and count of notes it
+    answers, and their accuracy."""
+    sorted_score, ends, answered, accurate = runs
+    return {
+        "threshold": float(sorted_score[ends[cut]]),
+        "coverage": float(answered[cut] / len(sorted_score)),
+        "notes": int(answered[cut]),
+        "accuracy": float(accurate[cut]),
+    }
+
+
 def lowest_threshold(score: np.ndarray, right: np.ndarray, accuracy: float) -> float | None:
     """The lowest score threshold whose answered notes (scored at or above it) reach ``accuracy``;
     None when even the highest-scored notes fall short."""
@@ -419,15 +435,15 @@ def held_out_threshold(
 
 
 def guaranteed_threshold(
-    score: np.ndarray, right: np.ndarray, accuracy: float, confidence_level: float
+    runs: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray], accuracy: float, confidence_level: float
 ) -> dict[str, Any]:
     """A threshold with a guarantee: selection with guaranteed risk (Geifman and El-Yaniv, 2017,
     "Selective Classification for Deep Neural Networks", Algorithm 1). A binary search over the cuts
-    between runs of equal scores (``_runs``) tests at most ``tests`` of them; at each, the one-sided
-    Clopper-Pearson lower bound of the answered notes' accuracy (scipy's ``binomtest(...,
-    alternative="greater").proportion_ci(method="exact")``) at confidence ``1 - (1 -
-    confidence_level) / tests`` (the union bound over the tests), and the search goes on to more
-    notes where the bound reaches ``accuracy`` and to fewer where it does not. The threshold is the
+    between runs of equal scores (``runs``: ``_runs``' notes and cuts) tests at most ``tests`` of
+    them; at each, the one-sided Clopper-Pearson lower bound of the answered notes' accuracy
+    (scipy's ``binomtest(..., alternative="greater").proportion_ci(method="exact")``) at confidence
+    ``1 - (1 - confidence_level) / tests`` (the union bound over the tests), and the search goes on
+    to more notes where the bound reaches ``accuracy`` and to fewer where it does not. The threshold is the
     lowest tested one whose bound reached it: with probability ``confidence_level`` over the draw of
     the validation notes, notes drawn as they were and answered at that threshold are right at least
     ``accuracy`` of the time. Fewer notes answered than ``at_accuracy``'s, the price of the guarantee;
@@ -442,8 +458,8 @@ def guaranteed_threshold(
     never breaks the guarantee, which holds for whichever tested cut is returned."""
     from scipy.stats import binomtest
 
-    sorted_score, ends, answered, accurate = _runs(score, right)
-    cuts, notes = len(ends), len(sorted_score)
+    _, ends, answered, accurate = runs
+    cuts = len(ends)
     # a binary search over ``cuts`` candidates tests at most this many
     tests = max(1, int(np.ceil(np.log2(cuts + 1))))
     level = 1 - (1 - confidence_level) / tests
@@ -464,16 +480,7 @@ def guaranteed_threshold(
             best, fewest = (cut, reached), cut + 1
         else:
             most = cut - 1
-    found: dict[str, Any] = {"threshold": None, "coverage": 0.0, "notes": 0, "accuracy": None}
-    if best is not None:
-        cut, reached = best
-        found = {
-            "threshold": float(sorted_score[ends[cut]]),
-            "coverage": float(answered[cut] / notes),
-            "notes": int(answered[cut]),
-            "accuracy": float(accurate[cut]),
-            "accuracy_bound": reached,
-        }
+    found = _NO_THRESHOLD if best is None else {**_point(runs, best[0]), "accuracy_bound": best[1]}
     return {**found, "confidence_level": float(confidence_level), "tests": tests}
 
 
@@ -500,23 +507,13 @@ def selective_figures(
     Geifman and El-Yaniv, 2017, "Selective Classification for Deep Neural Networks"): the error rate
     of the answered notes averaged over every coverage, lower is better; a score that says nothing
     about being right gives ``full_coverage_error``, the error rate of all notes."""
-    sorted_score, ends, answered, accurate = _runs(score, right)
+    runs = _runs(score, right)
+    sorted_score, _, answered, accurate = runs
     notes = len(sorted_score)
     # every note at the cut that answers its whole run of equal scores
     aurc = float(np.mean(1 - np.repeat(accurate, np.diff(answered, prepend=0))))
-
-    def point(cut: int) -> dict[str, Any]:
-        return {
-            "threshold": float(sorted_score[ends[cut]]),
-            "coverage": float(answered[cut] / notes),
-            "notes": int(answered[cut]),
-            "accuracy": float(accurate[cut]),
-        }
-
     cut = _lowest_reaching(accurate, accuracy)
-    at_accuracy = (
-        point(cut) if cut is not None else {"threshold": None, "coverage": 0.0, "notes": 0, "accuracy": None}
-    )
+    at_accuracy = dict(_NO_THRESHOLD) if cut is None else _point(runs, cut)
     wanted = np.ceil(np.arange(1, SELECTIVE_STEPS + 1) * notes / SELECTIVE_STEPS)
     cuts = sorted(set(np.searchsorted(answered, wanted).tolist()))
     return {
@@ -524,10 +521,10 @@ def selective_figures(
         "notes": notes,
         "at_accuracy": at_accuracy,
         "held_out": held_out_threshold(np.asarray(score), right, accuracy, confidence_level, folds),
-        "guaranteed": guaranteed_threshold(np.asarray(score), right, accuracy, confidence_level),
+        "guaranteed": guaranteed_threshold(runs, accuracy, confidence_level),
         "area_under_risk_coverage": aurc,
         "full_coverage_error": float(1 - np.mean(right)),
-        "curve": [point(cut) for cut in cuts],
+        "curve": [_point(runs, cut) for cut in cuts],
     }
 
 
