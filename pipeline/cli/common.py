@@ -28,8 +28,26 @@ fields (``--set train__epochs=5``) at build time, over those in ``MEDTX_SETTINGS
 ENV_SETTINGS = "MEDTX_SETTINGS"
 
 app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False, rich_markup_mode="markdown")
+
+
+class Terminal(Console):
+    """rich's ``Console`` that breaks no printed line of its own where the output is not a terminal
+    (soft wrap): in a log (CodeBuild's, CloudWatch Logs) or a pipe each message stays one line, whole
+    to grep, instead of being folded at 80 columns with its paths and commands cut in two. In a
+    terminal, rich wraps prose at the window's width as before; tables are laid out alike either way.
+    A line meant to be copied (a path, a command) is printed with ``soft_wrap=True`` everywhere."""
+
+    @property
+    def soft_wrap(self) -> bool:
+        return self._soft_wrap or not self.is_terminal
+
+    @soft_wrap.setter
+    def soft_wrap(self, value: bool) -> None:
+        self._soft_wrap = value
+
+
 #: Messages go to stderr; what a script would read (JSON, an ARN) goes to stdout.
-console = Console(stderr=True)
+console = Terminal(stderr=True)
 
 Region = Annotated[str | None, typer.Option(help="AWS region (default: AWS_REGION)")]
 Role = Annotated[

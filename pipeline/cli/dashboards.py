@@ -36,7 +36,7 @@ def dashboard(
 
     with failing(dash.DashboardError, code=1):
         path = dash.write(Store(store), out, execution)
-    console.print(f"wrote {path}")
+    console.print(f"wrote {path}", soft_wrap=True)
 
 
 @app.command()

@@ -66,7 +66,7 @@ def definition(
     pretty = json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n"
     if out:
         out.write_text(pretty)
-        console.print(f"wrote {out}")
+        console.print(f"wrote {out}", soft_wrap=True)
     else:
         sys.stdout.write(pretty)
 
@@ -245,7 +245,9 @@ def _show(state: dict, logs_option: str = "") -> None:
         console.print(f"[red]{state['failure_reason']}[/red]")
     execution = state["arn"].rsplit("/", 1)[-1]
     for step in _failed_jobs(state):
-        console.print(f"its logs: medtx logs {step['name']} {execution}{logs_option}", highlight=False)
+        console.print(
+            f"its logs: medtx logs {step['name']} {execution}{logs_option}", highlight=False, soft_wrap=True
+        )
 
 
 @app.command()
@@ -498,6 +500,6 @@ def _local_dashboard(store) -> None:
     from pipeline import dashboard as dash
 
     try:
-        console.print(f"Dashboard: {dash.write(store)}", highlight=False)
+        console.print(f"Dashboard: {dash.write(store)}", highlight=False, soft_wrap=True)
     except dash.DashboardError as err:
         console.print(f"no dashboard: {err}")

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from pipeline.cli.common import (
@@ -16,6 +15,7 @@ from pipeline.cli.common import (
     Region,
     SageMakerFlag,
     StoreDir,
+    Terminal,
     Version,
     app,
     console,
@@ -119,7 +119,7 @@ def models_list(
     if as_json:
         print(json.dumps(found, indent=2))
     else:
-        Console().print(_packages_table(f"Model packages: {named_group(group)} ({where})", found))
+        Terminal().print(_packages_table(f"Model packages: {named_group(group)} ({where})", found))
     if total > len(found):
         console.print(f"the newest {len(found)} of {total} versions (--last N shows more)")
     for package in found:
@@ -175,7 +175,7 @@ def models_show(
             report, per_class = registry.evaluation(opened.read, uri)
         except (OSError, ValueError) as err:
             raise registry.RegistryError(f"cannot read the evaluation {uri}: {err}") from err
-    out = Console()
+    out = Terminal()
     note = f", note: {package['ApprovalDescription']}" if package.get("ApprovalDescription") else ""
     made_of = registry.lineage(package, report)
     out.print(
@@ -263,7 +263,7 @@ def models_compare(
     if as_json:
         print(json.dumps({"versions": [version, other], **result}, indent=2))
         return
-    out = Console()
+    out = Terminal()
     states = [
         f"{name} ({p['ModelApprovalStatus']}{', served' if p['ModelPackageArn'] == served else ''})"
         for name, p in zip(names, (package_a, package_b), strict=True)
@@ -308,7 +308,7 @@ def _evaluated(opened: Registry, group: str, version: int) -> tuple[dict, dict, 
         raise registry.RegistryError(f"version {version}: cannot read its evaluation: {err}") from err
 
 
-def _print_comparison(out: Console, result: dict, names: tuple[str, str]) -> None:
+def _print_comparison(out: Terminal, result: dict, names: tuple[str, str]) -> None:
     from pipeline import compare as cmp
 
     table = Table(title="Held-out figures")

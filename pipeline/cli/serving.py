@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from pipeline.cli.common import (
@@ -18,6 +17,7 @@ from pipeline.cli.common import (
     Role,
     SageMakerFlag,
     StoreDir,
+    Terminal,
     app,
     config,
     console,
@@ -200,7 +200,7 @@ def endpoint_predictions(
     if as_json:
         print(json.dumps(result, indent=2))
         return
-    out = Console()
+    out = Terminal()
     out.print(
         f"endpoint {name}, the last {hours} h: {result['predictions']} predictions in {read['records']} "
         f"captured records ({read['records_without_prediction']} without one"

@@ -211,7 +211,7 @@ def summary(console: Console, store: Store, execution: dict[str, Any]) -> None:
     lines.append(
         f"  step logs:         {store.service / 'executions' / execution['PipelineExecutionId'] / 'logs'}"
     )
-    console.print("\n".join(lines), highlight=False)
+    console.print("\n".join(lines), highlight=False, soft_wrap=True)  # paths to copy whole
 
     store_opt = "" if _is_default_store(store) else f" --store {store.root}"
     medtx = _command()
@@ -226,7 +226,7 @@ def summary(console: Console, store: Store, execution: dict[str, Any]) -> None:
             hints.append(f"{medtx} models compare {version} {version - 1}{store_opt}")
         hints.append(f"{medtx} models approve {version}{store_opt}")
     if hints:
-        console.print("Next:\n" + "\n".join(f"  {h}" for h in hints), highlight=False)
+        console.print("Next:\n" + "\n".join(f"  {h}" for h in hints), highlight=False, soft_wrap=True)
 
 
 def _command() -> str:

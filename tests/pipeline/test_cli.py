@@ -571,6 +571,41 @@ def test_missing_credentials_are_one_line(tmp_path):
     assert missing.returncode == 2 and "missing region" in missing.stderr
 
 
+def test_a_message_off_a_terminal_is_one_line_whatever_its_length(tmp_path):
+    """A log (CodeBuild's) keeps each message whole on its line: at rich's 80 columns off a terminal
+    this error was folded, its column name cut in two."""
+    csv = tmp_path / "notes.csv"
+    csv.write_text("text\nhello\n")
+    column = "the_transcription_column_of_a_hospital_export_named_at_length"
+    env = {**os.environ, "COLUMNS": "80"}
+    result = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "predict", str(csv), "--column", column],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert result.stderr == f"error: {csv} has no column '{column}'; its columns: text\n"
+
+
+def test_a_terminal_wraps_prose_and_keeps_a_line_to_copy_whole():
+    import io
+
+    from pipeline.cli.common import Terminal
+
+    shown = io.StringIO()
+    terminal = Terminal(file=shown, force_terminal=True, width=40, color_system=None)
+    terminal.print("a message in words " * 4)
+    path = "/store/" + "executions/" * 6 + "evaluation.json"
+    terminal.print(f"  evaluation: {path}", soft_wrap=True)
+    lines = shown.getvalue().splitlines()
+    assert len(lines) == 3 and all(len(line) <= 40 for line in lines[:2])  # prose at the window's width
+    assert lines[2] == f"  evaluation: {path}"  # the terminal wraps it; a copy takes it whole
+    logged = io.StringIO()
+    Terminal(file=logged, width=40).print("a message in words " * 4)
+    assert logged.getvalue() == "a message in words " * 4 + "\n"  # off a terminal: one line
+
+
 def test_invoke_names_a_missing_body_file_and_an_empty_request(tmp_path):
     missing = runner.invoke(app, ["invoke", "--body", str(tmp_path / "nope.json"), "--store", str(tmp_path)])
     assert missing.exit_code == 2 and "nope.json' does not exist" in said(missing)
