@@ -233,8 +233,8 @@ def digests(texts: Sequence[str | dict[str, str]]) -> list[str]:
 
 def record_stop(target: Path, texts: Sequence[str | dict[str, str]], settings: Mapping[str, Any]) -> None:
     """Beside the output a stopped run wrote (``stop_record``): the ``digests`` of the rows it read
-    and the ``settings`` its answers depend on (the endpoint, the review threshold), for ``--resume``
-    to tell a row whose text changed since and a command that asks something else."""
+    and the ``settings`` its answers depend on (the endpoint, its model version, the review threshold),
+    for ``--resume`` to tell a row whose text changed since and a command that asks something else."""
     record = {"settings": dict(settings), "texts": digests(texts)}
     stop_record(target).write_text(json.dumps(record), encoding="utf-8")
 
@@ -253,7 +253,7 @@ def earlier_output(
     kept row then holds the answer to the text it has now. An output written whole (no row noted,
     no record) leaves none. One that is missing, unreadable, without its record, or written from
     another CSV, with other options (``columns``: what these options write) or other ``settings``
-    (the endpoint, the review threshold) is named."""
+    (the endpoint, its model version, the review threshold) is named."""
     if not target.is_file():
         raise PredictError(f"--resume: there is no {target} to resume (run without --resume first)")
     try:
@@ -289,8 +289,8 @@ def earlier_output(
     for name, value in settings.items():
         if asked.get(name) != value:
             raise PredictError(
-                f"--resume: the stopped run's {name} was {asked.get(name)}, this command's is {value}: "
-                "resume with the same, or run without --resume"
+                f"--resume: the stopped run's {name} was {asked.get(name, '(not recorded)')}, this "
+                f"command's is {value}: resume with the same, or run without --resume"
             )
     if len(read) != len(rows):
         raise PredictError(

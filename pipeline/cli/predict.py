@@ -221,8 +221,8 @@ def predict(
     settings = {  # what the answers depend on, besides the texts: a resumed run asks the same
         "endpoint": f"{endpoint_name} ({'SageMaker' if sagemaker else 'local'})",
         "review threshold": "none" if threshold is None else repr(threshold),
-        # read from the served version's evaluation: a redeploy in between is refused, whatever its threshold
-        **({"model version": served} if served else {}),
+        # a redeploy between a stopped run and its --resume is refused: one output, one model version
+        "model version": served or _served_version(endpoint_name, store, sagemaker, region),
     }
     earlier: Any = None
     pending: list[int] = []
@@ -269,7 +269,32 @@ def predict(
                 highlight=False,
             )
             raise typer.Exit(130 if interrupted else 1) from stop
-    _write(backlog, found, f"by {endpoint_name}", earlier, pending)
+    _write(backlog, found, f"by {endpoint_name} ({settings['model version']})", earlier, pending)
+
+
+#: What ``--resume`` records as the served version when the endpoint serves none of a registry's.
+NO_VERSION = "a model of no registry version"
+
+
+def _served_version(endpoint_name: str, store: Path, sagemaker: bool, region: str | None) -> str:
+    """The model package version endpoint ``endpoint_name`` serves (its ARN; ``NO_VERSION`` for a
+    model deployed from elsewhere), which ``--resume`` checks has not changed since the stopped run.
+    SageMaker's answer takes three Describe calls (the endpoint, its config, its model), in the stack's
+    model approver policy beside InvokeEndpoint; a caller refused them is told that a redeploy then
+    goes unnoticed, and scores on ("unknown")."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from pipeline.cli.sources import open_registry
+
+    try:
+        return open_registry(store, sagemaker, region).served(endpoint_name) or NO_VERSION
+    except (BotoCoreError, ClientError) as err:
+        console.print(
+            f"[yellow]note:[/yellow] cannot read which model version {endpoint_name} serves ({err}): "
+            "a --resume of this run cannot tell a redeploy in between",
+            highlight=False,
+        )
+        return "unknown"
 
 
 #: ``--review-below served``: the served version's own threshold; ``guaranteed``: the one that

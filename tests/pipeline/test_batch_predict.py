@@ -47,6 +47,22 @@ def _answer(body: bytes) -> bytes:
     return json.dumps(answers).encode()
 
 
+#: The package version the endpoint serves in the tests that score through ``medtx predict``.
+SERVED = "arn:aws:sagemaker:us-east-1:123456789012:model-package/medtx-specialty-classifier/3"
+
+
+def _serving(monkeypatch, served) -> None:
+    """``medtx predict``'s registry (``sources.open_registry``): ``served(endpoint)`` says which
+    version the endpoint serves (an ARN, or raises as a refused Describe call does)."""
+    from pipeline.cli import sources
+
+    def nothing(*args):
+        raise AssertionError("only the served version is read")
+
+    opened = sources.Registry(describe=nothing, by_arn=nothing, read=nothing, served=served)
+    monkeypatch.setattr(sources, "open_registry", lambda store, sagemaker, region: opened)
+
+
 def test_requests_stay_within_the_endpoints_limits_and_keep_the_order():
     rng = random.Random(3)
     texts = ["".join(rng.choice('ab é"\n\\') for _ in range(rng.randint(0, 200))) for _ in range(400)]
@@ -192,6 +208,7 @@ def test_predict_interrupted_writes_what_was_scored_and_exits_130(tmp_path, monk
         raise ScoringStoppedError([first, None], KeyboardInterrupt())
 
     monkeypatch.setattr(batch_predict, "score", interrupted)
+    _serving(monkeypatch, lambda endpoint: SERVED)
     done = CliRunner().invoke(
         app, ["predict", str(source), "--sagemaker", "--region", REGION], env={"COLUMNS": "200"}
     )
@@ -227,12 +244,24 @@ def test_resume_scores_again_a_row_whose_text_changed_and_refuses_another_thresh
             )
         return found
 
+    def refused(endpoint):  # a caller with InvokeEndpoint alone
+        from botocore.exceptions import ClientError
+
+        error = {"Error": {"Code": "AccessDeniedException", "Message": "not authorized"}}
+        raise ClientError(error, "DescribeEndpoint")
+
+    _serving(monkeypatch, refused)
     monkeypatch.setattr(batch_predict, "score", lambda texts, *a, **k: answers(texts, stop_after=2))
     runner = CliRunner(env={"COLUMNS": "200"})
     asked = ["predict", str(source), "--sagemaker", "--region", REGION, "--review-below", "0.75"]
     stopped = runner.invoke(app, asked)
     record = tmp_path / "notes-predictions.csv.resume.json"
     assert stopped.exit_code == 130 and record.name in said(stopped) and record.is_file()
+    assert (
+        "cannot read which model version medtx-specialty-classifier serves (An error occurred "
+        "(AccessDeniedException) when calling the DescribeEndpoint operation: not authorized): a --resume "
+        "of this run cannot tell a redeploy in between"
+    ) in said(stopped)
 
     monkeypatch.setattr(batch_predict, "score", lambda texts, *a, **k: answers(texts))
     other = runner.invoke(
@@ -330,6 +359,8 @@ def test_predict_scores_a_csv_through_the_sagemaker_endpoint(tmp_path, monkeypat
     )
     runtime = boto3.client("sagemaker-runtime", region_name=REGION)
     monkeypatch.setattr(boto3, "client", lambda *a, **k: runtime)
+    serving = {"version": SERVED}
+    _serving(monkeypatch, lambda endpoint: serving["version"])
     stub = Stubber(runtime)
     for texts in (["chest pain", "headache and aura"], ["kidney stone"]):
         body = request_body(texts)
@@ -359,7 +390,8 @@ def test_predict_scores_a_csv_through_the_sagemaker_endpoint(tmp_path, monkeypat
     out = pd.read_csv(tmp_path / "notes-predictions.csv", keep_default_na=False)
     assert out["label"].tolist() == [LABELS[10 % 3], "", LABELS[17 % 3], LABELS[12 % 3]]
     assert (
-        "3 row(s) scored by medtx-specialty-classifier; 3 of them scored below 0.75, marked for review; "
+        f"3 row(s) scored by medtx-specialty-classifier ({SERVED}); 3 of them scored below 0.75, marked "
+        "for review; "
         "1 row(s) without text kept"
     ) in said(done)
     assert out["review"].tolist() == ["1", "", "1", "1"]  # every answer scored 0.7; no flag without a label
@@ -392,6 +424,15 @@ def test_predict_scores_a_csv_through_the_sagemaker_endpoint(tmp_path, monkeypat
     assert kept["note"].tolist() == ["", NO_TEXT, "", "not scored: the endpoint refused a request"]
     assert kept["review"].tolist() == ["0", "", "0", ""]  # a score at the threshold is answered, not reviewed
 
+    # a redeploy in between: the answers would come from two versions, so --resume is refused
+    serving["version"] = SERVED.replace("/3", "/4")
+    redeployed = runner.invoke(app, [*asked, "0.7", "--resume"])
+    assert redeployed.exit_code == 2
+    assert f"the stopped run's model version was {SERVED}, this command's is {SERVED[:-1]}4" in said(
+        redeployed
+    )
+    serving["version"] = SERVED
+
     # --resume sends the row left, only it, and fills it in; the rows kept stay as written
     left = Stubber(runtime)
     rest = request_body(["kidney stone"])
@@ -407,7 +448,9 @@ def test_predict_scores_a_csv_through_the_sagemaker_endpoint(tmp_path, monkeypat
         resumed = runner.invoke(app, [*asked, "0.7", "--resume"])
         left.assert_no_pending_responses()
     assert resumed.exit_code == 0, said(resumed)
-    assert "1 row(s) scored by medtx-specialty-classifier; 0 of them scored below 0.7" in said(resumed)
+    assert f"1 row(s) scored by medtx-specialty-classifier ({SERVED}); 0 of them scored below 0.7" in said(
+        resumed
+    )
     assert "(resumed: the other 3 row(s) kept as the earlier run wrote them)" in said(resumed)
     whole = pd.read_csv(tmp_path / "notes-predictions.csv", keep_default_na=False)
     assert whole["label"].tolist() == [LABELS[10 % 3], "", LABELS[17 % 3], LABELS[12 % 3]]
