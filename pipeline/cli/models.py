@@ -254,8 +254,15 @@ def models_compare(
     with failing(registry.RegistryError, code=2):
         opened = open_registry(store, sagemaker, region)
         served = opened.served(named_endpoint(None))
+        asked = other
         if other is None:
             other = _served_version(served, named_group(group))
+        if other == version:  # a version against itself tells nothing
+            raise registry.RegistryError(
+                f"version {version} is the one the endpoint serves: name another to compare it with"
+                if asked is None
+                else f"version {version} compared with itself: name two versions"
+            )
         sides = [_evaluated(opened, named_group(group), v) for v in (version, other)]
     (package_a, report_a, table_a), (package_b, report_b, table_b) = sides
     result = cmp.compare(report_a, table_a, report_b, table_b)

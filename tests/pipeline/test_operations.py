@@ -1312,6 +1312,10 @@ def test_models_compare_pairs_a_version_with_the_served_one(registry, iam_calls,
     assert (result["a"]["minus_baseline"], result["b"]["minus_baseline"]) == pytest.approx(
         (result["a"]["macro_f1"] - 0.4, result["b"]["macro_f1"] - 0.4)
     )
+    itself = runner.invoke(app, ["models", "compare", "1", "--sagemaker", "--group", group])
+    assert itself.exit_code == 2 and "version 1 is the one the endpoint serves: name another" in said(itself)
+    twice = runner.invoke(app, ["models", "compare", "2", "2", "--sagemaker", "--group", group])
+    assert twice.exit_code == 2 and "version 2 compared with itself: name two versions" in said(twice)
     elsewhere = runner.invoke(app, ["models", "compare", "1", "--sagemaker", "--group", GROUP])
     assert elsewhere.exit_code == 2 and f"serves {first}, not a version of {GROUP}" in said(elsewhere)
 
