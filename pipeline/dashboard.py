@@ -743,8 +743,9 @@ def render(data: RunData) -> str:
     for heading, charts in sections:
         parts.append(f"<h2>{html.escape(heading)}</h2>")
         for title, fig in charts:
+            # the top margin holds plotly's toolbar, which otherwise covers the legend's first entries
             fig.update_layout(
-                title=None, margin={"l": 10, "r": 10, "t": 10, "b": 10}, template="plotly_white"
+                title=None, margin={"l": 10, "r": 10, "t": 32, "b": 10}, template="plotly_white"
             )
             body = pio.to_html(fig, full_html=False, include_plotlyjs=first, config={"displaylogo": False})
             first = False
