@@ -36,6 +36,10 @@ from pipeline.local.store import Store
 from pipeline.report import selective_reach
 from scripts.medtx_config import TRAIN_METRICS_FILE
 
+#: An axis of a share or score from 0 to 1, a little past 1 so a marker or error bar at 1 is drawn
+#: whole rather than cut by the plot's edge.
+SHARE_RANGE = [0, 1.04]
+
 HEADLINE = ("accuracy", "macro_precision", "macro_recall", "macro_f1", "weighted_f1")
 
 
@@ -178,7 +182,7 @@ def training_figures(training: dict[str, Any]) -> list[tuple[str, Any]]:
         )
     fig.update_layout(height=360, xaxis_title="epoch")
     fig.update_yaxes(title_text="loss", rangemode="tozero", secondary_y=False)
-    fig.update_yaxes(title_text="macro-F1", range=[0, 1], dtick=0.2, showgrid=False, secondary_y=True)
+    fig.update_yaxes(title_text="macro-F1", range=SHARE_RANGE, dtick=0.2, showgrid=False, secondary_y=True)
     if len(steps) > 1:
         logged = f"training loss every {steps[1]['step'] - steps[0]['step']} steps"
     elif steps:
@@ -339,7 +343,9 @@ def performance_figures(data: RunData) -> list[tuple[str, Any]]:
     champion = data.evaluation.get("champion") or {}
     if champion.get("served"):  # the model the endpoint served, scored on the same rows
         compared.append(go.Bar(name="served model", x=list(HEADLINE), y=[champion.get(m) for m in HEADLINE]))
-    headline = go.Figure(compared, layout={"barmode": "group", "yaxis": {"range": [0, 1]}, "height": 360})
+    headline = go.Figure(
+        compared, layout={"barmode": "group", "yaxis": {"range": SHARE_RANGE}, "height": 360}
+    )
     perf = data.performance
     correct = int(perf["correct"].astype(bool).sum())
     correctness = go.Figure(
@@ -363,7 +369,7 @@ def performance_figures(data: RunData) -> list[tuple[str, Any]]:
             go.Bar(name=m, y=per_class["label"], x=per_class[m], orientation="h")
             for m in ("precision", "recall", "f1")
         ],
-        layout={"barmode": "group", "height": 30 * len(per_class) + 120, "xaxis": {"range": [0, 1]}},
+        layout={"barmode": "group", "height": 30 * len(per_class) + 120, "xaxis": {"range": SHARE_RANGE}},
     )
     matrix = data.confusion.pivot_table(
         index="target_label", columns="pred_label", values="count", fill_value=0
@@ -405,7 +411,7 @@ def performance_figures(data: RunData) -> list[tuple[str, Any]]:
         ],
         layout={
             "height": 340,
-            "yaxis": {"range": [0, 1]},
+            "yaxis": {"range": SHARE_RANGE},
             "xaxis": {"title": "evaluated (UTC)", "type": "date"},
         },
     )
@@ -457,7 +463,7 @@ def top_k_figures(evaluation: dict[str, Any]) -> list[tuple[str, Any]]:
         layout={
             "height": 340,
             "xaxis": {"title": "k: classes listed", "dtick": 1},
-            "yaxis": {"title": "right specialty among them", "range": [0, 1]},
+            "yaxis": {"title": "right specialty among them", "range": SHARE_RANGE},
         },
     )
     return [("Top-k accuracy: the right specialty among the first k listed", figure)]
@@ -489,8 +495,8 @@ def reliability_figures(evaluation: dict[str, Any]) -> list[tuple[str, Any]]:
         ],
         layout={
             "height": 380,
-            "xaxis": {"title": "mean top score", "range": [0, 1]},
-            "yaxis": {"title": "accuracy", "range": [0, 1]},
+            "xaxis": {"title": "mean top score", "range": SHARE_RANGE},
+            "yaxis": {"title": "accuracy", "range": SHARE_RANGE},
         },
     )
     title = (
@@ -563,8 +569,11 @@ def selective_figures(evaluation: dict[str, Any]) -> list[tuple[str, Any]]:
         ],
         layout={
             "height": 380,
-            "xaxis": {"title": "share of notes answered (score at or above the threshold)", "range": [0, 1]},
-            "yaxis": {"title": "accuracy of the notes answered", "range": [0, 1]},
+            "xaxis": {
+                "title": "share of notes answered (score at or above the threshold)",
+                "range": SHARE_RANGE,
+            },
+            "yaxis": {"title": "accuracy of the notes answered", "range": SHARE_RANGE},
         },
     )
     return [
@@ -602,7 +611,7 @@ def behaviour_figures(evaluation: dict[str, Any]) -> list[tuple[str, Any]]:
             text=[f"{found['agreement']:.0%} of {found['texts_altered']}" for found in checks.values()],
             hovertext=[hover(found) for found in checks.values()],
         ),
-        layout={"height": 60 * len(checks) + 120, "xaxis": {"range": [0, 1], "tickformat": ".0%"}},
+        layout={"height": 60 * len(checks) + 120, "xaxis": {"range": SHARE_RANGE, "tickformat": ".0%"}},
     )
     return [("Behavioural checks: predicted label kept when a note is rewritten", figure)]
 
