@@ -272,13 +272,15 @@ def predict(
     _write(backlog, found, f"by {endpoint_name} ({settings['model version']})", earlier, pending)
 
 
-#: What ``--resume`` records as the served version when the endpoint serves none of a registry's.
-NO_VERSION = "a model of no registry version"
+#: What ``--resume`` records as the served version when none is read: the endpoint is not in service,
+#: or serves a model of no registry.
+NO_VERSION = "none (not in service, or a model of no registry)"
 
 
 def _served_version(endpoint_name: str, store: Path, sagemaker: bool, region: str | None) -> str:
-    """The model package version endpoint ``endpoint_name`` serves (its ARN; ``NO_VERSION`` for a
-    model deployed from elsewhere), which ``--resume`` checks has not changed since the stopped run.
+    """The model package version endpoint ``endpoint_name`` serves (its ARN; ``NO_VERSION`` when it
+    is not in service or serves a model deployed from elsewhere), which ``--resume`` checks has not
+    changed since the stopped run.
     SageMaker's answer takes three Describe calls (the endpoint, its config, its model), in the stack's
     model approver policy beside InvokeEndpoint; a caller refused them is told that a redeploy then
     goes unnoticed, and scores on ("unknown")."""

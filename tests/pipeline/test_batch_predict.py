@@ -294,6 +294,42 @@ def test_resume_scores_again_a_row_whose_text_changed_and_refuses_another_thresh
     assert lost.exit_code == 2 and f"{record.name} is missing" in said(lost)
 
 
+def test_resume_of_a_run_that_scored_nothing_takes_the_endpoint_as_it_is_now(tmp_path, monkeypatch):
+    """The endpoint was not in service when the run started, so its first request was refused and no
+    row scored: once it serves a version, --resume scores every row (no answer to mix with), where a
+    run that kept answers would be refused for the version read then."""
+    from helpers import said
+    from typer.testing import CliRunner
+
+    from pipeline import batch_predict
+    from pipeline.cli import app
+
+    source = tmp_path / "notes.csv"
+    pd.DataFrame({"transcription": ["chest pain", "kidney stone"]}).to_csv(source, index=False)
+    serving: dict[str, str | None] = {"version": None}
+    _serving(monkeypatch, lambda endpoint: serving["version"])
+    sent: list[list[str]] = []
+
+    def refused(texts, *args, **kwargs):
+        raise ScoringStoppedError([None] * len(texts), DeployError("endpoint not in service"))
+
+    def answered(texts, *args, **kwargs):
+        sent.append([t for t in texts if t])
+        return [json.loads(_answer(request_body([t])))[0] for t in texts]
+
+    monkeypatch.setattr(batch_predict, "score", refused)
+    runner = CliRunner(env={"COLUMNS": "200"})
+    asked = ["predict", str(source), "--sagemaker", "--region", REGION]
+    assert runner.invoke(app, asked).exit_code == 1
+    serving["version"] = SERVED
+    monkeypatch.setattr(batch_predict, "score", answered)
+    resumed = runner.invoke(app, [*asked, "--resume"])
+    assert resumed.exit_code == 0, said(resumed)
+    assert sent == [
+        ["chest pain", "kidney stone"]
+    ] and f"2 row(s) scored by medtx-specialty-classifier ({SERVED})" in said(resumed)
+
+
 def test_a_model_trained_on_more_fields_gets_each_note_as_an_object_naming_them(tmp_path):
     """``--field description=summary``: each request names the note's fields (the text as the
     transcription); a row without text is still not sent, and the output keeps only row and id."""
@@ -569,9 +605,10 @@ def test_review_below_served_reads_the_served_versions_threshold(tmp_path, monke
 
     def invoke(store, name, body, inference_id=None):
         sent.append(body)
-        if state.get("refuse"):
+        if len(sent) > state.get("refuse_after", len(sent)):
             return 500, b'{"error": "busy"}'
-        answers = [{"label": LABELS[0], "class_id": 0, "score": s} for s in (0.61, 0.62)]
+        texts = len(json.loads(body)["inputs"])
+        answers = [{"label": LABELS[0], "class_id": 0, "score": s} for s in (0.61, 0.62)[:texts]]
         return 200, json.dumps(answers).encode()
 
     monkeypatch.setattr(endpoint, "invoke", invoke)
@@ -628,13 +665,15 @@ def test_review_below_served_reads_the_served_versions_threshold(tmp_path, monke
         )
     assert len(sent) == 2
     # a stopped run records the version it read the threshold from: a redeploy before --resume is
-    # refused even where the new version's threshold is the same
-    state["refuse"] = True
-    assert runner.invoke(app, [*asked, "served"]).exit_code == 1
-    state.update(refuse=False, served=arn.replace("/3", "/4"))
-    redeployed = runner.invoke(app, [*asked, "served", "--resume"])
+    # refused even where the new version's threshold is the same (the first row answered, the second
+    # refused)
+    one = ["--batch-size", "1", "--review-below", "served"]
+    state["refuse_after"] = len(sent) + 1
+    assert runner.invoke(app, [*asked[:-1], *one]).exit_code == 1 and len(sent) == 4
+    state.update(refuse_after=len(sent) + 1, served=arn.replace("/3", "/4"))
+    redeployed = runner.invoke(app, [*asked[:-1], *one, "--resume"])
     assert redeployed.exit_code == 2, said(redeployed)
     assert f"the stopped run's model version was {arn}, this command's is {arn[:-1]}4" in said(redeployed)
     state["served"] = arn
-    resumed = runner.invoke(app, [*asked, "served", "--resume"])
-    assert resumed.exit_code == 0 and len(sent) == 4, said(resumed)
+    resumed = runner.invoke(app, [*asked[:-1], *one, "--resume"])
+    assert resumed.exit_code == 0 and len(sent) == 5, said(resumed)  # the second row only
