@@ -269,7 +269,9 @@ def predict(
                 highlight=False,
             )
             raise typer.Exit(130 if interrupted else 1) from stop
-    _write(backlog, found, f"by {endpoint_name} ({settings['model version']})", earlier, pending)
+    version = settings["model version"]  # named when one was read (an ARN)
+    by = f"by {endpoint_name}" + (f" ({version})" if version.startswith("arn:") else "")
+    _write(backlog, found, by, earlier, pending)
 
 
 #: What ``--resume`` records as the served version when none is read: the endpoint is not in service,
@@ -280,10 +282,9 @@ NO_VERSION = "none (not in service, or a model of no registry)"
 def _served_version(endpoint_name: str, store: Path, sagemaker: bool, region: str | None) -> str:
     """The model package version endpoint ``endpoint_name`` serves (its ARN; ``NO_VERSION`` when it
     is not in service or serves a model deployed from elsewhere), which ``--resume`` checks has not
-    changed since the stopped run.
-    SageMaker's answer takes three Describe calls (the endpoint, its config, its model), in the stack's
-    model approver policy beside InvokeEndpoint; a caller refused them is told that a redeploy then
-    goes unnoticed, and scores on ("unknown")."""
+    changed since the stopped run. SageMaker's answer takes three Describe calls (the endpoint, its
+    config, its model), in the stack's model approver policy beside InvokeEndpoint; a caller refused
+    them is told that a redeploy then goes unnoticed, and scores on ("unknown")."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     from pipeline.cli.sources import open_registry

@@ -280,6 +280,7 @@ def test_resume_scores_again_a_row_whose_text_changed_and_refuses_another_thresh
     resumed = runner.invoke(app, [*asked, "--resume"])
     assert resumed.exit_code == 0, said(resumed)
     assert "1 row(s) changed since the stopped run (rows 1): scored again" in said(resumed)
+    assert "3 row(s) scored by medtx-specialty-classifier; " in said(resumed)  # no version read to name
     assert sent == [["chest pain, radiating", "headache", "rash"]]  # row 2 kept as written
     out = pd.read_csv(tmp_path / "notes-predictions.csv", keep_default_na=False)
     assert out["label"].tolist() == [LABELS[len(t) % 3] for t in edited]
