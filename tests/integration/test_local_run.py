@@ -272,8 +272,11 @@ def test_predict_scores_a_csv_through_the_local_endpoint(local_run, tmp_path):
         str(store),
     )
     assert done.returncode == 0, done.stderr
-    assert "39 row(s) scored by medtx-specialty-classifier; 1 row(s) without text kept" in " ".join(
-        done.stderr.split()
+    record = json.loads((store / "_sagemaker" / "endpoints" / "medtx-specialty-classifier.json").read_text())
+    served = record["ModelPackageArn"]  # the version that scored them, named
+    assert (
+        f"39 row(s) scored by medtx-specialty-classifier ({served}); 1 row(s) without text kept"
+        in " ".join(done.stderr.split())
     )
     with (tmp_path / "backlog-predictions.csv").open(newline="") as f:
         out = list(csv.DictReader(f))
