@@ -252,8 +252,8 @@ def earlier_output(
     (``texts``: this CSV's ``inputs``) is not what the stopped run read (its ``record_stop``): each
     kept row then holds the answer to the text it has now. An output written whole (no row noted,
     no record) leaves none. One that is missing, unreadable, without its record, or written from
-    another CSV, with other options (``columns``: what these options write) or, where it holds an
-    answer, other ``settings`` (the endpoint, its model version, the review threshold) is named."""
+    another CSV, with other options (``columns``: what these options write) or other ``settings``
+    (the endpoint, its model version, the review threshold) is named."""
     if not target.is_file():
         raise PredictError(f"--resume: there is no {target} to resume (run without --resume first)")
     try:
@@ -286,9 +286,8 @@ def earlier_output(
         ) from err
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise PredictError(f"--resume: cannot read {record_path}: {err} (run without --resume)") from err
-    answered = bool((earlier["label"] != "").any())  # none: no answer to mix with, whatever was asked
     for name, value in settings.items():
-        if answered and asked.get(name) != value:
+        if asked.get(name) != value:
             raise PredictError(
                 f"--resume: the stopped run's {name} was {asked.get(name, '(not recorded)')}, this "
                 f"command's is {value}: resume with the same, or run without --resume"

@@ -258,10 +258,14 @@ def predict(
         except bp.ScoringStoppedError as stop:  # what was scored is kept: --resume sends the rest
             progress.stop()
             interrupted = isinstance(stop.error, KeyboardInterrupt)
+            said = "[red]interrupted[/red]" if interrupted else f"[red]error:[/red] {stop.error}"
+            if earlier is None and not any(stop.found):  # nothing to keep: no output to resume
+                stale = f" ({target} is an earlier run's, left as it was)" if target.exists() else ""
+                console.print(f"{said}\nno row was scored, so no output was written{stale}", highlight=False)
+                raise typer.Exit(130 if interrupted else 1) from stop
             stopped = "interrupted" if interrupted else "the endpoint refused a request"
             written, _ = _output(backlog, stop.found, stopped, earlier, pending)
             bp.record_stop(target, asked, settings)
-            said = "[red]interrupted[/red]" if interrupted else f"[red]error:[/red] {stop.error}"
             console.print(
                 f"{said}\nwrote {target} with the {int((written['label'] != '').sum()):,} row(s) scored; "
                 f"the rest have the note '{bp.NOT_SCORED}...' (the same command with --resume sends them; "

@@ -295,10 +295,10 @@ def test_resume_scores_again_a_row_whose_text_changed_and_refuses_another_thresh
     assert lost.exit_code == 2 and f"{record.name} is missing" in said(lost)
 
 
-def test_resume_of_a_run_that_scored_nothing_takes_the_endpoint_as_it_is_now(tmp_path, monkeypatch):
-    """The endpoint was not in service when the run started, so its first request was refused and no
-    row scored: once it serves a version, --resume scores every row (no answer to mix with), where a
-    run that kept answers would be refused for the version read then."""
+def test_a_run_stopped_before_any_answer_writes_no_output(tmp_path, monkeypatch):
+    """The endpoint was not in service (or the name was wrong): the first request refused, nothing
+    scored, so there is nothing to keep or resume: no output and no record are written, and an
+    earlier run's output at the same place is left as it was and said to be."""
     from helpers import said
     from typer.testing import CliRunner
 
@@ -307,28 +307,23 @@ def test_resume_of_a_run_that_scored_nothing_takes_the_endpoint_as_it_is_now(tmp
 
     source = tmp_path / "notes.csv"
     pd.DataFrame({"transcription": ["chest pain", "kidney stone"]}).to_csv(source, index=False)
-    serving: dict[str, str | None] = {"version": None}
-    _serving(monkeypatch, lambda endpoint: serving["version"])
-    sent: list[list[str]] = []
+    _serving(monkeypatch, lambda endpoint: None)
 
     def refused(texts, *args, **kwargs):
         raise ScoringStoppedError([None] * len(texts), DeployError("endpoint not in service"))
 
-    def answered(texts, *args, **kwargs):
-        sent.append([t for t in texts if t])
-        return [json.loads(_answer(request_body([t])))[0] for t in texts]
-
     monkeypatch.setattr(batch_predict, "score", refused)
     runner = CliRunner(env={"COLUMNS": "200"})
     asked = ["predict", str(source), "--sagemaker", "--region", REGION]
-    assert runner.invoke(app, asked).exit_code == 1
-    serving["version"] = SERVED
-    monkeypatch.setattr(batch_predict, "score", answered)
-    resumed = runner.invoke(app, [*asked, "--resume"])
-    assert resumed.exit_code == 0, said(resumed)
-    assert sent == [
-        ["chest pain", "kidney stone"]
-    ] and f"2 row(s) scored by medtx-specialty-classifier ({SERVED})" in said(resumed)
+    failed = runner.invoke(app, asked)
+    target = tmp_path / "notes-predictions.csv"
+    assert failed.exit_code == 1
+    assert "error: endpoint not in service no row was scored, so no output was written" in said(failed)
+    assert not target.exists() and not batch_predict.stop_record(target).exists()
+    target.write_text("an earlier run's output\n")
+    again = runner.invoke(app, asked)
+    assert again.exit_code == 1 and f"({target} is an earlier run's, left as it was)" in said(again)
+    assert target.read_text() == "an earlier run's output\n"
 
 
 def test_a_model_trained_on_more_fields_gets_each_note_as_an_object_naming_them(tmp_path):
