@@ -45,6 +45,8 @@ from pipeline.local.store import Store
 
 KIND = "endpoints"
 LOG = logging.getLogger("medtx.endpoint")
+#: The routes of SageMaker's inference container contract, each with the one method it takes.
+ROUTES = {"/ping": "GET", "/invocations": "POST"}
 
 
 class EndpointError(RuntimeError):
@@ -182,22 +184,36 @@ def make_server(
         def log_message(self, format: str, *args: Any) -> None:
             LOG.info("%s %s", self.address_string(), format % args)  # method, path, status: no body
 
-        def _answer(self, status: int, body: bytes, content_type: str = "application/json") -> None:
+        def _answer(
+            self, status: int, body: bytes, content_type: str = "application/json", **headers: str
+        ) -> None:
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(body)))
+            for name, value in headers.items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(body)
 
-        def do_GET(self) -> None:
-            if self.path == "/ping":
-                self._answer(200, b"")
-            else:
+        def _misrouted(self, method: str) -> bool:
+            """Answer a path the container contract does not serve (404) or serves by another method
+            (405, naming it); False for one of ``ROUTES`` asked as it should be."""
+            allowed = ROUTES.get(self.path)
+            if allowed == method:
+                return False
+            if allowed is None:
                 self._answer(404, json.dumps({"error": f"no route {self.path}"}).encode())
+            else:
+                error = {"error": f"{self.path} takes {allowed}, not {method}"}
+                self._answer(405, json.dumps(error).encode(), Allow=allowed)
+            return True
+
+        def do_GET(self) -> None:
+            if not self._misrouted("GET"):
+                self._answer(200, b"")
 
         def do_POST(self) -> None:
-            if self.path != "/invocations":
-                self._answer(404, json.dumps({"error": f"no route {self.path}"}).encode())
+            if self._misrouted("POST"):
                 return
             length = int(self.headers.get("Content-Length") or 0)
             if limit is not None and length > limit:  # refused before the body is read into memory

@@ -287,23 +287,32 @@ def test_endpoint_server_speaks_the_container_contract():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}"
 
-    def post(body: bytes, content_type: str = "application/json") -> tuple[int, dict]:
+    def ask(
+        body: bytes, content_type: str = "application/json", path: str = "/invocations", method: str = "POST"
+    ):
         request = urllib.request.Request(
-            f"{url}/invocations", data=body, method="POST", headers={"Content-Type": content_type}
+            f"{url}{path}", data=body, method=method, headers={"Content-Type": content_type}
         )
         try:
             with urllib.request.urlopen(request, timeout=10) as response:
-                return response.status, json.loads(response.read())
+                return response.status, json.loads(response.read() or b"null")
         except urllib.error.HTTPError as err:
-            return err.code, json.loads(err.read())
+            return err.code, json.loads(err.read()), err.headers.get("Allow")
 
     try:
-        with urllib.request.urlopen(f"{url}/ping", timeout=10) as response:
-            assert response.status == 200
-        assert post(b'{"inputs": ["a", "b"]}') == (200, [{"label": "Surgery", "n": 2}])
-        assert post(b"{}", "text/plain") == (415, {"error": "content type"})
-        assert post(b'{"boom": true}')[0] == 500
-        assert post(b'{"inputs": ["' + b"x" * 2000 + b'"]}') == (
+        assert ask(None, path="/ping", method="GET") == (200, None)
+        # each route by its own method: another one is named, an unknown path is not found
+        assert ask(None, path="/invocations", method="GET") == (
+            405,
+            {"error": "/invocations takes POST, not GET"},
+            "POST",
+        )
+        assert ask(b"{}", path="/ping") == (405, {"error": "/ping takes GET, not POST"}, "GET")
+        assert ask(b"{}", path="/predict")[:2] == (404, {"error": "no route /predict"})
+        assert ask(b'{"inputs": ["a", "b"]}') == (200, [{"label": "Surgery", "n": 2}])
+        assert ask(b"{}", "text/plain")[:2] == (415, {"error": "content type"})
+        assert ask(b'{"boom": true}')[0] == 500
+        assert ask(b'{"inputs": ["' + b"x" * 2000 + b'"]}')[:2] == (
             413,
             {"error": "payload is 2016 bytes; the limit is 1000"},
         )
