@@ -346,7 +346,6 @@ def _served_threshold(
     import json
 
     from pipeline import batch_predict as bp
-    from pipeline import registry
     from pipeline.cli.sources import open_registry
     from pipeline.report import selective_reach
 
@@ -358,8 +357,7 @@ def _served_threshold(
             f"{asked}: endpoint {endpoint_name} serves no model version of a registry "
             "(not in service, or deployed from a model of its own): give the threshold as a number"
         )
-    described = opened.by_arn(package)
-    uri = registry.statistics_uri(described) if described else None
+    uri = opened.evaluation_uri(package)
     if uri is None:
         raise bp.PredictError(f"{asked}: {package} records no evaluation")
     try:

@@ -311,8 +311,7 @@ def _validation_predictions(package: str | None, opened: Any) -> tuple[Any, str 
 
     if not package:
         return None, "the endpoint serves no model package: no validation predictions to compare with", {}
-    described = opened.by_arn(package)
-    uri = registry.statistics_uri(described) if described else None
+    uri = opened.evaluation_uri(package)
     if uri is None:
         return None, f"{package} records no evaluation: no validation predictions to compare with", {}
     rows = registry.beside(uri, compare.PERFORMANCE_CSV)

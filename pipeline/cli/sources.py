@@ -22,6 +22,14 @@ class Registry:
     read: Callable[[str], bytes]
     served: Callable[[str], str | None]
 
+    def evaluation_uri(self, package: str) -> str | None:
+        """Where the package ARN ``package``'s ``evaluation.json`` is (its model quality statistics);
+        None for no such package, or one that records no evaluation."""
+        from pipeline import registry
+
+        described = self.by_arn(package)
+        return registry.statistics_uri(described) if described else None
+
 
 def open_registry(store: Path, sagemaker: bool, region: str | None) -> Registry:
     from pipeline import registry
