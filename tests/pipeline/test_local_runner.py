@@ -288,7 +288,10 @@ def test_endpoint_server_speaks_the_container_contract():
     url = f"http://127.0.0.1:{server.server_address[1]}"
 
     def ask(
-        body: bytes, content_type: str = "application/json", path: str = "/invocations", method: str = "POST"
+        body: bytes | None,
+        content_type: str = "application/json",
+        path: str = "/invocations",
+        method: str = "POST",
     ):
         request = urllib.request.Request(
             f"{url}{path}", data=body, method=method, headers={"Content-Type": content_type}
