@@ -183,7 +183,7 @@ def predict(
     served: str | None = None  # the model version whose threshold it is
     if review_below in SERVED_THRESHOLDS:
         with failing(bp.PredictError, code=1):
-            threshold, served = _served_threshold(endpoint_name, store, sagemaker, region, review_below)
+            threshold, served = _served_threshold(endpoint_name, store, sagemaker, region, review_below, job)
     backlog = Backlog(rows, target, top_k, batch_size, threshold)
     if batch_transform and not sagemaker:
         _predict_by_local_transform(backlog, endpoint_name, model_name, instance_count, Store(store))
@@ -335,14 +335,20 @@ def _review_threshold(value: str | None, model_name: str | None) -> float | None
 
 
 def _served_threshold(
-    endpoint_name: str, store: Path, sagemaker: bool, region: str | None, kind: str = "served"
+    endpoint_name: str,
+    store: Path,
+    sagemaker: bool,
+    region: str | None,
+    kind: str = "served",
+    job: str | None = None,
 ) -> tuple[float, str]:
     """The review threshold of the model version endpoint ``endpoint_name`` serves (``kind``, a key of
     ``SERVED_THRESHOLDS``): the lowest score whose validation notes reached the target accuracy
     (``served``: ``evaluation.json``'s ``selective.at_accuracy.threshold``) or reach it with the
     evaluation's confidence (``guaranteed``: ``selective.guaranteed.threshold``), said on the terminal
-    with the held-out figures beside it, and the version's package ARN. ``PredictError`` naming what
-    is missing: a version, its evaluation, or a threshold."""
+    with the held-out figures beside it, and the version's package ARN. With ``job`` (a transform job's
+    answers collected, ``--job``), the version of the model the job ran, which a redeploy since has not
+    changed. ``PredictError`` naming what is missing: a version, its evaluation, or a threshold."""
     import json
 
     from pipeline import batch_predict as bp
@@ -351,10 +357,13 @@ def _served_threshold(
 
     asked = f"--review-below {kind}"
     opened = open_registry(store, sagemaker, region)
-    package = opened.served(endpoint_name)
+    package = _job_package(job, region) if job else opened.served(endpoint_name)
     if not package:
         raise bp.PredictError(
-            f"{asked}: endpoint {endpoint_name} serves no model version of a registry "
+            f"{asked}: transform job {job} ran a model of no registry version (or there is no such job): "
+            "give the threshold as a number"
+            if job
+            else f"{asked}: endpoint {endpoint_name} serves no model version of a registry "
             "(not in service, or deployed from a model of its own): give the threshold as a number"
         )
     uri = opened.evaluation_uri(package)
@@ -391,6 +400,18 @@ def _served_threshold(
         highlight=False,
     )
     return float(threshold), package
+
+
+def _job_package(job: str, region: str | None) -> str | None:
+    """The model package version of the model transform job ``job`` ran (DescribeTransformJob, then
+    DescribeModel); None for no such job, or a model of no registry."""
+    import boto3
+
+    from pipeline import deploy as dep
+
+    sagemaker = boto3.client("sagemaker", region_name=resolve_region(region))
+    described = dep.found_or_none(sagemaker.describe_transform_job, TransformJobName=job)
+    return dep.model_package_of(sagemaker, described["ModelName"]) if described else None
 
 
 def _stage(

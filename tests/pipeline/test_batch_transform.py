@@ -241,6 +241,68 @@ def test_predict_scores_a_csv_with_a_transform_job_of_the_endpoints_model(
     assert fewer.exit_code == 1 and "holds 2 request file(s), not the 1" in said(fewer)
 
 
+def test_a_jobs_answers_collected_later_take_the_threshold_of_the_version_it_ran(
+    served, tmp_path, monkeypatch
+):
+    """``--review-below served`` with ``--job``: the job ran version 3's model; the endpoint serves
+    version 4 by the time its answers are collected, so the threshold is version 3's, not the served
+    one's (every answer scores 0.7: below version 4's 0.75, above version 3's 0.65)."""
+    import json
+
+    import boto3
+    from typer.testing import CliRunner
+
+    from pipeline import deploy as dep
+    from pipeline.cli import app, sources
+
+    jobs, client = served
+    monkeypatch.setattr(boto3, "client", client)
+    monkeypatch.setenv("COLUMNS", "200")
+    group = f"arn:aws:sagemaker:{REGION}:123456789012:model-package/{ENDPOINT}"
+    image = {"Image": "123.dkr.ecr.us-east-1.amazonaws.com/hf:1", "ModelDataUrl": f"s3://{BUCKET}/m.tar.gz"}
+    boto3.Session(region_name=REGION).client("sagemaker").create_model(
+        ModelName=f"{ENDPOINT}-v3",
+        ExecutionRoleArn=ROLE,
+        PrimaryContainer={**image, "Environment": {dep.PACKAGE_ENV: f"{group}/3"}},
+    )
+    thresholds = {"3": 0.65, "4": 0.75}
+
+    def evaluation(uri):
+        reached = {"threshold": thresholds[uri.split("/")[3]], "coverage": 0.5, "notes": 100, "accuracy": 0.9}
+        selective = {"accuracy_target": 0.9, "at_accuracy": reached}
+        return json.dumps({"selective": selective}).encode()
+
+    opened = sources.Registry(
+        describe=lambda group, version: {},
+        by_arn=lambda arn: {
+            "ModelMetrics": {
+                "ModelQuality": {"Statistics": {"S3Uri": f"s3://b/{arn.rsplit('/', 1)[1]}/evaluation.json"}}
+            }
+        },
+        read=evaluation,
+        served=lambda endpoint: f"{group}/4",
+    )
+    monkeypatch.setattr(sources, "open_registry", lambda store, sagemaker, region: opened)
+    source = tmp_path / "notes.csv"
+    pd.DataFrame({"transcription": ["chest pain", "kidney stone"]}).to_csv(source, index=False)
+    args = ["predict", str(source), "--sagemaker", "--batch-transform", "--region", REGION]
+    runner = CliRunner()
+    started = runner.invoke(app, [*args, "--model-name", f"{ENDPOINT}-v3", "--no-wait"])
+    assert started.exit_code == 0, said(started)
+    job = jobs[-1]["TransformJobName"]
+    collected = runner.invoke(app, [*args, "--job", job, "--review-below", "served"])
+    assert collected.exit_code == 0, said(collected)
+    assert f"review below 0.65, the threshold of {group}/3 for 90% accuracy" in said(collected)
+    out = pd.read_csv(tmp_path / "notes-predictions.csv", keep_default_na=False)
+    assert out["review"].tolist() == [0, 0]  # 0.7 above version 3's 0.65
+    unknown = runner.invoke(app, [*args, "--job", "medtx-predict-never", "--review-below", "served"])
+    assert unknown.exit_code == 1
+    assert (
+        "transform job medtx-predict-never ran a model of no registry version (or there is no such job)"
+        in said(unknown)
+    )
+
+
 def test_batch_transform_options_are_refused_where_they_do_not_apply(served, tmp_path, monkeypatch):
     import boto3
     from typer.testing import CliRunner
