@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 
 from pipeline.config import SETTING_PRESETS, PipelineConfig
 
@@ -30,12 +30,23 @@ ENV_SETTINGS = "MEDTX_SETTINGS"
 app = typer.Typer(help=HELP, no_args_is_help=True, add_completion=False, rich_markup_mode="markdown")
 
 
+#: The width tables are laid out at where no window gives one (a log, with ``COLUMNS`` unset): rich's
+#: 80 columns folded the run's step table, each job name and figure over three to seven lines.
+LOG_WIDTH = 160
+
+
+def _window_open() -> bool:
+    """Whether this process has a terminal on stdin, stdout or stderr (where rich reads its size)."""
+    return any(os.isatty(fd) for fd in (0, 1, 2))
+
+
 class Terminal(Console):
     """rich's ``Console`` that breaks no printed line of its own where the output is not a terminal
     (soft wrap): in a log (CodeBuild's, CloudWatch Logs) or a pipe each message stays one line, whole
     to grep, instead of being folded at 80 columns with its paths and commands cut in two. In a
-    terminal, rich wraps prose at the window's width as before; tables are laid out alike either way.
-    A line meant to be copied (a path, a command) is printed with ``soft_wrap=True`` everywhere."""
+    terminal, rich wraps prose at the window's width as before. Tables are laid out at the window's
+    width, or ``COLUMNS``, else (a log) at ``LOG_WIDTH``. A line meant to be copied (a path, a
+    command) is printed with ``soft_wrap=True`` everywhere."""
 
     @property
     def soft_wrap(self) -> bool:
@@ -44,6 +55,17 @@ class Terminal(Console):
     @soft_wrap.setter
     def soft_wrap(self, value: bool) -> None:
         self._soft_wrap = value
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        if self._width is None and "COLUMNS" not in self._environ and not _window_open():
+            return ConsoleDimensions(LOG_WIDTH, size.height)
+        return size
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
 
 
 #: Messages go to stderr; what a script would read (JSON, an ARN) goes to stdout.

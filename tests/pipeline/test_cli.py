@@ -606,6 +606,30 @@ def test_a_terminal_wraps_prose_and_keeps_a_line_to_copy_whole():
     assert logged.getvalue() == "a message in words " * 4 + "\n"  # off a terminal: one line
 
 
+def test_a_table_in_a_log_is_laid_out_wider_than_80_columns(monkeypatch):
+    """Off a terminal, with no window to size it and COLUMNS unset, rich laid tables out at 80
+    columns: the run's step table folded each job name and figure over several lines."""
+    import io
+
+    from rich.table import Table
+
+    from pipeline.cli import common
+    from pipeline.cli.common import LOG_WIDTH, Terminal
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    monkeypatch.setattr(common, "_window_open", lambda: False)
+    note = "huggingface-2026-12-07-12-48-59-272; validation:macro_f1 0.5890, validation:loss 1.3826"
+    table = Table("step", "status", "note")
+    table.add_row("Train", "Succeeded", note)
+    logged = io.StringIO()
+    log = Terminal(file=logged)
+    assert log.width == LOG_WIDTH
+    log.print(table)
+    assert any(line.endswith(f"{note} │") for line in logged.getvalue().splitlines())  # one line
+    monkeypatch.setenv("COLUMNS", "100")
+    assert Terminal(file=io.StringIO()).width == 100  # a width asked for is kept
+
+
 def test_invoke_names_a_missing_body_file_and_an_empty_request(tmp_path):
     missing = runner.invoke(app, ["invoke", "--body", str(tmp_path / "nope.json"), "--store", str(tmp_path)])
     assert missing.exit_code == 2 and "nope.json' does not exist" in said(missing)
