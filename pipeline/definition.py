@@ -11,10 +11,13 @@ CodeBuild, Studio notebooks, the CLI and the local runner call.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import math
 import os
 import re
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -41,6 +44,33 @@ def prepare_sdk_environment(region: str) -> None:
     # ModelTrainer otherwise calls iam:SimulatePrincipalPolicy on the role, which build roles
     # (and offline builds) usually cannot; the role is validated when the job starts anyway.
     os.environ.setdefault("SAGEMAKER_VALIDATE_ROLE", "false")
+
+
+#: Set, the SDK's own log lines and warnings show while building (as tracebacks show on an error).
+ENV_DEBUG = "MEDTX_DEBUG"
+
+
+@contextlib.contextmanager
+def quiet_sdk() -> Iterator[None]:
+    """Build and upsert without the SDK's logging: ~50 lines of INFO and DEBUG records (credentials and
+    endpoints found, telemetry, "Model has been created" for a model it did not create, fields it pops)
+    and UserWarnings, from ``logging.basicConfig(level=INFO)`` that one of its modules runs on import.
+    The root logger is left as it was, so later AWS calls stay quiet too; ``MEDTX_DEBUG=1`` keeps it all.
+    """
+    if os.environ.get(ENV_DEBUG):
+        yield
+        return
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    logging.disable(logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logging.disable(logging.NOTSET)
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
 
 #: The parameter that names the input's contents, so the Preprocess step's cache sees new data.

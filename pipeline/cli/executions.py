@@ -55,14 +55,17 @@ def definition(
     sets: Sets = None,
 ) -> None:
     """Print or write the pipeline definition JSON (byte-identical for the same commit and config)."""
+    from pipeline.definition import quiet_sdk
+
     if offline:
         from pipeline.aws import OFFLINE_ACCOUNT_ROLE, OFFLINE_REGION, offline_aws
 
         cfg = config(sets)
-        with offline_aws(bucket or cfg.bucket):
+        with quiet_sdk(), offline_aws(bucket or cfg.bucket):
             text = _build(region or OFFLINE_REGION, role or OFFLINE_ACCOUNT_ROLE, bucket, sets).definition()
     else:
-        text = _build(region, role, bucket, sets).definition()
+        with quiet_sdk():
+            text = _build(region, role, bucket, sets).definition()
     pretty = json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n"
     if out:
         out.write_text(pretty)
@@ -75,11 +78,12 @@ def definition(
 def upsert(region: Region = None, role: Role = None, bucket: Bucket = None, sets: Sets = None) -> None:
     """Create or update the pipeline in SageMaker."""
     from pipeline import aws
-    from pipeline.definition import resolve_target
+    from pipeline.definition import quiet_sdk, resolve_target
 
     with failing(ValueError, code=2):
         region, role, bucket = resolve_target(region, role, bucket, config(sets))
-    arn = aws.upsert(_build(region, role, bucket, sets), role)
+    with quiet_sdk():
+        arn = aws.upsert(_build(region, role, bucket, sets), role)
     console.print(f"upserted {arn}")
 
 
@@ -100,7 +104,7 @@ def diff(
     from pipeline.aws import offline_aws
     from pipeline.cli.common import ENV_SETTINGS
     from pipeline.config import ENV_BUCKET, ENV_KMS
-    from pipeline.definition import resolve_target
+    from pipeline.definition import quiet_sdk, resolve_target
     from pipeline.definition_diff import differences
 
     region = resolve_region(region)
@@ -108,7 +112,7 @@ def diff(
     described = boto3.client("sagemaker", region_name=region).describe_pipeline(PipelineName=name)
     # the bucket as `upsert` resolves it; the role the pipeline's own
     _, _, bucket = resolve_target(region, described["RoleArn"], bucket, config(sets))
-    with offline_aws(bucket):
+    with quiet_sdk(), offline_aws(bucket):
         built = _build(region, described["RoleArn"], bucket, sets).definition()
     found = differences(json.loads(described["PipelineDefinition"]), json.loads(built))
     if not found:

@@ -15,11 +15,9 @@ step when its resolved arguments and the bytes of its inputs are the same (``_sa
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import hashlib
 import json
-import logging
 import os
 import re
 import secrets
@@ -27,14 +25,12 @@ import signal
 import string
 import threading
 import time
-import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pipeline import deploy as contract
-from pipeline.definition import unknown_parameters
+from pipeline.definition import quiet_sdk, unknown_parameters
 from pipeline.local import endpoint, jobs, registry
 from pipeline.local.expressions import Scope, conditions_hold, resolve
 from pipeline.local.store import Store, write_json_atomic
@@ -64,7 +60,7 @@ def build(store: Store, overrides: dict[str, str] | None = None) -> tuple[str, s
     from pipeline.definition import get_pipeline
 
     cfg = PipelineConfig().replace(**(overrides or {}))
-    with _quiet_sdk(), offline_aws(cfg.bucket):
+    with quiet_sdk(), offline_aws(cfg.bucket):
         import boto3
 
         text = get_pipeline(region=OFFLINE_REGION, role=OFFLINE_ACCOUNT_ROLE, config=cfg).definition()
@@ -77,18 +73,6 @@ def build(store: Store, overrides: dict[str, str] | None = None) -> tuple[str, s
                 if not target.exists() or target.read_bytes() != body:
                     store.put_bytes(uri, body)
     return text, cfg.bucket
-
-
-@contextlib.contextmanager
-def _quiet_sdk() -> Iterator[None]:
-    """The SDK logs at INFO/WARNING while building (telemetry notice, fields it pops): not for users."""
-    logging.disable(logging.WARNING)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            yield
-        finally:
-            logging.disable(logging.NOTSET)
 
 
 # -- parameters ----------------------------------------------------------------------------------------

@@ -606,6 +606,37 @@ def test_a_terminal_wraps_prose_and_keeps_a_line_to_copy_whole():
     assert logged.getvalue() == "a message in words " * 4 + "\n"  # off a terminal: one line
 
 
+def test_building_the_definition_shows_none_of_the_sdks_logging(tmp_path):
+    """One of the SDK's modules runs ``logging.basicConfig(level=INFO)`` on import: `medtx upsert`
+    printed ~50 lines of its records (credentials found, telemetry, "Model has been created" for a
+    model it did not create) and UserWarnings before its one line."""
+    env = {k: v for k, v in os.environ.items() if k != "MEDTX_DEBUG"}
+    out = tmp_path / "definition.json"
+    built = subprocess.run(
+        [sys.executable, "-m", "pipeline.cli", "definition", "--offline", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert built.returncode == 0, built.stderr[-2000:]
+    assert built.stderr == f"wrote {out}\n"
+    assert json.loads(out.read_text())["Steps"]
+
+
+def test_quiet_sdk_leaves_the_root_logger_as_it_found_it(monkeypatch):
+    import logging
+
+    from pipeline.definition import quiet_sdk
+
+    monkeypatch.delenv("MEDTX_DEBUG", raising=False)
+    root = logging.getLogger()
+    before = (root.level, list(root.handlers))
+    with quiet_sdk():
+        logging.basicConfig(level=logging.DEBUG, force=True)  # as the SDK does on import, or worse
+        logging.getLogger("sagemaker.core").info("not for users")
+    assert (root.level, root.handlers) == before
+
+
 def test_a_table_in_a_log_is_laid_out_wider_than_80_columns(monkeypatch):
     """Off a terminal, with no window to size it and COLUMNS unset, rich laid tables out at 80
     columns: the run's step table folded each job name and figure over several lines."""
