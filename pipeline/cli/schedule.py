@@ -48,7 +48,11 @@ def schedule_create(
     pipeline_name: PipelineName = None,
     region: Region = None,
 ) -> None:
-    """Create or update the retraining schedule, with pipeline parameters (``--param Name=Value``)."""
+    """Create or update the retraining schedule, with pipeline parameters (``--param Name=Value``).
+
+    Their names are checked against the pipeline's definition, as ``medtx start`` checks them: the
+    rule's start with a name the pipeline does not declare would fail at every tick, seen only in
+    EventBridge's FailedInvocations metric."""
     import boto3
 
     from pipeline import aws
@@ -65,6 +69,9 @@ def schedule_create(
     account = boto3.client("sts", region_name=region).get_caller_identity()["Account"]
     target = sched.pipeline_arn(region, account, name)
     parsed = _schedule_call(lambda: aws.parse_params(params))
+    if parsed:
+        described = boto3.client("sagemaker", region_name=region).describe_pipeline(PipelineName=name)
+        _schedule_call(lambda: aws.check_params(json.loads(described["PipelineDefinition"]), parsed))
     arn = _schedule_call(lambda: sched.put(events, name, target, role_arn, expression, parsed, not disabled))
     console.print(f"schedule {arn} -> {target}")
     if INPUT_VERSION not in {p["Name"] for p in parsed}:

@@ -734,12 +734,25 @@ def test_operators_start_and_watch_executions_with_the_operator_policy(aws, iam_
 
 
 def test_schedule_and_deploy_commands(registry, monkeypatch):
+    import boto3
+    from helpers import said
     from typer.testing import CliRunner
 
     from pipeline.cli import app
 
     monkeypatch.setenv("AWS_REGION", REGION)
     runner = CliRunner()
+    declared = [{"Name": name, "Type": "String"} for name in ("Epochs", "InputDataVersion")]
+    boto3.client("sagemaker", region_name=REGION).create_pipeline(
+        PipelineName="p",
+        PipelineDefinition=json.dumps({"Version": "2020-12-01", "Parameters": declared, "Steps": []}),
+        RoleArn=ROLE,
+    )
+    # a name the pipeline does not declare would fail every scheduled start: refused, no rule made
+    asked = ["schedule", "create", "rate(7 days)", "--role-arn", ROLE, "--pipeline-name", "p"]
+    typo = runner.invoke(app, [*asked, "--param", "Epoch=2"])
+    assert typo.exit_code == 2 and "unknown pipeline parameter(s) Epoch; known: Epochs" in said(typo)
+    assert "no retraining schedule" in runner.invoke(app, ["schedule", "show", "--pipeline-name", "p"]).output
     created = runner.invoke(
         app,
         [
@@ -761,7 +774,6 @@ def test_schedule_and_deploy_commands(registry, monkeypatch):
     assert state["Targets"][0].endswith(":pipeline/p")
     assert "cannot name the data's version" in " ".join(created.output.split())
     # a rule that names a version (as the parameter reaches the rule: its name stripped) is not warned
-    asked = ["schedule", "create", "rate(7 days)", "--role-arn", ROLE, "--pipeline-name", "p"]
     named = runner.invoke(app, [*asked, "--param", " InputDataVersion=drop-2026-12"])
     assert named.exit_code == 0 and "cannot name" not in named.output
     versioned = json.loads(runner.invoke(app, ["schedule", "show", "--pipeline-name", "p"]).stdout)
@@ -800,7 +812,6 @@ def test_schedule_and_deploy_commands(registry, monkeypatch):
     # once the outcome is known, the deployed archive is the champion later evaluations compare with
     import boto3
     from aws_helpers import BUCKET
-    from helpers import said
 
     s3 = boto3.client("s3", region_name=REGION)
     kept = s3.get_object(Bucket=BUCKET, Key="champion/medtx-cli-scaled/model.tar.gz")["Body"].read()
