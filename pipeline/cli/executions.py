@@ -278,7 +278,8 @@ def status(
     client = boto3.client("sagemaker", region_name=resolve_region(region))
     name = named_pipeline(pipeline_name)
     if last:
-        _show_recent(name, aws.recent_executions(client, name, last))
+        none = f"no executions of {name} yet (medtx start makes one)"
+        _show_recent(name, aws.recent_executions(client, name, last), none)
         return
     arn = execution_arn or aws.latest_execution(client, name)
     if not arn:
@@ -295,7 +296,8 @@ def _local_status(execution: str | None, last: int | None, store: Path) -> None:
 
     local_store = Store(store)
     if last:
-        _show_recent(f"the local store {local_store.root}", show.recent_executions(local_store, last))
+        none = f"no executions yet in {local_store.root} (medtx run --local makes them)"
+        _show_recent(f"the local store {local_store.root}", show.recent_executions(local_store, last), none)
         return
     state = show.execution_state(local_store, _local_execution(local_store, execution))
     _show(state, f" --local --store {store}")
@@ -399,8 +401,13 @@ def _no_job(step: str, cached_from: str | None, note: str, logs_option: str = ""
     raise typer.Exit(1)
 
 
-def _show_recent(name: str, found: list[dict]) -> None:
-    """The newest executions (``aws.recent_executions``' rows), a table and then the JSON."""
+def _show_recent(name: str, found: list[dict], none: str) -> None:
+    """The newest executions (``aws.recent_executions``' rows), a table and then the JSON (``[]``
+    when there are none: ``none`` says so instead of an empty table)."""
+    if not found:
+        console.print(none, highlight=False)
+        print("[]")
+        return
     table = Table(title=f"Executions of {name}, newest first")
     for column in ("execution", "status", "started", "display name", "failure reason"):
         table.add_column(column, overflow="fold")

@@ -19,8 +19,11 @@ from pipeline.cli import app
 runner = CliRunner()
 
 
-def test_definition_offline_needs_no_credentials(tmp_path):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+def test_definition_offline_needs_no_credentials_and_shows_no_sdk_logging(tmp_path):
+    """Nor any of the SDK's logging: one of its modules runs ``logging.basicConfig(level=INFO)`` on
+    import, and `medtx upsert` printed ~50 lines of its records (credentials found, telemetry, "Model
+    has been created" for a model it did not create) and UserWarnings before its one line."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "MEDTX_DEBUG"}
     env["HOME"] = str(tmp_path)
     result = subprocess.run(
         [sys.executable, "-m", "pipeline.cli", "definition", "--offline"],
@@ -29,6 +32,7 @@ def test_definition_offline_needs_no_credentials(tmp_path):
         env=env,
     )
     assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stderr == ""
     definition = json.loads(result.stdout)
     assert [s["Name"] for s in definition["Steps"]] == ["Preprocess", "Train", "Evaluate", "CheckQuality"]
 
@@ -72,6 +76,12 @@ def test_upsert_twice_then_start_with_params_and_status(aws):
     assert recent[1]["id"] == arn.rsplit("/", 1)[-1] and recent[1]["id"] in said(listed)
     newest = json.loads(runner.invoke(app, ["status", "--region", REGION, "--last", "1"]).stdout)
     assert [e["arn"] for e in newest] == [waited_arn]
+    client.delete_pipeline(PipelineName="medtx-specialty-classifier")
+    upserted = runner.invoke(app, ["upsert", *args])
+    assert upserted.exit_code == 0, upserted.output
+    none = runner.invoke(app, ["status", "--region", REGION, "--last", "5"])
+    assert none.exit_code == 0 and json.loads(none.stdout) == []  # said, not an empty table
+    assert "no executions of medtx-specialty-classifier yet (medtx start makes one)" in said(none)
     assert "note:" not in said(started)  # the upserted definition runs this checkout's scripts
 
 
@@ -604,23 +614,6 @@ def test_a_terminal_wraps_prose_and_keeps_a_line_to_copy_whole():
     logged = io.StringIO()
     Terminal(file=logged, width=40).print("a message in words " * 4)
     assert logged.getvalue() == "a message in words " * 4 + "\n"  # off a terminal: one line
-
-
-def test_building_the_definition_shows_none_of_the_sdks_logging(tmp_path):
-    """One of the SDK's modules runs ``logging.basicConfig(level=INFO)`` on import: `medtx upsert`
-    printed ~50 lines of its records (credentials found, telemetry, "Model has been created" for a
-    model it did not create) and UserWarnings before its one line."""
-    env = {k: v for k, v in os.environ.items() if k != "MEDTX_DEBUG"}
-    out = tmp_path / "definition.json"
-    built = subprocess.run(
-        [sys.executable, "-m", "pipeline.cli", "definition", "--offline", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        env=env,
-    )
-    assert built.returncode == 0, built.stderr[-2000:]
-    assert built.stderr == f"wrote {out}\n"
-    assert json.loads(out.read_text())["Steps"]
 
 
 def test_quiet_sdk_leaves_the_root_logger_as_it_found_it(monkeypatch):
