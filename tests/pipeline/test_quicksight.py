@@ -264,15 +264,6 @@ def test_quicksight_builds_the_production_dashboard_once_a_drift_check_wrote_its
     from pipeline.cli import app
 
     s3 = boto3.client("s3", region_name=REGION)
-    label_map = {"id2label": {str(i): name for i, name in enumerate(LABELS)}}
-    s3.put_object(Bucket=BUCKET, Key="preprocess/train/label_map.json", Body=json.dumps(label_map).encode())
-    sent = []
-
-    def apply(built, *_):
-        sent.append(built)
-        return {"dashboard/x": "created"}
-
-    monkeypatch.setattr(qs, "apply", apply)
     monkeypatch.setenv("AWS_REGION", REGION)
     asked = [
         "quicksight",
@@ -283,6 +274,18 @@ def test_quicksight_builds_the_production_dashboard_once_a_drift_check_wrote_its
         "--bucket",
         BUCKET,
     ]
+    early = CliRunner().invoke(app, asked)  # before any execution: says what writes the label map
+    assert early.exit_code == 2
+    assert "(the Preprocess step writes it: run the pipeline first, or --label-map)" in said(early)
+    label_map = {"id2label": {str(i): name for i, name in enumerate(LABELS)}}
+    s3.put_object(Bucket=BUCKET, Key="preprocess/train/label_map.json", Body=json.dumps(label_map).encode())
+    sent = []
+
+    def apply(built, *_):
+        sent.append(built)
+        return {"dashboard/x": "created"}
+
+    monkeypatch.setattr(qs, "apply", apply)
     s3.delete_object(Bucket=BUCKET, Key=capture.HISTORY_KEY)
     first = CliRunner().invoke(app, asked)
     assert first.exit_code == 0, said(first)
