@@ -203,6 +203,8 @@ def package_arn(sagemaker: Any, group: str, version: int) -> str:
     for summary in summaries:
         if summary.get("ModelPackageVersion") == version:
             return summary["ModelPackageArn"]
+    if not summaries and not _group_exists(sagemaker, group):
+        raise RegistryError(f"no model package group {group!r} in this account and region")
     known = sorted(s["ModelPackageVersion"] for s in summaries if s.get("ModelPackageVersion"))
     raise missing_version(group, version, known)
 

@@ -1050,6 +1050,10 @@ def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypa
     assert f"no version 9 in model package group '{group}' (versions: [1, 2, 3, 4])" in said(missing)
     nowhere = runner.invoke(app, ["models", "list", "--sagemaker", "--group", "medtx-nowhere"])
     assert nowhere.exit_code == 2 and "no model package group 'medtx-nowhere'" in said(nowhere)
+    for command in ("show", "approve"):  # a version of a group that does not exist: the group named
+        absent = runner.invoke(app, ["models", command, "1", "--sagemaker", "--group", "medtx-nowhere"])
+        assert absent.exit_code == 2, said(absent)
+        assert "no model package group 'medtx-nowhere' in this account and region" in said(absent)
 
     # the endpoint of the config's name serves version 2: the list says so, rejecting it warns
     endpoint = PipelineConfig().endpoint_name
