@@ -246,6 +246,32 @@ def read_answers(files: Files, since: datetime) -> dict[str, Any]:
     }
 
 
+def no_traffic(read: dict[str, Any], hours: int) -> str:
+    """Why a window has no prediction to check (``read_answers``' counts): nothing captured, or
+    records the check leaves out or that hold none, each kind counted (a capture tried with ``medtx
+    predict`` finds only records it leaves out)."""
+    said = f"no captured predictions in the last {hours} h at {read['location']}"
+    if not read["records"]:
+        return said
+    left = " and ".join(
+        part
+        for part in (
+            f"{read['batch_records']} from medtx predict" if read["batch_records"] else "",
+            f"{read['smoke_records']} deploy smoke request(s)" if read["smoke_records"] else "",
+        )
+        if part
+    )
+    kinds = [
+        f"{left} left out (a scored backlog and a deployment's check are not the endpoint's traffic)"
+        if left
+        else "",
+        f"{read['records_without_prediction']} holding no prediction"
+        if read["records_without_prediction"]
+        else "",
+    ]
+    return f"{said}: of its {read['records']} record(s), {'; '.join(filter(None, kinds))}"
+
+
 def drift(
     answers: pd.DataFrame,
     validation: pd.DataFrame | None,

@@ -175,6 +175,8 @@ def endpoint_predictions(
         if read["answers"].empty and publish:
             # a quiet day is a figure to publish, not a failed check
             result: dict[str, Any] = {"predictions": 0}
+        elif read["answers"].empty:
+            raise capture.CaptureError(capture.no_traffic(read, hours))
         else:
             result = capture.drift(read["answers"], validation, review_below, selective.get("held_out"))
     summary = {k: v for k, v in read.items() if k != "answers"}

@@ -626,6 +626,14 @@ def test_the_local_endpoint_captures_its_answers_as_sagemaker_does(tmp_path, mon
         assert plain["Action"] == "created" and captured["Action"] == "updated (blue/green)"  # a new share
         again = endpoint.deploy_package(store, "ep", good, capture=capturing)
         assert again["Action"].startswith("unchanged")
+        asked = ["endpoint", "predictions", "--name", "ep", "--store", str(tmp_path)]
+        checks_only = CliRunner().invoke(app, asked)  # only the deploys' smoke requests: each kind said
+        assert checks_only.exit_code == 1
+        assert (
+            "no captured predictions in the last 24 h at "
+            f"{store.path(destination)}/ep/AllTraffic: of its 2 record(s), 2 deploy smoke request(s) left "
+            "out (a scored backlog and a deployment's check are not the endpoint's traffic)"
+        ) in " ".join(checks_only.output.split())
         for text in ("a note", "another note"):
             assert endpoint.invoke(store, "ep", contract.request_body([text]))[0] == 200
         written = sorted(store.path(f"{destination}/ep/AllTraffic").rglob("*.jsonl"))  # a file an hour
@@ -637,7 +645,6 @@ def test_the_local_endpoint_captures_its_answers_as_sagemaker_does(tmp_path, mon
         assert capture.answers_from_line(lines[2]) == [{"label": "Cardiology", "score": 0.9}]
 
         monkeypatch.setenv("COLUMNS", "200")
-        asked = ["endpoint", "predictions", "--name", "ep", "--store", str(tmp_path)]
         shown = CliRunner().invoke(app, asked)
         assert shown.exit_code == 0, shown.output
         # the smoke requests check the deployments: not the endpoint's traffic

@@ -1426,6 +1426,19 @@ def test_drift_figures_by_hand():
     assert "psi" not in alone and alone["classes"][0] == {"label": "A", "traffic": 3, "traffic_share": 0.75}
     with pytest.raises(capture.CaptureError, match="no captured predictions"):
         capture.drift(answers.iloc[:0], validation)
+    counts = {"records": 0, "batch_records": 0, "smoke_records": 0, "records_without_prediction": 0}
+    read = {**counts, "location": "s3://b/capture/ep/AllTraffic"}
+    assert (
+        capture.no_traffic(read, 6)
+        == "no captured predictions in the last 6 h at s3://b/capture/ep/AllTraffic"
+    )
+    failed = capture.no_traffic(
+        {**read, "records": 4, "batch_records": 3, "records_without_prediction": 1}, 6
+    )
+    assert failed.endswith(
+        ": of its 4 record(s), 3 from medtx predict left out (a scored backlog and a deployment's check are "
+        "not the endpoint's traffic); 1 holding no prediction"
+    )
     with pytest.raises(capture.CaptureError, match=r"lack the column\(s\) pred_label"):
         capture.drift(answers, validation.drop(columns="pred_label"))
     with pytest.raises(capture.CaptureError, match="hold no rows"):
