@@ -176,5 +176,20 @@ def named_pipeline(name: str | None) -> str:
     return name or config().pipeline_name
 
 
+def upserted_pipeline(client, name: str, region: str, code: int = 2) -> dict:
+    """DescribePipeline's answer; a pipeline not upserted yet (the first push, a stack with names of
+    its own and ``MEDTX_SETTINGS`` unset) ends the command with one line naming it, exit ``code``."""
+    from pipeline.deploy import found_or_none
+
+    described = found_or_none(client.describe_pipeline, PipelineName=name)
+    if described is None:
+        console.print(
+            f"[red]error:[/red] no pipeline {name!r} in {region}: `medtx upsert` (or a push) creates it",
+            highlight=False,
+        )
+        raise typer.Exit(code)
+    return described
+
+
 def named_endpoint(name: str | None) -> str:
     return name or config().endpoint_name

@@ -27,6 +27,7 @@ from pipeline.cli.common import (
     named_pipeline,
     resolve_region,
     settings,
+    upserted_pipeline,
 )
 from pipeline.config import LOCAL_PROFILES, PipelineConfig
 from pipeline.local import DEFAULT_STORE
@@ -95,8 +96,8 @@ def diff(
 
     SageMaker runs the definition last upserted (what Studio, the schedule and ``start`` run); this
     checkout's is built offline with the pipeline's own role. Lists parameters and steps added or
-    removed and each changed value. Exit status 0 when they are the same, 1 when they differ
-    (``medtx upsert``, or a push, makes it this checkout's)."""
+    removed and each changed value. Exit status 0 when they are the same, 1 when they differ or no
+    pipeline of that name is upserted yet (``medtx upsert``, or a push, makes it this checkout's)."""
     import os
 
     import boto3
@@ -109,7 +110,8 @@ def diff(
 
     region = resolve_region(region)
     name = named_pipeline(pipeline_name)
-    described = boto3.client("sagemaker", region_name=region).describe_pipeline(PipelineName=name)
+    # none yet (the first push): everything differs, exit 1 as for any difference
+    described = upserted_pipeline(boto3.client("sagemaker", region_name=region), name, region, code=1)
     # the bucket as `upsert` resolves it; the role the pipeline's own
     _, _, bucket = resolve_target(region, described["RoleArn"], bucket, config(sets))
     with quiet_sdk(), offline_aws(bucket):
@@ -162,7 +164,7 @@ def start(
     name = named_pipeline(pipeline_name)
     with failing(ValueError, code=2):
         parsed = aws.parse_params(params)
-        described = client.describe_pipeline(PipelineName=name)["PipelineDefinition"]
+        described = upserted_pipeline(client, name, region)["PipelineDefinition"]
         definition = json.loads(described)
         aws.check_params(definition, parsed)
         version = aws.with_input_version(parsed, definition, boto3.client("s3", region_name=region))

@@ -16,6 +16,7 @@ from pipeline.cli.common import (
     failing,
     named_pipeline,
     resolve_region,
+    upserted_pipeline,
 )
 
 schedule_app = typer.Typer(help="The EventBridge rule that starts the pipeline for retraining.")
@@ -70,7 +71,7 @@ def schedule_create(
     target = sched.pipeline_arn(region, account, name)
     parsed = _schedule_call(lambda: aws.parse_params(params))
     if parsed:
-        described = boto3.client("sagemaker", region_name=region).describe_pipeline(PipelineName=name)
+        described = upserted_pipeline(boto3.client("sagemaker", region_name=region), name, region)
         _schedule_call(lambda: aws.check_params(json.loads(described["PipelineDefinition"]), parsed))
     arn = _schedule_call(lambda: sched.put(events, name, target, role_arn, expression, parsed, not disabled))
     console.print(f"schedule {arn} -> {target}")

@@ -1756,8 +1756,16 @@ def test_diff_names_what_the_checkout_would_change_in_the_running_pipeline(aws, 
         """...'rmup-ratio","value":"0.1"},{"name":"lr-scheduler","value":"l'... -> """
         """...'rmup-ratio","value":"0.2"},{"name":"lr-scheduler","value":"l'..."""
     )
-    missing = runner.invoke(app, ["diff", "--pipeline-name", "never-upserted"])
-    assert missing.exit_code != 0
+    missing = runner.invoke(app, ["diff", "--pipeline-name", "never-upserted"])  # the first push
+    assert missing.exit_code == 1  # all of it differs
+    upsert_it = f"no pipeline 'never-upserted' in {REGION}: `medtx upsert` (or a push) creates it"
+    assert upsert_it in said(missing)
+    for command in (
+        ["start"],
+        ["schedule", "create", "rate(1 day)", "--role-arn", ROLE, "--param", "Epochs=2"],
+    ):
+        unknown = runner.invoke(app, [*command, "--pipeline-name", "never-upserted"])
+        assert unknown.exit_code == 2 and upsert_it in said(unknown), said(unknown)
     assert (
         runner.invoke(app, ["diff", *pipeline, "--set", "pipeline_name=diffed"]).exit_code == 0
     )  # moto kept
