@@ -59,6 +59,9 @@ def show_config(
             json.dumps({k: list(v) if isinstance(v, tuple) else v for k, v in found.items()}, indent=2) + "\n"
         )
         return
+    if not found:  # --changed of the defaults: said, not an empty table
+        console.print(f"every setting is at its default ({ENV_SETTINGS} and --set applied)", highlight=False)
+        return
     table = Table(title=f"settings ({ENV_SETTINGS} and --set applied)", title_justify="left")
     table.add_column("setting", no_wrap=True)
     table.add_column("value", overflow="fold")
@@ -68,8 +71,6 @@ def show_config(
         default = "" if value == defaults[name] else shown(defaults[name])
         table.add_row(name, shown(value), default, PARAMETER_OF_SETTING.get(name, ""))
     console.print(table)
-    if changed and not found:
-        console.print("every setting is at its default")
     profiles = "; ".join(
         f"{name}: " + ", ".join(f"{k}={v}" for k, v in profile.parameters().items())
         for name, profile in LOCAL_PROFILES.items()

@@ -370,6 +370,7 @@ def test_config_lists_every_setting_by_its_set_name_and_what_differs_from_the_de
     )
     unchanged = runner.invoke(app, ["config", "--changed"])
     assert unchanged.exit_code == 0 and "every setting is at its default" in said(unchanged)
+    assert "┏" not in unchanged.output  # said in words, not an empty table
     refused = runner.invoke(app, ["config", "--set", "preset=best"])
     assert refused.exit_code == 2 and "unknown preset 'best' (presets: title-headings)" in said(refused)
 
@@ -551,7 +552,7 @@ def test_local_run_names_a_broken_data_file_before_any_step(tmp_path):
 def test_an_aws_refusal_is_one_line_not_a_traceback(aws, monkeypatch, capsys):
     from pipeline.cli import main
 
-    argv = ["medtx", "start", "--region", REGION, "--pipeline-name", "never-upserted"]
+    argv = ["medtx", "status", "--region", REGION, "--pipeline-name", "never-upserted"]
     monkeypatch.setattr(sys, "argv", argv)
     with pytest.raises(SystemExit) as exited:
         main()
