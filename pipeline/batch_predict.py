@@ -13,6 +13,7 @@ request names the fields of each note (``inputs``).
 from __future__ import annotations
 
 import concurrent.futures
+import csv
 import hashlib
 import io
 import json
@@ -71,14 +72,20 @@ def read_texts(
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except ValueError as err:  # the check's InputError, pandas' ParserError and EmptyDataError
         raise PredictError(f"cannot read {path} as CSV: {err}") from err
+    # a column with an empty header (the Kaggle export's index) is '' to name, as the file names it,
+    # not pandas' "Unnamed: 0"
+    header = next(csv.reader(io.StringIO(text)), [])
+    frame.columns = ["" if not str(h).strip() else c for h, c in zip(header, frame.columns, strict=False)]
     for name in (column, id_column, *fields.values()):
-        if name and name not in frame.columns:
-            columns = ", ".join(str(c) for c in frame.columns)
+        if name is not None and name not in frame.columns:
+            columns = ", ".join(str(c) or "''" for c in frame.columns)
             raise PredictError(f"{path} has no column {name!r}; its columns: {columns}")
+        if name is not None and list(frame.columns).count(name) > 1:
+            raise PredictError(f"{path} has more than one column {name!r}: name another")
     if frame.empty:
         raise PredictError(f"{path} has no rows to score")
     rows = pd.DataFrame({"row": range(1, len(frame) + 1), "text": frame[column].str.strip()})
-    if id_column:
+    if id_column is not None:
         rows.insert(1, "id", frame[id_column])
     for name, source in fields.items():
         rows[name] = frame[source].str.strip()

@@ -58,7 +58,12 @@ def predict(
             "description=description); repeat for each",
         ),
     ] = None,
-    id_column: Annotated[str | None, typer.Option(help="a column to copy to each output row")] = None,
+    id_column: Annotated[
+        str | None,
+        typer.Option(
+            help="a column to copy to each output row ('': the one with an empty header, as mtsamples' index)"
+        ),
+    ] = None,
     out: Annotated[
         Path | None,
         typer.Option("--out", "-o", help="output CSV (default: `<csv>-predictions.csv` beside it)"),

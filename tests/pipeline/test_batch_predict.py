@@ -79,6 +79,20 @@ def test_requests_stay_within_the_endpoints_limits_and_keep_the_order():
         list(requests(["short", "x" * 200], 8, 8, 100, 1))
 
 
+def test_the_unnamed_index_column_of_a_kaggle_export_is_named_by_its_empty_header(tmp_path):
+    """mtsamples.csv's first column, its index, has an empty header: ``--id-column ''`` names it (it was
+    taken for no id column and left out, and pandas calls it "Unnamed: 0")."""
+    source = tmp_path / "mtsamples.csv"
+    source.write_text(",description,transcription\n0,knee,a note\n7,heart,another\n")
+    rows = read_texts(source, "transcription", "")
+    assert rows["id"].tolist() == ["0", "7"] and rows["text"].tolist() == ["a note", "another"]
+    assert "id" not in read_texts(source, "transcription").columns
+    (tmp_path / "two.csv").write_text(",,transcription\n0,1,a note\n")
+    with pytest.raises(PredictError, match="has more than one column '': name another"):
+        read_texts(tmp_path / "two.csv", "transcription", "")
+    assert read_texts(tmp_path / "two.csv", "transcription")["text"].tolist() == ["a note"]
+
+
 def test_every_row_comes_out_in_order_with_its_label_and_alternatives(tmp_path):
     source = tmp_path / "notes.csv"
     source.write_text("\ufeffid,note\na,one\nb,\nc,three three\n")  # as a spreadsheet saves it
@@ -355,6 +369,7 @@ def test_a_model_trained_on_more_fields_gets_each_note_as_an_object_naming_them(
     "text, message",
     [
         ("note\nx\n", "has no column 'transcription'; its columns: note"),
+        (",,transcription\n1,2,a note\n", "has no column 'id'; its columns: '', '', transcription"),
         ("transcription\n", "has no rows to score"),
         ("", "cannot read .* as CSV"),
         ('id,transcription\n1,"a note\n2,another\n', r"unreadable CSV in the record starting on line 2"),
@@ -365,7 +380,7 @@ def test_a_csv_that_cannot_be_scored_is_named(tmp_path, text, message):
     source = tmp_path / "notes.csv"
     source.write_text(text)
     with pytest.raises(PredictError, match=message):
-        read_texts(source, "transcription")
+        read_texts(source, "transcription", "id" if text.startswith(",,") else None)
     (tmp_path / "latin.csv").write_bytes("transcription\nnote caf\xe9\n".encode("latin-1"))
     with pytest.raises(PredictError, match="as UTF-8 text"):
         read_texts(tmp_path / "latin.csv", "transcription")
