@@ -191,5 +191,19 @@ def upserted_pipeline(client, name: str, region: str, code: int = 2) -> dict:
     return described
 
 
+@contextlib.contextmanager
+def executions_of(client, name: str, region: str) -> Iterator[None]:
+    """Around listing a pipeline's executions: SageMaker refuses it for a pipeline that does not
+    exist, which is then named as ``upserted_pipeline`` names it (its Describe call made only then)."""
+    from botocore.exceptions import ClientError
+
+    try:
+        yield
+    except ClientError as err:
+        if err.response["Error"]["Code"] in ("ValidationException", "ResourceNotFound"):
+            upserted_pipeline(client, name, region)  # ends the command when there is none
+        raise
+
+
 def named_endpoint(name: str | None) -> str:
     return name or config().endpoint_name

@@ -23,6 +23,7 @@ from pipeline.cli.common import (
     app,
     config,
     console,
+    executions_of,
     failing,
     named_pipeline,
     resolve_region,
@@ -277,15 +278,19 @@ def status(
 
     from pipeline import aws
 
-    client = boto3.client("sagemaker", region_name=resolve_region(region))
+    region = resolve_region(region)
+    client = boto3.client("sagemaker", region_name=region)
     name = named_pipeline(pipeline_name)
+    none = f"no executions of {name} yet (medtx start makes one)"
     if last:
-        none = f"no executions of {name} yet (medtx start makes one)"
-        _show_recent(name, aws.recent_executions(client, name, last), none)
+        with executions_of(client, name, region):
+            found = aws.recent_executions(client, name, last)
+        _show_recent(name, found, none)
         return
-    arn = execution_arn or aws.latest_execution(client, name)
+    with executions_of(client, name, region):
+        arn = execution_arn or aws.latest_execution(client, name)
     if not arn:
-        console.print("no executions yet")
+        console.print(none, highlight=False)
         raise typer.Exit(1)
     state = aws.execution_status(client, arn)
     _show(state)
@@ -341,9 +346,11 @@ def logs(
 
     region = resolve_region(region)
     client = boto3.client("sagemaker", region_name=region)
-    arn = execution_arn or aws.latest_execution(client, named_pipeline(pipeline_name))
+    name = named_pipeline(pipeline_name)
+    with executions_of(client, name, region):
+        arn = execution_arn or aws.latest_execution(client, name)
     if not arn:
-        console.print("no executions yet")
+        console.print(f"no executions of {name} yet (medtx start makes one)", highlight=False)
         raise typer.Exit(1)
     steps = {s["name"]: s for s in aws.execution_steps(client, arn)}
     found = _named_step(step, steps, arn)

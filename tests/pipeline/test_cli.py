@@ -552,7 +552,8 @@ def test_local_run_names_a_broken_data_file_before_any_step(tmp_path):
 def test_an_aws_refusal_is_one_line_not_a_traceback(aws, monkeypatch, capsys):
     from pipeline.cli import main
 
-    argv = ["medtx", "status", "--region", REGION, "--pipeline-name", "never-upserted"]
+    execution = f"arn:aws:sagemaker:{REGION}:123456789012:pipeline/never-upserted/execution/nope"
+    argv = ["medtx", "status", execution, "--region", REGION]
     monkeypatch.setattr(sys, "argv", argv)
     with pytest.raises(SystemExit) as exited:
         main()

@@ -1763,6 +1763,9 @@ def test_diff_names_what_the_checkout_would_change_in_the_running_pipeline(aws, 
     for command in (
         ["start"],
         ["schedule", "create", "rate(1 day)", "--role-arn", ROLE, "--param", "Epochs=2"],
+        ["status"],
+        ["status", "--last", "3"],
+        ["logs", "Train"],
     ):
         unknown = runner.invoke(app, [*command, "--pipeline-name", "never-upserted"])
         assert unknown.exit_code == 2 and upsert_it in said(unknown), said(unknown)
