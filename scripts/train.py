@@ -31,7 +31,6 @@ import torch.nn.functional as F
 from transformers import (
     AutoModel,
     AutoModelForMaskedLM,
-    AutoTokenizer,
     DataCollatorForLanguageModeling,
     DataCollatorWithPadding,
     PreTrainedModel,
@@ -53,6 +52,7 @@ from medtx_common import (
     classification_metrics,
     fit_temperature,
     load_labels,
+    load_tokenizer,
     mean_by_text,
     native_bf16,
     parse_bool,
@@ -553,7 +553,7 @@ def build_trainer(args: argparse.Namespace) -> WeightedLossTrainer:
         else None
     )
     model_path = resolve_model_path(args.model_name)
-    tokenizer = AutoTokenizer.from_pretrained(model_path, use_fast=True)
+    tokenizer = load_tokenizer(args.model_name)
     if args.mlm_epochs > 0:
         model_path = str(adapt_encoder(args, model_path, tokenizer))
     model = build_classifier(model_path, args.pooling, labels, args.attn_implementation)

@@ -110,6 +110,19 @@ def test_read_raw_csv_missing_file_and_ambiguous_folder(tmp_path):
         read_raw_csv(tmp_path)
 
 
+def test_a_model_that_loads_nothing_here_is_one_input_error(tmp_path):
+    """A typo in ModelName (or a hub id without the hub) ended the first step with transformers'
+    chained tracebacks; it is one error naming the model and what loads offline."""
+    from medtx_common import OFFLINE_MODEL_ID, load_tokenizer
+
+    with pytest.raises(InputError, match=r"model 'no-such-org/no-such-model' cannot be loaded here: ") as err:
+        load_tokenizer("no-such-org/no-such-model")
+    assert f"offline, give a model folder or {OFFLINE_MODEL_ID}" in str(err.value)
+    with pytest.raises(InputError, match="cannot be loaded here"):
+        load_tokenizer(str(tmp_path / "no-such-folder"))
+    assert load_tokenizer(OFFLINE_MODEL_ID).is_fast  # the shipped copy
+
+
 def test_read_raw_csv_keeps_kaggle_index_as_row_id(write_csv):
     frame = read_raw_csv(write_csv(kaggle_frame([("A", "x"), ("B", "y")])))
     assert frame["row_id"].tolist() == ["0", "1"]
