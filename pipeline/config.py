@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -304,8 +305,9 @@ class PipelineConfig:
             bad = set(values) - {f.name for f in dataclasses.fields(current)}
             if bad:
                 raise ValueError(f"unknown {group} setting(s): {', '.join(sorted(bad))}")
+            kinds = typing.get_type_hints(type(current))
             typed = dataclasses.replace(
-                current, **{k: _coerce(f"{group}__{k}", getattr(current, k), v) for k, v in values.items()}
+                current, **{k: _coerce(f"{group}__{k}", kinds[k], v) for k, v in values.items()}
             )
             if group == "model_card":
                 model_card = typed
@@ -313,7 +315,8 @@ class PipelineConfig:
                 groups[group] = typed
         # every group at once: settings of two groups are checked together (``ContainerConfig``)
         container = dataclasses.replace(self.container, **groups)
-        typed_top = {k: _coerce(k, getattr(self, k), v) for k, v in top.items()}
+        kinds = typing.get_type_hints(type(self))
+        typed_top = {k: _coerce(k, kinds[k], v) for k, v in top.items()}
         return dataclasses.replace(self, container=container, model_card=model_card, **typed_top)
 
 
@@ -405,24 +408,34 @@ def with_preset(overrides: dict[str, Any]) -> dict[str, Any]:
     return {**SETTING_PRESETS[name], **rest}
 
 
-def _coerce(name: str, current: Any, value: Any) -> Any:
-    """CLI overrides arrive as strings: give them the type of the default they replace (an error names
-    the setting: ``train__epochs='abc' is not a number``)."""
-    if not isinstance(value, str) or isinstance(current, str) or current is None:
+def _coerce(name: str, kind: Any, value: Any) -> Any:
+    """CLI overrides arrive as strings: give them the setting's declared type (an error names the
+    setting: ``train__epochs='abc' is not an integer``). A setting that may be unset (``int | None``)
+    takes ``none`` for unset."""
+    if not isinstance(value, str):
         return value
-    if isinstance(current, bool):
+    choices = typing.get_args(kind)
+    if type(None) in choices:
+        if value.strip().lower() in ("none", ""):
+            return None
+        kind = next(choice for choice in choices if choice is not type(None))
+    kind = typing.get_origin(kind) or kind
+    if kind is bool:
         if value.lower() in ("true", "1", "yes"):
             return True
         if value.lower() in ("false", "0", "no"):
             return False
         raise ValueError(f"setting {name}={value!r} is not true or false")
-    if isinstance(current, tuple):
+    if kind is tuple:
         return tuple(v.strip() for v in value.split(",") if v.strip())
-    try:
-        return type(current)(value)
-    except ValueError as err:
-        kind = {int: "an integer", float: "a number"}.get(type(current), f"a {type(current).__name__}")
-        raise ValueError(f"setting {name}={value!r} is not {kind}") from err
+    if kind in (int, float):
+        try:
+            return kind(value)
+        except ValueError as err:
+            raise ValueError(
+                f"setting {name}={value!r} is not {'an integer' if kind is int else 'a number'}"
+            ) from err
+    return value
 
 
 def from_env(name: str | tuple[str, ...], given: str | None) -> str | None:

@@ -205,7 +205,9 @@ def select_classes(counts: pd.Series, cfg: DataConfig) -> list[str]:
         if len(eligible) < cfg.num_classes:
             raise InputError(
                 f"only {len(eligible)} classes have >= {cfg.min_class_samples} rows, "
-                f"{cfg.num_classes} asked for; lower --min-class-samples or --num-classes"
+                f"{cfg.num_classes} asked for; lower --min-class-samples or --num-classes (in the "
+                "pipeline: --param MinClassSamples=N, --set data__num_classes=N, or none for every "
+                "class with enough rows)"
             )
         eligible = eligible.iloc[: cfg.num_classes]
     if len(eligible) < 2:

@@ -318,11 +318,26 @@ def test_overrides_reach_parameter_defaults(aws):
         ({"train__group_by_length": "maybe"}, "setting train__group_by_length='maybe' is not true or false"),
         ({"min_macro_f1": "high"}, "setting min_macro_f1='high' is not a number"),
         ({"endpoint_capture_percent": "101"}, "endpoint_capture_percent must be 0 to 100; got 101"),
+        # a setting that may be unset has its type too (it stayed the string given, and autoscaling
+        # failed later comparing "lots" with 0)
+        (
+            {"endpoint_invocations_per_instance": "lots"},
+            "setting endpoint_invocations_per_instance='lots' is not an integer",
+        ),
     ],
 )
 def test_a_setting_of_the_wrong_type_is_named(override, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         PipelineConfig().replace(**override)
+
+
+def test_a_setting_that_may_be_unset_takes_its_type_or_none():
+    cfg = PipelineConfig().replace(
+        endpoint_invocations_per_instance="250", data__num_classes="none", kms_key_id="alias/medtx"
+    )
+    assert cfg.endpoint_invocations_per_instance == 250 and cfg.data.num_classes is None
+    assert cfg.kms_key_id == "alias/medtx"
+    assert PipelineConfig().replace(data__num_classes="12").data.num_classes == 12
 
 
 def test_missing_role_is_a_clear_error(aws):
