@@ -18,13 +18,13 @@ SHOWN_CHARS = 60
 
 
 def shown(value: Any) -> str:
-    """A setting as ``--set`` would give it: a list comma-separated, true/false, nothing for None."""
+    """A setting as ``--set`` would give it: a list comma-separated, true/false, none for unset."""
     if isinstance(value, tuple):
         text = ",".join(map(str, value))
     elif isinstance(value, bool):
         text = str(value).lower()
     else:
-        text = "" if value is None else str(value)
+        text = "none" if value is None else str(value)
     return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + "..."
 
 

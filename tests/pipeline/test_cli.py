@@ -360,6 +360,7 @@ def test_config_lists_every_setting_by_its_set_name_and_what_differs_from_the_de
     assert rows["min_macro_f1"] == ["0.5", "0.4", "MinMacroF1"]  # value, default, parameter
     assert rows["train__epochs"] == ["5.0", "3.0", "Epochs"]
     assert rows["pipeline_name"] == [PipelineConfig().pipeline_name, "", ""]
+    assert rows["kms_key_id"] == ["none", "", ""]  # unset, as --set names it
     assert "medtx run --local takes its profile's (quick: ModelName=" in said(table)
     monkeypatch.delenv("MEDTX_SETTINGS")
     from pipeline.cli.settings import changed_settings  # the local run's header line
