@@ -528,6 +528,10 @@ def smoke(url: str) -> dict[str, Any]:
     return contract.smoke_prediction(body)
 
 
+def _missing(store: Store, name: str) -> EndpointError:
+    return EndpointError(f"no local endpoint {name!r} in {store.root} (medtx run --local makes one)")
+
+
 def current(store: Store, name: str) -> dict[str, Any] | None:
     """The endpoint's record as ``status`` reads it, or None when there is no such endpoint."""
     return status(store, name) if store.read_record(KIND, name) else None
@@ -536,7 +540,7 @@ def current(store: Store, name: str) -> dict[str, Any] | None:
 def status(store: Store, name: str) -> dict[str, Any]:
     record = store.read_record(KIND, name)
     if record is None:
-        raise EndpointError(f"no local endpoint {name!r} in {store.root}")
+        raise _missing(store, name)
     if record["EndpointStatus"] == "InService" and not (alive(record.get("Pid")) and ping(record["Url"])):
         record = {
             **record,
@@ -549,7 +553,7 @@ def status(store: Store, name: str) -> dict[str, Any]:
 def stop(store: Store, name: str) -> dict[str, Any]:
     record = store.read_record(KIND, name)
     if record is None:
-        raise EndpointError(f"no local endpoint {name!r} in {store.root}")
+        raise _missing(store, name)
     stop_group(record.get("Pid"), timeout=10)
     record.update(EndpointStatus="OutOfService", Pid=None)
     store.write_record(KIND, name, record)
@@ -577,7 +581,7 @@ def restart(store: Store, name: str) -> dict[str, Any]:
     request a deploy sends. One that answers is left as it is. Returns the record with ``Action``."""
     record = store.read_record(KIND, name)
     if record is None:
-        raise EndpointError(f"no local endpoint {name!r} in {store.root} (medtx run --local makes one)")
+        raise _missing(store, name)
     if _serving(record):
         return {**record, "Action": "unchanged: it is serving"}
     model_data = Path(record["ModelDataUrl"])

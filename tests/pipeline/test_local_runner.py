@@ -578,7 +578,10 @@ def test_a_stopped_endpoint_starts_again_with_its_model_and_settings(tmp_path, m
 
     try:
         missing = start()
-        assert missing.exit_code == 1 and "no local endpoint 'ep'" in missing.output
+        assert missing.exit_code == 1
+        assert f"no local endpoint 'ep' in {tmp_path} (medtx run --local makes one)" in " ".join(
+            missing.output.split()
+        )
         endpoint.deploy_package(store, "ep", good, capture=contract.capture_request(100, destination))
         first = present(endpoint.current(store, "ep"))
         endpoint.stop(store, "ep")
