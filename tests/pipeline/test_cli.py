@@ -330,12 +330,17 @@ def test_logs_shows_the_last_lines_of_a_steps_job(monkeypatch, capsys):
 def test_config_lists_every_setting_by_its_set_name_and_what_differs_from_the_default(monkeypatch):
     """``medtx config``: every field by the name ``--set`` takes, ``MEDTX_SETTINGS`` and ``--set``
     applied and a preset expanded; ``--changed`` keeps what differs, ``--json`` prints it for scripts."""
+    from pipeline.cli.settings import shown
     from pipeline.config import PipelineConfig, flat_settings
 
     everything = flat_settings(PipelineConfig())
     assert "min_macro_f1" in everything and "train__calibrate" in everything
     assert "model_card__risk_rating" in everything and "container" not in everything
     assert PipelineConfig().replace(**everything) == PipelineConfig()  # each name is a setting
+    as_shown = {name: shown(value) for name, value in everything.items()}
+    whole = {name: text for name, text in as_shown.items() if not text.endswith("...")}  # not cut
+    assert len(whole) > 100 and as_shown["kms_key_id"] == "none"
+    assert PipelineConfig().replace(**whole) == PipelineConfig()  # each value as shown is --set's
 
     monkeypatch.setenv("MEDTX_SETTINGS", "train__epochs=5")
     listed = runner.invoke(app, ["config", "--set", "preset=title-headings", "--changed", "--json"])
