@@ -82,6 +82,9 @@ def test_the_default_run_succeeds_and_prints_times_figures_and_next_steps(local_
         assert step in out
     assert "macro_f1" in out and "TF-IDF baseline" in out and "medtx invoke" in out
     assert ", settings: the defaults" in out  # the header names what the definition was built with
+    assert re.search(
+        r"endpoint:\s+medtx-specialty-classifier at http://127\.0\.0\.1:\d+ \(data capture off\)", out
+    )
     assert "95% interval" in out and "macro-F1 minus the baseline's" in out  # bootstrap over texts
 
 
@@ -391,6 +394,7 @@ def test_a_second_run_is_served_from_the_cache(local_run, tmp_path):
     assert evaluated["macro_f1_minus_champion"] == 0
     said = " ".join((again.stdout + again.stderr).split())
     assert "is this archive (a retraining whose Train step was a cache hit)" in said
+    assert re.search(r"endpoint: medtx-specialty-classifier at \S+ \(capturing 100% of its answers\)", said)
     assert (
         "scoring the champion"
         not in (
