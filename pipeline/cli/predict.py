@@ -162,6 +162,9 @@ def predict(
     with failing(bp.PredictError, code=2):
         if target.resolve() == csv.resolve():
             raise bp.PredictError(f"--out {target} is the input CSV: name another file")
+        if not target.parent.is_dir() or target.is_dir():  # said now, not after every row was scored
+            where = "is a folder: name a file in it" if target.is_dir() else f"no folder {target.parent}"
+            raise bp.PredictError(f"--out {target}: {where}")
         rows = bp.read_texts(csv, column, id_column, columns)
         if top_k > limits.max_top_k:
             raise bp.PredictError(f"--top-k must be at most {limits.max_top_k} (the endpoint's limit)")
