@@ -70,6 +70,7 @@ def definition(
             text = _build(region, role, bucket, sets).definition()
     pretty = json.dumps(json.loads(text), indent=2, sort_keys=True) + "\n"
     if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(pretty)
         console.print(f"wrote {out}", soft_wrap=True)
     else:

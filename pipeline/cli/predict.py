@@ -162,9 +162,12 @@ def predict(
     with failing(bp.PredictError, code=2):
         if target.resolve() == csv.resolve():
             raise bp.PredictError(f"--out {target} is the input CSV: name another file")
-        if not target.parent.is_dir() or target.is_dir():  # said now, not after every row was scored
-            where = "is a folder: name a file in it" if target.is_dir() else f"no folder {target.parent}"
-            raise bp.PredictError(f"--out {target}: {where}")
+        if target.is_dir():  # said now, not after every row was scored
+            raise bp.PredictError(f"--out {target}: is a folder: name a file in it")
+        try:  # its folder made now, as medtx dashboard and quicksight --out make theirs
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise bp.PredictError(f"--out {target}: cannot make its folder ({err})") from err
         rows = bp.read_texts(csv, column, id_column, columns)
         if top_k > limits.max_top_k:
             raise bp.PredictError(f"--top-k must be at most {limits.max_top_k} (the endpoint's limit)")

@@ -527,11 +527,12 @@ def test_predict_scores_a_csv_through_the_sagemaker_endpoint(tmp_path, monkeypat
     assert over.exit_code == 2 and "is the input CSV" in said(over)
     assert len(pd.read_csv(source)) == 4  # untouched
     # an output nowhere to write is said before a row is sent, not as a traceback after the last
-    nowhere = tmp_path / "no-such-folder" / "out.csv"
-    lost = runner.invoke(app, ["predict", str(source), "--out", str(nowhere), "--sagemaker"])
-    assert lost.exit_code == 2 and f"--out {nowhere}: no folder {nowhere.parent}" in said(lost)
     folder = runner.invoke(app, ["predict", str(source), "--out", str(tmp_path), "--sagemaker"])
     assert folder.exit_code == 2 and f"--out {tmp_path}: is a folder: name a file in it" in said(folder)
+    (tmp_path / "taken").write_text("a file, not a folder")
+    under_file = tmp_path / "taken" / "out.csv"
+    lost = runner.invoke(app, ["predict", str(source), "--out", str(under_file), "--sagemaker"])
+    assert lost.exit_code == 2 and f"--out {under_file}: cannot make its folder" in said(lost)
 
 
 @pytest.mark.parametrize(

@@ -37,6 +37,13 @@ def test_definition_offline_needs_no_credentials_and_shows_no_sdk_logging(tmp_pa
     assert [s["Name"] for s in definition["Steps"]] == ["Preprocess", "Train", "Evaluate", "CheckQuality"]
 
 
+def test_definition_out_makes_its_folder(tmp_path):
+    out = tmp_path / "build" / "pipeline-definition.json"  # a folder not made yet, as in a fresh build
+    written = runner.invoke(app, ["definition", "--offline", "--out", str(out)])
+    assert written.exit_code == 0, said(written)
+    assert json.loads(out.read_text())["Steps"] and f"wrote {out}" in said(written)
+
+
 def test_upsert_twice_then_start_with_params_and_status(aws):
     import boto3
 
