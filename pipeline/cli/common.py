@@ -90,7 +90,8 @@ Params = Annotated[
     list[str] | None, typer.Option("--param", help="pipeline parameter Name=Value (repeatable)")
 ]
 StoreDir = Annotated[
-    Path, typer.Option("--store", help="local store: S3 as folders, runs, registry, endpoints")
+    Path,
+    typer.Option("--store", file_okay=False, help="local store: S3 as folders, runs, registry, endpoints"),
 ]
 SageMakerFlag = Annotated[
     bool,

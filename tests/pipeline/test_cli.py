@@ -44,6 +44,14 @@ def test_definition_out_makes_its_folder(tmp_path):
     assert json.loads(out.read_text())["Steps"] and f"wrote {out}" in said(written)
 
 
+def test_a_store_that_is_a_file_is_refused_by_name(tmp_path):
+    taken = tmp_path / "store"
+    taken.write_text("a file")
+    for command in (["run", "--local"], ["status", "--local"], ["models", "list"]):
+        refused = runner.invoke(app, [*command, "--store", str(taken)])
+        assert refused.exit_code == 2 and "is a file" in said(refused), (command, said(refused))
+
+
 def test_upsert_twice_then_start_with_params_and_status(aws):
     import boto3
 
