@@ -164,10 +164,6 @@ def predict(
             raise bp.PredictError(f"--out {target} is the input CSV: name another file")
         if target.is_dir():  # said now, not after every row was scored
             raise bp.PredictError(f"--out {target}: is a folder: name a file in it")
-        try:  # its folder made now, as medtx dashboard and quicksight --out make theirs
-            target.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise bp.PredictError(f"--out {target}: cannot make its folder ({err})") from err
         rows = bp.read_texts(csv, column, id_column, columns)
         if top_k > limits.max_top_k:
             raise bp.PredictError(f"--top-k must be at most {limits.max_top_k} (the endpoint's limit)")
@@ -188,6 +184,10 @@ def predict(
                 "--job, --instance-type and --no-wait go with --sagemaker: a local transform job runs "
                 "to its end here, in this command"
             )
+        try:  # its folder made once the request is sound, as medtx dashboard and quicksight --out make theirs
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise bp.PredictError(f"--out {target}: cannot make its folder ({err})") from err
     endpoint_name = named_endpoint(name)
     with failing(bp.PredictError, code=2):
         threshold = _review_threshold(review_below, model_name)
