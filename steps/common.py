@@ -19,6 +19,16 @@ from pipeline.config import PipelineConfig
 #: Where processing jobs find the scripts bundle inside their container.
 CODE_DIR = "/opt/ml/processing/input/code"
 
+#: Every container's environment (processing, training, the endpoint's model): the tokenizers' own
+#: threads off (they fight the data loader's workers), and no progress bars from transformers
+#: ("Loading weights"), the hub or datasets ("Saving the dataset", "Map"), which fill CloudWatch Logs
+#: with carriage-return lines; the training loop's bar is off by its own argument (``disable-tqdm``).
+CONTAINER_ENV = {
+    "TOKENIZERS_PARALLELISM": "false",
+    "HF_HUB_DISABLE_PROGRESS_BARS": "1",
+    "HF_DATASETS_DISABLE_PROGRESS_BARS": "1",
+}
+
 
 @dataclass
 class StepContext:
@@ -163,7 +173,7 @@ def script_processor(ctx: StepContext, script: str, instance_type: Any, base_job
         volume_size_in_gb=ctx.config.volume_size_gb,
         base_job_name=base_job_name,
         sagemaker_session=ctx.session,
-        env={"PYTHONUNBUFFERED": "1", "TOKENIZERS_PARALLELISM": "false"},
+        env={"PYTHONUNBUFFERED": "1", **CONTAINER_ENV},
         volume_kms_key=ctx.config.kms_key_id,
         output_kms_key=ctx.config.kms_key_id,
         network_config=network_config(ctx, isolated),

@@ -22,7 +22,7 @@ from sagemaker.serve.model_builder import ModelBuilder
 
 from pipeline.deploy import PACKAGE_ENV
 from steps import model_card
-from steps.common import StepContext, inference_image
+from steps.common import CONTAINER_ENV, StepContext, inference_image
 from steps.evaluate import evaluation_json_uri
 
 REGISTER_NAME = "RegisterModel"
@@ -40,7 +40,7 @@ def model_builder(
         sagemaker_session=ctx.session,
         model_path=model_path,  # the SDK makes a random /tmp folder otherwise
         env_vars={
-            "TOKENIZERS_PARALLELISM": "false",
+            **CONTAINER_ENV,
             "SAGEMAKER_MODEL_SERVER_WORKERS": "1",
             # the endpoint's limits and arithmetic (scripts/inference.py reads them back)
             **ctx.config.container.inference.environment(),

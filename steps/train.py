@@ -28,7 +28,7 @@ from sagemaker.train.distributed import Torchrun
 
 from pipeline.code_bundle import upload_folder
 from scripts.medtx_config import MLM_METRICS, TRAINING_METRICS, metric_regex
-from steps.common import StepContext, training_image
+from steps.common import CONTAINER_ENV, StepContext, training_image
 from steps.preprocess import output_uri
 
 NAME = "Train"
@@ -147,7 +147,7 @@ def build(ctx: StepContext, preprocess: Any) -> TrainingStep:
             max_runtime_in_seconds=ctx.config.max_training_seconds,
             max_wait_time_in_seconds=ctx.config.max_spot_wait_seconds if ctx.config.spot_training else None,
         ),
-        environment={"TOKENIZERS_PARALLELISM": "false"},
+        environment=dict(CONTAINER_ENV),
     )
     trainer._code_prefix = ctx.config.code_prefix
     trainer.with_metric_definitions(metric_definitions())

@@ -230,6 +230,13 @@ def test_register_uses_inference_dlc_metrics_and_approval_parameter(built):
     assert steps["CreateModel"]["Arguments"]["ModelName"] == PipelineConfig().endpoint_name  # a prefix
     # the model names the package registered from its archive: what the endpoint serves, by version
     assert create["Environment"]["MEDTX_MODEL_PACKAGE_ARN"] == {"Get": "Steps.RegisterModel.ModelPackageArn"}
+    # every container runs without the libraries' progress bars (carriage-return lines in CloudWatch Logs)
+    from steps.common import CONTAINER_ENV
+
+    registered = steps["RegisterModel"]["Arguments"]["InferenceSpecification"]["Containers"][0]
+    environments = [steps[name]["Arguments"]["Environment"] for name in ("Preprocess", "Train", "Evaluate")]
+    for environment in [*environments, create["Environment"], registered["Environment"]]:
+        assert CONTAINER_ENV.items() <= environment.items()
     endpoint_config = steps["EndpointConfig"]["Arguments"]["ProductionVariants"][0]
     assert endpoint_config["ModelName"] == {"Get": "Steps.CreateModel.ModelName"}
     assert endpoint_config["InstanceType"] == {"Get": "Parameters.EndpointInstanceType"}
