@@ -253,23 +253,20 @@ def no_traffic(read: dict[str, Any], hours: int) -> str:
     said = f"no captured predictions in the last {hours} h at {read['location']}"
     if not read["records"]:
         return said
-    left = " and ".join(
-        part
-        for part in (
-            f"{read['batch_records']} from medtx predict" if read["batch_records"] else "",
-            f"{read['smoke_records']} deploy smoke request(s)" if read["smoke_records"] else "",
+    left = []
+    if read["batch_records"]:
+        left.append(f"{read['batch_records']} from medtx predict")
+    if read["smoke_records"]:
+        left.append(f"{read['smoke_records']} deploy smoke request(s)")
+    kinds = []
+    if left:
+        kinds.append(
+            f"{' and '.join(left)} left out (a scored backlog and a deployment's check are not the "
+            "endpoint's traffic)"
         )
-        if part
-    )
-    kinds = [
-        f"{left} left out (a scored backlog and a deployment's check are not the endpoint's traffic)"
-        if left
-        else "",
-        f"{read['records_without_prediction']} holding no prediction"
-        if read["records_without_prediction"]
-        else "",
-    ]
-    return f"{said}: of its {read['records']} record(s), {'; '.join(filter(None, kinds))}"
+    if read["records_without_prediction"]:
+        kinds.append(f"{read['records_without_prediction']} holding no prediction")
+    return f"{said}: of its {read['records']} record(s), {'; '.join(kinds)}"
 
 
 def drift(

@@ -150,8 +150,7 @@ def packages(sagemaker: Any, s3: Any, group: str, last: int = 10) -> tuple[list[
         summaries = _summaries(sagemaker, group)
     except ClientError as err:
         raise RegistryError(f"cannot list model package group {group!r}: {err}") from err
-    if not summaries and not _group_exists(sagemaker, group):
-        raise RegistryError(f"no model package group {group!r} in this account and region")
+    _check_group(sagemaker, group, summaries)
     found, read = [], s3_reader(s3)
     for summary in reversed(summaries[:last]):
         described = sagemaker.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
@@ -185,6 +184,13 @@ def packages(sagemaker: Any, s3: Any, group: str, last: int = 10) -> tuple[list[
     return found, len(summaries)
 
 
+def _check_group(sagemaker: Any, group: str, summaries: list[dict[str, Any]]) -> None:
+    """A group listed without versions may not exist: that is an error naming it (a group without
+    versions yet is not)."""
+    if not summaries and not _group_exists(sagemaker, group):
+        raise RegistryError(f"no model package group {group!r} in this account and region")
+
+
 def _group_exists(sagemaker: Any, group: str) -> bool:
     from botocore.exceptions import ClientError
 
@@ -203,8 +209,7 @@ def package_arn(sagemaker: Any, group: str, version: int) -> str:
     for summary in summaries:
         if summary.get("ModelPackageVersion") == version:
             return summary["ModelPackageArn"]
-    if not summaries and not _group_exists(sagemaker, group):
-        raise RegistryError(f"no model package group {group!r} in this account and region")
+    _check_group(sagemaker, group, summaries)
     known = sorted(s["ModelPackageVersion"] for s in summaries if s.get("ModelPackageVersion"))
     raise missing_version(group, version, known)
 

@@ -102,8 +102,9 @@ def quicksight(
         else:
             labels = qs.labels_from(json.loads(Path(uri).read_text()))
     except Exception as err:  # a missing file, no credentials, a malformed label map: one clear line
-        where = " (the Preprocess step writes it: run the pipeline first, or --label-map)"
-        where = "" if label_map else where
+        where = (
+            "" if label_map else " (the Preprocess step writes it: run the pipeline first, or --label-map)"
+        )
         console.print(f"[red]error:[/red] cannot read the label map {uri}: {err}{where}", highlight=False)
         raise typer.Exit(2) from err
     if dry_run:

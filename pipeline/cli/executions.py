@@ -282,7 +282,7 @@ def status(
     region = resolve_region(region)
     client = boto3.client("sagemaker", region_name=region)
     name = named_pipeline(pipeline_name)
-    none = f"no executions of {name} yet (medtx start makes one)"
+    none = _none_yet(name)
     if last:
         with executions_of(client, name, region):
             found = aws.recent_executions(client, name, last)
@@ -351,7 +351,7 @@ def logs(
     with executions_of(client, name, region):
         arn = execution_arn or aws.latest_execution(client, name)
     if not arn:
-        console.print(f"no executions of {name} yet (medtx start makes one)", highlight=False)
+        console.print(_none_yet(name), highlight=False)
         raise typer.Exit(1)
     steps = {s["name"]: s for s in aws.execution_steps(client, arn)}
     found = _named_step(step, steps, arn)
@@ -409,6 +409,10 @@ def _no_job(step: str, cached_from: str | None, note: str, logs_option: str = ""
             f"step {step} runs no job{f' ({note})' if note else ''}: nothing logged", highlight=False
         )
     raise typer.Exit(1)
+
+
+def _none_yet(name: str) -> str:
+    return f"no executions of {name} yet (medtx start makes one)"
 
 
 def _show_recent(name: str, found: list[dict], none: str) -> None:

@@ -528,8 +528,12 @@ def smoke(url: str) -> dict[str, Any]:
     return contract.smoke_prediction(body)
 
 
-def _missing(store: Store, name: str) -> EndpointError:
-    return EndpointError(f"no local endpoint {name!r} in {store.root} (medtx run --local makes one)")
+def _record(store: Store, name: str) -> dict[str, Any]:
+    """The endpoint's record; a missing one is an error saying what makes it."""
+    record = store.read_record(KIND, name)
+    if record is None:
+        raise EndpointError(f"no local endpoint {name!r} in {store.root} (medtx run --local makes one)")
+    return record
 
 
 def current(store: Store, name: str) -> dict[str, Any] | None:
@@ -538,9 +542,7 @@ def current(store: Store, name: str) -> dict[str, Any] | None:
 
 
 def status(store: Store, name: str) -> dict[str, Any]:
-    record = store.read_record(KIND, name)
-    if record is None:
-        raise _missing(store, name)
+    record = _record(store, name)
     if record["EndpointStatus"] == "InService" and not (alive(record.get("Pid")) and ping(record["Url"])):
         record = {
             **record,
@@ -551,9 +553,7 @@ def status(store: Store, name: str) -> dict[str, Any]:
 
 
 def stop(store: Store, name: str) -> dict[str, Any]:
-    record = store.read_record(KIND, name)
-    if record is None:
-        raise _missing(store, name)
+    record = _record(store, name)
     stop_group(record.get("Pid"), timeout=10)
     record.update(EndpointStatus="OutOfService", Pid=None)
     store.write_record(KIND, name, record)
@@ -579,9 +579,7 @@ def restart(store: Store, name: str) -> dict[str, Any]:
     """``medtx endpoint start``: serve a stopped (or crashed) endpoint's model again, as its record
     says (endpoint config, model archive, the container's environment, data capture), with the smoke
     request a deploy sends. One that answers is left as it is. Returns the record with ``Action``."""
-    record = store.read_record(KIND, name)
-    if record is None:
-        raise _missing(store, name)
+    record = _record(store, name)
     if _serving(record):
         return {**record, "Action": "unchanged: it is serving"}
     model_data = Path(record["ModelDataUrl"])

@@ -208,8 +208,9 @@ def summary(console: Console, store: Store, execution: dict[str, Any]) -> None:
     endpoint = steps.get("Endpoint", {}).get("Properties")
     if endpoint:  # with its data capture, which this run's config set (a capture deployed before is off
         # unless the run has endpoint_capture_percent too, as the pipeline's Endpoint step does in SageMaker)
-        capture = endpoint.get("DataCaptureConfig") or {}
-        percent = capture.get("InitialSamplingPercentage", 0) if capture.get("EnableCapture") else 0
+        from pipeline.deploy import capture_percent_of
+
+        percent = capture_percent_of(endpoint.get("DataCaptureConfig"))
         captured = f"capturing {percent}% of its answers" if percent else "data capture off"
         lines.append(f"  endpoint:          {endpoint['EndpointName']} at {endpoint['Url']} ({captured})")
     lines.append(
