@@ -144,6 +144,8 @@ def verdict(result: dict[str, Any], a: str, b: str) -> str:
     spread = result.get("bootstrap")
     if not result.get("paired") or spread is None:
         return f"no paired comparison of {a} and {b}: {result.get('reason', 'too few texts to resample')}"
+    if not result["disagreements"]["rows"]:
+        return f"{a} and {b} predict the same class on every row: no difference to tell"
     low, high = spread["interval"]
     level = f"{100 * spread['confidence_level']:.0f}%"
     if low > 0:

@@ -781,6 +781,9 @@ def _against_champion(evaluation: dict[str, Any]) -> str:
     champion = evaluation.get("champion") or {}
     if not champion.get("served"):
         return ""
+    if champion.get("same_archive") or champion.get("rows_predicted_differently") == 0:
+        same = "the served model predicts the same class on every row"
+        return f"; {same} (macro-F1 {champion['macro_f1']:.4f})"
     return (
         f"; the served model's {champion['macro_f1']:.4f} "
         f"(difference {evaluation['macro_f1_minus_champion']:+.4f})"

@@ -60,6 +60,12 @@ def print_figures(console: Console, report: dict[str, Any]) -> None:
             "hit): the same predictions, nothing between them",
             highlight=False,
         )
+    elif champion.get("rows_predicted_differently") == 0:
+        console.print(
+            f"the served model ({which}) predicts the same class on every one of these rows (a "
+            "retraining on the same data and settings reproduces it): nothing between them",
+            highlight=False,
+        )
     elif champion.get("served"):
         paired = (
             " ({} {:+.4f} to {:+.4f}; ahead in {:.0%} of the resamples)".format(
@@ -184,7 +190,7 @@ def behaviour_line(report: dict[str, Any]) -> str:
     of the notes it rewrote that kept their predicted label, and the macro-F1 change; empty when
     evaluation ran none (or predates them)."""
     parts = [
-        f"{name.replace('_', ' ')} {found['agreement']:.0%} of {found['texts_altered']} "
+        f"{name.replace('_', ' ')} {found['agreement']:.1%} of {found['texts_altered']} "
         f"(macro-F1 {found['macro_f1_change']:+.4f})"
         for name, found in (report.get("behaviour") or {}).items()
         if found.get("agreement") is not None

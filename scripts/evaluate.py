@@ -13,7 +13,8 @@ same probabilities). Writes to the output dir:
   texts, and the paired interval of ``macro_f1_minus_baseline``; and ``champion``: the model the
   endpoint serves (``--champion``: a folder holding its ``model.tar.gz`` and ``champion.json``,
   the pipeline's stable champion prefix) scored on the same rows, ``macro_f1_minus_champion`` with
-  its paired interval, and the rows only one of the two gets right. With nothing served, the
+  its paired interval, the rows only one of the two gets right and the rows they predict
+  differently. With nothing served, the
   champion is the null model (macro-F1 0), so the gate's champion margin is the macro-F1 itself.
   When the served archive is the one under evaluation (``--model-data`` equals the record's
   ``model_data``: a retraining whose Train step was a cache hit), it is not scored twice: its
@@ -801,6 +802,7 @@ def evaluation_report(
             **classification_metrics(y_true, pred, len(labels)),
             "rows_only_this_model_gets_right": int((right & ~champion_right).sum()),
             "rows_only_the_champion_gets_right": int((champion_right & ~right).sum()),
+            "rows_predicted_differently": int((pred != y_pred).sum()),
         }
     report["macro_f1_minus_champion"] = figures["macro_f1"] - report["champion"]["macro_f1"]
     if uncertainty:

@@ -305,6 +305,7 @@ def test_evaluate_scores_the_champion_on_the_same_rows(chain, tmp_path):
     )
     assert served["bootstrap"]["interval"]["macro_f1_minus_champion"] == [0.0, 0.0]
     assert served["champion"]["rows_only_this_model_gets_right"] == 0
+    assert served["champion"]["rows_predicted_differently"] == 0
     assert served["champion"]["same_archive"] is False and served["model_data"] is None
 
     # the record names the archive under evaluation: not loaded again (this one would not load), its
@@ -348,6 +349,7 @@ def test_evaluate_scores_the_champion_on_the_same_rows(chain, tmp_path):
     ]
     lost = int(((table["pred"] == hit) & (table["correct"] == 1)).sum())
     assert other["rows_only_this_model_gets_right"] == lost > 0
+    assert other["rows_predicted_differently"] == int((table["pred"] == hit).sum())  # renamed: never equal
     assert other["macro_f1"] < macro_f1
 
 

@@ -756,13 +756,41 @@ def test_the_behavioural_checks_read_on_the_terminal_and_on_the_dashboard():
         "typos": {"texts_altered": 180, "texts_changed": 18, "agreement": 0.9, "macro_f1_change": 0.001},
     }
     line = report.behaviour_line({"behaviour": found})
-    assert line.endswith("gender swap 97% of 200 (macro-F1 -0.0021); typos 90% of 180 (macro-F1 +0.0010)")
+    assert line.endswith("gender swap 97.0% of 200 (macro-F1 -0.0021); typos 90.0% of 180 (macro-F1 +0.0010)")
     assert report.behaviour_line({}) == "" and dashboard.behaviour_figures({"behaviour": {}}) == []
     ((title, figure),) = dashboard.behaviour_figures({"behaviour": found})
     assert title.startswith("Behavioural checks") and list(figure.data[0].y) == ["gender swap", "typos"]
     assert list(figure.data[0].x) == [0.97, 0.9]
     assert "194 of 200 notes kept their label" in figure.data[0].hovertext[0]
     assert "most often Urology -> Obstetrics / Gynecology (3)" in figure.data[0].hovertext[0]
+
+
+def test_a_served_model_that_predicts_the_same_is_said_to():
+    """A retraining on the same data and settings predicts what the served version does: the summary
+    says so, not a difference of +0.0000 with an interval of nothing and "ahead in 0%"."""
+    from rich.console import Console
+
+    from pipeline import dashboard, report
+
+    def said(champion: dict[str, Any]) -> str:
+        console = Console(record=True, width=300)
+        figures = {"macro_f1": {"value": 0.5}}
+        spread = {"interval": {"macro_f1_minus_champion": [0.0, 0.0]}, "share_above_champion": 0.0}
+        found = {"multiclass_classification_metrics": figures, "champion": champion, "bootstrap": spread}
+        report.print_figures(console, {**found, "macro_f1_minus_champion": 0.0})
+        return console.export_text()
+
+    champion = {"served": True, "model_package": "arn:...:model-package/g/2", "macro_f1": 0.5}
+    same = {"rows_only_this_model_gets_right": 0, "rows_only_the_champion_gets_right": 0}
+    text = said({**champion, **same, "rows_predicted_differently": 0})
+    assert "the served model (arn:...:model-package/g/2) predicts the same class on every one of" in text
+    assert "ahead in" not in text
+    # two rows swapped between right and wrong, or an evaluation from before the count: the difference
+    text = said({**champion, **same, "rows_predicted_differently": 2})
+    assert "against the served model (arn:...:model-package/g/2) on the same rows: macro-F1 0.5000" in text
+    assert "ahead in 0% of the resamples" in said({**champion, **same})
+    header = dashboard._against_champion({"champion": {**champion, "rows_predicted_differently": 0}})
+    assert header == "; the served model predicts the same class on every row (macro-F1 0.5000)"
 
 
 def test_the_top_k_accuracy_reads_on_the_terminal_and_on_the_dashboard():
