@@ -114,7 +114,10 @@ def latest_approved(client: Any, group: str) -> str:
         MaxResults=1,
     )["ModelPackageSummaryList"]
     if not found:
-        raise DeployError(f"no Approved model package in group {group!r}: approve one first")
+        raise DeployError(
+            f"no Approved model package in group {group!r}: approve one first "
+            "(`medtx models approve VERSION --sagemaker`; `medtx models list --sagemaker` lists them)"
+        )
     return found[0]["ModelPackageArn"]
 
 
@@ -122,7 +125,10 @@ def check_approved(client: Any, package_arn: str) -> dict[str, Any]:
     package = client.describe_model_package(ModelPackageName=package_arn)
     status = package.get("ModelApprovalStatus")
     if status != "Approved":
-        raise DeployError(f"{package_arn} is {status}; only Approved packages are deployed")
+        raise DeployError(
+            f"{package_arn} is {status}; only Approved packages are deployed "
+            f"(`medtx models approve {package.get('ModelPackageVersion', 'VERSION')} --sagemaker`)"
+        )
     return package
 
 

@@ -155,7 +155,10 @@ def endpoint_predictions(
     With ``--sagemaker`` the deployed endpoint, else the local one. ``--publish`` adds the check to the
     bucket's drift history (``capture.HISTORY_KEY``; in the local store for a local endpoint, where
     ``medtx dashboard`` charts it) and, with ``--sagemaker``, puts the figures in CloudWatch
-    (``capture.metric_data``); a window without predictions then publishes a count of 0."""
+    (``capture.metric_data``); a window without predictions then publishes a count of 0. An endpoint
+    deployed since without capture is read where ``medtx deploy`` captured before, and said to be."""
+    from botocore.exceptions import ClientError
+
     from pipeline import capture
     from pipeline import deploy as dep
     from pipeline.local import endpoint
@@ -164,12 +167,28 @@ def endpoint_predictions(
     now = datetime.now(UTC)
     with failing(dep.DeployError, endpoint.EndpointError, capture.CaptureError, code=1):
         served = _served_capture(name, store, sagemaker, region)
-        if not served["destination"] or not served["percent"]:
+        off = not served["destination"] or not served["percent"]
+        # a deploy that turned capture off leaves what it captured before where medtx deploy puts it
+        destination = served["destination"] or served["usual_destination"]
+        try:
+            read = capture.read_answers(served["files"](destination), now - timedelta(hours=hours))
+        except ClientError as err:
+            if not off:
+                raise
+            read = {"records": 0, "location": f"{destination} ({err.response['Error']['Code']})"}
+        if off and not read["records"]:
             raise capture.CaptureError(
                 f"endpoint {name} captures nothing: deploy it with --capture-percent N (in an account: "
-                "the stack parameter EndpointCapturePercent)"
+                f"the stack parameter EndpointCapturePercent); nothing captured before in the last "
+                f"{hours} h at {read['location']}"
             )
-        read = capture.read_answers(served["files"](served["destination"]), now - timedelta(hours=hours))
+        if off:
+            console.print(
+                f"[yellow]note:[/yellow] endpoint {name} captures nothing now (deployed without "
+                "--capture-percent); these are the answers it captured before, which may be another "
+                "version's",
+                highlight=False,
+            )
         validation, note, selective = _validation_predictions(served["package"], served["registry"])
         review_below = (selective.get("at_accuracy") or {}).get("threshold")
         if read["answers"].empty and publish:
@@ -180,7 +199,14 @@ def endpoint_predictions(
         else:
             result = capture.drift(read["answers"], validation, review_below, selective.get("held_out"))
     summary = {k: v for k, v in read.items() if k != "answers"}
-    result = {"endpoint": name, "hours": hours, "model_package": served["package"], **summary, **result}
+    result = {
+        "endpoint": name,
+        "hours": hours,
+        "model_package": served["package"],
+        "capture_percent": 0 if off else served["percent"],
+        **summary,
+        **result,
+    }
     if publish:
         if sagemaker:
             import boto3
@@ -193,7 +219,7 @@ def endpoint_predictions(
                 f"({capture.NAMESPACE}, EndpointName={name})",
                 highlight=False,
             )
-        bucket, _ = capture.prefix(served["destination"], name)
+        bucket, _ = capture.prefix(destination, name)
         with failing(capture.CaptureError, code=1):
             kept = served["keep_history"](bucket, capture.history_rows(result, now))
         console.print(f"added this check to {kept}", highlight=False)
@@ -265,7 +291,8 @@ def endpoint_predictions(
 
 
 def _served_capture(name: str, store: Path, sagemaker: bool, region: str | None) -> dict[str, Any]:
-    """Where endpoint ``name`` captures to, at what share, the package it serves, ``files(destination)``
+    """Where endpoint ``name`` captures to (``usual_destination``: where ``medtx deploy`` would), at what
+    share, the package it serves, ``files(destination)``
     for ``capture.read_answers``, ``keep_history(bucket, rows)`` for a published check, and the
     ``registry`` its package's evaluation is read from."""
     from pipeline import capture
@@ -276,27 +303,31 @@ def _served_capture(name: str, store: Path, sagemaker: bool, region: str | None)
         import boto3
 
         from pipeline import deploy as dep
+        from pipeline.config import ENV_BUCKET, from_env
 
         region = resolve_region(region)
         found = dep.describe(boto3.client("sagemaker", region_name=region), name)
         s3 = boto3.client("s3", region_name=region)
         return {
             "destination": found.get("capture_uri"),
+            "usual_destination": config().endpoint_capture_uri(from_env(ENV_BUCKET, None)),
             "percent": found["capture_percent"],
             "package": found.get("model_package"),
             "files": lambda destination: capture.s3_files(s3, destination, name),
             "keep_history": lambda bucket, rows: capture.write_history(s3, bucket, rows),
             "registry": opened,
         }
+    from pipeline.deploy import capture_percent_of
     from pipeline.local import endpoint
     from pipeline.local.store import Store
 
     local = Store(store)
     record = endpoint.status(local, name)
-    config = record.get("DataCaptureConfig") or {}
+    captured = record.get("DataCaptureConfig") or {}
     return {
-        "destination": config.get("DestinationS3Uri"),
-        "percent": config.get("InitialSamplingPercentage", 0),
+        "destination": captured.get("DestinationS3Uri"),
+        "usual_destination": config().endpoint_capture_uri(),
+        "percent": capture_percent_of(captured),
         "package": record.get("ModelPackageArn"),
         "files": lambda destination: capture.store_files(local, destination, name),
         "keep_history": lambda bucket, rows: capture.store_history(local, bucket, rows),

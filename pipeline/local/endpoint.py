@@ -460,7 +460,10 @@ def deploy_package(
 
     served, state = package["ModelPackageArn"], package["ModelApprovalStatus"]
     if state != "Approved":
-        raise EndpointError(f"{served} is {state}; only Approved packages are deployed")
+        raise EndpointError(
+            f"{served} is {state}; only Approved packages are deployed "
+            f"(`medtx models approve {package['ModelPackageVersion']}`)"
+        )
     before = current(store, name)
     running = before is not None and before["EndpointStatus"] == "InService"
     same_capture = contract.capture_percent_of((before or {}).get("DataCaptureConfig")) == (

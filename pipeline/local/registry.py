@@ -111,7 +111,10 @@ def to_deploy(store: Store, group: str, version: int | None = None, arn: str | N
         return named
     approved = [p for p in packages(store, group) if p["ModelApprovalStatus"] == "Approved"]
     if not approved:
-        raise RegistryError(f"no Approved model package in group {group!r}: approve one first")
+        raise RegistryError(
+            f"no Approved model package in group {group!r}: approve one first "
+            "(`medtx models approve VERSION`; `medtx models list` lists them)"
+        )
     return approved[-1]
 
 

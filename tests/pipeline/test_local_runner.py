@@ -406,9 +406,9 @@ def test_deploy_local_serves_only_an_approved_package_whose_archive_is_there(tmp
     container = {"Image": "hf:1", "ModelDataUrl": "s3://bucket/models/m/output/model.tar.gz"}
     request = {"ModelPackageGroupName": "g", "InferenceSpecification": {"Containers": [container]}}
     package = registry.register(store, request, "exec-1")
-    with pytest.raises(registry.RegistryError, match="no Approved model package in group 'g': approve one"):
+    with pytest.raises(registry.RegistryError, match=r"in group 'g': approve one first \(`medtx models"):
         registry.to_deploy(store, "g")
-    with pytest.raises(endpoint.EndpointError, match="is PendingManualApproval; only Approved packages"):
+    with pytest.raises(endpoint.EndpointError, match=r"is PendingManualApproval; .* approve 1`\)"):
         endpoint.deploy_package(store, "ep", package)
     approved = registry.set_status(store, "g", 1, "Approved")
     assert (
@@ -623,7 +623,11 @@ def test_the_local_endpoint_captures_its_answers_as_sagemaker_does(tmp_path, mon
     from pipeline import capture
     from pipeline import deploy as contract
     from pipeline.cli import app
+    from pipeline.cli.common import config
     from pipeline.local import endpoint
+
+    def told_by(result: Any) -> str:
+        return " ".join(result.output.split())
 
     store = Store(tmp_path)
     good = _package(store, "good", "Cardiology", '    return [{"label": model, "class_id": 0, "score": 0.9}]')
@@ -687,6 +691,21 @@ def test_the_local_endpoint_captures_its_answers_as_sagemaker_does(tmp_path, mon
         assert off["Action"] == "updated (blue/green)" and "DataCaptureConfig" not in off
         nothing = CliRunner().invoke(app, asked)
         assert nothing.exit_code == 1 and "endpoint ep captures nothing" in nothing.output
+        usual = config().endpoint_capture_uri()  # where medtx deploy --local captures
+        assert "nothing captured before in the last 24 h at " + str(store.path(usual)) in told_by(nothing)
+
+        # capture turned off after a while on: what it captured before is still read, and said to be
+        endpoint.deploy_package(store, "ep", good, capture=contract.capture_request(100, usual))
+        assert endpoint.invoke(store, "ep", contract.request_body(["a third note"]))[0] == 200
+        endpoint.deploy_package(store, "ep", good)
+        before = CliRunner().invoke(app, asked)
+        assert before.exit_code == 0, before.output
+        assert "endpoint ep captures nothing now (deployed without --capture-percent); these are the " in (
+            told_by(before)
+        )
+        assert "1 predictions in 2 captured records (0 without one, 1 deploy smoke request(s) left out)" in (
+            told_by(before)
+        )
     finally:
         if store.read_record(endpoint.KIND, "ep"):
             endpoint.stop(store, "ep")

@@ -423,6 +423,7 @@ def test_deploying_the_served_package_again_changes_no_fleet(registry, monkeypat
     assert by_version.exit_code == 0 and json.loads(by_version.stdout)["model_package"].endswith(f"{GROUP}/1")
     pending = CliRunner().invoke(app, ["deploy", "--version", "2", "--endpoint-name", "medtx-v2"])
     assert pending.exit_code == 2 and "is PendingManualApproval; only Approved" in said(pending)
+    assert "(`medtx models approve 2 --sagemaker`)" in said(pending)
     nowhere = CliRunner().invoke(app, ["deploy", "--version", "999", "--endpoint-name", "medtx-v999"])
     assert nowhere.exit_code == 2 and f"no version 999 in model package group '{GROUP}'" in said(nowhere)
     given: dict[str, Any] = {}
@@ -1546,6 +1547,12 @@ def test_endpoint_predictions_reads_the_capture_against_validation(registry, iam
     deploy.deploy(client, own.client("cloudwatch"), uncaptured, package)
     none = runner.invoke(app, ["endpoint", "predictions", "--sagemaker", "--name", "medtx-uncaptured"])
     assert none.exit_code == 1 and "captures nothing: deploy it with --capture-percent N" in said(none)
+    assert f"nothing captured before in the last 24 h at s3://{BUCKET}/endpoint-capture/" in said(none)
+    monkeypatch.setenv("ARTIFACT_BUCKET", "medtx-no-such-bucket")  # where medtx deploy would capture
+    unreadable = runner.invoke(app, ["endpoint", "predictions", "--sagemaker", "--name", "medtx-uncaptured"])
+    assert unreadable.exit_code == 1
+    assert "at s3://medtx-no-such-bucket/endpoint-capture (NoSuchBucket)" in said(unreadable)
+    monkeypatch.delenv("ARTIFACT_BUCKET")
 
     destination = f"s3://{BUCKET}/endpoint-capture"
     settings = deploy.DeploySettings(name, ROLE, capture_percent=100, capture_uri=destination)
@@ -1565,6 +1572,7 @@ def test_endpoint_predictions_reads_the_capture_against_validation(registry, iam
     result = json.loads(runner.invoke(app, [*asked, "--json"]).stdout)
     assert (result["predictions"], result["records"], result["records_without_prediction"]) == (4, 3, 1)
     assert result["model_package"] == package and result["validation_texts"] == 10
+    assert result["capture_percent"] == 100
     by_label = {c["label"]: c for c in result["classes"]}
     assert by_label["Radiology"]["traffic"] == 0 and by_label["Urology"] == {
         "label": "Urology", "traffic": 4, "traffic_share": 1.0, "validation_share": 0.5, "difference": 0.5
@@ -1587,6 +1595,18 @@ def test_endpoint_predictions_reads_the_capture_against_validation(registry, iam
     ) in text  # four of four below it: Wilson's interval; the held-out share answered was 30-50%
     older = json.loads(runner.invoke(app, [*asked[:-1], "96", "--json"]).stdout)
     assert older["predictions"] == 54
+    # an endpoint deployed since without capture: what it captured before is read where medtx deploy
+    # put it (moto has no UpdateEndpoint, so this one's captures are written where they would be)
+    s3.put_object(
+        Bucket=BUCKET,
+        Key=f"endpoint-capture/medtx-uncaptured/AllTraffic/{now:%Y/%m/%d/%H}/capture.jsonl",
+        Body="\n".join([_capture_line([urology])] * 2).encode(),
+    )
+    before = runner.invoke(app, ["endpoint", "predictions", "--sagemaker", "--name", "medtx-uncaptured"])
+    assert before.exit_code == 0, before.output
+    told = said(before)
+    assert "endpoint medtx-uncaptured captures nothing now (deployed without --capture-percent)" in told
+    assert "2 predictions in 2 captured records (0 without one)" in told
     assert "s3:ListBucket" in iam_calls and not iam_calls - approver_actions(), sorted(iam_calls)
 
 
