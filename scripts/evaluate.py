@@ -998,12 +998,13 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     )
     if report["champion"]["served"]:
         LOG.info(
-            "champion macro-F1 %.4f on the same rows; difference %+.4f%s",
+            "champion macro-F1 %.4f on the same rows; difference %+.4f%s; %d row(s) predicted differently",
             report["champion"]["macro_f1"],
             report["macro_f1_minus_champion"],
             " ({} {:+.4f} to {:+.4f})".format(level, *interval["macro_f1_minus_champion"])
             if interval
             else "",
+            report["champion"].get("rows_predicted_differently", 0),
         )
     return report
 

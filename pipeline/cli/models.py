@@ -92,8 +92,8 @@ def models_list(
     as_json: Annotated[bool, typer.Option("--json", help="print the packages as JSON")] = False,
 ) -> None:
     """List model package versions with approval status and figures (macro-F1, the TF-IDF baseline's,
-    the difference with its bootstrap interval); with ``--sagemaker`` also the version the endpoint
-    serves."""
+    the difference with its bootstrap interval), the data each was trained on, and the version the
+    endpoint serves (the local one, or with ``--sagemaker`` the deployed one)."""
     from pipeline import registry
 
     if sagemaker:
