@@ -427,6 +427,9 @@ def final_metrics(log: Path, offset: int, definitions: list[dict[str, str]]) -> 
 
 _ERROR_LINE = re.compile(r"\bERROR\b|^\s*[\w.]+(Error|Exception): ")
 _DRIVER_NOISE = ("CalledProcessError", "Command failed with exit code", "An error occurred with exit code")
+#: A logged error's time, level and logger ("2026-12-07 16:18:50,029 ERROR medtx: "), left out of the
+#: reason: the message is what it says.
+_LOG_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ ERROR [\w.]+: ")
 
 
 #: How much of the job's error line a failure reason quotes (SageMaker's FailureReason holds 1,024
@@ -442,7 +445,7 @@ def _reason(log: Path) -> str:
         return ""
     for line in reversed(lines[-400:]):
         if _ERROR_LINE.search(line) and not any(noise in line for noise in _DRIVER_NOISE):
-            line = line.strip()
+            line = _LOG_PREFIX.sub("", line.strip())
             return f": {line if len(line) <= REASON_CHARS else line[: REASON_CHARS - 3] + '...'}"
     return ""
 

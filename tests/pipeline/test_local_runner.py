@@ -244,6 +244,13 @@ def test_a_job_that_fails_names_its_log_and_the_execution_resumes_there(tmp_path
     script.write_text("raise ValueError('column x is missing')\n")
     with pytest.raises(runner.ExecutionFailedError, match=r"status 1: ValueError: column x is missing; see"):
         runner.LocalRun(store, _definition(step)).run()  # the job's own error line is in the message
+    # a logged error is quoted without its time, level and logger
+    script.write_text(
+        "import logging; logging.basicConfig(format='%(asctime)s %(levelname)s %(name)s: %(message)s')\n"
+        "logging.getLogger('medtx').error('only 0 classes have >= 30 rows'); raise SystemExit(2)\n"
+    )
+    with pytest.raises(runner.ExecutionFailedError, match=r"status 2: only 0 classes have >= 30 rows; see"):
+        runner.LocalRun(store, _definition(step)).run()
     long = "y" * 600  # cut where the failure reason would be too long, and said to be cut
     script.write_text(f"raise ValueError('{long}')\n")
     with pytest.raises(runner.ExecutionFailedError) as failed:
@@ -253,7 +260,7 @@ def test_a_job_that_fails_names_its_log_and_the_execution_resumes_there(tmp_path
     script.write_text("print('fixed')\n")
     resumed = runner.LocalRun(store, _definition(step))
     assert resumed.run()["Status"] == "Succeeded"
-    assert resumed.execution["Attempts"] == 4
+    assert resumed.execution["Attempts"] == 5
 
 
 def test_cache_expiry_durations():
