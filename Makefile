@@ -28,7 +28,7 @@ $(INFRA_VENV)/.installed: infra/requirements.txt
 	touch $@
 
 # The pipeline definition run step by step on this machine (`medtx run --local`): bundled synthetic
-# data, offline model, quick profile (about 2.5 minutes on 2 CPU cores, after a first install of
+# data, offline model, quick profile (2.5 to 3 minutes on 2 CPU cores, after a first install of
 # about 3). Then one call to the local endpoint it started (`medtx endpoint stop --store $(STORE)`
 # stops it). Everything is under $(STORE)/.
 run: install
