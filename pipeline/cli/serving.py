@@ -43,14 +43,14 @@ def endpoint_status(
     region: Region = None,
 ) -> None:
     """Show a local endpoint's record (and whether it answers), or with ``--sagemaker`` what the
-    deployed endpoint serves: model package, instances, scaling range, alarm states."""
+    deployed endpoint serves: model package, instances, scaling range, alarm states. A line says it
+    in words; the record follows as JSON."""
+    from pipeline import deploy as dep
     from pipeline.local import endpoint
     from pipeline.local.store import Store
 
     if sagemaker:
         import boto3
-
-        from pipeline import deploy as dep
 
         region = resolve_region(region)
         with failing(dep.DeployError, code=1):
@@ -60,11 +60,49 @@ def endpoint_status(
                 cloudwatch=boto3.client("cloudwatch", region_name=region),
                 autoscaling=boto3.client("application-autoscaling", region_name=region),
             )
+        scaling = found.get("autoscaling")
+        fleet = f"on {found['instance_count']} x {found['instance_type']}" + (
+            f", autoscaling {scaling['min']}-{scaling['max']}" if scaling else ""
+        )
+        alarms = found.get("alarms") or {}
+        raised = sorted(alarm for alarm, state in alarms.items() if state == "ALARM")
+        said = _endpoint_line(
+            found["endpoint"],
+            found["status"],
+            found.get("model_package") or found["model"],
+            fleet,
+            found["capture_percent"],
+            found.get("failure_reason"),
+        )
+        if alarms:
+            said += f"; alarms: {', '.join(raised)} in ALARM" if raised else "; no alarm raised"
+        console.print(said, highlight=False)
         print(json.dumps(found, indent=2))
         return
     with failing(endpoint.EndpointError, code=1):
         record = endpoint.status(Store(store), named_endpoint(name))
+    said = _endpoint_line(
+        record["EndpointName"],
+        record["EndpointStatus"],
+        record.get("ModelPackageArn") or record["ModelName"],
+        f"at {record['Url']}" if record.get("Pid") else "",
+        dep.capture_percent_of(record.get("DataCaptureConfig")),
+        record.get("FailureReason"),
+    )
+    if record["EndpointStatus"] == "OutOfService":
+        said += f"; `medtx endpoint start --store {store}` starts it again"
+    console.print(said, highlight=False)
     print(json.dumps(record, indent=2))
+
+
+def _endpoint_line(
+    name: str, status: str, serves: str, where: str, capture_percent: int, failure: str | None
+) -> str:
+    """An endpoint's status in one line: what it serves (a model package, else a model), ``where``
+    ("at URL", "on N x TYPE"), whether it captures, and why it failed."""
+    said = f"endpoint {name}: {status}, {serves}" + (f" {where}" if where else "")
+    said += f"; capturing {capture_percent}% of its answers" if capture_percent else "; data capture off"
+    return said + (f"; failed: {failure}" if failure else "")
 
 
 @endpoint_app.command("start")

@@ -646,6 +646,10 @@ def test_the_local_endpoint_captures_its_answers_as_sagemaker_does(tmp_path, mon
         assert plain["Action"] == "created" and captured["Action"] == "updated (blue/green)"  # a new share
         again = endpoint.deploy_package(store, "ep", good, capture=capturing)
         assert again["Action"].startswith("unchanged")
+        status = CliRunner().invoke(app, ["endpoint", "status", "--name", "ep", "--store", str(tmp_path)])
+        assert json.loads(status.stdout)["DataCaptureConfig"] == capturing
+        assert f"endpoint ep: InService, {good['ModelPackageArn']} at http://127.0.0.1:" in told_by(status)
+        assert "; capturing 100% of its answers" in told_by(status)
         asked = ["endpoint", "predictions", "--name", "ep", "--store", str(tmp_path)]
         checks_only = CliRunner().invoke(app, asked)  # only the deploys' smoke requests: each kind said
         assert checks_only.exit_code == 1
@@ -696,6 +700,13 @@ def test_the_local_endpoint_captures_its_answers_as_sagemaker_does(tmp_path, mon
         assert "CloudWatch" not in published.output and "medtx dashboard" in published.output
         off = endpoint.deploy_package(store, "ep", good)
         assert off["Action"] == "updated (blue/green)" and "DataCaptureConfig" not in off
+        endpoint.stop(store, "ep")
+        stopped = CliRunner().invoke(app, ["endpoint", "status", "--name", "ep", "--store", str(tmp_path)])
+        arn = good["ModelPackageArn"]
+        assert f"endpoint ep: OutOfService, {arn}; data capture off; `medtx endpoint start" in (
+            told_by(stopped)
+        )
+        endpoint.restart(store, "ep")
         nothing = CliRunner().invoke(app, asked)
         assert nothing.exit_code == 1 and "endpoint ep captures nothing" in nothing.output
         usual = config().endpoint_capture_uri()  # where medtx deploy --local captures

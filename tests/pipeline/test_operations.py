@@ -844,6 +844,10 @@ def test_schedule_and_deploy_commands(registry, monkeypatch):
     assert shown["status"] == "InService" and shown["instance_type"] == "ml.m5.xlarge"
     assert shown["autoscaling"] == {"min": 1, "max": 3}
     assert set(shown["alarms"]) == set(deploy.alarm_names("medtx-cli-scaled"))
+    assert (
+        f"endpoint medtx-cli-scaled: InService, {arns['Approved']} on 1 x ml.m5.xlarge, autoscaling 1-3; "
+        "data capture off; no alarm raised"
+    ) in said(status)
     unscaled = json.loads(
         runner.invoke(app, ["endpoint", "status", "--sagemaker", "--name", "medtx-cli-endpoint"]).stdout
     )
