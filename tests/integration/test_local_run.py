@@ -405,7 +405,8 @@ def test_a_second_run_is_served_from_the_cache(local_run, tmp_path):
     assert "version 2: the same model archive as version 1" in listed
     assert "version 2 (PendingManualApproval), the same model archive as version 1" in said
     page = (store / "dashboard.html").read_text()  # the dashboard draws the served model beside
-    assert '"name":"served model"' in page and "the served model&#x27;s" in page
+    assert '"name":"served model"' in page
+    assert "the served model predicts the same class on every row (macro-F1 " in page  # the same archive
     assert second["Steps"]["RegisterModel"]["Properties"]["ModelPackageVersion"] == 2
     # the summary suggests the comparison with the previous version, evaluated on the same rows
     hint = f"models compare 2 1 --store {store}"
