@@ -10,7 +10,8 @@ same probabilities). Writes to the output dir:
   Model Registry and the pipeline's quality gate, plus ``baseline`` (TF-IDF + logistic regression
   fitted on the same train split, scored on the same rows) and ``bootstrap``: each figure's standard
   deviation (also in the SageMaker layout) and confidence interval over resamples of the validation
-  texts, and the paired interval of ``macro_f1_minus_baseline``; and ``champion``: the model the
+  texts (``interval_text``: each to four decimals, for the model card), and the paired interval of
+  ``macro_f1_minus_baseline``; and ``champion``: the model the
   endpoint serves (``--champion``: a folder holding its ``model.tar.gz`` and ``champion.json``,
   the pipeline's stable champion prefix) scored on the same rows, ``macro_f1_minus_champion`` with
   its paired interval, the rows only one of the two gets right and the rows they predict
@@ -807,6 +808,11 @@ def evaluation_report(
     report["macro_f1_minus_champion"] = figures["macro_f1"] - report["champion"]["macro_f1"]
     if uncertainty:
         uncertainty["interval"].setdefault("macro_f1_minus_champion", uncertainty["interval"]["macro_f1"])
+        # as the model card's notes read them (a card's text splices a JSON number with every digit)
+        uncertainty["interval_text"] = {
+            name: ("{:+.4f} to {:+.4f}" if "_minus_" in name else "{:.4f} to {:.4f}").format(*bounds)
+            for name, bounds in uncertainty["interval"].items()
+        }
         report["bootstrap"] = uncertainty
     return report
 

@@ -77,9 +77,10 @@ def _figure(card: Splice, evaluate: Any, path: str, name: str, interval: str | N
         "type": "number",
         "value": card.number(reported(evaluate, path)),
     }
-    if interval:  # the evaluation's paired bootstrap interval
-        low, high = (reported(evaluate, f"bootstrap.interval.{interval}[{i}]") for i in (0, 1))
-        metric["notes"] = card.text("bootstrap interval ", low, " to ", high)
+    if interval:  # the evaluation's paired bootstrap interval, to four decimals
+        metric["notes"] = card.text(
+            "bootstrap interval ", reported(evaluate, f"bootstrap.interval_text.{interval}")
+        )
     return metric
 
 
@@ -120,8 +121,10 @@ def selective_group(card: Splice, evaluate: Any, accuracy: float, confidence: fl
 
 def behaviour_group(card: Splice, evaluate: Any, checks: tuple[str, ...]) -> list[dict[str, Any]]:
     """The behavioural checks evaluation ran (``EvalConfig.behaviour_checks``): per check, how many of
-    the notes it rewrote changed their predicted label (counts and the macro-F1 change, which
-    evaluation always writes; its ``agreement`` is null when a check altered no note)."""
+    the notes it rewrote changed their predicted label, and the macro-F1 change, each a number
+    (evaluation always writes both; its ``agreement`` is null when a check altered no note). A
+    number of the card is shown as a number; spliced into a note's text it read with every digit
+    of the float."""
     if not checks:
         return []
 
@@ -132,18 +135,22 @@ def behaviour_group(card: Splice, evaluate: Any, checks: tuple[str, ...]) -> lis
         {
             "name": "Behavioural checks",
             "metric_data": [
-                {
-                    "name": f"{check}: notes whose label changed",
-                    "type": "number",
-                    "value": card.number(found(check, "texts_changed")),
-                    "notes": card.text(
-                        "of the ",
-                        found(check, "texts_altered"),
-                        " notes it rewrote; macro-F1 change ",
-                        found(check, "macro_f1_change"),
-                    ),
-                }
+                metric
                 for check in checks
+                for metric in (
+                    {
+                        "name": f"{check}: notes whose label changed",
+                        "type": "number",
+                        "value": card.number(found(check, "texts_changed")),
+                        "notes": card.text("of the ", found(check, "texts_altered"), " notes it rewrote"),
+                    },
+                    {
+                        "name": f"{check}: macro-F1 change",
+                        "type": "number",
+                        "value": card.number(found(check, "macro_f1_change")),
+                        "notes": "macro-F1 on the validation rows with the check's rewrites, minus without",
+                    },
+                )
             ],
         }
     ]
