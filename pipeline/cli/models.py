@@ -485,6 +485,7 @@ def _set_status(
     card = (package.get("ModelCard") or {}).get("ModelCardStatus", "none")
     console.print(f"{arn}: {package['ModelApprovalStatus']} (model card: {card})", highlight=False)
     if not sagemaker:
+        _note_local_endpoint(store, package, status)
         return
     name, _, served = _served(client)
     if status == "Approved":
@@ -498,6 +499,33 @@ def _set_status(
         console.print(
             f"[yellow]warning:[/yellow] endpoint {name} still serves this version: approve another "
             "(or `medtx deploy --model-package-arn <an approved one>`) to replace it"
+        )
+
+
+def _note_local_endpoint(store: Path, package: dict, status: str) -> None:
+    """What a status set in the local registry means for the local endpoint, which no approval
+    deploys (in an account the deploy project does): the command that serves an approved version, or
+    that the endpoint still serves a rejected one."""
+    from pipeline.local import endpoint
+    from pipeline.local.store import Store
+
+    name = named_endpoint(None)
+    record = endpoint.current(Store(store), name)
+    serves = record is not None and record.get("ModelPackageArn") == package["ModelPackageArn"]
+    version = package["ModelPackageVersion"]
+    if status == "Approved" and serves:
+        console.print(f"endpoint {name} serves this version already", highlight=False)
+    elif status == "Approved":
+        console.print(
+            f"`medtx deploy --local --version {version} --store {store}` serves it on endpoint {name} "
+            "(here no approval deploys; in an account the stack's deploy project does)",
+            highlight=False,
+        )
+    elif serves:
+        console.print(
+            f"[yellow]warning:[/yellow] endpoint {name} still serves this version: `medtx deploy --local "
+            f"--version N --store {store}` of an approved one replaces it",
+            highlight=False,
         )
 
 

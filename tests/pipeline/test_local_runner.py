@@ -432,6 +432,39 @@ def test_deploy_local_serves_only_an_approved_package_whose_archive_is_there(tmp
     assert missing.exit_code == 2 and "no version 9" in missing.output
 
 
+def test_approving_or_rejecting_a_local_version_says_what_it_means_for_the_local_endpoint(tmp_path):
+    """No approval deploys here (in an account the deploy project does): approving names the command
+    that serves the version, or says the endpoint serves it already; rejecting the version the
+    endpoint serves warns that it still does."""
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+    from pipeline.cli.common import config
+    from pipeline.local import endpoint, registry
+
+    store = Store(tmp_path)
+    group, name = config().model_package_group, config().endpoint_name
+    container = {"Image": "hf:1", "ModelDataUrl": "s3://bucket/m/model.tar.gz"}
+    request = {"ModelPackageGroupName": group, "InferenceSpecification": {"Containers": [container]}}
+    first, second = (registry.register(store, request, f"exec-{i}") for i in (1, 2))
+
+    def said(*args: str) -> str:
+        done = CliRunner().invoke(app, ["models", *args, "--store", str(tmp_path)])
+        assert done.exit_code == 0, done.output
+        return " ".join(done.output.split())
+
+    assert f"`medtx deploy --local --version 1 --store {tmp_path}` serves it on endpoint {name}" in said(
+        "approve", "1"
+    )
+    served = {"EndpointName": name, "EndpointStatus": "OutOfService", "ModelName": "m", "Url": ""}
+    store.write_record(endpoint.KIND, name, {**served, "ModelPackageArn": first["ModelPackageArn"]})
+    assert f"endpoint {name} serves this version already" in said("approve", "1")
+    assert f"warning: endpoint {name} still serves this version: `medtx deploy --local --version N" in said(
+        "reject", "1"
+    )
+    assert "serves" not in said("reject", "2") and second["ModelPackageVersion"] == 2
+
+
 def test_the_local_registry_checks_the_model_card_as_the_service_does(tmp_path):
     """A card whose Join rendered broken JSON (a text variable holding a quote), or one outside the
     schema, fails the RegisterModel step with what is wrong and registers nothing."""
