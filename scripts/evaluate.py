@@ -10,8 +10,7 @@ same probabilities). Writes to the output dir:
   Model Registry and the pipeline's quality gate, plus ``baseline`` (TF-IDF + logistic regression
   fitted on the same train split, scored on the same rows) and ``bootstrap``: each figure's standard
   deviation (also in the SageMaker layout) and confidence interval over resamples of the validation
-  texts (``interval_text``: each to four decimals, for the model card), and the paired interval of
-  ``macro_f1_minus_baseline``; and ``champion``: the model the
+  texts, and the paired interval of ``macro_f1_minus_baseline``; and ``champion``: the model the
   endpoint serves (``--champion``: a folder holding its ``model.tar.gz`` and ``champion.json``,
   the pipeline's stable champion prefix) scored on the same rows, ``macro_f1_minus_champion`` with
   its paired interval, the rows only one of the two gets right and the rows they predict
@@ -32,7 +31,9 @@ same probabilities). Writes to the output dir:
   lowest threshold whose answered notes reach ``EvalConfig.selective_accuracy`` and the share of notes
   it answers, the same held out (each fold of the notes answered at the threshold the other folds
   fit, the accuracy with its interval), the accuracy/coverage curve; a note is right when the answer
-  is one of the specialties it is filed under), the model's and the baseline's;
+  is one of the specialties it is filed under), the model's and the baseline's; and ``text``: the
+  figures the quality gate's failure message and the model card's notes name, to four decimals
+  (``figures_text``);
 - ``per-class-metrics.csv``, ``confusion-matrix.csv``, ``behaviour-checks.csv`` (one row per
   behavioural check), ``top-k-accuracy.csv`` (the model's top-k accuracy beside the baseline's),
   ``selective-prediction.csv`` (the accuracy/coverage curves) and ``training-history.csv`` (the
@@ -808,13 +809,33 @@ def evaluation_report(
     report["macro_f1_minus_champion"] = figures["macro_f1"] - report["champion"]["macro_f1"]
     if uncertainty:
         uncertainty["interval"].setdefault("macro_f1_minus_champion", uncertainty["interval"]["macro_f1"])
-        # as the model card's notes read them (a card's text splices a JSON number with every digit)
-        uncertainty["interval_text"] = {
-            name: ("{:+.4f} to {:+.4f}" if "_minus_" in name else "{:.4f} to {:.4f}").format(*bounds)
-            for name, bounds in uncertainty["interval"].items()
-        }
         report["bootstrap"] = uncertainty
     return report
+
+
+def figures_text(report: dict[str, Any]) -> dict[str, str]:
+    """The figures the quality gate's failure message and the model card's notes name, to four
+    decimals (a difference signed): a pipeline's ``Join`` splices a JSON number with every digit
+    (0.5889983284226347). ``<name>_interval`` is an interval as "low to high", ``<name>_low`` its
+    low end (the margin the gate reads with ``baseline_margin_from=interval_low``)."""
+
+    def said(name: str, value: float) -> str:
+        return f"{value:+.4f}" if "_minus_" in name else f"{value:.4f}"
+
+    text = {
+        "macro_f1": said("macro_f1", report["multiclass_classification_metrics"]["macro_f1"]["value"]),
+        "champion_macro_f1": said("macro_f1", report["champion"]["macro_f1"]),
+        "macro_f1_minus_champion": said("_minus_", report["macro_f1_minus_champion"]),
+    }
+    if "baseline" in report:
+        text["baseline_macro_f1"] = said("macro_f1", report["baseline"]["macro_f1"])
+        text["macro_f1_minus_baseline"] = said("_minus_", report["macro_f1_minus_baseline"])
+    if "behaviour_agreement" in report:
+        text["behaviour_agreement"] = said("agreement", report["behaviour_agreement"]["value"])
+    for name, (low, high) in report.get("bootstrap", {}).get("interval", {}).items():
+        text[f"{name}_interval"] = f"{said(name, low)} to {said(name, high)}"
+        text[f"{name}_low"] = said(name, low)
+    return text
 
 
 def summary_row(report: dict[str, Any], evaluated_at: str, execution_id: str = "") -> dict[str, Any]:
@@ -970,6 +991,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
     # what was evaluated: the archive, and the data it was trained on (read back by the registries)
     report.update(model_data=args.model_data or None, input_version=args.input_version or None)
     report["scored_with"] = stack  # device, arithmetic and versions: what the endpoint logs when it loads
+    report["text"] = figures_text(report)
     write_json(output_dir / EVALUATION_JSON, report)
     if args.publish_dir:  # the stable keys dashboards read
         Path(args.publish_dir).mkdir(parents=True, exist_ok=True)

@@ -78,9 +78,7 @@ def _figure(card: Splice, evaluate: Any, path: str, name: str, interval: str | N
         "value": card.number(reported(evaluate, path)),
     }
     if interval:  # the evaluation's paired bootstrap interval, to four decimals
-        metric["notes"] = card.text(
-            "bootstrap interval ", reported(evaluate, f"bootstrap.interval_text.{interval}")
-        )
+        metric["notes"] = card.text("bootstrap interval ", reported(evaluate, f"text.{interval}_interval"))
     return metric
 
 

@@ -38,6 +38,12 @@ def margin_path(against: str, source: str) -> str:
     return difference if source == "estimate" else f"bootstrap.interval.{difference}[0]"
 
 
+def margin_text_path(against: str, source: str) -> str:
+    """``margin_path``'s figure as the failure message names it: ``evaluation.json``'s ``text``."""
+    difference = f"macro_f1_minus_{against}"
+    return f"text.{difference}" if source == "estimate" else f"text.{difference}_low"
+
+
 def figure(evaluate: Any, path: str) -> JsonGet:
     """The value at ``path`` of the Evaluate step's ``evaluation.json`` (its property file), read when
     the step that holds it runs (the gate; the model card)."""
@@ -51,32 +57,35 @@ def build(ctx: StepContext, evaluate: Any, if_steps: list) -> ConditionStep:
     margin = figure(evaluate, margin_path("baseline", source))
     champion_margin = figure(evaluate, margin_path("champion", source))
     agreement = figure(evaluate, BEHAVIOUR_AGREEMENT)
+    reached = " (margin reached: " if source == "estimate" else " (low end of the margin's interval: "
     fail = FailStep(
         name=FAIL_NAME,
         description="Stop the execution, naming each figure and the threshold it missed.",
+        # the figures as evaluation.json's text gives them (four decimals), not every digit of a float
         error_message=Join(
-            on=" ",
+            on="",
             values=[
-                "Quality gate failed: macro-F1",
-                macro_f1,
-                "must be >= MinMacroF1",
+                "Quality gate failed: macro-F1 ",
+                figure(evaluate, "text.macro_f1"),
+                " must be >= MinMacroF1 ",
                 p.min_macro_f1,
-                "and exceed the TF-IDF baseline macro-F1",
-                figure(evaluate, BASELINE_F1),
-                "by >= MinBaselineMargin",
+                " and exceed the TF-IDF baseline macro-F1 ",
+                figure(evaluate, "text.baseline_macro_f1"),
+                " by >= MinBaselineMargin ",
                 p.min_baseline_margin,
-                "(margin reached:" if source == "estimate" else "(low end of the margin's interval:",
-                margin,
-                "), and exceed the served model's macro-F1 on the same rows",
-                figure(evaluate, CHAMPION_F1),
-                "by >= MinChampionMargin",
+                reached,
+                figure(evaluate, margin_text_path("baseline", source)),
+                "), and exceed the served model's macro-F1 on the same rows ",
+                figure(evaluate, "text.champion_macro_f1"),
+                " by >= MinChampionMargin ",
                 p.min_champion_margin,
-                "(margin reached:" if source == "estimate" else "(low end of the margin's interval:",
-                champion_margin,
-                "), and every behavioural check must keep at least MinBehaviourAgreement",
+                reached,
+                figure(evaluate, margin_text_path("champion", source)),
+                "), and every behavioural check must keep at least MinBehaviourAgreement ",
                 p.min_behaviour_agreement,
-                "of the notes it rewrote at their label (lowest:",
-                agreement,
+                " of the notes it rewrote at their label (lowest: ",
+                figure(evaluate, "text.behaviour_agreement"),
+                " ",
                 figure(evaluate, BEHAVIOUR_CHECK),
                 ")",
             ],

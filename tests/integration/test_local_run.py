@@ -472,6 +472,12 @@ def test_the_quality_gate_fails_the_execution_with_its_reason(local_run):
     assert "Quality gate failed: macro-F1" in gated.stdout + gated.stderr
     last = executions(store)[-1]
     assert last["Status"] == "Failed" and last["FailedByFailStep"] == "QualityGateFailed"
+    # the figures to four decimals (evaluation.json's text), not every digit of a float
+    assert re.search(
+        r"Quality gate failed: macro-F1 \d\.\d{4} must be >= MinMacroF1 0\.99 and exceed the TF-IDF baseline "
+        r"macro-F1 \d\.\d{4} by >= MinBaselineMargin -1(\.0)? \(margin reached: [+-]\d\.\d{4}\), and ",
+        last["FailureReason"],
+    ), last["FailureReason"]
     assert "RegisterModel" not in last["Steps"]
 
 

@@ -193,7 +193,8 @@ def test_condition_reads_evaluation_json_and_fail_message_names_figures(built):
         {"Get": "Parameters.MinBehaviourAgreement"},
     ]
     message = json.dumps(steps["QualityGateFailed"]["Arguments"]["ErrorMessage"])
-    assert "MinMacroF1" in message and "baseline.macro_f1" in message and "champion.macro_f1" in message
+    assert "MinMacroF1" in message and "text.baseline_macro_f1" in message
+    assert "text.champion_macro_f1" in message  # evaluation.json's figures to four decimals
     # the Evaluate step reads the served model's folder, which the build marks so it is never empty
     evaluate = steps["Evaluate"]["Arguments"]
     (champion,) = [i for i in evaluate["ProcessingInputs"] if i["InputName"] == "champion"]

@@ -15,6 +15,7 @@ from pipeline.local.expressions import (
     resolve,
     split_path,
 )
+from scripts.evaluate import figures_text
 
 STEP_PROPS: dict[str, Any] = {
     "Preprocess": {
@@ -33,6 +34,14 @@ STEP_PROPS: dict[str, Any] = {
 def scope(
     macro_f1: float = 0.5, margin: float = 0.02, champion: float = 0.01, agreement: float = 0.9
 ) -> Scope:
+    report = {
+        "multiclass_classification_metrics": {"macro_f1": {"value": macro_f1}},
+        "macro_f1_minus_baseline": margin,
+        "baseline": {"macro_f1": macro_f1 - margin},
+        "macro_f1_minus_champion": champion,
+        "champion": {"served": True, "macro_f1": macro_f1 - champion},
+        "behaviour_agreement": {"value": agreement, "check": "typos"},
+    }
     return Scope(
         parameters={
             "Epochs": "3",
@@ -44,18 +53,7 @@ def scope(
         },
         execution={"PipelineExecutionId": "x1", "PipelineName": "p"},
         steps={**STEP_PROPS, "Evaluate": {}},
-        property_files={
-            "Evaluate": {
-                "EvaluationReport": {
-                    "multiclass_classification_metrics": {"macro_f1": {"value": macro_f1}},
-                    "macro_f1_minus_baseline": margin,
-                    "baseline": {"macro_f1": macro_f1 - margin},
-                    "macro_f1_minus_champion": champion,
-                    "champion": {"served": True, "macro_f1": macro_f1 - champion},
-                    "behaviour_agreement": {"value": agreement, "check": "typos"},
-                }
-            }
-        },
+        property_files={"Evaluate": {"EvaluationReport": {**report, "text": figures_text(report)}}},
     )
 
 
@@ -117,7 +115,7 @@ def test_quality_gate_of_the_real_definition(built):
     strict.parameters["MinBaselineMargin"] = 0.0
     assert not conditions_hold(conditions, strict)
     message = resolve(steps["QualityGateFailed"]["Arguments"]["ErrorMessage"], scope(macro_f1=0.3))
-    assert "macro-F1 0.3 must be >= MinMacroF1 0.4" in message
+    assert "macro-F1 0.3000 must be >= MinMacroF1 0.4" in message  # four decimals, not a float's every digit
     # a regression against the served model: off by default, then no more than a point worse
     worse = scope(macro_f1=0.5, champion=-0.03)
     assert conditions_hold(conditions, worse)
@@ -127,8 +125,10 @@ def test_quality_gate_of_the_real_definition(built):
     close.parameters["MinChampionMargin"] = -0.01
     assert conditions_hold(conditions, close)
     message = resolve(steps["QualityGateFailed"]["Arguments"]["ErrorMessage"], worse)
-    assert "exceed the served model's macro-F1 on the same rows 0.53 by >= MinChampionMargin -0.01" in message
-    assert "(margin reached: -0.03 )" in message
+    assert (
+        "exceed the served model's macro-F1 on the same rows 0.5300 by >= MinChampionMargin -0.01" in message
+    )
+    assert "(margin reached: -0.0300), and" in message
     deploy = steps["CheckDeploy"]["Arguments"]["Conditions"]
     assert not conditions_hold(deploy, scope())
 
@@ -148,8 +148,8 @@ def test_quality_gate_on_the_behavioural_checks(built):
     assert conditions_hold(conditions, steady)
     message = resolve(steps["QualityGateFailed"]["Arguments"]["ErrorMessage"], fragile)
     assert (
-        "keep at least MinBehaviourAgreement 0.9 of the notes it rewrote at their label (lowest: 0.8 typos )"
-        in message
+        "keep at least MinBehaviourAgreement 0.9 of the notes it rewrote at their label "
+        "(lowest: 0.8000 typos)" in message
     )
 
 
@@ -171,12 +171,13 @@ def test_quality_gate_on_the_margins_interval_reads_its_low_end(aws):
         report["bootstrap"] = {
             "interval": {"macro_f1_minus_baseline": [low, high], "macro_f1_minus_champion": [0.0, 0.1]}
         }
+        report["text"] = figures_text(report)
         return state
 
     assert not conditions_hold(conditions, gate(-0.01, 0.07))  # ahead by 0.03, but not surely
     assert conditions_hold(conditions, gate(0.005, 0.06))
     message = resolve(steps["QualityGateFailed"]["Arguments"]["ErrorMessage"], gate(-0.01, 0.07))
-    assert "low end of the margin's interval: -0.01" in message
+    assert "low end of the margin's interval: -0.0100), and" in message
     with pytest.raises(ValueError, match="baseline_margin_from must be one of estimate, interval_low"):
         get_pipeline(region=REGION, role=ROLE, baseline_margin_from="upper")
     with pytest.raises(ValueError, match=r"needs evaluate\.bootstrap_resamples > 0"):

@@ -15,12 +15,13 @@ from pipeline.model_card import ModelCardError, Splice, check, summary
 from scripts.evaluate import (
     bootstrap_figures,
     evaluation_report,
+    figures_text,
     note_outcomes,
     selective_figures,
     tempered_calibration,
     top_k_accuracy,
 )
-from scripts.medtx_behaviour import invariance, perturb
+from scripts.medtx_behaviour import invariance, lowest_agreement, perturb
 from scripts.medtx_config import BEHAVIOUR_CHECKS, EvalConfig
 
 LABELS = ["Cardiology", "Neurology", "Urology"]
@@ -71,6 +72,8 @@ def _report(bootstrap: bool) -> dict:
         "torch": "2.9.0",
         "transformers": "5.3.0",
     }
+    report["behaviour_agreement"] = lowest_agreement(report["behaviour"])
+    report["text"] = figures_text(report)
     return report
 
 
