@@ -820,18 +820,20 @@ def figures_text(report: dict[str, Any]) -> dict[str, str]:
     low end (the margin the gate reads with ``baseline_margin_from=interval_low``)."""
 
     def said(name: str, value: float) -> str:
+        """``value`` to four decimals; signed where ``name`` is a difference (``macro_f1_minus_*``)."""
         return f"{value:+.4f}" if "_minus_" in name else f"{value:.4f}"
 
-    text = {
-        "macro_f1": said("macro_f1", report["multiclass_classification_metrics"]["macro_f1"]["value"]),
-        "champion_macro_f1": said("macro_f1", report["champion"]["macro_f1"]),
-        "macro_f1_minus_champion": said("_minus_", report["macro_f1_minus_champion"]),
+    figures = {
+        "macro_f1": report["multiclass_classification_metrics"]["macro_f1"]["value"],
+        "champion_macro_f1": report["champion"]["macro_f1"],
+        "macro_f1_minus_champion": report["macro_f1_minus_champion"],
     }
     if "baseline" in report:
-        text["baseline_macro_f1"] = said("macro_f1", report["baseline"]["macro_f1"])
-        text["macro_f1_minus_baseline"] = said("_minus_", report["macro_f1_minus_baseline"])
+        figures["baseline_macro_f1"] = report["baseline"]["macro_f1"]
+        figures["macro_f1_minus_baseline"] = report["macro_f1_minus_baseline"]
     if "behaviour_agreement" in report:
-        text["behaviour_agreement"] = said("agreement", report["behaviour_agreement"]["value"])
+        figures["behaviour_agreement"] = report["behaviour_agreement"]["value"]
+    text = {name: said(name, value) for name, value in figures.items()}
     for name, (low, high) in report.get("bootstrap", {}).get("interval", {}).items():
         text[f"{name}_interval"] = f"{said(name, low)} to {said(name, high)}"
         text[f"{name}_low"] = said(name, low)
@@ -1032,7 +1034,7 @@ def evaluate(args: argparse.Namespace) -> dict[str, Any]:
             " ({} {:+.4f} to {:+.4f})".format(level, *interval["macro_f1_minus_champion"])
             if interval
             else "",
-            report["champion"].get("rows_predicted_differently", 0),
+            report["champion"]["rows_predicted_differently"],
         )
     return report
 

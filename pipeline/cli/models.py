@@ -510,7 +510,7 @@ def _note_local_endpoint(store: Path, package: dict, status: str) -> None:
     from pipeline.local.store import Store
 
     name = named_endpoint(None)
-    record = endpoint.current(Store(store), name)
+    record = Store(store).read_record(endpoint.KIND, name)  # what it serves; no need to ask the server
     serves = record is not None and record.get("ModelPackageArn") == package["ModelPackageArn"]
     version = package["ModelPackageVersion"]
     if status == "Approved" and serves:
