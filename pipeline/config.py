@@ -139,7 +139,7 @@ class PipelineConfig:
     bucket: str = "medical-transcription-repo"
     #: Key of the raw CSV in the bucket (the reference layout's ``dataset/dataset.csv``).
     dataset_key: str = "dataset/dataset.csv"
-    #: Prefix of the content-addressed code bundles (scripts/ and the SDK's training driver).
+    #: Prefix of the content-addressed code bundles (each step's scripts and the SDK's training driver).
     code_prefix: str = "code"
     model_package_group: str = "medtx-specialty-classifier"
     endpoint_name: str = "medtx-specialty-classifier"

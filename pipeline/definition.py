@@ -292,7 +292,8 @@ def get_pipeline(
 ):
     """Build the pipeline. ``overrides`` replace ``PipelineConfig`` fields (``train__epochs=5``).
 
-    Uploads the ``scripts/`` bundle (content-addressed) to the bucket; nothing else touches AWS.
+    Uploads each step's bundle of ``scripts/`` (content-addressed) to the bucket; nothing else touches
+    AWS.
     """
     cfg = (config or PipelineConfig()).replace(**overrides)
     region, role, bucket = resolve_target(region, role, default_bucket, cfg)
@@ -307,14 +308,14 @@ def get_pipeline(
     from sagemaker.core.workflow.pipeline_definition_config import PipelineDefinitionConfig
     from sagemaker.mlops.workflow import Pipeline
 
-    from pipeline.code_bundle import SCRIPTS_DIR, upload_folder
+    from pipeline.code_bundle import upload_step_bundles
     from steps import deploy, evaluate, preprocess, quality_gate, register, train
     from steps.common import StepContext
 
     boto_session = boto_session or boto3.Session(region_name=region)
     session = PipelineSession(boto_session=boto_session, default_bucket=bucket)
     s3 = boto_session.client("s3")
-    code_uri = upload_folder(s3, SCRIPTS_DIR, bucket, cfg.code_prefix, "scripts")
+    code = upload_step_bundles(s3, bucket, cfg.code_prefix)
     mark_champion_folder(s3, cfg)
     ctx = StepContext(
         config=cfg,
@@ -322,7 +323,7 @@ def get_pipeline(
         role=role,
         region=region,
         params=Parameters.from_config(cfg),
-        code_uri=code_uri,
+        code=code,
     )
     preprocess_step = preprocess.build(ctx)
     train_step = train.build(ctx, preprocess_step)

@@ -22,7 +22,7 @@ def build(ctx: StepContext, train: Any, register: Any, endpoint: Any) -> Process
     )
     step_args = processor.run(
         inputs=[
-            processing_input("code", ctx.code_uri, CODE_DIR),
+            processing_input("code", ctx.code["champion"], CODE_DIR),
             processing_input("model", model_data, "/opt/ml/processing/model"),
         ],
         outputs=[processing_output("champion", OUT, ctx.config.champion_uri())],

@@ -16,7 +16,7 @@ from sagemaker.mlops.workflow.retry import SageMakerJobExceptionTypeEnum, StepEx
 
 from pipeline.config import PipelineConfig
 
-#: Where processing jobs find the scripts bundle inside their container.
+#: Where processing jobs find their step's code bundle inside their container.
 CODE_DIR = "/opt/ml/processing/input/code"
 
 #: Every container's environment (processing, training, the endpoint's model): the tokenizers' own
@@ -39,7 +39,8 @@ class StepContext:
     role: str
     region: str
     params: Any  # pipeline.definition.Parameters
-    code_uri: str  # s3://.../scripts-<digest>/
+    #: Each step's code bundle by name (``pipeline.code_bundle.STEP_BUNDLES``): ``s3://.../<name>-<digest>/``.
+    code: dict[str, str]
 
     def s3(self, *parts: str) -> str:
         """A stable key in the artifact bucket (what QuickSight reads)."""
@@ -161,7 +162,7 @@ def network_config(ctx: StepContext, isolated: bool):
 
 
 def script_processor(ctx: StepContext, script: str, instance_type: Any, base_job_name: str, isolated: bool):
-    """A plain ``Processor`` running ``python3 <CODE_DIR>/<script>`` from the scripts bundle."""
+    """A plain ``Processor`` running ``python3 <CODE_DIR>/<script>`` from its step's code bundle."""
     from sagemaker.core.processing import Processor
 
     return Processor(

@@ -46,7 +46,7 @@ def build(ctx: StepContext, preprocess: Any, train: Any) -> ProcessingStep:
     )
     step_args = processor.run(
         inputs=[
-            processing_input("code", ctx.code_uri, CODE_DIR),
+            processing_input("code", ctx.code["evaluate"], CODE_DIR),
             processing_input("model", model_data, "/opt/ml/processing/model"),
             processing_input("validation", output_uri(preprocess, "eval"), "/opt/ml/processing/validation"),
             processing_input(

@@ -32,7 +32,7 @@ def build(ctx: StepContext) -> ProcessingStep:
     outputs.append(processing_output("publish", PUBLISH, ctx.s3("preprocess")))
     step_args = processor.run(
         inputs=[
-            processing_input("code", ctx.code_uri, CODE_DIR),
+            processing_input("code", ctx.code["preprocess"], CODE_DIR),
             processing_input("raw", p.input_data_uri, "/opt/ml/processing/input/data"),
         ],
         outputs=outputs,

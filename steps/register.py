@@ -60,13 +60,16 @@ def model_builder(
 def lineage_properties(ctx: StepContext) -> dict[str, Any]:
     """What a version is made of, on the package itself (``CustomerMetadataProperties``: Studio's
     Model Registry shows them, ``medtx models show`` prints them): the data and its version, the base
-    model, the code bundle and the execution. Every value is non-empty, as the API requires."""
+    model, the code (``CodeBundle``: Train's bundle, which trained the model and is its endpoint
+    handler; ``EvaluationCodeBundle``: the one that measured it) and the execution. Every value is
+    non-empty, as the API requires."""
     p = ctx.params
     return {
         "InputDataUri": p.input_data_uri,
         "InputDataVersion": p.input_data_version,
         "BaseModel": p.model_name,
-        "CodeBundle": ctx.code_uri.rstrip("/"),
+        "CodeBundle": ctx.code["train"].rstrip("/"),
+        "EvaluationCodeBundle": ctx.code["evaluate"].rstrip("/"),
         "PipelineExecutionId": ExecutionVariables.PIPELINE_EXECUTION_ID,
     }
 

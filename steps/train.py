@@ -136,7 +136,7 @@ def build(ctx: StepContext, preprocess: Any) -> TrainingStep:
             enable_inter_container_traffic_encryption=ctx.config.encrypt_inter_container_traffic,
             **ctx.vpc,
         ),
-        source_code=SourceCode(source_dir=ctx.code_uri, entry_script="train.py"),
+        source_code=SourceCode(source_dir=ctx.code["train"], entry_script="train.py"),
         distributed=Torchrun(),
         hyperparameters=hyperparameters(ctx),
         output_data_config=OutputDataConfig(

@@ -166,7 +166,8 @@ def test_the_model_is_registered_and_can_be_approved(local_run):
     made_by = execution["PipelineExecutionId"]
     assert made_of["PipelineExecutionId"] == package["PipelineExecutionId"] == made_by
     assert made_of["BaseModel"] == execution["Parameters"]["ModelName"]
-    assert made_of["CodeBundle"].startswith(f"s3://{BUCKET}/code/scripts-")
+    assert made_of["CodeBundle"].startswith(f"s3://{BUCKET}/code/train-")  # the code that trained it
+    assert made_of["EvaluationCodeBundle"].startswith(f"s3://{BUCKET}/code/evaluate-")
     figures = package["Figures"]
     assert 0 <= figures["macro_f1"] <= 1 and 0 <= figures["baseline_macro_f1"] <= 1
     assert -1 <= figures["difference_low"] <= figures["difference_high"] <= 1  # the paired interval

@@ -17,6 +17,8 @@ import pandas as pd
 import pytest
 from helpers import BUNDLED_CSV, OFFLINE_MODEL, ROOT
 
+from pipeline import code_bundle
+
 pytest.importorskip("transformers")
 pytestmark = pytest.mark.slow
 
@@ -476,12 +478,37 @@ def test_train_resumes_from_last_checkpoint(chain, tmp_path, pooling):
     assert [a["class_id"] for a in answer] == table["pred"].tolist()[:3]
 
 
-@pytest.mark.parametrize("script", ["preprocess.py", "train.py", "evaluate.py", "champion.py"])
-def test_help_works(script):
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / script), "--help"], capture_output=True, text=True
-    )
-    assert result.returncode == 0 and "usage" in result.stdout
+@pytest.mark.parametrize("bundle", sorted(code_bundle.STEP_BUNDLES))
+def test_each_step_bundle_starts_from_a_folder_holding_only_it(bundle, tmp_path):
+    """A step's job sees its own bundle only (``pipeline.code_bundle.STEP_BUNDLES``): its entry script
+    starts with nothing else beside it, and no module of scripts/ is reachable any other way."""
+    for path in code_bundle.step_bundle_files(bundle):
+        shutil.copy(path, tmp_path / path.name)
+    entry = code_bundle.STEP_BUNDLES[bundle][0]
+    command = [sys.executable, "-E", entry, "--help"]  # -E: PYTHONPATH reaches nothing
+    result = subprocess.run(command, capture_output=True, text=True, cwd=tmp_path)
+    assert result.returncode == 0 and "usage" in result.stdout, result.stderr
+
+
+def test_the_archives_handler_is_what_training_ships_and_in_its_bundle():
+    """``train.py`` copies ``HANDLER_FILES`` into the model archive's ``code/``: they must be the
+    handler and everything it imports (lazily too), and training's bundle must hold them."""
+    import train
+
+    handler = code_bundle.script_closure(["inference.py"])
+    assert sorted(train.HANDLER_FILES) == [p.name for p in handler]
+    assert set(handler) <= set(code_bundle.step_bundle_files("train"))
+
+
+def test_a_bundle_follows_imports_in_functions_and_through_other_modules(tmp_path):
+    (tmp_path / "entry.py").write_text("import json\nfrom first import x\n")
+    (tmp_path / "first.py").write_text("x = 1\n\ndef later():\n    from second.sub import y\n    return y\n")
+    (tmp_path / "second.py").write_text("import entry\n")  # a cycle is walked once
+    (tmp_path / "unrelated.py").write_text("")
+    found = code_bundle.script_closure(["entry.py"], tmp_path)
+    assert [p.name for p in found] == ["entry.py", "first.py", "second.py"]
+    with pytest.raises(FileNotFoundError, match=r"missing\.py is not a file"):
+        code_bundle.script_closure(["missing.py"], tmp_path)
 
 
 def test_bad_input_exits_with_one_clear_message(tmp_path):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 
@@ -100,21 +101,29 @@ def test_upsert_twice_then_start_with_params_and_status(aws):
     assert "note:" not in said(started)  # the upserted definition runs this checkout's scripts
 
 
-def test_start_says_when_the_pipeline_runs_other_scripts_than_the_checkout(aws, monkeypatch):
-    """An execution runs the upserted definition's code bundle: a checkout whose scripts changed since
-    (or of another commit) is told before it starts, by the bundle's content digest."""
+def test_start_says_when_the_pipeline_runs_other_scripts_than_the_checkout(aws, tmp_path, monkeypatch):
+    """An execution runs the upserted definition's code bundles: a checkout whose scripts changed since
+    (or of another commit) is told before it starts, naming the steps whose bundle differs."""
     from pipeline import code_bundle
 
     assert runner.invoke(app, ["upsert", "--region", REGION, "--role", ROLE]).exit_code == 0
-    upserted = code_bundle.folder_digest(code_bundle.SCRIPTS_DIR)
-    monkeypatch.setattr(code_bundle, "folder_digest", lambda folder: "0123456789abcdef")
+    upserted = code_bundle.files_digest(code_bundle.SCRIPTS_DIR, code_bundle.step_bundle_files("evaluate"))
+    copy = tmp_path / "scripts"
+    shutil.copytree(code_bundle.SCRIPTS_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "evaluate.py").write_text((copy / "evaluate.py").read_text() + "\n# changed\n")
+    here = code_bundle.files_digest(copy, code_bundle.step_bundle_files("evaluate", copy))
+    monkeypatch.setattr(code_bundle, "SCRIPTS_DIR", copy)
     started = runner.invoke(app, ["start", "--region", REGION])
     assert started.exit_code == 0, started.output
     assert (
-        f"note: the pipeline runs the scripts bundle scripts-{upserted}; this checkout's scripts/ is "
-        "scripts-0123456789abcdef" in said(started)
+        "note: the pipeline runs other code than this checkout's scripts/ for evaluate "
+        f"(evaluate-{upserted} there, evaluate-{here} here)" in said(started)
     )
-    assert code_bundle.stale_scripts_note("{}") is None  # a definition without the bundle: nothing to say
+    assert "train" not in said(started).split("scripts/ for ")[1].split(":")[0]  # Train's is the same
+    assert code_bundle.stale_scripts_note("{}") is None  # a definition without bundles: nothing to say
+    # a definition upserted before each step had its own bundle ran one bundle of every script
+    older = '{"S3Uri": "s3://bucket/code/scripts-0123456789abcdef/"}'
+    assert "upserted before each step had its own" in (code_bundle.stale_scripts_note(older) or "")
 
 
 EXECUTIONS = f"arn:aws:sagemaker:{REGION}:123456789012:pipeline/medtx-specialty-classifier/execution"

@@ -92,7 +92,7 @@ def test_train_reads_preprocess_outputs_and_hyperparameters_are_strings(built):
     assert channels["test"] == {
         "Get": "Steps.Preprocess.ProcessingOutputConfig.Outputs['test'].S3Output.S3Uri"
     }
-    assert channels["code"].startswith(f"s3://{BUCKET}/code/scripts-")
+    assert channels["code"].startswith(f"s3://{BUCKET}/code/train-")  # its own bundle of scripts/
     assert channels["sm_drivers"].startswith(f"s3://{BUCKET}/code/sm_drivers-")
     for value in train["HyperParameters"].values():
         assert isinstance(value, str) or (set(value) == {"Get"} and value["Get"].startswith("Parameters."))
@@ -214,9 +214,12 @@ def test_register_uses_inference_dlc_metrics_and_approval_parameter(built):
     assert "evaluation.json" in json.dumps(register["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"])
     # what the version is made of, on the package (Studio's custom metadata): data, model, code, execution
     made_of = register["CustomerMetadataProperties"]
-    inputs = steps["Preprocess"]["Arguments"]["ProcessingInputs"]
-    (code,) = [i["S3Input"]["S3Uri"] for i in inputs if i["InputName"] == "code"]
-    assert made_of.pop("CodeBundle") == code.rstrip("/")  # the scripts' content-addressed bundle
+    channels = steps["Train"]["Arguments"]["InputDataConfig"]
+    (trained_by,) = [c["DataSource"]["S3DataSource"]["S3Uri"] for c in channels if c["ChannelName"] == "code"]
+    inputs = steps["Evaluate"]["Arguments"]["ProcessingInputs"]
+    (measured_by,) = [i["S3Input"]["S3Uri"] for i in inputs if i["InputName"] == "code"]
+    assert made_of.pop("CodeBundle") == trained_by.rstrip("/")  # Train's content-addressed bundle
+    assert made_of.pop("EvaluationCodeBundle") == measured_by.rstrip("/")
     assert made_of == {
         "InputDataUri": {"Get": "Parameters.InputDataUri"},
         "InputDataVersion": {"Get": "Parameters.InputDataVersion"},
@@ -288,13 +291,37 @@ def test_two_builds_are_byte_identical_and_code_changes_move_the_key(built, aws,
     pipeline, _ = built
     again = get_pipeline(region=REGION, role=ROLE)
     assert again.definition() == pipeline.definition()
+    built_steps = [flatten(json.loads(pipeline.definition())["Steps"])]
     copy = tmp_path / "scripts"
     copy.mkdir()
     for path in code_bundle.bundle_files(code_bundle.SCRIPTS_DIR):
         (copy / path.name).write_bytes(path.read_bytes())
-    before = code_bundle.folder_digest(copy)
-    (copy / "train.py").write_text((copy / "train.py").read_text() + "\n# changed\n")
-    assert code_bundle.folder_digest(copy) != before
+    monkeypatch.setattr(code_bundle, "SCRIPTS_DIR", copy)
+
+    def changed(name: str) -> set[str]:
+        """The job steps whose arguments move when ``name`` changes (their cache keys)."""
+        (copy / name).write_text((copy / name).read_text() + "\n# changed\n")
+        built_steps.append(flatten(json.loads(get_pipeline(region=REGION, role=ROLE).definition())["Steps"]))
+        before, after = built_steps[-2:]
+        return {
+            step
+            for step in ("Preprocess", "Train", "Evaluate", "RecordChampion")
+            if after[step] != before[step]
+        }
+
+    # each step runs its own bundle: an evaluation change leaves Train (a GPU job) cached
+    assert changed("evaluate.py") == {"Evaluate"}
+    assert changed("train.py") == {"Train"}
+    assert changed("inference.py") == {"Train"}  # the endpoint handler training puts in the archive
+    assert changed("medtx_behaviour.py") == {"Evaluate"}
+    assert changed("preprocess.py") == {"Preprocess"}
+    assert changed("champion.py") == {"RecordChampion"}
+    assert changed("medtx_common.py") == {
+        "Preprocess",
+        "Train",
+        "Evaluate",
+        "RecordChampion",
+    }  # all import it
 
 
 def test_no_account_literals_in_the_definition(built):
