@@ -115,6 +115,67 @@ def _bundle_keys(definition: str, name: str) -> set[str]:
     return set(re.findall(rf"/{re.escape(name)}-([0-9a-f]{{16}})/", definition))
 
 
+def bundle_uris(definition: str, name: str) -> set[str]:
+    """The ``s3://.../<name>-<digest>/`` URIs of the bundle ``name`` a definition's steps read."""
+    return set(re.findall(rf"s3://[^\"\s]+?/{re.escape(name)}-[0-9a-f]{{16}}/", definition))
+
+
+def changed_files(s3_client, uri: str, name: str, folder: Path | None = None) -> list[str]:
+    """This checkout's files of the step bundle ``name`` against the upserted one at ``uri``, each
+    file that differs as ``evaluate.py changed`` (or ``added`` / ``removed``). Compared by MD5 with
+    the objects' ETags (an object under the multipart threshold, as every script is, has its MD5 as
+    ETag), so nothing is downloaded. A bundle that cannot be listed is one line saying so."""
+    from botocore.exceptions import ClientError
+
+    folder = folder or SCRIPTS_DIR
+    bucket, prefix = uri.removeprefix("s3://").split("/", 1)
+    there: dict[str, str] = {}
+    try:
+        for page in s3_client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for item in page.get("Contents", []):
+                there[item["Key"][len(prefix) :]] = item["ETag"].strip('"')
+    except ClientError as err:
+        return [f"cannot list {uri} to compare its files ({err.response['Error']['Code']})"]
+    if not there:
+        return [f"{uri} holds no files (deleted since the upsert?)"]
+    here = {
+        path.relative_to(folder).as_posix(): hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
+        for path in step_bundle_files(name, folder)
+    }
+    lines = []
+    for file in sorted(set(there) | set(here)):
+        if file not in there:
+            lines.append(f"{file} added")
+        elif file not in here:
+            lines.append(f"{file} removed")
+        elif "-" in there[file]:
+            lines.append(f"{file} not compared (uploaded in parts: its ETag is no MD5)")
+        elif there[file] != here[file]:
+            lines.append(f"{file} changed")
+    return lines
+
+
+def _last_folder(uri: str) -> str:
+    return uri.rstrip("/").rsplit("/", 1)[1]
+
+
+def bundle_differences(s3_client, deployed: str, built: str, folder: Path | None = None) -> list[str]:
+    """For each step bundle the upserted definition ``deployed`` reads at another key than the
+    ``built`` one: which of its files this checkout changed, added or removed."""
+    lines = []
+    for name in STEP_BUNDLES:
+        old, new = bundle_uris(deployed, name), bundle_uris(built, name)
+        if not old or old == new:
+            continue
+        here = ", ".join(sorted(_last_folder(uri) for uri in new))
+        for uri in sorted(old):
+            files = changed_files(s3_client, uri, name, folder)
+            lines.append(
+                f"code {name} ({_last_folder(uri)} -> {here}): {'; '.join(files) or 'the same files'}"
+            )
+    return lines
+
+
 def stale_scripts_note(definition: str, folder: Path | None = None) -> str | None:
     """What to say when a definition (as SageMaker holds it) runs other step bundles than this
     checkout's: its scripts changed since the last upsert, or the checkout is of another commit. An

@@ -98,14 +98,17 @@ def diff(
 
     SageMaker runs the definition last upserted (what Studio, the schedule and ``start`` run); this
     checkout's is built offline with the pipeline's own role. Lists parameters and steps added or
-    removed and each changed value. Exit status 0 when they are the same, 1 when they differ or no
-    pipeline of that name is upserted yet (``medtx upsert``, or a push, makes it this checkout's)."""
+    removed and each changed value, and for a step whose code bundle moved, which of its scripts
+    differ (compared with the upserted bundle's S3 ETags, nothing downloaded). Exit status 0 when
+    they are the same, 1 when they differ or no pipeline of that name is upserted yet (``medtx
+    upsert``, or a push, makes it this checkout's)."""
     import os
 
     import boto3
 
     from pipeline.aws import offline_aws
     from pipeline.cli.common import ENV_SETTINGS
+    from pipeline.code_bundle import bundle_differences
     from pipeline.config import ENV_BUCKET, ENV_KMS
     from pipeline.definition import quiet_sdk, resolve_target
     from pipeline.definition_diff import differences
@@ -128,6 +131,11 @@ def diff(
         highlight=False,
     )
     for line in found:
+        print(line)
+    # which scripts a changed code bundle differs in, read from the upserted bundle's keys
+    for line in bundle_differences(
+        boto3.client("s3", region_name=region), described["PipelineDefinition"], built
+    ):
         print(line)
     unset = [var for var in (ENV_BUCKET, ENV_KMS, ENV_SETTINGS) if not os.environ.get(var)]
     if unset:  # the build project sets them: a difference may be theirs, not the checkout's

@@ -126,6 +126,36 @@ def test_start_says_when_the_pipeline_runs_other_scripts_than_the_checkout(aws, 
     assert "upserted before each step had its own" in (code_bundle.stale_scripts_note(older) or "")
 
 
+def test_a_bundles_files_are_compared_with_the_upserted_ones_by_their_etags(aws, tmp_path):
+    """``medtx diff``'s file lines: a script changed, one the entry script now imports (added), one it
+    no longer does (removed); a bundle that cannot be listed is said, not raised."""
+    import boto3
+
+    from pipeline import code_bundle
+
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket=BUCKET)
+    old, new = tmp_path / "old", tmp_path / "new"
+    for folder, imported in ((old, "gone"), (new, "fresh")):
+        folder.mkdir()
+        (folder / "champion.py").write_text(f"import {imported}\n")
+        (folder / "unrelated.py").write_text(folder.name)  # in no bundle: not compared
+        (folder / f"{imported}.py").write_text("")
+    uri = code_bundle.upload_files(
+        s3, old, code_bundle.step_bundle_files("champion", old), BUCKET, "code", "champion"
+    )
+    assert code_bundle.changed_files(s3, uri, "champion", old) == []
+    assert code_bundle.changed_files(s3, uri, "champion", new) == [
+        "champion.py changed",
+        "fresh.py added",
+        "gone.py removed",
+    ]
+    lost = "s3://no-such-bucket/code/champion-0123456789abcdef/"
+    assert code_bundle.changed_files(s3, lost, "champion", new) == [
+        f"cannot list {lost} to compare its files (NoSuchBucket)"
+    ]
+
+
 EXECUTIONS = f"arn:aws:sagemaker:{REGION}:123456789012:pipeline/medtx-specialty-classifier/execution"
 
 

@@ -6,6 +6,8 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
+import shutil
 from typing import Any
 
 import pytest
@@ -1735,7 +1737,9 @@ def test_the_scheduled_drift_check_puts_its_figures_in_cloudwatch(registry, iam_
     assert broken.exit_code == 1 and "the drift history has the columns when, what" in said(broken)
 
 
-def test_diff_names_what_the_checkout_would_change_in_the_running_pipeline(aws, iam_calls, monkeypatch):
+def test_diff_names_what_the_checkout_would_change_in_the_running_pipeline(
+    aws, iam_calls, monkeypatch, tmp_path
+):
     """``medtx diff`` builds this checkout's definition offline with the pipeline's own role and
     lists how it differs from the upserted one: exit 0 when the same, 1 with each difference. It
     calls only what the build project's role allows (buildspec.yml runs it before upserting)."""
@@ -1780,6 +1784,26 @@ def test_diff_names_what_the_checkout_would_change_in_the_running_pipeline(aws, 
         """...'rmup-ratio","value":"0.1"},{"name":"lr-scheduler","value":"l'... -> """
         """...'rmup-ratio","value":"0.2"},{"name":"lr-scheduler","value":"l'..."""
     )
+    # a script edited since the upsert: the step whose bundle it is in, and the file, read from the
+    # upserted bundle's keys (ETags), with no more than the build project's role allows
+    from pipeline import code_bundle
+
+    copy = tmp_path / "scripts"
+    shutil.copytree(code_bundle.SCRIPTS_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    (copy / "medtx_behaviour.py").write_text((copy / "medtx_behaviour.py").read_text() + "\n# changed\n")
+    monkeypatch.setattr(code_bundle, "SCRIPTS_DIR", copy)
+    iam_calls.clear()
+    edited = runner.invoke(app, ["diff", *pipeline, "--set", "pipeline_name=diffed"])
+    assert edited.exit_code == 1, said(edited)
+    assert iam_calls <= codebuild_actions(), iam_calls
+    lines = edited.stdout.splitlines()
+    assert lines[0].startswith("step Evaluate: ['Arguments']['ProcessingInputs'][")  # its code input's key
+    assert re.fullmatch(
+        r"code evaluate \(evaluate-[0-9a-f]{16} -> evaluate-[0-9a-f]{16}\): medtx_behaviour.py changed",
+        lines[-1],
+    )
+    assert not any("Train" in line for line in lines)  # the training code is the same: Train stays cached
+    monkeypatch.setattr(code_bundle, "SCRIPTS_DIR", ROOT / "scripts")
     missing = runner.invoke(app, ["diff", "--pipeline-name", "never-upserted"])  # the first push
     assert missing.exit_code == 1  # all of it differs
     upsert_it = f"no pipeline 'never-upserted' in {REGION}: `medtx upsert` (or a push) creates it"
