@@ -155,6 +155,33 @@ def verdict(result: dict[str, Any], a: str, b: str) -> str:
     return f"no difference between {a} and {b} that the {level} interval can tell (it spans 0)"
 
 
+def _short(part: str, value: str) -> str:
+    """A code bundle by its folder (``train-<digest>``), an archive by its training job's folder."""
+    if part.endswith("code"):
+        return value.rstrip("/").rsplit("/", 1)[-1]
+    if part == "archive" and value.endswith("/output/model.tar.gz"):
+        return value.removesuffix("/output/model.tar.gz").rsplit("/", 1)[-1]
+    return value
+
+
+def made_of_line(a: dict[str, str | None], b: dict[str, str | None], names: tuple[str, str]) -> str:
+    """What two versions share and what differs, from ``registry.made_of`` of each: "made of: the same
+    archive (huggingface-...), training code (train-...); evaluation code: evaluate-x in version 2,
+    evaluate-y in version 1". Parts neither records are left out."""
+    same, other = [], []
+    for part in a:
+        left, right = a[part], b.get(part)
+        if left is None and right is None:
+            continue
+        if left is not None and left == right:
+            same.append(f"{part} ({_short(part, left)})")
+            continue
+        shown = [_short(part, value) if value else "not recorded" for value in (left, right)]
+        other.append(f"{part}: {shown[0]} in {names[0]}, {shown[1]} in {names[1]}")
+    said = [f"the same {', '.join(same)}"] if same else []
+    return "made of: " + ("; ".join(said + other) or "nothing recorded")
+
+
 def _headline(report: dict[str, Any]) -> dict[str, Any]:
     metrics = report.get("multiclass_classification_metrics", {})
     found: dict[str, Any] = {name: metrics[name]["value"] for name in FIGURES if name in metrics}

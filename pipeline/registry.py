@@ -104,6 +104,25 @@ def lineage(package: dict[str, Any], report: dict[str, Any] | None) -> dict[str,
     }
 
 
+#: What ``made_of`` names, in the order ``models compare`` lists it: the part and where it is recorded
+#: (the archive and data version through ``lineage``, the rest in ``CustomerMetadataProperties``).
+MADE_OF = (
+    ("archive", "ModelDataUrl"),
+    ("data version", "InputDataVersion"),
+    ("data", "InputDataUri"),
+    ("base model", "BaseModel"),
+    ("training code", "CodeBundle"),
+    ("evaluation code", "EvaluationCodeBundle"),
+)
+
+
+def made_of(package: dict[str, Any], report: dict[str, Any] | None) -> dict[str, str | None]:
+    """Each part of ``MADE_OF`` a version records (None where it records none): what a comparison of
+    two versions tells apart, e.g. the same archive evaluated by other evaluation code."""
+    recorded = {**(package.get("CustomerMetadataProperties") or {}), **lineage(package, report)}
+    return {part: recorded.get(key) or None for part, key in MADE_OF}
+
+
 def same_archives(found: list[dict[str, Any]]) -> dict[int, int]:
     """Each version whose archive an older version in ``found`` already holds -> the oldest such
     version: a retraining whose Train step was a cache hit registers the same weights again."""

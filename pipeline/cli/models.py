@@ -267,8 +267,9 @@ def models_compare(
     (package_a, report_a, table_a), (package_b, report_b, table_b) = sides
     result = cmp.compare(report_a, table_a, report_b, table_b)
     names = (f"version {version}", f"version {other}")
+    made = [registry.made_of(package_a, report_a), registry.made_of(package_b, report_b)]
     if as_json:
-        print(json.dumps({"versions": [version, other], **result}, indent=2))
+        print(json.dumps({"versions": [version, other], "made_of": made, **result}, indent=2))
         return
     out = Terminal()
     states = [
@@ -281,6 +282,7 @@ def models_compare(
         else "not paired"
     )
     out.print(f"{states[0]} against {states[1]}, {rows}", highlight=False)
+    out.print(cmp.made_of_line(made[0], made[1], names), highlight=False)
     _print_comparison(out, result, names)
 
 

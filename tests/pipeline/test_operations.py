@@ -1282,12 +1282,19 @@ def test_models_compare_pairs_a_version_with_the_served_one(registry, iam_calls,
         _evaluation(s3, "exec-3", target, better, first_row=1000),  # another split
     ]
     statuses = ("Approved", "PendingManualApproval", "PendingManualApproval")
-    for uri, status in zip(evaluations, statuses, strict=True):
+    trained_by = {"BaseModel": "distilbert-base-uncased", "CodeBundle": "s3://b/code/train-1111111111111111"}
+    made_of = [  # the RegisterModel step's record; version 2 is version 1 measured by other evaluation code
+        {**trained_by, "EvaluationCodeBundle": "s3://b/code/evaluate-aaaaaaaaaaaaaaaa"},
+        {**trained_by, "EvaluationCodeBundle": "s3://b/code/evaluate-bbbbbbbbbbbbbbbb"},
+        {},  # registered without the pipeline
+    ]
+    for uri, status, recorded in zip(evaluations, statuses, made_of, strict=True):
         client.create_model_package(
             ModelPackageGroupName=group,
             InferenceSpecification=spec,
             ModelApprovalStatus=status,
             ModelMetrics={"ModelQuality": {"Statistics": {"ContentType": "application/json", "S3Uri": uri}}},
+            **({"CustomerMetadataProperties": recorded} if recorded else {}),
         )
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.setenv("COLUMNS", "200")
@@ -1310,6 +1317,12 @@ def test_models_compare_pairs_a_version_with_the_served_one(registry, iam_calls,
         "version 2 (PendingManualApproval) against version 1 (Approved, served), on the same 90 "
         "validation rows (45 texts)"
     ) in text
+    assert spec["Containers"][0]["ModelDataUrl"].endswith("/huggingface-1/output/model.tar.gz")
+    assert (  # the archive by its training job's folder, a code bundle by its own
+        "made of: the same archive (huggingface-1), base model (distilbert-base-uncased), training code "
+        "(train-1111111111111111); evaluation code: evaluate-bbbbbbbbbbbbbbbb in version 2, "
+        "evaluate-aaaaaaaaaaaaaaaa in version 1"
+    ) in text
     # macro-F1 by hand: version 1 (0 + 2/3 + 1) / 3 = 0.5556, version 2 (0.8 + 6/7 + 1) / 3 = 0.8857
     assert "macro_f1 0.8857 0.5556 +0.3302" in text and "TF-IDF baseline macro_f1 0.4000 0.4000" in text
     assert "label kept: typos 90.0% 95.0% -5.0 pt" in text  # the behavioural checks, side by side
@@ -1331,6 +1344,7 @@ def test_models_compare_pairs_a_version_with_the_served_one(registry, iam_calls,
     result = json.loads(unpaired.stdout)
     assert result["paired"] is False and "0 in common of 90 and 90" in result["reason"]
     assert result["versions"] == [3, 1]
+    assert [made["training code"] for made in result["made_of"]] == [None, trained_by["CodeBundle"]]
     assert (result["a"]["minus_baseline"], result["b"]["minus_baseline"]) == pytest.approx(
         (result["a"]["macro_f1"] - 0.4, result["b"]["macro_f1"] - 0.4)
     )
