@@ -490,6 +490,14 @@ def test_each_step_bundle_starts_from_a_folder_holding_only_it(bundle, tmp_path)
     assert result.returncode == 0 and "usage" in result.stdout, result.stderr
 
 
+def test_every_file_of_scripts_is_in_a_step_bundle():
+    """A file no bundle holds never reaches a container: a data file a script reads at run time, or a
+    module only reached in a way the import walk cannot see, would be missing there."""
+    bundled = {path for name in code_bundle.STEP_BUNDLES for path in code_bundle.step_bundle_files(name)}
+    left_out = set(code_bundle.bundle_files(code_bundle.SCRIPTS_DIR)) - bundled
+    assert sorted(p.name for p in left_out) == ["__init__.py"]  # the package marker the tests import by
+
+
 def test_the_archives_handler_is_what_training_ships_and_in_its_bundle():
     """``train.py`` copies ``HANDLER_FILES`` into the model archive's ``code/``: they must be the
     handler and everything it imports (lazily too), and training's bundle must hold them."""
