@@ -111,10 +111,6 @@ def upload_step_bundles(s3_client, bucket: str, prefix: str, folder: Path | None
     }
 
 
-def _bundle_keys(definition: str, name: str) -> set[str]:
-    return set(re.findall(rf"/{re.escape(name)}-([0-9a-f]{{16}})/", definition))
-
-
 def bundle_uris(definition: str, name: str) -> set[str]:
     """The ``s3://.../<name>-<digest>/`` URIs of the bundle ``name`` a definition's steps read."""
     return set(re.findall(rf"s3://[^\"\s]+?/{re.escape(name)}-[0-9a-f]{{16}}/", definition))
@@ -186,17 +182,16 @@ def stale_scripts_note(definition: str, folder: Path | None = None) -> str | Non
         return None
     differ = []
     for name in STEP_BUNDLES:
-        deployed = _bundle_keys(definition, name)
-        here = files_digest(folder, step_bundle_files(name, folder))
+        deployed = {_last_folder(uri) for uri in bundle_uris(definition, name)}
+        here = f"{name}-{files_digest(folder, step_bundle_files(name, folder))}"
         if deployed and here not in deployed:
-            there = ", ".join(f"{name}-{d}" for d in sorted(deployed))
-            differ.append(f"{name} ({there} there, {name}-{here} here)")
-    whole = _bundle_keys(definition, WHOLE_FOLDER)
+            differ.append(f"{name} ({', '.join(sorted(deployed))} there, {here} here)")
+    whole = {_last_folder(uri) for uri in bundle_uris(definition, WHOLE_FOLDER)}
     if whole and not differ:
         return (
-            f"the pipeline runs one bundle of every script ({WHOLE_FOLDER}-{', '.join(sorted(whole))}): it "
-            "was upserted before each step had its own; the execution runs that code. `medtx upsert` (or a "
-            "push) first to run this checkout's."
+            f"the pipeline runs one bundle of every script ({', '.join(sorted(whole))}): it was upserted "
+            "before each step had its own; the execution runs that code. `medtx upsert` (or a push) first "
+            "to run this checkout's."
         )
     if not differ:
         return None
