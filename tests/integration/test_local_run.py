@@ -414,6 +414,11 @@ def test_a_second_run_is_served_from_the_cache(local_run, tmp_path):
     assert hint in " ".join((again.stdout + again.stderr).split())
     compared = json.loads(medtx(*hint.split()[:-2], "--json", "--store", str(store)).stdout)
     assert compared["paired"] and compared["macro_f1_difference"] == 0
+    # made of the same archive, data and code (only the endpoint's settings changed), as recorded
+    trained, _ = compared["made_of"]
+    assert compared["made_of"] == [trained, trained]
+    assert trained["training code"].rsplit("/", 1)[1].startswith("train-")
+    assert trained["archive"] == evaluated["model_data"]
     # the setting reaches the server through the model's environment, as on SageMaker
     record = json.loads((store / "_sagemaker" / "endpoints" / "medtx-specialty-classifier.json").read_text())
     asked = {"inputs": "Knee arthroscopy.", "parameters": {"top_k": 3}}
