@@ -84,10 +84,6 @@ def files_digest(folder: Path, files: Iterable[Path]) -> str:
     return digest.hexdigest()[:16]
 
 
-def folder_digest(folder: Path) -> str:
-    return files_digest(folder, bundle_files(folder))
-
-
 def upload_files(s3_client, folder: Path, files: list[Path], bucket: str, prefix: str, name: str) -> str:
     """Upload ``files`` (in ``folder``) to their content-addressed key; returns the ``s3://.../`` URI."""
     key_prefix = f"{prefix.strip('/')}/{name}-{files_digest(folder, files)}"
