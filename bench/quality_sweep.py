@@ -475,6 +475,21 @@ def configurations(cpu: bool) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     return (CPU_CONFIGS, {**TRAIN_DEFAULTS, **CPU_TRAIN}) if cpu else (CONFIGS, TRAIN_DEFAULTS)
 
 
+def chosen(configs: list[dict[str, Any]], only: str) -> list[dict[str, Any]]:
+    """The configurations ``--only`` names (comma-separated; empty: all), in the sweep's order. A name
+    the sweep does not have is refused rather than skipped: a misspelt name would otherwise run nothing
+    of what was asked and say nothing."""
+    names = [name.strip() for name in only.split(",") if name.strip()]
+    known = [config["name"] for config in configs]
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ValueError(
+            f"--only names configuration(s) this sweep does not have: {', '.join(unknown)} "
+            f"(--list prints its {len(known)} names)"
+        )
+    return [config for config in configs if not names or config["name"] in names]
+
+
 def flags(settings: dict[str, Any]) -> list[str]:
     return [item for key, value in settings.items() for item in (f"--{key}", str(value))]
 
@@ -889,6 +904,7 @@ def main() -> None:
     parser.add_argument("--split", type=Path, help="with --rescore: preprocess.py's output folder")
     parser.add_argument("--out", type=Path, default=Path("quality.json"))
     parser.add_argument("--only", default="", help="comma-separated configuration names")
+    parser.add_argument("--list", action="store_true", help="print the configuration names and exit")
     parser.add_argument(
         "--deadline", type=float, default=float("inf"), help="seconds; later configs are skipped"
     )
@@ -900,6 +916,14 @@ def main() -> None:
         "--compare", nargs=2, metavar="FILE.json:NAME", help="two kept results: their paired difference"
     )
     cli = parser.parse_args()
+    configs, base = configurations(cli.cpu)
+    if cli.list:
+        print("\n".join(config["name"] for config in configs))
+        return
+    try:
+        configs = chosen(configs, cli.only)
+    except ValueError as err:
+        parser.error(str(err))
     if cli.compare:
         try:
             print(json.dumps(compare(*(load_result(spec) for spec in cli.compare)), indent=2))
@@ -948,10 +972,8 @@ def main() -> None:
             summary["baselines"] = baseline_only(data, model, work)
             cli.out.write_text(dumps(summary))
             return
-        configs, base = configurations(cli.cpu)
-        chosen = [c for c in configs if not cli.only or c["name"] in cli.only.split(",")]
         cache: dict[str, Path] = {}
-        for config in chosen:
+        for config in configs:
             if time.perf_counter() - started > cli.deadline:
                 summary["skipped"].append(config["name"])
                 continue

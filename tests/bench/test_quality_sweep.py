@@ -156,3 +156,32 @@ def test_results_keep_plain_lists_on_one_line(tmp_path: Path):
         quality_sweep.load_result(str(path))
     with pytest.raises(ValueError, match="0 results match"):
         quality_sweep.load_result(f"{path}:nope")
+
+
+def test_only_takes_the_named_configurations_in_the_sweeps_order_and_refuses_an_unknown_name():
+    configs, _ = SWEEPS["cpu"]
+    first, second = configs[0]["name"], configs[1]["name"]
+    assert [c["name"] for c in quality_sweep.chosen(configs, f"{second}, {first}")] == [first, second]
+    assert quality_sweep.chosen(configs, "") == configs
+    with pytest.raises(ValueError, match=r"does not have: no-such-config \(--list prints its \d+ names\)"):
+        quality_sweep.chosen(configs, f"{first},no-such-config")
+
+
+RECORDED = re.compile(r"quality_sweep\.py(?P<args>(?: --?[a-z-]+(?: [^\s`-][^\s`]*)?)*)")
+
+
+def test_every_recorded_sweep_command_names_configurations_the_sweep_has():
+    """bench/RESULTS.md and the docs give the command behind each figure; each configuration they
+    name must still be in the sweep it ran in (the GPU one, or ``--cpu``'s), so the figure can be
+    reproduced by copying the command."""
+    root = Path(__file__).resolve().parents[2]
+    pages = [root / "bench" / "RESULTS.md", root / "README.md", *sorted((root / "docs").glob("*.md"))]
+    recorded = []
+    for page in pages:
+        for match in RECORDED.finditer(page.read_text()):
+            if only := re.search(r"--only[ =](\S+)", match["args"]):
+                sweep = "cpu" if "--cpu" in match["args"].split() else "gpu"
+                recorded += [(page.name, sweep, name) for name in only[1].split(",")]
+    assert len(recorded) >= 10  # the pattern still finds the commands
+    names = {sweep: {config["name"] for config in configs} for sweep, (configs, _) in SWEEPS.items()}
+    assert [(page, sweep, name) for page, sweep, name in recorded if name not in names[sweep]] == []
