@@ -253,6 +253,7 @@ def models_compare(
 
     with failing(registry.RegistryError, code=2):
         opened = open_registry(store, sagemaker, region)
+        opened.describe(named_group(group), version)  # a version not there is the error, not the endpoint
         served = opened.served(named_endpoint(None))
         asked = other
         if other is None:

@@ -1307,6 +1307,9 @@ def test_models_compare_pairs_a_version_with_the_served_one(registry, iam_calls,
     assert nothing_served.exit_code == 2
     assert "the endpoint serves no model package (it is not running" in said(nothing_served)
     assert "name the version to compare with" in said(nothing_served)
+    # a version the group lacks is the error, whatever the endpoint serves
+    missing = runner.invoke(app, ["models", "compare", "9", "--sagemaker", "--group", group])
+    assert missing.exit_code == 2 and "no version 9 in model package group" in said(missing)
 
     first = f"arn:aws:sagemaker:{REGION}:123456789012:model-package/{group}/1"
     deploy.deploy(client, own.client("cloudwatch"), deploy.DeploySettings(endpoint, ROLE), first)
