@@ -6,7 +6,9 @@ import contextlib
 import hashlib
 import os
 import re
+import subprocess
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 OFFLINE_ACCOUNT_ROLE = "arn:aws:iam::123456789012:role/medtx-offline-build"
@@ -98,8 +100,55 @@ def with_input_version(params: list[dict[str, str]], definition: dict[str, Any],
     return version
 
 
-def upsert(pipeline: Any, role: str, description: str = "medtx specialty classifier") -> str:
-    response = pipeline.upsert(role_arn=role, description=description)
+#: CodeBuild's revision of the source it builds: the commit ID for a CodeCommit, GitHub or Bitbucket
+#: source, and for a build CodePipeline runs, the revision its source action passed (a CodeConnections
+#: source's commit ID). The zip CodePipeline hands CodeBuild holds no ``.git`` to ask.
+ENV_SOURCE_REVISION = "CODEBUILD_RESOLVED_SOURCE_VERSION"
+#: The pipeline's description in SageMaker (Studio shows it): this, then where it was upserted from.
+DESCRIPTION = "medtx specialty classifier"
+_FROM = ", upserted from commit "
+DIRTY = " with uncommitted changes"
+#: The checkout this package is in (an editable install's; elsewhere no git answers for it).
+CHECKOUT = Path(__file__).resolve().parents[1]
+
+
+def source_revision(checkout: Path = CHECKOUT) -> str | None:
+    """The commit this checkout builds: CodeBuild's resolved source version, else git's HEAD, marked
+    ``DIRTY`` when tracked files differ from it; None where neither says (an installed copy)."""
+    given = os.environ.get(ENV_SOURCE_REVISION, "").strip()
+    if given:
+        return given
+    git = ["git", "-C", str(checkout)]
+    try:
+        head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=30)
+        if head.returncode != 0:
+            return None
+        changes = subprocess.run(
+            [*git, "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError):  # no git on the machine
+        return None
+    return head.stdout.strip() + (DIRTY if changes.stdout.strip() else "")
+
+
+def pipeline_description(revision: str | None) -> str:
+    """What ``medtx upsert`` sets as the pipeline's description: ``DESCRIPTION`` and the commit."""
+    return f"{DESCRIPTION}{_FROM}{revision}" if revision else DESCRIPTION
+
+
+def upserted_from(description: str | None) -> str | None:
+    """The commit a pipeline's description says it was upserted from (``pipeline_description``);
+    None for one upserted without it (by hand, or before descriptions named it)."""
+    _, found, revision = (description or "").partition(_FROM)
+    return (revision.strip() or None) if found else None
+
+
+def upsert(pipeline: Any, role: str, revision: str | None = None) -> str:
+    """Create or update the pipeline; its description names ``revision`` (``source_revision``)."""
+    response = pipeline.upsert(role_arn=role, description=pipeline_description(revision))
     return response["PipelineArn"]
 
 

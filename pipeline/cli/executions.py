@@ -79,15 +79,18 @@ def definition(
 
 @app.command()
 def upsert(region: Region = None, role: Role = None, bucket: Bucket = None, sets: Sets = None) -> None:
-    """Create or update the pipeline in SageMaker."""
+    """Create or update the pipeline in SageMaker. Its description (which Studio shows, and ``medtx
+    diff`` reads) names the commit it was built from: CodeBuild's source version, or git's HEAD here,
+    marked when tracked files have uncommitted changes."""
     from pipeline import aws
     from pipeline.definition import quiet_sdk, resolve_target
 
     with failing(ValueError, code=2):
         region, role, bucket = resolve_target(region, role, bucket, config(sets))
+    revision = aws.source_revision()
     with quiet_sdk():
-        arn = aws.upsert(_build(region, role, bucket, sets), role)
-    console.print(f"upserted {arn}")
+        arn = aws.upsert(_build(region, role, bucket, sets), role, revision)
+    console.print(f"upserted {arn} " + (f"from commit {revision}" if revision else "(no commit known)"))
 
 
 @app.command()
@@ -122,6 +125,7 @@ def diff(
     with quiet_sdk(), offline_aws(bucket):
         built = _build(region, described["RoleArn"], bucket, sets).definition()
     found = differences(json.loads(described["PipelineDefinition"]), json.loads(built))
+    console.print(_upserted_line(name, described), highlight=False)
     if not found:
         console.print(f"{name} runs the definition this checkout builds", highlight=False)
         return
@@ -145,6 +149,22 @@ def diff(
             highlight=False,
         )
     raise typer.Exit(1)
+
+
+def _upserted_line(name: str, described: dict) -> str:
+    """When the pipeline SageMaker runs was upserted and from which commit, beside this checkout's."""
+    from datetime import UTC
+
+    from pipeline import aws
+
+    when = described.get("LastModifiedTime")
+    at = f" {when.astimezone(UTC):%Y-%m-%d %H:%M} UTC" if when else ""
+    there = aws.upserted_from(described.get("PipelineDescription"))
+    source = f"from commit {there}" if there else "from a commit its description does not name"
+    here = aws.source_revision()
+    return f"{name} was upserted{at} {source}; this checkout is " + (
+        f"commit {here}" if here else "of no commit git or CodeBuild names"
+    )
 
 
 @app.command()

@@ -53,18 +53,26 @@ def test_a_store_that_is_a_file_is_refused_by_name(tmp_path):
         assert refused.exit_code == 2 and "is a file" in said(refused), (command, said(refused))
 
 
-def test_upsert_twice_then_start_with_params_and_status(aws):
+def test_upsert_twice_then_start_with_params_and_status(aws, monkeypatch):
     import boto3
+
+    from pipeline import aws as helpers
 
     args = ["--region", REGION, "--role", ROLE]
     first = runner.invoke(app, ["upsert", *args])
     assert first.exit_code == 0, first.output
+    monkeypatch.setenv(helpers.ENV_SOURCE_REVISION, "0123456789abcdef0123456789abcdef01234567")
     second = runner.invoke(app, ["upsert", *args, "--set", "train__epochs=4"])
     assert second.exit_code == 0, second.output
     client = boto3.client("sagemaker", region_name=REGION)
     described = client.describe_pipeline(PipelineName="medtx-specialty-classifier")
     params = {p["Name"]: p["DefaultValue"] for p in json.loads(described["PipelineDefinition"])["Parameters"]}
     assert params["Epochs"] == "4"  # the update took
+    # the description (Studio shows it) names the commit CodeBuild built
+    revision = "0123456789abcdef0123456789abcdef01234567"
+    assert described["PipelineDescription"] == f"medtx specialty classifier, upserted from commit {revision}"
+    assert helpers.upserted_from(described["PipelineDescription"]) == revision
+    assert f"from commit {revision}" in said(second)
 
     started = runner.invoke(
         app, ["start", "--region", REGION, "--param", "Epochs=7", "--param", "DeployModel=true"]
@@ -795,3 +803,31 @@ def test_help_keeps_every_placeholder_it_names():
         assert not missing, f"medtx {' '.join(path)} --help drops {missing}"
         checked += 1
     assert checked >= 3
+
+
+def test_source_revision_is_codebuilds_else_gits_head_marked_when_tracked_files_changed(
+    tmp_path, monkeypatch
+):
+    from pipeline import aws
+
+    monkeypatch.delenv(aws.ENV_SOURCE_REVISION, raising=False)
+    assert aws.source_revision(tmp_path) is None  # not a checkout (an installed copy)
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (tmp_path / "a.py").write_text("x = 1\n")
+    subprocess.run([*git, "add", "a.py"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "a"], check=True)
+    head = subprocess.run(
+        [*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    assert aws.source_revision(tmp_path) == head
+    (tmp_path / "new.py").write_text("")  # an untracked file is not built from
+    assert aws.source_revision(tmp_path) == head
+    (tmp_path / "a.py").write_text("x = 2\n")
+    assert aws.source_revision(tmp_path) == f"{head} with uncommitted changes"
+    monkeypatch.setenv(aws.ENV_SOURCE_REVISION, "feedface")  # CodeBuild's word wins: its zip has no .git
+    assert aws.source_revision(tmp_path) == "feedface"
+    assert aws.upserted_from(aws.pipeline_description("feedface")) == "feedface"
+    assert aws.pipeline_description(None) == "medtx specialty classifier"
+    assert aws.upserted_from("medtx specialty classifier") is None  # upserted before it named one
+    assert aws.upserted_from(None) is None

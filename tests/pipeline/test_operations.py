@@ -1769,13 +1769,23 @@ def test_diff_names_what_the_checkout_would_change_in_the_running_pipeline(
     monkeypatch.setenv("COLUMNS", "200")
     runner = CliRunner()
     pipeline = ["--pipeline-name", "diffed"]
-    assert runner.invoke(app, ["upsert", "--role", ROLE, "--set", "pipeline_name=diffed"]).exit_code == 0
+    # upserted by the build of one commit, compared from a checkout of the next
+    monkeypatch.setenv("CODEBUILD_RESOLVED_SOURCE_VERSION", "1111111111111111111111111111111111111111")
+    upserted = runner.invoke(app, ["upsert", "--role", ROLE, "--set", "pipeline_name=diffed"])
+    assert upserted.exit_code == 0 and "from commit 1111111111111111111111111111111111111111" in said(
+        upserted
+    )
+    monkeypatch.setenv("CODEBUILD_RESOLVED_SOURCE_VERSION", "2222222222222222222222222222222222222222")
     iam_calls.clear()
     same = runner.invoke(app, ["diff", *pipeline, "--set", "pipeline_name=diffed"])
     assert same.exit_code == 0, said(same)
     assert iam_calls == {"sagemaker:DescribePipeline"} and iam_calls <= codebuild_actions()
     assert "medtx diff" in (ROOT / "buildspec.yml").read_text()
     assert "diffed runs the definition this checkout builds" in said(same)
+    assert re.search(
+        r"diffed was upserted \d{4}-\d\d-\d\d \d\d:\d\d UTC from commit 1{40}; this checkout is commit 2{40}",
+        said(same),
+    )
     changed = runner.invoke(
         app,
         [
