@@ -117,3 +117,27 @@ def test_documented_settings_parameters_presets_and_profiles_exist():
             if p not in LOCAL_PROFILES
         ]
     assert wrong == []
+
+
+def test_the_readme_layout_names_every_module():
+    """A newcomer finds each part of the project from the README's layout table: every module of
+    ``pipeline/``, ``steps/`` and ``scripts/`` is named there, by its path in a row of its own or by
+    its name in its folder's row."""
+    readme = (ROOT / "README.md").read_text()
+    layout = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    rows = [row.split(" | ", 1) for row in layout.splitlines() if row.startswith("| `")]
+    modules = [
+        path.relative_to(ROOT)
+        for folder in ("pipeline", "steps", "scripts")
+        for path in sorted((ROOT / folder).rglob("*.py"))
+        if path.stem not in ("__init__", "__main__")
+    ]
+    assert len(modules) > 40 and len(rows) > 20
+
+    def named(module: Path) -> bool:
+        return any(
+            f"`{module}`" in first or (first == f"| `{module.parent}/`" and f"`{module.stem}`" in rest)
+            for first, rest in rows
+        )
+
+    assert [str(module) for module in modules if not named(module)] == []
