@@ -146,6 +146,21 @@ def upserted_from(description: str | None) -> str | None:
     return (revision.strip() or None) if found else None
 
 
+#: StartPipelineExecution's pattern for a display name: 1 to 82 letters and digits, hyphens between.
+DISPLAY_NAME = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,81}")
+
+
+def display_name(revision: str | None) -> str | None:
+    """An execution's display name (Studio lists executions by it, ``medtx status --last`` shows it)
+    for a definition built from ``revision``: ``commit-<12 hex>``, ``-modified`` when built with
+    uncommitted changes; None when ``revision`` is no commit hash (CodePipeline's revision of an S3
+    source), so the name never claims a commit it does not know."""
+    sha = (revision or "").removesuffix(DIRTY)
+    if not re.fullmatch(r"[0-9a-f]{7,64}", sha):
+        return None
+    return f"commit-{sha[:12]}" + ("-modified" if revision != sha else "")
+
+
 def upsert(pipeline: Any, role: str, revision: str | None = None) -> str:
     """Create or update the pipeline; its description names ``revision`` (``source_revision``)."""
     response = pipeline.upsert(role_arn=role, description=pipeline_description(revision))

@@ -180,10 +180,19 @@ def start(
             "retraining uses it",
         ),
     ] = False,
+    display_name: Annotated[
+        str | None,
+        typer.Option(
+            help="the execution's name in Studio and medtx status --last (default: the commit the running "
+            "definition was upserted from, as commit-0123456789ab)"
+        ),
+    ] = None,
     pipeline_name: PipelineName = None,
     region: Region = None,
 ) -> None:
-    """Start an execution, with ``--param Name=Value`` overrides."""
+    """Start an execution, with ``--param Name=Value`` overrides. It is named after the commit the
+    pipeline's definition was upserted from (``medtx upsert`` records it), unless ``--display-name``
+    names it."""
     import boto3
 
     from pipeline import aws
@@ -192,9 +201,15 @@ def start(
     region = resolve_region(region)
     client = boto3.client("sagemaker", region_name=region)
     name = named_pipeline(pipeline_name)
+    if display_name is not None and not aws.DISPLAY_NAME.fullmatch(display_name):
+        raise typer.BadParameter(
+            f"{display_name!r}: 1 to 82 letters and digits, with hyphens between them",
+            param_hint="--display-name",
+        )
     with failing(ValueError, code=2):
         parsed = aws.parse_params(params)
-        described = upserted_pipeline(client, name, region)["PipelineDefinition"]
+        pipeline = upserted_pipeline(client, name, region)
+        described = pipeline["PipelineDefinition"]
         definition = json.loads(described)
         aws.check_params(definition, parsed)
         version = aws.with_input_version(parsed, definition, boto3.client("s3", region_name=region))
@@ -209,8 +224,9 @@ def start(
             shown = ", ".join(f"{e['id']} ({e['status']} since {e['started']})" for e in running)
             console.print(f"not started (--if-idle): {name} still runs {shown}", highlight=False)
             return
-    arn = aws.start(client, name, parsed)
-    console.print(f"started {arn}")
+    display_name = display_name or aws.display_name(aws.upserted_from(pipeline.get("PipelineDescription")))
+    arn = aws.start(client, name, parsed, display_name)
+    console.print(f"started {arn}" + (f" ({display_name})" if display_name else ""), highlight=False)
     print(arn)
     if wait:
         _watch(client, arn, poll_seconds)
@@ -486,7 +502,9 @@ def run(
     """Run the pipeline: ``--local`` on this machine, else upsert it to SageMaker and start it."""
     if not local:
         upsert(region=region, role=role, bucket=bucket, sets=sets)
-        start(params=params, wait=True, poll_seconds=30.0, pipeline_name=None, region=region)
+        start(
+            params=params, wait=True, poll_seconds=30.0, display_name=None, pipeline_name=None, region=region
+        )
         return
     from pipeline import aws
     from pipeline.cli.settings import changed_settings
@@ -532,6 +550,7 @@ def run(
         use_cache=cache,
         new_execution=new_execution,
         pipeline_name=cfg.pipeline_name,
+        display_name=aws.display_name(aws.source_revision()),  # the checkout it was built from
     )
     try:
         with LiveReporter(console, verbose) as reporter:

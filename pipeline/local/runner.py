@@ -204,6 +204,8 @@ class LocalRun:
     reporter: Reporter = field(default_factory=Reporter)
     new_execution: bool = False
     pipeline_name: str = field(default_factory=lambda: _config().pipeline_name)
+    #: A new execution's ``PipelineExecutionDisplayName`` (``aws.display_name``: the checkout's commit).
+    display_name: str | None = None
 
     def __post_init__(self) -> None:
         self.definition = json.loads(self.definition_text)
@@ -251,6 +253,7 @@ class LocalRun:
                     "pipeline", f"{self.pipeline_name}/execution/{execution_id}"
                 ),
                 "PipelineName": self.pipeline_name,
+                **({"PipelineExecutionDisplayName": self.display_name} if self.display_name else {}),
                 "DefinitionSha256": self.digest,
                 "Parameters": self.values,
                 "Status": "Executing",

@@ -44,6 +44,8 @@ class LiveReporter(Reporter):
 
     def execution_started(self, execution: dict[str, Any], resumed: bool) -> None:
         what = f"resuming (attempt {execution['Attempts']})" if resumed else "new"
+        named = execution.get("PipelineExecutionDisplayName")
+        what += f", {named}" if named else ""  # the commit the definition was built from
         self.console.print(f"Execution [bold]{execution['PipelineExecutionId']}[/bold] ({what})")
 
     def step_started(self, name: str, kind: str) -> None:
@@ -102,7 +104,7 @@ def execution_state(store: Store, record: dict[str, Any]) -> dict[str, Any]:
     return {
         "arn": record["PipelineExecutionArn"],
         "status": record["Status"],
-        "display_name": None,
+        "display_name": record.get("PipelineExecutionDisplayName"),
         "failure_reason": record.get("FailureReason"),
         "parameters": {name: str(value) for name, value in record.get("Parameters", {}).items()},
         "steps": [
@@ -133,7 +135,7 @@ def recent_executions(store: Store, last: int) -> list[dict[str, Any]]:
             "arn": record["PipelineExecutionArn"],
             "status": record["Status"],
             "started": record["StartTime"],
-            "display_name": "",
+            "display_name": record.get("PipelineExecutionDisplayName") or "",
             "failure_reason": record.get("FailureReason") or "",
         }
         for record in reversed(executions(store)[-last:])

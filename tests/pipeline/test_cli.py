@@ -79,6 +79,10 @@ def test_upsert_twice_then_start_with_params_and_status(aws, monkeypatch):
     )
     assert started.exit_code == 0, started.output
     arn = started.stdout.strip().splitlines()[-1]
+    # named after the commit the running definition was upserted from, as Studio lists it
+    assert f"started {arn} (commit-0123456789ab)" in said(started)
+    execution = client.describe_pipeline_execution(PipelineExecutionArn=arn)
+    assert execution["PipelineExecutionDisplayName"] == "commit-0123456789ab"
     given = client.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)["PipelineParameters"]
     version = {"InputDataVersion": _version_at(INPUT_KEY)}
     assert {p["Name"]: p["Value"] for p in given} == {"Epochs": "7", "DeployModel": "true", **version}
@@ -97,9 +101,15 @@ def test_upsert_twice_then_start_with_params_and_status(aws, monkeypatch):
     listed = runner.invoke(app, ["status", "--region", REGION, "--last", "5"])
     recent = json.loads(listed.stdout)
     assert [e["arn"] for e in recent] == [waited_arn, arn] and recent[0]["status"] == "Succeeded"
+    assert recent[1]["display_name"] == "commit-0123456789ab"
+    named = runner.invoke(app, ["start", "--region", REGION, "--display-name", "nightly-7"])
+    assert named.exit_code == 0 and "(nightly-7)" in said(named)
+    refused = runner.invoke(app, ["start", "--region", REGION, "--display-name", "nightly_7"])
+    assert refused.exit_code == 2 and "1 to 82 letters and digits, with hyphens between" in said(refused)
     assert recent[1]["id"] == arn.rsplit("/", 1)[-1] and recent[1]["id"] in said(listed)
-    newest = json.loads(runner.invoke(app, ["status", "--region", REGION, "--last", "1"]).stdout)
-    assert [e["arn"] for e in newest] == [waited_arn]
+    newest = json.loads(runner.invoke(app, ["status", "--region", REGION, "--last", "2"]).stdout)
+    assert [e["display_name"] for e in newest] == ["nightly-7", "commit-0123456789ab"]
+    assert newest[1]["arn"] == waited_arn
     client.delete_pipeline(PipelineName="medtx-specialty-classifier")
     upserted = runner.invoke(app, ["upsert", *args])
     assert upserted.exit_code == 0, upserted.output
@@ -831,3 +841,16 @@ def test_source_revision_is_codebuilds_else_gits_head_marked_when_tracked_files_
     assert aws.pipeline_description(None) == "medtx specialty classifier"
     assert aws.upserted_from("medtx specialty classifier") is None  # upserted before it named one
     assert aws.upserted_from(None) is None
+
+
+def test_an_executions_display_name_is_the_commit_or_none():
+    from pipeline import aws
+
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    assert aws.display_name(sha) == "commit-0123456789ab"
+    assert aws.display_name(f"{sha}{aws.DIRTY}") == "commit-0123456789ab-modified"
+    assert aws.display_name("3HL4kqtJlcpXroDTDmJ.rmSpXd3dIbrHY") is None  # an S3 source's version id
+    assert aws.display_name(None) is None and aws.display_name("") is None
+    for name in ("commit-0123456789ab", "commit-0123456789ab-modified", "nightly-7"):
+        assert aws.DISPLAY_NAME.fullmatch(name)
+    assert not aws.DISPLAY_NAME.fullmatch("-x") and not aws.DISPLAY_NAME.fullmatch("x" * 83)

@@ -209,6 +209,20 @@ def test_a_fail_step_fails_with_its_resolved_message_and_is_not_resumed(tmp_path
     assert runner.LocalRun(store, text, {"Limit": "0.3"}).run()["Status"] == "Succeeded"
 
 
+def test_an_execution_keeps_its_display_name_and_status_shows_it(tmp_path):
+    from pipeline.local import show
+
+    store = Store(tmp_path)
+    named = runner.LocalRun(store, _definition(), display_name="commit-0123456789ab-modified").run()
+    unnamed = runner.LocalRun(store, _definition(), new_execution=True).run()
+    assert "PipelineExecutionDisplayName" not in unnamed
+    assert [e["display_name"] for e in show.recent_executions(store, 5)] == [
+        "",
+        "commit-0123456789ab-modified",
+    ]
+    assert show.execution_state(store, named)["display_name"] == "commit-0123456789ab-modified"
+
+
 def _job_step(*arguments: str) -> dict:
     """A processing step running ``s3://b/code/job.py`` with ``arguments``."""
     return {
