@@ -285,7 +285,8 @@ def _failed_jobs(state: dict) -> list[dict]:
 
 def _show(state: dict, logs_option: str = "") -> None:
     """An execution's steps as a table, its failure, and how to read a failed job's logs."""
-    table = Table(title=f"{state['arn']} — {state['status']}")
+    named = f" ({state['display_name']})" if state.get("display_name") else ""
+    table = Table(title=f"{state['arn']}{named} — {state['status']}")
     table.add_column("step")
     table.add_column("status")
     table.add_column("note", overflow="fold")

@@ -92,6 +92,7 @@ def test_upsert_twice_then_start_with_params_and_status(aws, monkeypatch):
     state = json.loads(shown.stdout)
     assert state["parameters"] == {"Epochs": "7", "DeployModel": "true", **version}
     assert state["status"] == "Succeeded"
+    assert state["display_name"] == "commit-0123456789ab" and "(commit-0123456789ab)" in said(shown)
     steps = ["Preprocess", "Train", "Evaluate", "CheckQuality", "RegisterModel", "CreateModel"]
     steps += ["CheckDeploy", "EndpointConfig", "Endpoint", "RecordChampion"]  # every page, in order
     assert [s["name"] for s in state["steps"]] == steps
