@@ -208,8 +208,8 @@ def start(
         )
     with failing(ValueError, code=2):
         parsed = aws.parse_params(params)
-        pipeline = upserted_pipeline(client, name, region)
-        described = pipeline["PipelineDefinition"]
+        upserted = upserted_pipeline(client, name, region)
+        described = upserted["PipelineDefinition"]
         definition = json.loads(described)
         aws.check_params(definition, parsed)
         version = aws.with_input_version(parsed, definition, boto3.client("s3", region_name=region))
@@ -224,7 +224,7 @@ def start(
             shown = ", ".join(f"{e['id']} ({e['status']} since {e['started']})" for e in running)
             console.print(f"not started (--if-idle): {name} still runs {shown}", highlight=False)
             return
-    display_name = display_name or aws.display_name(aws.upserted_from(pipeline.get("PipelineDescription")))
+    display_name = display_name or aws.display_name(aws.upserted_from(upserted.get("PipelineDescription")))
     arn = aws.start(client, name, parsed, display_name)
     console.print(f"started {arn}" + (f" ({display_name})" if display_name else ""), highlight=False)
     print(arn)
