@@ -217,6 +217,8 @@ def start(
         console.print(f"input data version {version} (InputDataVersion: new data misses the cache)")
     stale = stale_scripts_note(described)
     if stale:
+        there = aws.upserted_from(upserted.get("PipelineDescription"))
+        stale += f" It was upserted from commit {there}." if there else ""
         console.print(f"[yellow]note:[/yellow] {stale}", highlight=False)
     if if_idle:
         running = aws.running_executions(client, name)

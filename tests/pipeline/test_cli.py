@@ -125,6 +125,7 @@ def test_start_says_when_the_pipeline_runs_other_scripts_than_the_checkout(aws, 
     (or of another commit) is told before it starts, naming the steps whose bundle differs."""
     from pipeline import code_bundle
 
+    monkeypatch.setenv("CODEBUILD_RESOLVED_SOURCE_VERSION", "89abcdef" * 5)
     assert runner.invoke(app, ["upsert", "--region", REGION, "--role", ROLE]).exit_code == 0
     upserted = code_bundle.files_digest(code_bundle.SCRIPTS_DIR, code_bundle.step_bundle_files("evaluate"))
     copy = tmp_path / "scripts"
@@ -139,6 +140,7 @@ def test_start_says_when_the_pipeline_runs_other_scripts_than_the_checkout(aws, 
         f"(evaluate-{upserted} there, evaluate-{here} here)" in said(started)
     )
     assert "train" not in said(started).split("scripts/ for ")[1].split(":")[0]  # Train's is the same
+    assert f"It was upserted from commit {'89abcdef' * 5}." in said(started)
     assert code_bundle.stale_scripts_note("{}") is None  # a definition without bundles: nothing to say
     # a definition upserted before each step had its own bundle ran one bundle of every script
     older = '{"S3Uri": "s3://bucket/code/scripts-0123456789abcdef/"}'
