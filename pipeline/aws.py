@@ -120,8 +120,12 @@ def source_revision(checkout: Path = CHECKOUT) -> str | None:
         return given
     git = ["git", "-C", str(checkout)]
     try:
-        head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=30)
-        if head.returncode != 0:
+        head = subprocess.run(
+            [*git, "rev-parse", "--show-toplevel", "HEAD"], capture_output=True, text=True, timeout=30
+        )
+        top, _, sha = head.stdout.strip().partition("\n")
+        # a copy installed into a virtualenv that lies inside some other repository is not that commit
+        if head.returncode != 0 or Path(top).resolve() != checkout.resolve():
             return None
         changes = subprocess.run(
             [*git, "status", "--porcelain", "--untracked-files=no"],
@@ -131,7 +135,7 @@ def source_revision(checkout: Path = CHECKOUT) -> str | None:
         )
     except (OSError, subprocess.SubprocessError):  # no git on the machine
         return None
-    return head.stdout.strip() + (DIRTY if changes.stdout.strip() else "")
+    return sha.strip() + (DIRTY if changes.stdout.strip() else "")
 
 
 def pipeline_description(revision: str | None) -> str:

@@ -838,6 +838,8 @@ def test_source_revision_is_codebuilds_else_gits_head_marked_when_tracked_files_
     assert aws.source_revision(tmp_path) == head
     (tmp_path / "a.py").write_text("x = 2\n")
     assert aws.source_revision(tmp_path) == f"{head} with uncommitted changes"
+    (tmp_path / "venv" / "site-packages").mkdir(parents=True)  # an installed copy inside the repository
+    assert aws.source_revision(tmp_path / "venv" / "site-packages") is None
     monkeypatch.setenv(aws.ENV_SOURCE_REVISION, "feedface")  # CodeBuild's word wins: its zip has no .git
     assert aws.source_revision(tmp_path) == "feedface"
     assert aws.upserted_from(aws.pipeline_description("feedface")) == "feedface"
