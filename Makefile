@@ -38,6 +38,7 @@ run: install
 
 test: install $(INFRA_VENV)/.installed
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m mypy
 	$(PY) -m pytest -q
 
