@@ -215,10 +215,10 @@ def start(
         version = aws.with_input_version(parsed, definition, boto3.client("s3", region_name=region))
     if version:
         console.print(f"input data version {version} (InputDataVersion: new data misses the cache)")
+    upserted_from = aws.upserted_from(upserted.get("PipelineDescription"))
     stale = stale_scripts_note(described)
     if stale:
-        there = aws.upserted_from(upserted.get("PipelineDescription"))
-        stale += f" It was upserted from commit {there}." if there else ""
+        stale += f" It was upserted from commit {upserted_from}." if upserted_from else ""
         console.print(f"[yellow]note:[/yellow] {stale}", highlight=False)
     if if_idle:
         running = aws.running_executions(client, name)
@@ -226,7 +226,7 @@ def start(
             shown = ", ".join(f"{e['id']} ({e['status']} since {e['started']})" for e in running)
             console.print(f"not started (--if-idle): {name} still runs {shown}", highlight=False)
             return
-    display_name = display_name or aws.display_name(aws.upserted_from(upserted.get("PipelineDescription")))
+    display_name = display_name or aws.display_name(upserted_from)
     arn = aws.start(client, name, parsed, display_name)
     console.print(f"started {arn}" + (f" ({display_name})" if display_name else ""), highlight=False)
     print(arn)

@@ -56,12 +56,12 @@ def test_a_store_that_is_a_file_is_refused_by_name(tmp_path):
 def test_upsert_twice_then_start_with_params_and_status(aws, monkeypatch):
     import boto3
 
-    from pipeline import aws as helpers
+    from pipeline import aws as medtx_aws  # apart from the moto fixture `aws`
 
     args = ["--region", REGION, "--role", ROLE]
     first = runner.invoke(app, ["upsert", *args])
     assert first.exit_code == 0, first.output
-    monkeypatch.setenv(helpers.ENV_SOURCE_REVISION, "0123456789abcdef0123456789abcdef01234567")
+    monkeypatch.setenv(medtx_aws.ENV_SOURCE_REVISION, "0123456789abcdef0123456789abcdef01234567")
     second = runner.invoke(app, ["upsert", *args, "--set", "train__epochs=4"])
     assert second.exit_code == 0, second.output
     client = boto3.client("sagemaker", region_name=REGION)
@@ -71,7 +71,7 @@ def test_upsert_twice_then_start_with_params_and_status(aws, monkeypatch):
     # the description (Studio shows it) names the commit CodeBuild built
     revision = "0123456789abcdef0123456789abcdef01234567"
     assert described["PipelineDescription"] == f"medtx specialty classifier, upserted from commit {revision}"
-    assert helpers.upserted_from(described["PipelineDescription"]) == revision
+    assert medtx_aws.upserted_from(described["PipelineDescription"]) == revision
     assert f"from commit {revision}" in said(second)
 
     started = runner.invoke(
