@@ -125,8 +125,9 @@ def parse_bool(value: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {value!r}")
 
 
-def resolve_file(path: str | Path, pattern: str) -> Path:
-    """Return ``path`` if it is a file, else the single file matching ``pattern`` inside it.
+def resolve_file(path: str | Path, pattern: str, *more: str) -> Path:
+    """Return ``path`` if it is a file, else the single file inside it matching ``pattern`` or one of
+    ``more``.
 
     SageMaker hands processing inputs over as folders; a laptop user passes the file itself.
     """
@@ -135,10 +136,12 @@ def resolve_file(path: str | Path, pattern: str) -> Path:
         return path
     if not path.exists():
         raise InputError(f"{path}: no such file or folder")
-    matches = sorted(p for p in path.rglob(pattern) if p.is_file())
+    patterns = (pattern, *more)
+    matches = sorted({p for glob in patterns for p in path.rglob(glob) if p.is_file()})
     if len(matches) != 1:
         found = ", ".join(str(m) for m in matches) or "none"
-        raise InputError(f"{path}: expected exactly one file matching {pattern!r}, found {found}")
+        wanted = " or ".join(repr(glob) for glob in patterns)
+        raise InputError(f"{path}: expected exactly one file matching {wanted}, found {found}")
     return matches[0]
 
 

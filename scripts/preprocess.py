@@ -28,9 +28,12 @@ from __future__ import annotations
 
 import argparse
 import csv
+import gzip
 import io
 import os
 import shutil
+import zipfile
+import zlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -99,35 +102,69 @@ class DataReport:
         self.dropped[reason] = self.dropped.get(reason, 0) + int(count)
 
 
+#: What the input may be, in a folder (SageMaker's processing input): the CSV, or the CSV compressed
+#: (Kaggle's download of mtsamples is ``archive.zip`` holding ``mtsamples.csv``).
+INPUT_PATTERNS = ("*.csv", "*.csv.gz", "*.zip")
+GZIP_MAGIC = b"\x1f\x8b"
+ZIP_MAGIC = b"PK\x03\x04"
+
+
 def read_raw_csv(given: str | Path) -> pd.DataFrame:
-    """Read a Kaggle-layout CSV; one clear ``InputError`` for anything unreadable or incomplete."""
-    path = resolve_file(given, "*.csv")
-    raw = path.read_bytes()
+    """Read a Kaggle-layout CSV, or a gzip file or zip archive holding one; one clear ``InputError``
+    for anything unreadable or incomplete."""
+    path = resolve_file(given, *INPUT_PATTERNS)
+    raw, source = uncompressed(path.read_bytes(), path)
     try:
         text = raw.decode("utf-8").removeprefix("\ufeff")  # a spreadsheet's byte-order mark
     except UnicodeDecodeError as exc:
         raise InputError(
-            f"{path}: not UTF-8 (byte {exc.start}: {raw[exc.start : exc.start + 1]!r}); "
+            f"{source}: not UTF-8 (byte {exc.start}: {raw[exc.start : exc.start + 1]!r}); "
             "re-save the file as UTF-8"
         ) from exc
-    check_records(text, path)
+    check_records(text, source)
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InputError(f"{path}: unreadable CSV ({str(exc).strip()})") from exc
+        raise InputError(f"{source}: unreadable CSV ({str(exc).strip()})") from exc
     missing = [c for c in REQUIRED_COLUMNS if c not in frame.columns]
     if missing:
         found = [str(c) for c in frame.columns if not str(c).startswith("Unnamed")]
-        raise InputError(f"{path}: missing column(s) {', '.join(missing)}; found {', '.join(found)}")
+        raise InputError(f"{source}: missing column(s) {', '.join(missing)}; found {', '.join(found)}")
     first = str(frame.columns[0])
     if first == "" or first.startswith("Unnamed"):
         frame = frame.rename(columns={frame.columns[0]: "row_id"})
     else:
         frame.insert(0, "row_id", [str(i) for i in range(len(frame))])
     if frame.empty:
-        raise InputError(f"{path}: no data rows")
-    frame.attrs["source"] = str(path)
+        raise InputError(f"{source}: no data rows")
+    frame.attrs["source"] = source
     return frame
+
+
+def uncompressed(raw: bytes, path: Path) -> tuple[bytes, str]:
+    """The CSV's bytes: ``raw`` itself, or what the gzip file or zip archive ``raw`` is holds (told by
+    its first bytes, not its name: a local run stores ``--data`` under the pipeline's input key); and
+    how errors name the CSV: ``path``, or ``path (member)`` for a zip archive's."""
+    if raw.startswith(GZIP_MAGIC):
+        try:
+            return gzip.decompress(raw), str(path)
+        except (OSError, EOFError, zlib.error) as exc:
+            raise InputError(f"{path}: a broken gzip file ({exc})") from exc
+    if not raw.startswith(ZIP_MAGIC):
+        return raw, str(path)
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as archive:
+            files = [n for n in archive.namelist() if not n.endswith("/") and not n.startswith("__MACOSX/")]
+            csvs = [n for n in files if n.lower().endswith(".csv")]
+            if len(csvs) != 1:
+                raise InputError(
+                    f"{path}: a zip archive must hold exactly one .csv file; it holds "
+                    f"{', '.join(files) or 'no files'}"
+                )
+            return archive.read(csvs[0]), f"{path} ({csvs[0]})"
+    # an encrypted member raises RuntimeError, a compression method zipfile lacks NotImplementedError
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error, RuntimeError, NotImplementedError) as exc:
+        raise InputError(f"{path}: an unreadable zip archive ({exc})") from exc
 
 
 def check_records(text: str, path: str | Path, shown: int = 5) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import zipfile
 from dataclasses import replace
 
 import numpy as np
@@ -108,6 +110,70 @@ def test_read_raw_csv_missing_file_and_ambiguous_folder(tmp_path):
     (tmp_path / "b.csv").write_text("x\n1\n")
     with pytest.raises(InputError, match="expected exactly one file"):
         read_raw_csv(tmp_path)
+
+
+def test_read_raw_csv_reads_the_csv_a_gzip_file_or_zip_archive_holds(tmp_path):
+    """Kaggle's download of mtsamples is a zip archive of the CSV: read as the CSV, whatever the
+    compressed file is called (a local run stores --data under the pipeline's input key), and
+    found in a folder (SageMaker's processing input) by either name."""
+    csv_path = tmp_path / "plain.csv"
+    kaggle_frame(_rows({"Surgery": 3, "Urology": 2})).to_csv(csv_path)
+    plain = read_raw_csv(csv_path)
+    gz = tmp_path / "gz" / "mtsamples.csv.gz"
+    gz.parent.mkdir()
+    gz.write_bytes(gzip.compress(csv_path.read_bytes()))
+    zipped = tmp_path / "zip" / "archive.zip"
+    zipped.parent.mkdir()
+    with zipfile.ZipFile(zipped, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("data/", "")
+        archive.writestr("__MACOSX/data/._mtsamples.csv", b"\x00\x05")
+        archive.writestr("data/mtsamples.csv", csv_path.read_bytes())
+    renamed = tmp_path / "dataset.csv"
+    renamed.write_bytes(zipped.read_bytes())
+    for given, source in [
+        (gz, str(gz)),
+        (gz.parent, str(gz)),
+        (zipped.parent, f"{zipped} (data/mtsamples.csv)"),
+        (renamed, f"{renamed} (data/mtsamples.csv)"),
+    ]:
+        frame = read_raw_csv(given)
+        pd.testing.assert_frame_equal(frame, plain)
+        assert frame.attrs["source"] == source
+
+
+def test_read_raw_csv_names_a_compressed_file_it_cannot_read(tmp_path):
+    header = HEADER.encode()
+    cases = {
+        "two.zip": (
+            {"a.csv": header, "b/c.CSV": header},
+            "a zip archive must hold exactly one .csv file; it holds a.csv, b/c.CSV",
+        ),
+        "none.zip": (
+            {"notes.txt": b"x"},
+            "a zip archive must hold exactly one .csv file; it holds notes.txt",
+        ),
+    }
+    for name, (members, told) in cases.items():
+        path = tmp_path / name
+        with zipfile.ZipFile(path, "w") as archive:
+            for member, body in members.items():
+                archive.writestr(member, body)
+        with pytest.raises(InputError) as caught:
+            read_raw_csv(path)
+        assert str(caught.value) == f"{path}: {told}"
+    broken_zip = tmp_path / "broken.zip"
+    broken_zip.write_bytes(b"PK\x03\x04" + b"\x00" * 40)
+    with pytest.raises(InputError, match=r"broken\.zip: an unreadable zip archive \("):
+        read_raw_csv(broken_zip)
+    broken_gz = tmp_path / "broken.csv.gz"
+    broken_gz.write_bytes(gzip.compress(header * 50)[:-30])  # cut short
+    with pytest.raises(InputError, match=r"broken\.csv\.gz: a broken gzip file \("):
+        read_raw_csv(broken_gz)
+    latin = tmp_path / "latin.zip"  # what the CSV inside gets wrong is named by the archive and member
+    with zipfile.ZipFile(latin, "w") as archive:
+        archive.writestr("mtsamples.csv", header + "0,caf\xe9,A,s,t,k\n".encode("latin-1"))
+    with pytest.raises(InputError, match=r"latin\.zip \(mtsamples\.csv\): not UTF-8"):
+        read_raw_csv(latin)
 
 
 def test_a_model_that_loads_nothing_here_is_one_input_error(tmp_path):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import zipfile
 
 import pytest
 import typer
@@ -609,6 +611,14 @@ def test_local_run_refuses_a_bad_number_parameter_before_any_step(tmp_path):
     assert not (tmp_path / "_sagemaker").exists()  # no execution was started
 
 
+def _zipped(members: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, body in members.items():
+            archive.writestr(name, body)
+    return buffer.getvalue()
+
+
 def test_local_run_names_a_broken_data_file_before_any_step(tmp_path):
     """``--data``'s faults (columns, separator, encoding, records) come from preprocessing's own check,
     by the file's name, before anything is copied or run."""
@@ -618,6 +628,7 @@ def test_local_run_names_a_broken_data_file_before_any_step(tmp_path):
         "semicolons.csv": (header.replace(",", ";").encode(), "split by semicolons"),
         "latin1.csv": ((header + "Caf\xe9,a,b,c\n").encode("latin-1"), "not UTF-8"),
         "quote.csv": ((header + 'a,"b,c,d\n').encode(), "a stray or unclosed quote"),
+        "two.zip": (_zipped({"a.csv": header, "b.csv": header}), "a zip archive must hold exactly one .csv"),
     }
     for name, (body, told) in broken.items():
         data = tmp_path / name
