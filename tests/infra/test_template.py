@@ -173,6 +173,30 @@ def test_the_build_hands_the_stacks_names_to_every_medtx_command(template, monke
     assert "medtx upsert" in spec and "medtx start" in spec
 
 
+def test_the_deploy_projects_sources_are_those_of_the_pipeline_upserted(template):
+    """The deploy project runs from the sources the build uploads (medtx deploy on an approval, the
+    scheduled retraining): uploaded after a successful upsert, in the build phase, which stops at a
+    failing command, not in post_build, which CodeBuild runs after a failed build phase too."""
+    import yaml
+
+    location = template["Resources"]["DeployProject"]["Properties"]["Source"]["Location"]["Fn::Sub"]
+    key = location.removeprefix("${ArtifactBucket}/")
+    spec = yaml.safe_load((ROOT / "buildspec.yml").read_text())
+    phases = spec["phases"]
+    uploads = [
+        (phase, i)
+        for phase, body in phases.items()
+        for i, command in enumerate(body["commands"])
+        if f"s3://${{ARTIFACT_BUCKET}}/{key}" in command
+    ]
+    assert uploads == [("build", uploads[0][1])], uploads
+    build = phases["build"]["commands"]
+    upsert = build.index(".venv/bin/medtx upsert")
+    assert upsert < uploads[0][1] and "archive" in build[uploads[0][1] - 1]
+    assert all("medtx start" not in command for command in build[:upsert])
+    assert "post_build" not in phases
+
+
 def test_the_deploy_project_configures_medtx_deploy_through_its_environment(template):
     """Each MEDTX_* variable the deploy project sets is one that ``medtx deploy`` reads, from the stack
     parameter of that name; the build waits for the outcome."""
