@@ -50,7 +50,8 @@ class ScoringStoppedError(Exception):
 def read_texts(
     path: Path, column: str, id_column: str | None = None, fields: Mapping[str, str] | None = None
 ) -> pd.DataFrame:
-    """The CSV's rows as ``row`` (1-based, as a spreadsheet counts data rows), ``id`` (``id_column``,
+    """The rows of the CSV (or of the one a gzip file or zip archive holds, as preprocessing reads its
+    input) as ``row`` (1-based, as a spreadsheet counts data rows), ``id`` (``id_column``,
     if given), ``text`` (``column``, the transcription; empty when missing) and one column per other
     text field the model reads (``fields``: field -> the CSV column holding it, e.g. ``{"description":
     "summary"}``). Every record is checked first as preprocessing checks the training CSV
@@ -63,15 +64,22 @@ def read_texts(
     if wrong:
         others = ", ".join(f for f in TEXT_FIELDS if f != NOTE_FIELD)
         raise PredictError(f"--field {', '.join(wrong)}: the fields beside --column are {others}")
+    preprocess = container_module("preprocess", "medtx_preprocess")
+    try:  # gzip-compressed, or a zip archive's one CSV, as preprocessing reads its input
+        raw, source = preprocess.uncompressed(Path(path).read_bytes(), Path(path))
+    except OSError as err:
+        raise PredictError(f"cannot read {path}: {err}") from err
+    except ValueError as err:  # InputError: an archive of no CSV or several, or a broken one
+        raise PredictError(str(err)) from err
     try:
-        text = Path(path).read_text(encoding="utf-8-sig")  # a spreadsheet's byte-order mark dropped
-    except (OSError, UnicodeDecodeError) as err:
-        raise PredictError(f"cannot read {path} as UTF-8 text: {err}") from err
+        text = raw.decode("utf-8-sig")  # a spreadsheet's byte-order mark dropped
+    except UnicodeDecodeError as err:
+        raise PredictError(f"cannot read {source} as UTF-8 text: {err}") from err
     try:
-        container_module("preprocess", "medtx_preprocess").check_records(text, path)
+        preprocess.check_records(text, source)
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False)
     except ValueError as err:  # the check's InputError, pandas' ParserError and EmptyDataError
-        raise PredictError(f"cannot read {path} as CSV: {err}") from err
+        raise PredictError(f"cannot read {source} as CSV: {err}") from err
     # a column with an empty header (the Kaggle export's index) is '' to name, as the file names it,
     # not pandas' "Unnamed: 0"
     header = next(csv.reader(io.StringIO(text)), [])
@@ -79,17 +87,24 @@ def read_texts(
     for name in (column, id_column, *fields.values()):
         if name is not None and name not in frame.columns:
             columns = ", ".join(str(c) or "''" for c in frame.columns)
-            raise PredictError(f"{path} has no column {name!r}; its columns: {columns}")
+            raise PredictError(f"{source} has no column {name!r}; its columns: {columns}")
         if name is not None and list(frame.columns).count(name) > 1:
-            raise PredictError(f"{path} has more than one column {name!r}: name another")
+            raise PredictError(f"{source} has more than one column {name!r}: name another")
     if frame.empty:
-        raise PredictError(f"{path} has no rows to score")
+        raise PredictError(f"{source} has no rows to score")
     rows = pd.DataFrame({"row": range(1, len(frame) + 1), "text": frame[column].str.strip()})
     if id_column is not None:
         rows.insert(1, "id", frame[id_column])
     for name, source in fields.items():
         rows[name] = frame[source].str.strip()
     return rows
+
+
+def predictions_path(given: Path) -> Path:
+    """Where ``medtx predict`` writes the scored rows by default: ``<stem>-predictions.csv`` beside the
+    input, its stem that of the CSV a ``.gz`` file holds (``backlog.csv.gz``: ``backlog``)."""
+    stem = Path(given.stem).stem if given.suffix.lower() == ".gz" else given.stem
+    return given.with_name(f"{stem}-predictions.csv")
 
 
 def inputs(rows: pd.DataFrame) -> list[str | dict[str, str]]:

@@ -45,7 +45,13 @@ class Backlog:
 @app.command()
 def predict(
     csv: Annotated[
-        Path, typer.Argument(help="CSV of transcripts", exists=True, dir_okay=False, readable=True)
+        Path,
+        typer.Argument(
+            help="CSV of transcripts (or gzip-compressed, or a zip archive holding one)",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
     ],
     column: Annotated[
         str, typer.Option(help="the column holding the text (the transcription)")
@@ -155,7 +161,7 @@ def predict(
     from pipeline.local.store import Store
 
     limits = config().container.inference
-    target = out or csv.with_name(f"{csv.stem}-predictions.csv")
+    target = out or bp.predictions_path(csv)
     columns = {
         name: source.strip() for name, source in named_values(field, "--field", "FIELD=COLUMN").items()
     }

@@ -386,6 +386,40 @@ def test_a_csv_that_cannot_be_scored_is_named(tmp_path, text, message):
         read_texts(tmp_path / "latin.csv", "transcription")
 
 
+def test_a_compressed_csv_is_read_as_the_csv_it_holds(tmp_path):
+    """As preprocessing reads its input: a .csv.gz, or a zip archive's one CSV (Kaggle's
+    archive.zip); errors name the archive's member, and the output is named after the CSV."""
+    import gzip
+    import zipfile
+
+    from pipeline.batch_predict import predictions_path
+
+    text = "id,transcription\n1,first note\n2,second note\n"
+    plain = tmp_path / "notes.csv"
+    plain.write_text(text)
+    packed = tmp_path / "notes.csv.gz"
+    packed.write_bytes(gzip.compress(text.encode()))
+    archive = tmp_path / "archive.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("mtsamples.csv", text)
+    expected = read_texts(plain, "transcription", "id")
+    for given in (packed, archive):
+        pd.testing.assert_frame_equal(read_texts(given, "transcription", "id"), expected)
+    with pytest.raises(PredictError, match=r"archive\.zip \(mtsamples\.csv\) has no column 'note'"):
+        read_texts(archive, "note")
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.writestr("a.csv", text)
+        zipped.writestr("b.csv", text)
+    with pytest.raises(PredictError, match=r"archive\.zip: a zip archive must hold exactly one \.csv file"):
+        read_texts(archive, "transcription")
+    assert [predictions_path(p).name for p in (plain, packed, archive, tmp_path / "x.txt")] == [
+        "notes-predictions.csv",
+        "notes-predictions.csv",
+        "archive-predictions.csv",
+        "x-predictions.csv",
+    ]
+
+
 def test_predict_scores_a_csv_through_the_sagemaker_endpoint(tmp_path, monkeypatch):
     """The CLI against a deployed endpoint (botocore's Stubber checks each InvokeEndpoint request):
     the output CSV, the summary, and a refusal ending the command with the endpoint's message."""
