@@ -100,6 +100,23 @@ def with_input_version(params: list[dict[str, str]], definition: dict[str, Any],
     return version
 
 
+def with_source_commit(
+    params: list[dict[str, str]], definition: dict[str, Any], revision: str | None
+) -> str | None:
+    """Add ``SourceCommit`` to ``params``: ``revision``, the commit the definition was upserted from
+    (``upserted_from``), recorded on the model package, unless it is given, unknown or not a value a
+    package records, or the definition (upserted before the parameter existed) lacks it; returns the
+    value added."""
+    from pipeline.definition import SOURCE_COMMIT, recordable
+
+    given = {p["Name"] for p in params}
+    declared = {p["Name"] for p in definition.get("Parameters", [])}
+    if not revision or SOURCE_COMMIT in given or SOURCE_COMMIT not in declared or not recordable(revision):
+        return None
+    params.append({"Name": SOURCE_COMMIT, "Value": revision})
+    return revision
+
+
 #: CodeBuild's revision of the source it builds: the commit ID for a CodeCommit, GitHub or Bitbucket
 #: source, and for a build CodePipeline runs, the revision its source action passed (a CodeConnections
 #: source's commit ID). The zip CodePipeline hands CodeBuild holds no ``.git`` to ask.

@@ -77,6 +77,12 @@ def quiet_sdk() -> Iterator[None]:
 INPUT_VERSION = "InputDataVersion"
 #: Its default: an execution whose starter named no version (a rule with fixed parameters).
 UNVERSIONED = "unversioned"
+#: The parameter that names the commit the running definition was upserted from, recorded on the
+#: model package (``medtx start`` and ``run`` fill it in; the definition itself stays free of it, so
+#: two builds of one commit are byte-identical and a push that changes nothing changes no definition).
+SOURCE_COMMIT = "SourceCommit"
+#: Its default: an execution whose starter named no commit (Studio, a rule with fixed parameters).
+UNRECORDED = "unrecorded"
 
 
 @dataclass(frozen=True)
@@ -121,8 +127,8 @@ PARAMETER_OF_SETTING: dict[str, str] = {spec.setting: name for name, spec in SET
 @dataclass
 class Parameters:
     """The pipeline parameters an engineer changes between executions (defaults from the config):
-    the input's URI and version, and one per ``SETTING_PARAMETERS`` entry, named as its setting
-    without the group (``train__epochs``: ``epochs``)."""
+    the input's URI and version, one per ``SETTING_PARAMETERS`` entry, named as its setting without
+    the group (``train__epochs``: ``epochs``), and the commit the definition was upserted from."""
 
     input_data_uri: Any
     input_data_version: Any
@@ -143,6 +149,7 @@ class Parameters:
     model_approval_status: Any
     deploy_model: Any
     endpoint_instance_type: Any
+    source_commit: Any
 
     @classmethod
     def from_config(cls, cfg: PipelineConfig) -> Parameters:
@@ -166,6 +173,8 @@ class Parameters:
                 spec.setting.split("__")[-1]: parameter(name, spec)
                 for name, spec in SETTING_PARAMETERS.items()
             },
+            # filled in by ``medtx start``/``run`` (``aws.with_source_commit``) unless given
+            source_commit=ParameterString(SOURCE_COMMIT, UNRECORDED),
         )
 
     def as_list(self) -> list:
@@ -187,8 +196,13 @@ NUMERIC_STRING_PARAMETERS: dict[str, type] = {
 #: Parameters the RegisterModel step records on the package (``steps.register.lineage_properties``):
 #: CreateModelPackage takes a ``CustomerMetadataProperties`` value of 1 to 256 letters, digits, spaces
 #: and ``_.:/=+-@``, so a value outside that would fail the execution at RegisterModel, after training.
-RECORDED_PARAMETERS = ("InputDataUri", INPUT_VERSION, "ModelName")
+RECORDED_PARAMETERS = ("InputDataUri", INPUT_VERSION, "ModelName", SOURCE_COMMIT)
 _RECORDABLE = re.compile(r"[\w\s.:/=+\-@]{1,256}")
+
+
+def recordable(value: str) -> bool:
+    """Whether the model package can record ``value`` (``RECORDED_PARAMETERS``)."""
+    return bool(_RECORDABLE.fullmatch(value))
 
 
 def unknown_parameters(definition: dict[str, Any], names: Iterable[str]) -> str | None:
@@ -226,7 +240,7 @@ def check_parameter_values(values: dict[str, str]) -> None:
         if not low <= threshold <= high:  # NaN fails too
             bad.append(f"{name}={values[name]!r} (a number from {low:g} to {high:g})")
     for name in RECORDED_PARAMETERS:
-        if name in values and not _RECORDABLE.fullmatch(values[name]):
+        if name in values and not recordable(values[name]):
             bad.append(
                 f"{name}={values[name]!r} (recorded on the model package: 1 to 256 letters, digits, "
                 "spaces and _.:/=+-@)"

@@ -113,6 +113,7 @@ MADE_OF = (
     ("base model", "BaseModel"),
     ("training code", "CodeBundle"),
     ("evaluation code", "EvaluationCodeBundle"),
+    ("commit", "SourceCommit"),
 )
 
 

@@ -61,8 +61,9 @@ def lineage_properties(ctx: StepContext) -> dict[str, Any]:
     """What a version is made of, on the package itself (``CustomerMetadataProperties``: Studio's
     Model Registry shows them, ``medtx models show`` prints them): the data and its version, the base
     model, the code (``CodeBundle``: Train's bundle, which trained the model and is its endpoint
-    handler; ``EvaluationCodeBundle``: the one that measured it) and the execution. Every value is
-    non-empty, as the API requires."""
+    handler; ``EvaluationCodeBundle``: the one that measured it), the commit the definition was
+    upserted from (``SourceCommit``) and the execution. Every value is non-empty, as the API
+    requires."""
     p = ctx.params
     return {
         "InputDataUri": p.input_data_uri,
@@ -70,6 +71,7 @@ def lineage_properties(ctx: StepContext) -> dict[str, Any]:
         "BaseModel": p.model_name,
         "CodeBundle": ctx.code["train"].rstrip("/"),
         "EvaluationCodeBundle": ctx.code["evaluate"].rstrip("/"),
+        "SourceCommit": p.source_commit,
         "PipelineExecutionId": ExecutionVariables.PIPELINE_EXECUTION_ID,
     }
 

@@ -216,6 +216,7 @@ def start(
     if version:
         console.print(f"input data version {version} (InputDataVersion: new data misses the cache)")
     upserted_from = aws.upserted_from(upserted.get("PipelineDescription"))
+    aws.with_source_commit(parsed, definition, upserted_from)  # recorded on the model package
     stale = stale_scripts_note(described)
     if stale:
         stale += f" It was upserted from commit {upserted_from}." if upserted_from else ""
@@ -511,7 +512,7 @@ def run(
         return
     from pipeline import aws
     from pipeline.cli.settings import changed_settings
-    from pipeline.definition import INPUT_VERSION
+    from pipeline.definition import INPUT_VERSION, SOURCE_COMMIT
     from pipeline.local.runner import ExecutionFailedError, ExecutionStoppedError, LocalRun, build
     from pipeline.local.show import LiveReporter, summary
     from pipeline.local.store import Store, StoreError
@@ -539,6 +540,7 @@ def run(
         with failing(StoreError, code=2):  # the names and bytes, as the step cache digests them
             digest = local_store.digest(given.get("InputDataUri", cfg.input_data_uri))
         given[INPUT_VERSION] = aws.short_version(digest)
+    revision = aws.source_revision()  # the checkout the definition is built from
     console.print(
         f"Local run: profile {profile}, data {data or BUNDLED_CSV.name}, store {local_store.root}, "
         f"settings: {changed_settings(cfg)}",
@@ -546,6 +548,10 @@ def run(
     )
     with console.status("building the pipeline definition"):
         text, _ = build(local_store, overrides)
+    listed = [{"Name": name, "Value": value} for name, value in given.items()]
+    commit = aws.with_source_commit(listed, json.loads(text), revision)
+    if commit:  # recorded on the model package, as medtx start records it
+        given[SOURCE_COMMIT] = commit
     runner = LocalRun(
         store=local_store,
         definition_text=text,
@@ -553,7 +559,7 @@ def run(
         use_cache=cache,
         new_execution=new_execution,
         pipeline_name=cfg.pipeline_name,
-        display_name=aws.display_name(aws.source_revision()),  # the checkout it was built from
+        display_name=aws.display_name(revision),
     )
     try:
         with LiveReporter(console, verbose) as reporter:

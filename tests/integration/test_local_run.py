@@ -168,6 +168,11 @@ def test_the_model_is_registered_and_can_be_approved(local_run):
     assert made_of["BaseModel"] == execution["Parameters"]["ModelName"]
     assert made_of["CodeBundle"].startswith(f"s3://{BUCKET}/code/train-")  # the code that trained it
     assert made_of["EvaluationCodeBundle"].startswith(f"s3://{BUCKET}/code/evaluate-")
+    # the commit the definition was built from (this checkout's), passed as medtx start passes it
+    from pipeline.aws import source_revision
+
+    commit = source_revision() or "unrecorded"
+    assert made_of["SourceCommit"] == execution["Parameters"].get("SourceCommit", "unrecorded") == commit
     figures = package["Figures"]
     assert 0 <= figures["macro_f1"] <= 1 and 0 <= figures["baseline_macro_f1"] <= 1
     assert -1 <= figures["difference_low"] <= figures["difference_high"] <= 1  # the paired interval

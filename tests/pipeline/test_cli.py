@@ -86,7 +86,8 @@ def test_upsert_twice_then_start_with_params_and_status(aws, monkeypatch):
     execution = client.describe_pipeline_execution(PipelineExecutionArn=arn)
     assert execution["PipelineExecutionDisplayName"] == "commit-0123456789ab"
     given = client.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)["PipelineParameters"]
-    version = {"InputDataVersion": _version_at(INPUT_KEY)}
+    # and the model package will record that commit (SourceCommit), as it records the data's version
+    version = {"InputDataVersion": _version_at(INPUT_KEY), "SourceCommit": revision}
     assert {p["Name"]: p["Value"] for p in given} == {"Epochs": "7", "DeployModel": "true", **version}
 
     shown = runner.invoke(app, ["status", "--region", REGION])
@@ -105,8 +106,15 @@ def test_upsert_twice_then_start_with_params_and_status(aws, monkeypatch):
     recent = json.loads(listed.stdout)
     assert [e["arn"] for e in recent] == [waited_arn, arn] and recent[0]["status"] == "Succeeded"
     assert recent[1]["display_name"] == "commit-0123456789ab"
-    named = runner.invoke(app, ["start", "--region", REGION, "--display-name", "nightly-7"])
+    named = runner.invoke(
+        app, ["start", "--region", REGION, "--display-name", "nightly-7", "--param", "SourceCommit=v1.2"]
+    )
     assert named.exit_code == 0 and "(nightly-7)" in said(named)
+    named_arn = named.stdout.strip().splitlines()[-1]
+    given = client.list_pipeline_parameters_for_execution(PipelineExecutionArn=named_arn)[
+        "PipelineParameters"
+    ]
+    assert {p["Name"]: p["Value"] for p in given}["SourceCommit"] == "v1.2"  # given, kept
     refused = runner.invoke(app, ["start", "--region", REGION, "--display-name", "nightly_7"])
     assert refused.exit_code == 2 and "1 to 82 letters and digits, with hyphens between" in said(refused)
     assert recent[1]["id"] == arn.rsplit("/", 1)[-1] and recent[1]["id"] in said(listed)
@@ -498,6 +506,7 @@ def test_medtx_settings_name_the_pipeline_for_every_command(aws, monkeypatch):
         # recorded on the model package, whose metadata values take neither nothing nor a comma
         ("InputDataVersion=", "InputDataVersion='' (recorded on the model package: 1 to 256 letters"),
         ("InputDataUri=s3://b/a,b.csv", "InputDataUri='s3://b/a,b.csv' (recorded on the model package"),
+        ("SourceCommit=v1,2", "SourceCommit='v1,2' (recorded on the model package"),
     ],
 )
 def test_start_rejects_bad_params(aws, param, message):
@@ -516,9 +525,14 @@ def test_run_without_local_upserts_starts_and_waits(aws):
     client = boto3.client("sagemaker", region_name=REGION)
     (arn,) = {line for line in result.stdout.splitlines() if re.fullmatch(r"arn:aws:sagemaker:\S+", line)}
     given = client.list_pipeline_parameters_for_execution(PipelineExecutionArn=arn)
+    from pipeline.aws import source_revision
+
+    # the commit upsert recorded in the description (this checkout's), for the model package
+    commit = {"SourceCommit": source_revision()} if source_revision() else {}
     assert {p["Name"]: p["Value"] for p in given["PipelineParameters"]} == {
         "Epochs": "2",
         "InputDataVersion": _version_at(INPUT_KEY),
+        **commit,
     }
 
 

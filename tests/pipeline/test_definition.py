@@ -76,6 +76,7 @@ def test_parameters_and_defaults_come_from_the_config(built):
         "ModelApprovalStatus": "PendingManualApproval",
         "DeployModel": "false",
         "EndpointInstanceType": cfg.endpoint_instance_type,
+        "SourceCommit": "unrecorded",  # medtx start and run fill it in
     }
     assert {name: p["DefaultValue"] for name, p in params.items()} == expected
     assert params["TrainingInstanceCount"]["Type"] == "Integer"
@@ -224,6 +225,7 @@ def test_register_uses_inference_dlc_metrics_and_approval_parameter(built):
         "InputDataUri": {"Get": "Parameters.InputDataUri"},
         "InputDataVersion": {"Get": "Parameters.InputDataVersion"},
         "BaseModel": {"Get": "Parameters.ModelName"},
+        "SourceCommit": {"Get": "Parameters.SourceCommit"},
         "PipelineExecutionId": {"Get": "Execution.PipelineExecutionId"},
     }
     # the parameters recorded there are the ones `start`/`run` check before anything starts
@@ -515,7 +517,7 @@ def test_each_setting_named_as_a_parameters_default_is_that_parameters_default(a
     its own, becomes the default of that parameter in the definition; it names every parameter but
     the two ``medtx start`` fills in (the data's URI, from bucket and key, and its version)."""
     from pipeline import get_pipeline
-    from pipeline.definition import INPUT_VERSION, PARAMETER_OF_SETTING
+    from pipeline.definition import INPUT_VERSION, PARAMETER_OF_SETTING, SOURCE_COMMIT
 
     given = {
         "processing_instance_type": "ml.c5.large",
@@ -539,7 +541,11 @@ def test_each_setting_named_as_a_parameters_default_is_that_parameters_default(a
     assert set(given) == set(PARAMETER_OF_SETTING)
     definition = json.loads(get_pipeline(region=REGION, role=ROLE, **given).definition())
     defaults = {p["Name"]: p["DefaultValue"] for p in definition["Parameters"]}
-    assert set(defaults) - set(PARAMETER_OF_SETTING.values()) == {"InputDataUri", INPUT_VERSION}
+    assert set(defaults) - set(PARAMETER_OF_SETTING.values()) == {
+        "InputDataUri",
+        INPUT_VERSION,
+        SOURCE_COMMIT,
+    }
     for setting, parameter in PARAMETER_OF_SETTING.items():
         found, wanted = str(defaults[parameter]), given[setting]
         numbers = re.fullmatch(r"-?[\d.e-]+", wanted) is not None
