@@ -873,6 +873,25 @@ def test_source_revision_is_codebuilds_else_gits_head_marked_when_tracked_files_
     assert aws.upserted_from(None) is None
 
 
+def test_the_source_commit_is_passed_only_where_the_definition_takes_it_and_none_was_given():
+    from pipeline import aws
+
+    sha = "0123456789abcdef0123456789abcdef01234567"
+    takes = {"Parameters": [{"Name": "SourceCommit", "DefaultValue": "unrecorded"}]}
+    params: list[dict[str, str]] = []
+    assert aws.with_source_commit(params, takes, f"{sha}{aws.DIRTY}") == f"{sha}{aws.DIRTY}"
+    assert params == [{"Name": "SourceCommit", "Value": f"{sha} with uncommitted changes"}]
+    given = [{"Name": "SourceCommit", "Value": "v1.2"}]
+    assert aws.with_source_commit(given, takes, sha) is None and len(given) == 1  # the starter's word
+    for definition, revision in [
+        ({"Parameters": []}, sha),  # upserted before the parameter existed: StartPipelineExecution refuses it
+        (takes, None),  # upserted without a commit (by hand, or an installed copy)
+        (takes, "a,b"),  # a revision the package cannot record (the parameter's default stays)
+    ]:
+        params = []
+        assert aws.with_source_commit(params, definition, revision) is None and params == []
+
+
 def test_an_executions_display_name_is_the_commit_or_none():
     from pipeline import aws
 
