@@ -883,11 +883,12 @@ def test_the_source_commit_is_passed_only_where_the_definition_takes_it_and_none
     assert params == [{"Name": "SourceCommit", "Value": f"{sha} with uncommitted changes"}]
     given = [{"Name": "SourceCommit", "Value": "v1.2"}]
     assert aws.with_source_commit(given, takes, sha) is None and len(given) == 1  # the starter's word
-    for definition, revision in [
+    cases: list[tuple[dict, str | None]] = [
         ({"Parameters": []}, sha),  # upserted before the parameter existed: StartPipelineExecution refuses it
         (takes, None),  # upserted without a commit (by hand, or an installed copy)
         (takes, "a,b"),  # a revision the package cannot record (the parameter's default stays)
-    ]:
+    ]
+    for definition, revision in cases:
         params = []
         assert aws.with_source_commit(params, definition, revision) is None and params == []
 
