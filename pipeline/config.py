@@ -438,6 +438,24 @@ def _coerce(name: str, kind: Any, value: Any) -> Any:
     return value
 
 
+def aws_region(given: str | None) -> str | None:
+    """``given``, else AWS_REGION or AWS_DEFAULT_REGION, else the region of the AWS profile in use
+    (``aws configure``'s, or AWS_PROFILE's), as the AWS CLI and boto3 find it; None where none is
+    set (or the SDK is not installed)."""
+    found = from_env(ENV_REGION, given)
+    if found:
+        return found
+    try:
+        import botocore.session
+        from botocore.exceptions import BotoCoreError
+    except ImportError:
+        return None
+    try:
+        return botocore.session.Session().get_config_variable("region") or None
+    except BotoCoreError:  # AWS_PROFILE names no profile: the AWS call after says so
+        return None
+
+
 def from_env(name: str | tuple[str, ...], given: str | None) -> str | None:
     """An explicit argument wins; else the first environment variable that is set."""
     if given:

@@ -24,10 +24,10 @@ from typing import Any
 from pipeline.config import (
     ENV_BUCKET,
     ENV_KMS,
-    ENV_REGION,
     ENV_ROLE,
     GATE_THRESHOLDS,
     PipelineConfig,
+    aws_region,
     flat_settings,
     from_env,
 )
@@ -262,14 +262,18 @@ def _text(value: Any) -> str:
 def resolve_target(
     region: str | None, role: str | None, default_bucket: str | None, cfg: PipelineConfig
 ) -> tuple[str, str, str]:
-    """Region, role and bucket from the arguments, else the environment; a clear error if missing."""
-    region = from_env(ENV_REGION, region)
+    """Region, role and bucket from the arguments, else the environment (the region also from the AWS
+    profile); a clear error if missing."""
+    region = aws_region(region)
     role = from_env(ENV_ROLE, role)
     bucket = from_env(ENV_BUCKET, default_bucket) or cfg.bucket
     if not (region and role):
         missing = [
             name
-            for name, value in (("region (AWS_REGION)", region), (f"role ({ENV_ROLE})", role))
+            for name, value in (
+                ("region (AWS_REGION, or the AWS profile's)", region),
+                (f"role ({ENV_ROLE})", role),
+            )
             if not value
         ]
         raise ValueError(f"missing {', '.join(missing)}: pass it as an argument or set the variable")

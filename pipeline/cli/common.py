@@ -17,10 +17,10 @@ from pipeline.config import SETTING_PRESETS, PipelineConfig
 HELP = """medtx: build, upsert, start and watch the SageMaker pipeline, or run it here (``run --local``).
 
 Account settings come from options or the environment (``AWS_REGION``, ``SAGEMAKER_PIPELINE_ROLE_ARN``,
-``ARTIFACT_BUCKET``), as CodeBuild passes them. ``--set name=value`` overrides ``PipelineConfig``
-fields (``--set train__epochs=5``) at build time, over those in ``MEDTX_SETTINGS`` (the same
-``name=value`` pairs, separated by spaces: the stack's CodeBuild project sets its names there);
-``--param Name=Value`` overrides pipeline parameters of one execution.
+``ARTIFACT_BUCKET``), as CodeBuild passes them; the region else from the AWS profile. ``--set
+name=value`` overrides ``PipelineConfig`` fields (``--set train__epochs=5``) at build time, over those
+in ``MEDTX_SETTINGS`` (the same ``name=value`` pairs, separated by spaces: the stack's CodeBuild
+project sets its names there); ``--param Name=Value`` overrides pipeline parameters of one execution.
 """
 
 #: Config overrides every command reads, ``name=value`` pairs separated by whitespace
@@ -71,7 +71,9 @@ class Terminal(Console):
 #: Messages go to stderr; what a script would read (JSON, an ARN) goes to stdout.
 console = Terminal(stderr=True)
 
-Region = Annotated[str | None, typer.Option(help="AWS region (default: AWS_REGION)")]
+Region = Annotated[
+    str | None, typer.Option(help="AWS region (default: AWS_REGION, else the AWS profile's region)")
+]
 Role = Annotated[
     str | None, typer.Option(help="pipeline execution role ARN (default: SAGEMAKER_PIPELINE_ROLE_ARN)")
 ]
@@ -114,13 +116,17 @@ def failing(*errors: type[Exception], code: int = 1) -> Iterator[None]:
         raise typer.Exit(code) from err
 
 
-def resolve_region(region: str | None, fallback: str | None = None) -> str:
-    """``--region``, else AWS_REGION / AWS_DEFAULT_REGION, else ``fallback``; one clear error if none."""
-    from pipeline.config import ENV_REGION, from_env
+MISSING_REGION = "missing region: pass --region, set AWS_REGION, or give the AWS profile one (aws configure)"
 
-    found = from_env(ENV_REGION, region) or fallback
+
+def resolve_region(region: str | None, fallback: str | None = None) -> str:
+    """``--region``, else AWS_REGION / AWS_DEFAULT_REGION, else the AWS profile's region, else
+    ``fallback``; one clear error if none."""
+    from pipeline.config import aws_region
+
+    found = aws_region(region) or fallback
     if not found:
-        console.print("[red]error:[/red] missing region: pass --region or set AWS_REGION")
+        console.print(f"[red]error:[/red] {MISSING_REGION}")
         raise typer.Exit(2)
     return found
 

@@ -552,14 +552,12 @@ def deploy(
 
     from pipeline import deploy as dep
     from pipeline import registry
-    from pipeline.config import ENV_BUCKET, ENV_KMS, ENV_REGION, ENV_ROLE, from_env
+    from pipeline.config import ENV_BUCKET, ENV_KMS, ENV_ROLE, from_env
 
     cfg = config()
-    region, role = from_env(ENV_REGION, region), from_env(ENV_ROLE, role)
-    if not region or not role:
-        console.print(
-            f"[red]error:[/red] missing {'region (AWS_REGION)' if not region else f'role ({ENV_ROLE})'}"
-        )
+    region, role = resolve_region(region), from_env(ENV_ROLE, role)
+    if not role:
+        console.print(f"[red]error:[/red] missing role ({ENV_ROLE})")
         raise typer.Exit(2)
     sagemaker = boto3.client("sagemaker", region_name=region)
     from botocore.exceptions import ClientError

@@ -686,7 +686,43 @@ def test_missing_credentials_are_one_line(tmp_path):
     missing = subprocess.run(
         [sys.executable, "-m", "pipeline.cli", "status"], capture_output=True, text=True, env=env
     )
-    assert missing.returncode == 2 and "missing region" in missing.stderr
+    assert missing.returncode == 2 and "missing region: pass --region, set AWS_REGION, or give the AWS" in (
+        " ".join(missing.stderr.split())
+    )
+    # the region `aws configure` gave the profile, as the AWS CLI and boto3 read it
+    (tmp_path / ".aws").mkdir()
+    (tmp_path / ".aws" / "config").write_text(
+        f"[default]\nregion = {REGION}\n[profile eu]\nregion = eu-west-1\n"
+    )
+    for profile in ({}, {"AWS_PROFILE": "eu"}):
+        configured = subprocess.run(
+            [sys.executable, "-m", "pipeline.cli", "status"],
+            capture_output=True,
+            text=True,
+            env={**env, **profile},
+        )
+        assert configured.returncode == 2 and "Unable to locate credentials" in configured.stderr  # got past
+
+
+def test_the_region_comes_from_the_option_the_environment_or_the_aws_profile(tmp_path, monkeypatch):
+    from pipeline.config import aws_region
+
+    config = tmp_path / "config"
+    config.write_text("[default]\nregion = us-west-2\n[profile eu]\nregion = eu-west-1\n[profile none]\n")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    assert aws_region(None) == "us-west-2"
+    monkeypatch.setenv("AWS_PROFILE", "eu")
+    assert aws_region(None) == "eu-west-1"
+    monkeypatch.setenv("AWS_PROFILE", "none")
+    assert aws_region(None) is None
+    monkeypatch.setenv("AWS_PROFILE", "no-such-profile")  # the AWS call after names it
+    assert aws_region(None) is None
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "ca-central-1")
+    assert aws_region(None) == "ca-central-1"
+    monkeypatch.setenv("AWS_REGION", "sa-east-1")
+    assert aws_region(None) == "sa-east-1" and aws_region("ap-south-1") == "ap-south-1"
 
 
 def test_a_message_off_a_terminal_is_one_line_whatever_its_length(tmp_path):
