@@ -77,7 +77,30 @@ def input_data_version(s3: Any, uri: str) -> str:
         listed += [f"{o['Key']}\t{o['ETag']}\t{o['Size']}" for o in page.get("Contents", [])]
     if not listed:
         raise ValueError(f"no input data at {uri}: upload the CSV there or pass --param InputDataUri=...")
+    check_input_files(uri, [line.split("\t", 1)[0] for line in listed])
     return short_version(hashlib.sha256("\n".join(sorted(listed)).encode()).hexdigest())
+
+
+def check_input_files(uri: str, keys: list[str]) -> None:
+    """Preprocessing reads exactly one file of its input named as ``INPUT_PATTERNS`` says (``*.csv``,
+    ``*.csv.gz``, ``*.zip``; ``preprocess.read_raw_csv``): one ``ValueError`` now when the objects at
+    ``uri`` hold none or several, which the Preprocess step would fail on after its instance
+    started."""
+    from fnmatch import fnmatchcase
+
+    from scripts.medtx_config import INPUT_PATTERNS
+
+    wanted = " or ".join(INPUT_PATTERNS)
+    found = sorted(k for k in keys if any(fnmatchcase(k.rsplit("/", 1)[-1], p) for p in INPUT_PATTERNS))
+    if len(found) == 1:
+        return
+    if not found:
+        shown = ", ".join(sorted(keys)[:5]) + (f" and {len(keys) - 5} more" if len(keys) > 5 else "")
+        raise ValueError(f"no input file at {uri}: Preprocess reads one named {wanted}; there are {shown}")
+    raise ValueError(
+        f"{len(found)} input files at {uri} ({', '.join(found)}): Preprocess reads exactly one named "
+        f"{wanted}; remove the others or point InputDataUri at one"
+    )
 
 
 def short_version(sha256_hex: str) -> str:

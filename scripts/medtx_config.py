@@ -28,6 +28,11 @@ TEXT_FIELDS: tuple[str, ...] = ("transcription", "description", "sample_name")
 #: ``TrainConfig.fields_window`` cuts into windows.
 NOTE_FIELD = "transcription"
 
+#: The files preprocessing reads its input from, in a folder (SageMaker's processing input): exactly
+#: one, the CSV, or the CSV compressed (Kaggle's download of mtsamples is ``archive.zip`` holding
+#: ``mtsamples.csv``).
+INPUT_PATTERNS: tuple[str, ...] = ("*.csv", "*.csv.gz", "*.zip")
+
 #: Labels in mtsamples that name a document type rather than a medical specialty.
 DOCUMENT_TYPE_LABELS: tuple[str, ...] = (
     "Surgery",

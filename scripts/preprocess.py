@@ -64,6 +64,7 @@ from medtx_common import (
 )
 from medtx_config import (
     DOCUMENT_TYPE_LABELS,
+    INPUT_PATTERNS,
     LONG_TEXT_MODES,
     TEXT_FIELDS,
     DataConfig,
@@ -102,9 +103,6 @@ class DataReport:
         self.dropped[reason] = self.dropped.get(reason, 0) + int(count)
 
 
-#: What the input may be, in a folder (SageMaker's processing input): the CSV, or the CSV compressed
-#: (Kaggle's download of mtsamples is ``archive.zip`` holding ``mtsamples.csv``).
-INPUT_PATTERNS = ("*.csv", "*.csv.gz", "*.zip")
 GZIP_MAGIC = b"\x1f\x8b"
 ZIP_MAGIC = b"PK\x03\x04"
 

@@ -584,6 +584,19 @@ def test_start_names_the_input_data_version_so_new_data_misses_the_cache(aws):
         app, ["start", "--region", REGION, "--param", f"InputDataUri=s3://{BUCKET}/none/"]
     )
     assert missing.exit_code == 2 and f"no input data at s3://{BUCKET}/none/" in said(missing)
+    # what Preprocess would fail on once its instance started, said before anything starts
+    for key in ("two/notes.csv", "two/notes.csv.gz", "other/README.txt", "other/notes.CSV.bak"):
+        s3.put_object(Bucket=BUCKET, Key=key, Body=b"x")
+    two = runner.invoke(app, ["start", "--region", REGION, "--param", f"InputDataUri=s3://{BUCKET}/two/"])
+    assert two.exit_code == 2 and (
+        f"2 input files at s3://{BUCKET}/two/ (two/notes.csv, two/notes.csv.gz): Preprocess reads exactly "
+        "one named *.csv or *.csv.gz or *.zip; remove the others or point InputDataUri at one"
+    ) in said(two)
+    other = runner.invoke(app, ["start", "--region", REGION, "--param", f"InputDataUri=s3://{BUCKET}/other"])
+    assert other.exit_code == 2 and (
+        f"no input file at s3://{BUCKET}/other: Preprocess reads one named *.csv or *.csv.gz or *.zip; "
+        "there are other/README.txt, other/notes.CSV.bak"
+    ) in said(other)
 
 
 @pytest.mark.parametrize(
