@@ -537,8 +537,10 @@ def run(
     if "InputDataUri" not in given:  # the raw CSV goes where the pipeline reads it by default
         local_store.put_file(data or BUNDLED_CSV, cfg.input_data_uri)
     if INPUT_VERSION not in given:  # as medtx start does: the data's identity joins the record
-        with failing(StoreError, code=2):  # the names and bytes, as the step cache digests them
-            digest = local_store.digest(given.get("InputDataUri", cfg.input_data_uri))
+        uri = given.get("InputDataUri", cfg.input_data_uri)
+        with failing(StoreError, ValueError, code=2):  # the names and bytes, as the step cache digests them
+            aws.check_input_files(uri, [name for name, _ in local_store.objects(uri)])
+            digest = local_store.digest(uri)
         given[INPUT_VERSION] = aws.short_version(digest)
     revision = aws.source_revision()  # the checkout the definition is built from
     console.print(

@@ -646,6 +646,22 @@ def _zipped(members: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
+def test_local_run_refuses_an_input_prefix_preprocess_cannot_read_before_any_step(tmp_path):
+    from pipeline.config import PipelineConfig
+
+    drops = tmp_path / PipelineConfig().bucket / "drops"
+    drops.mkdir(parents=True)
+    for name in ("notes.csv", "notes.csv.gz"):
+        (drops / name).write_text("x")
+    uri = f"s3://{PipelineConfig().bucket}/drops"
+    result = runner.invoke(
+        app, ["run", "--local", "--store", str(tmp_path), "--param", f"InputDataUri={uri}"]
+    )
+    assert result.exit_code == 2, result.output
+    assert f"2 input files at {uri} (notes.csv, notes.csv.gz)" in said(result)
+    assert not (tmp_path / "_sagemaker").exists()  # no execution was started
+
+
 def test_local_run_names_a_broken_data_file_before_any_step(tmp_path):
     """``--data``'s faults (columns, separator, encoding, records) come from preprocessing's own check,
     by the file's name, before anything is copied or run."""
