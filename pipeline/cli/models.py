@@ -52,6 +52,19 @@ def _data_version(package: dict) -> str:
     return version.removeprefix("sha256-")[:8] if version.startswith("sha256-") else version
 
 
+def _commit(package: dict) -> str:
+    """The commit a version was made from (``SourceCommit``), short as an execution's display name
+    says it: ``0123456789ab``, ``-modified`` for uncommitted changes; ``-`` when it records none."""
+    from pipeline import aws
+    from pipeline.definition import UNRECORDED
+
+    recorded = (package.get("CustomerMetadataProperties") or {}).get("SourceCommit") or UNRECORDED
+    if recorded == UNRECORDED:
+        return "-"
+    named = aws.display_name(recorded)  # commit-<12 hex>[-modified], or None for no commit hash
+    return named.removeprefix("commit-") if named else recorded
+
+
 def _packages_table(title: str, found: list[dict]) -> Table:
     table = Table(title=title)
     columns = (
@@ -62,6 +75,7 @@ def _packages_table(title: str, found: list[dict]) -> Table:
         "difference",
         "interval",
         "data",
+        "commit",
         "created",
         "execution",
     )
@@ -76,6 +90,7 @@ def _packages_table(title: str, found: list[dict]) -> Table:
             f"{figures['baseline_macro_f1']:.4f}" if figures.get("baseline_macro_f1") is not None else "-",
             *_difference(figures),
             _data_version(package),
+            _commit(package),
             package["CreationTime"],
             package.get("PipelineExecutionId", ""),
         )
@@ -92,8 +107,8 @@ def models_list(
     as_json: Annotated[bool, typer.Option("--json", help="print the packages as JSON")] = False,
 ) -> None:
     """List model package versions with approval status and figures (macro-F1, the TF-IDF baseline's,
-    the difference with its bootstrap interval), the data each was trained on, and the version the
-    endpoint serves (the local one, or with ``--sagemaker`` the deployed one)."""
+    the difference with its bootstrap interval), the data and commit each was made from, and the
+    version the endpoint serves (the local one, or with ``--sagemaker`` the deployed one)."""
     from pipeline import registry
 
     if sagemaker:

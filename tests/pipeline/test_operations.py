@@ -958,6 +958,7 @@ def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypa
             request["CustomerMetadataProperties"] = {
                 "InputDataVersion": "sha256-fedcba9876543210",
                 "BaseModel": "distilbert-base-uncased",
+                "SourceCommit": "0123456789abcdef0123456789abcdef01234567 with uncommitted changes",
                 "PipelineExecutionId": "exec-b",
             }
         if execution:
@@ -984,7 +985,12 @@ def test_models_commands_on_the_sagemaker_registry(registry, iam_calls, monkeypa
     assert listed.exit_code == 0, listed.output
     rows = said(listed)
     assert "1 PendingManualApproval 0.4100 0.4500 -0.0400 01234567" in rows and "exec-a" in rows
-    assert "2 PendingManualApproval 0.5000 0.4600 +0.0400 +0.0120 to +0.0710 fedcba98 " in rows
+    # with the data and the commit it was made from, short as the execution's display name says it
+    assert (
+        "2 PendingManualApproval 0.5000 0.4600 +0.0400 +0.0120 to +0.0710 fedcba98 0123456789ab-modified "
+        in rows
+    )
+    assert "1 PendingManualApproval 0.4100 0.4500 -0.0400 01234567 - " in rows  # records no commit
     assert "version 3: the same model archive as version 2 (a retraining whose Train step" in rows
     assert "version 2: the same" not in rows and "version 4: the same" not in rows
     assert "3 PendingManualApproval - -" in rows and "4 PendingManualApproval - -" in rows
