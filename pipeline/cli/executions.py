@@ -187,6 +187,14 @@ def start(
             "definition was upserted from, as commit-0123456789ab)"
         ),
     ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="check everything and print the StartPipelineExecution request (the parameters with the "
+            "data's version and the commit filled in, the display name) instead of starting",
+        ),
+    ] = False,
     pipeline_name: PipelineName = None,
     region: Region = None,
 ) -> None:
@@ -228,6 +236,14 @@ def start(
             console.print(f"not started (--if-idle): {name} still runs {shown}", highlight=False)
             return
     display_name = display_name or aws.display_name(upserted_from)
+    if dry_run:
+        request = {"PipelineName": name, "PipelineParameters": parsed}
+        request |= {"PipelineExecutionDisplayName": display_name} if display_name else {}
+        console.print(
+            "not started (--dry-run): the request StartPipelineExecution would get", highlight=False
+        )
+        print(json.dumps(request, indent=2))
+        return
     arn = aws.start(client, name, parsed, display_name)
     console.print(f"started {arn}" + (f" ({display_name})" if display_name else ""), highlight=False)
     print(arn)

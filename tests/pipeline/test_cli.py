@@ -106,6 +106,21 @@ def test_upsert_twice_then_start_with_params_and_status(aws, monkeypatch):
     recent = json.loads(listed.stdout)
     assert [e["arn"] for e in recent] == [waited_arn, arn] and recent[0]["status"] == "Succeeded"
     assert recent[1]["display_name"] == "commit-0123456789ab"
+    # what a start would send, with everything filled in, and no execution started
+    dry = runner.invoke(app, ["start", "--region", REGION, "--param", "Epochs=9", "--dry-run"])
+    assert dry.exit_code == 0 and "not started (--dry-run)" in said(dry)
+    assert json.loads(dry.stdout) == {
+        "PipelineName": "medtx-specialty-classifier",
+        "PipelineParameters": [
+            {"Name": "Epochs", "Value": "9"},
+            {"Name": "InputDataVersion", "Value": version["InputDataVersion"]},
+            {"Name": "SourceCommit", "Value": revision},
+        ],
+        "PipelineExecutionDisplayName": "commit-0123456789ab",
+    }
+    assert json.loads(runner.invoke(app, ["status", "--region", REGION, "--last", "5"]).stdout)[0]["arn"] == (
+        waited_arn
+    )
     named = runner.invoke(
         app, ["start", "--region", REGION, "--display-name", "nightly-7", "--param", "SourceCommit=v1.2"]
     )
