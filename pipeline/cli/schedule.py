@@ -80,8 +80,9 @@ def schedule_create(
             "[yellow]note:[/yellow] a rule starts the pipeline with fixed parameters, so it cannot name "
             "the data's version (InputDataVersion, which `medtx start` fills in): new data replaced at "
             "the same key is a Preprocess cache hit until the cache expires (cache_expire_after, "
-            "P30D). Give each drop a key of its own (--param InputDataUri=...), or use the stack's "
-            "RetrainRule, which starts through `medtx start`.",
+            "P30D), nor the commit (its packages record SourceCommit 'unrecorded'). Give each drop a key "
+            "of its own (--param InputDataUri=...), or use the stack's RetrainRule, which starts through "
+            "`medtx start`.",
             highlight=False,
         )
 

@@ -776,6 +776,9 @@ def test_schedule_and_deploy_commands(registry, monkeypatch):
     assert state["ScheduleExpression"] == "rate(7 days)" and state["Parameters"] == {"Epochs": "2"}
     assert state["Targets"][0].endswith(":pipeline/p")
     assert "cannot name the data's version" in " ".join(created.output.split())
+    assert "nor the commit (its packages record SourceCommit 'unrecorded')" in " ".join(
+        created.output.split()
+    )
     # a rule that names a version (as the parameter reaches the rule: its name stripped) is not warned
     named = runner.invoke(app, [*asked, "--param", " InputDataVersion=drop-2026-12"])
     assert named.exit_code == 0 and "cannot name" not in named.output
